@@ -1,0 +1,365 @@
+"""Typed loader for the campaign's configuration files under `config/`.
+
+Three files, each validated at start so that a bad edit fails loudly with the file, the key and the reason:
+- the campaign YAML (the directive as data: province, deadlines, ladders, teams, products...),
+- `input_kinds.yaml` (one column specification per input kind, the single source for templates,
+  store tables, reader aliases and GX suites),
+- `reasons.yaml` (the reason-code catalogue with severities and Vietnamese messages).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+DEFAULT_CAMPAIGN_FILE = CONFIG_DIR / "gia_lai_2021.yaml"
+INPUT_KINDS_FILE = CONFIG_DIR / "input_kinds.yaml"
+REASONS_FILE = CONFIG_DIR / "reasons.yaml"
+
+
+class ConfigError(Exception):
+    """A configuration file is missing, not YAML, or fails validation. The message names file, key, reason."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Input kinds: column specifications
+# ---------------------------------------------------------------------------------------------------------
+
+ColumnType = Literal[
+    "text", "integer", "decimal", "date", "datetime", "boolean", "enum", "phone", "id_number",
+    "insurance_number", "facility_code", "admin_code",
+]
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class EnumValue(_Strict):
+    label: str
+    variants: list[str] = Field(default_factory=list)
+
+
+class ColumnSpec(_Strict):
+    name: str
+    type: ColumnType
+    required: bool = False
+    header: str
+    aliases: list[str] = Field(default_factory=list)
+    enum: str | None = None
+    pii: bool = False
+    min: float | None = None
+    max: float | None = None
+    length: int | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _snake(cls, v: str) -> str:
+        if not SNAKE.match(v):
+            raise ValueError(f"column name {v!r} must be snake_case ASCII")
+        return v
+
+    @model_validator(mode="after")
+    def _enum_given(self) -> ColumnSpec:
+        if (self.type == "enum") != (self.enum is not None):
+            raise ValueError("a column of type enum needs `enum:` and only enum columns may have it")
+        return self
+
+    @property
+    def template_header(self) -> str:
+        return f"{self.header} (*)" if self.required else self.header
+
+
+class KindSpec(_Strict):
+    name: str = ""
+    label: str
+    section: str
+    mode: Literal["snapshot", "event"]
+    scope: Literal["district", "facility"]
+    natural_key: list[str]
+    columns: list[ColumnSpec]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KindSpec:
+        names = [c.name for c in self.columns]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"columns defined twice: {sorted(dupes)}")
+        unknown = [k for k in self.natural_key if k not in names]
+        if unknown:
+            raise ValueError(f"natural_key names unknown columns {unknown}")
+        return self
+
+    def column(self, name: str) -> ColumnSpec:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def required_columns(self) -> list[ColumnSpec]:
+        return [c for c in self.columns if c.required]
+
+    @property
+    def pii_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.pii]
+
+
+class InputKinds(_Strict):
+    enums: dict[str, dict[str, EnumValue]]
+    kinds: dict[str, KindSpec]
+
+    @model_validator(mode="after")
+    def _enums_exist(self) -> InputKinds:
+        for kind_name, kind in self.kinds.items():
+            object.__setattr__(kind, "name", kind_name)
+            for col in kind.columns:
+                if col.enum is not None and col.enum not in self.enums:
+                    raise ValueError(f"kinds.{kind_name}: column {col.name} names unknown enum {col.enum!r}")
+        return self
+
+    def __getitem__(self, kind: str) -> KindSpec:
+        return self.kinds[kind]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.kinds)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reason codes
+# ---------------------------------------------------------------------------------------------------------
+
+Severity = Literal["blocking", "row", "warning", "repair"]
+
+
+class Reason(_Strict):
+    severity: Severity
+    message: str
+
+
+class ReasonCatalogue(_Strict):
+    reasons: dict[str, Reason]
+
+    def __getitem__(self, code: str) -> Reason:
+        return self.reasons[code]
+
+    def severity(self, code: str) -> Severity:
+        return self.reasons[code].severity
+
+    def codes(self, severity: Severity) -> list[str]:
+        return [c for c, r in self.reasons.items() if r.severity == severity]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The campaign file (the directive as data)
+# ---------------------------------------------------------------------------------------------------------
+
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class CampaignInfo(_Strict):
+    id: str
+    name: str
+    directive: str
+    directive_date: dt.date
+    annex_date: dt.date
+    timezone: str = "Asia/Ho_Chi_Minh"
+    campaign_date: dt.date
+    min_age_years: int = Field(ge=0, le=120)
+
+
+class Province(_Strict):
+    code: str = Field(pattern=r"^\d{2}$")
+    name: str
+    districts: list[Annotated[str, Field(pattern=r"^\d{3}$")]] = Field(min_length=1)
+
+
+class Contact(_Strict):
+    email: str | None = None
+    webhook: str | None = None
+
+
+class Party(_Strict):
+    name: str | None = None
+    contacts: dict[str, Contact]
+
+
+class WorkingTime(_Strict):
+    office_hours: list[tuple[HHMM, HHMM]]
+    count: Literal["calendar", "working"] = "calendar"
+    extra_days_off: list[dt.date] = Field(default_factory=list)
+    extra_working_days: list[dt.date] = Field(default_factory=list)
+
+
+class Requirement(_Strict):
+    kinds: list[str] = Field(default_factory=list)
+    report: Literal["district", "province"] | None = None
+
+
+class Deadline(_Strict):
+    id: str
+    name: str
+    party: Literal["districts", "doh"]
+    opens_at: dt.datetime
+    due_at: dt.datetime
+    requires: Requirement
+    escalation: str
+
+    @field_validator("opens_at", "due_at")
+    @classmethod
+    def _aware(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2021-07-29T00:00:00+07:00")
+        return v
+
+    @model_validator(mode="after")
+    def _order(self) -> Deadline:
+        if self.opens_at >= self.due_at:
+            raise ValueError("opens_at must be before due_at")
+        return self
+
+
+class StepWhen(_Strict):
+    window_elapsed: float | None = Field(default=None, gt=0, le=1)
+    hours_before_due: float | None = Field(default=None, gt=0)
+    hours_after_due: float | None = Field(default=None, ge=0)
+    working_hours_before_due: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StepWhen:
+        given = [k for k, v in self.model_dump().items() if v is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one trigger, got {given or 'none'}")
+        return self
+
+
+class EscalationStep(_Strict):
+    step: str
+    when: StepWhen
+    to: list[str] = Field(min_length=1)
+    channels: list[Literal["email", "webhook"]] = Field(min_length=1)
+
+
+class SessionTime(_Strict):
+    start: HHMM
+    end: HHMM
+
+
+class Teams(_Strict):
+    roles: dict[str, int]
+    max_team_age_days: int = Field(ge=0)
+    sessions: dict[str, SessionTime]
+
+
+class Capacity(_Strict):
+    people_per_table_per_session: int = Field(gt=0)
+    observation_minutes: int = Field(ge=0)
+
+
+class PerUnit(_Strict):
+    per_table: int = Field(ge=0)
+    per_site: int = Field(ge=0)
+
+
+class VaccineProduct(_Strict):
+    doses_per_vial: int = Field(gt=0)
+    interval_days: tuple[int, int]
+    open_vial_hours: float = Field(gt=0)
+    doses: int = 2
+    unconfirmed: bool = False
+
+
+class IntakeRules(_Strict):
+    max_rejected_share: float = Field(gt=0, le=1)
+    max_file_mb: float = Field(gt=0)
+    max_rows: int = Field(gt=0)
+
+
+class CampaignConfig(_Strict):
+    campaign: CampaignInfo
+    province: Province
+    parties: dict[str, Party]
+    working_time: WorkingTime
+    deadlines: list[Deadline]
+    escalation_ladders: dict[str, list[EscalationStep]]
+    teams: Teams
+    capacity: Capacity
+    infrastructure_rules: dict[str, PerUnit]
+    vaccine_products: dict[str, VaccineProduct]
+    priority_groups: dict[int, str]
+    outbreak_communes: list[Annotated[str, Field(pattern=r"^\d{5}$")]] = Field(default_factory=list)
+    intake: IntakeRules
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> CampaignConfig:
+        for d in self.deadlines:
+            if d.escalation not in self.escalation_ladders:
+                raise ValueError(f"deadline {d.id}: escalation ladder {d.escalation!r} is not defined")
+        ids = [d.id for d in self.deadlines]
+        if len(ids) != len(set(ids)):
+            raise ValueError("deadline ids must be unique")
+        if len(set(self.province.districts)) != len(self.province.districts):
+            raise ValueError("province.districts lists a district twice")
+        return self
+
+    @property
+    def district_codes(self) -> list[str]:
+        return list(self.province.districts)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{path}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def _validate(model: type[BaseModel], path: Path) -> Any:
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problems.append(f"{path}: key {key}: {err['msg']}")
+        raise ConfigError("\n".join(problems)) from None
+
+
+def load_campaign(path: str | Path | None = None) -> CampaignConfig:
+    return _validate(CampaignConfig, Path(path) if path else DEFAULT_CAMPAIGN_FILE)
+
+
+@functools.cache
+def load_input_kinds(path: str | Path = INPUT_KINDS_FILE) -> InputKinds:
+    return _validate(InputKinds, Path(path))
+
+
+@functools.cache
+def load_reasons(path: str | Path = REASONS_FILE) -> ReasonCatalogue:
+    return _validate(ReasonCatalogue, Path(path))

@@ -1,0 +1,44 @@
+"""Settings from the environment (prefix CAMPAIGN_), one typed object for the whole application."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from campaign.config import DEFAULT_CAMPAIGN_FILE, PROJECT_ROOT
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAMPAIGN_", extra="ignore")
+
+    # Where the application keeps its files: SQLite database, stored uploads, feedback, Data Docs, demo.
+    home: Path = Field(default=PROJECT_ROOT / "var")
+    # Any SQLAlchemy URL. Default: a SQLite file under `home`. Never Prefect's own database.
+    database_url: str | None = None
+    # The campaign YAML (the directive as data).
+    config: Path = DEFAULT_CAMPAIGN_FILE
+    # The logical clock, ISO 8601; a time without offset means +07:00; unset = the real clock.
+    now: str | None = None
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'campaign.sqlite3').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        """Content-addressed originals of every uploaded file."""
+        return self.home / "files"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.home / "outputs"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()
