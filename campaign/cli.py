@@ -1,0 +1,192 @@
+"""The `campaign` command line: a stable contract (DESIGN.md) that tests and scripts rely on.
+
+Exit codes: 0 done (intake: accepted or duplicate), 3 refused by a rule (intake: rejected), 2 usage error,
+1 unexpected failure. `--json` prints one JSON object on stdout; human output goes to stderr.
+Prefect is imported only by the commands that start flows, after the environment is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from campaign.settings import get_settings
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+
+
+def _emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _say(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def _prepare() -> None:
+    """Environment defaults for Prefect/GX, before they are imported."""
+    from campaign.runtime import configure_environment
+
+    configure_environment(get_settings())
+
+
+def _drain_prefect() -> None:
+    """Let Prefect's event worker deliver what it holds before the process exits (DESIGN.md pitfall)."""
+    try:
+        from prefect.events.worker import EventsWorker
+
+        EventsWorker.drain_all(timeout=30)
+    except Exception:  # noqa: BLE001 - draining is best effort; the run's result already stands
+        pass
+
+
+class CampaignGroup(click.Group):
+    """Turns unexpected exceptions into exit 1 with a short message (the traceback with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001
+            from campaign.config import ConfigError
+
+            if isinstance(exc, ConfigError):
+                _say(f"configuration error:\n{exc}")
+            else:
+                _say(f"unexpected failure: {type(exc).__name__}: {exc}")
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            ctx.exit(EXIT_FAILURE)
+
+
+@click.group(cls=CampaignGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Print tracebacks of unexpected failures.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Campaign readiness orchestrator for directive 1038/UBND-KGVX (Gia Lai, 2021).
+
+    Settings come from the environment: CAMPAIGN_DATABASE_URL (default: a SQLite file under ./var),
+    CAMPAIGN_CONFIG (the campaign YAML), CAMPAIGN_NOW (the logical clock, ISO 8601, +07:00 when no offset),
+    CAMPAIGN_HOME (./var).
+    """
+    ctx.obj = {"debug": debug}
+    # Fail at start on a bad config file, naming file, key and reason.
+    from campaign.config import load_campaign, load_input_kinds, load_reasons
+
+    load_campaign(get_settings().config)
+    load_input_kinds()
+    load_reasons()
+
+
+@main.command()
+@click.option("--people", type=click.IntRange(100, 2_000_000), default=50_000, show_default=True,
+              help="People in the province's target lists (the whole province is about 1,000,000).")
+@click.option("--seed", type=int, default=2021, show_default=True, help="Seed of the synthetic data.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the generated district files (default: CAMPAIGN_HOME/demo/inputs).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+def demo(people: int, seed: int, out_dir: Path | None, as_json: bool) -> None:
+    """Generate a synthetic Gia Lai 2021 campaign and run every pipeline on it, as of CAMPAIGN_NOW
+    (default 2021-07-28 08:00 +07:00, the day the directive's annex is dated)."""
+    import os
+
+    from campaign import clock
+
+    settings = get_settings()
+    now = os.environ.get("CAMPAIGN_NOW") or clock.DEMO_NOW
+    out_dir = (out_dir or settings.home / "demo" / "inputs").resolve()
+    _prepare()
+    _say(f"Generating {people} people and running the pipelines as of {clock.parse_instant(now).isoformat()} ...")
+    from flows.demo import demo_flow
+
+    summary = demo_flow(out_dir=str(out_dir), people=people, seed=seed, now=now)
+    _drain_prefect()
+    from campaign.demo import render_text
+
+    _say(render_text(summary))
+    if as_json:
+        _emit_json(summary)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def templates(directory: Path) -> None:
+    """Write blank Excel templates for every input kind into DIRECTORY (dropdowns for coded columns)."""
+    from campaign.io.templates import write_templates
+
+    for path in write_templates(directory):
+        _say(str(path))
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--district", "-d", required=True, help="GSO code (633) or name, with or without diacritics.")
+@click.option("--kind", "-k", required=True, help="Input kind, e.g. target_list, facilities, staff.")
+@click.option("--facility", "-f", default=None, help="Facility code, when the file is for one facility.")
+@click.option("--by", "submitted_by", default="cli", show_default=True, help="Who submits (kept with it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
+@click.pass_context
+def intake(ctx: click.Context, file: Path, district: str, kind: str, facility: str | None, submitted_by: str,
+           as_json: bool) -> None:
+    """Read, check and load one district FILE (.xlsx, .xls, .csv) as a submission of KIND."""
+    from campaign.intake import IntakeRequest, UsageError, resolve_request
+    from campaign.resources import get_resources
+
+    try:
+        district_code, kind = resolve_request(IntakeRequest(file, district, kind, facility), get_resources().campaign)
+    except UsageError as exc:
+        _say(f"usage error: {exc}")
+        ctx.exit(EXIT_USAGE)
+    _prepare()
+    from flows.intake import intake_flow
+
+    outcome = intake_flow(path=str(file.resolve()), district=district_code, kind=kind, facility=facility,
+                          channel="cli", submitted_by=submitted_by)
+    _drain_prefect()
+    _say(f"submission {outcome['submission_id']}: {outcome['status']} · {outcome['rows_loaded']} loaded, "
+         f"{outcome['rows_quarantined']} quarantined, {outcome['rows_skipped']} skipped, "
+         f"{outcome['rows_with_warnings']} with warnings" + (f" · {outcome['message']}" if outcome.get("message") else ""))
+    for code, count in outcome["reasons"].items():
+        _say(f"  {code}: {count}")
+    if as_json:
+        _emit_json(outcome)
+    ctx.exit(EXIT_REFUSED if outcome["status"] == "rejected" else EXIT_OK)
+
+
+@main.command()
+@click.argument("submission_id", type=int)
+@click.option("--reason", required=True, help="Why the submission is withdrawn (kept with it).")
+@click.option("--by", "withdrawn_by", default="cli", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def withdraw(ctx: click.Context, submission_id: int, reason: str, withdrawn_by: str, as_json: bool) -> None:
+    """Mark SUBMISSION_ID withdrawn; the submission it replaced becomes current again. Nothing is deleted."""
+    from sqlalchemy.orm import Session
+
+    from campaign import clock
+    from campaign.intake import UsageError
+    from campaign.intake import withdraw as do_withdraw
+    from campaign.resources import get_resources
+
+    res = get_resources()
+    try:
+        with Session(res.engine) as session, session.begin():
+            sub = do_withdraw(session, submission_id, reason=reason, by=withdrawn_by, at=clock.to_utc(clock.now()))
+            result = {"submission_id": sub.id, "district": sub.district_code, "kind": sub.kind, "status": sub.status}
+    except UsageError as exc:
+        _say(f"usage error: {exc}")
+        ctx.exit(EXIT_USAGE)
+    _say(f"submission {submission_id} withdrawn")
+    if as_json:
+        _emit_json(result)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

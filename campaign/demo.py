@@ -1,0 +1,101 @@
+"""The demo's core: which generated files are "uploaded" by the logical now, and the closing summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from campaign import clock
+from campaign.store.models import Submission
+
+KIND_ORDER = ["facilities", "infrastructure", "training", "communication", "staff", "target_list",
+              "vaccine_stock", "vaccinations", "aefi", "backfill"]
+
+
+@dataclass(frozen=True)
+class PlannedUpload:
+    path: str
+    district: str
+    kind: str
+    facility: str | None
+    planned_at: str   # ISO 8601 with offset
+
+
+def planned_uploads(manifest_path: Path, now: dt.datetime) -> tuple[list[PlannedUpload], list[PlannedUpload]]:
+    """(uploaded by `now`, still to come) from the generator's manifest, in upload order.
+
+    At the same instant, facilities go first so later kinds can be checked against the facility list.
+    """
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    base = manifest_path.parent
+    items = []
+    for f in manifest["files"]:
+        if not f.get("path"):
+            continue  # a file the generator lists as never sent
+        items.append(PlannedUpload(str((base / f["path"]).resolve()), f["district"], f["kind"],
+                                   f.get("facility"), f["planned_upload_at"]))
+    items.sort(key=lambda u: (clock.parse_instant(u.planned_at), KIND_ORDER.index(u.kind), u.district))
+    done = [u for u in items if clock.parse_instant(u.planned_at) <= now]
+    later = [u for u in items if clock.parse_instant(u.planned_at) > now]
+    return done, later
+
+
+def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[PlannedUpload],
+              manifest: dict[str, Any], paths: dict[str, str], now: dt.datetime, seconds: float) -> dict[str, Any]:
+    statuses = Counter(o["status"] for o in outcomes)
+    reasons: Counter[str] = Counter()
+    for o in outcomes:
+        reasons.update(o["reasons"])
+    with engine.connect() as conn:
+        current = conn.execute(
+            select(Submission.district_code, Submission.kind, func.sum(Submission.rows_loaded))
+            .where(Submission.is_current.is_(True)).group_by(Submission.district_code, Submission.kind)
+        ).all()
+    by_district: dict[str, dict[str, int]] = {}
+    for district, kind, rows in current:
+        by_district.setdefault(district, {})[kind] = int(rows or 0)
+    missing = [{"district": f["district"], "kind": f["kind"]} for f in manifest["files"] if not f.get("path")]
+    return {
+        "now": now.isoformat(),
+        "seconds": round(seconds, 1),
+        "people": manifest.get("people"),
+        "files_generated": sum(1 for f in manifest["files"] if f.get("path")),
+        "submissions": {"total": len(outcomes), **dict(statuses)},
+        "rows": {
+            "total": sum(o["rows_total"] for o in outcomes),
+            "loaded": sum(o["rows_loaded"] for o in outcomes),
+            "quarantined": sum(o["rows_quarantined"] for o in outcomes),
+            "skipped": sum(o["rows_skipped"] for o in outcomes),
+            "with_warnings": sum(o["rows_with_warnings"] for o in outcomes),
+        },
+        "reasons": dict(reasons.most_common()),
+        "not_yet_uploaded": [{"district": u.district, "kind": u.kind, "planned_at": u.planned_at} for u in later],
+        "never_uploaded": missing,
+        "current_rows_by_district": by_district,
+        "outputs": paths,
+    }
+
+
+def render_text(summary: dict[str, Any]) -> str:
+    """The human summary printed on stderr."""
+    s, r = summary["submissions"], summary["rows"]
+    lines = [
+        f"Demo as of {summary['now']} ({summary['seconds']} s): {summary['people']} people, "
+        f"{summary['files_generated']} district files generated.",
+        f"Submissions: {s['total']} ({', '.join(f'{k} {v}' for k, v in s.items() if k != 'total')}).",
+        f"Rows: {r['total']} read, {r['loaded']} loaded, {r['quarantined']} quarantined, {r['skipped']} skipped, "
+        f"{r['with_warnings']} loaded with warnings.",
+        "Top reasons: " + ", ".join(f"{k} {v}" for k, v in list(summary["reasons"].items())[:8]),
+        f"Still to come after now: {len(summary['not_yet_uploaded'])} files; never sent: "
+        + (", ".join(f"{m['district']}/{m['kind']}" for m in summary["never_uploaded"]) or "none"),
+        "Outputs:",
+        *[f"  {k}: {v}" for k, v in summary["outputs"].items()],
+    ]
+    return "\n".join(lines)

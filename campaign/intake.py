@@ -1,0 +1,343 @@
+"""Intake: a district file becomes a submission: read, standardize, gate, load (one transaction).
+
+The stages are plain functions so that the Prefect flow (flows/intake.py) stays wiring only and the
+tests can run the whole path without Prefect. A submission is immutable: snapshot kinds supersede the
+district's current one, event kinds append; a rejected file loads no row but keeps its reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from campaign import clock
+from campaign.config import CampaignConfig, load_input_kinds, load_reasons
+from campaign.domain.admin_units import get_admin_units
+from campaign.files import StoredOriginal, store_original
+from campaign.settings import Settings
+from campaign.store.bulk import insert_frame
+from campaign.store.models import KIND_TABLES, QuarantineRow, RowIssue, StoredFile, Submission
+
+ACCEPTED, REJECTED, DUPLICATE, WITHDRAWN = "accepted", "rejected", "duplicate", "withdrawn"
+REPEAT_CODE = "repeat_of_earlier_submission"
+
+
+class UsageError(ValueError):
+    """The request itself is wrong (unknown district or kind): exit code 2, nothing stored."""
+
+
+@dataclass
+class IntakeRequest:
+    path: Path
+    district: str                 # GSO code or name, with or without diacritics
+    kind: str
+    facility: str | None = None
+    channel: str = "cli"
+    submitted_by: str = "cli"
+    received_at: dt.datetime | None = None   # logical time; default: the logical clock
+
+
+@dataclass
+class IntakeOutcome:
+    submission_id: int
+    district: str
+    kind: str
+    status: str
+    rows_total: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_skipped: int = 0
+    rows_with_warnings: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    feedback_file: str | None = None
+    facility: str | None = None
+    version: int | None = None
+    message: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.status == REJECTED else 0
+
+
+def resolve_request(request: IntakeRequest, campaign: CampaignConfig) -> tuple[str, str]:
+    """The district's GSO code and the kind, or a UsageError naming what is wrong."""
+    kinds = load_input_kinds()
+    if request.kind not in kinds.kinds:
+        raise UsageError(f"unknown kind {request.kind!r}; expected one of: {', '.join(kinds.names)}")
+    found = get_admin_units().resolve_district(str(request.district), campaign.province.code)
+    if found.status == "ambiguous":
+        names = ", ".join(f"{u.code} {u.name}" for u in found.candidates)
+        raise UsageError(f"district {request.district!r} is ambiguous: {names}")
+    if found.status != "found" or found.unit.code not in campaign.district_codes:
+        raise UsageError(f"unknown district {request.district!r} in province {campaign.province.name}")
+    if not request.path.is_file():
+        raise UsageError(f"no such file: {request.path}")
+    return found.unit.code, request.kind
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Database look-ups
+# ---------------------------------------------------------------------------------------------------------
+
+
+def find_duplicate(session: Session, district: str, kind: str, facility: str | None, checksum: str) -> Submission | None:
+    """An accepted, not withdrawn submission of the same file for the same district and kind."""
+    return session.scalars(
+        select(Submission)
+        .where(Submission.district_code == district, Submission.kind == kind,
+               Submission.facility_code.is_(None) if facility is None else Submission.facility_code == facility,
+               Submission.checksum == checksum, Submission.status == ACCEPTED)
+        .order_by(Submission.id)
+        .limit(1)
+    ).first()
+
+
+def current_submissions(session: Session, district: str, kind: str, facility: str | None = None) -> list[Submission]:
+    stmt = select(Submission).where(Submission.district_code == district, Submission.kind == kind,
+                                    Submission.status == ACCEPTED, Submission.is_current.is_(True))
+    if facility is not None:
+        stmt = stmt.where(Submission.facility_code == facility)
+    return list(session.scalars(stmt.order_by(Submission.id)))
+
+
+def known_facility_codes(session: Session, district: str) -> set[str] | None:
+    """Facility codes of the district's current `facilities` submission; None when it has none yet."""
+    subs = current_submissions(session, district, "facilities")
+    if not subs:
+        return None
+    table = KIND_TABLES["facilities"]
+    rows = session.execute(select(table.c.facility_code).where(table.c.submission_id.in_([s.id for s in subs])))
+    return {r[0] for r in rows if r[0]}
+
+
+def _next_version(session: Session, district: str, kind: str, facility: str | None) -> int:
+    stmt = select(Submission.version).where(Submission.district_code == district, Submission.kind == kind)
+    stmt = stmt.where(Submission.facility_code.is_(None) if facility is None else Submission.facility_code == facility)
+    versions = list(session.scalars(stmt))
+    return max(versions, default=0) + 1
+
+
+def _existing_event_keys(session: Session, district: str, kind: str, key: list[str]) -> pd.DataFrame:
+    table = KIND_TABLES[kind]
+    subs = [s.id for s in current_submissions(session, district, kind)]
+    if not subs:
+        return pd.DataFrame(columns=key)
+    rows = session.execute(select(*[table.c[k] for k in key]).where(table.c.submission_id.in_(subs))).all()
+    return pd.DataFrame(rows, columns=key)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Checked:
+    """What the read/standardize/gate stages produced, ready to load."""
+    read: Any                      # campaign.io.reader.ReadResult
+    clean: pd.DataFrame            # typed canonical columns, one row per data row
+    issues: pd.DataFrame           # row, column, code, severity
+    quarantined: pd.Series         # bool per row
+    blocking: list[tuple[str, str]]  # (code, Vietnamese detail) that reject the whole submission
+
+
+def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig, today: dt.date,
+               known_facilities: set[str] | None,
+               existing_keys: Callable[[list[str]], pd.DataFrame] | None = None) -> Checked:
+    """Read, standardize and gate one file. Raises ReadError for a file that cannot be read at all."""
+    from campaign.domain.standardize import standardize
+    from campaign.io.reader import read_submission
+
+    spec = load_input_kinds()[kind]
+    read = read_submission(path, kind, max_bytes=int(campaign.intake.max_file_mb * 1024 * 1024),
+                           max_rows=campaign.intake.max_rows)
+    std = standardize(read.frame, kind, district_code=district, campaign_date=campaign.campaign.campaign_date,
+                      today=today, known_facilities=known_facilities)
+    issues = std.issues
+    quarantined = std.quarantined.copy()
+
+    # Event kinds: rows already received in an earlier submission are repeats, not new events.
+    repeats = pd.Series(False, index=quarantined.index)
+    if spec.mode == "event" and existing_keys is not None and len(std.clean):
+        existing = existing_keys(spec.natural_key)
+        if len(existing):
+            left = std.clean[spec.natural_key].astype("string").fillna("\x00")
+            right = existing.astype("string").fillna("\x00").drop_duplicates()
+            marker = left.merge(right.assign(_seen=True), how="left", on=spec.natural_key)["_seen"]
+            repeats = pd.Series(marker.fillna(False).to_numpy(dtype=bool), index=quarantined.index) & ~quarantined
+            if repeats.any():
+                extra = pd.DataFrame({"row": repeats.index[repeats], "column": pd.NA, "code": REPEAT_CODE,
+                                      "severity": load_reasons().severity(REPEAT_CODE)})
+                issues = pd.concat([issues, extra], ignore_index=True)
+                quarantined = quarantined | repeats
+
+    blocking: list[tuple[str, str]] = []
+    rows_total = len(std.clean)
+    if rows_total == 0 and spec.mode == "snapshot":
+        blocking.append(("unreadable_file", "tệp không có dòng dữ liệu nào (một danh sách rỗng sẽ xoá dữ liệu hiện có)"))
+    # Repeats are not errors: a cumulative re-upload must not be rejected for them.
+    bad = int((quarantined & ~repeats).sum())
+    considered = rows_total - int(repeats.sum())
+    if considered and bad / considered > campaign.intake.max_rejected_share:
+        share = f"{bad}/{considered} dòng, quá {campaign.intake.max_rejected_share:.0%}"
+        blocking.append(("too_many_rejected_rows", share))
+    return Checked(read, std.clean, issues, quarantined, blocking)
+
+
+def _count_reasons(issues: pd.DataFrame) -> dict[str, int]:
+    if issues.empty:
+        return {}
+    counts = issues.drop_duplicates(["row", "code"]).groupby("code").size().sort_values(ascending=False)
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def _original_values(read: Any, positions: list[int]) -> list[dict[str, Any]]:
+    original = getattr(read, "original_rows", None)
+    if original is None or not positions:
+        return [{} for _ in positions]
+    subset = original.iloc[positions].astype(object).where(original.iloc[positions].notna(), None)
+    return subset.to_dict(orient="records")
+
+
+def load_checked(session: Session, *, district: str, kind: str, facility: str | None, stored: StoredOriginal,
+                 original_name: str, checked: Checked | None, blocking: list[tuple[str, str]],
+                 request: IntakeRequest, received_at: dt.datetime, now_real: dt.datetime) -> IntakeOutcome:
+    """Write the submission, its rows or quarantine, and its issues. The caller owns the transaction."""
+    spec = load_input_kinds()[kind]
+    if session.get(StoredFile, stored.sha256) is None:
+        session.add(StoredFile(sha256=stored.sha256, size_bytes=stored.size_bytes, original_filename=original_name,
+                               media_type=None, relative_path=stored.relative_path, first_seen_at=now_real))
+    status = REJECTED if blocking else ACCEPTED
+    rows_total = len(checked.clean) if checked else 0
+    quarantined = checked.quarantined if checked else pd.Series(dtype=bool)
+    reasons = _count_reasons(checked.issues) if checked else {}
+    for code, _detail in blocking:
+        reasons.setdefault(code, 1)  # a file-level reason counts once
+    severities = checked.issues if checked else pd.DataFrame(columns=["row", "severity"])
+    warned_rows = set(severities.loc[severities["severity"] == "warning", "row"].tolist()) if len(severities) else set()
+    loaded_mask = ~quarantined if checked else pd.Series(dtype=bool)
+    rows_with_warnings = int(sum(1 for r in warned_rows if r in loaded_mask.index and bool(loaded_mask.loc[r])))
+
+    sub = Submission(
+        district_code=district, kind=kind, facility_code=facility,
+        version=_next_version(session, district, kind, facility), status=status,
+        is_current=status == ACCEPTED, checksum=stored.sha256, channel=request.channel,
+        submitted_by=request.submitted_by, created_at=now_real, received_at=received_at,
+        rows_total=rows_total, rows_loaded=0 if blocking else int(loaded_mask.sum()),
+        rows_quarantined=int(quarantined.sum()) if checked else 0,
+        rows_skipped=len(checked.read.skipped_rows) if checked else 0,
+        rows_with_warnings=rows_with_warnings, reasons=reasons,
+        message="; ".join(detail for _c, detail in blocking) or None,
+    )
+    session.add(sub)
+    session.flush()
+
+    if status == ACCEPTED and spec.mode == "snapshot":
+        # Snapshots replace the district's current one (same facility scope); nothing is deleted.
+        stmt = (update(Submission)
+                .where(Submission.district_code == district, Submission.kind == kind, Submission.id != sub.id,
+                       Submission.is_current.is_(True),
+                       Submission.facility_code.is_(None) if facility is None else Submission.facility_code == facility)
+                .values(is_current=False, superseded_by_id=sub.id))
+        session.execute(stmt)
+
+    if checked is not None:
+        read = checked.read
+        row_numbers = pd.Series(read.row_numbers, index=checked.clean.index)
+        conn = session.connection()
+        if status == ACCEPTED and loaded_mask.any():
+            rows = checked.clean.loc[loaded_mask].copy()
+            rows.insert(0, "row_number", row_numbers.loc[loaded_mask].to_numpy())
+            rows.insert(0, "sheet", read.sheet)
+            rows.insert(0, "district_code", district)
+            rows.insert(0, "submission_id", sub.id)
+            insert_frame(conn, KIND_TABLES[kind], rows)
+        if checked.issues is not None and len(checked.issues):
+            iss = checked.issues
+            frame = pd.DataFrame({
+                "submission_id": sub.id, "sheet": read.sheet,
+                "row_number": row_numbers.loc[iss["row"].to_numpy()].to_numpy(),
+                "column": iss["column"].to_numpy(), "code": iss["code"].to_numpy(),
+                "severity": iss["severity"].to_numpy(), "detail": None,
+            })
+            insert_frame(conn, RowIssue.__table__, frame)
+        q_positions = [int(i) for i in quarantined.index[quarantined]] if len(quarantined) else []
+        if q_positions:
+            codes_by_row = (checked.issues[checked.issues["severity"].isin(["row", "warning"])]
+                            .groupby("row")["code"].apply(lambda s: sorted(set(s))).to_dict())
+            originals = _original_values(read, [checked.clean.index.get_loc(i) for i in q_positions])
+            frame = pd.DataFrame({
+                "submission_id": sub.id, "sheet": read.sheet,
+                "row_number": row_numbers.loc[q_positions].to_numpy(),
+                "original": originals, "reasons": [codes_by_row.get(i, []) for i in q_positions],
+            })
+            insert_frame(conn, QuarantineRow.__table__, frame)
+
+    return IntakeOutcome(
+        submission_id=sub.id, district=district, kind=kind, status=status, rows_total=sub.rows_total,
+        rows_loaded=sub.rows_loaded, rows_quarantined=sub.rows_quarantined, rows_skipped=sub.rows_skipped,
+        rows_with_warnings=sub.rows_with_warnings, reasons=reasons, facility=facility, version=sub.version,
+        message=sub.message,
+    )
+
+
+def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, campaign: CampaignConfig,
+               now_real: dt.datetime | None = None) -> IntakeOutcome:
+    """The whole intake of one file, without Prefect (the flow calls the same stages as tasks)."""
+    from campaign.io.reader import ReadError
+
+    district, kind = resolve_request(request, campaign)
+    received_at = clock.to_utc(request.received_at or clock.now())
+    now_real = now_real or dt.datetime.now(dt.UTC)
+    facility = request.facility.strip().upper() if request.facility else None
+    stored = store_original(request.path, settings.files_dir)
+
+    with Session(engine) as session, session.begin():
+        dup = find_duplicate(session, district, kind, facility, stored.sha256)
+        if dup is not None:
+            return IntakeOutcome(submission_id=dup.id, district=district, kind=kind, status=DUPLICATE,
+                                 rows_total=dup.rows_total, rows_loaded=dup.rows_loaded,
+                                 rows_quarantined=dup.rows_quarantined, rows_skipped=dup.rows_skipped,
+                                 rows_with_warnings=dup.rows_with_warnings, reasons=dict(dup.reasons or {}),
+                                 feedback_file=dup.feedback_path, facility=facility, version=dup.version)
+        checked: Checked | None = None
+        try:
+            checked = check_rows(
+                request.path, kind, district, campaign=campaign, today=clock.local(received_at).date(),
+                known_facilities=known_facility_codes(session, district),
+                existing_keys=lambda key: _existing_event_keys(session, district, kind, key),
+            )
+            blocking = checked.blocking
+        except ReadError as exc:
+            blocking = [(exc.code, exc.detail_vi)]
+        return load_checked(session, district=district, kind=kind, facility=facility, stored=stored,
+                            original_name=request.path.name, checked=checked, blocking=blocking,
+                            request=request, received_at=received_at, now_real=now_real)
+
+
+def withdraw(session: Session, submission_id: int, *, reason: str, by: str, at: dt.datetime) -> Submission:
+    """Mark a submission withdrawn and make the one it superseded current again. Nothing is deleted."""
+    sub = session.get(Submission, submission_id)
+    if sub is None:
+        raise UsageError(f"no submission {submission_id}")
+    if sub.status == WITHDRAWN:
+        raise UsageError(f"submission {submission_id} is already withdrawn")
+    was_current = sub.is_current
+    sub.status, sub.is_current = WITHDRAWN, False
+    sub.withdrawn_at, sub.withdrawn_by, sub.withdrawn_reason = at, by, reason
+    if was_current:
+        for previous in session.scalars(
+                select(Submission).where(Submission.superseded_by_id == sub.id, Submission.status == ACCEPTED)):
+            previous.is_current, previous.superseded_by_id = True, None
+    return sub

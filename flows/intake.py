@@ -1,0 +1,19 @@
+"""Flow `intake`: one flow run per submitted file (wiring only; the work is in campaign.intake)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from tasks.intake import emit_submission_event, intake_submission, publish_intake_artifact
+
+
+@flow(name="intake", flow_run_name="intake-{kind}-{district}", log_prints=False)
+def intake_flow(path: str, district: str, kind: str, facility: str | None = None, channel: str = "cli",
+                submitted_by: str = "cli", received_at: str | None = None) -> dict[str, Any]:
+    outcome = intake_submission(path, district, kind, facility, channel, submitted_by, received_at)
+    if outcome["status"] != "duplicate":
+        publish_intake_artifact(outcome)
+        emit_submission_event(outcome)
+    return outcome

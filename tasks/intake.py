@@ -1,0 +1,63 @@
+"""Intake tasks: thin wrappers over campaign.intake; they own retries, caching and artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+
+from campaign import clock
+from campaign.config import load_reasons
+from campaign.intake import IntakeRequest, run_intake
+from campaign.resources import get_resources
+
+
+@task(name="intake-submission", cache_policy=NO_CACHE, task_run_name="intake-{kind}-{district}")
+def intake_submission(path: str, district: str, kind: str, facility: str | None = None, channel: str = "cli",
+                      submitted_by: str = "cli", received_at: str | None = None) -> dict[str, Any]:
+    """Read, standardize, gate and load one file in one transaction; returns the JSON summary."""
+    res = get_resources()
+    request = IntakeRequest(
+        path=Path(path), district=district, kind=kind, facility=facility, channel=channel,
+        submitted_by=submitted_by, received_at=clock.parse_instant(received_at) if received_at else None,
+    )
+    return run_intake(request, engine=res.engine, settings=res.settings, campaign=res.campaign).to_json()
+
+
+@task(name="publish-intake-artifact", cache_policy=NO_CACHE)
+def publish_intake_artifact(outcome: dict[str, Any]) -> None:
+    """Counts per reason for the coordinator's view of the run (no personal data in it)."""
+    reasons = load_reasons()
+    table = [
+        {"reason": code, "severity": reasons[code].severity if code in reasons.reasons else "",
+         "rows": count}
+        for code, count in outcome["reasons"].items()
+    ]
+    summary = (f"Submission {outcome['submission_id']} · district {outcome['district']} · {outcome['kind']} · "
+               f"{outcome['status']}: {outcome['rows_loaded']} loaded, {outcome['rows_quarantined']} quarantined, "
+               f"{outcome['rows_skipped']} skipped, {outcome['rows_with_warnings']} with warnings")
+    create_table_artifact(
+        key=f"intake-{outcome['district']}-{outcome['kind'].replace('_', '-')}",
+        table=table or [{"reason": "-", "severity": "-", "rows": 0}],
+        description=summary,
+    )
+
+
+@task(name="emit-submission-event", cache_policy=NO_CACHE)
+def emit_submission_event(outcome: dict[str, Any]) -> None:
+    """campaign.submission.accepted / .rejected, for the deadline watch and automations."""
+    if outcome["status"] not in ("accepted", "rejected"):
+        return
+    emit_event(
+        event=f"campaign.submission.{outcome['status']}",
+        resource={"prefect.resource.id": f"campaign.submission.{outcome['submission_id']}",
+                  "prefect.resource.name": f"{outcome['district']}/{outcome['kind']}/v{outcome['version']}"},
+        payload={k: outcome[k] for k in ("district", "kind", "facility", "rows_total", "rows_loaded",
+                                         "rows_quarantined", "reasons")},
+        occurred=dt.datetime.now(dt.UTC),
+    )
