@@ -229,10 +229,21 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
     loaded_mask = ~quarantined if checked else pd.Series(dtype=bool)
     rows_with_warnings = int(sum(1 for r in warned_rows if r in loaded_mask.index and bool(loaded_mask.loc[r])))
 
+    superseded: list[int] = []
+    if status == ACCEPTED and spec.mode == "snapshot":
+        # Snapshots replace the district's current one (same facility scope); nothing is deleted. The old one
+        # stops being current before the new one is inserted: at most one current snapshot (unique index).
+        scope = Submission.facility_code.is_(None) if facility is None else Submission.facility_code == facility
+        superseded = list(session.scalars(select(Submission.id).where(
+            Submission.district_code == district, Submission.kind == kind, Submission.is_current.is_(True), scope)))
+        if superseded:
+            session.execute(update(Submission).where(Submission.id.in_(superseded)).values(is_current=False))
+
     sub = Submission(
         district_code=district, kind=kind, facility_code=facility,
         version=_next_version(session, district, kind, facility), status=status,
-        is_current=status == ACCEPTED, checksum=stored.sha256, channel=request.channel,
+        is_current=status == ACCEPTED, checksum=stored.sha256, original_filename=original_name,
+        channel=request.channel,
         submitted_by=request.submitted_by, created_at=now_real, received_at=received_at,
         rows_total=rows_total, rows_loaded=0 if blocking else int(loaded_mask.sum()),
         rows_quarantined=int(quarantined.sum()) if checked else 0,
@@ -243,14 +254,8 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
     session.add(sub)
     session.flush()
 
-    if status == ACCEPTED and spec.mode == "snapshot":
-        # Snapshots replace the district's current one (same facility scope); nothing is deleted.
-        stmt = (update(Submission)
-                .where(Submission.district_code == district, Submission.kind == kind, Submission.id != sub.id,
-                       Submission.is_current.is_(True),
-                       Submission.facility_code.is_(None) if facility is None else Submission.facility_code == facility)
-                .values(is_current=False, superseded_by_id=sub.id))
-        session.execute(stmt)
+    if superseded:
+        session.execute(update(Submission).where(Submission.id.in_(superseded)).values(superseded_by_id=sub.id))
 
     if checked is not None:
         read = checked.read
@@ -260,7 +265,7 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
             rows = checked.clean.loc[loaded_mask].copy()
             rows.insert(0, "row_number", row_numbers.loc[loaded_mask].to_numpy())
             rows.insert(0, "sheet", read.sheet)
-            rows.insert(0, "district_code", district)
+            rows.insert(0, "district", district)
             rows.insert(0, "submission_id", sub.id)
             insert_frame(conn, KIND_TABLES[kind], rows)
         if checked.issues is not None and len(checked.issues):
