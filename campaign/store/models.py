@@ -1,0 +1,442 @@
+"""The application's tables: submissions and their provenance, one typed table per input kind, escalations.
+
+Portable between SQLite (default, one province on one machine) and PostgreSQL (production). Every
+constraint is named through `NAMING_CONVENTION` so that Alembic migrations are deterministic.
+
+The per-kind tables (`<kind>_rows`) are generated from `config/input_kinds.yaml`, the single source of
+the column specification: changing that file changes `Base.metadata`, and `tests/test_migrations.py`
+then fails until a migration is added.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from campaign.config import ColumnSpec, InputKinds, KindSpec, load_input_kinds
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SUBMISSION_STATUSES = ("accepted", "rejected", "withdrawn")
+CHANNELS = ("cli", "portal", "inbox", "demo")
+SEVERITIES = ("blocking", "row", "warning", "repair")
+KIND_MODES = ("snapshot", "event")
+OUTBOX_CHANNELS = ("email", "webhook")
+OUTBOX_STATUSES = ("pending", "sent", "failed")
+
+# Provenance columns every `<kind>_rows` table starts with. The submitting district is `district`, not
+# `district_code`: target_list already has a spec column `district_code` (the person's home district).
+PROVENANCE_COLUMNS = ("id", "submission_id", "district", "sheet", "row_number")
+
+
+def utcnow() -> dt.datetime:
+    """The real clock (UTC), for `created_at` columns. The logical clock is campaign.clock.now()."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware instant stored as UTC; always read back as an aware UTC datetime.
+
+    SQLite keeps no offset (SQLAlchemy would return naive values); PostgreSQL returns the session's
+    time zone. Naive values are refused: guessing their zone is how 7-hour errors happen.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: give a UTC offset")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL row tables may outgrow 2^31.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Uploads and submissions
+# ---------------------------------------------------------------------------------------------------------
+
+
+class StoredFile(Base):
+    """An original upload, content-addressed: the bytes live at `<files_dir>/<relative_path>`."""
+
+    __tablename__ = "stored_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    original_filename: Mapped[str] = mapped_column(String(512))
+    media_type: Mapped[str | None] = mapped_column(String(255))
+    relative_path: Mapped[str] = mapped_column(String(1024))
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint("size_bytes >= 0", name="size_not_negative"),)
+
+
+def _mode_of_kind(context: Any) -> str:
+    # Lets callers omit `mode`: it always follows the kind's specification.
+    kind = context.get_current_parameters()["kind"]
+    try:
+        return load_input_kinds().kinds[kind].mode
+    except KeyError:
+        raise ValueError(f"unknown input kind {kind!r}") from None
+
+
+class Submission(Base):
+    """One uploaded file for a (district, kind[, facility]), versioned; never deleted.
+
+    Immutable once written, except `MUTABLE_FIELDS`; the other fields may only be filled once when
+    still NULL (e.g. `feedback_path`, written after the load). Enforced on ORM flush; never deleted.
+
+    `mode` defaults to the kind's spec. At most one current snapshot per (district, kind, facility)
+    is enforced by unique partial indexes: to replace one, set the old `is_current=False` before (or in
+    the same flush as) inserting the new current one, then point `superseded_by_id` at the new id.
+    """
+
+    __tablename__ = "submissions"
+
+    MUTABLE_FIELDS = frozenset(
+        {"status", "is_current", "superseded_by_id", "withdrawn_at", "withdrawn_by", "withdrawn_reason"}
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(32))
+    # Denormalised from the kind's spec so the database can enforce one current snapshot.
+    mode: Mapped[str] = mapped_column(String(8), default=_mode_of_kind)
+    facility_code: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    checksum: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256"), index=True)
+    # The name this upload came with (the stored file keeps the first name its bytes were seen with).
+    original_filename: Mapped[str | None] = mapped_column(String(512))
+    channel: Mapped[str] = mapped_column(String(16))
+    submitted_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[dt.datetime]
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    rows_quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    rows_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    rows_with_warnings: Mapped[int] = mapped_column(Integer, default=0)
+    reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    message: Mapped[str | None] = mapped_column(Text)
+    feedback_path: Mapped[str | None] = mapped_column(String(1024))
+    data_docs_path: Mapped[str | None] = mapped_column(String(1024))
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    withdrawn_at: Mapped[dt.datetime | None]
+    withdrawn_by: Mapped[str | None] = mapped_column(String(128))
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # NULLs are distinct in UNIQUE constraints, so district-level files need their own partial index.
+        UniqueConstraint("district_code", "kind", "facility_code", "version"),
+        Index(
+            "uq_submissions_district_kind_version",
+            "district_code",
+            "kind",
+            "version",
+            unique=True,
+            sqlite_where=text("facility_code IS NULL"),
+            postgresql_where=text("facility_code IS NULL"),
+        ),
+        # At most one current snapshot per (district, kind, facility): two concurrent intakes cannot
+        # both win. Event kinds are exempt (every accepted event file is current).
+        Index(
+            "uq_submissions_current_facility_snapshot",
+            "district_code",
+            "kind",
+            "facility_code",
+            unique=True,
+            sqlite_where=text("is_current AND mode = 'snapshot' AND facility_code IS NOT NULL"),
+            postgresql_where=text("is_current AND mode = 'snapshot' AND facility_code IS NOT NULL"),
+        ),
+        Index(
+            "uq_submissions_current_district_snapshot",
+            "district_code",
+            "kind",
+            unique=True,
+            sqlite_where=text("is_current AND mode = 'snapshot' AND facility_code IS NULL"),
+            postgresql_where=text("is_current AND mode = 'snapshot' AND facility_code IS NULL"),
+        ),
+        Index("ix_submissions_current", "district_code", "kind", "facility_code", "is_current"),
+        CheckConstraint(_in("status", SUBMISSION_STATUSES), name="status"),
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(_in("mode", KIND_MODES), name="mode"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("NOT is_current OR status = 'accepted'", name="current_is_accepted"),
+        CheckConstraint("status <> 'withdrawn' OR withdrawn_at IS NOT NULL", name="withdrawn_has_time"),
+    )
+
+
+class RowIssue(Base):
+    """Every issue found on a row, all severities. `detail` never holds raw personal data."""
+
+    __tablename__ = "row_issues"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    sheet: Mapped[str | None] = mapped_column(String(100))
+    # 1-based as Excel shows it (CSV: the line number, header = 1); NULL for an issue of the whole file.
+    row_number: Mapped[int | None] = mapped_column(Integer)
+    column: Mapped[str | None] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint(_in("severity", SEVERITIES), name="severity"),)
+
+
+class QuarantineRow(Base):
+    """A row that was not loaded, as read (keyed by the file's own headers), with its reason codes."""
+
+    __tablename__ = "quarantine_rows"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    sheet: Mapped[str | None] = mapped_column(String(100))
+    row_number: Mapped[int] = mapped_column(Integer)
+    original: Mapped[dict[str, Any]]
+    reasons: Mapped[list[Any]]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Deadlines: escalations and the outbox that delivers them
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Escalation(Base):
+    """One step of a deadline's escalation ladder for one party; sent at most once (the UNIQUE key)."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deadline_id: Mapped[str] = mapped_column(String(64))
+    party: Mapped[str] = mapped_column(String(8))  # GSO district code or 'doh'
+    step: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[dt.datetime]
+    logical_sent_at: Mapped[dt.datetime]  # the logical time of the watch that sent it
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("deadline_id", "party", "step"),)
+
+
+class OutboxMessage(Base):
+    """A message to deliver for an escalation; written in the escalation's transaction, sent after."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str] = mapped_column(String(512))
+    body: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None]
+    delivered_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("escalation_id", "channel", "recipient"),
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        CheckConstraint(_in("channel", OUTBOX_CHANNELS), name="channel"),
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One typed table per input kind, generated from the column specification
+# ---------------------------------------------------------------------------------------------------------
+
+_FIXED_TYPES: dict[str, TypeEngine[Any]] = {
+    "integer": Integer(),
+    "decimal": Float(),
+    "date": Date(),
+    "datetime": UTCDateTime(),
+    "boolean": Boolean(),
+    "enum": String(32),
+    "phone": String(16),  # E.164
+    "id_number": String(12),
+    "insurance_number": String(15),
+    "facility_code": String(32),
+    "admin_code": String(5),
+}
+
+
+def column_type(spec: ColumnSpec) -> TypeEngine[Any]:
+    """The database type of a spec column."""
+    if spec.type == "text":
+        return String(spec.length or 255)
+    return _FIXED_TYPES[spec.type]
+
+
+def kind_table_name(kind: str) -> str:
+    return f"{kind}_rows"
+
+
+def build_kind_table(metadata: MetaData, kind: KindSpec) -> Table:
+    """`<kind>_rows`: provenance columns, then every spec column (all nullable: the gate decides)."""
+    clash = [c.name for c in kind.columns if c.name in PROVENANCE_COLUMNS]
+    if clash:
+        raise ValueError(f"input kind {kind.name!r}: column names {clash} are reserved for provenance")
+    name = kind_table_name(kind.name)
+    return Table(
+        name,
+        metadata,
+        Column("id", RowId, primary_key=True),
+        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False, index=True),
+        Column("district", String(3), nullable=False),
+        Column("sheet", String(100), nullable=True),
+        Column("row_number", Integer, nullable=False),
+        *(Column(c.name, column_type(c), nullable=True) for c in kind.columns),
+    )
+
+
+def _class_name(kind: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"_+", kind)) + "Row"
+
+
+def _build_kind_tables(kinds: InputKinds) -> tuple[dict[str, Table], dict[str, type]]:
+    tables: dict[str, Table] = {}
+    models: dict[str, type] = {}
+    for kind_name, spec in kinds.kinds.items():
+        table = build_kind_table(Base.metadata, spec)
+        tables[kind_name] = table
+        models[kind_name] = type(
+            _class_name(kind_name),
+            (Base,),
+            {"__table__": table, "__module__": __name__, "__doc__": f"A loaded row of {kind_name!r}."},
+        )
+    return tables, models
+
+
+KIND_TABLES: dict[str, Table]
+KIND_MODELS: dict[str, type]
+KIND_TABLES, KIND_MODELS = _build_kind_tables(load_input_kinds())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Immutability of submissions and stored files (ORM level)
+# ---------------------------------------------------------------------------------------------------------
+
+
+class ImmutableFieldError(ValueError):
+    """An attempt to change a field of a submission (or stored file) that is fixed once written."""
+
+
+def _check_immutable(session: Session, obj: Any, mutable: frozenset[str]) -> None:
+    state = inspect(obj)
+    for attr in state.mapper.column_attrs:
+        if attr.key in mutable:
+            continue
+        history = state.attrs[attr.key].history
+        if not history.has_changes():
+            continue
+        old = list(history.deleted)
+        if not old:  # the attribute was not loaded (e.g. expired) when it was set: read the stored value
+            where = [c == v for c, v in zip(state.mapper.primary_key, state.identity, strict=True)]
+            with session.no_autoflush:
+                old = [session.execute(select(attr.columns[0]).where(*where)).scalar()]
+        if any(v is not None for v in old):
+            raise ImmutableFieldError(
+                f"{type(obj).__name__} {state.identity}: {attr.key} cannot change once written"
+            )
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_immutable(session: Session, flush_context: Any, instances: Any) -> None:
+    for obj in session.dirty:
+        if isinstance(obj, Submission):
+            _check_immutable(session, obj, Submission.MUTABLE_FIELDS)
+        elif isinstance(obj, StoredFile):
+            _check_immutable(session, obj, frozenset())
+    for obj in session.deleted:
+        if isinstance(obj, Submission | StoredFile):
+            raise ImmutableFieldError(f"{type(obj).__name__} rows are never deleted")
+
+
+__all__ = [
+    "CHANNELS",
+    "KIND_MODELS",
+    "KIND_MODES",
+    "KIND_TABLES",
+    "NAMING_CONVENTION",
+    "OUTBOX_CHANNELS",
+    "OUTBOX_STATUSES",
+    "PROVENANCE_COLUMNS",
+    "SEVERITIES",
+    "SUBMISSION_STATUSES",
+    "Base",
+    "Escalation",
+    "ImmutableFieldError",
+    "OutboxMessage",
+    "QuarantineRow",
+    "RowIssue",
+    "StoredFile",
+    "Submission",
+    "UTCDateTime",
+    "build_kind_table",
+    "column_type",
+    "kind_table_name",
+    "utcnow",
+]
