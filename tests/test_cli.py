@@ -1,0 +1,102 @@
+"""The `campaign` command line: help for every command, exit codes and --json per DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+
+import openpyxl
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from campaign.cli import main
+from campaign.config import DEFAULT_CAMPAIGN_FILE
+
+COMMANDS = ["demo", "templates", "intake", "withdraw"]
+HEADER = "Họ và tên (*),Ngày sinh dạng dd/mm/yyyy (*),Giới tính (*),Mã nhóm đối tượng ưu tiên (*),Số điện thoại (*),Xã/Phường (*)\n"
+
+
+@pytest.fixture()
+def runner(campaign_home):
+    return CliRunner()
+
+
+def test_help_for_every_command(runner):
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+        sub = runner.invoke(main, [command, "--help"])
+        assert sub.exit_code == 0 and "Usage:" in sub.output, command
+
+
+def test_usage_errors_exit_2(runner, tmp_path):
+    path = tmp_path / "tl.csv"
+    path.write_text(HEADER, encoding="utf-8")
+    unknown_district = runner.invoke(main, ["intake", str(path), "--district", "Ba Đình", "--kind", "target_list"])
+    assert unknown_district.exit_code == 2 and "unknown district" in unknown_district.output
+    unknown_kind = runner.invoke(main, ["intake", str(path), "--district", "633", "--kind", "people"])
+    assert unknown_kind.exit_code == 2 and "unknown kind" in unknown_kind.output
+    missing_option = runner.invoke(main, ["intake", str(path)])
+    assert missing_option.exit_code == 2
+    no_file = runner.invoke(main, ["intake", str(tmp_path / "nope.csv"), "-d", "633", "-k", "target_list"])
+    assert no_file.exit_code == 2
+    no_submission = runner.invoke(main, ["withdraw", "999", "--reason", "x"])
+    assert no_submission.exit_code == 2 and "no submission 999" in no_submission.output
+
+
+def test_bad_config_fails_at_start_naming_file_and_key(runner, tmp_path, monkeypatch):
+    data = yaml.safe_load(DEFAULT_CAMPAIGN_FILE.read_text(encoding="utf-8"))
+    data["teams"]["max_team_age_days"] = "yesterday"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("CAMPAIGN_CONFIG", str(bad))
+    from campaign.settings import get_settings
+
+    get_settings.cache_clear()
+    result = runner.invoke(main, ["templates", str(tmp_path / "t")])
+    get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert str(bad) in result.output and "teams.max_team_age_days" in result.output
+
+
+def test_templates_for_every_kind_with_dropdowns_and_text_ids(runner, tmp_path):
+    result = runner.invoke(main, ["templates", str(tmp_path / "t")])
+    assert result.exit_code == 0
+    files = sorted(p.name for p in (tmp_path / "t").iterdir())
+    assert len(files) == 10 and "target_list.xlsx" in files
+    wb = openpyxl.load_workbook(tmp_path / "t" / "target_list.xlsx")
+    ws = wb["Du lieu"]
+    headers = [c.value for c in ws[4]]
+    assert headers[:4] == ["STT", "Họ và tên (*)", "Ngày sinh dạng dd/mm/yyyy (*)", "Giới tính (*)"]
+    phone_col = headers.index("Số điện thoại (*)") + 1
+    letter = openpyxl.utils.get_column_letter(phone_col)
+    assert ws.column_dimensions[letter].number_format == "@"  # the column is text: Excel keeps the leading zero
+    validations = {str(dv.sqref).split(":")[0]: dv for dv in ws.data_validations.dataValidation}
+    assert validations["D5"].type == "list"                       # sex
+    assert validations["E5"].type == "whole"                      # priority group 1..16
+
+
+@pytest.mark.prefect
+def test_intake_json_and_exit_codes(runner, prefect_harness, tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + "Nguyễn Văn An,25/05/1980,0,9,0912345678,Ia Blang\n", encoding="utf-8")
+    result = runner.invoke(main, ["intake", str(good), "--district", "chu se", "--kind", "target_list", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    assert payload["status"] == "accepted" and payload["district"] == "633"
+    assert {"submission_id", "kind", "rows_total", "rows_skipped", "rows_with_warnings", "reasons",
+            "feedback_file"} <= set(payload)
+    again = runner.invoke(main, ["intake", str(good), "-d", "633", "-k", "target_list", "--json"])
+    assert again.exit_code == 0
+    assert json.loads(again.stdout.strip().splitlines()[-1])["status"] == "duplicate"
+
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"PK\x03\x04 definitely not a workbook")
+    rejected = runner.invoke(main, ["intake", str(bad), "-d", "633", "-k", "target_list", "--json"])
+    assert rejected.exit_code == 3
+    assert json.loads(rejected.stdout.strip().splitlines()[-1])["status"] == "rejected"
+
+    withdrawn = runner.invoke(main, ["withdraw", str(payload["submission_id"]), "--reason", "nhầm tệp", "--json"])
+    assert withdrawn.exit_code == 0
+    assert json.loads(withdrawn.stdout.strip().splitlines()[-1])["status"] == "withdrawn"
