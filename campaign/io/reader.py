@@ -1,0 +1,1210 @@
+"""Intake, stage 1: read a district file into canonical columns of raw strings.
+
+`read_submission(path, kind, max_bytes=..., max_rows=...)` sniffs the real format from the bytes (xlsx,
+xls, CSV/TXT; also xlsb and ods, which python-calamine reads the same way), finds the sheet and the header
+row(s) of the kind, maps header cells to the kind's canonical columns (campaign/io/headers.py), drops the
+rows that are not data (title, blank, repeated header, column numbering, totals, the notes and signature
+block at the bottom: each reported with its row number), repairs legacy-encoded text (TCVN3/VNI, via
+campaign.domain.vn_legacy) and returns a `ReadResult`. It never standardizes values: "0912345678",
+"12/07/1980" and "Nam" stay strings for the standardizer.
+
+Cells become strings without losing information: integral numbers without ".0", other numbers as Excel
+shows them (15 significant digits), date cells as ISO dates, datetime cells as ISO date-times, booleans as
+TRUE/FALSE, empty or blank cells as missing. CSV cells are read as strings (leading zeros kept).
+
+A file that cannot be read as this kind raises `ReadError(code, detail_vi)`: `unreadable_file` (empty,
+not a spreadsheet, encrypted, corrupt, zip bomb, too large, too many rows, no header), `wrong_kind`
+(the header is another kind's: the message names it) or `required_column_missing` (all missing columns,
+by their Vietnamese header, in one message).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gc
+import io
+import logging
+import math
+import re
+import sys
+import time
+import unicodedata
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from campaign.config import InputKinds, KindSpec, load_input_kinds
+from campaign.io.headers import (
+    DATA,
+    EMPTY,
+    HEADER_SCAN_ROWS,
+    UNMAPPED,
+    HeaderLayout,
+    detect_header,
+    fold,
+)
+from campaign.io.sniff import ReadError, decode_text, sniff_file, unreadable
+
+__all__ = ["ReadError", "ReadResult", "read_submission", "SKIP_REASONS", "cell_to_str"]
+
+log = logging.getLogger(__name__)
+
+SKIP_REASONS = ("title", "blank", "header_repeat", "numbering", "totals", "notes")
+TEXT_TYPES_FOR_REPAIR = {"text", "enum", "boolean"}
+ROW_LIMIT_SLACK = 1.05  # before reading a whole sheet: refuse early only when far above max_rows
+MAX_CELLS = 80_000_000  # a sheet range larger than this (rows x columns) is refused before it is read
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Result
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReadResult:
+    """One read file. `frame`, `row_numbers`, `original_rows` and `numeric_cells` are aligned (row i)."""
+
+    kind: str
+    frame: pd.DataFrame                       # canonical columns found, dtype "string", missing = <NA>
+    row_numbers: np.ndarray                   # int64, the row as Excel shows it (CSV: line where the record starts)
+    sheet: str                                # sheet name ("" for CSV)
+    header_rows: list[int]                    # 1-based
+    column_headers: dict[str, str]            # canonical -> the district's header text
+    unmapped_headers: list[str]               # header texts that map to no column (kept in original_rows)
+    skipped_rows: list[tuple[int, str]]       # (row number, reason in SKIP_REASONS)
+    reencoded: pd.DataFrame                   # row_index, row_number, column, original, repaired, encoding
+    encoding: str | None                      # CSV: utf-8 | utf-8-sig | utf-16 | cp1258 | cp1252; else None
+    file_format: str                          # xlsx | xls | csv (| xlsb | ods)
+    numeric_cells: dict[str, np.ndarray] = field(default_factory=dict)  # canonical -> bool, typed number cells
+    sheet_names: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)             # seconds per stage (sniff, header...)
+    _original_builder: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+    _original: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def original_rows(self) -> pd.DataFrame:
+        """The district's cells of each data row as read (before legacy repair), columns = its headers
+        (two-row headers as "Mũi 1 - Tên vắc xin", unnamed columns holding data as "Cột K"), dtype "string".
+        Built on first use: the quarantine table and the annotated feedback copy need it, the loader not."""
+        if self._original is None:
+            self._original = self._original_builder() if self._original_builder else pd.DataFrame()
+            self._original_builder = None
+        return self._original
+
+    @property
+    def rows_total(self) -> int:
+        return len(self.frame)
+
+    @property
+    def skipped_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for _n, why in self.skipped_rows:
+            out[why] = out.get(why, 0) + 1
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cells -> strings
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _float_str(v: float) -> str | None:
+    if math.isnan(v):
+        return None
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v.is_integer():
+        if abs(v) < 1e15:
+            return str(int(v))
+        return str(int(float(f"{v:.15g}")))      # what Excel shows: 15 significant digits
+    return f"{v:.15g}"
+
+
+def _timedelta_str(v: dt.timedelta) -> str:
+    total = int(round(v.total_seconds()))
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    return f"{sign}{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def cell_to_str(v: Any) -> str | None:
+    """One spreadsheet cell as a string, without losing information; None for an empty cell."""
+    t = type(v)
+    if t is str:
+        return v if v else None
+    if t is float:
+        return _float_str(v)
+    if t is bool:
+        return "TRUE" if v else "FALSE"
+    if t is int:
+        return str(v)
+    if t is dt.datetime:
+        return v.isoformat(timespec="seconds") if v.tzinfo is None else v.replace(tzinfo=None).isoformat(timespec="seconds")
+    if t is dt.date:
+        return v.isoformat()
+    if t is dt.time:
+        return v.isoformat(timespec="seconds")
+    if t is dt.timedelta:
+        return _timedelta_str(v)
+    if v is None:
+        return None
+    if isinstance(v, float):
+        return _float_str(float(v))
+    s = str(v)
+    return s if s else None
+
+
+_NUMERIC_TYPES = (int, float)
+
+
+def _present(arr: np.ndarray) -> np.ndarray:
+    """Non-missing cells. Invariant of this module: a cell is a str ("" = missing) or None."""
+    return arr.astype(bool)
+
+
+# Legacy text gives itself away in UTF-8 bytes, so one vectorised pass decides whether a column (or a whole
+# CSV) can hold any: a Latin-1 character Vietnamese never uses (TCVN3 µ ¸ Þ ©, VNI ø û ï ö ñ), or a vowel
+# followed by a VNI tone/hat byte that genuine Vietnamese never has after it ("Nguyeãn", "Thuùy", "Hoaâng").
+_VIET_LATIN1 = set("ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúý\u00a0")
+_EVIDENCE_CHARS = "".join(chr(c) for c in range(0x80, 0x100) if chr(c) not in _VIET_LATIN1)
+_GATE_EVIDENCE = np.zeros((2, 256), dtype=bool)       # [lead byte - 0xC2, continuation byte]
+for _ch in _EVIDENCE_CHARS:
+    _b = _ch.encode("utf-8")
+    _GATE_EVIDENCE[_b[0] - 0xC2, _b[1]] = True
+
+
+def _byte_set(chars: str) -> np.ndarray:
+    out = np.zeros(256, dtype=bool)
+    for ch in chars:
+        out[ch.encode("utf-8")[-1]] = True
+    return out
+
+
+_VNI_AFTER_AE = _byte_set("aAeE")                        # any U+00C0-U+00FF letter after a / e
+_VNI_AFTER_O, _VNI_O_MARKS = _byte_set("oO"), _byte_set("ÂâÙùÕõ")
+_VNI_AFTER_UY, _VNI_UY_MARKS = _byte_set("uUyY"), _byte_set("ÙùÕõ")
+
+
+def _legacy_gate(buf: bytes, start: int = 0, chunk: int = 1 << 24) -> bool:
+    """Could this UTF-8 text hold TCVN3/VNI cells? False is certain enough to skip the repair."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    pos = start
+    while pos < len(arr) - 1:
+        part = arr[pos: pos + chunk + 1]
+        lead = np.flatnonzero((part[:-1] & 0xFE) == 0xC2)
+        if len(lead):
+            nxt = part[lead + 1]
+            is_c3 = part[lead] == 0xC3
+            if _GATE_EVIDENCE[is_c3.astype(np.intp), nxt].any():
+                return True
+            c3 = lead[is_c3]
+            n3 = nxt[is_c3]
+            keep = c3 > 0
+            prev, n3 = part[c3[keep] - 1], n3[keep]
+            if (_VNI_AFTER_AE[prev] | (_VNI_AFTER_O[prev] & _VNI_O_MARKS[n3])
+                    | (_VNI_AFTER_UY[prev] & _VNI_UY_MARKS[n3])).any():
+                return True
+        pos += chunk
+    return False
+
+
+def _format_floats(values: np.ndarray) -> np.ndarray:
+    """float64 array -> object array of strings as cell_to_str would give (vectorised for integers)."""
+    out = np.empty(len(values), dtype=object)
+    finite = np.isfinite(values)
+    integral = finite & (np.abs(values) < 1e15)
+    integral[integral] = np.floor(values[integral]) == values[integral]
+    if integral.any():
+        out[integral] = list(map(str, values[integral].astype(np.int64).tolist()))
+    rest = ~integral
+    if rest.any():
+        out[rest] = [_float_str(v) for v in values[rest].tolist()]
+    return out
+
+
+def _convert_numeric(values: Sequence[Any], types: set[type]) -> tuple[np.ndarray, np.ndarray]:
+    """A column of numbers, possibly with strings: vectorised (factorised numbers, formatted once)."""
+    n = len(values)
+    out = np.empty(n, dtype=object)
+    if str in types:
+        is_num = np.fromiter((type(v) is not str for v in values), dtype=bool, count=n)
+        objs = np.empty(n, dtype=object)
+        objs[:] = values
+        strs = objs[~is_num]
+        strs[strs == ""] = None
+        out[~is_num] = strs
+        nums = np.array(objs[is_num].tolist(), dtype=np.float64)
+    else:
+        is_num = np.ones(n, dtype=bool)
+        nums = np.array(values, dtype=np.float64)
+    if len(nums):
+        codes, uniques = pd.factorize(nums)
+        out[is_num] = _format_floats(np.asarray(uniques, dtype=np.float64))[codes]
+    return out, is_num
+
+
+def _convert_column(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """A column of calamine values -> (object array of str/None, bool mask of typed numeric cells or None,
+    whether any cell was text)."""
+    arr = np.fromiter(values, dtype=object, count=len(values))
+    inferred = pd.api.types.infer_dtype(arr, skipna=False)     # one C-level scan
+    if inferred == "string":
+        empty = arr == ""
+        arr[empty] = None
+        return arr, None, not empty.all()
+    types = {float} if inferred == "floating" else set(map(type, values))
+    if types <= {float, int, str}:
+        arr, is_num = _convert_numeric(values, types)
+        return arr, is_num, str in types and bool(_present(arr[~is_num]).any())
+    numeric = None
+    if bool in types and types & {int, float}:   # True == 1 == 1.0: do not factorise these together
+        has_text = str in types and any(type(v) is str and v for v in values)
+        out = np.array([cell_to_str(v) for v in values], dtype=object)
+        numeric = np.fromiter((type(v) in _NUMERIC_TYPES for v in values), dtype=bool, count=len(values))
+        return out, numeric, has_text
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    has_text = any(type(u) is str and u for u in uniques)
+    conv = np.empty(len(uniques) + 1, dtype=object)
+    conv[:-1] = [cell_to_str(v) for v in uniques]
+    conv[-1] = None
+    out = conv[codes]
+    if types & {int, float}:
+        is_num = np.zeros(len(uniques) + 1, dtype=bool)
+        is_num[:-1] = [type(v) in _NUMERIC_TYPES for v in uniques]
+        numeric = is_num[codes]
+    return out, numeric, has_text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Column cleaning: blank cells, NFC, legacy encodings
+# ---------------------------------------------------------------------------------------------------------
+
+_BLANK_CELL = re.compile(r"\x00\s+\x00")
+
+
+@dataclass
+class _Prepared:
+    """One column after cleaning: `values` (what the district wrote: blank cells None, NFC), `present`,
+    `repaired` (legacy text decoded; `values` itself when nothing changed), the changed cells and encodings."""
+    values: np.ndarray
+    present: np.ndarray
+    repaired: np.ndarray
+    changed: np.ndarray | None = None
+    encodings: dict[str, str] = field(default_factory=dict)
+
+
+def _prepare_column(arr: np.ndarray, *, check_nfc: bool, check_blank: bool, legacy: bool) -> _Prepared:
+    """Whitespace-only cells -> None, text -> NFC, legacy text repaired: one joined scan decides what
+    needs doing, so a clean column costs a join and a few C-level searches."""
+    present = _present(arr)
+    if not (check_nfc or check_blank or legacy):
+        return _Prepared(arr, present, arr)
+    vals = arr[present]
+    if not len(vals):
+        return _Prepared(arr, present, arr)
+    joined = "\x00".join(vals.tolist())
+    ascii_only = joined.isascii()
+    need_blank = check_blank and (vals[0].isspace() or vals[-1].isspace() or
+                                  _BLANK_CELL.search(joined) is not None)
+    need_nfc = check_nfc and not ascii_only and not unicodedata.is_normalized("NFC", joined)
+    if need_blank or need_nfc:
+        cleaned = []
+        for v in vals:
+            if need_nfc and not v.isascii():
+                v = unicodedata.normalize("NFC", v)
+            cleaned.append(None if need_blank and v.isspace() else v)
+        arr = arr.copy()
+        arr[present] = cleaned
+        present = _present(arr)
+        vals = arr[present]
+        joined = "\x00".join(vals)
+    if legacy and not ascii_only and _legacy_gate(joined.encode("utf-8", "surrogatepass")):
+        fixed, changed, encs = _repair_values(arr, present)
+        if changed is not None:
+            return _Prepared(arr, present, fixed, changed, encs)
+    return _Prepared(arr, present, arr)
+
+
+def _vn_legacy():
+    try:
+        from campaign.domain import vn_legacy  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    return vn_legacy
+
+
+_GENUINE_UNICODE = re.compile(
+    "[^\x00-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e"
+    "\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]")
+
+
+def _repair_values(arr: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, dict[str, str]]:
+    """TCVN3/VNI text -> Unicode, through vn_legacy.repair_series on the distinct candidate values.
+
+    Returns (fixed column, mask of changed cells or None, {original value: encoding}). Only values made of
+    Windows-1252 characters can be legacy text: the others (ă ơ ư đ ễ ...) are genuine Unicode and are not
+    sent to the repair."""
+    legacy = _vn_legacy()
+    repair = getattr(legacy, "repair_series", None) if legacy else None
+    if repair is None:
+        return arr, None, {}
+    vals = arr[present]
+    search = _GENUINE_UNICODE.search
+    maybe = np.fromiter((not v.isascii() and search(v) is None for v in vals), dtype=bool, count=len(vals))
+    cand = pd.unique(vals[maybe])
+    if not len(cand):
+        return arr, None, {}
+    try:
+        fixed, changed = repair(pd.Series(cand, dtype=object))
+        changed = np.asarray(pd.Series(changed).fillna(False), dtype=bool)
+        fixed = pd.Series(fixed).to_numpy(dtype=object)
+    except Exception:  # a repair bug must not make the file unreadable: keep the text as it is
+        log.exception("vn_legacy.repair_series failed; text left as read")
+        return arr, None, {}
+    if not changed.any():
+        return arr, None, {}
+    lookup = {k: (v if isinstance(v, str) and v else None)
+              for k, v in zip(cand[changed], fixed[changed], strict=True)}
+    detect = getattr(legacy, "detect_legacy", None)
+    encodings = {}
+    for k in lookup:
+        try:
+            encodings[k] = (detect(k) if detect else None) or "legacy"
+        except Exception:
+            encodings[k] = "legacy"
+    out = arr.copy()
+    idx = np.flatnonzero(present)[maybe]
+    sub = out[idx]
+    hit = np.fromiter((v in lookup for v in sub), dtype=bool, count=len(sub))
+    out[idx[hit]] = [lookup[v] for v in sub[hit]]
+    mask = np.zeros(len(arr), dtype=bool)
+    mask[idx[hit]] = True
+    return out, mask, encodings
+
+
+def _repair_cells(cells: list[str]) -> list[str]:
+    """Legacy repair of a handful of header cells (same function, one Series)."""
+    legacy = _vn_legacy()
+    repair = getattr(legacy, "repair_series", None) if legacy else None
+    if repair is None or all(c.isascii() for c in cells):
+        return cells
+    try:
+        fixed, changed = repair(pd.Series(cells, dtype=object))
+        fixed = pd.Series(fixed).tolist()
+        changed = pd.Series(changed).fillna(False).astype(bool).tolist()
+    except Exception:
+        log.exception("vn_legacy.repair_series failed on header cells")
+        return cells
+    return [f if ch and isinstance(f, str) else c for c, f, ch in zip(cells, fixed, changed, strict=True)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sheets: a common shape for workbooks and CSV
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Body:
+    columns: list[np.ndarray]           # object arrays (str or None), rows after the header
+    row_numbers: np.ndarray              # 1-based, aligned with the columns
+    numeric: dict[int, np.ndarray]       # grid column -> typed-number mask (workbooks)
+    nfc_checked: bool                    # text already NFC (CSV: the whole text was normalised)
+    blank_checked: bool                  # whitespace-only cells already None
+    legacy_possible: bool | None = None  # False: no character of legacy text anywhere (skip the repair)
+    text_columns: set[int] | None = None  # columns holding text cells (None: all); the others are our own
+                                          # renderings of numbers and dates, nothing to clean in them
+
+
+@dataclass
+class _SheetCandidate:
+    name: str
+    top: list[list[str]]                 # the first rows as strings ("" empty), legacy-repaired
+    top_row_numbers: list[int]           # 1-based row number of each top row
+    merges: list | None
+    layouts: _Layouts
+    load_body: Callable[[int], _Body]    # rows after grid row index -> body
+    total_rows: int                      # rows in the sheet (for the early row limit)
+
+
+def _top_strings(rows: list[list[Any]]) -> list[list[str]]:
+    """The top rows as strings, cut after the last non-empty column (a stray cell far to the right must not
+    make header detection walk thousands of empty columns), legacy text repaired."""
+    top = [[cell_to_str(v) or "" for v in r] for r in rows]
+    width = max((max((j for j, c in enumerate(r) if c), default=-1) for r in top), default=-1) + 1
+    top = [r[:width] for r in top]
+    flat = [c for r in top for c in r if c]
+    if not flat:
+        return top
+    fixed = _repair_cells([unicodedata.normalize("NFC", c) for c in flat])
+    it = iter(fixed)
+    return [[next(it) if c else "" for c in r] for r in top]
+
+
+class _Layouts:
+    """Header layouts of one sheet top, per kind, computed on demand (the other kinds are only needed when
+    the requested kind's header is missing or incomplete: wrong-kind detection)."""
+
+    def __init__(self, top: list[list[str]], kinds: InputKinds, merges):
+        self.top, self.kinds, self.merges = top, kinds, merges
+        self._cache: dict[str, HeaderLayout | None] = {}
+
+    def get(self, kind: str) -> HeaderLayout | None:
+        if kind not in self._cache:
+            self._cache[kind] = detect_header(self.top, self.kinds.kinds[kind], merges=self.merges)
+        return self._cache[kind]
+
+    def items(self):
+        return [(name, self.get(name)) for name in self.kinds.kinds]
+
+    def values(self):
+        return [lay for _name, lay in self.items()]
+
+
+def _layouts(top: list[list[str]], kinds: InputKinds, merges) -> _Layouts:
+    return _Layouts(top, kinds, merges)
+
+
+# --- workbooks (python-calamine) ---------------------------------------------------------------------------
+
+def _calamine_error(exc: Exception) -> ReadError:
+    name = type(exc).__name__
+    if "Password" in name or "password" in str(exc).lower() or "encrypt" in str(exc).lower():
+        return unreadable("tệp Excel có đặt mật khẩu; xin mở tệp, bỏ mật khẩu, lưu lại rồi gửi lại")
+    return unreadable("tệp Excel bị hỏng hoặc không đúng định dạng; xin mở bằng Excel, lưu lại rồi gửi lại")
+
+
+def _workbook_candidates(path: Path, fmt: str, kinds: InputKinds, sheet_names: list[str]):
+    try:
+        import python_calamine as pc
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise unreadable("máy chủ thiếu thư viện đọc Excel") from None
+    try:
+        wb = pc.CalamineWorkbook.from_path(str(path))
+        metas = list(wb.sheets_metadata)
+    except Exception as exc:
+        if fmt == "xls":
+            yield from _xlrd_candidates(path, kinds, exc, sheet_names)
+            return
+        raise _calamine_error(exc) from None
+    sheet_names.extend(m.name for m in metas)
+
+    worksheet = getattr(pc.SheetTypeEnum, "WorkSheet", None)
+    visible = getattr(pc.SheetVisibleEnum, "Visible", None)
+    order = [m for m in metas if (worksheet is None or m.typ == worksheet)]
+    order.sort(key=lambda m: 0 if (visible is None or m.visible == visible) else 1)
+    first_error: Exception | None = None
+    yielded = 0
+    for meta in order:
+        try:
+            sheet = wb.get_sheet_by_name(meta.name)
+            top_raw = sheet.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS + 1)
+            merges = sheet.merged_cell_ranges
+            end = sheet.end
+        except Exception as exc:  # one unreadable sheet: try the others, report if none works
+            first_error = first_error or exc
+            continue
+        top = _top_strings(top_raw)
+        total = (end[0] + 1) if end else 0
+        if end and total * (end[1] + 1) > MAX_CELLS:
+            raise unreadable(f"trang «{meta.name}» quá lớn ({_vi_int(total)} dòng × {_vi_int(end[1] + 1)} cột); "
+                             "xin xoá các ô thừa ở cuối trang hoặc chia nhỏ tệp")
+
+        def load(after: int, sheet=sheet) -> _Body:
+            return _calamine_body(sheet, after)
+
+        yielded += 1
+        yield _SheetCandidate(meta.name, top, list(range(1, len(top) + 1)), merges, _layouts(top, kinds, merges),
+                              load, total)
+    if first_error is not None and not yielded:
+        raise _calamine_error(first_error)
+    if first_error is not None:
+        log.info("some sheets of %s could not be read: %s", path.name, first_error)
+
+
+def _rows_to_body(rows: list[list[Any]], first_row_number: int) -> _Body:
+    widths = set(map(len, rows))
+    width = max(widths, default=0)
+    if len(widths) > 1:
+        rows = [list(r) + [""] * (width - len(r)) for r in rows]
+    cols: list[np.ndarray] = []
+    numeric: dict[int, np.ndarray] = {}
+    text_columns: set[int] = set()
+    for j, col in enumerate(zip(*rows, strict=True)) if rows else []:
+        arr, num, has_text = _convert_column(col)
+        cols.append(arr)
+        if num is not None and num.any():
+            numeric[j] = num
+        if has_text:
+            text_columns.add(j)
+    row_numbers = np.arange(first_row_number, first_row_number + len(rows), dtype=np.int64)
+    return _Body(cols, row_numbers, numeric, nfc_checked=False, blank_checked=False, text_columns=text_columns)
+
+
+def _calamine_body(sheet, after: int) -> _Body:
+    gc_was = gc.isenabled()
+    gc.disable()  # millions of small objects: the cyclic GC would walk them for nothing
+    try:
+        try:
+            rows = sheet.to_python(skip_empty_area=False)
+        except Exception as exc:
+            raise _calamine_error(exc) from None
+        data = rows[after:]
+        del rows
+        return _rows_to_body(data, after + 1)
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def _xlrd_candidates(path: Path, kinds: InputKinds, original: Exception, sheet_names: list[str]):
+    """Old .xls files calamine cannot open (BIFF5/Excel 95): xlrd."""
+    try:
+        import xlrd
+    except ImportError:  # pragma: no cover
+        raise _calamine_error(original) from None
+    try:
+        book = xlrd.open_workbook(str(path), formatting_info=False, on_demand=True)
+    except Exception as exc:
+        raise _calamine_error(exc) from None
+    sheet_names.extend(book.sheet_names())
+
+    def value(cell) -> Any:
+        if cell.ctype == xlrd.XL_CELL_DATE:
+            try:
+                d = xlrd.xldate_as_datetime(cell.value, book.datemode)
+            except Exception:
+                return cell.value
+            return d.date() if d.time() == dt.time(0) else d
+        if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+            return bool(cell.value)
+        if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+            return ""
+        return cell.value
+
+    for idx in range(book.nsheets):
+        try:
+            sh = book.sheet_by_index(idx)
+            rows = [[value(c) for c in sh.row(r)] for r in range(sh.nrows)]
+        except Exception:
+            continue
+        top = _top_strings(rows[:HEADER_SCAN_ROWS + 1])
+        merges = [((r0, c0), (r1 - 1, c1 - 1)) for r0, r1, c0, c1 in getattr(sh, "merged_cells", [])] or None
+
+        def load(after: int, rows=rows) -> _Body:
+            return _rows_to_body(rows[after:], after + 1)
+
+        yield _SheetCandidate(sh.name, top, list(range(1, len(top) + 1)), merges, _layouts(top, kinds, merges),
+                              load, len(rows))
+
+
+# --- CSV ---------------------------------------------------------------------------------------------------
+
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def _record_starts(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(start offsets, 1-based start line) of each CSV record; quote-aware (RFC 4180 quoting)."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    quotes = np.flatnonzero(arr == 34)
+    term = nl[(np.searchsorted(quotes, nl) & 1) == 0] if len(quotes) else nl
+    starts = np.concatenate(([0], term + 1)).astype(np.int64)
+    if len(starts) and starts[-1] >= len(buf):
+        starts = starts[:-1]
+    lines = np.searchsorted(nl, starts).astype(np.int64) + 1
+    return starts, lines
+
+
+def _csv_top(text: str, delimiter: str, n: int) -> tuple[list[list[str]], list[int]]:
+    """The first n records (and their start lines) with the csv module."""
+    head = text[: 1 << 20]
+    reader = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter, quotechar='"', doublequote=True,
+                        strict=False)
+    rows, lines = [], []
+    prev_line = 0
+    try:
+        for rec in reader:
+            rows.append(rec)
+            lines.append(prev_line + 1)
+            prev_line = reader.line_num
+            if len(rows) >= n:
+                break
+    except csv.Error:
+        pass
+    return rows, lines
+
+
+def _csv_candidates(path: Path, kinds: InputKinds, spec: KindSpec, max_rows: int):
+    data = path.read_bytes()
+    text, encoding, normalized = decode_text(data)
+    head = text[: 1 << 20]
+    n_top = HEADER_SCAN_ROWS + 1
+    best = None
+    candidates: list[tuple] = []
+    for delim in DELIMITERS:
+        if delim not in head:
+            continue
+        rows, lines = _csv_top(head, delim, n_top)
+        top = _top_strings(rows)
+        layouts = _layouts(top, kinds, None)
+        own = layouts.get(spec.name)
+        candidates.append(((own.required_found, own.score) if own else (-1, 0), delim, top, lines, layouts, rows))
+    if candidates and max(c[0] for c in candidates)[0] < 0:
+        # no delimiter shows the requested kind: choose by any kind's header, then by the table's shape
+        candidates = [((0, max((lay.score for lay in c[4].values() if lay), default=0), sum(len(r) > 1 for r in c[5])),
+                       *c[1:]) for c in candidates]
+    for cand in candidates:
+        if best is None or cand[0] > best[0]:
+            best = cand
+    if best is None:
+        rows, lines = _csv_top(head, ",", n_top)
+        top = _top_strings(rows)
+        best = ((0, 0, 0), ",", top, lines, _layouts(top, kinds, None), rows)
+    _score, delim, top, lines, layouts, raw_rows = best
+    buf = data if encoding == "utf-8" and not normalized else text.encode("utf-8", errors="replace")
+    del data, text
+
+    width = max((len(r) for r in raw_rows), default=1)   # fields as written, trailing empty ones too
+
+    def load(after: int) -> _Body:
+        return _csv_body(buf, delim, after, max_rows=max_rows, width=width)
+
+    return _SheetCandidate("", top, lines, None, layouts, load, 0), encoding
+
+
+def _csv_body(buf: bytes, delim: str, after: int, *, max_rows: int, width: int) -> _Body:
+    starts, lines = _record_starts(buf)
+    if len(starts) - after > max_rows * ROW_LIMIT_SLACK + 100:
+        raise _too_many_rows(len(starts) - after, max_rows)
+    body = None
+    try:
+        body = _csv_body_fast(buf, delim, starts, lines, after, width)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, UnicodeDecodeError) as exc:
+        log.info("fast CSV parse failed (%s); falling back to the csv module", exc)
+    if body is None:
+        body = _csv_body_slow(buf.decode("utf-8", errors="replace"), delim, after)
+    body_start = int(starts[after]) if after < len(starts) else len(buf)
+    body.legacy_possible = _legacy_gate(buf, body_start)
+    return body
+
+
+def _max_fields(buf: bytes, delim: str, starts: np.ndarray) -> int:
+    """An upper bound of the fields per record (delimiters inside quotes counted too)."""
+    if not len(starts):
+        return 1
+    is_delim = (np.frombuffer(buf, dtype=np.uint8) == ord(delim)).view(np.uint8)
+    return int(np.add.reduceat(is_delim, starts, dtype=np.int64).max()) + 1
+
+
+def _csv_body_fast(buf: bytes, delim: str, starts: np.ndarray, lines: np.ndarray, after: int,
+                   width: int) -> _Body | None:
+    def parse(ncols: int) -> pd.DataFrame:
+        with warnings.catch_warnings():
+            # "names do not match the data ... loss of data": never silently, parse wider instead
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                io.BytesIO(buf), sep=delim, header=None, names=list(range(ncols)), dtype=object, engine="c",
+                keep_default_na=False, na_values=[""], skip_blank_lines=False, skipinitialspace=True,
+                quotechar='"', doublequote=True, encoding="utf-8", encoding_errors="replace", index_col=False,
+                on_bad_lines="error",
+            )
+
+    try:
+        df = parse(max(width, 1))
+    except (pd.errors.ParserError, pd.errors.ParserWarning):   # a record wider than the header: make room
+        df = parse(_max_fields(buf, delim, starts))
+    if len(df) != len(starts):
+        log.info("CSV record count mismatch (pandas %d, scan %d)", len(df), len(starts))
+        return None
+    cols = []
+    for j in range(df.shape[1]):
+        col = df[j].to_numpy()[after:]
+        if col.dtype != object:
+            col = col.astype(object)
+        missing = col != col            # NaN: empty or absent fields
+        if missing.any():
+            col = col.copy()
+            col[missing] = None
+        cols.append(col)
+    del df
+    # trailing columns that exist only because a quoted field held delimiters: drop them when empty
+    while len(cols) > 1 and not _present(cols[-1]).any():
+        cols.pop()
+    return _Body(cols, lines[after:].copy(), {}, nfc_checked=True, blank_checked=True)
+
+
+def _csv_body_slow(text: str, delim: str, after: int) -> _Body:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, quotechar='"', doublequote=True,
+                        skipinitialspace=True, strict=False)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    prev = 0
+    try:
+        for rec in reader:
+            rows.append(rec)
+            lines.append(prev + 1)
+            prev = reader.line_num
+    except csv.Error as exc:
+        raise unreadable(f"tệp CSV bị lỗi ở dòng {prev + 1} ({exc}); xin mở bằng Excel, lưu lại rồi gửi lại") from None
+    rows, lines = rows[after:], lines[after:]
+    width = max((len(r) for r in rows), default=0)
+    cols = []
+    for j in range(width):
+        col = np.array([r[j] if j < len(r) and r[j] != "" else None for r in rows], dtype=object)
+        cols.append(col)
+    return _Body(cols, np.asarray(lines, dtype=np.int64), {}, nfc_checked=True, blank_checked=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Choosing sheet and header; refusals
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _vi_int(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def _too_many_rows(n: int, max_rows: int) -> ReadError:
+    return unreadable(f"tệp có quá nhiều dòng dữ liệu ({_vi_int(n)} dòng, giới hạn {_vi_int(max_rows)}); "
+                      "xin chia nhỏ tệp")
+
+
+def _header_names(spec: KindSpec, names: list[str]) -> str:
+    return ", ".join(f"«{spec.column(n).header}»" for n in names)
+
+
+def _better(a: HeaderLayout | None, b: HeaderLayout | None) -> bool:
+    """Is layout a a better reading of the requested kind than b?"""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    return (a.required_found, a.score) > (b.required_found, b.score)
+
+
+def _looks_like_other(kind: str, own: HeaderLayout | None, layouts: _Layouts) -> HeaderLayout | None:
+    """Another kind whose header this file matches far better than the requested kind's."""
+    best = None
+    for name, lay in layouts.items():
+        if name == kind or lay is None:
+            continue
+        if own is None:
+            if not (lay.complete or lay.score >= 3):
+                continue
+        elif own.complete or not lay.complete or lay.score < own.score + 2:
+            continue
+        if best is None or (lay.score, -lay.rows[0]) > (best.score, -best.rows[0]):
+            best = lay
+    return best
+
+
+def _choose(kind: str, kinds: InputKinds, candidates) -> tuple[_SheetCandidate, HeaderLayout]:
+    chosen: tuple[_SheetCandidate, HeaderLayout] | None = None
+    seen: list[_SheetCandidate] = []
+    for cand in candidates:
+        seen.append(cand)
+        own = cand.layouts.get(kind)
+        if own is not None and own.complete:
+            return cand, own
+        if own is not None and (chosen is None or _better(own, chosen[1])):
+            chosen = (cand, own)
+    spec = kinds.kinds[kind]
+    # wrong kind: some sheet is plainly another kind
+    for cand in ([chosen[0]] if chosen else []) + [c for c in seen if not chosen or c is not chosen[0]]:
+        own = cand.layouts.get(kind)
+        other = _looks_like_other(kind, own, cand.layouts)
+        if other is not None:
+            other_spec = kinds.kinds[other.kind]
+            where = f" (trang «{cand.name}»)" if cand.name else ""
+            detail = (f"tiêu đề cột{where} giống mẫu «{other_spec.label}» ({other.kind}), không phải mẫu "
+                      f"«{spec.label}» ({kind}); xin chọn đúng loại tệp khi gửi, hoặc gửi đúng tệp")
+            raise ReadError("wrong_kind", detail, params={"expected": spec.label, "detail": detail},
+                            looks_like=other.kind)
+    if chosen is None:
+        if not seen:
+            raise unreadable("tệp không có trang tính nào đọc được")
+        expected = ", ".join(f"«{c.header}»" for c in spec.required_columns[:4])
+        detail = (f"không tìm thấy dòng tiêu đề cột của mẫu «{spec.label}» trong {HEADER_SCAN_ROWS} dòng đầu "
+                  f"(cần các cột như {expected}); xin dùng mẫu của Sở Y tế")
+        raise unreadable(detail)
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rows that are not data
+# ---------------------------------------------------------------------------------------------------------
+
+_TOTALS = re.compile(  # no IGNORECASE: it would cost the regex its fast scan for the "\x00" prefix
+    r"\x00[\s\"'(\[*-]*(?:[tT][ổỔôÔoO][nN][gG]|[tT][oO][tT][aA][lL]|[cC][ộỘoO][nN][gG]|[sS][uU][mM]\b|[σΣ])")
+_NUMERIC_CELL = re.compile(r"^[\s\d.,%+\-()/:]*$")
+_NUMBER_TOKEN = re.compile(r"^[(\[]?\s*(\d{1,3})\s*[)\].]?$")
+_NOTES = re.compile(   # on folded text with punctuation as spaces: "(Ký, ghi rõ họ tên)" -> "ky ghi ro ho ten"
+    r"^(?:nguoi lap|nguoi ky|nguoi tong hop|can bo lap|ghi chu|luu y|chu thich|thu truong|giam doc|"
+    r"pho giam doc|xac nhan|lanh dao|truong (?:tram|khoa|phong|ban)|ke toan|k ?t |t ?m |ky ten|ky ghi ro|"
+    r"ky dong dau|ky va ghi ro|noi nhan|ban giam|.{0,50}?\bngay\s+\S{0,6}\s*thang\s+\S{0,6}\s*nam\b)",
+)
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def _plain(s: str) -> str:
+    return _NON_ALNUM.sub(" ", fold(s)).strip()
+
+
+_TOTALS_FOLDED = re.compile(r"^(?:tong|cong|total|sum|σ)\b")
+_TOTALS_ASCII = re.compile(r"^\W*(?:tong\s+cong|tong\s+so|tong|cong|total|grand\s+total|sum)\b[\W\d]*$",
+                           re.IGNORECASE)
+
+
+def _totals_label(raw: str) -> bool:
+    """"Tổng cộng", "TỔNG SỐ (17 xã)", "Cộng:", "Total"... but not a person called "Cong Van Tong": written
+    without diacritics, the label must be the word alone (with numbers or punctuation at most)."""
+    raw = raw.strip()
+    if raw.isascii():
+        return _TOTALS_ASCII.match(raw) is not None
+    return _TOTALS_FOLDED.match(fold(raw).lstrip(" \"'([*-")) is not None
+
+
+def _first_present(cols: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(value, column index) of the first non-empty cell of each row ("" / -1 for a blank row)."""
+    first = np.full(n, "", dtype=object)
+    where = np.full(n, -1, dtype=np.int64)
+    todo = np.arange(n)
+    for j, col in enumerate(cols):
+        if not len(todo):
+            break
+        vals = col[todo]
+        ok = _present(vals)
+        first[todo[ok]] = vals[ok]
+        where[todo[ok]] = j
+        todo = todo[~ok]
+    return first, where
+
+
+def _row_cells(cols: list[np.ndarray], i: int) -> list[str]:
+    return [c[i] for c in cols if c[i]]
+
+
+def _numbering_row(cells: list[str], width: int) -> bool:
+    if len(cells) < 3 or len(cells) < 0.5 * width:
+        return False
+    nums = []
+    for c in cells:
+        m = _NUMBER_TOKEN.match(c.strip())
+        if m:
+            nums.append(int(m.group(1)))
+        elif len(c.strip()) <= 2 and not nums:   # "A", "B" before the numbers
+            continue
+        else:
+            return False
+    return len(nums) >= 3 and all(b == a + 1 for a, b in zip(nums, nums[1:], strict=False))
+
+
+def _classify_rows(cols: list[np.ndarray], layout: HeaderLayout, width: int) -> np.ndarray:
+    """Reason per body row (None = data)."""
+    n = len(cols[0]) if cols else 0
+    reason = np.full(n, None, dtype=object)
+    if n == 0:
+        return reason
+    first, first_col = _first_present(cols, n)
+    blank = first_col < 0
+
+    # notes and signature block at the bottom
+    nonblank = np.flatnonzero(~blank)
+    tail = nonblank[-40:]
+    sparse_limit = max(3, int(0.3 * width))
+    start = None
+    for i in reversed(tail.tolist()):
+        cells = _row_cells(cols, i)
+        if len(cells) > sparse_limit:
+            break
+        if _NOTES.match(_plain(str(first[i])) + " "):
+            start = i
+    if start is not None:
+        reason[start:] = "notes"
+
+    # header repeated inside the data (page breaks, pasted blocks)
+    header_cols = [hc for hc in layout.columns if hc.texts]
+    probe = [hc for hc in header_cols if hc.role == DATA][:4] or header_cols[:4]
+    if probe:
+        cand = np.zeros(n, dtype=bool)
+        for hc in probe:
+            if hc.index < len(cols):
+                for t in hc.texts:
+                    cand |= cols[hc.index] == t
+        for i in np.flatnonzero(cand):
+            hits = sum(1 for hc in header_cols if hc.index < len(cols) and cols[hc.index][i] in hc.texts)
+            if hits >= max(2, 0.4 * len(header_cols)):
+                reason[i] = "header_repeat"
+
+    # column numbering ("1 2 3 ..." or "(1) (2) ...") under the header, and its repeats
+    pattern = None
+    for i in nonblank[:3].tolist():
+        if reason[i] is not None:
+            continue
+        if _numbering_row(_row_cells(cols, i), width):
+            reason[i] = "numbering"
+            pattern = {j: cols[j][i] for j in range(len(cols)) if cols[j][i]}
+            break
+    if pattern and len(pattern) >= 3:
+        keys = list(pattern)[:2]
+        cand = np.ones(n, dtype=bool)
+        for j in keys:
+            cand &= cols[j] == pattern[j]
+        for i in np.flatnonzero(cand):
+            hits = sum(1 for j, v in pattern.items() if cols[j][i] == v)
+            if hits >= 0.8 * len(pattern):
+                reason[i] = "numbering"
+
+    # totals: "Tổng", "Tổng cộng", "Cộng", "Total" first, the rest numbers or empty
+    firsts = first.tolist()
+    joined = "\x00" + "\x00".join(firsts)
+    hits = [m.start() for m in _TOTALS.finditer(joined)]
+    if hits:
+        offsets = np.cumsum([len(s) + 1 for s in firsts]) - np.array([len(s) + 1 for s in firsts])
+        for pos in hits:
+            i = int(np.searchsorted(offsets, pos, side="right") - 1)
+            if reason[i] is not None:
+                continue
+            if not _totals_label(str(first[i])):
+                continue
+            others = [c[i] for j, c in enumerate(cols) if j != first_col[i] and c[i]]
+            texty = [v for v in others if not _NUMERIC_CELL.match(v)]
+            if len(texty) <= max(1, len(others) // 4):
+                reason[i] = "totals"
+
+    reason[blank] = "blank"
+    return reason
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Assembling the result
+# ---------------------------------------------------------------------------------------------------------
+
+_UNMARKED = {"0", "-", "khong", "không", "no", "false", "n", "o"}
+
+
+def _marked(arr: np.ndarray) -> np.ndarray:
+    present = _present(arr)
+    out = present.copy()
+    idx = np.flatnonzero(present)
+    if len(idx):
+        out[idx] = [str(v).strip().lower() not in _UNMARKED for v in arr[idx]]
+    return out
+
+
+def _column_letter(j: int) -> str:
+    s = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+_STRING_TEMPLATE = pd.array([], dtype="string")
+
+
+def _string_array(arr: np.ndarray, present: np.ndarray | None = None):
+    """Object array of str/None -> pandas "string" array (missing = pd.NA) without re-validating each cell."""
+    out = np.array(arr, dtype=object, copy=True)
+    out[~(_present(out) if present is None else present)] = pd.NA
+    try:
+        return _STRING_TEMPLATE._from_backing_data(out)
+    except Exception:  # pragma: no cover - a pandas without the internal constructor
+        return pd.arrays.StringArray(out)
+
+
+def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLayout, body: _Body, *,
+              max_rows: int, file_format: str, encoding: str | None, sheet_names: list[str]) -> ReadResult:
+    width = max(len(body.columns), len(layout.columns))
+    cols = [body.columns[j] if j < len(body.columns) else np.full(len(body.row_numbers), None, dtype=object)
+            for j in range(width)]
+    types = {c.name: c.type for c in spec.columns}
+
+    # clean every column (blank cells -> None, NFC) and repair legacy text in the columns that hold words;
+    # the cleaned originals stay for the feedback copy
+    legacy_cols = {j for name, j in layout.mapping.items() if types.get(name) in TEXT_TYPES_FOR_REPAIR}
+    legacy_cols |= set(layout.sex_marks or ())
+    def needs(j: int) -> bool:
+        return body.text_columns is None or j in body.text_columns
+
+    prepared = [_prepare_column(c, check_nfc=not body.nfc_checked and needs(j),
+                                check_blank=not body.blank_checked and needs(j),
+                                legacy=j in legacy_cols and body.legacy_possible is not False and needs(j))
+                for j, c in enumerate(cols)]
+    original_cols = [p.values for p in prepared]
+    repaired_cols = [p.repaired for p in prepared]
+    changed_masks = {j: p.changed for j, p in enumerate(prepared) if p.changed is not None}
+    encodings = {j: p.encodings for j, p in enumerate(prepared)}
+
+    reason = _classify_rows(repaired_cols, layout, len(layout.columns))
+    data_mask = np.equal(reason, None)
+    n_data = int(data_mask.sum())
+    if n_data > max_rows:
+        raise _too_many_rows(n_data, max_rows)
+
+    skipped: list[tuple[int, str]] = []
+    for i, top_row in enumerate(cand.top[: layout.rows[0]]):
+        skipped.append((cand.top_row_numbers[i], "title" if any(c.strip() for c in top_row) else "blank"))
+    skip_idx = np.flatnonzero(~data_mask)
+    skipped += [(int(body.row_numbers[i]), str(reason[i])) for i in skip_idx]
+
+    idx = np.flatnonzero(data_mask)
+    row_numbers = body.row_numbers[idx].astype(np.int64)
+    all_data = len(idx) == len(data_mask)
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return a if all_data else a[idx]
+
+    frame_data: dict[str, Any] = {}
+    column_headers: dict[str, str] = {}
+    by_index = {hc.index: hc for hc in layout.columns}
+    order = [c.name for c in spec.columns]
+    for name in order:
+        j = layout.mapping.get(name)
+        if j is None:
+            continue
+        frame_data[name] = (take(repaired_cols[j]), take(prepared[j].present))
+        column_headers[name] = by_index[j].label
+    if layout.sex_marks:
+        jm, jf = layout.sex_marks
+        male_vals, female_vals = take(repaired_cols[jm]), take(repaired_cols[jf])
+        male, female = _marked(male_vals), _marked(female_vals)
+        sex = np.full(len(idx), None, dtype=object)
+        sex[male & ~female] = "Nam"
+        sex[female & ~male] = "Nữ"
+        sex[male & female] = "Nam+Nữ"
+        frame_data["sex"] = (sex, None)
+        column_headers["sex"] = f"{by_index[jm].label} / {by_index[jf].label}"
+        if layout.sex_marks_hold_birth_date and "birth_date" not in frame_data:
+            birth = np.full(len(idx), None, dtype=object)
+            birth[male & ~female] = male_vals[male & ~female]
+            birth[female & ~male] = female_vals[female & ~male]
+            both = male & female
+            same = both & (male_vals == female_vals)
+            birth[same] = male_vals[same]
+            frame_data["birth_date"] = (birth, None)
+            column_headers["birth_date"] = column_headers["sex"]
+    ordered = [n for n in order if n in frame_data]
+    frame = pd.DataFrame({n: _string_array(*frame_data[n]) for n in ordered}, index=pd.RangeIndex(len(idx)))
+
+    # original cells, keyed by the district's headers (built lazily)
+    labelled: list[tuple[str, np.ndarray]] = []
+    used: set[str] = set()
+    for j in range(width):
+        hc = by_index.get(j)
+        label = hc.label if hc is not None and hc.role != EMPTY else ""
+        if not label:
+            if not take(prepared[j].present).any():
+                continue
+            label = f"Cột {_column_letter(j)}"
+        base, k = label, 2
+        while label in used:
+            label, k = f"{base} ({k})", k + 1
+        used.add(label)
+        labelled.append((label, original_cols[j], prepared[j].present))
+
+    n_rows = len(idx)
+
+    def build_original() -> pd.DataFrame:
+        return pd.DataFrame({label: _string_array(take(arr), take(present)) for label, arr, present in labelled},
+                            index=pd.RangeIndex(n_rows))
+
+    # re-encoded cells (text_reencoded repairs)
+    rec_parts = []
+    for j, mask in changed_masks.items():
+        name = next(n for n, jj in layout.mapping.items() if jj == j)
+        hit = np.flatnonzero(take(mask))
+        if len(hit):
+            before = take(original_cols[j])[hit]
+            rec_parts.append(pd.DataFrame({
+                "row_index": hit.astype(np.int64), "row_number": row_numbers[hit], "column": name,
+                "original": before, "repaired": take(repaired_cols[j])[hit],
+                "encoding": [encodings[j].get(v, "legacy") for v in before],
+            }))
+    reencoded = (pd.concat(rec_parts, ignore_index=True) if rec_parts else
+                 pd.DataFrame({"row_index": pd.Series(dtype=np.int64), "row_number": pd.Series(dtype=np.int64),
+                               "column": pd.Series(dtype=object), "original": pd.Series(dtype=object),
+                               "repaired": pd.Series(dtype=object), "encoding": pd.Series(dtype=object)}))
+    if len(reencoded):
+        reencoded = reencoded.sort_values(["row_index", "column"], kind="stable").reset_index(drop=True)
+
+    numeric_cells = {}
+    for name, j in layout.mapping.items():
+        if j in body.numeric:
+            mask = take(body.numeric[j])
+            if mask.any():
+                numeric_cells[name] = mask
+
+    unmapped = [hc.label for hc in layout.columns if hc.role == UNMAPPED and hc.label]
+    header_rows = [cand.top_row_numbers[r] for r in layout.rows]
+    skipped.sort()
+    return ReadResult(
+        kind=kind, frame=frame, row_numbers=row_numbers, sheet=cand.name, header_rows=header_rows,
+        column_headers=column_headers, unmapped_headers=unmapped, skipped_rows=skipped, reencoded=reencoded,
+        encoding=encoding, file_format=file_format, numeric_cells=numeric_cells, sheet_names=sheet_names,
+        _original_builder=build_original,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------------------
+
+
+def read_submission(path: Path | str, kind: str, *, max_bytes: int, max_rows: int,
+                    max_uncompressed: int | None = None, kinds: InputKinds | None = None) -> ReadResult:
+    """Read one district file as `kind`. Raises ReadError (with a Vietnamese message) when it cannot."""
+    path = Path(path)
+    clock = time.perf_counter
+    t0 = clock()
+    timings: dict[str, float] = {}
+    kinds = kinds or load_input_kinds()
+    if kind not in kinds.kinds:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(kinds.names)}")
+    spec = kinds.kinds[kind]
+    sniffed = sniff_file(path, max_bytes=max_bytes, max_uncompressed=max_uncompressed)
+    timings["sniff"] = clock() - t0
+
+    encoding: str | None = None
+    sheet_names: list[str] = []
+    if sniffed.format == "csv":
+        try:
+            cand, encoding = _csv_candidates(path, kinds, spec, max_rows)
+        except OSError:
+            raise unreadable("không mở được tệp") from None
+        cand, layout = _choose(kind, kinds, [cand])
+    else:
+        cand, layout = _choose(kind, kinds, _workbook_candidates(path, sniffed.format, kinds, sheet_names))
+
+    if layout.missing_required:
+        where = f" (trang «{cand.name}», dòng tiêu đề {cand.top_row_numbers[layout.rows[0]]})" if cand.name else (
+            f" (dòng tiêu đề {cand.top_row_numbers[layout.rows[0]]})")
+        names = _header_names(spec, layout.missing_required)
+        detail = f"thiếu cột bắt buộc: {names}{where}; xin bổ sung các cột này theo mẫu «{spec.label}»"
+        raise ReadError("required_column_missing", detail, params={"column": names, "detail": detail},
+                        missing=layout.missing_required)
+
+    if cand.total_rows and cand.total_rows - layout.rows[-1] - 1 > max_rows * ROW_LIMIT_SLACK + 100:
+        raise _too_many_rows(cand.total_rows - layout.rows[-1] - 1, max_rows)
+
+    t1 = clock()
+    timings["open_and_header"] = t1 - t0 - timings["sniff"]
+    body = cand.load_body(layout.rows[-1] + 1)
+    t2 = clock()
+    timings["cells"] = t2 - t1
+    result = _assemble(kind, spec, cand, layout, body, max_rows=max_rows, file_format=sniffed.format,
+                       encoding=encoding, sheet_names=sheet_names)
+    timings["rows_and_frame"] = clock() - t2
+    timings["total"] = clock() - t0
+    result.timings = timings
+    log.debug("read %s as %s: %d rows in %.2fs %s", path.name, kind, len(result.frame), timings["total"], timings)
+    return result

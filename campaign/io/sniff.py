@@ -1,0 +1,283 @@
+"""What a submitted file really is, from its bytes (never its name), and how its text is encoded.
+
+`sniff_file` returns one of "xlsx", "xlsb", "ods", "xls", "csv" or raises `ReadError("unreadable_file")`
+with a Vietnamese message that says what the file is instead (PDF, image, Word document, encrypted
+workbook, corrupt or oversized zip...). Zip containers are checked member by member *before* anything
+decompresses them: declared uncompressed sizes, compression ratios, encrypted members.
+
+`decode_text` turns the bytes of a CSV/TXT into NFC text: UTF-8 (with or without BOM), UTF-16 (Excel's
+"Unicode text"), Windows-1258 (decomposed diacritics), else Windows-1252 so that TCVN3/VNI text comes out
+as the characters a legacy font would show (the cell repair stage turns those into Unicode).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SUPPORTED_HINT = "xin gửi tệp Excel (.xlsx, .xls) hoặc CSV"
+
+# zip bomb defence (defaults; `sniff_file` takes them as arguments)
+MAX_UNCOMPRESSED_FLOOR = 200 * 1024 * 1024   # always allowed up to this total
+UNCOMPRESSED_PER_BYTE = 30                   # ... and up to 30x the maximum upload size
+MAX_RATIO = 100                              # per member, for members above RATIO_MIN_SIZE
+RATIO_MIN_SIZE = 1024 * 1024
+MAX_MEMBERS = 10_000
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+
+class ReadError(Exception):
+    """The file cannot be read as a submission of this kind: rejects it with one Vietnamese message.
+
+    `code` is a reason code of config/reasons.yaml (unreadable_file, wrong_kind, required_column_missing);
+    `detail_vi` the message for the district; `params` the values for the catalogue's template
+    (`detail`, `expected`, `column`); `missing` the canonical names of missing required columns;
+    `looks_like` the kind the file seems to be (wrong_kind).
+    """
+
+    def __init__(self, code: str, detail_vi: str, *, params: dict[str, str] | None = None,
+                 missing: list[str] | None = None, looks_like: str | None = None):
+        super().__init__(f"{code}: {detail_vi}")
+        self.code = code
+        self.detail_vi = detail_vi
+        self.params = dict(params or {"detail": detail_vi})
+        self.missing = list(missing or [])
+        self.looks_like = looks_like
+
+
+def unreadable(detail: str) -> ReadError:
+    return ReadError("unreadable_file", detail, params={"detail": detail})
+
+
+_SIGNATURES: list[tuple[bytes, str]] = [
+    (b"%PDF", "tệp PDF"),
+    (b"\x89PNG\r\n\x1a\n", "ảnh PNG"),
+    (b"\xff\xd8\xff", "ảnh JPEG"),
+    (b"GIF87a", "ảnh GIF"),
+    (b"GIF89a", "ảnh GIF"),
+    (b"II*\x00", "ảnh TIFF"),
+    (b"MM\x00*", "ảnh TIFF"),
+    (b"RIFF", "tệp âm thanh/hình ảnh"),
+    (b"Rar!\x1a\x07", "tệp nén RAR"),
+    (b"7z\xbc\xaf\x27\x1c", "tệp nén 7z"),
+    (b"\x1f\x8b", "tệp nén gzip"),
+    (b"BZh", "tệp nén bzip2"),
+    (b"\xfd7zXZ\x00", "tệp nén xz"),
+    (b"{\\rtf", "văn bản RTF (Word)"),
+    (b"MZ", "tệp chương trình (.exe)"),
+    (b"\x7fELF", "tệp chương trình"),
+]
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    format: str          # xlsx | xlsb | ods | xls | csv
+    size: int
+
+
+def _utf16le(name: str) -> bytes:
+    return name.encode("utf-16-le")
+
+
+def _check_zip(path: Path, *, max_bytes: int, max_uncompressed: int | None) -> str:
+    limit = max_uncompressed if max_uncompressed is not None else max(
+        MAX_UNCOMPRESSED_FLOOR, UNCOMPRESSED_PER_BYTE * max_bytes)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+            mimetype = b""
+            if "mimetype" in names:
+                info = zf.getinfo("mimetype")
+                if info.file_size < 200 and info.compress_type == zipfile.ZIP_STORED:
+                    mimetype = zf.read("mimetype")
+    except zipfile.BadZipFile:
+        raise unreadable("tệp nén (zip/xlsx) bị hỏng hoặc tải lên chưa hết; xin lưu lại tệp bằng Excel rồi gửi lại") from None
+    except (OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+        raise unreadable("tệp nén (zip/xlsx) bị hỏng; xin lưu lại tệp bằng Excel rồi gửi lại") from None
+    if len(infos) > MAX_MEMBERS:
+        raise unreadable(f"tệp nén chứa quá nhiều thành phần ({len(infos)}): không phải bảng tính Excel thông thường")
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise unreadable("tệp nén có đặt mật khẩu; xin bỏ mật khẩu rồi gửi lại")
+        total += info.file_size
+        if info.file_size > RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise unreadable(
+                f"tệp nén bất thường: một thành phần bung ra gấp {info.file_size // max(info.compress_size, 1)} lần "
+                f"(giới hạn {MAX_RATIO} lần); tệp bị từ chối để bảo vệ hệ thống")
+    if total > limit:
+        raise unreadable(
+            f"tệp quá lớn khi giải nén ({total / 1024 / 1024:.0f} MB, giới hạn {limit / 1024 / 1024:.0f} MB); "
+            "xin chia nhỏ tệp")
+    if "xl/workbook.xml" in names:
+        return "xlsx"
+    if "xl/workbook.bin" in names:
+        return "xlsb"
+    if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+        return "ods"
+    if "word/document.xml" in names or mimetype.startswith(b"application/vnd.oasis.opendocument.text"):
+        raise unreadable(f"đây là văn bản Word, không phải bảng tính; {SUPPORTED_HINT}")
+    if "ppt/presentation.xml" in names:
+        raise unreadable(f"đây là tệp PowerPoint, không phải bảng tính; {SUPPORTED_HINT}")
+    raise unreadable(f"đây là tệp nén (zip), không phải bảng tính Excel; {SUPPORTED_HINT}")
+
+
+def _check_ole2(data: bytes) -> str:
+    if _utf16le("EncryptedPackage") in data or _utf16le("EncryptionInfo") in data:
+        raise unreadable("tệp Excel có đặt mật khẩu (đã mã hoá); xin mở tệp, bỏ mật khẩu, lưu lại rồi gửi lại")
+    if _utf16le("Workbook") in data or _utf16le("Book") in data:
+        return "xls"
+    if _utf16le("WordDocument") in data:
+        raise unreadable(f"đây là văn bản Word (.doc), không phải bảng tính; {SUPPORTED_HINT}")
+    if _utf16le("PowerPoint Document") in data:
+        raise unreadable(f"đây là tệp PowerPoint, không phải bảng tính; {SUPPORTED_HINT}")
+    raise unreadable(f"tệp Office cũ không chứa bảng tính Excel; {SUPPORTED_HINT}")
+
+
+_MARKUP = re.compile(rb"^\s*<(\?xml|!doctype html|html|table|meta|head)", re.IGNORECASE)
+
+
+def _check_text(head: bytes) -> None:
+    """Refuse markup and binary blobs that are not text tables."""
+    probe = head.lstrip(b"\xef\xbb\xbf")
+    if _MARKUP.match(probe[:512]):
+        if b"urn:schemas-microsoft-com:office:spreadsheet" in head:
+            raise unreadable("tệp Excel dạng XML 2003; xin mở bằng Excel, lưu lại dạng .xlsx rồi gửi lại")
+        raise unreadable("tệp HTML/XML (thường là tệp xuất từ trang web, đổi tên thành .xls); "
+                         "xin mở bằng Excel, lưu lại dạng .xlsx rồi gửi lại")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return
+    sample = head[:65536]
+    if _looks_utf16(sample):
+        return
+    if b"\x00" in sample:
+        raise unreadable(f"tệp nhị phân không rõ loại, không phải bảng tính; {SUPPORTED_HINT}")
+    controls = sum(sample.count(bytes([b])) for b in range(32) if b not in (9, 10, 12, 13, 26))
+    if sample and controls > max(8, len(sample) // 100):
+        raise unreadable(f"tệp nhị phân không rõ loại, không phải bảng tính; {SUPPORTED_HINT}")
+
+
+def _looks_utf16(sample: bytes) -> bool:
+    if len(sample) < 4:
+        return False
+    odd_nuls = sample[1::2].count(0)
+    even_nuls = sample[0::2].count(0)
+    half = len(sample) // 2
+    return (odd_nuls > 0.4 * half and even_nuls < 0.05 * half) or (even_nuls > 0.4 * half and odd_nuls < 0.05 * half)
+
+
+def sniff_file(path: Path, *, max_bytes: int, max_uncompressed: int | None = None) -> Sniffed:
+    """The file's real format, or ReadError. Checks size limits before reading anything else."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise unreadable("không mở được tệp") from None
+    if size == 0:
+        raise unreadable(f"tệp rỗng (0 byte); {SUPPORTED_HINT} có dữ liệu")
+    if size > max_bytes:
+        raise unreadable(f"tệp quá lớn ({size / 1024 / 1024:.1f} MB, giới hạn {max_bytes / 1024 / 1024:.0f} MB); "
+                         "xin chia nhỏ tệp hoặc bỏ các trang không cần thiết")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        raise unreadable("không mở được tệp") from None
+    if head.startswith(ZIP_MAGICS):
+        return Sniffed(_check_zip(path, max_bytes=max_bytes, max_uncompressed=max_uncompressed), size)
+    if head.startswith(OLE2_MAGIC):
+        return Sniffed(_check_ole2(path.read_bytes()), size)
+    for magic, what in _SIGNATURES:
+        if head.startswith(magic):
+            raise unreadable(f"đây là {what}, không phải bảng tính; {SUPPORTED_HINT}")
+    _check_text(head)
+    return Sniffed("csv", size)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Text decoding
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _legacy():
+    try:
+        from campaign.domain import vn_legacy  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    return vn_legacy
+
+
+_CP1258_COMBINING = re.compile(rb"[\x41-\x7a\xc0-\xff][\xcc\xd2\xde\xec\xf2]")
+
+
+def _looks_like_cp1258(data: bytes) -> bool:
+    legacy = _legacy()
+    fn = getattr(legacy, "looks_like_cp1258", None) if legacy else None
+    if fn is not None:
+        try:
+            return bool(fn(data))
+        except Exception:
+            pass
+    # Windows-1258 writes tones as combining bytes (0xCC grave, 0xEC acute, 0xD2 hook, 0xDE tilde,
+    # 0xF2 dot) after a letter; in Windows-1252 those bytes are letters that rarely follow letters.
+    return len(_CP1258_COMBINING.findall(data[:1_000_000])) >= 3
+
+
+def _decode_cp1258(data: bytes) -> str:
+    legacy = _legacy()
+    fn = getattr(legacy, "decode_cp1258", None) if legacy else None
+    if fn is not None:
+        try:
+            out = fn(data)
+            if isinstance(out, str):
+                return out
+        except Exception:
+            pass
+    return data.decode("cp1258", errors="replace")
+
+
+def _cp1252_table() -> dict[int, str]:
+    # the five bytes cp1252 leaves undefined stay as latin-1 (TCVN3 uses them)
+    table = {}
+    for b in range(0x80, 0xA0):
+        with contextlib.suppress(UnicodeDecodeError):
+            table[b] = bytes([b]).decode("cp1252")
+    return table
+
+
+_CP1252 = _cp1252_table()
+
+
+def _decode_cp1252(data: bytes) -> str:
+    return data.decode("latin-1").translate(_CP1252)
+
+
+def decode_text(data: bytes) -> tuple[str, str, bool]:
+    """(NFC text, encoding name, whether NFC changed the decoded text) of a text file's bytes."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        text, enc = data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text, enc = data.decode("utf-16", errors="replace"), "utf-16"
+    elif _looks_utf16(data[:65536]):
+        le = data[1::2].count(0) > data[0::2].count(0)
+        text, enc = data.decode("utf-16-le" if le else "utf-16-be", errors="replace"), "utf-16-le" if le else "utf-16-be"
+    else:
+        try:
+            text, enc = data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            if _looks_like_cp1258(data):
+                text, enc = _decode_cp1258(data), "cp1258"
+            else:
+                text, enc = _decode_cp1252(data), "cp1252"
+    normalized = False
+    # UTF-8 without a combining mark (U+0300-U+036F: bytes CC xx / CD xx) is NFC for Vietnamese: skip the scan
+    maybe_nfd = not enc.startswith("utf-8") or b"\xcc" in data or b"\xcd" in data
+    if maybe_nfd and not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text, normalized = unicodedata.normalize("NFC", text), True
+    return text, enc, normalized
