@@ -18,8 +18,11 @@ def _runs_of(flow_name: str):
 
     async def read():
         async with get_client() as client:
-            flow_runs = await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])))
-            task_runs = await client.read_task_runs()
+            flow_filter = FlowFilter(name=FlowFilterName(any_=[flow_name]))
+            flow_runs = await client.read_flow_runs(flow_filter=flow_filter)
+            task_runs = []
+            while batch := await client.read_task_runs(flow_filter=flow_filter, offset=len(task_runs), limit=200):
+                task_runs.extend(batch)
             artifacts = await client.read_artifacts()
             return flow_runs, task_runs, artifacts
 
