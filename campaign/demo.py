@@ -37,8 +37,6 @@ def planned_uploads(manifest_path: Path, now: dt.datetime) -> tuple[list[Planned
     base = manifest_path.parent
     items = []
     for f in manifest["files"]:
-        if not f.get("path"):
-            continue  # a file the generator lists as never sent
         items.append(PlannedUpload(str((base / f["path"]).resolve()), f["district"], f["kind"],
                                    f.get("facility"), f["planned_upload_at"]))
     items.sort(key=lambda u: (clock.parse_instant(u.planned_at), KIND_ORDER.index(u.kind), u.district))
@@ -61,12 +59,13 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
     by_district: dict[str, dict[str, int]] = {}
     for district, kind, rows in current:
         by_district.setdefault(district, {})[kind] = int(rows or 0)
-    missing = [{"district": f["district"], "kind": f["kind"]} for f in manifest["files"] if not f.get("path")]
+    missing = [{"district": s["district"], "kind": s["kind"], "deadline": s.get("deadline")}
+               for s in manifest.get("schedule", []) if s.get("status") == "missing"]
     return {
         "now": now.isoformat(),
         "seconds": round(seconds, 1),
         "people": manifest.get("people"),
-        "files_generated": sum(1 for f in manifest["files"] if f.get("path")),
+        "files_generated": len(manifest["files"]),
         "submissions": {"total": len(outcomes), **dict(statuses)},
         "rows": {
             "total": sum(o["rows_total"] for o in outcomes),

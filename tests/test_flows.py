@@ -54,6 +54,7 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
     assert summary["rows"]["total"] == summary["rows"]["loaded"] + summary["rows"]["quarantined"] or \
         summary["submissions"].get("rejected", 0) > 0
     assert summary["not_yet_uploaded"], "some districts upload after 28/7 08:00 in the planned schedule"
+    assert summary["never_uploaded"], "one district never sends one kind"
     assert set(summary["outputs"]) >= {"database", "inputs", "manifest", "stored_originals", "prefect_home"}
     flow_runs, task_runs, _ = _runs_of("demo")
     assert any(fr.state.is_completed() for fr in flow_runs)
