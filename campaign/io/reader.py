@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from xlsxwriter.utility import xl_col_to_name
 
 from campaign.config import InputKinds, KindSpec, load_input_kinds
 from campaign.io.headers import (
@@ -1000,14 +1001,6 @@ def _marked(arr: np.ndarray) -> np.ndarray:
     return out
 
 
-def _column_letter(j: int) -> str:
-    s = ""
-    j += 1
-    while j:
-        j, r = divmod(j - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
 
 _STRING_TEMPLATE = pd.array([], dtype="string")
 
@@ -1105,7 +1098,7 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
         if not label:
             if not take(prepared[j].present).any():
                 continue
-            label = f"Cột {_column_letter(j)}"
+            label = f"Cột {xl_col_to_name(j)}"
         base, k = label, 2
         while label in used:
             label, k = f"{base} ({k})", k + 1

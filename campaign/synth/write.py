@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 from campaign.config import CampaignConfig, ColumnSpec, KindSpec, load_campaign, load_input_kinds
 from campaign.domain.admin_units import get_admin_units
@@ -661,14 +662,6 @@ class Manifest:
         return next(f for f in self.files if f.path == path)
 
 
-def _col_letter(j: int) -> str:
-    s = ""
-    j += 1
-    while j:
-        j, rem = divmod(j - 1, 26)
-        s = chr(65 + rem) + s
-    return s
-
 
 def _show(v: Any) -> str:
     if isinstance(v, dt.datetime):
@@ -853,7 +846,7 @@ def emit(ctx: Context, job: Job, rng: np.random.Generator) -> FileEntry:
             code=code, category=spec_d.category, reason=reason or spec_d.reason, district=job.district, kind=job.kind,
             file=rel,
             sheet=written.sheet, row_number=row_number, column=column, col_number=None if j is None else j + 1,
-            cell=(f"{_col_letter(j)}{row_number}" if (xlsx and j is not None and row_number) else None),
+            cell=(f"{xl_col_to_name(j)}{row_number}" if (xlsx and j is not None and row_number) else None),
             value=value, note=note, rows_affected=rows_affected))
 
     for i, code, column, value, note in cell_records:
