@@ -548,8 +548,9 @@ def test_a_code_of_the_district_wins_over_a_disagreeing_name():
     assert vals(r.code) == ["23905"]
     assert vals(r.name) == ["Xã Ia Băng"]
     assert reasons(r.code) == [None]
-    if "commune_name_mismatch" not in load_reasons().reasons:  # not in the catalogue (yet): not reported
-        assert reasons(r.name) == [None]
+    assert reasons(r.name) == ["commune_name_mismatch"]  # loaded by the code, the disagreement reported
+    agreeing = resolve_communes(s("Ia Bang", "ia bang"), s("23924", "23905"), district_code="632")
+    assert reasons(agreeing.name) == [None, None]  # an ambiguous name agrees with either of its communes
 
 
 def test_communes_from_codes_only_and_malformed_codes():

@@ -112,6 +112,14 @@ def resolve_communes(
     code_out[from_name] = n_code[from_name]
     resolved = c_found | from_name
     mismatch = c_found & has_name & ~(n_found & (n_code == c_code))
+    # An ambiguous name ("Ia Bang" in Chư Prông) agrees with a code that is one of its candidates.
+    candidates_of: dict[str, set[str]] = {}
+    for i in np.flatnonzero(mismatch & n_ambiguous):
+        name = str(names.iloc[i])
+        if name not in candidates_of:
+            candidates_of[name] = {u.code for u in units.lookup(name, "commune", district_code).candidates}
+        if c_code[i] in candidates_of[name]:
+            mismatch[i] = False
 
     name_reason = np.full(n, np.nan, dtype=object)
     code_reason = np.full(n, np.nan, dtype=object)
