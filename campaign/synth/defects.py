@@ -17,6 +17,7 @@ Categories:
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -142,6 +143,9 @@ TARGET_LIST_CELL_CODES = [
     "unknown_commune", "commune_of_other_district", "duplicate_row",
 ]
 
+# Columns a cell defect needs in the file besides its own: the CCCD that tells the missing sex.
+ALSO_NEEDS: dict[str, tuple[str, ...]] = {"sex_missing_with_cccd": ("id_number",)}
+
 # Names that are no commune of Gia Lai (checked against the province at run time): villages typed in
 # the commune column, and communes of other provinces.
 NOT_A_COMMUNE = ["Thôn 3", "Làng Ốp", "Tổ 7", "Xã Tân Lập Mới", "Phường Hoàng Văn Thụ", "Xã Ea Kênh", "Làng Kép 2",
@@ -222,6 +226,26 @@ def eligibility(entries: pd.DataFrame, file_traits: pd.DataFrame) -> dict[str, n
         "commune_code_missing": has_code & ~self_ambiguous,
         "duplicate_row": not_dup,
     }
+
+
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/\d{4}$")
+
+
+def day_first_shown(cells: Any) -> bool:
+    """Whether a column of text dates shows that it writes the day first, as the standardizer judges it
+    (`dob_day_month_ambiguous` is then not reported for its zero-padded dates): some zero-padded
+    `dd/mm/yyyy` reads 13-31 first, and no value reads 13-31 second."""
+    day_first = False
+    for v in cells:
+        m = _DMY.match(v) if isinstance(v, str) else None
+        if not m:
+            continue
+        a, b = int(m.group(1)), int(m.group(2))
+        if 12 < b <= 31 and 1 <= a <= 12:
+            return False
+        if 12 < a <= 31 and 1 <= b <= 12 and len(m.group(1)) == len(m.group(2)) == 2:
+            day_first = True
+    return day_first
 
 
 def _vietnamese_letters() -> frozenset[str]:
@@ -383,9 +407,9 @@ def plant(code: str, e: dict[str, Any], rng: np.random.Generator, ctx: Ctx) -> t
     if code == "vni_name":
         return {"full_name": _legacy().to_vni(name)}, f"true {name}"
     if code == "nfd_text":
-        return {"full_name": unicodedata.normalize("NFD", name)}, ""
+        return {"full_name": unicodedata.normalize("NFD", name)}, f"true {name}"
     if code == "extra_spaces_in_name":
-        return {"full_name": "  " + name.replace(" ", "   ", 1) + " "}, ""
+        return {"full_name": "  " + name.replace(" ", "   ", 1) + " "}, f"true {name}"
     if code == "missing_name":
         return {"full_name": ""}, f"true {name}"
     if code == "name_with_digits":

@@ -898,14 +898,16 @@ def emit(ctx: Context, job: Job, rng: np.random.Generator) -> FileEntry:
             k = int((clean & ~pd.isna(frame[name]).to_numpy()).sum())
             if k:
                 rec("dates_as_serial", None, name, None, "", k)
-        if name == "birth_date" and layout.effective_date_style == "text":
+        # a text column that shows it writes the day first (a day above 12) gets no ambiguity warning
+        if name == "birth_date" and layout.effective_date_style == "text" and not dfx.day_first_shown(rendered[name]):
             b = frame[name].to_numpy().astype("datetime64[D]")
             month = b.astype("datetime64[M]").astype(int) % 12 + 1
             day = (b - b.astype("datetime64[M]")).astype(int) + 1
             k = int((clean & (day <= 12) & (month <= 12) & (day != month)).sum())
             if k:
                 rec("dob_as_text", None, name, None, "", k)
-    if layout.sex_style == "marks" and "birth_date" in frame and layout.effective_date_style == "text":
+    if (layout.sex_style == "marks" and "birth_date" in frame and layout.effective_date_style == "text"
+            and not dfx.day_first_shown(render_column(frame["birth_date"], canon["birth_date"], layout))):
         b = frame["birth_date"].to_numpy().astype("datetime64[D]")
         month = b.astype("datetime64[M]").astype(int) % 12 + 1
         day = (b - b.astype("datetime64[M]")).astype(int) + 1
@@ -1134,9 +1136,9 @@ def _plant_target_defects(rng: np.random.Generator, entries: pd.DataFrame, layou
     eligible = dfx.eligibility(entries, traits)
     # a defect needs its column in the file (optional columns are left out of some layouts)
     for code in list(eligible):
-        col = dfx.CATALOGUE[code].column
-        if col:
-            eligible[code] = eligible[code] & per_row(lambda lay, cols, col=col: col in cols).astype(bool)
+        for col in (dfx.CATALOGUE[code].column, *dfx.ALSO_NEEDS.get(code, ())):
+            if col:
+                eligible[code] = eligible[code] & per_row(lambda lay, cols, col=col: col in cols).astype(bool)
     total = max(len(dfx.TARGET_LIST_CELL_CODES), int(round(rate * len(entries))))
     return dfx.choose(rng, eligible, total, entries["full_name"].to_numpy(dtype=object))
 

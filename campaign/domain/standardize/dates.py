@@ -11,9 +11,9 @@ Accepted (per distinct value, then mapped back to the rows):
 - a year alone (`1985`): birth dates -> 01/01/1985 + `dob_year_only` (warning); other dates: invalid.
 
 Birth dates (`role="birth"`): a day and month both <= 12 and different are read as dd/mm and flagged
-`dob_day_month_ambiguous` (warning) unless the column proves it writes the day first (see
-`parse_dates`); an impossible date (31/02), one before 1900 or after `today`:
-`dob_invalid` (row); missing: `dob_missing`. Other dates use `value_missing` / `value_invalid`.
+`dob_day_month_ambiguous` (warning) unless the column proves it writes the day first in that value's
+style, zero-padded or not (see `parse_dates`); an impossible date (31/02), one before 1900 or after
+`today`: `dob_invalid` (row); missing: `dob_missing`. Other dates use `value_missing` / `value_invalid`.
 
 Dates come back as `datetime64[ns]` at midnight (birth dates are dates, not instants); datetimes as
 `datetime64[ns, Asia/Ho_Chi_Minh]` (a value without an offset is local time).
@@ -279,15 +279,21 @@ def _fast_parse(
 _DMY_PARTS = re.compile(r"^\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(?:\d{4}|\d{2})(?:\D|$)")
 
 
-def _day_first_proven(uniques: pd.Index) -> bool:
-    """The column writes the day first, as the template asks: some value has a first part that can
-    only be a day (13-31) and none has a second part that can only be a day."""
+def _day_first_proven(uniques: pd.Index) -> np.ndarray:
+    """Per distinct value: whether the column proves that the way this value is written puts the day
+    first, as the template asks. A writing style (zero-padded `dd/mm` or not) is proven when some value
+    in that style has a first part that can only be a day (13-31), and no value of the column has a
+    second part that can only be a day. The styles are judged apart: a column of `25/07/1980` proves
+    nothing about a lone `7/5/1980`, which is how an m/d locale writes 5 July."""
     parts = pd.Series(np.asarray(uniques, dtype=object), dtype=STR).str.extract(_DMY_PARTS)
     first = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     second = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    day_first = ((first > 12) & (first <= 31) & (second >= 1) & (second <= 12)).any()
+    padded = (parts[0].str.len().eq(2) & parts[1].str.len().eq(2)).to_numpy(dtype=bool)
+    day_first = (first > 12) & (first <= 31) & (second >= 1) & (second <= 12)
     month_first = ((second > 12) & (second <= 31) & (first >= 1) & (first <= 12)).any()
-    return bool(day_first and not month_first)
+    if month_first:
+        return np.zeros(len(first), dtype=bool)
+    return np.where(padded, day_first[padded].any(), day_first[~padded].any())
 
 
 def _parse_column(
@@ -320,8 +326,8 @@ def _parse_column(
         reason_u[i] = code if code is not None else np.nan
     if day_month_evidence and role == "birth":
         ambiguous = reason_u[:m] == "dob_day_month_ambiguous"
-        if ambiguous.any() and _day_first_proven(uniques):
-            reason_u[:m][ambiguous] = np.nan
+        if ambiguous.any():
+            reason_u[:m][ambiguous & _day_first_proven(uniques)] = np.nan
     pos = np.where(codes < 0, m, codes)
     return ns_u[pos], ok_u[pos], off_u[pos], reason_u[pos]
 
@@ -347,7 +353,8 @@ def parse_dates(
     it defaults to the real date.
 
     `day_month_evidence`: a birth date like 03/04/1990 is flagged `dob_day_month_ambiguous` unless the
-    column itself proves it writes the day first (some value reads 13-31 first, none 13-31 second).
+    column itself proves it writes the day first (some value of the same style, zero-padded or not,
+    reads 13-31 first; none reads 13-31 second): `25/12/1990` proves `03/04/1990`, not `3/4/1990`.
     Without that, about a third of all birth dates of a clean file would carry the warning. False
     flags every such date.
     """

@@ -1,0 +1,479 @@
+"""The district's feedback copy: Vietnamese row messages, the annotated file, formula safety.
+
+Every fixture is a small file built in tmp_path and read with the real reader, so the ReadResult (row
+numbers, header rows, skipped rows, the district's headers) is what intake will hand to the feedback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+import xlsxwriter
+from openpyxl.utils.escape import unescape
+
+import campaign.feedback as fb
+from campaign.config import load_input_kinds, load_reasons
+from campaign.feedback import (
+    FORMULA_TRIGGERS,
+    OK_MESSAGE,
+    RESULT_HEADER,
+    blocking_text,
+    csv_safe,
+    describe_issue,
+    row_messages,
+    row_statuses,
+    starts_formula,
+    write_feedback,
+    write_refusal,
+)
+from campaign.io.reader import ReadResult, read_submission
+from campaign.io.templates import expected_form
+
+LIMITS = {"max_bytes": 50 * 1024 * 1024, "max_rows": 100_000}
+RED, YELLOW = "FFFFC7CE", "FFFFEB9C"
+HYPERLINK = '=HYPERLINK("http://x","y")'
+
+
+def read(path: Path, kind: str = "target_list") -> ReadResult:
+    return read_submission(path, kind, **LIMITS)
+
+
+def issues_frame(rows: list[tuple[int, str | None, str]]) -> pd.DataFrame:
+    cat = load_reasons()
+    return pd.DataFrame({
+        "row": pd.array([r for r, _c, _k in rows], dtype="Int64"),
+        "column": pd.array([c for _r, c, _k in rows], dtype="str"),
+        "code": pd.array([k for _r, _c, k in rows], dtype="str"),
+        "severity": pd.array([cat.severity(k) for _r, _c, k in rows], dtype="str"),
+    })
+
+
+def write_xlsx(path: Path, rows: list[list | None], *, sheet: str = "DS", merges: tuple = ()) -> Path:
+    """rows: python values (None = no cell), a None row = an empty row; merges 0-based with their text."""
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet(sheet)
+    date_fmt = wb.add_format({"num_format": "dd/mm/yyyy"})
+    for r, row in enumerate(rows):
+        for c, v in enumerate(row or []):
+            if v is None:
+                continue
+            if isinstance(v, dt.date):
+                ws.write_datetime(r, c, dt.datetime.combine(v, dt.time()), date_fmt)
+            elif isinstance(v, (int, float)):
+                ws.write_number(r, c, v)
+            else:
+                ws.write_string(r, c, v)
+    for r0, c0, r1, c1, text in merges:
+        ws.merge_range(r0, c0, r1, c1, text)
+    wb.close()
+    return path
+
+
+def write_csv(path: Path, lines: list[str]) -> Path:
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    return path
+
+
+def data_sheet(path: Path, name: str) -> openpyxl.worksheet.worksheet.Worksheet:
+    return openpyxl.load_workbook(path)[name]
+
+
+def summary_text(path: Path) -> str:
+    wb = openpyxl.load_workbook(path)
+    ws = wb[wb.sheetnames[0]]
+    return "\n".join(" | ".join(str(v) for v in row if v is not None)
+                     for row in ws.iter_rows(values_only=True) if any(v is not None for v in row))
+
+
+# The national subject-list layout: two title rows (merged), a two-row merged header, data with a blank row
+# in between, a totals row and a signature block.
+SINGLES = ["STT", "Họ và tên (*)", "Ngày sinh (*)", "Giới tính (*)", "Nhóm ưu tiên (*)", "SĐT (*)"]
+WIDTH = len(SINGLES) + 2
+
+
+def national_file(path: Path) -> Path:
+    merges = [(0, 0, 0, WIDTH + 3, "DANH SÁCH ĐỐI TƯỢNG TIÊM CHỦNG HUYỆN CHƯ SÊ")]     # wider than the table
+    merges += [(2, j, 3, j, h) for j, h in enumerate(SINGLES)]
+    merges.append((2, len(SINGLES), 2, len(SINGLES) + 1, "Thông tin khác"))
+    rows = [
+        None,                                                                    # 1 title (merged)
+        ["Lưu ý: các cột có dấu (*) là bắt buộc"],                               # 2 instruction
+        None,                                                                    # 3 header (merged)
+        [None] * len(SINGLES) + ["Số CMT/CCCD", "Xã/Phường"],                    # 4 header, second row
+        [1, "Nguyễn Văn An", "01/02/1970", "0", 9, "0912345678", "064161000123", "Ia Băng"],   # 5
+        [2, HYPERLINK, "12/07/1980", "1", 3, "0912345679", None, "Ia Băng"],                    # 6
+        None,                                                                    # 7 blank
+        [3, "Trần Thị Bình", dt.date(1985, 5, 6), "Nữ", 16, 912345678, "064161000124", "Ia Băng"],  # 8
+        [4, "Ksor H'Blang", "1961", "Nữ", 9, "0912000111", None, "Ia Băng"],      # 9
+        ["Tổng cộng", None, None, None, None, None, None, None],                  # 10 totals
+        ["Người lập biểu"],                                                      # 11 notes
+    ]
+    return write_xlsx(path, rows, merges=tuple(merges))
+
+
+@pytest.fixture
+def national(tmp_path):
+    src = national_file(tmp_path / "chu_se.xlsx")
+    res = read(src)
+    assert res.row_numbers.tolist() == [5, 6, 8, 9]       # what the reader makes of the layout
+    assert res.header_rows == [3, 4]
+    issues = issues_frame([
+        (1, "full_name", "name_invalid"),
+        (1, "phone", "phone_invalid"),
+        (2, "phone", "id_zero_restored"),
+        (2, None, "under_age"),
+        (3, "birth_date", "dob_year_only"),
+    ])
+    return src, res, issues
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Messages
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_describe_issue_names_the_districts_header_and_the_expected_form():
+    kinds = load_input_kinds()
+    phone = kinds["target_list"].column("phone")
+    msg = describe_issue("value_invalid", "phone", kind="target_list", column_headers={"phone": "SĐT (*)"})
+    assert msg == f"«SĐT (*)» không hợp lệ: cần {expected_form(phone, kinds)}"
+    # without the district's header: the template's header
+    assert describe_issue("value_missing", "phone", kind="target_list") == "Thiếu «Số điện thoại»"
+    # enum columns list their values; numeric columns add their bounds
+    product = describe_issue("value_invalid", "product", kind="vaccine_stock")
+    assert product.startswith("«Tên vắc xin» không hợp lệ: cần một trong: AstraZeneca, Pfizer-BioNTech")
+    assert describe_issue("value_out_of_range", "vaccination_tables", kind="facilities",
+                          column_headers={"vaccination_tables": "Số bàn"}) == (
+        "«Số bàn» nằm ngoài khoảng thường gặp (từ 0 đến 100): xin kiểm tra")
+    assert describe_issue("value_invalid", "doses_per_vial", kind="vaccine_stock").endswith("số nguyên từ 1 đến 20")
+    # detail and file-level reasons
+    assert describe_issue("unreadable_file", None, kind="target_list", detail="tệp PDF") == "Không đọc được tệp: tệp PDF"
+    assert describe_issue("wrong_kind", None, kind="target_list", detail="x").startswith(
+        "Tệp không phải loại «Danh sách đối tượng tiêm chủng»")
+    # a code the catalogue does not know yet does not break the feedback
+    assert "mystery_code" in describe_issue("mystery_code", "phone", kind="target_list")
+
+
+def test_every_catalogue_message_renders_cleanly_and_never_starts_a_formula():
+    spec = load_input_kinds()["target_list"]
+    for code in load_reasons().reasons:
+        for column in [None, *(c.name for c in spec.columns)]:
+            text = describe_issue(code, column, kind="target_list", detail="=1+1")
+            assert "{" not in text and "}" not in text and "«»" not in text, (code, column, text)
+            assert text and not starts_formula(text), (code, column, text)
+
+
+def test_row_messages_one_text_per_row_most_severe_first():
+    issues = issues_frame([
+        (0, "phone", "phone_converted"),                   # repair only
+        (1, "phone", "phone_invalid"),                     # warning first in the frame, row error after
+        (1, "full_name", "name_missing"),
+        (1, "birth_date", "dob_invalid"),
+        (1, "id_number", "id_zero_restored"),
+        (1, "full_name", "name_missing"),                  # the same issue twice: said once
+        (3, None, "duplicate_in_file"),
+        (3, "birth_date", "dob_year_only"),
+    ])
+    headers = {"phone": "SĐT", "full_name": "Họ tên", "birth_date": "Ngày sinh", "id_number": "CCCD"}
+    out = row_messages(issues, 5, "target_list", headers)
+    assert out[0] == "Đã nhận, đã sửa: «SĐT» đã đổi từ số 11 chữ số sang số 10 chữ số mới"
+    assert out[1] == ("Bị loại: Thiếu «Họ tên»; «Ngày sinh» không hợp lệ (không có ngày này hoặc ở tương lai): "
+                      "cần dạng dd/mm/yyyy. Cần kiểm tra: «SĐT» không phải số di động Việt Nam hợp lệ (10 chữ số). "
+                      "Đã sửa: «CCCD» đã được thêm lại số 0 ở đầu (Excel làm mất)")
+    assert out[2] == OK_MESSAGE and out[4] == OK_MESSAGE
+    assert out[3] == ("Đã nhận, cần kiểm tra: Dòng trùng với một dòng khác trong cùng tệp; «Ngày sinh» chỉ có năm "
+                      "sinh: đã ghi ngày 01/01 của năm đó, xin bổ sung ngày tháng")
+    assert row_statuses(issues, 5) == ["repaired", "rejected", "ok", "warning", "ok"]
+
+
+def test_row_messages_quarantined_repeats_file_level_issues_and_bad_rows():
+    issues = issues_frame([(0, None, "repeat_of_earlier_submission"), (1, "phone", "phone_invalid")])
+    file_level = pd.DataFrame({"row": pd.array([None], dtype="Int64"), "column": [None],
+                               "code": ["too_many_rejected_rows"], "severity": ["blocking"]})
+    issues = pd.concat([file_level, issues], ignore_index=True)
+    quarantined = np.array([True, False, False])
+    out = row_messages(issues, 3, "target_list", quarantined=quarantined)
+    assert out[0] == "Không ghi nhận: Dòng này đã được gửi trong một lần trước: không ghi nhận lại"
+    assert out[1].startswith("Đã nhận, cần kiểm tra: «Số điện thoại»")
+    assert out[2] == OK_MESSAGE
+    assert row_statuses(issues, 3, quarantined=quarantined) == ["rejected", "warning", "ok"]
+    assert row_messages(issues.iloc[:0], 2, "target_list") == [OK_MESSAGE, OK_MESSAGE]
+    with pytest.raises(ValueError):
+        row_messages(issues_frame([(5, "phone", "phone_invalid")]), 3, "target_list")
+
+
+def test_row_messages_on_many_rows_share_texts():
+    n = 50_000
+    rows = np.arange(0, n, 2)
+    issues = pd.DataFrame({"row": rows, "column": "phone", "code": "phone_invalid", "severity": "warning"})
+    out = row_messages(issues, n, "target_list", {"phone": "SĐT"})
+    assert out[0] is out[2] and out[0].startswith("Đã nhận, cần kiểm tra: «SĐT»")   # built once, shared
+    assert out[1] == OK_MESSAGE and sum(m != OK_MESSAGE for m in out) == len(rows)
+
+
+def test_blocking_text_and_formula_safety_helpers():
+    text = blocking_text([("too_many_rejected_rows", "3/4 dòng, quá 50%")], "target_list")
+    assert text == "Quá nhiều dòng bị loại (3/4 dòng, quá 50%); cả tệp bị từ chối, xin sửa và gửi lại"
+    missing = blocking_text([("required_column_missing", "thiếu cột bắt buộc: «Họ và tên»")], "target_list")
+    assert missing == "Thiếu cột bắt buộc: «Họ và tên»"
+    assert not starts_formula(blocking_text([("required_column_missing", "=cmd|' /C calc'!A0")], "target_list"))
+    assert blocking_text([], "target_list") is None
+    for ch in FORMULA_TRIGGERS:
+        assert starts_formula(ch + "1") and csv_safe(ch + "1") == "'" + ch + "1"
+    assert csv_safe("0912345678") == "0912345678" and csv_safe(None) == ""
+    assert "＝" in FORMULA_TRIGGERS and "＠" in FORMULA_TRIGGERS
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The annotated copy
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_xlsx_feedback_keeps_the_layout_and_puts_each_message_on_its_excel_row(tmp_path, national):
+    src, res, issues = national
+    messages = row_messages(issues, res.rows_total, res.kind, res.column_headers)
+    statuses = row_statuses(issues, res.rows_total)
+    out = write_feedback(res, messages, statuses, tmp_path / "out" / "feedback.xlsx", blocking_message=None,
+                         source=src, issues=issues, info={"Huyện": "Chư Sê"})
+    assert out == tmp_path / "out" / "feedback.xlsx" and out.is_file()
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["Tóm tắt kết quả", "DS"]
+    ws = wb["DS"]
+    result = WIDTH + 1                                  # the column right of the header (1-based)
+    # title rows, both header rows and their merges as they were; the result header at the right
+    assert ws["A1"].value == "DANH SÁCH ĐỐI TƯỢNG TIÊM CHỦNG HUYỆN CHƯ SÊ"
+    assert ws["A2"].value == "Lưu ý: các cột có dấu (*) là bắt buộc"
+    assert [ws.cell(3, j).value for j in range(1, WIDTH + 1)] == SINGLES + ["Thông tin khác", None]
+    assert ws.cell(4, 7).value == "Số CMT/CCCD" and ws.cell(4, 8).value == "Xã/Phường"
+    assert ws.cell(3, result).value == RESULT_HEADER
+    merged = {str(r) for r in ws.merged_cells.ranges}
+    assert {"A1:L1", "B3:B4", "G3:H3", "I3:I4"} <= merged
+    # the message of the row Excel shows as N is on row N
+    for i, row_number in enumerate(res.row_numbers.tolist()):
+        assert ws.cell(row_number, result).value == messages[i]
+    assert ws.cell(5, result).value == OK_MESSAGE
+    assert ws.cell(6, result).value.startswith("Bị loại: «Họ và tên (*)» không hợp lệ")
+    assert "«SĐT (*)» không phải số di động" in ws.cell(6, result).value
+    assert ws.cell(8, result).value.startswith("Đã nhận, cần kiểm tra: Chưa đủ 18 tuổi")
+    assert ws.cell(9, result).value.startswith("Đã nhận, cần kiểm tra: «Ngày sinh (*)» chỉ có năm sinh")
+    # skipped rows left as they were, without a result
+    assert ws.cell(7, 1).value is None and ws.cell(7, result).value is None
+    assert ws["A10"].value == "Tổng cộng" and ws.cell(10, result).value is None
+    assert ws["A11"].value == "Người lập biểu" and ws.cell(11, result).value is None
+    # highlight: rejected red, warnings yellow, OK none
+    assert all(ws.cell(6, j).fill.fgColor.rgb == RED for j in range(1, result + 1))
+    assert ws.cell(6, 7).fill.fgColor.rgb == RED                 # an empty cell of the rejected row too
+    assert ws.cell(8, 2).fill.fgColor.rgb == YELLOW and ws.cell(9, 2).fill.fgColor.rgb == YELLOW
+    assert ws.cell(5, 2).fill.fill_type is None
+    # original texts, as text: leading zeros kept, Excel's damage shown as it is, typed dates as dd/mm/yyyy
+    assert ws["F5"].value == "0912345678" and ws["G5"].value == "064161000123"
+    assert ws["F8"].value == "912345678" and ws["F8"].data_type == "s"
+    assert ws["A5"].value == "1" and ws["E5"].value == "9" and ws["E5"].data_type == "s"
+    assert ws["C8"].value == "06/05/1985" and ws["C9"].value == "1961"
+    assert all(ws.cell(r, j).number_format == "@" for r in (5, 6, 8) for j in (1, 6, 7))
+    # formula injection: the district's "=HYPERLINK(...)" stays text
+    cell = ws["B6"]
+    assert cell.value == HYPERLINK and cell.data_type == "s" and cell.data_type != "f" and cell.quotePrefix
+    # navigation: frozen under the header, a filter on the last header row
+    assert ws.freeze_panes == "A5"
+    assert ws.auto_filter.ref == f"A4:I{11}"
+    text = summary_text(out)
+    assert "ĐÃ NHẬN, trừ 1 dòng bị loại" in text and "Huyện | Chư Sê" in text
+    assert "Số dòng dữ liệu | 4" in text and "Số dòng bị loại (tô đỏ) | 1" in text
+    assert "Số dòng cần kiểm tra (tô vàng) | 2" in text
+    assert "Dòng 6 | Bị loại: «Họ và tên (*)»" in text
+    assert "1 | Lỗi: «Họ và tên (*)» không hợp lệ" in text
+    link = wb["Tóm tắt kết quả"]
+    cells = [c for row in link.iter_rows() for c in row if c.value == "Dòng 6"]
+    assert cells and cells[0].hyperlink.location == "'DS'!A6"
+
+
+def test_csv_upload_gets_an_xlsx_back_with_messages_on_its_line_numbers(tmp_path):
+    src = write_csv(tmp_path / "ds.csv", [
+        "DANH SÁCH ĐỐI TƯỢNG",                                                     # line 1
+        "Họ và tên,Ngày sinh,Giới tính,Nhóm ưu tiên,Số điện thoại,Số CMT/CCCD,Xã/Phường",  # 2
+        "Nguyễn Văn An,01/02/1970,0,9,0912345678,064161000123,Ia Băng",            # 3
+        '"@SUM(1)",01/02/1970,0,9,+84912345678,"Ghi chú',                           # 4 (record spans 4-5)
+        'hai dòng",Ia Băng',
+        "＝1+1,01/02/1970,1,9,-1,012345678,Ia Băng",                                # 6
+        "",                                                                         # 7 blank
+        "Trần Thị Bình,12/07/1980,1,9,0987654321,,Ia Grai",                         # 8
+    ])
+    res = read(src)
+    assert res.file_format == "csv" and res.row_numbers.tolist() == [3, 4, 6, 8]
+    issues = issues_frame([(1, "full_name", "name_invalid"), (2, "phone", "phone_invalid"),
+                           (3, "commune_name", "commune_unknown")])
+    messages = row_messages(issues, 4, res.kind, res.column_headers)
+    out = write_feedback(res, messages, row_statuses(issues, 4), tmp_path / "ds.feedback.csv",
+                         blocking_message=None, source=src)
+    assert out.suffix == ".xlsx" and out.is_file()
+    ws = data_sheet(out, "Dữ liệu")
+    assert ws["A1"].value == "DANH SÁCH ĐỐI TƯỢNG" and ws["H2"].value == RESULT_HEADER
+    assert [ws.cell(r, 8).value for r in (3, 4, 5, 6, 7, 8)] == [
+        messages[0], messages[1], None, messages[2], None, messages[3]]
+    assert ws["H8"].value == "Bị loại: «Xã/Phường» không có trong danh mục xã/phường của huyện"
+    assert ws["E3"].value == "0912345678" and ws["F3"].value == "064161000123" and ws["F6"].value == "012345678"
+    assert ws["C3"].value == "0" and ws["B3"].value == "01/02/1970"       # CSV text stays exactly as typed
+    assert unescape(ws["F4"].value) == "Ghi chú\r\nhai dòng" == res.original_rows.iloc[1, 5]   # Excel's _x000D_
+    for ref in ("A4", "E4", "A6", "E6"):                                   # @SUM, +849..., ＝1+1, -1
+        assert ws[ref].data_type == "s" and ws[ref].quotePrefix, ref
+    assert ws["A4"].value == "@SUM(1)" and ws["A6"].value == "＝1+1" and ws["E6"].value == "-1"
+    assert ws["A4"].fill.fgColor.rgb == RED and ws["A6"].fill.fgColor.rgb == YELLOW
+
+
+def test_rejected_file_summary_and_highlights(tmp_path, national):
+    src, res, issues = national
+    blocking = blocking_text([("too_many_rejected_rows", "3/4 dòng, quá 50%")], res.kind)
+    statuses = row_statuses(issues, res.rows_total)
+    out = write_feedback(res, row_messages(issues, res.rows_total, res.kind, res.column_headers), statuses,
+                         tmp_path / "rejected.xlsx", blocking_message=blocking, source=src)
+    text = summary_text(out)
+    assert "BỊ TỪ CHỐI" in text
+    assert f"Lý do từ chối | {blocking}" in text
+    assert "Số dòng được ghi nhận | 0" in text and "Số dòng dữ liệu | 4" in text
+    assert "gửi lại cả tệp" in text
+    ws = data_sheet(out, "DS")
+    assert ws["A6"].fill.fgColor.rgb == RED and ws.cell(5, WIDTH + 1).value == OK_MESSAGE
+
+
+def test_unreadable_file_gets_a_summary_only(tmp_path):
+    out = write_refusal(tmp_path / "refusal.xlsx", "Không đọc được tệp: tệp PDF", kind="target_list",
+                        source_name="ds.pdf")
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["Tóm tắt kết quả"]
+    text = summary_text(out)
+    assert "BỊ TỪ CHỐI" in text and "Lý do từ chối | Không đọc được tệp: tệp PDF" in text
+    assert "Tệp đã gửi | ds.pdf" in text
+
+
+def test_no_text_written_by_the_system_starts_a_formula(tmp_path, national):
+    src, res, issues = national
+    messages = row_messages(issues, res.rows_total, res.kind, res.column_headers)
+    assert all(not starts_formula(m) for m in messages)
+    evil = "=cmd|' /C calc'!A0"
+    out = write_feedback(res, messages, row_statuses(issues, res.rows_total), tmp_path / "f.xlsx",
+                         blocking_message=blocking_text([("required_column_missing", evil)], res.kind), source=src,
+                         info={evil: evil})
+    wb = openpyxl.load_workbook(out)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", cell.coordinate
+                if ws.title != "DS" or cell.column == WIDTH + 1:       # our own texts
+                    assert not starts_formula(cell.value), (ws.title, cell.coordinate, cell.value)
+
+
+def test_the_fast_row_path_writes_the_same_cells_as_xlsxwriters_api(tmp_path, national, monkeypatch):
+    src, res, issues = national
+    messages = row_messages(issues, res.rows_total, res.kind, res.column_headers)
+    statuses = row_statuses(issues, res.rows_total)
+    fast = write_feedback(res, messages, statuses, tmp_path / "fast.xlsx", blocking_message=None, source=src)
+    monkeypatch.setattr(fb._RawRows, "supported", staticmethod(lambda ws: False))
+    slow = write_feedback(res, messages, statuses, tmp_path / "slow.xlsx", blocking_message=None, source=src)
+
+    def cells(path: Path) -> dict:
+        ws = data_sheet(path, "DS")
+        return {c.coordinate: (c.value, c.data_type, c.fill.fgColor.rgb if c.fill.fill_type else None,
+                               c.number_format, bool(c.quotePrefix))
+                for row in ws.iter_rows() for c in row if c.value is not None or c.fill.fill_type}
+
+    assert cells(fast) == cells(slow)
+    assert data_sheet(fast, "DS").merged_cells.ranges == data_sheet(slow, "DS").merged_cells.ranges
+
+
+def test_special_characters_round_trip_through_the_reader(tmp_path):
+    src = write_csv(tmp_path / "x.csv", [
+        "Họ và tên,Ngày sinh,Giới tính,Nhóm ưu tiên,Số điện thoại,Xã/Phường",
+        '"a\x01b",01/02/1970,0,9,0912345678,Ia Băng',
+        'x_x0041_y,01/02/1970,0,9,0912345678,"  Ia Băng  "',
+        '"<b>&amp; ""q""",01/02/1970,0,9,0912345678,"\tIa Băng"',
+    ])
+    res = read(src)
+    out = write_feedback(res, ["OK"] * 3, ["ok"] * 3, tmp_path / "x.xlsx", blocking_message=None, source=src)
+    again = read(out)          # the feedback copy itself, fixed and sent again, reads the same
+    assert again.sheet == "Dữ liệu" and again.row_numbers.tolist() == res.row_numbers.tolist()
+    pd.testing.assert_frame_equal(again.frame, res.frame)
+    assert again.unmapped_headers == [RESULT_HEADER]
+
+
+def test_a_feedback_copy_sent_again_gets_its_result_column_replaced(tmp_path, national):
+    src, res, issues = national
+    first = write_feedback(res, row_messages(issues, 4, res.kind, res.column_headers), row_statuses(issues, 4),
+                           tmp_path / "first.xlsx", blocking_message=None, source=src)
+    again = read(first)
+    assert again.row_numbers.tolist() == [5, 6, 8, 9]
+    second = write_feedback(again, ["OK"] * 4, ["ok"] * 4, tmp_path / "second.xlsx", blocking_message=None,
+                            source=first)
+    ws = data_sheet(second, "DS")
+    assert ws.cell(3, WIDTH + 1).value == RESULT_HEADER and ws.cell(3, WIDTH + 2).value is None
+    assert ws.cell(6, WIDTH + 1).value == OK_MESSAGE and ws.cell(6, WIDTH + 1).fill.fill_type is None
+
+
+def test_without_the_source_file_the_layout_is_rebuilt_from_the_read(tmp_path, national):
+    _src, res, issues = national
+    messages = row_messages(issues, 4, res.kind, res.column_headers)
+    out = write_feedback(res, messages, row_statuses(issues, 4), tmp_path / "rebuilt.xlsx",
+                         blocking_message=None, source=tmp_path / "gone.xlsx")
+    ws = data_sheet(out, "DS")
+    labels = list(res.original_rows.columns)
+    assert [ws.cell(4, j + 1).value for j in range(len(labels))] == labels
+    result = len(labels) + 1
+    assert ws.cell(4, result).value == RESULT_HEADER
+    assert [ws.cell(r, result).value for r in (5, 6, 8, 9)] == messages
+    assert ws["B6"].value == HYPERLINK and ws["B6"].data_type == "s"
+    assert "Không có tệp gốc" in summary_text(out)
+
+
+def test_header_only_file_and_argument_checks(tmp_path):
+    src = write_csv(tmp_path / "empty.csv", ["Họ và tên,Ngày sinh,Giới tính,Nhóm ưu tiên,Số điện thoại,Xã/Phường"])
+    res = read(src)
+    assert res.rows_total == 0
+    out = write_feedback(res, [], [], tmp_path / "empty.xlsx", source=src,
+                         blocking_message=blocking_text([("unreadable_file", "tệp không có dòng dữ liệu nào")],
+                                                        res.kind))
+    assert data_sheet(out, "Dữ liệu")["G1"].value == RESULT_HEADER
+    assert "Không đọc được tệp: tệp không có dòng dữ liệu nào" in summary_text(out)
+    with pytest.raises(ValueError):
+        write_feedback(res, ["OK"], [], tmp_path / "bad.xlsx", blocking_message=None)
+    src2 = national_file(tmp_path / "n.xlsx")
+    res2 = read(src2)
+    with pytest.raises(ValueError):
+        write_feedback(res2, ["OK"] * 4, ["fine"] * 4, tmp_path / "bad.xlsx", blocking_message=None)
+    with pytest.raises(ValueError, match="overwrite"):
+        write_feedback(res2, ["OK"] * 4, ["ok"] * 4, src2, blocking_message=None, source=src2)
+
+
+def test_a_csv_longer_than_an_excel_sheet_comes_back_as_csv(tmp_path, monkeypatch):
+    monkeypatch.setattr(fb, "EXCEL_MAX_ROWS", 4)
+    src = write_csv(tmp_path / "long.csv", [
+        "Họ và tên,Ngày sinh,Giới tính,Nhóm ưu tiên,Số điện thoại,Xã/Phường",      # 1
+        'Nguyễn Văn An,01/02/1970,0,9,0912345678,"Ia',                             # 2 (record spans 2-3)
+        'Băng"',
+        "=1+1,01/02/1970,0,9,0912345679,Ia Băng",                                   # 4
+        "",                                                                          # 5
+        "Trần Thị Bình,01/02/1970,1,9,0912345670,Ia Băng",                           # 6
+    ])
+    res = read(src)
+    assert res.row_numbers.tolist() == [2, 4, 6]
+    issues = issues_frame([(1, "full_name", "name_invalid")])
+    messages = row_messages(issues, 3, res.kind, res.column_headers)
+    before = src.read_bytes()
+    out = write_feedback(res, messages, row_statuses(issues, 3), tmp_path / "fb" / "long.xlsx",
+                         blocking_message=None, source=src)
+    assert out == tmp_path / "fb" / "long.csv" and (tmp_path / "fb" / "long.summary.xlsx").is_file()
+    beside = write_feedback(res, messages, row_statuses(issues, 3), tmp_path / "long.xlsx",
+                            blocking_message=None, source=src)
+    assert beside == tmp_path / "long.feedback.csv" and src.read_bytes() == before   # never the upload itself
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    again = read(out)                          # the lines are where they were
+    assert again.row_numbers.tolist() == [2, 4, 6]
+    assert again.original_rows[RESULT_HEADER].tolist() == messages
+    assert again.original_rows["Họ và tên"].tolist() == ["Nguyễn Văn An", "'=1+1", "Trần Thị Bình"]
+    assert again.original_rows["Số điện thoại"].tolist() == ["0912345678", "0912345679", "0912345670"]
+    assert "Dòng 4 | Bị loại" in summary_text(tmp_path / "fb" / "long.summary.xlsx")
+
