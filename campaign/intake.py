@@ -165,6 +165,11 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
     std = standardize(read.frame, kind, district_code=district, campaign_date=campaign.campaign.campaign_date,
                       today=today, known_facilities=known_facilities)
     issues = std.issues
+    # Legacy TCVN3/VNI text the reader converted is a repair the district should hear about.
+    if len(read.reencoded):
+        reenc = pd.DataFrame({"row": read.reencoded["row_index"].to_numpy(), "column": read.reencoded["column"].to_numpy(),
+                              "code": "text_reencoded", "severity": load_reasons().severity("text_reencoded")})
+        issues = pd.concat([issues, reenc], ignore_index=True)
     quarantined = std.quarantined.copy()
 
     # Event kinds: rows already received in an earlier submission are repeats, not new events.

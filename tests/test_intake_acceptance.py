@@ -70,10 +70,6 @@ ISSUE_COLUMN = {"cccd_sex_mismatch": "sex", "cccd_birth_year_mismatch": "birth_d
 # Cells a cell defect changes besides its own column (the column checks must not count those rows).
 ALSO_TOUCHES = {"under_18": {"id_number"}, "unknown_commune": {"commune_code"},
                 "commune_of_other_district": {"commune_code"}, "commune_ambiguous_name": {"commune_code"}}
-# text_reencoded: the reader repairs TCVN3/VNI cells and lists them in ReadResult.reencoded, but
-# campaign/intake.py (check_rows) never turns that list into issues. Strict: passes once intake does.
-REENCODED_GAP = pytest.mark.xfail(
-    strict=True, reason="intake.check_rows drops ReadResult.reencoded: no `text_reencoded` issue is stored")
 
 # Every catalogue code, by the test that covers it (filled as the tests are declared below).
 COVERED: dict[str, set[str]] = defaultdict(set)
@@ -385,7 +381,7 @@ REPAIRED_VALUE = {  # the loaded value of a repaired or silently cleaned cell, f
 
 def _cell_params() -> list:
     codes = covers("test_cell_defect_reason", *CODES_BY_CATEGORY["cell"])
-    return [pytest.param(c, marks=REENCODED_GAP) if CATALOGUE[c].reason == "text_reencoded" else c for c in codes]
+    return list(codes)
 
 
 @pytest.mark.parametrize("code", _cell_params())
