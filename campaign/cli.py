@@ -155,6 +155,10 @@ def intake(ctx: click.Context, file: Path, district: str, kind: str, facility: s
          f"{outcome['rows_with_warnings']} with warnings" + (f" · {outcome['message']}" if outcome.get("message") else ""))
     for code, count in outcome["reasons"].items():
         _say(f"  {code}: {count}")
+    if outcome.get("feedback_file"):
+        _say(f"feedback file: {outcome['feedback_file']}")
+    if outcome.get("data_docs"):
+        _say(f"data docs: {outcome['data_docs']}")
     if as_json:
         _emit_json(outcome)
     ctx.exit(EXIT_REFUSED if outcome["status"] == "rejected" else EXIT_OK)

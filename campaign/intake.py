@@ -58,6 +58,7 @@ class IntakeOutcome:
     rows_with_warnings: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     feedback_file: str | None = None
+    data_docs: str | None = None
     facility: str | None = None
     version: int | None = None
     message: str | None = None
@@ -150,11 +151,13 @@ class Checked:
     issues: pd.DataFrame           # row, column, code, severity
     quarantined: pd.Series         # bool per row
     blocking: list[tuple[str, str]]  # (code, Vietnamese detail) that reject the whole submission
+    data_docs_index: Path | None = None
 
 
 def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig, today: dt.date,
                known_facilities: set[str] | None,
-               existing_keys: Callable[[list[str]], pd.DataFrame] | None = None) -> Checked:
+               existing_keys: Callable[[list[str]], pd.DataFrame] | None = None,
+               docs_dir: Path | None = None, label: str = "submission") -> Checked:
     """Read, standardize and gate one file. Raises ReadError for a file that cannot be read at all."""
     from campaign.domain.standardize import standardize
     from campaign.io.reader import read_submission
@@ -187,17 +190,15 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
                 issues = pd.concat([issues, extra], ignore_index=True)
                 quarantined = quarantined | repeats
 
-    blocking: list[tuple[str, str]] = []
-    rows_total = len(std.clean)
-    if rows_total == 0 and spec.mode == "snapshot":
-        blocking.append(("unreadable_file", "tệp không có dòng dữ liệu nào (một danh sách rỗng sẽ xoá dữ liệu hiện có)"))
-    # Repeats are not errors: a cumulative re-upload must not be rejected for them.
-    bad = int((quarantined & ~repeats).sum())
-    considered = rows_total - int(repeats.sum())
-    if considered and bad / considered > campaign.intake.max_rejected_share:
-        share = f"{bad}/{considered} dòng, quá {campaign.intake.max_rejected_share:.0%}"
-        blocking.append(("too_many_rejected_rows", share))
-    return Checked(read, std.clean, issues, quarantined, blocking)
+    # The gate (GX suite of the kind) decides what blocks the whole submission; rows' reasons come from
+    # the standardizer. Repeats are not errors: a cumulative re-upload must not be rejected for them.
+    from expectations.gate import run_gate
+
+    gate = run_gate(std, kind, max_rejected_share=campaign.intake.max_rejected_share, data_docs_dir=docs_dir,
+                    submission_label=label, repeats=repeats.to_numpy(),
+                    campaign_date=campaign.campaign.campaign_date)
+    blocking = list(gate.blocking)
+    return Checked(read, std.clean, issues, quarantined, blocking, gate.data_docs_index)
 
 
 def _count_reasons(issues: pd.DataFrame) -> dict[str, int]:
@@ -320,20 +321,57 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
                                  rows_total=dup.rows_total, rows_loaded=dup.rows_loaded,
                                  rows_quarantined=dup.rows_quarantined, rows_skipped=dup.rows_skipped,
                                  rows_with_warnings=dup.rows_with_warnings, reasons=dict(dup.reasons or {}),
-                                 feedback_file=dup.feedback_path, facility=facility, version=dup.version)
+                                 feedback_file=dup.feedback_path, data_docs=dup.data_docs_path, facility=facility,
+                                 version=dup.version)
         checked: Checked | None = None
+        read_error = None
         try:
             checked = check_rows(
                 request.path, kind, district, campaign=campaign, today=clock.local(received_at).date(),
                 known_facilities=known_facility_codes(session, district),
                 existing_keys=lambda key: _existing_event_keys(session, district, kind, key),
+                docs_dir=settings.home / "data_docs" / district / kind / stored.sha256[:16],
+                label=f"{district}-{kind}-{stored.sha256[:12]}",
             )
             blocking = checked.blocking
         except ReadError as exc:
+            read_error = exc
             blocking = [(exc.code, exc.detail_vi)]
-        return load_checked(session, district=district, kind=kind, facility=facility, stored=stored,
-                            original_name=request.path.name, checked=checked, blocking=blocking,
-                            request=request, received_at=received_at, now_real=now_real)
+        outcome = load_checked(session, district=district, kind=kind, facility=facility, stored=stored,
+                               original_name=request.path.name, checked=checked, blocking=blocking,
+                               request=request, received_at=received_at, now_real=now_real)
+    # The submission stands once committed; the feedback file is written after it and linked to it.
+    feedback = write_submission_feedback(outcome, checked, blocking, request, settings,
+                                         refused=read_error is not None)
+    with Session(engine) as session, session.begin():
+        sub = session.get(Submission, outcome.submission_id)
+        sub.feedback_path = str(feedback)
+        if checked is not None and checked.data_docs_index is not None:
+            sub.data_docs_path = str(checked.data_docs_index)
+    outcome.feedback_file = str(feedback)
+    outcome.data_docs = str(checked.data_docs_index) if checked and checked.data_docs_index else None
+    return outcome
+
+
+def write_submission_feedback(outcome: IntakeOutcome, checked: Checked | None, blocking: list[tuple[str, str]],
+                              request: IntakeRequest, settings: Settings, *, refused: bool) -> Path:
+    """The district's own file back with a result per row (or, for an unreadable file, the reason)."""
+    from campaign.feedback import blocking_text, row_messages, row_statuses, write_feedback, write_refusal
+
+    kind = outcome.kind
+    out = settings.outputs_dir / "feedback" / outcome.district / f"{outcome.submission_id}-{kind}.xlsx"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    info = {"submission_id": outcome.submission_id, "district": outcome.district, "kind": kind,
+            "status": outcome.status, "rows_total": outcome.rows_total, "rows_loaded": outcome.rows_loaded,
+            "rows_quarantined": outcome.rows_quarantined, "rows_skipped": outcome.rows_skipped}
+    message = blocking_text(blocking, kind)
+    if refused or checked is None:
+        return write_refusal(out, message, kind=kind, source_name=request.path.name, info=info)
+    n = len(checked.clean)
+    messages = row_messages(checked.issues, n, kind, checked.read.column_headers, quarantined=checked.quarantined)
+    statuses = row_statuses(checked.issues, n, quarantined=checked.quarantined)
+    return write_feedback(checked.read, messages, statuses, out, blocking_message=message, source=request.path,
+                          issues=checked.issues, info=info)
 
 
 def withdraw(session: Session, submission_id: int, *, reason: str, by: str, at: dt.datetime) -> Submission:

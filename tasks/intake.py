@@ -40,7 +40,8 @@ def publish_intake_artifact(outcome: dict[str, Any]) -> None:
     ]
     summary = (f"Submission {outcome['submission_id']} · district {outcome['district']} · {outcome['kind']} · "
                f"{outcome['status']}: {outcome['rows_loaded']} loaded, {outcome['rows_quarantined']} quarantined, "
-               f"{outcome['rows_skipped']} skipped, {outcome['rows_with_warnings']} with warnings")
+               f"{outcome['rows_skipped']} skipped, {outcome['rows_with_warnings']} with warnings. "
+               f"Feedback file: {outcome.get('feedback_file') or '-'}; Data Docs: {outcome.get('data_docs') or '-'}")
     create_table_artifact(
         key=f"intake-{outcome['district']}-{outcome['kind'].replace('_', '-')}",
         table=table or [{"reason": "-", "severity": "-", "rows": 0}],

@@ -71,6 +71,17 @@ def test_accepted_file_loads_rows_with_repairs_and_warnings(env, tmp_path):
     assert loaded[3].phone == "+84331234567" and loaded[3].birth_date == dt.date(1985, 1, 1)
     assert quarantine[0].row_number == 6 and quarantine[0].reasons == ["name_missing"]
     assert quarantine[0].original["Số điện thoại (*)"] == "0912345679"   # original values kept
+    # The district's own file comes back with a result per row, at the row numbers it shows.
+    import openpyxl
+
+    wb = openpyxl.load_workbook(out.feedback_file, read_only=True)
+    data = wb.worksheets[1]
+    rows = list(data.iter_rows(values_only=True))
+    result_col = rows[0].index("Kết quả kiểm tra")
+    assert rows[1][result_col].startswith("Đã nhận")      # CSV line 2: loaded (commune code filled from the name)
+    assert "Bị loại" in rows[5][result_col] and "Họ và tên" in rows[5][result_col]  # CSV line 6: no name
+    assert out.data_docs and Path(out.data_docs).is_file()
+    assert "0912345679" not in Path(out.data_docs).read_text(encoding="utf-8")
 
 
 def test_identical_file_is_a_duplicate_and_not_loaded_twice(env, tmp_path):
