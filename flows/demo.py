@@ -36,6 +36,8 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
         "inputs": out_dir,
         "manifest": manifest_path,
         "stored_originals": str(res.settings.files_dir),
+        "feedback_files": str(res.settings.outputs_dir / "feedback"),
+        "data_docs": str(res.settings.home / "data_docs"),
         "prefect_home": os.environ.get("PREFECT_HOME", ""),
     }
     summary = summarize(res.engine, outcomes, later=later, manifest=json.loads(Path(manifest_path).read_text()),
