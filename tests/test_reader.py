@@ -794,3 +794,30 @@ def test_header_detection_is_limited_to_the_top_rows():
     top = [["x"]] * 40 + [TARGET_HEADER]
     assert detect_header(top, spec) is None
     assert detect_header([["x"]] * 10 + [TARGET_HEADER], spec).rows == [10]
+
+
+# --- NFC repair of decoded text (line by line, only where needed) -----------------------------------------
+
+_NFC_ALPHABET = st.sampled_from(["a", "e", "o", "ơ", "Ệ", " ", ",", "\n", "\r", "\u0301", "\u0302", "\u0323",
+                                 "\u0309", "\u031b", "\u212b", "\u1100", "\u1161", "\u11a8", "\u0f73",
+                                 "\U0001d157", "\U0001d165", "\U0001109a", "\U00011099", "\U000110ba"])
+
+
+@given(st.lists(_NFC_ALPHABET, max_size=40).map("".join) | st.text(max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_nfc_by_line_equals_normalizing_the_whole_text(text: str) -> None:
+    from campaign.io.sniff import nfc_by_line
+
+    out, changed = nfc_by_line(text)
+    assert out == unicodedata.normalize("NFC", text)
+    assert changed == (out != text)
+
+
+def test_nfc_by_line_touches_only_the_decomposed_line() -> None:
+    from campaign.io.sniff import nfc_by_line
+
+    nfd = unicodedata.normalize("NFD", "Nguyễn Thị Hồng")
+    text = "STT,Họ và tên\r\n1,Trần Văn An\r\n2," + nfd + "\r\n3,Lê Văn Bình\r\n"
+    out, changed = nfc_by_line(text)
+    assert changed and out == "STT,Họ và tên\r\n1,Trần Văn An\r\n2,Nguyễn Thị Hồng\r\n3,Lê Văn Bình\r\n"
+    assert nfc_by_line("no marks here\n") == ("no marks here\n", False)
