@@ -46,6 +46,7 @@ import logging
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import xlsxwriter
+import xlsxwriter.workbook
 
 from campaign.config import ColumnSpec, InputKinds, KindSpec, load_input_kinds, load_reasons
 from campaign.io.templates import expected_form
@@ -503,8 +505,30 @@ class _Formats:
         self.note = wb.add_format({"italic": True, "font_color": "#555555", "num_format": "@", "text_wrap": True})
 
 
+class _FastZip(zipfile.ZipFile):
+    """zlib level 1 instead of 6: deflating a 1M-row sheet took ~11 s of ~40; level 1 is ~3x faster
+    for a file ~15% larger."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("compresslevel", 1)
+        super().__init__(*args, **kwargs)
+
+
+class _FeedbackWorkbook(xlsxwriter.Workbook):
+    def _store_workbook(self) -> None:
+        # xlsxwriter has no option for the level; it names `ZipFile` in its module when it stores the
+        # package. Swapped only while this workbook is stored (at worst another workbook saved at the same
+        # moment in another thread is compressed faster too).
+        module = xlsxwriter.workbook
+        original, module.ZipFile = module.ZipFile, _FastZip
+        try:
+            super()._store_workbook()
+        finally:
+            module.ZipFile = original
+
+
 def _new_workbook(path: Path) -> xlsxwriter.Workbook:
-    return xlsxwriter.Workbook(str(path), {
+    return _FeedbackWorkbook(str(path), {
         "constant_memory": True,       # one row in memory; rows must be written in order
         "strings_to_formulas": False,  # belt and braces: only write_string is used for text anyway
         "strings_to_numbers": False,
