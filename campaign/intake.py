@@ -7,8 +7,11 @@ district's current one, event kinds append; a rejected file loads no row but kee
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+import resource
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,24 @@ from campaign.store.models import KIND_TABLES, QuarantineRow, RowIssue, StoredFi
 
 ACCEPTED, REJECTED, DUPLICATE, WITHDRAWN = "accepted", "rejected", "duplicate", "withdrawn"
 REPEAT_CODE = "repeat_of_earlier_submission"
+
+
+class Stopwatch:
+    """Wall seconds per intake stage (read, standardize, gate, load, feedback...), for the run's artifact
+    and the benchmarks: where the time of a slow upload went."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.peak_mib: dict[str, float] = {}   # the process's peak resident memory when the stage ended
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            self.peak_mib[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class UsageError(ValueError):
@@ -157,16 +178,19 @@ class Checked:
 def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig, today: dt.date,
                known_facilities: set[str] | None,
                existing_keys: Callable[[list[str]], pd.DataFrame] | None = None,
-               docs_dir: Path | None = None, label: str = "submission") -> Checked:
+               docs_dir: Path | None = None, label: str = "submission", watch: Stopwatch | None = None) -> Checked:
     """Read, standardize and gate one file. Raises ReadError for a file that cannot be read at all."""
     from campaign.domain.standardize import standardize
     from campaign.io.reader import read_submission
 
+    watch = watch or Stopwatch()
     spec = load_input_kinds()[kind]
-    read = read_submission(path, kind, max_bytes=int(campaign.intake.max_file_mb * 1024 * 1024),
-                           max_rows=campaign.intake.max_rows)
-    std = standardize(read.frame, kind, district_code=district, campaign_date=campaign.campaign.campaign_date,
-                      today=today, known_facilities=known_facilities)
+    with watch.stage("read"):
+        read = read_submission(path, kind, max_bytes=int(campaign.intake.max_file_mb * 1024 * 1024),
+                               max_rows=campaign.intake.max_rows)
+    with watch.stage("standardize"):
+        std = standardize(read.frame, kind, district_code=district, campaign_date=campaign.campaign.campaign_date,
+                          today=today, known_facilities=known_facilities)
     issues = std.issues
     # Legacy TCVN3/VNI text the reader converted is a repair the district should hear about.
     if len(read.reencoded):
@@ -192,11 +216,14 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
 
     # The gate (GX suite of the kind) decides what blocks the whole submission; rows' reasons come from
     # the standardizer. Repeats are not errors: a cumulative re-upload must not be rejected for them.
-    from expectations.gate import run_gate
+    with watch.stage("gate_import"):
+        from expectations.gate import run_gate, warm_up
 
-    gate = run_gate(std, kind, max_rejected_share=campaign.intake.max_rejected_share, data_docs_dir=docs_dir,
-                    submission_label=label, repeats=repeats.to_numpy(),
-                    campaign_date=campaign.campaign.campaign_date)
+        warm_up()   # importing GX and building its context, once per process
+    with watch.stage("gate"):
+        gate = run_gate(std, kind, max_rejected_share=campaign.intake.max_rejected_share, data_docs_dir=docs_dir,
+                        submission_label=label, repeats=repeats.to_numpy(),
+                        campaign_date=campaign.campaign.campaign_date)
     blocking = list(gate.blocking)
     return Checked(read, std.clean, issues, quarantined, blocking, gate.data_docs_index)
 
@@ -304,15 +331,18 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
 
 
 def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, campaign: CampaignConfig,
-               now_real: dt.datetime | None = None) -> IntakeOutcome:
-    """The whole intake of one file, without Prefect (the flow calls the same stages as tasks)."""
+               now_real: dt.datetime | None = None, watch: Stopwatch | None = None) -> IntakeOutcome:
+    """The whole intake of one file, without Prefect (the flow calls the same stages as tasks).
+    `watch` (optional) collects the seconds spent in each stage."""
     from campaign.io.reader import ReadError
 
     district, kind = resolve_request(request, campaign)
     received_at = clock.to_utc(request.received_at or clock.now())
     now_real = now_real or dt.datetime.now(dt.UTC)
     facility = request.facility.strip().upper() if request.facility else None
-    stored = store_original(request.path, settings.files_dir)
+    watch = watch or Stopwatch()
+    with watch.stage("store_original"):
+        stored = store_original(request.path, settings.files_dir)
 
     with Session(engine) as session, session.begin():
         dup = find_duplicate(session, district, kind, facility, stored.sha256)
@@ -331,18 +361,20 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
                 known_facilities=known_facility_codes(session, district),
                 existing_keys=lambda key: _existing_event_keys(session, district, kind, key),
                 docs_dir=settings.home / "data_docs" / district / kind / stored.sha256[:16],
-                label=f"{district}-{kind}-{stored.sha256[:12]}",
+                label=f"{district}-{kind}-{stored.sha256[:12]}", watch=watch,
             )
             blocking = checked.blocking
         except ReadError as exc:
             read_error = exc
             blocking = [(exc.code, exc.detail_vi)]
-        outcome = load_checked(session, district=district, kind=kind, facility=facility, stored=stored,
-                               original_name=request.path.name, checked=checked, blocking=blocking,
-                               request=request, received_at=received_at, now_real=now_real)
+        with watch.stage("load"):
+            outcome = load_checked(session, district=district, kind=kind, facility=facility, stored=stored,
+                                   original_name=request.path.name, checked=checked, blocking=blocking,
+                                   request=request, received_at=received_at, now_real=now_real)
     # The submission stands once committed; the feedback file is written after it and linked to it.
-    feedback = write_submission_feedback(outcome, checked, blocking, request, settings,
-                                         refused=read_error is not None)
+    with watch.stage("feedback"):
+        feedback = write_submission_feedback(outcome, checked, blocking, request, settings,
+                                             refused=read_error is not None)
     with Session(engine) as session, session.begin():
         sub = session.get(Submission, outcome.submission_id)
         sub.feedback_path = str(feedback)

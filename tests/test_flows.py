@@ -42,6 +42,9 @@ def test_intake_flow_is_one_flow_run_with_its_artifact(prefect_harness, campaign
     tables = [a for a in artifacts if a.key == "intake-633-target-list"]  # other tests may share the key
     assert any("name_missing" in json.dumps(t.data) for t in tables)
     assert all("0912345679" not in json.dumps(t.data) + (t.description or "") for t in tables)  # no personal data
+    assert set(outcome["stage_seconds"]) >= {"read", "standardize", "gate", "load", "feedback"}
+    links = [a for a in artifacts if a.key == "data-docs-633-target-list"]
+    assert links and any("(file://" in str(a.data) and ".html)" in str(a.data) for a in links)  # [text](link)
 
 
 def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, tmp_path):
