@@ -1,6 +1,6 @@
 """Synthetic data generator rate at full province size, against a same-shape baseline in the same run.
 
-- `generate_target_list_csv`: 1,000,000 target-list rows (names, dates, CCCD, phones, planted defects),
+- `generate_target_list_file`: 1,000,000 target-list rows (names, dates, CCCD, phones, planted defects),
   against a baseline that writes the same number of rows of random digits with pandas' to_csv (the cost
   of the CSV writer alone): the ratio is the price of realism.
 - `generate_campaign(people=1_000_000)`: the whole province, every kind, every district (xlsx included).
@@ -20,8 +20,8 @@ from _common import machine, median_of, report, run_measured
 TARGET_LIST = """
 import sys
 from pathlib import Path
-from campaign.synth import generate_target_list_csv
-generate_target_list_csv(Path(sys.argv[1]) / "target_list.csv", rows=int(sys.argv[2]), seed=2021)
+from campaign.synth import generate_target_list_file
+generate_target_list_file(Path(sys.argv[1]) / "target_list.csv", rows=int(sys.argv[2]), seed=2021)
 """
 BASELINE = """
 import sys

@@ -25,7 +25,7 @@ from campaign.synth import (
     Manifest,
     build_world,
     generate_campaign,
-    generate_target_list_csv,
+    generate_target_list_file,
 )
 from campaign.synth import names as nm
 from campaign.synth.defects import NOT_A_COMMUNE
@@ -367,7 +367,7 @@ def test_manifest_round_trip(demo):
 
 def test_big_target_list_csv(tmp_path):
     path = tmp_path / "big.csv"
-    m = generate_target_list_csv(path, 5000, seed=7)
+    m = generate_target_list_file(path, 5000, seed=7)
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     f = m.files[0]
@@ -379,7 +379,7 @@ def test_big_target_list_csv(tmp_path):
     assert len(data) == f.rows
     assert {d.code for d in m.defects if d.category == "cell"} >= {"phone_old_11_digits", "tcvn3_name", "duplicate_row"}
     assert m.duplicates
-    m2 = generate_target_list_csv(tmp_path / "again.csv", 5000, seed=7)
+    m2 = generate_target_list_file(tmp_path / "again.csv", 5000, seed=7)
     assert (tmp_path / "again.csv").read_bytes() == raw and len(m2.defects) == len(m.defects)
 
 

@@ -1322,11 +1322,12 @@ def _duplicate_truth(ctx: Context, entries: pd.DataFrame) -> list[dict]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def generate_target_list_csv(path: Path, rows: int, seed: int = 2021, *, district: str = "622",
-                             defect_rate: float = 0.025, layout: str = "csv_bom",
-                             campaign: CampaignConfig | None = None) -> Manifest:
-    """One district's target list of `rows` people as one CSV (UTF-8 with BOM by default), with the
-    same cell defects and within-district duplicates as the demo; returns its manifest (not written)."""
+def generate_target_list_file(path: Path, rows: int, seed: int = 2021, *, district: str = "622",
+                              defect_rate: float = 0.025, layout: str = "csv_bom",
+                              campaign: CampaignConfig | None = None) -> Manifest:
+    """One district's target list of `rows` people as one file in any layout of `LAYOUTS` (default: CSV,
+    UTF-8 with BOM; "xlsx_official" etc. for a workbook, up to Excel's 1,048,576 rows), with the same
+    cell defects and within-district duplicates as the demo; returns its manifest (not written)."""
     path = Path(path)
     campaign = campaign or load_campaign()
     rng = np.random.Generator(np.random.PCG64(seed))
@@ -1337,9 +1338,9 @@ def generate_target_list_csv(path: Path, rows: int, seed: int = 2021, *, distric
     entries = gen._entries(rng, people, one, comm, rate_cross=0.0)
     del people  # a million rows: keep one copy of the columns, not two
     colliding, self_amb, unknown = _admin_sets(communes)
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)}")
     lay = LAYOUTS[layout]
-    if lay.fmt != "csv":
-        raise ValueError("generate_target_list_csv writes CSV layouts only")
     cols = choose_columns(load_input_kinds()["target_list"], lay, rng)
     entries["_defect"] = _plant_target_defects(rng, entries, {district: lay}, {district: cols}, colliding, self_amb,
                                                defect_rate)
