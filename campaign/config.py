@@ -271,6 +271,19 @@ class PerUnit(_Strict):
     per_site: int = Field(ge=0)
 
 
+class CommunicationRules(_Strict):
+    required_messages: list[str] = Field(min_length=1)
+    required_channels: list[str] = Field(min_length=1)
+    message_covers: dict[str, list[str]] = Field(default_factory=dict)
+    severity: Literal["blocking", "warning"] = "blocking"
+
+
+class ReadinessRules(_Strict):
+    communication: CommunicationRules
+    owners: dict[Literal["infrastructure", "training", "teams", "communication"], Literal["facility", "district"]]
+    stale_check_days_ahead: int = Field(default=1, ge=0)
+
+
 class VaccineProduct(_Strict):
     doses_per_vial: int = Field(gt=0)
     interval_days: tuple[int, int]
@@ -294,7 +307,8 @@ class CampaignConfig(_Strict):
     escalation_ladders: dict[str, list[EscalationStep]]
     teams: Teams
     capacity: Capacity
-    infrastructure_rules: dict[str, PerUnit]
+    infrastructure_rules: dict[Literal["computers", "qr_scanners", "printers", "internet_lines"], PerUnit]
+    readiness: ReadinessRules
     vaccine_products: dict[str, VaccineProduct]
     priority_groups: dict[int, str]
     outbreak_communes: list[Annotated[str, Field(pattern=r"^\d{5}$")]] = Field(default_factory=list)
@@ -308,6 +322,17 @@ class CampaignConfig(_Strict):
         ids = [d.id for d in self.deadlines]
         if len(ids) != len(set(ids)):
             raise ValueError("deadline ids must be unique")
+        enums = load_input_kinds().enums
+        roles = set(enums["team_role"])
+        if unknown := sorted(set(self.teams.roles) - roles):
+            raise ValueError(f"teams.roles: {unknown} are not team roles of input_kinds.yaml ({sorted(roles)})")
+        comm = self.readiness.communication
+        for key, values, enum in (("required_messages", comm.required_messages, "comm_message"),
+                                  ("required_channels", comm.required_channels, "comm_channel"),
+                                  ("message_covers", [*comm.message_covers, *sum(comm.message_covers.values(), [])],
+                                   "comm_message")):
+            if unknown := sorted(set(values) - set(enums[enum])):
+                raise ValueError(f"readiness.communication.{key}: {unknown} are not values of enum {enum}")
         if len(set(self.province.districts)) != len(self.province.districts):
             raise ValueError("province.districts lists a district twice")
         return self

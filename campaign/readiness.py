@@ -1,0 +1,645 @@
+"""Readiness (directive II.1 and part of II.2): is every facility equipped, trained and staffed, and
+has every district told the public how to register and look up a certificate?
+
+    inputs = load_inputs(session, district_codes)           # current accepted submissions, from the store
+    result = assess(inputs, ReadinessRules.from_config(campaign), today=date(2021, 7, 28))
+    result.facilities / result.gaps / result.districts / result.province
+
+`assess` is pure (frames in, frames out) and is what the tests drive with tiny hand-made provinces.
+
+Statuses (DESIGN.md): `ready`, `ready_with_warnings`, `not_ready`, `unknown`; a roll-up takes the worst
+by the precedence not_ready > unknown > ready_with_warnings > ready. A facility is judged on three
+dimensions (infrastructure, training, teams), a district also on communication. A dimension with no
+submission behind it is `unknown`, never `ready`.
+
+- Infrastructure: what a facility needs comes from its number of vaccination tables through
+  `infrastructure_rules` (per table, per site); what it has from its `infrastructure` row (the internet
+  line as 1/0). Each missing item is a blocking gap. A facility with no vaccination table cannot hold a
+  session: blocking.
+- Training: a person is trained for a role when a `training` row with that role is completed on or
+  before today. Each role of `teams.roles` needs that many trained people per vaccination table: fewer
+  than one table's worth is blocking, fewer than all tables' is a warning. Training planned after today
+  is listed as still to be held; a past training not completed is a warning.
+- Teams (ê kíp, from `staff`): for every session on or after today, a team is complete when each role
+  has its minimum of members trained for that role and none of them is booked elsewhere at the same
+  session. No complete team in a session is blocking; fewer complete teams than tables, members not
+  trained, a team not updated within `teams.max_team_age_days` before an imminent session, or no session
+  listed at all are warnings. A person on two teams of the same session (same ID or phone anywhere in
+  the province, or the same name at the same facility) is blocking for every facility involved.
+- Communication (per district): every required message on every required channel, dated on or before
+  today; what is missing is a gap of the configured severity.
+
+People are matched between `staff` and `training` by ID number, else phone, else folded name at the
+same facility, else folded name in the district when that name is trained only once there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaign import clock
+from campaign.config import CampaignConfig
+from campaign.domain.text import fold_series
+from campaign.store.models import KIND_TABLES, Submission
+
+READY, WARNINGS, NOT_READY, UNKNOWN = "ready", "ready_with_warnings", "not_ready", "unknown"
+STATUSES = (READY, WARNINGS, UNKNOWN, NOT_READY)   # from best to worst
+_RANK = {s: i for i, s in enumerate(STATUSES)}
+BLOCKING, WARNING = "blocking", "warning"
+DIMENSIONS = ("infrastructure", "training", "teams")
+KINDS = ("facilities", "infrastructure", "training", "staff", "communication")
+
+# infrastructure_rules item -> the `infrastructure` column holding what the facility has
+AVAILABLE_COLUMN = {"computers": "computers_available", "qr_scanners": "qr_scanners_available",
+                    "printers": "printers_available", "internet_lines": "internet_available"}
+DECLARED_COLUMN = {"computers": "computers_needed", "qr_scanners": "qr_scanners_needed",
+                   "printers": "printers_needed"}
+
+GAP_COLUMNS = ["district", "facility", "dimension", "item", "missing", "severity", "owner", "detail"]
+
+
+def worst(statuses: Iterable[str]) -> str:
+    """The roll-up of statuses (an empty roll-up is unknown)."""
+    ranked = [_RANK[s] for s in statuses]
+    return STATUSES[max(ranked)] if ranked else UNKNOWN
+
+
+@dataclass(frozen=True)
+class ReadinessRules:
+    roles: dict[str, int]
+    infrastructure: dict[str, tuple[int, int]]          # item -> (per table, per site)
+    max_team_age_days: int
+    stale_check_days_ahead: int
+    required_messages: tuple[str, ...]
+    required_channels: tuple[str, ...]
+    message_covers: dict[str, tuple[str, ...]]
+    communication_severity: str
+    owners: dict[str, str]
+
+    @classmethod
+    def from_config(cls, campaign: CampaignConfig) -> ReadinessRules:
+        comm = campaign.readiness.communication
+        return cls(
+            roles=dict(campaign.teams.roles),
+            infrastructure={k: (v.per_table, v.per_site) for k, v in campaign.infrastructure_rules.items()},
+            max_team_age_days=campaign.teams.max_team_age_days,
+            stale_check_days_ahead=campaign.readiness.stale_check_days_ahead,
+            required_messages=tuple(comm.required_messages),
+            required_channels=tuple(comm.required_channels),
+            message_covers={k: tuple(v) for k, v in comm.message_covers.items()},
+            communication_severity=comm.severity,
+            owners={"infrastructure": "district", "training": "district", "teams": "facility",
+                    "communication": "district", **campaign.readiness.owners},
+        )
+
+
+@dataclass
+class ReadinessInputs:
+    """The rows of the current accepted submissions, each with `district`, `submission_id` and
+    `received_at` (UTC); `submissions` lists them (id, district, kind, facility scope, version, received)."""
+    districts: list[str]
+    facilities: pd.DataFrame
+    infrastructure: pd.DataFrame
+    training: pd.DataFrame
+    staff: pd.DataFrame
+    communication: pd.DataFrame
+    submissions: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        # every column of the kind present (empty or partial frames from callers and tests alike)
+        for kind in KINDS:
+            frame = getattr(self, kind)
+            wanted = [c.name for c in KIND_TABLES[kind].c if c.name not in ("id", "sheet")] + ["received_at"]
+            missing = [c for c in wanted if c not in frame.columns]
+            if missing:
+                frame = frame.assign(**{c: pd.Series([None] * len(frame), index=frame.index, dtype=object)
+                                        for c in missing})
+            setattr(self, kind, frame)
+
+    def has_kind(self, district: str, kind: str) -> bool:
+        s = self.submissions
+        return bool(((s["district"] == district) & (s["kind"] == kind)).any())
+
+
+@dataclass
+class Assessment:
+    as_of: dt.date
+    facilities: pd.DataFrame        # one row per facility: statuses per dimension, status, reasons
+    gaps: pd.DataFrame              # GAP_COLUMNS
+    training: pd.DataFrame          # coverage per facility, staff type and role
+    training_to_hold: pd.DataFrame  # training sessions planned after today, per facility and date
+    sessions: pd.DataFrame          # per facility and upcoming session: teams, complete teams, tables
+    communication: pd.DataFrame     # per district, message and channel: done or not
+    districts: pd.DataFrame         # one row per district
+    province: dict[str, Any] = field(default_factory=dict)
+    submissions: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading (the only part that touches the database)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def load_inputs(session: Session, districts: Iterable[str]) -> ReadinessInputs:
+    districts = list(districts)
+    subs = session.execute(
+        select(Submission.id, Submission.district_code, Submission.kind, Submission.facility_code,
+               Submission.version, Submission.received_at)
+        .where(Submission.kind.in_(KINDS), Submission.status == "accepted", Submission.is_current.is_(True),
+               Submission.district_code.in_(districts))
+        .order_by(Submission.id)
+    ).all()
+    submissions = pd.DataFrame(subs, columns=["submission_id", "district", "kind", "facility_scope", "version",
+                                              "received_at"])
+    frames: dict[str, pd.DataFrame] = {}
+    for kind in KINDS:
+        table = KIND_TABLES[kind]
+        ids = submissions.loc[submissions["kind"] == kind, "submission_id"].tolist()
+        spec_columns = [c for c in table.c if c.name not in ("id", "sheet")]
+        if ids:
+            rows = session.execute(select(*spec_columns).where(table.c.submission_id.in_(ids))).all()
+        else:
+            rows = []
+        frame = pd.DataFrame(rows, columns=[c.name for c in spec_columns])
+        received = submissions.set_index("submission_id")["received_at"]
+        frame["received_at"] = frame["submission_id"].map(received) if len(frame) else pd.Series(dtype=object)
+        frames[kind] = frame
+    return ReadinessInputs(districts=districts, submissions=submissions, **frames)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The assessment (pure)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _gap(rows: list[dict[str, Any]], district: str, facility: str | None, dimension: str, item: str, missing: int,
+         severity: str, owner: str, detail: str) -> None:
+    rows.append({"district": district, "facility": facility, "dimension": dimension, "item": item,
+                 "missing": int(missing), "severity": severity, "owner": owner, "detail": detail})
+
+
+def _latest_per_facility(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the most recently received current submission covering each facility (a facility's own
+    upload after the district's file wins for that facility, and the other way round)."""
+    if frame.empty:
+        return frame
+    latest = frame.groupby(["district", "facility_code"])["received_at"].transform("max")
+    newest = frame["received_at"] == latest
+    last_sub = frame[newest].groupby(["district", "facility_code"])["submission_id"].transform("max")
+    keep = frame[newest].index[frame.loc[newest, "submission_id"] == last_sub]
+    return frame.loc[keep]
+
+
+def _person_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(index=frame.index)
+    out["id_key"] = frame["id_number"].astype("string") if "id_number" in frame else pd.NA
+    out["phone_key"] = frame["phone"].astype("string") if "phone" in frame else pd.NA
+    out["name_key"] = fold_series(frame["full_name"]).astype("string") if len(frame) else pd.Series(dtype="string")
+    return out
+
+
+def _trained_match(staff: pd.DataFrame, trained: pd.DataFrame) -> pd.Series:
+    """For each staff row, the roles the person completed training for (an empty set when none)."""
+    result = pd.Series([frozenset()] * len(staff), index=staff.index, dtype=object)
+    if staff.empty or trained.empty:
+        return result
+    t = pd.concat([trained[["district", "facility_code", "role_trained"]], _person_keys(trained)], axis=1)
+    s = pd.concat([staff[["district", "facility_code"]], _person_keys(staff)], axis=1)
+    matched = np.zeros(len(staff), dtype=bool)
+    # strongest evidence first; a bare name only within its facility, or in the district when one person
+    # of that name was trained there
+    for cols, unique_only in ((["district", "id_key"], False), (["district", "phone_key"], False),
+                              (["district", "facility_code", "name_key"], False), (["district", "name_key"], True)):
+        known = t.dropna(subset=cols)
+        if unique_only:
+            places = known.groupby(cols)["facility_code"].nunique()
+            known = known[known.set_index(cols).index.isin(places[places == 1].index)]
+        if known.empty:
+            continue
+        lookup = known.groupby(cols)["role_trained"].agg(lambda r: frozenset(r.dropna())).to_dict()
+        for pos, key in enumerate(s[cols].itertuples(index=False, name=None)):
+            if matched[pos] or any(pd.isna(k) for k in key):
+                continue
+            roles = lookup.get(key if len(cols) > 1 else key[0])
+            if roles is not None:
+                result.iat[pos] = roles
+                matched[pos] = True
+    return result
+
+
+def _infrastructure(fac: pd.DataFrame, infra: pd.DataFrame, rules: ReadinessRules, inputs: ReadinessInputs,
+                    gaps: list[dict[str, Any]]) -> pd.Series:
+    status = pd.Series(READY, index=fac.index, dtype=object)
+    owner = rules.owners["infrastructure"]
+    infra = _latest_per_facility(infra).drop_duplicates(["district", "facility_code"], keep="last")
+    have = infra.set_index(["district", "facility_code"])
+    for i, f in fac.iterrows():
+        key = (f["district"], f["facility_code"])
+        if not inputs.has_kind(f["district"], "infrastructure") or key not in have.index:
+            status[i] = UNKNOWN
+            continue
+        row = have.loc[key]
+        tables = int(f["vaccination_tables"]) if pd.notna(f["vaccination_tables"]) else 0
+        for item, (per_table, per_site) in rules.infrastructure.items():
+            needed = per_table * tables + per_site
+            value = row.get(AVAILABLE_COLUMN[item])
+            if item == "internet_lines":
+                available = 1 if value == "yes" else 0
+            else:
+                available = int(value) if pd.notna(value) else 0
+            if available < needed:
+                declared = row.get(DECLARED_COLUMN.get(item, ""), None)
+                note = f"; cơ sở báo cần bổ sung {int(declared)}" if declared is not None and pd.notna(declared) else ""
+                _gap(gaps, f["district"], f["facility_code"], "infrastructure", item, needed - available, BLOCKING,
+                     owner, f"cần {needed}, hiện có {available}{note}")
+                status[i] = NOT_READY
+    return status
+
+
+def _training(fac: pd.DataFrame, training: pd.DataFrame, rules: ReadinessRules, inputs: ReadinessInputs,
+              today: dt.date, gaps: list[dict[str, Any]]) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+    status = pd.Series(READY, index=fac.index, dtype=object)
+    owner = rules.owners["training"]
+    done = training[(training["completed"] == "yes") & (pd.to_datetime(training["training_date"]).dt.date <= today)] \
+        if len(training) else training
+    planned = training[(training["completed"] != "yes") & (pd.to_datetime(training["training_date"]).dt.date > today)] \
+        if len(training) else training
+    overdue = training[(training["completed"] != "yes") & (pd.to_datetime(training["training_date"]).dt.date <= today)] \
+        if len(training) else training
+    people = _person_keys(done) if len(done) else None
+    for i, f in fac.iterrows():
+        d, code = f["district"], f["facility_code"]
+        if not inputs.has_kind(d, "training"):
+            status[i] = UNKNOWN
+            continue
+        tables = max(int(f["vaccination_tables"]) if pd.notna(f["vaccination_tables"]) else 0, 1)
+        here = done[(done["district"] == d) & (done["facility_code"] == code)] if len(done) else done
+        for role, per_table in rules.roles.items():
+            if per_table <= 0:
+                continue
+            at_role = here[here["role_trained"] == role] if len(here) else here
+            # distinct people (a person listed twice for one role counts once)
+            n = int(people.loc[at_role.index].drop_duplicates().shape[0]) if len(at_role) else 0
+            if n < per_table:
+                _gap(gaps, d, code, "training", f"trained:{role}", per_table - n, BLOCKING, owner,
+                     f"cần ít nhất {per_table} người đã tập huấn, có {n}")
+                status[i] = NOT_READY
+            elif n < per_table * tables:
+                _gap(gaps, d, code, "training", f"trained:{role}", per_table * tables - n, WARNING, owner,
+                     f"đủ cho {n // per_table} trên {tables} bàn tiêm")
+                if status[i] == READY:
+                    status[i] = WARNINGS
+        late = overdue[(overdue["district"] == d) & (overdue["facility_code"] == code)] if len(overdue) else overdue
+        if len(late):
+            _gap(gaps, d, code, "training", "training_not_completed", len(late), WARNING, owner,
+                 f"{len(late)} lượt tập huấn đã qua ngày nhưng chưa hoàn thành")
+            if status[i] == READY:
+                status[i] = WARNINGS
+    to_hold = (planned.groupby(["district", "facility_code", "training_date"]).size().rename("people").reset_index()
+               if len(planned) else pd.DataFrame(columns=["district", "facility_code", "training_date", "people"]))
+    return status, done, to_hold
+
+
+def _coverage(fac: pd.DataFrame, training: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series) -> pd.DataFrame:
+    """Per facility, staff type and role: people listed (rostered or on a training list) and trained."""
+    parts = []
+    if len(training):
+        t = training.assign(person=_person_keys(training).fillna("").agg("|".join, axis=1),
+                            role=training["role_trained"],
+                            trained=training["completed"] == "yes")
+        parts.append(t[["district", "facility_code", "staff_type", "role", "person", "trained"]])
+    if len(staff):
+        s = staff.assign(person=_person_keys(staff).fillna("").agg("|".join, axis=1),
+                         trained=[r in roles for r, roles in zip(staff["role"], trained_roles, strict=True)])
+        parts.append(s[["district", "facility_code", "staff_type", "role", "person", "trained"]])
+    if not parts:
+        return pd.DataFrame(columns=["district", "facility_code", "staff_type", "role", "people", "trained"])
+    both = pd.concat(parts, ignore_index=True)
+    both["staff_type"] = both["staff_type"].fillna("unspecified")
+    per_person = both.groupby(["district", "facility_code", "staff_type", "role", "person"], dropna=False)["trained"].any()
+    out = per_person.groupby(level=[0, 1, 2, 3], dropna=False).agg(people="size", trained="sum").reset_index()
+    out["trained"] = out["trained"].astype(int)
+    return out
+
+
+def _double_bookings(staff: pd.DataFrame) -> pd.DataFrame:
+    """Rows of people on two teams of the same session: (district, facility, date, part, team, key)."""
+    if staff.empty:
+        return staff.assign(conflict_key=pd.Series(dtype=object))
+    keys = _person_keys(staff)
+    found = []
+    by_session = ["session_date", "session_part"]
+    for col, scope in (("id_key", []), ("phone_key", []), ("name_key", ["district", "facility_code"])):
+        k = staff[by_session + scope].assign(key=keys[col], team=staff["facility_code"] + "#" + staff["team_no"].astype(str))
+        k = k.dropna(subset=["key"])
+        k = k[k["key"] != ""]
+        teams = k.groupby(by_session + scope + ["key"])["team"].transform("nunique")
+        clash = k[teams > 1]
+        if len(clash):
+            found.append(staff.loc[clash.index].assign(conflict_key=col + ":" + clash["key"].astype(str)))
+    if not found:
+        return staff.iloc[0:0].assign(conflict_key=pd.Series(dtype=object))
+    out = pd.concat(found)
+    return out[~out.index.duplicated()]
+
+
+def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rules: ReadinessRules,
+           inputs: ReadinessInputs, today: dt.date, gaps: list[dict[str, Any]]) -> tuple[pd.Series, pd.DataFrame]:
+    status = pd.Series(READY, index=fac.index, dtype=object)
+    owner = rules.owners["teams"]
+    session_rows: list[dict[str, Any]] = []
+    if len(staff):
+        staff = staff.assign(session_day=pd.to_datetime(staff["session_date"]).dt.date)
+        upcoming = staff[staff["session_day"] >= today]
+    else:
+        upcoming = staff
+    conflicts = _double_bookings(upcoming)
+    conflicted = set(conflicts.index)
+    trained_ok = pd.Series([r in roles for r, roles in zip(staff.get("role", []), trained_roles, strict=True)],
+                           index=staff.index, dtype=bool) if len(staff) else pd.Series(dtype=bool)
+    for i, f in fac.iterrows():
+        d, code = f["district"], f["facility_code"]
+        listed = staff[(staff["district"] == d) & (staff["facility_code"] == code)] if len(staff) else staff
+        if listed.empty:
+            status[i] = UNKNOWN
+            continue
+        here = upcoming[(upcoming["district"] == d) & (upcoming["facility_code"] == code)]
+        if here.empty:
+            _gap(gaps, d, code, "teams", "no_upcoming_session", 1, WARNING, owner,
+                 "danh sách ê kíp không có buổi tiêm nào từ hôm nay")
+            status[i] = WARNINGS
+            continue
+        tables = int(f["vaccination_tables"]) if pd.notna(f["vaccination_tables"]) else 0
+        training_known = inputs.has_kind(d, "training")
+        untrained = here[~trained_ok.loc[here.index]] if training_known else here.iloc[0:0]
+        if len(untrained):
+            _gap(gaps, d, code, "teams", "untrained_member", untrained.drop_duplicates(["full_name"]).shape[0],
+                 WARNING, owner, f"{len(untrained)} lượt phân công người chưa tập huấn đúng vị trí")
+            status[i] = worst([status[i], WARNINGS])
+        clashes = conflicts[(conflicts["district"] == d) & (conflicts["facility_code"] == code)]
+        if len(clashes):
+            _gap(gaps, d, code, "teams", "double_booked", clashes.drop_duplicates("conflict_key").shape[0], BLOCKING,
+                 owner, "người được phân vào hai ê kíp cùng một buổi")
+            status[i] = NOT_READY
+        for (day, part), sess in here.groupby(["session_day", "session_part"], sort=True):
+            complete, stale = 0, 0
+            missing_roles: dict[str, int] = {}
+            for _team, members in sess.groupby("team_no"):
+                ok = members[~members.index.isin(conflicted)]
+                if training_known:
+                    ok = ok[trained_ok.loc[ok.index]]
+                short = {role: need - int((ok["role"] == role).sum()) for role, need in rules.roles.items()
+                         if int((ok["role"] == role).sum()) < need}
+                if short:
+                    for role, n in short.items():
+                        missing_roles[role] = missing_roles.get(role, 0) + n
+                else:
+                    complete += 1
+                updated = pd.to_datetime(members["updated_on"]).dt.date if "updated_on" in members else None
+                received = members["received_at"].map(lambda t: clock.local(t).date() if pd.notna(t) else None)
+                when = [u if u is not None and not pd.isna(u) else r
+                        for u, r in zip(updated if updated is not None else [None] * len(members), received, strict=True)]
+                last = max((w for w in when if w is not None), default=None)
+                imminent = (day - today).days <= rules.stale_check_days_ahead
+                if imminent and (last is None or (day - last).days > rules.max_team_age_days):
+                    stale += 1
+            teams_n = sess["team_no"].nunique()
+            session_rows.append({"district": d, "facility_code": code, "session_date": day, "session_part": part,
+                                 "teams": int(teams_n), "complete_teams": complete, "tables": tables,
+                                 "stale_teams": stale})
+            label = f"{day:%d/%m/%Y} {part}"
+            if complete == 0:
+                roles = ", ".join(f"{r} thiếu {n}" for r, n in missing_roles.items())
+                _gap(gaps, d, code, "teams", f"team:{day.isoformat()}:{part}", 1, BLOCKING, owner,
+                     f"buổi {label}: không có ê kíp đủ người đã tập huấn ({roles})")
+                status[i] = NOT_READY
+            elif complete < tables:
+                _gap(gaps, d, code, "teams", f"team:{day.isoformat()}:{part}", tables - complete, WARNING, owner,
+                     f"buổi {label}: {complete} ê kíp đủ cho {tables} bàn tiêm")
+                status[i] = worst([status[i], WARNINGS])
+            if stale:
+                _gap(gaps, d, code, "teams", f"team_not_updated:{day.isoformat()}:{part}", stale, WARNING, owner,
+                     f"buổi {label}: {stale} ê kíp chưa cập nhật trong {rules.max_team_age_days} ngày trước buổi tiêm")
+                status[i] = worst([status[i], WARNINGS])
+    sessions = pd.DataFrame(session_rows, columns=["district", "facility_code", "session_date", "session_part",
+                                                   "teams", "complete_teams", "tables", "stale_teams"])
+    return status, sessions
+
+
+def _communication(inputs: ReadinessInputs, rules: ReadinessRules, today: dt.date,
+                   gaps: list[dict[str, Any]]) -> tuple[dict[str, str], pd.DataFrame]:
+    comm = inputs.communication
+    owner = rules.owners["communication"]
+    rows, status = [], {}
+    for d in inputs.districts:
+        if not inputs.has_kind(d, "communication"):
+            status[d] = UNKNOWN
+            continue
+        here = comm[(comm["district"] == d)] if len(comm) else comm
+        if len(here):
+            here = here[pd.to_datetime(here["activity_date"]).dt.date <= today]
+        covered: set[tuple[str, str]] = set()
+        for message, channel in zip(here.get("message", []), here.get("channel", []), strict=True):
+            for m in rules.message_covers.get(message, (message,)):
+                covered.add((m, channel))
+        worst_here = READY
+        for message in rules.required_messages:
+            for channel in rules.required_channels:
+                done = (message, channel) in covered
+                rows.append({"district": d, "message": message, "channel": channel, "done": done})
+                if not done:
+                    _gap(gaps, d, None, "communication", f"communication:{message}@{channel}", 1,
+                         rules.communication_severity, owner, "chưa có hoạt động truyền thông đã thực hiện")
+                    worst_here = worst([worst_here, NOT_READY if rules.communication_severity == BLOCKING else WARNINGS])
+        status[d] = worst_here
+    return status, pd.DataFrame(rows, columns=["district", "message", "channel", "done"])
+
+
+def assess(inputs: ReadinessInputs, rules: ReadinessRules, *, today: dt.date) -> Assessment:
+    gaps: list[dict[str, Any]] = []
+    fac = _latest_per_facility(inputs.facilities) if len(inputs.facilities) else inputs.facilities
+    fac = fac.drop_duplicates(["district", "facility_code"], keep="last").sort_values(["district", "facility_code"]) \
+        .reset_index(drop=True) if len(fac) else pd.DataFrame(
+            columns=["district", "facility_code", "facility_name", "vaccination_tables", "submission_id"])
+    infra_status = _infrastructure(fac, inputs.infrastructure, rules, inputs, gaps)
+    staff = _latest_per_facility(inputs.staff) if len(inputs.staff) else inputs.staff
+    training = inputs.training
+    no_tables = fac["vaccination_tables"].fillna(0).astype(int) <= 0 if len(fac) else pd.Series(dtype=bool)
+    for i in fac.index[no_tables]:
+        _gap(gaps, fac.at[i, "district"], fac.at[i, "facility_code"], "infrastructure", "vaccination_tables", 1,
+             BLOCKING, "facility", "cơ sở không có bàn tiêm nào")
+        infra_status[i] = NOT_READY
+    train_status, done, to_hold = _training(fac, training, rules, inputs, today, gaps)
+    trained_roles = _trained_match(staff, done) if len(staff) else pd.Series(dtype=object)
+    team_status, sessions = _teams(fac, staff, trained_roles, rules, inputs, today, gaps)
+    comm_status, communication = _communication(inputs, rules, today, gaps)
+
+    facilities = fac[["district", "facility_code"]].copy()
+    facilities["facility_name"] = fac.get("facility_name")
+    facilities["vaccination_tables"] = fac["vaccination_tables"]
+    facilities["infrastructure"] = infra_status.to_numpy() if len(fac) else []
+    facilities["training"] = train_status.to_numpy() if len(fac) else []
+    facilities["teams"] = team_status.to_numpy() if len(fac) else []
+    facilities["status"] = [worst(r) for r in facilities[list(DIMENSIONS)].itertuples(index=False, name=None)] \
+        if len(fac) else []
+    gap_frame = pd.DataFrame(gaps, columns=GAP_COLUMNS)
+
+    district_rows = []
+    for d in inputs.districts:
+        mine = facilities[facilities["district"] == d]
+        statuses = list(mine["status"])
+        has_facilities = inputs.has_kind(d, "facilities")
+        status = worst([*statuses, comm_status[d]]) if has_facilities else UNKNOWN
+        counts = {s: statuses.count(s) for s in STATUSES}
+        district_rows.append({
+            "district": d, "status": status, "facilities_total": len(mine),
+            "facilities_ready": counts[READY] + counts[WARNINGS], **{f"facilities_{s}": counts[s] for s in STATUSES},
+            "communication": comm_status[d], "has_facilities": has_facilities,
+            "blocking_gaps": int(((gap_frame["district"] == d) & (gap_frame["severity"] == BLOCKING)).sum()),
+        })
+    districts = pd.DataFrame(district_rows)
+    province = {
+        "status": worst(districts["status"]) if len(districts) else UNKNOWN,
+        "districts_total": len(districts),
+        "districts_ready": int(districts["status"].isin([READY, WARNINGS]).sum()) if len(districts) else 0,
+        "facilities_total": int(districts["facilities_total"].sum()) if len(districts) else 0,
+        "facilities_ready": int(districts["facilities_ready"].sum()) if len(districts) else 0,
+        **{f"districts_{s}": int((districts["status"] == s).sum()) if len(districts) else 0 for s in STATUSES},
+    }
+    coverage = _coverage(fac, training, staff, trained_roles)
+    return Assessment(as_of=today, facilities=facilities, gaps=gap_frame, training=coverage, training_to_hold=to_hold,
+                      sessions=sessions, communication=communication, districts=districts, province=province,
+                      submissions=inputs.submissions)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# History, JSON and text
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _gap_dicts(gaps: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: (None if pd.isna(v) else v) for k, v in r.items() if k != "district"}
+            for r in gaps.to_dict("records")]
+
+
+def record(session: Session, result: Assessment, *, run_id: str, as_of: dt.datetime) -> int:
+    """Add the run's records (facility, district, province); returns how many. The caller commits."""
+    from campaign.store.models import ReadinessRecord
+
+    subs = result.submissions
+    inputs_by_district = {d: sorted(int(i) for i in g["submission_id"]) for d, g in subs.groupby("district")} \
+        if len(subs) else {}
+    records = []
+    gaps = result.gaps
+    for f in result.facilities.to_dict("records"):
+        mine = gaps[(gaps["district"] == f["district"]) & (gaps["facility"] == f["facility_code"])]
+        records.append(ReadinessRecord(
+            run_id=run_id, as_of=as_of, level="facility", district=f["district"], facility_code=f["facility_code"],
+            status=f["status"], details={d: f[d] for d in DIMENSIONS} | {"gaps": _gap_dicts(mine)},
+            inputs=inputs_by_district.get(f["district"], [])))
+    for d in result.districts.to_dict("records"):
+        mine = gaps[gaps["district"] == d["district"]]
+        records.append(ReadinessRecord(
+            run_id=run_id, as_of=as_of, level="district", district=d["district"], status=d["status"],
+            facilities_total=d["facilities_total"], facilities_ready=d["facilities_ready"],
+            details={"communication": d["communication"],
+                     "by_status": {s: d[f"facilities_{s}"] for s in STATUSES},
+                     "gaps": _gap_dicts(mine[mine["facility"].isna()])},
+            inputs=inputs_by_district.get(d["district"], [])))
+    p = result.province
+    records.append(ReadinessRecord(
+        run_id=run_id, as_of=as_of, level="province", status=p["status"], facilities_total=p["facilities_total"],
+        facilities_ready=p["facilities_ready"], details={k: v for k, v in p.items() if k != "status"},
+        inputs=sorted(int(i) for i in subs["submission_id"]) if len(subs) else []))
+    session.add_all(records)
+    return len(records)
+
+
+def history(session: Session, *, district: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
+    """The last `limit` runs' statuses of the province (or of one district), newest first."""
+    from campaign.store.models import ReadinessRecord
+
+    stmt = select(ReadinessRecord).where(ReadinessRecord.level == ("district" if district else "province"))
+    if district:
+        stmt = stmt.where(ReadinessRecord.district == district)
+    rows = session.scalars(stmt.order_by(ReadinessRecord.id.desc()).limit(limit))
+    return [{"as_of": r.as_of.isoformat(), "computed_at": r.computed_at.isoformat(), "status": r.status,
+             "facilities_total": r.facilities_total, "facilities_ready": r.facilities_ready, "run_id": r.run_id}
+            for r in rows]
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for r in frame.to_dict("records"):
+        out.append({k: (v.isoformat() if isinstance(v, dt.date) else None if _missing(v) else
+                        int(v) if isinstance(v, np.integer) else bool(v) if isinstance(v, np.bool_) else v)
+                    for k, v in r.items()})
+    return out
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def to_json(result: Assessment, *, district: str | None = None, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """DESIGN.md's readiness summary: `province`, `districts` [{district, status, facilities_total,
+    facilities_ready, gaps (blocking), warnings, ...}]; with `district`, that district only, with its
+    facilities, sessions, training coverage and training still to be held."""
+    names = names or {}
+    gaps = result.gaps
+    rows = []
+    for d in result.districts.to_dict("records"):
+        if district and d["district"] != district:
+            continue
+        mine = gaps[gaps["district"] == d["district"]]
+        rows.append({
+            "district": d["district"], "name": names.get(d["district"]), "status": d["status"],
+            "facilities_total": int(d["facilities_total"]), "facilities_ready": int(d["facilities_ready"]),
+            "facilities_by_status": {s: int(d[f"facilities_{s}"]) for s in STATUSES},
+            "communication": d["communication"],
+            "gaps": [{"facility": g["facility"], "item": g["item"], "missing": g["missing"], "owner": g["owner"],
+                      "detail": g["detail"]} for g in _gap_dicts(mine[mine["severity"] == BLOCKING])],
+            "warnings": [{"facility": g["facility"], "item": g["item"], "missing": g["missing"], "owner": g["owner"],
+                          "detail": g["detail"]} for g in _gap_dicts(mine[mine["severity"] == WARNING])],
+        })
+    out: dict[str, Any] = {"as_of": result.as_of.isoformat(), "province": dict(result.province), "districts": rows}
+    if district:
+        pick = (lambda f: f[f["district"] == district])
+        out["facilities"] = _records(pick(result.facilities))
+        out["sessions"] = _records(pick(result.sessions))
+        out["training"] = _records(pick(result.training))
+        out["training_to_hold"] = _records(pick(result.training_to_hold))
+        out["communication"] = _records(pick(result.communication))
+    return out
+
+
+STATUS_VI = {READY: "sẵn sàng", WARNINGS: "sẵn sàng (có lưu ý)", NOT_READY: "chưa sẵn sàng", UNKNOWN: "chưa rõ (thiếu số liệu)"}
+
+
+def render_text(summary: dict[str, Any]) -> str:
+    p = summary["province"]
+    lines = [f"Readiness as of {summary['as_of']}: province {p['status']} - {p['facilities_ready']}/"
+             f"{p['facilities_total']} facilities ready, {p['districts_ready']}/{p['districts_total']} districts ready"]
+    for d in summary["districts"]:
+        lines.append(f"  {d['district']} {d.get('name') or ''}: {d['status']} - {d['facilities_ready']}/"
+                     f"{d['facilities_total']} facilities ready, communication {d['communication']}, "
+                     f"{len(d['gaps'])} blocking gaps, {len(d['warnings'])} warnings")
+        if "facilities" in summary:
+            for g in d["gaps"]:
+                lines.append(f"      ! {g['facility'] or '(district)'} {g['item']} x{g['missing']} "
+                             f"[{g['owner']}]: {g['detail']}")
+    for f in summary.get("facilities", []):
+        lines.append(f"    {f['facility_code']} {f.get('facility_name') or ''}: {f['status']} (infrastructure "
+                     f"{f['infrastructure']}, training {f['training']}, teams {f['teams']})")
+    return "\n".join(lines)
