@@ -165,6 +165,59 @@ def intake(ctx: click.Context, file: Path, district: str, kind: str, facility: s
 
 
 @main.command()
+@click.option("--district", "-d", default=None, help="Only this district (GSO code or name), with its facilities.")
+@click.option("--at", "at", default=None, help="The moment to assess (ISO 8601; default CAMPAIGN_NOW or now).")
+@click.option("--history", is_flag=True, help="Show the statuses of earlier runs instead of running one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
+@click.pass_context
+def readiness(ctx: click.Context, district: str | None, at: str | None, history: bool, as_json: bool) -> None:
+    """Readiness of every facility and district (infrastructure, training, teams, communication), as a
+    Prefect flow run; kept as history."""
+    from campaign.resources import get_resources
+
+    res = get_resources()
+    code = None
+    if district:
+        from campaign.domain.admin_units import get_admin_units
+
+        found = get_admin_units().resolve_district(district, res.campaign.province.code)
+        if found.status != "found" or found.unit.code not in res.campaign.district_codes:
+            _say(f"usage error: unknown district {district!r}")
+            ctx.exit(EXIT_USAGE)
+        code = found.unit.code
+    if history:
+        from sqlalchemy.orm import Session
+
+        from campaign.readiness import history as read_history
+
+        with Session(res.engine) as session:
+            runs = read_history(session, district=code)
+        for r in runs:
+            _say(f"{r['as_of']}: {r['status']} {r['facilities_ready']}/{r['facilities_total']} facilities ready")
+        if as_json:
+            _emit_json({"district": code, "history": runs})
+        return
+    if at:
+        from campaign import clock
+
+        try:
+            clock.parse_instant(at)
+        except ValueError as exc:
+            _say(f"usage error: --at {at!r}: {exc}")
+            ctx.exit(EXIT_USAGE)
+    _prepare()
+    from flows.readiness import readiness_flow
+
+    summary = readiness_flow(now=at, district=code)
+    _drain_prefect()
+    from campaign.readiness import render_text
+
+    _say(render_text(summary))
+    if as_json:
+        _emit_json(summary)
+
+
+@main.command()
 @click.argument("submission_id", type=int)
 @click.option("--reason", required=True, help="Why the submission is withdrawn (kept with it).")
 @click.option("--by", "withdrawn_by", default="cli", show_default=True)

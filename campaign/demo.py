@@ -46,7 +46,8 @@ def planned_uploads(manifest_path: Path, now: dt.datetime) -> tuple[list[Planned
 
 
 def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[PlannedUpload],
-              manifest: dict[str, Any], paths: dict[str, str], now: dt.datetime, seconds: float) -> dict[str, Any]:
+              manifest: dict[str, Any], paths: dict[str, str], now: dt.datetime, seconds: float,
+              readiness: dict[str, Any] | None = None) -> dict[str, Any]:
     statuses = Counter(o["status"] for o in outcomes)
     reasons: Counter[str] = Counter()
     for o in outcomes:
@@ -78,8 +79,19 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
         "not_yet_uploaded": [{"district": u.district, "kind": u.kind, "planned_at": u.planned_at} for u in later],
         "never_uploaded": missing,
         "current_rows_by_district": by_district,
+        "readiness": _readiness_digest(readiness) if readiness else None,
         "outputs": paths,
     }
+
+
+def _readiness_digest(summary: dict[str, Any]) -> dict[str, Any]:
+    """The province line and one line per district of `campaign readiness --json`."""
+    return {"province": summary["province"],
+            "districts": {d["district"]: {"status": d["status"], "facilities_ready": d["facilities_ready"],
+                                          "facilities_total": d["facilities_total"],
+                                          "communication": d["communication"], "blocking_gaps": len(d["gaps"]),
+                                          "warnings": len(d["warnings"])}
+                          for d in summary["districts"]}}
 
 
 def render_text(summary: dict[str, Any]) -> str:
@@ -94,7 +106,20 @@ def render_text(summary: dict[str, Any]) -> str:
         "Top reasons: " + ", ".join(f"{k} {v}" for k, v in list(summary["reasons"].items())[:8]),
         f"Still to come after now: {len(summary['not_yet_uploaded'])} files; never sent: "
         + (", ".join(f"{m['district']}/{m['kind']}" for m in summary["never_uploaded"]) or "none"),
+        *_readiness_lines(summary.get("readiness")),
         "Outputs:",
         *[f"  {k}: {v}" for k, v in summary["outputs"].items()],
     ]
     return "\n".join(lines)
+
+
+def _readiness_lines(readiness: dict[str, Any] | None) -> list[str]:
+    if not readiness:
+        return []
+    p = readiness["province"]
+    lines = [f"Readiness: province {p['status']}, {p['facilities_ready']}/{p['facilities_total']} facilities and "
+             f"{p['districts_ready']}/{p['districts_total']} districts ready."]
+    for code, d in readiness["districts"].items():
+        lines.append(f"  {code}: {d['status']} ({d['facilities_ready']}/{d['facilities_total']} facilities, "
+                     f"communication {d['communication']}, {d['blocking_gaps']} blocking gaps)")
+    return lines

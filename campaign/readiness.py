@@ -66,6 +66,14 @@ DECLARED_COLUMN = {"computers": "computers_needed", "qr_scanners": "qr_scanners_
 GAP_COLUMNS = ["district", "facility", "dimension", "item", "missing", "severity", "owner", "detail"]
 
 
+def district_names(codes: Iterable[str]) -> dict[str, str]:
+    """GSO district code -> name (GSO 2021), for summaries."""
+    from campaign.domain.admin_units import get_admin_units
+
+    units = get_admin_units()
+    return {c: u.name for c in codes if (u := units.district(c)) is not None}
+
+
 def worst(statuses: Iterable[str]) -> str:
     """The roll-up of statuses (an empty roll-up is unknown)."""
     ranked = [_RANK[s] for s in statuses]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from campaign.cli import main
 from campaign.config import DEFAULT_CAMPAIGN_FILE
 
-COMMANDS = ["demo", "templates", "intake", "withdraw"]
+COMMANDS = ["demo", "templates", "intake", "withdraw", "readiness"]
 HEADER = "Họ và tên (*),Ngày sinh dạng dd/mm/yyyy (*),Giới tính (*),Mã nhóm đối tượng ưu tiên (*),Số điện thoại (*),Xã/Phường (*)\n"
 
 
@@ -100,3 +100,25 @@ def test_intake_json_and_exit_codes(runner, prefect_harness, tmp_path):
     withdrawn = runner.invoke(main, ["withdraw", str(payload["submission_id"]), "--reason", "nhầm tệp", "--json"])
     assert withdrawn.exit_code == 0
     assert json.loads(withdrawn.stdout.strip().splitlines()[-1])["status"] == "withdrawn"
+
+
+def test_readiness_json_district_and_history(runner, prefect_harness):
+    first = runner.invoke(main, ["readiness", "--json", "--at", "2021-07-28T08:00"])
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    assert summary["province"]["status"] == "unknown"          # nothing submitted yet: unknown, not ready
+    assert len(summary["districts"]) == 17 and all(d["status"] == "unknown" for d in summary["districts"])
+    assert "facilities" not in summary
+
+    one = runner.invoke(main, ["readiness", "--district", "chu se", "--json"])
+    assert one.exit_code == 0, one.output
+    detail = json.loads(one.stdout.strip().splitlines()[-1])
+    assert [d["district"] for d in detail["districts"]] == ["633"] and detail["facilities"] == []
+
+    past = runner.invoke(main, ["readiness", "--history", "--district", "633", "--json"])
+    assert past.exit_code == 0
+    runs = json.loads(past.stdout.strip().splitlines()[-1])["history"]
+    assert len(runs) >= 2 and runs[0]["status"] == "unknown"
+
+    assert runner.invoke(main, ["readiness", "--district", "Ba Đình"]).exit_code == 2
+    assert runner.invoke(main, ["readiness", "--at", "yesterday-ish"]).exit_code == 2

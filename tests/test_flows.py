@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +65,57 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
     assert any(fr.state.is_completed() for fr in flow_runs)
     names = {tr.name.split("-")[0] for tr in task_runs}
     assert {"generate", "intake"} <= names
+
+
+def _csv(path, kind: str, rows: list[dict]) -> str:
+    """A district file with the template's Vietnamese headers (required columns marked (*))."""
+    from campaign.config import load_input_kinds
+
+    spec = load_input_kinds()[kind]
+    cols = [c for c in spec.columns if any(c.name in r for r in rows)]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([c.header + (" (*)" if c.required else "") for c in cols])
+        writer.writerows([[r.get(c.name, "") for c in cols] for r in rows])
+    return str(path)
+
+
+def test_readiness_flow_publishes_district_and_province_artifacts(prefect_harness, campaign_home, tmp_path):
+    from campaign.intake import IntakeRequest, run_intake
+    from campaign.resources import get_resources
+    from flows.readiness import readiness_flow
+
+    res = get_resources()
+    roles = ["Đón tiếp", "Khám sàng lọc", "Tiêm chủng", "Ghi chép, nhập liệu", "Theo dõi sau tiêm, xử trí phản ứng"]
+    files = {
+        "facilities": [{"facility_code": c, "facility_name": f"Trạm y tế {c}", "commune_name": "Ia Blang",
+                        "vaccination_tables": t, "person_in_charge": "Nguyễn Văn Bình", "phone_in_charge": "0912345678"}
+                       for c, t in (("633-TYT-01", 1), ("633-TYT-02", 0))],
+        "infrastructure": [{"facility_code": c, "computers_available": 1, "internet_available": "Có",
+                            "printers_available": 1, "qr_scanners_available": 1} for c in ("633-TYT-01", "633-TYT-02")],
+        "training": [{"full_name": f"Người {chr(65 + i)}", "staff_type": "Cán bộ y tế", "facility_code": "633-TYT-01",
+                      "role_trained": r, "training_date": "26/07/2021", "completed": "Có"} for i, r in enumerate(roles)],
+        "staff": [{"facility_code": "633-TYT-01", "session_date": "29/07/2021", "session_part": "Sáng", "team_no": 1,
+                   "full_name": f"Người {chr(65 + i)}", "role": r, "updated_on": "28/07/2021"} for i, r in enumerate(roles)],
+        "communication": [{"activity": "Phát loa", "channel": "Loa truyền thanh xã", "activity_date": "27/07/2021",
+                           "message": "Đăng ký tiêm và tra cứu chứng nhận"}],
+    }
+    for kind, rows in files.items():
+        request = IntakeRequest(path=Path(_csv(tmp_path / f"{kind}.csv", kind, rows)), district="633", kind=kind)
+        out = run_intake(request, engine=res.engine, settings=res.settings, campaign=res.campaign)
+        assert out.status == "accepted" and out.rows_quarantined == 0, (kind, out)
+
+    summary = readiness_flow(now="2021-07-28T08:00:00+07:00", district="633")
+    d = summary["districts"][0]
+    assert d["district"] == "633" and d["status"] == "not_ready"
+    assert {f["facility_code"]: f["status"] for f in summary["facilities"]} == {"633-TYT-01": "ready",
+                                                                               "633-TYT-02": "not_ready"}
+    items = {(g["facility"], g["item"]) for g in d["gaps"]}
+    assert ("633-TYT-02", "vaccination_tables") in items
+    assert (None, "communication:how_to_register@social_media") in items   # only the loudspeaker was used
+    flow_runs, _tasks, artifacts = _runs_of("readiness")
+    assert any(fr.state.is_completed() for fr in flow_runs)
+    keys = {a.key for a in artifacts}
+    assert {"readiness-633", "readiness-province", "readiness-622"} <= keys   # every district, the province
+    table = next(a for a in artifacts if a.key == "readiness-633" and "633-TYT-02" in json.dumps(a.data))
+    assert "0912345678" not in json.dumps(table.data) and "Nguyễn Văn Bình" not in json.dumps(table.data)

@@ -110,6 +110,7 @@ class Loaded:
     subs: dict[int, Any] = field(default_factory=dict)      # submission id -> row
     issues: dict[int, dict[int | None, list[Any]]] = field(default_factory=dict)
     quarantine: dict[int, dict[int, Any]] = field(default_factory=dict)
+    engine: Engine | None = None
     rows: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)  # sub -> row_number -> row
 
     def sub_id(self, path: str) -> int:
@@ -171,7 +172,7 @@ def province(request: pytest.FixtureRequest, campaign_files, tmp_path_factory) -
             req = IntakeRequest(path=out / f.path, district=f.district, kind=f.kind, facility=f.facility,
                                 received_at=dt.datetime.fromisoformat(f.planned_upload_at))
             outcomes[f.path] = run_intake(req, engine=engine, settings=settings, campaign=campaign)
-        loaded = Loaded(request.param, out, manifest, outcomes, time.perf_counter() - t0)
+        loaded = Loaded(request.param, out, manifest, outcomes, time.perf_counter() - t0, engine=engine)
         _read_back(engine, loaded)
         yield loaded
     finally:
@@ -1093,3 +1094,93 @@ def test_an_unpadded_month_first_date_is_flagged_in_a_day_first_column():
     r = parse_dates(pd.Series(["25/07/1980", "03/04/1990", "7/5/1980"], dtype="str"), role="birth",
                     today=dt.date(2021, 7, 28))
     assert [None if pd.isna(x) else x for x in r.reason.tolist()] == [None, None, "dob_day_month_ambiguous"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Readiness on the loaded province: every planted readiness fact is found where it was planted
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def readiness_of(province):
+    from sqlalchemy.orm import Session
+
+    from campaign.readiness import ReadinessRules, assess, load_inputs
+
+    campaign = load_campaign()
+    with Session(province.engine) as session:
+        inputs = load_inputs(session, campaign.district_codes)
+    return assess(inputs, ReadinessRules.from_config(campaign), today=NOW.date())
+
+
+def _gap_items(result, district: str, facility: str | None) -> dict[str, str]:
+    g = result.gaps
+    mine = g[(g["district"] == district) & (g["facility"].isna() if facility is None else g["facility"] == facility)]
+    return dict(zip(mine["item"], mine["severity"], strict=True))
+
+
+@pytest.mark.parametrize("code", covers("test_readiness_finds_the_planted_fact", *CODES_BY_CATEGORY["readiness"]))
+def test_readiness_finds_the_planted_fact(province, readiness_of, code):
+    r = readiness_of
+    facilities = r.facilities.set_index(["district", "facility_code"])
+    records = [d for d in province.manifest.defects
+               if d.code == code and (d.file is None or province.outcomes[d.file].status == "accepted")]
+    assert records
+    for d in records:
+        row = province.loaded(d.file).get(d.row_number) if d.file and d.row_number else None
+        facility = row["facility_code"] if row else None
+        if code == "facility_zero_tables":
+            assert _gap_items(r, d.district, facility).get("vaccination_tables") == "blocking"
+            assert facilities.at[(d.district, facility), "status"] == "not_ready"
+        elif code == "infrastructure_gap":
+            assert _gap_items(r, d.district, facility).get(d.note) == "blocking", (facility, d.note)
+        elif code == "infrastructure_missing_facility":
+            facility = d.note.split()[1]
+            assert facilities.at[(d.district, facility), "infrastructure"] == "unknown"
+            assert facilities.at[(d.district, facility), "status"] in ("unknown", "not_ready")
+        elif code == "training_incomplete":
+            if row["training_date"] <= NOW.date():
+                assert "training_not_completed" in _gap_items(r, d.district, facility)
+            else:
+                hold = r.training_to_hold
+                assert ((hold["facility_code"] == facility) & (hold["training_date"] == row["training_date"])).any()
+        elif code == "staff_untrained":
+            if row["session_date"] >= NOW.date():
+                assert _gap_items(r, d.district, facility).get("untrained_member") == "warning"
+        elif code == "staff_double_booked":
+            if row["session_date"] >= NOW.date():
+                assert _gap_items(r, d.district, facility).get("double_booked") == "blocking"
+                assert facilities.at[(d.district, facility), "status"] == "not_ready"
+        elif code == "team_missing_role":
+            day, part = d.note.split()[:2]
+            facility = d.note.rsplit("(", 1)[1].rstrip(")")
+            assert f"team:{day}:{part}" in _gap_items(r, d.district, facility), d.note
+            session = r.sessions[(r.sessions["facility_code"] == facility)
+                                 & (r.sessions["session_date"].astype(str) == day) & (r.sessions["session_part"] == part)]
+            assert len(session) == 1 and session["complete_teams"].iloc[0] < session["teams"].iloc[0]
+        elif code == "team_not_updated":
+            item = f"team_not_updated:{row['session_date'].isoformat()}:{row['session_part']}"
+            imminent = (row["session_date"] - NOW.date()).days <= load_campaign().readiness.stale_check_days_ahead
+            assert (item in _gap_items(r, d.district, facility)) == imminent, (item, imminent)
+        elif code == "comm_missing_certificate_lookup":
+            items = _gap_items(r, d.district, None)
+            assert any(i.startswith("communication:certificate_lookup@") for i in items), items
+            assert r.districts.set_index("district").at[d.district, "status"] == "not_ready"
+        else:
+            raise AssertionError(f"{code}: readiness has no check for it")
+
+
+def test_readiness_of_the_whole_province_is_complete_and_consistent(province, readiness_of):
+    r = readiness_of
+    campaign = load_campaign()
+    assert list(r.districts["district"]) == campaign.district_codes
+    loaded_facilities = {(row["district"], row["facility_code"]) for sid, sub in province.subs.items()
+                         if sub.kind == "facilities" and sub.is_current for row in province.rows.get(sid, {}).values()}
+    assert set(zip(r.facilities["district"], r.facilities["facility_code"], strict=True)) == loaded_facilities
+    assert set(r.facilities["status"]) <= {"ready", "ready_with_warnings", "not_ready", "unknown"}
+    assert (r.facilities["status"] == "ready").any()   # the synthetic province is not all broken
+    # a facility is not_ready exactly when it has a blocking gap of its own
+    blocking = set(zip(*r.gaps[(r.gaps["severity"] == "blocking") & r.gaps["facility"].notna()][["district", "facility"]]
+                       .to_numpy().T))
+    not_ready = set(zip(*r.facilities[r.facilities["status"] == "not_ready"][["district", "facility_code"]].to_numpy().T))
+    assert blocking == not_ready
