@@ -689,6 +689,23 @@ def test_bulk_many_chunks(probe: tuple[Engine, Table, int], monkeypatch: pytest.
     assert len({r["id"] for r in got}) == n
 
 
+def test_bulk_bad_value_in_a_later_chunk_fails_the_whole_load(
+    probe: tuple[Engine, Table, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks are converted ahead in a helper thread: its error must reach the caller, and the rows of
+    the chunks already written go with the rollback."""
+    engine, table, sub_id = probe
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 5)
+    n = 23
+    texts = [f"r{i}" for i in range(n)]
+    texts[17] = "x" * 10_000   # longer than the column, in the fourth chunk
+    frame = pd.DataFrame({"submission_id": sub_id, "district": "633", "row_number": np.arange(n),
+                          "c_text": pd.Series(texts, dtype="str")})
+    with pytest.raises(BulkInsertError, match="c_text"), engine.begin() as conn:
+        insert_frame(conn, table, frame)
+    assert _read(engine, table) == []
+
+
 def test_bulk_empty_frame(probe: tuple[Engine, Table, int]) -> None:
     engine, table, _ = probe
     with engine.begin() as conn:
