@@ -21,16 +21,17 @@ submission behind it is `unknown`, never `ready`.
   than one table's worth is blocking, fewer than all tables' is a warning. Training planned after today
   is listed as still to be held; a past training not completed is a warning.
 - Teams (ê kíp, from `staff`): for every session on or after today, a team is complete when each role
-  has its minimum of members trained for that role and none of them is booked elsewhere at the same
-  session. No complete team in a session is blocking; fewer complete teams than tables, members not
+  has its minimum of members who completed the platform training (for any position: teams rotate roles
+  between sessions) and none of them is booked elsewhere at the same session. No complete team in a session is blocking; fewer complete teams than tables, members not
   trained, a team not updated within `teams.max_team_age_days` before an imminent session, or no session
   listed at all are warnings. A person on two teams of the same session (same ID or phone anywhere in
   the province, or the same name at the same facility) is blocking for every facility involved.
 - Communication (per district): every required message on every required channel, dated on or before
   today; what is missing is a gap of the configured severity.
 
-People are matched between `staff` and `training` by ID number, else phone, else folded name at the
-same facility, else folded name in the district when that name is trained only once there.
+People are matched between `staff` and `training` by ID number, else phone (anywhere in the district),
+else folded name at the same facility; a name alone never matches across facilities (namesakes are
+common), so when in doubt a member shows as untrained and the district confirms.
 """
 
 from __future__ import annotations
@@ -222,14 +223,10 @@ def _trained_match(staff: pd.DataFrame, trained: pd.DataFrame) -> pd.Series:
     t = pd.concat([trained[["district", "facility_code", "role_trained"]], _person_keys(trained)], axis=1)
     s = pd.concat([staff[["district", "facility_code"]], _person_keys(staff)], axis=1)
     matched = np.zeros(len(staff), dtype=bool)
-    # strongest evidence first; a bare name only within its facility, or in the district when one person
-    # of that name was trained there
-    for cols, unique_only in ((["district", "id_key"], False), (["district", "phone_key"], False),
-                              (["district", "facility_code", "name_key"], False), (["district", "name_key"], True)):
+    # strongest evidence first; a bare name only within its facility (across a district, names repeat:
+    # a namesake's training must not vouch for someone who was never trained)
+    for cols in (["district", "id_key"], ["district", "phone_key"], ["district", "facility_code", "name_key"]):
         known = t.dropna(subset=cols)
-        if unique_only:
-            places = known.groupby(cols)["facility_code"].nunique()
-            known = known[known.set_index(cols).index.isin(places[places == 1].index)]
         if known.empty:
             continue
         lookup = known.groupby(cols)["role_trained"].agg(lambda r: frozenset(r.dropna())).to_dict()
@@ -326,7 +323,7 @@ def _coverage(fac: pd.DataFrame, training: pd.DataFrame, staff: pd.DataFrame, tr
         parts.append(t[["district", "facility_code", "staff_type", "role", "person", "trained"]])
     if len(staff):
         s = staff.assign(person=_person_keys(staff).fillna("").agg("|".join, axis=1),
-                         trained=[r in roles for r, roles in zip(staff["role"], trained_roles, strict=True)])
+                         trained=[bool(roles) for roles in trained_roles])
         parts.append(s[["district", "facility_code", "staff_type", "role", "person", "trained"]])
     if not parts:
         return pd.DataFrame(columns=["district", "facility_code", "staff_type", "role", "people", "trained"])
@@ -371,8 +368,10 @@ def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rul
         upcoming = staff
     conflicts = _double_bookings(upcoming)
     conflicted = set(conflicts.index)
-    trained_ok = pd.Series([r in roles for r, roles in zip(staff.get("role", []), trained_roles, strict=True)],
-                           index=staff.index, dtype=bool) if len(staff) else pd.Series(dtype=bool)
+    # The platform training is per person: someone trained (for any position) can take any role of a
+    # team; the per-role need is checked on the training lists (`trained:<role>` above).
+    trained_ok = pd.Series([bool(roles) for roles in trained_roles], index=staff.index, dtype=bool) \
+        if len(staff) else pd.Series(dtype=bool)
     for i, f in fac.iterrows():
         d, code = f["district"], f["facility_code"]
         listed = staff[(staff["district"] == d) & (staff["facility_code"] == code)] if len(staff) else staff
@@ -390,7 +389,7 @@ def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rul
         untrained = here[~trained_ok.loc[here.index]] if training_known else here.iloc[0:0]
         if len(untrained):
             _gap(gaps, d, code, "teams", "untrained_member", untrained.drop_duplicates(["full_name"]).shape[0],
-                 WARNING, owner, f"{len(untrained)} lượt phân công người chưa tập huấn đúng vị trí")
+                 WARNING, owner, f"{len(untrained)} lượt phân công người chưa tập huấn sử dụng Nền tảng")
             status[i] = worst([status[i], WARNINGS])
         clashes = conflicts[(conflicts["district"] == d) & (conflicts["facility_code"] == code)]
         if len(clashes):
