@@ -20,7 +20,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from _common import machine, median_of, report, run_measured
@@ -77,6 +76,9 @@ print(json.dumps({"core_runs": core, "baseline_read_runs": base, "rows": sizes,
 
 COUNT = """
 import asyncio, json
+from campaign.runtime import configure_environment
+from campaign.settings import Settings
+configure_environment(Settings())   # the same Prefect home as the commands
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 async def main():

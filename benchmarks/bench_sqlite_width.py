@@ -27,7 +27,7 @@ def rate(rows: int, width: int, foreign_keys: bool, path: Path) -> float:
     conn.execute("CREATE TABLE s (id INTEGER PRIMARY KEY)")
     conn.execute("INSERT INTO s VALUES (1)")
     names = ",".join(f"c{i}" for i in range(width))
-    conn.execute(f"CREATE TABLE t (id INTEGER PRIMARY KEY, sid INTEGER NOT NULL REFERENCES s(id), "
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, sid INTEGER NOT NULL REFERENCES s(id), "
                  + ",".join(f"c{i} VARCHAR(50)" for i in range(width)) + ")")
     conn.execute("CREATE INDEX ix_t_sid ON t (sid)")
     sid = [1] * rows

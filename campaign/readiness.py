@@ -121,6 +121,7 @@ class ReadinessInputs:
     staff: pd.DataFrame
     communication: pd.DataFrame
     submissions: pd.DataFrame
+    _kinds: set[tuple[str, str]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # every column of the kind present (empty or partial frames from callers and tests alike)
@@ -134,8 +135,10 @@ class ReadinessInputs:
             setattr(self, kind, frame)
 
     def has_kind(self, district: str, kind: str) -> bool:
-        s = self.submissions
-        return bool(((s["district"] == district) & (s["kind"] == kind)).any())
+        """Whether the district has a current submission of that kind (else the dimension is unknown)."""
+        if self._kinds is None:
+            self._kinds = set(zip(self.submissions["district"], self.submissions["kind"], strict=True))
+        return (district, kind) in self._kinds
 
 
 @dataclass
@@ -237,13 +240,15 @@ def _trained_match(staff: pd.DataFrame, trained: pd.DataFrame) -> pd.Series:
         known = t.dropna(subset=cols)
         if known.empty:
             continue
-        lookup = known.groupby(cols)["role_trained"].agg(lambda r: frozenset(r.dropna())).to_dict()
+        lookup: dict[tuple[Any, ...], set[str]] = {}
+        for key, role in zip(known[cols].itertuples(index=False, name=None), known["role_trained"], strict=True):
+            lookup.setdefault(key, set()).update([role] if isinstance(role, str) else [])
         for pos, key in enumerate(s[cols].itertuples(index=False, name=None)):
             if matched[pos] or any(pd.isna(k) for k in key):
                 continue
-            roles = lookup.get(key if len(cols) > 1 else key[0])
+            roles = lookup.get(key)
             if roles is not None:
-                result.iat[pos] = roles
+                result.iat[pos] = frozenset(roles)
                 matched[pos] = True
     return result
 
@@ -365,38 +370,75 @@ def _double_bookings(staff: pd.DataFrame) -> pd.DataFrame:
     return out[~out.index.duplicated()]
 
 
+SESSION_KEY = ["district", "facility_code", "session_day", "session_part"]
+
+
+def _team_table(upcoming: pd.DataFrame, usable: pd.Series, rules: ReadinessRules, today: dt.date) -> pd.DataFrame:
+    """One row per team of an upcoming session: complete or not, the roles it lacks, stale or not."""
+    team_key = [*SESSION_KEY, "team_no"]
+    counted = upcoming.assign(_ok=usable.loc[upcoming.index].to_numpy())
+    have = (counted[counted["_ok"]].groupby([*team_key, "role"], dropna=False).size().unstack("role", fill_value=0))
+    teams = counted[team_key].drop_duplicates().set_index(team_key)
+    have = have.reindex(teams.index, fill_value=0)
+    missing = pd.DataFrame({role: (need - (have[role] if role in have else pd.Series(0, index=teams.index)))
+                            .clip(lower=0) for role, need in rules.roles.items()}, index=teams.index)
+    teams["complete"] = (missing.sum(axis=1) == 0).to_numpy()
+    for role in rules.roles:
+        teams[f"missing_{role}"] = missing[role].to_numpy()
+    # last update of a team: its `updated_on`, else the day (in Gia Lai) its staff file was received
+    received = pd.to_datetime(counted["received_at"], utc=True).dt.tz_convert(clock.TZ_NAME).dt.normalize() \
+        .dt.tz_localize(None)
+    updated = pd.to_datetime(counted["updated_on"]).dt.normalize()
+    counted["_updated"] = updated.fillna(received)
+    last = counted.groupby(team_key, dropna=False)["_updated"].max().reindex(teams.index)
+    day = pd.to_datetime(pd.Series(teams.index.get_level_values("session_day"), index=teams.index))
+    imminent = (day - pd.Timestamp(today)).dt.days <= rules.stale_check_days_ahead
+    age = (day - last).dt.days
+    teams["stale"] = (imminent & (age.isna() | (age > rules.max_team_age_days))).to_numpy(dtype=bool)
+    return teams.reset_index()
+
+
 def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rules: ReadinessRules,
            inputs: ReadinessInputs, today: dt.date, gaps: list[dict[str, Any]]) -> tuple[pd.Series, pd.DataFrame]:
     status = pd.Series(READY, index=fac.index, dtype=object)
     owner = rules.owners["teams"]
-    session_rows: list[dict[str, Any]] = []
-    if len(staff):
-        staff = staff.assign(session_day=pd.to_datetime(staff["session_date"]).dt.date)
-        upcoming = staff[staff["session_day"] >= today]
-    else:
-        upcoming = staff
+    columns = ["district", "facility_code", "session_date", "session_part", "teams", "complete_teams", "tables",
+               "stale_teams"]
+    if staff.empty:
+        status[:] = UNKNOWN
+        return status, pd.DataFrame(columns=columns)
+    staff = staff.assign(session_day=pd.to_datetime(staff["session_date"]).dt.date)
+    upcoming = staff[staff["session_day"] >= today]
     conflicts = _double_bookings(upcoming)
-    conflicted = set(conflicts.index)
     # The platform training is per person: someone trained (for any position) can take any role of a
-    # team; the per-role need is checked on the training lists (`trained:<role>` above).
-    trained_ok = pd.Series([bool(roles) for roles in trained_roles], index=staff.index, dtype=bool) \
-        if len(staff) else pd.Series(dtype=bool)
+    # team; the per-role need is checked on the training lists (`trained:<role>` above). Where the
+    # district sent no training list, training is unknown and the roster alone is counted.
+    trained_ok = pd.Series([bool(roles) for roles in trained_roles], index=staff.index, dtype=bool)
+    known = staff["district"].map(lambda d: inputs.has_kind(d, "training")).astype(bool)
+    usable = (trained_ok | ~known) & ~staff.index.isin(conflicts.index)
+    teams = _team_table(upcoming, usable, rules, today) if len(upcoming) else None
+    sessions = (teams.groupby(SESSION_KEY, sort=True)
+                .agg(teams=("team_no", "nunique"), complete_teams=("complete", "sum"), stale_teams=("stale", "sum"),
+                     **{f"missing_{r}": (f"missing_{r}", "sum") for r in rules.roles})
+                .reset_index() if teams is not None else pd.DataFrame(columns=[*SESSION_KEY, "teams"]))
     staff_at, upcoming_at, conflicts_at = _by_facility(staff), _by_facility(upcoming), _by_facility(conflicts)
+    sessions_at = _by_facility(sessions)
+    untrained_rows = upcoming[~trained_ok.loc[upcoming.index] & known.loc[upcoming.index]]
+    untrained_at = _by_facility(untrained_rows)
+    tables_of = {}
     for i, f in fac.iterrows():
         d, code = f["district"], f["facility_code"]
-        listed = staff_at(d, code)
-        if listed.empty:
+        tables = int(f["vaccination_tables"]) if pd.notna(f["vaccination_tables"]) else 0
+        tables_of[(d, code)] = tables
+        if staff_at(d, code).empty:
             status[i] = UNKNOWN
             continue
-        here = upcoming_at(d, code)
-        if here.empty:
+        if upcoming_at(d, code).empty:
             _gap(gaps, d, code, "teams", "no_upcoming_session", 1, WARNING, owner,
                  "danh sách ê kíp không có buổi tiêm nào từ hôm nay")
             status[i] = WARNINGS
             continue
-        tables = int(f["vaccination_tables"]) if pd.notna(f["vaccination_tables"]) else 0
-        training_known = inputs.has_kind(d, "training")
-        untrained = here[~trained_ok.loc[here.index]] if training_known else here.iloc[0:0]
+        untrained = untrained_at(d, code)
         if len(untrained):
             _gap(gaps, d, code, "teams", "untrained_member", untrained.drop_duplicates(["full_name"]).shape[0],
                  WARNING, owner, f"{len(untrained)} lượt phân công người chưa tập huấn sử dụng Nền tảng")
@@ -406,35 +448,12 @@ def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rul
             _gap(gaps, d, code, "teams", "double_booked", clashes.drop_duplicates("conflict_key").shape[0], BLOCKING,
                  owner, "người được phân vào hai ê kíp cùng một buổi")
             status[i] = NOT_READY
-        for (day, part), sess in here.groupby(["session_day", "session_part"], sort=True):
-            complete, stale = 0, 0
-            missing_roles: dict[str, int] = {}
-            for _team, members in sess.groupby("team_no"):
-                ok = members[~members.index.isin(conflicted)]
-                if training_known:
-                    ok = ok[trained_ok.loc[ok.index]]
-                short = {role: need - int((ok["role"] == role).sum()) for role, need in rules.roles.items()
-                         if int((ok["role"] == role).sum()) < need}
-                if short:
-                    for role, n in short.items():
-                        missing_roles[role] = missing_roles.get(role, 0) + n
-                else:
-                    complete += 1
-                updated = pd.to_datetime(members["updated_on"]).dt.date if "updated_on" in members else None
-                received = members["received_at"].map(lambda t: clock.local(t).date() if pd.notna(t) else None)
-                when = [u if u is not None and not pd.isna(u) else r
-                        for u, r in zip(updated if updated is not None else [None] * len(members), received, strict=True)]
-                last = max((w for w in when if w is not None), default=None)
-                imminent = (day - today).days <= rules.stale_check_days_ahead
-                if imminent and (last is None or (day - last).days > rules.max_team_age_days):
-                    stale += 1
-            teams_n = sess["team_no"].nunique()
-            session_rows.append({"district": d, "facility_code": code, "session_date": day, "session_part": part,
-                                 "teams": int(teams_n), "complete_teams": complete, "tables": tables,
-                                 "stale_teams": stale})
+        for sess in sessions_at(d, code).itertuples(index=False):
+            day, part, complete, stale = sess.session_day, sess.session_part, int(sess.complete_teams), int(sess.stale_teams)
             label = f"{day:%d/%m/%Y} {part}"
             if complete == 0:
-                roles = ", ".join(f"{r} thiếu {n}" for r, n in missing_roles.items())
+                roles = ", ".join(f"{r} thiếu {int(getattr(sess, f'missing_{r}'))}" for r in rules.roles
+                                  if getattr(sess, f"missing_{r}"))
                 _gap(gaps, d, code, "teams", f"team:{day.isoformat()}:{part}", 1, BLOCKING, owner,
                      f"buổi {label}: không có ê kíp đủ người đã tập huấn ({roles})")
                 status[i] = NOT_READY
@@ -446,9 +465,16 @@ def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rul
                 _gap(gaps, d, code, "teams", f"team_not_updated:{day.isoformat()}:{part}", stale, WARNING, owner,
                      f"buổi {label}: {stale} ê kíp chưa cập nhật trong {rules.max_team_age_days} ngày trước buổi tiêm")
                 status[i] = worst([status[i], WARNINGS])
-    sessions = pd.DataFrame(session_rows, columns=["district", "facility_code", "session_date", "session_part",
-                                                   "teams", "complete_teams", "tables", "stale_teams"])
-    return status, sessions
+    if len(sessions):
+        out = sessions.assign(session_date=sessions["session_day"],
+                              tables=[tables_of.get((d, c), 0) for d, c in zip(sessions["district"],
+                                                                                sessions["facility_code"], strict=True)])
+        known_facilities = set(tables_of)
+        out = out[[(d, c) in known_facilities for d, c in zip(out["district"], out["facility_code"], strict=True)]]
+        out = out[columns].astype({"teams": int, "complete_teams": int, "stale_teams": int})
+    else:
+        out = pd.DataFrame(columns=columns)
+    return status, out.reset_index(drop=True)
 
 
 def _communication(inputs: ReadinessInputs, rules: ReadinessRules, today: dt.date,
@@ -632,7 +658,9 @@ def to_json(result: Assessment, *, district: str | None = None, names: dict[str,
         })
     out: dict[str, Any] = {"as_of": result.as_of.isoformat(), "province": dict(result.province), "districts": rows}
     if district:
-        pick = (lambda f: f[f["district"] == district])
+        def pick(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[frame["district"] == district]
+
         out["facilities"] = _records(pick(result.facilities))
         out["sessions"] = _records(pick(result.sessions))
         out["training"] = _records(pick(result.training))

@@ -1187,7 +1187,8 @@ def test_readiness_of_the_whole_province_is_complete_and_consistent(province, re
     assert set(r.facilities["status"]) <= {"ready", "ready_with_warnings", "not_ready", "unknown"}
     assert (r.facilities["status"] == "ready").any()   # the synthetic province is not all broken
     # a facility is not_ready exactly when it has a blocking gap of its own
-    blocking = set(zip(*r.gaps[(r.gaps["severity"] == "blocking") & r.gaps["facility"].notna()][["district", "facility"]]
-                       .to_numpy().T))
-    not_ready = set(zip(*r.facilities[r.facilities["status"] == "not_ready"][["district", "facility_code"]].to_numpy().T))
+    gaps = r.gaps[(r.gaps["severity"] == "blocking") & r.gaps["facility"].notna()]
+    blocking = set(zip(gaps["district"], gaps["facility"], strict=True))
+    not_ready = r.facilities[r.facilities["status"] == "not_ready"]
+    not_ready = set(zip(not_ready["district"], not_ready["facility_code"], strict=True))
     assert blocking == not_ready
