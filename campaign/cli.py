@@ -217,6 +217,109 @@ def readiness(ctx: click.Context, district: str | None, at: str | None, history:
         _emit_json(summary)
 
 
+def _instant_or_exit(ctx: click.Context, text: str | None, option: str):
+    from campaign import clock
+
+    if text is None:
+        return None
+    try:
+        return clock.parse_instant(text)
+    except ValueError as exc:
+        _say(f"usage error: {option} {text!r}: {exc}")
+        ctx.exit(EXIT_USAGE)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--at", "at", default=None, help="The moment to look at (ISO 8601; default CAMPAIGN_NOW or now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the board as one JSON object on stdout.")
+@click.pass_context
+def deadlines(ctx: click.Context, at: str | None, as_json: bool) -> None:
+    """The board: every party's deliverables with their state, and the escalations sent. Sends nothing
+    (`campaign watch` sends)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sqlalchemy.orm import Session
+
+    from campaign import clock
+    from campaign.resources import get_resources
+    from campaign.watch import board
+
+    moment = _instant_or_exit(ctx, at, "--at") or clock.now()
+    res = get_resources()
+    with Session(res.engine) as session:
+        summary = board(session, res.campaign, clock.to_utc(moment))
+    for d in summary["deliverables"]:
+        due = clock.local(clock.parse_instant(d["due_at"]))
+        missing = f" · missing: {', '.join(d['missing'])}" if d["missing"] else ""
+        _say(f"{d['deadline']:<24} {d['party']:<4} {d['state']:<13} due {due:%d/%m/%Y %H:%M}{missing}")
+    _say(f"{len(summary['escalations_sent'])} escalation messages sent so far")
+    if as_json:
+        _emit_json(summary)
+
+
+@deadlines.command("extend")
+@click.argument("deadline")
+@click.option("--party", required=True, help="A district (GSO code or name), 'doh', or 'all'.")
+@click.option("--to", "to", required=True, help="The new due time (ISO 8601; no offset means +07:00).")
+@click.option("--reason", required=True, help="Why (shown on the board and in the messages).")
+@click.option("--by", "by", default="cli", show_default=True, help="Who moves it.")
+@click.pass_context
+def deadlines_extend(ctx: click.Context, deadline: str, party: str, to: str, reason: str, by: str) -> None:
+    """Move DEADLINE for one party or all, without editing files; recorded with who, when and why."""
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
+    from campaign import clock
+    from campaign.resources import get_resources
+    from campaign.store.models import DeadlineExtension
+
+    res = get_resources()
+    known = {d.id: d for d in res.campaign.deadlines}
+    if deadline not in known:
+        _say(f"usage error: unknown deadline {deadline!r}; expected one of: {', '.join(known)}")
+        ctx.exit(EXIT_USAGE)
+    if party.lower() in ("all", "*"):
+        code = "*"
+    elif party.lower() == "doh":
+        code = "doh"
+    else:
+        from campaign.domain.admin_units import get_admin_units
+
+        found = get_admin_units().resolve_district(party, res.campaign.province.code)
+        if found.status != "found" or found.unit.code not in res.campaign.district_codes:
+            _say(f"usage error: unknown party {party!r}")
+            ctx.exit(EXIT_USAGE)
+        code = found.unit.code
+    if (code == "doh") != (known[deadline].party == "doh") and code != "*":
+        _say(f"usage error: {deadline} is owed by {known[deadline].party}, not by {party}")
+        ctx.exit(EXIT_USAGE)
+    due = _instant_or_exit(ctx, to, "--to")
+    with Session(res.engine) as session, session.begin():
+        session.add(DeadlineExtension(deadline_id=deadline, party=code, due_at=clock.to_utc(due), reason=reason,
+                                      created_by=by, created_at=dt.datetime.now(dt.UTC)))
+    _say(f"{deadline} for {code}: due {clock.local(due):%d/%m/%Y %H:%M} ({reason})")
+
+
+@main.command()
+@click.option("--at", "at", default=None, help="The moment to watch at (ISO 8601; default CAMPAIGN_NOW or now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
+@click.pass_context
+def watch(ctx: click.Context, at: str | None, as_json: bool) -> None:
+    """Run the deadline watch once (a flow run): send every escalation step due at that moment, once."""
+    moment = _instant_or_exit(ctx, at, "--at")
+    _prepare()
+    from flows.deadline_watch import deadline_watch_flow
+
+    summary = deadline_watch_flow(now=moment.isoformat() if moment else None)
+    _drain_prefect()
+    d = summary["delivery"]
+    _say(f"{len(summary['written_now'])} escalation steps written now; {d['sent']} messages sent, "
+         f"{d['failed']} failed (retried later), {d['given_up']} given up")
+    if as_json:
+        _emit_json(summary)
+
+
 @main.command()
 @click.argument("submission_id", type=int)
 @click.option("--reason", required=True, help="Why the submission is withdrawn (kept with it).")

@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     config: Path = DEFAULT_CAMPAIGN_FILE
     # The logical clock, ISO 8601; a time without offset means +07:00; unset = the real clock.
     now: str | None = None
+    # Outgoing e-mail of the deadline watch (escalations) and reports.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "dieuphoi-tiemchung@example.gov.vn"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
 
     @property
     def resolved_database_url(self) -> str:

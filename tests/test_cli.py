@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from campaign.cli import main
 from campaign.config import DEFAULT_CAMPAIGN_FILE
 
-COMMANDS = ["demo", "templates", "intake", "withdraw", "readiness"]
+COMMANDS = ["demo", "templates", "intake", "withdraw", "readiness", "deadlines", "watch"]
 HEADER = "Họ và tên (*),Ngày sinh dạng dd/mm/yyyy (*),Giới tính (*),Mã nhóm đối tượng ưu tiên (*),Số điện thoại (*),Xã/Phường (*)\n"
 
 
@@ -122,3 +122,45 @@ def test_readiness_json_district_and_history(runner, prefect_harness):
 
     assert runner.invoke(main, ["readiness", "--district", "Ba Đình"]).exit_code == 2
     assert runner.invoke(main, ["readiness", "--at", "yesterday-ish"]).exit_code == 2
+
+
+def test_deadlines_board_extend_and_watch(runner, prefect_harness, monkeypatch):
+    import socket
+
+    from campaign.resources import reset_resources
+
+    with socket.socket() as s:   # a port nobody listens on: the mail server is down
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("CAMPAIGN_SMTP_PORT", str(s.getsockname()[1]))
+    reset_resources()
+    board = runner.invoke(main, ["deadlines", "--at", "2021-07-29T01:00", "--json"])
+    assert board.exit_code == 0, board.output
+    summary = json.loads(board.stdout.strip().splitlines()[-1])
+    mine = {(d["deadline"], d["party"]): d for d in summary["deliverables"]}
+    assert mine[("district_preparation", "633")]["state"] == "overdue"
+    assert summary["escalations_sent"] == []            # the board sends nothing
+
+    moved = runner.invoke(main, ["deadlines", "extend", "district_preparation", "--party", "chu se",
+                                 "--to", "2021-07-30T00:00", "--reason", "mất điện", "--by", "coordinator"])
+    assert moved.exit_code == 0, moved.output
+    after = json.loads(runner.invoke(main, ["deadlines", "--at", "2021-07-29T01:00", "--json"]).stdout.strip()
+                       .splitlines()[-1])
+    mine = {(d["deadline"], d["party"]): d for d in after["deliverables"]}
+    assert mine[("district_preparation", "633")]["state"] == "due"
+    assert mine[("district_preparation", "633")]["extension_reason"] == "mất điện"
+    assert mine[("district_preparation", "622")]["state"] == "overdue"
+
+    watched = runner.invoke(main, ["watch", "--at", "2021-07-28T16:00", "--json"])
+    assert watched.exit_code == 0, watched.output
+    result = json.loads(watched.stdout.strip().splitlines()[-1])
+    # 17 districts x 2 reminders, but 633's preparation deadline moved: its reminder is now 29/7 04:00
+    assert len(result["written_now"]) == 33
+    assert ("district_preparation", "633") not in {(w["deadline"], w["party"]) for w in result["written_now"]}
+    # no mail server in this test: every send fails and waits for its retry
+    assert result["delivery"]["sent"] == 0 and result["delivery"]["failed"] == 33
+
+    assert runner.invoke(main, ["deadlines", "extend", "nope", "--party", "633", "--to", "2021-07-30",
+                                "--reason", "x"]).exit_code == 2
+    assert runner.invoke(main, ["deadlines", "extend", "doh_central_report", "--party", "633", "--to",
+                                "2021-07-30", "--reason", "x"]).exit_code == 2
+    assert runner.invoke(main, ["deadlines", "--at", "not a time"]).exit_code == 2

@@ -119,3 +119,42 @@ def test_readiness_flow_publishes_district_and_province_artifacts(prefect_harnes
     assert {"readiness-633", "readiness-province", "readiness-622"} <= keys   # every district, the province
     table = next(a for a in artifacts if a.key == "readiness-633" and "633-TYT-02" in json.dumps(a.data))
     assert "0912345678" not in json.dumps(table.data) and "Nguyễn Văn Bình" not in json.dumps(table.data)
+
+
+def test_deadline_watch_flow_replays_moments_and_mails_once(prefect_harness, campaign_home, monkeypatch):
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from campaign.resources import reset_resources
+    from flows.deadline_watch import deadline_watch_flow
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    received: list[list[str]] = []
+
+    class Mailbox:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's API
+            received.append(list(envelope.rcpt_tos))
+            return "250 OK"
+
+    monkeypatch.setenv("CAMPAIGN_SMTP_PORT", str(port))
+    reset_resources()
+    controller = Controller(Mailbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        quiet = deadline_watch_flow(now="2021-07-28T15:00:00+07:00")
+        assert quiet["written_now"] == [] and quiet["delivery"]["sent"] == 0
+        reminders = deadline_watch_flow(now="2021-07-28T16:00:00+07:00")
+        assert len(reminders["written_now"]) == 34 and reminders["delivery"]["sent"] == 34
+        again = deadline_watch_flow(now="2021-07-28T16:30:00+07:00")
+        assert again["written_now"] == [] and again["delivery"]["sent"] == 0
+    finally:
+        controller.stop()
+    assert len(received) == 34 and ["ttyt.633@example.gov.vn"] in received
+    states = {(d["deadline"], d["party"]): d["state"] for d in again["deliverables"]}
+    assert states[("district_preparation", "633")] == "due" and states[("doh_central_report", "doh")] == "due"
+    flow_runs, _tasks, artifacts = _runs_of("deadline_watch")
+    assert sum(fr.state.is_completed() for fr in flow_runs) >= 3
+    assert any(a.key == "deadline-board" for a in artifacts)

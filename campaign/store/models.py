@@ -276,6 +276,23 @@ class Escalation(Base):
     __table_args__ = (UniqueConstraint("deadline_id", "party", "step"),)
 
 
+class DeadlineExtension(Base):
+    """A deadline moved for one party (a GSO district code or 'doh') or for all ('*'), by a coordinator;
+    never updated: the latest one for a party wins."""
+
+    __tablename__ = "deadline_extensions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deadline_id: Mapped[str] = mapped_column(String(64))
+    party: Mapped[str] = mapped_column(String(8))
+    due_at: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_deadline_extensions_deadline_party", "deadline_id", "party"),)
+
+
 class OutboxMessage(Base):
     """A message to deliver for an escalation; written in the escalation's transaction, sent after."""
 
@@ -464,6 +481,7 @@ __all__ = [
     "SEVERITIES",
     "SUBMISSION_STATUSES",
     "Base",
+    "DeadlineExtension",
     "Escalation",
     "ImmutableFieldError",
     "OutboxMessage",

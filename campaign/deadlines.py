@@ -1,0 +1,248 @@
+"""Deadlines as data: what each party owes, by when, its state at any moment, and which escalation steps
+are due (pure functions; the database and the sending are elsewhere).
+
+    board = deliverables(campaign, extensions)                  # one per (deadline, party)
+    state_of(d, completed_at, now)                              # done_on_time | done_late | due | overdue
+    steps_due(d, ladder, completed_at, now, calendar)           # the steps to have sent by `now`
+
+Times are aware datetimes; they are computed in Asia/Ho_Chi_Minh and compared as instants.
+
+A step fires at its trigger time (a share of the window gone, N hours or N working hours before the
+due time, N hours after it) and is due at `now` when that time has passed and the deliverable was
+neither done by then nor is done now. A watch that was not running catches up: every step whose time
+has passed is due (each once: the outbox's unique key is (deadline, party, step)).
+
+Working time: office hours (config `working_time.office_hours`) on working days: Monday to Friday, minus
+Vietnam's public holidays and days off in lieu (the `holidays` package), minus the province's extra days
+off, plus its declared working days (e.g. a Saturday).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from campaign.config import CampaignConfig, EscalationStep
+
+DONE_ON_TIME, DONE_LATE, DUE, OVERDUE = "done_on_time", "done_late", "due", "overdue"
+DOH = "doh"
+TZ = dt.timezone(dt.timedelta(hours=7), "Asia/Ho_Chi_Minh")   # UTC+7 all year, no DST
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    deadline: str
+    name: str
+    party: str                      # GSO district code or "doh"
+    opens_at: dt.datetime
+    due_at: dt.datetime             # after any extension
+    kinds: tuple[str, ...]          # submission kinds it requires (empty for a report)
+    report: str | None              # "district" | "province": a report it requires
+    ladder: str
+    original_due_at: dt.datetime | None = None   # set when an extension moved it
+    extension_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Extension:
+    deadline: str
+    party: str                      # a district code, "doh" or "*" (every party of the deadline)
+    due_at: dt.datetime
+    reason: str
+    by: str
+    at: dt.datetime
+
+
+def deliverables(campaign: CampaignConfig, extensions: Iterable[Extension] = ()) -> list[Deliverable]:
+    """Every (deadline, party) of the campaign; the latest extension for a party (else for "*") wins."""
+    latest: dict[tuple[str, str], Extension] = {}
+    for e in sorted(extensions, key=lambda e: e.at):
+        latest[(e.deadline, e.party)] = e
+    out = []
+    for d in campaign.deadlines:
+        parties = campaign.district_codes if d.party == "districts" else [DOH]
+        for party in parties:
+            item = Deliverable(d.id, d.name, party, d.opens_at, d.due_at, tuple(d.requires.kinds), d.requires.report,
+                               d.escalation)
+            ext = latest.get((d.id, party)) or latest.get((d.id, "*"))
+            if ext is not None:
+                item = replace(item, due_at=ext.due_at, original_due_at=d.due_at, extension_reason=ext.reason)
+            out.append(item)
+    return out
+
+
+def state_of(item: Deliverable, completed_at: dt.datetime | None, now: dt.datetime) -> str:
+    """done_on_time / done_late (completed by `now`, before or after the due time), else due / overdue."""
+    if completed_at is not None and completed_at <= now:
+        return DONE_ON_TIME if completed_at < item.due_at else DONE_LATE
+    return DUE if now < item.due_at else OVERDUE
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Working time
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    office_hours: tuple[tuple[dt.time, dt.time], ...]
+    extra_days_off: frozenset[dt.date] = frozenset()
+    extra_working_days: frozenset[dt.date] = frozenset()
+
+    @classmethod
+    def from_config(cls, campaign: CampaignConfig) -> WorkingCalendar:
+        w = campaign.working_time
+        hours = tuple((dt.time.fromisoformat(a), dt.time.fromisoformat(b)) for a, b in w.office_hours)
+        return cls(hours, frozenset(w.extra_days_off), frozenset(w.extra_working_days))
+
+    def is_working_day(self, day: dt.date) -> bool:
+        if day in self.extra_working_days:
+            return True
+        if day in self.extra_days_off or day.weekday() >= 5:
+            return False
+        return day not in _vn_holidays(day.year)
+
+    def back(self, instant: dt.datetime, hours: float) -> dt.datetime:
+        """The instant `hours` of office time before `instant` (Asia/Ho_Chi_Minh office hours)."""
+        left = dt.timedelta(hours=hours)
+        local = instant.astimezone(TZ)
+        day = local.date()
+        for _ in range(3660):   # ten years of days: a bound, never reached by a sane rule
+            if self.is_working_day(day):
+                for start, end in reversed(self.office_hours):
+                    a = dt.datetime.combine(day, start, TZ)
+                    b = min(dt.datetime.combine(day, end, TZ), local)
+                    if b <= a:
+                        continue
+                    if b - a >= left:
+                        return b - left
+                    left -= b - a
+            day -= dt.timedelta(days=1)
+            local = dt.datetime.combine(day, dt.time.max, TZ)
+        raise ValueError(f"no {hours} working hours in the ten years before {instant}")
+
+    def between(self, a: dt.datetime, b: dt.datetime) -> float:
+        """Office hours between two instants (0 when b <= a)."""
+        if b <= a:
+            return 0.0
+        total = dt.timedelta()
+        day, last = a.astimezone(TZ).date(), b.astimezone(TZ).date()
+        while day <= last:
+            if self.is_working_day(day):
+                for start, end in self.office_hours:
+                    s = max(dt.datetime.combine(day, start, TZ), a)
+                    e = min(dt.datetime.combine(day, end, TZ), b)
+                    if e > s:
+                        total += e - s
+            day += dt.timedelta(days=1)
+        return total.total_seconds() / 3600
+
+
+@functools.cache
+def _vn_holidays(year: int) -> frozenset[dt.date]:
+    import holidays
+
+    return frozenset(holidays.country_holidays("VN", years=year))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Escalation steps
+# ---------------------------------------------------------------------------------------------------------
+
+
+def fire_at(item: Deliverable, step: EscalationStep, calendar: WorkingCalendar, *, count: str = "calendar") -> dt.datetime:
+    """When a step of the ladder fires for this deliverable. `count` ("calendar" | "working") says how
+    `hours_before_due` is counted (config `working_time.count`); `working_hours_before_due` is always
+    office time."""
+    w = step.when
+    if w.window_elapsed is not None:
+        return item.opens_at + (item.due_at - item.opens_at) * w.window_elapsed
+    if w.working_hours_before_due is not None:
+        return max(calendar.back(item.due_at, w.working_hours_before_due), item.opens_at)
+    if w.hours_before_due is not None:
+        if count == "working":
+            return max(calendar.back(item.due_at, w.hours_before_due), item.opens_at)
+        return max(item.due_at - dt.timedelta(hours=w.hours_before_due), item.opens_at)
+    assert w.hours_after_due is not None
+    return item.due_at + dt.timedelta(hours=w.hours_after_due)
+
+
+@dataclass(frozen=True)
+class DueStep:
+    deliverable: Deliverable
+    step: EscalationStep
+    fires_at: dt.datetime
+
+
+def steps_due(item: Deliverable, ladder: Iterable[EscalationStep], completed_at: dt.datetime | None,
+              now: dt.datetime, calendar: WorkingCalendar, *, count: str = "calendar") -> list[DueStep]:
+    """The ladder's steps whose time has come by `now` for a deliverable still not done (now, nor when
+    the step fired), in firing order."""
+    if completed_at is not None and completed_at <= now:
+        return []
+    out = [DueStep(item, s, t) for s in ladder if (t := fire_at(item, s, calendar, count=count)) <= now]
+    return sorted(out, key=lambda d: d.fires_at)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Recipients and messages
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    role: str            # e.g. "health_centre", "doh.director"
+    channel: str         # email | webhook
+    address: str         # an e-mail address or a URL
+
+
+def recipients(step: EscalationStep, party: str, campaign: CampaignConfig) -> list[Recipient]:
+    """Each `to` entry of the step: a contact of the party's own (district: `district_default` with
+    {code}) or `<party>.<contact>` of `parties`; each of the step's channels the contact has an address for."""
+    out: list[Recipient] = []
+    for who in step.to:
+        if "." in who:
+            party_key, contact_key = who.split(".", 1)
+            contact = campaign.parties[party_key].contacts.get(contact_key)
+        else:
+            source = campaign.parties["district_default"] if party != DOH else campaign.parties[DOH]
+            contact = source.contacts.get(who)
+        if contact is None:
+            raise KeyError(f"escalation step {step.step}: no contact {who!r} in parties")
+        for channel in step.channels:
+            address = getattr(contact, channel, None)
+            if address:
+                out.append(Recipient(who, channel, str(address).replace("{code}", party)))
+    return out
+
+
+def local_text(instant: dt.datetime) -> str:
+    return instant.astimezone(TZ).strftime("%H:%M %d/%m/%Y")
+
+
+STEP_TITLES = {"reminder": "Nhắc việc", "warning": "Cảnh báo sắp hết hạn", "overdue": "Quá hạn",
+               "escalated": "Báo cáo cấp trên: quá hạn"}
+
+
+def compose(item: Deliverable, step: str, *, party_name: str, missing: list[str], feedback: Mapping[str, str],
+            now: dt.datetime) -> tuple[str, str, dict[str, Any]]:
+    """(subject, body, payload) in Vietnamese: what is owed, by whom, what is missing, where the feedback is."""
+    title = STEP_TITLES.get(step, step)
+    subject = f"[{title}] {item.name} - {party_name} - hạn {local_text(item.due_at)}"
+    lines = [f"{title}: {item.name}.", f"Đơn vị: {party_name}.", f"Hạn nộp: {local_text(item.due_at)}."]
+    if item.original_due_at is not None:
+        lines.append(f"(Đã gia hạn từ {local_text(item.original_due_at)}: {item.extension_reason})")
+    if now >= item.due_at:
+        hours = (now - item.due_at).total_seconds() / 3600
+        lines.append(f"Đã quá hạn {hours:.0f} giờ.")
+    if missing:
+        lines.append("Còn thiếu: " + "; ".join(missing) + ".")
+    for label, where in feedback.items():
+        lines.append(f"Kết quả kiểm tra lần nộp gần nhất ({label}): {where}")
+    lines.append("Tin nhắn tự động của hệ thống điều phối chiến dịch tiêm chủng.")
+    payload = {"deadline": item.deadline, "party": item.party, "step": step, "due_at": item.due_at.isoformat(),
+               "missing": missing, "feedback": dict(feedback), "text": "\n".join(lines)}
+    return subject, "\n".join(lines), payload

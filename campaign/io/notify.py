@@ -1,0 +1,63 @@
+"""Channels of the deadline watch: e-mail over SMTP and a generic JSON webhook (standard library only).
+
+    send = Notifier(smtp_host="127.0.0.1", smtp_port=25, sender="canhbao@syt.gialai.example")
+    send("email", "ttyt.633@example.gov.vn", subject, body, payload)   # raises on failure: the outbox retries
+
+A failure raises (connection refused, SMTP refusal, HTTP status >= 400, timeout): retrying is the outbox's
+job, not the channel's.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+
+class DeliveryError(RuntimeError):
+    """A channel refused or could not take the message."""
+
+
+@dataclass(frozen=True)
+class Notifier:
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    sender: str = "dieuphoi-tiemchung@example.gov.vn"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    timeout_s: float = 15.0
+
+    def __call__(self, channel: str, recipient: str, subject: str, body: str, payload: dict[str, Any]) -> None:
+        if channel == "email":
+            self.email(recipient, subject, body)
+        elif channel == "webhook":
+            self.webhook(recipient, {"subject": subject, **payload})
+        else:
+            raise DeliveryError(f"unknown channel {channel!r}")
+
+    def email(self, to: str, subject: str, body: str) -> None:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = self.sender, to, subject
+        msg["Date"], msg["Message-ID"] = formatdate(localtime=False), make_msgid(domain="campaign.local")
+        msg.set_content(body, charset="utf-8")
+        with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout_s) as smtp:
+            if self.smtp_starttls:
+                smtp.starttls()
+            if self.smtp_user:
+                smtp.login(self.smtp_user, self.smtp_password or "")
+            refused = smtp.send_message(msg)
+        if refused:
+            raise DeliveryError(f"refused by the SMTP server: {refused}")
+
+    def webhook(self, url: str, document: dict[str, Any]) -> None:
+        data = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        request = urllib.request.Request(url, data=data, method="POST",
+                                         headers={"Content-Type": "application/json; charset=utf-8"})
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - configured URLs
+            if response.status >= 400:
+                raise DeliveryError(f"webhook {url} answered {response.status}")

@@ -1,0 +1,210 @@
+"""The deadline watch: the board of deliverables from the database, escalations into the outbox exactly once,
+and the outbox delivered with retries (no Prefect here; `flows/deadline_watch.py` wires it).
+
+    board(session, campaign, now)                       -> one dict per (deadline, party)
+    escalate(session, campaign, now)                    -> the escalations written this time (outbox rows)
+    deliver(session_factory, sender, real_now)          -> messages sent / failed this time
+
+Exactly once: an escalation is a row with a unique (deadline, party, step); its messages are written in
+the same transaction, one per recipient and channel (unique too). Two watches at once, or a watch that
+crashed after writing them, cannot write them twice. Delivery is a separate step over pending messages,
+each committed as sent right after it went out, so a crash loses nothing and repeats at most the one
+message that was in flight; a failure (SMTP down) schedules a retry with exponential back-off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from campaign.config import CampaignConfig, load_input_kinds
+from campaign.deadlines import (
+    DOH,
+    Deliverable,
+    Extension,
+    WorkingCalendar,
+    compose,
+    deliverables,
+    recipients,
+    state_of,
+    steps_due,
+)
+from campaign.store.models import DeadlineExtension, Escalation, OutboxMessage, Submission
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = dt.timedelta(minutes=1)
+
+
+def extensions(session: Session) -> list[Extension]:
+    rows = session.scalars(select(DeadlineExtension).order_by(DeadlineExtension.id))
+    return [Extension(r.deadline_id, r.party, r.due_at, r.reason, r.created_by, r.created_at) for r in rows]
+
+
+def _first_accepted(session: Session) -> dict[tuple[str, str], dt.datetime]:
+    """(district, kind) -> when its first accepted submission was received (withdrawn ones do not count;
+    one later superseded does: it was accepted when it came)."""
+    rows = session.execute(
+        select(Submission.district_code, Submission.kind, func.min(Submission.received_at))
+        .where(Submission.status == "accepted").group_by(Submission.district_code, Submission.kind)
+    ).all()
+    return {(d, k): t if t.tzinfo else t.replace(tzinfo=dt.UTC) for d, k, t in rows}
+
+
+def completion(item: Deliverable, first: dict[tuple[str, str], dt.datetime]) -> tuple[dt.datetime | None, list[str]]:
+    """(when the deliverable was complete, the kinds still missing). A report requirement is complete
+    when the report was submitted (reports arrive with issue 8: until then, never)."""
+    if item.report is not None:
+        return None, [f"báo cáo ({item.report})"]
+    if item.party == DOH:
+        return None, []
+    times = [first.get((item.party, k)) for k in item.kinds]
+    missing = [k for k, t in zip(item.kinds, times, strict=True) if t is None]
+    return (max(times) if not missing and times else None), missing  # type: ignore[type-var]
+
+
+def _kind_label(kind: str) -> str:
+    kinds = load_input_kinds()
+    return kinds.kinds[kind].label if kind in kinds.kinds else kind
+
+
+def _party_name(party: str, campaign: CampaignConfig) -> str:
+    if party == DOH:
+        return campaign.parties[DOH].name or "Sở Y tế"
+    from campaign.readiness import district_names
+
+    return f"TTYT {district_names([party]).get(party, party)} ({party})"
+
+
+def _latest_feedback(session: Session, party: str) -> dict[str, str]:
+    """kind -> the feedback file of the district's latest submission of that kind (where to look)."""
+    rows = session.execute(
+        select(Submission.kind, Submission.feedback_path).where(Submission.district_code == party,
+                                                               Submission.feedback_path.is_not(None))
+        .order_by(Submission.id)
+    ).all()
+    return {k: p for k, p in rows}
+
+
+def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[str, Any]:
+    """DESIGN.md's deadlines summary: `deliverables` [{deadline, party, state, due_at, ...}] and
+    `escalations_sent` [{deadline, party, step, channel, sent_at (logical), delivered_at}]."""
+    first = _first_accepted(session)
+    items = []
+    for item in deliverables(campaign, extensions(session)):
+        done_at, missing = completion(item, first)
+        items.append({
+            "deadline": item.deadline, "party": item.party, "state": state_of(item, done_at, now),
+            "due_at": item.due_at.isoformat(), "completed_at": done_at.isoformat() if done_at and done_at <= now else None,
+            "missing": [] if done_at and done_at <= now else missing,
+            "extended_from": item.original_due_at.isoformat() if item.original_due_at else None,
+            "extension_reason": item.extension_reason,
+        })
+    sent = session.execute(
+        select(Escalation.deadline_id, Escalation.party, Escalation.step, OutboxMessage.channel,
+               Escalation.logical_sent_at, OutboxMessage.delivered_at, OutboxMessage.status)
+        .join(OutboxMessage, OutboxMessage.escalation_id == Escalation.id)
+        .order_by(Escalation.logical_sent_at, Escalation.id, OutboxMessage.id)
+    ).all()
+    return {
+        "now": now.isoformat(),
+        "deliverables": items,
+        "escalations_sent": [{"deadline": d, "party": p, "step": s, "channel": c, "sent_at": t.isoformat(),
+                              "delivered_at": dl.isoformat() if dl else None, "status": st}
+                             for d, p, s, c, t, dl, st in sent],
+    }
+
+
+@dataclass
+class Written:
+    deadline: str
+    party: str
+    step: str
+    messages: int
+
+
+def escalate(session: Session, campaign: CampaignConfig, now: dt.datetime) -> list[Written]:
+    """Write every escalation due at `now` that was not written before, with its messages. Each in its
+    own SAVEPOINT: one another watch wrote first is skipped, the others still go in. The caller commits."""
+    calendar = WorkingCalendar.from_config(campaign)
+    first = _first_accepted(session)
+    done = {(d, p, s) for d, p, s in session.execute(select(Escalation.deadline_id, Escalation.party, Escalation.step))}
+    written: list[Written] = []
+    for item in deliverables(campaign, extensions(session)):
+        done_at, missing = completion(item, first)
+        ladder = campaign.escalation_ladders[item.ladder]
+        for due in steps_due(item, ladder, done_at, now, calendar, count=campaign.working_time.count):
+            key = (item.deadline, item.party, due.step.step)
+            if key in done:
+                continue
+            subject, body, payload = compose(item, due.step.step, party_name=_party_name(item.party, campaign),
+                                             missing=[_kind_label(k) for k in missing],
+                                             feedback=_latest_feedback(session, item.party) if item.party != DOH else {},
+                                             now=now)
+            try:
+                with session.begin_nested():
+                    esc = Escalation(deadline_id=item.deadline, party=item.party, step=due.step.step,
+                                     due_at=item.due_at, logical_sent_at=now)
+                    session.add(esc)
+                    session.flush()
+                    targets = recipients(due.step, item.party, campaign)
+                    for r in targets:
+                        session.add(OutboxMessage(escalation_id=esc.id, channel=r.channel, recipient=r.address,
+                                                  subject=subject, body=body, payload=payload, status="pending",
+                                                  attempts=0, next_attempt_at=None))
+                    session.flush()
+            except IntegrityError:   # another watch wrote this step first
+                continue
+            done.add(key)
+            written.append(Written(*key, len(targets)))
+    return written
+
+
+class Sender(Protocol):
+    def __call__(self, channel: str, recipient: str, subject: str, body: str, payload: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Delivery:
+    sent: int = 0
+    failed: int = 0       # attempts that failed this time (retried later)
+    given_up: int = 0     # messages that reached MAX_ATTEMPTS
+
+
+def deliver(session_factory: Callable[[], Session], send: Sender, real_now: Callable[[], dt.datetime], *,
+            max_attempts: int = MAX_ATTEMPTS, first_retry: dt.timedelta = FIRST_RETRY) -> Delivery:
+    """Send every pending message whose retry time has come, one transaction per message."""
+    result = Delivery()
+    with session_factory() as session:
+        now = real_now()
+        ids = list(session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.status == "pending",
+                                           or_(OutboxMessage.next_attempt_at.is_(None),
+                                               OutboxMessage.next_attempt_at <= now))
+            .order_by(OutboxMessage.id)))
+    for message_id in ids:
+        with session_factory() as session, session.begin():
+            m = session.get(OutboxMessage, message_id)
+            if m is None or m.status != "pending":
+                continue   # another watch delivered it meanwhile
+            try:
+                send(m.channel, m.recipient, m.subject, m.body, dict(m.payload or {}))
+            except Exception as exc:   # noqa: BLE001 - any failure of the channel is retried
+                m.attempts += 1
+                m.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                if m.attempts >= max_attempts:
+                    m.status = "failed"
+                    result.given_up += 1
+                else:
+                    m.next_attempt_at = real_now() + first_retry * (2 ** (m.attempts - 1))
+                result.failed += 1
+                continue
+            m.attempts += 1
+            m.status, m.sent_at, m.delivered_at, m.last_error = "sent", real_now(), real_now(), None
+            result.sent += 1
+    return result

@@ -1,0 +1,19 @@
+"""Flow `deadline_watch`: escalate what is due, deliver the outbox, publish the board (wiring only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from tasks.deadlines import deliver_outbox, escalate_due, publish_deadline_board
+
+
+@flow(name="deadline_watch", log_prints=False)
+def deadline_watch_flow(now: str | None = None) -> dict[str, Any]:
+    """`now`: the logical time to watch at (ISO 8601; default the campaign clock), so any moment of a
+    campaign can be replayed."""
+    written = escalate_due(now)
+    delivery = deliver_outbox()
+    summary = publish_deadline_board(now)
+    return {**summary, "written_now": written, "delivery": delivery}

@@ -1,0 +1,46 @@
+"""The scheduled deployments `campaign serve` serves, declared once (tested against the flows' signatures).
+
+Schedules are in Asia/Ho_Chi_Minh: the deadline watch every 15 minutes (an escalation goes out at most a
+quarter of an hour after its time; the outbox retries failed sends on the next runs), readiness three times
+a working day so that the coordinators' board and history follow the submissions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+@dataclass(frozen=True)
+class ScheduledFlow:
+    name: str                 # the deployment's name
+    flow: str                 # "module:function" under flows/
+    cron: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+SCHEDULED: tuple[ScheduledFlow, ...] = (
+    ScheduledFlow("deadline-watch", "flows.deadline_watch:deadline_watch_flow", "*/15 * * * *",
+                  description="Escalates every deadline step that is due, once; delivers the outbox."),
+    ScheduledFlow("readiness", "flows.readiness:readiness_flow", "0 7,12,17 * * *",
+                  description="Readiness of every facility and district, kept as history."),
+)
+
+
+def load_flow(spec: ScheduledFlow) -> Any:
+    import importlib
+
+    module, name = spec.flow.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def deployments() -> list[Any]:
+    """RunnerDeployments for `prefect.serve` (schedules active; `pause_on_shutdown=False` at serve time)."""
+    from prefect.schedules import Cron
+
+    return [load_flow(s).to_deployment(name=s.name, schedules=[Cron(s.cron, timezone=TIMEZONE)],
+                                       parameters=s.parameters, description=s.description)
+            for s in SCHEDULED]

@@ -1,0 +1,59 @@
+"""Deadline-watch tasks: thin wrappers over campaign.watch; they own the artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy.orm import Session
+
+from campaign import clock
+from campaign.io.notify import Notifier
+from campaign.resources import get_resources
+from campaign.watch import board, deliver, escalate
+
+
+def logical_now(now: str | None) -> dt.datetime:
+    return clock.to_utc(clock.parse_instant(now) if now else clock.now())
+
+
+def notifier() -> Notifier:
+    s = get_resources().settings
+    return Notifier(smtp_host=s.smtp_host, smtp_port=s.smtp_port, sender=s.smtp_from, smtp_user=s.smtp_user,
+                    smtp_password=s.smtp_password, smtp_starttls=s.smtp_starttls)
+
+
+@task(name="escalate-due-steps", cache_policy=NO_CACHE)
+def escalate_due(now: str | None = None) -> list[dict[str, Any]]:
+    """Write the escalation steps due at `now` (each once) and their messages to the outbox."""
+    res = get_resources()
+    with Session(res.engine) as session, session.begin():
+        written = escalate(session, res.campaign, logical_now(now))
+    return [w.__dict__ for w in written]
+
+
+@task(name="deliver-outbox", cache_policy=NO_CACHE)
+def deliver_outbox() -> dict[str, int]:
+    """Send the pending messages whose time has come; failures are retried by later watches."""
+    res = get_resources()
+    result = deliver(lambda: Session(res.engine), notifier(), lambda: dt.datetime.now(dt.UTC))
+    return result.__dict__
+
+
+@task(name="publish-deadline-board", cache_policy=NO_CACHE)
+def publish_deadline_board(now: str | None = None) -> dict[str, Any]:
+    """The board as a table artifact (deliverables, states, due times in Gia Lai time; no personal data)."""
+    res = get_resources()
+    at = logical_now(now)
+    with Session(res.engine) as session:
+        summary = board(session, res.campaign, at)
+    rows = [{"deadline": d["deadline"], "party": d["party"], "state": d["state"],
+             "due": f"{clock.local(clock.parse_instant(d['due_at'])):%d/%m/%Y %H:%M}",
+             "missing": ", ".join(d["missing"]) or "-"} for d in summary["deliverables"]]
+    create_table_artifact(key="deadline-board", table=rows,
+                          description=f"Deliverables as of {clock.local(at):%d/%m/%Y %H:%M} (Asia/Ho_Chi_Minh); "
+                                      f"{len(summary['escalations_sent'])} escalation messages so far")
+    return summary
