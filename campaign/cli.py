@@ -321,6 +321,19 @@ def watch(ctx: click.Context, at: str | None, as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--prefect-port", default=4200, show_default=True, type=int, help="Prefect server and UI.")
+def serve(host: str, prefect_port: int) -> None:
+    """Start the Prefect server with its UI, serve the scheduled deployments (the deadline watch every 15
+    minutes, readiness three times a day, in Asia/Ho_Chi_Minh) and create the automations; Ctrl-C stops
+    them and leaves the schedules active."""
+    _prepare()
+    from flows.serve import serve as run_serve
+
+    run_serve(host, prefect_port, say=_say)
+
+
+@main.command()
 @click.argument("submission_id", type=int)
 @click.option("--reason", required=True, help="Why the submission is withdrawn (kept with it).")
 @click.option("--by", "withdrawn_by", default="cli", show_default=True)

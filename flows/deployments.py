@@ -13,11 +13,14 @@ from typing import Any
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
+TAGS = ["campaign"]   # the automations watch flow runs with this tag
+
+
 @dataclass(frozen=True)
 class ScheduledFlow:
     name: str                 # the deployment's name
     flow: str                 # "module:function" under flows/
-    cron: str
+    cron: str | None          # None: run on demand (by an automation or from the UI)
     parameters: dict[str, Any] = field(default_factory=dict)
     description: str = ""
 
@@ -27,7 +30,10 @@ SCHEDULED: tuple[ScheduledFlow, ...] = (
                   description="Escalates every deadline step that is due, once; delivers the outbox."),
     ScheduledFlow("readiness", "flows.readiness:readiness_flow", "0 7,12,17 * * *",
                   description="Readiness of every facility and district, kept as history."),
+    ScheduledFlow("alert-coordinators", "flows.alert:alert_coordinators_flow", None,
+                  description="Mails the DoH coordinators; run by the automations (flows/automations.yaml)."),
 )
+WATCH_INTERVAL_MINUTES = 15
 
 
 def load_flow(spec: ScheduledFlow) -> Any:
@@ -41,6 +47,6 @@ def deployments() -> list[Any]:
     """RunnerDeployments for `prefect.serve` (schedules active; `pause_on_shutdown=False` at serve time)."""
     from prefect.schedules import Cron
 
-    return [load_flow(s).to_deployment(name=s.name, schedules=[Cron(s.cron, timezone=TIMEZONE)],
-                                       parameters=s.parameters, description=s.description)
+    return [load_flow(s).to_deployment(name=s.name, schedules=[Cron(s.cron, timezone=TIMEZONE)] if s.cron else [],
+                                       parameters=s.parameters, description=s.description, tags=TAGS)
             for s in SCHEDULED]
