@@ -202,8 +202,17 @@ class WorkingTime(_Strict):
 
 
 class Requirement(_Strict):
+    """What closes a deliverable: accepted submissions of these kinds, a readiness status reached (the
+    district's, by the readiness flow), or a report submitted."""
     kinds: list[str] = Field(default_factory=list)
+    readiness: Literal["ready", "ready_with_warnings"] | None = None
     report: Literal["district", "province"] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Requirement:
+        if not (self.kinds or self.readiness or self.report):
+            raise ValueError("a deadline requires kinds, a readiness status or a report")
+        return self
 
 
 class Deadline(_Strict):

@@ -42,6 +42,7 @@ class Deliverable:
     kinds: tuple[str, ...]          # submission kinds it requires (empty for a report)
     report: str | None              # "district" | "province": a report it requires
     ladder: str
+    readiness: str | None = None    # "ready" | "ready_with_warnings": a readiness status it requires
     original_due_at: dt.datetime | None = None   # set when an extension moved it
     extension_reason: str | None = None
 
@@ -66,7 +67,7 @@ def deliverables(campaign: CampaignConfig, extensions: Iterable[Extension] = ())
         parties = campaign.district_codes if d.party == "districts" else [DOH]
         for party in parties:
             item = Deliverable(d.id, d.name, party, d.opens_at, d.due_at, tuple(d.requires.kinds), d.requires.report,
-                               d.escalation)
+                               d.escalation, readiness=d.requires.readiness)
             ext = latest.get((d.id, party)) or latest.get((d.id, "*"))
             if ext is not None:
                 item = replace(item, due_at=ext.due_at, original_due_at=d.due_at, extension_reason=ext.reason)

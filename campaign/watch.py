@@ -56,16 +56,43 @@ def _first_accepted(session: Session) -> dict[tuple[str, str], dt.datetime]:
     return {(d, k): t if t.tzinfo else t.replace(tzinfo=dt.UTC) for d, k, t in rows}
 
 
-def completion(item: Deliverable, first: dict[tuple[str, str], dt.datetime]) -> tuple[dt.datetime | None, list[str]]:
-    """(when the deliverable was complete, the kinds still missing). A report requirement is complete
-    when the report was submitted (reports arrive with issue 8: until then, never)."""
+READINESS_LABEL = {"ready": "sẵn sàng", "ready_with_warnings": "sẵn sàng (có lưu ý)"}
+
+
+def _first_ready(session: Session) -> dict[tuple[str, str], dt.datetime]:
+    """(district, status) -> the logical time a readiness run first found the district at least that ready."""
+    from campaign.store.models import ReadinessRecord
+
+    rows = session.execute(select(ReadinessRecord.district, ReadinessRecord.status, func.min(ReadinessRecord.as_of))
+                           .where(ReadinessRecord.level == "district",
+                                  ReadinessRecord.status.in_(list(READINESS_LABEL)))
+                           .group_by(ReadinessRecord.district, ReadinessRecord.status)).all()
+    out: dict[tuple[str, str], dt.datetime] = {}
+    for district, status, when in rows:
+        when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        # "ready" also satisfies "ready_with_warnings"
+        for level in (["ready", "ready_with_warnings"] if status == "ready" else ["ready_with_warnings"]):
+            key = (district, level)
+            out[key] = min(out.get(key, when), when)
+    return out
+
+
+def completion(item: Deliverable, first: dict[tuple[str, str], dt.datetime],
+               ready: dict[tuple[str, str], dt.datetime] | None = None) -> tuple[dt.datetime | None, list[str]]:
+    """(when the deliverable was complete, what is still missing, as kinds or labels). A report requirement
+    is complete when the report was submitted (reports arrive with issue 8: until then, never)."""
     if item.report is not None:
         return None, [f"báo cáo ({item.report})"]
-    if item.party == DOH:
-        return None, []
     times = [first.get((item.party, k)) for k in item.kinds]
     missing = [k for k, t in zip(item.kinds, times, strict=True) if t is None]
-    return (max(times) if not missing and times else None), missing  # type: ignore[type-var]
+    if item.readiness is not None:
+        when = (ready or {}).get((item.party, item.readiness))
+        times.append(when)
+        if when is None:
+            missing.append(f"mức sẵn sàng: {READINESS_LABEL[item.readiness]}")
+    if not times:
+        return None, missing
+    return (None if missing else max(times)), missing  # type: ignore[type-var]
 
 
 def _kind_label(kind: str) -> str:
@@ -94,10 +121,10 @@ def _latest_feedback(session: Session, party: str) -> dict[str, str]:
 def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[str, Any]:
     """DESIGN.md's deadlines summary: `deliverables` [{deadline, party, state, due_at, ...}] and
     `escalations_sent` [{deadline, party, step, channel, sent_at (logical), delivered_at}]."""
-    first = _first_accepted(session)
+    first, ready = _first_accepted(session), _first_ready(session)
     items = []
     for item in deliverables(campaign, extensions(session)):
-        done_at, missing = completion(item, first)
+        done_at, missing = completion(item, first, ready)
         items.append({
             "deadline": item.deadline, "party": item.party, "state": state_of(item, done_at, now),
             "due_at": item.due_at.isoformat(), "completed_at": done_at.isoformat() if done_at and done_at <= now else None,
@@ -132,18 +159,18 @@ def escalate(session: Session, campaign: CampaignConfig, now: dt.datetime) -> li
     """Write every escalation due at `now` that was not written before, with its messages. Each in its
     own SAVEPOINT: one another watch wrote first is skipped, the others still go in. The caller commits."""
     calendar = WorkingCalendar.from_config(campaign)
-    first = _first_accepted(session)
+    first, ready = _first_accepted(session), _first_ready(session)
     done = {(d, p, s) for d, p, s in session.execute(select(Escalation.deadline_id, Escalation.party, Escalation.step))}
     written: list[Written] = []
     for item in deliverables(campaign, extensions(session)):
-        done_at, missing = completion(item, first)
+        done_at, missing = completion(item, first, ready)
         ladder = campaign.escalation_ladders[item.ladder]
         for due in steps_due(item, ladder, done_at, now, calendar, count=campaign.working_time.count):
             key = (item.deadline, item.party, due.step.step)
             if key in done:
                 continue
             subject, body, payload = compose(item, due.step.step, party_name=_party_name(item.party, campaign),
-                                             missing=[_kind_label(k) for k in missing],
+                                             missing=[_kind_label(k) for k in missing],  # labels pass through
                                              feedback=_latest_feedback(session, item.party) if item.party != DOH else {},
                                              now=now)
             try:

@@ -192,3 +192,21 @@ def test_messages_say_what_is_missing_and_where_the_feedback_is(campaign) -> Non
     assert "Còn thiếu: Hoạt động truyền thông." in body and "12-training.xlsx" in body
     assert "Đã quá hạn 2 giờ." in body
     assert payload["missing"] == ["Hoạt động truyền thông"] and payload["step"] == "overdue"
+
+
+def test_a_window_over_tet_replayed_hour_by_hour(campaign, calendar) -> None:
+    """A report due the Wednesday after Tết 2021 (holidays 10-16/2), with a ladder counted in office time."""
+    ladder = [EscalationStep.model_validate(s) for s in (
+        {"step": "reminder", "when": {"working_hours_before_due": 16}, "to": ["health_centre"], "channels": ["email"]},
+        {"step": "warning", "when": {"working_hours_before_due": 4}, "to": ["health_centre", "steering_committee"],
+         "channels": ["email"]},
+        {"step": "overdue", "when": {"hours_after_due": 0}, "to": ["steering_committee"], "channels": ["email"]},
+    )]
+    item = Deliverable("tet_report", "Báo cáo sau Tết", "633", at("05/02 08:00"), at("17/02 17:00"), (), None, "x")
+    sent = replay(item, ladder, calendar, start=at("05/02 08:00"), end=at("19/02 00:00"))
+    # 16 office hours before Wed 17/2 17:00: 7.5 h on 17/2, then Tết and its weekend skipped,
+    # 7.5 h on Tue 9/2, 1 h on Mon 8/2 (16:00-17:00)
+    # 4 office hours before it: 13:30-17:00 and 11:00-11:30 of the same day
+    assert sent == [("reminder", at("08/02 16:00")), ("warning", at("17/02 11:00")), ("overdue", at("17/02 17:00"))]
+    assert [r.address for s in ladder for r in recipients(s, "633", campaign)] == [
+        "ttyt.633@example.gov.vn", "ttyt.633@example.gov.vn", "bcd.633@example.gov.vn", "bcd.633@example.gov.vn"]

@@ -222,3 +222,27 @@ def test_webhook_posts_json(migrated_engine, campaign) -> None:
     finally:
         server.shutdown()
     assert got == [{"step": "overdue", "text": "Quá hạn"}]
+
+
+def test_a_readiness_level_as_deliverable(migrated_engine, campaign) -> None:
+    from campaign.config import Deadline
+    from campaign.store.models import ReadinessRecord
+
+    go_live = Deadline.model_validate({
+        "id": "district_go_live", "name": "Sẵn sàng triển khai (huyện)", "party": "districts",
+        "opens_at": "2021-07-28T08:00:00+07:00", "due_at": "2021-07-30T00:00:00+07:00",
+        "requires": {"readiness": "ready_with_warnings"}, "escalation": "district_ladder"})
+    custom = campaign.model_copy(update={"deadlines": [go_live]})
+    with Session(migrated_engine) as s, s.begin():
+        for district, status, when in (("622", "not_ready", at("28/07 09:00")), ("622", "ready", at("29/07 07:00")),
+                                       ("633", "ready_with_warnings", at("30/07 07:00"))):
+            s.add(ReadinessRecord(run_id=str(when), as_of=when, level="district", district=district, status=status,
+                                  details={}, inputs=[]))
+    with Session(migrated_engine) as s:
+        b = board(s, custom, at("31/07 00:00"))
+    states = {d["party"]: d for d in b["deliverables"]}
+    assert states["622"]["state"] == "done_on_time" and states["633"]["state"] == "done_late"
+    assert states["625"]["state"] == "overdue" and states["625"]["missing"] == ["mức sẵn sàng: sẵn sàng (có lưu ý)"]
+    with Session(migrated_engine) as s, s.begin():
+        steps = {(w.party, w.step) for w in escalate(s, custom, at("29/07 10:00"))}
+    assert ("622", "reminder") not in steps and ("633", "reminder") in steps
