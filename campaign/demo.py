@@ -47,7 +47,7 @@ def planned_uploads(manifest_path: Path, now: dt.datetime) -> tuple[list[Planned
 
 def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[PlannedUpload],
               manifest: dict[str, Any], paths: dict[str, str], now: dt.datetime, seconds: float,
-              readiness: dict[str, Any] | None = None) -> dict[str, Any]:
+              readiness: dict[str, Any] | None = None, deadlines: dict[str, Any] | None = None) -> dict[str, Any]:
     statuses = Counter(o["status"] for o in outcomes)
     reasons: Counter[str] = Counter()
     for o in outcomes:
@@ -80,8 +80,26 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
         "never_uploaded": missing,
         "current_rows_by_district": by_district,
         "readiness": _readiness_digest(readiness) if readiness else None,
+        "deadlines": _deadlines_digest(deadlines) if deadlines else None,
         "outputs": paths,
     }
+
+
+def _deadlines_digest(summary: dict[str, Any]) -> dict[str, Any]:
+    """Per deadline, how many parties are in each state; the escalations written and their delivery."""
+    states: dict[str, Counter[str]] = {}
+    for d in summary["deliverables"]:
+        states.setdefault(d["deadline"], Counter())[d["state"]] += 1
+    upcoming: Counter[tuple[str, str, str]] = Counter()
+    for d in summary["deliverables"]:
+        if d.get("next_step"):
+            upcoming[(d["deadline"], d["next_step"]["step"], d["next_step"]["at"])] += 1
+    return {"states": {k: dict(v) for k, v in states.items()},
+            "next_steps": [{"deadline": k[0], "step": k[1], "at": k[2], "parties": n}
+                           for k, n in sorted(upcoming.items(), key=lambda kv: kv[0][2])],
+            "escalations_written": len(summary.get("written_now", [])),
+            "messages": Counter(e["status"] for e in summary["escalations_sent"]),
+            "delivery": summary.get("delivery")}
 
 
 def _readiness_digest(summary: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +125,7 @@ def render_text(summary: dict[str, Any]) -> str:
         f"Still to come after now: {len(summary['not_yet_uploaded'])} files; never sent: "
         + (", ".join(f"{m['district']}/{m['kind']}" for m in summary["never_uploaded"]) or "none"),
         *_readiness_lines(summary.get("readiness")),
+        *_deadline_lines(summary.get("deadlines")),
         "Outputs:",
         *[f"  {k}: {v}" for k, v in summary["outputs"].items()],
     ]
@@ -122,4 +141,21 @@ def _readiness_lines(readiness: dict[str, Any] | None) -> list[str]:
     for code, d in readiness["districts"].items():
         lines.append(f"  {code}: {d['status']} ({d['facilities_ready']}/{d['facilities_total']} facilities, "
                      f"communication {d['communication']}, {d['blocking_gaps']} blocking gaps)")
+    return lines
+
+
+def _deadline_lines(deadlines: dict[str, Any] | None) -> list[str]:
+    if not deadlines:
+        return []
+    lines = ["Deadlines (state: parties):"]
+    for deadline, states in deadlines["states"].items():
+        lines.append(f"  {deadline}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    for n in deadlines.get("next_steps", []):
+        when = clock.local(clock.parse_instant(n["at"]))
+        lines.append(f"  next: {n['step']} of {n['deadline']} at {when:%H:%M %d/%m/%Y} for {n['parties']} parties")
+    m = deadlines["messages"]
+    lines.append(f"Escalations written by now: {deadlines['escalations_written']}; messages "
+                 + (", ".join(f"{k} {v}" for k, v in m.items()) or "none")
+                 + " (pending ones are retried by `campaign watch` / the served deadline watch; set "
+                   "CAMPAIGN_SMTP_HOST/PORT for a mail server)")
     return lines

@@ -31,6 +31,7 @@ from campaign.deadlines import (
     WorkingCalendar,
     compose,
     deliverables,
+    fire_at,
     recipients,
     state_of,
     steps_due,
@@ -122,10 +123,15 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[
     """DESIGN.md's deadlines summary: `deliverables` [{deadline, party, state, due_at, ...}] and
     `escalations_sent` [{deadline, party, step, channel, sent_at (logical), delivered_at}]."""
     first, ready = _first_accepted(session), _first_ready(session)
+    calendar = WorkingCalendar.from_config(campaign)
     items = []
     for item in deliverables(campaign, extensions(session)):
         done_at, missing = completion(item, first, ready)
+        upcoming = [] if done_at is not None and done_at <= now else sorted(
+            (t, s.step) for s in campaign.escalation_ladders[item.ladder]
+            if (t := fire_at(item, s, calendar, count=campaign.working_time.count)) > now)
         items.append({
+            "next_step": {"step": upcoming[0][1], "at": upcoming[0][0].isoformat()} if upcoming else None,
             "deadline": item.deadline, "party": item.party, "state": state_of(item, done_at, now),
             "due_at": item.due_at.isoformat(), "completed_at": done_at.isoformat() if done_at and done_at <= now else None,
             "missing": [] if done_at and done_at <= now else missing,

@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from campaign import clock
 from campaign.demo import planned_uploads, summarize
 from campaign.resources import get_resources
+from flows.deadline_watch import deadline_watch_flow
 from flows.readiness import readiness_flow
 from tasks.demo import generate_inputs
 from tasks.intake import intake_submission, publish_intake_artifact
@@ -32,6 +33,7 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
         publish_intake_artifact(outcome)
         outcomes.append(outcome)
     readiness = readiness_flow(now=now)   # a subflow run: its own run and artifacts in the UI
+    deadlines = deadline_watch_flow(now=now)   # what each party owes by when; escalations due by now
     res = get_resources()
     paths = {
         "database": res.settings.resolved_database_url,
@@ -43,7 +45,8 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
         "prefect_home": os.environ.get("PREFECT_HOME", ""),
     }
     summary = summarize(res.engine, outcomes, later=later, manifest=json.loads(Path(manifest_path).read_text()),
-                        paths=paths, now=at, seconds=time.monotonic() - started, readiness=readiness)
+                        paths=paths, now=at, seconds=time.monotonic() - started, readiness=readiness,
+                        deadlines=deadlines)
     create_markdown_artifact(key="demo-summary", markdown="```json\n" + json.dumps(summary, indent=1,
                              ensure_ascii=False)[:20000] + "\n```", description="Demo summary")
     return summary

@@ -58,6 +58,12 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
     assert summary["rows"]["loaded"] > 0
     assert summary["rows"]["total"] == summary["rows"]["loaded"] + summary["rows"]["quarantined"] or \
         summary["submissions"].get("rejected", 0) > 0
+    # the demo grows with every pipeline: readiness and the deadline watch ran as of the demo's "now"
+    assert len(summary["readiness"]["districts"]) == 17
+    assert summary["readiness"]["province"]["facilities_total"] > 0
+    states = summary["deadlines"]["states"]
+    assert set(states) == {"district_preparation", "district_target_list", "doh_central_report"}
+    assert sum(states["district_preparation"].values()) == 17 and states["doh_central_report"] == {"due": 1}
     assert summary["not_yet_uploaded"], "some districts upload after 28/7 08:00 in the planned schedule"
     assert summary["never_uploaded"], "one district never sends one kind"
     assert set(summary["outputs"]) >= {"database", "inputs", "manifest", "stored_originals", "prefect_home"}
