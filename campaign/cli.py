@@ -252,7 +252,11 @@ def deadlines(ctx: click.Context, at: str | None, as_json: bool) -> None:
         due = clock.local(clock.parse_instant(d["due_at"]))
         missing = f" · missing: {', '.join(d['missing'])}" if d["missing"] else ""
         _say(f"{d['deadline']:<24} {d['party']:<4} {d['state']:<13} due {due:%d/%m/%Y %H:%M}{missing}")
-    _say(f"{len(summary['escalations_sent'])} escalation messages sent so far")
+    messages = summary["escalations_sent"]
+    delivered = sum(1 for m in messages if m["delivered_at"])
+    _say(f"{len(messages)} escalation messages written so far: {delivered} delivered, "
+         f"{sum(1 for m in messages if m['status'] == 'pending')} waiting for a retry, "
+         f"{sum(1 for m in messages if m['status'] == 'failed')} given up")
     if as_json:
         _emit_json(summary)
 
