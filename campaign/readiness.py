@@ -293,6 +293,14 @@ def _training(fac: pd.DataFrame, training: pd.DataFrame, rules: ReadinessRules, 
     overdue = training[(training["completed"] != "yes") & (pd.to_datetime(training["training_date"]).dt.date <= today)] \
         if len(training) else training
     people = _person_keys(done) if len(done) else None
+    if len(overdue) and len(done):
+        # a session missed by someone who completed the same training at another session is not a gap
+        def keyed(frame: pd.DataFrame) -> pd.Series:
+            keys = _person_keys(frame).fillna("")
+            return (frame["district"] + "|" + frame["facility_code"].fillna("") + "|" + frame["role_trained"].fillna("")
+                    + "|" + keys["id_key"] + "|" + keys["phone_key"] + "|" + keys["name_key"])
+
+        overdue = overdue[~keyed(overdue).isin(set(keyed(done)))]
     done_at, overdue_at = _by_facility(done), _by_facility(overdue)
     for i, f in fac.iterrows():
         d, code = f["district"], f["facility_code"]

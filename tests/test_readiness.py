@@ -216,6 +216,16 @@ def test_training_short_of_one_table_blocks_short_of_all_tables_warns(rules) -> 
     assert status_of(r, "F1") == NOT_READY
 
 
+def test_a_missed_session_made_up_later_is_not_a_gap(rules) -> None:
+    p = Province("622")
+    ready_district(p, "622", ["F1"])
+    p.submit("622", "training", full_training("F1", "NV F1") + [
+        trained("F1", "NV F1 recorder", "recorder", completed="no", date=dt.date(2021, 7, 20))])
+    r = assess(p.inputs(), rules, today=TODAY)
+    assert "training_not_completed" not in {g[0] for g in gaps_of(r, "F1")}
+    assert status_of(r, "F1") == READY
+
+
 def test_training_still_to_be_held_and_not_completed(rules) -> None:
     p = Province("622")
     ready_district(p, "622", ["F1"])
