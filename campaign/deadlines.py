@@ -25,11 +25,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from campaign.clock import TZ, local
 from campaign.config import CampaignConfig, EscalationStep
 
 DONE_ON_TIME, DONE_LATE, DUE, OVERDUE = "done_on_time", "done_late", "due", "overdue"
 DOH = "doh"
-TZ = dt.timezone(dt.timedelta(hours=7), "Asia/Ho_Chi_Minh")   # UTC+7 all year, no DST
 
 
 @dataclass(frozen=True)
@@ -109,20 +109,20 @@ class WorkingCalendar:
     def back(self, instant: dt.datetime, hours: float) -> dt.datetime:
         """The instant `hours` of office time before `instant` (Asia/Ho_Chi_Minh office hours)."""
         left = dt.timedelta(hours=hours)
-        local = instant.astimezone(TZ)
-        day = local.date()
+        cursor = instant.astimezone(TZ)
+        day = cursor.date()
         for _ in range(3660):   # ten years of days: a bound, never reached by a sane rule
             if self.is_working_day(day):
                 for start, end in reversed(self.office_hours):
                     a = dt.datetime.combine(day, start, TZ)
-                    b = min(dt.datetime.combine(day, end, TZ), local)
+                    b = min(dt.datetime.combine(day, end, TZ), cursor)
                     if b <= a:
                         continue
                     if b - a >= left:
                         return b - left
                     left -= b - a
             day -= dt.timedelta(days=1)
-            local = dt.datetime.combine(day, dt.time.max, TZ)
+            cursor = dt.datetime.combine(day, dt.time.max, TZ)
         raise ValueError(f"no {hours} working hours in the ten years before {instant}")
 
     def between(self, a: dt.datetime, b: dt.datetime) -> float:
@@ -221,7 +221,7 @@ def recipients(step: EscalationStep, party: str, campaign: CampaignConfig) -> li
 
 
 def local_text(instant: dt.datetime) -> str:
-    return instant.astimezone(TZ).strftime("%H:%M %d/%m/%Y")
+    return local(instant).strftime("%H:%M %d/%m/%Y")
 
 
 STEP_TITLES = {"reminder": "Nhắc việc", "warning": "Cảnh báo sắp hết hạn", "overdue": "Quá hạn",
