@@ -7,15 +7,15 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from campaign.io.notify import Notifier
 from campaign.resources import get_resources
-from tasks.deadlines import notifier
 
 
 @task(name="send-alert", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[30, 120, 600])
 def send_alert(subject: str, body: str) -> int:
-    campaign = get_resources().campaign
-    office = campaign.parties["doh"].contacts["office"]
-    send = notifier()
+    res = get_resources()
+    office = res.campaign.parties["doh"].contacts["office"]
+    send = Notifier.from_settings(res.settings)
     sent = 0
     if office.email:
         send("email", office.email, subject, body, {"step": "alert", "text": body})

@@ -20,12 +20,6 @@ def logical_now(now: str | None) -> dt.datetime:
     return clock.to_utc(clock.parse_instant(now) if now else clock.now())
 
 
-def notifier() -> Notifier:
-    s = get_resources().settings
-    return Notifier(smtp_host=s.smtp_host, smtp_port=s.smtp_port, sender=s.smtp_from, smtp_user=s.smtp_user,
-                    smtp_password=s.smtp_password, smtp_starttls=s.smtp_starttls)
-
-
 @task(name="escalate-due-steps", cache_policy=NO_CACHE)
 def escalate_due(now: str | None = None) -> list[dict[str, Any]]:
     """Write the escalation steps due at `now` (each once) and their messages to the outbox."""
@@ -39,7 +33,8 @@ def escalate_due(now: str | None = None) -> list[dict[str, Any]]:
 def deliver_outbox() -> dict[str, int]:
     """Send the pending messages whose time has come; failures are retried by later watches."""
     res = get_resources()
-    result = deliver(lambda: Session(res.engine), notifier(), lambda: dt.datetime.now(dt.UTC))
+    result = deliver(lambda: Session(res.engine), Notifier.from_settings(res.settings),
+                     lambda: dt.datetime.now(dt.UTC))
     return result.__dict__
 
 

@@ -15,7 +15,10 @@ import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from campaign.settings import Settings
 
 
 class DeliveryError(RuntimeError):
@@ -31,6 +34,12 @@ class Notifier:
     smtp_password: str | None = None
     smtp_starttls: bool = False
     timeout_s: float = 15.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Notifier:
+        return cls(smtp_host=settings.smtp_host, smtp_port=settings.smtp_port, sender=settings.smtp_from,
+                   smtp_user=settings.smtp_user, smtp_password=settings.smtp_password,
+                   smtp_starttls=settings.smtp_starttls)
 
     def __call__(self, channel: str, recipient: str, subject: str, body: str, payload: dict[str, Any]) -> None:
         if channel == "email":
