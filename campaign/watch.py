@@ -127,14 +127,15 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[
     items = []
     for item in deliverables(campaign, extensions(session)):
         done_at, missing = completion(item, first, ready)
-        upcoming = [] if done_at is not None and done_at <= now else sorted(
+        finished = done_at is not None and done_at <= now
+        upcoming = [] if finished else sorted(
             (t, s.step) for s in campaign.escalation_ladders[item.ladder]
             if (t := fire_at(item, s, calendar, count=campaign.working_time.count)) > now)
         items.append({
             "next_step": {"step": upcoming[0][1], "at": upcoming[0][0].isoformat()} if upcoming else None,
             "deadline": item.deadline, "party": item.party, "state": state_of(item, done_at, now),
-            "due_at": item.due_at.isoformat(), "completed_at": done_at.isoformat() if done_at and done_at <= now else None,
-            "missing": [] if done_at and done_at <= now else missing,
+            "due_at": item.due_at.isoformat(), "completed_at": done_at.isoformat() if finished else None,
+            "missing": [] if finished else missing,
             "extended_from": item.original_due_at.isoformat() if item.original_due_at else None,
             "extension_reason": item.extension_reason,
         })
@@ -171,14 +172,17 @@ def escalate(session: Session, campaign: CampaignConfig, now: dt.datetime) -> li
     for item in deliverables(campaign, extensions(session)):
         done_at, missing = completion(item, first, ready)
         ladder = campaign.escalation_ladders[item.ladder]
-        for due in steps_due(item, ladder, done_at, now, calendar, count=campaign.working_time.count):
+        due_steps = [d for d in steps_due(item, ladder, done_at, now, calendar, count=campaign.working_time.count)
+                     if (item.deadline, item.party, d.step.step) not in done]
+        if not due_steps:
+            continue
+        # what the messages of this deliverable say, read once for all its steps
+        context = {"party_name": _party_name(item.party, campaign),
+                   "missing": [_kind_label(k) for k in missing],   # readiness and report labels pass through
+                   "feedback": _latest_feedback(session, item.party) if item.party != DOH else {}}
+        for due in due_steps:
             key = (item.deadline, item.party, due.step.step)
-            if key in done:
-                continue
-            subject, body, payload = compose(item, due.step.step, party_name=_party_name(item.party, campaign),
-                                             missing=[_kind_label(k) for k in missing],  # labels pass through
-                                             feedback=_latest_feedback(session, item.party) if item.party != DOH else {},
-                                             now=now)
+            subject, body, payload = compose(item, due.step.step, now=now, **context)
             try:
                 with session.begin_nested():
                     esc = Escalation(deadline_id=item.deadline, party=item.party, step=due.step.step,
