@@ -265,7 +265,7 @@ def _infrastructure(fac: pd.DataFrame, infra: pd.DataFrame, rules: ReadinessRule
             status[i] = UNKNOWN
             continue
         row = have.loc[key]
-        tables = int(f["vaccination_tables"]) if pd.notna(f["vaccination_tables"]) else 0
+        tables = f["_tables"]
         for item, (per_table, per_site) in rules.infrastructure.items():
             needed = per_table * tables + per_site
             value = row.get(AVAILABLE_COLUMN[item])
@@ -286,12 +286,12 @@ def _training(fac: pd.DataFrame, training: pd.DataFrame, rules: ReadinessRules, 
               today: dt.date, gaps: list[dict[str, Any]]) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
     status = pd.Series(READY, index=fac.index, dtype=object)
     owner = rules.owners["training"]
-    done = training[(training["completed"] == "yes") & (pd.to_datetime(training["training_date"]).dt.date <= today)] \
-        if len(training) else training
-    planned = training[(training["completed"] != "yes") & (pd.to_datetime(training["training_date"]).dt.date > today)] \
-        if len(training) else training
-    overdue = training[(training["completed"] != "yes") & (pd.to_datetime(training["training_date"]).dt.date <= today)] \
-        if len(training) else training
+    if len(training):
+        past = pd.to_datetime(training["training_date"]).dt.date <= today
+        completed = training["completed"] == "yes"
+        done, planned, overdue = training[completed & past], training[~completed & ~past], training[~completed & past]
+    else:
+        done = planned = overdue = training
     people = _person_keys(done) if len(done) else None
     if len(overdue) and len(done):
         # a session missed by someone who completed the same training at another session is not a gap
@@ -307,7 +307,7 @@ def _training(fac: pd.DataFrame, training: pd.DataFrame, rules: ReadinessRules, 
         if not inputs.has_kind(d, "training"):
             status[i] = UNKNOWN
             continue
-        tables = max(int(f["vaccination_tables"]) if pd.notna(f["vaccination_tables"]) else 0, 1)
+        tables = max(f["_tables"], 1)
         here = done_at(d, code)
         for role, per_table in rules.roles.items():
             if per_table <= 0:
@@ -436,7 +436,7 @@ def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rul
     tables_of = {}
     for i, f in fac.iterrows():
         d, code = f["district"], f["facility_code"]
-        tables = int(f["vaccination_tables"]) if pd.notna(f["vaccination_tables"]) else 0
+        tables = f["_tables"]
         tables_of[(d, code)] = tables
         if staff_at(d, code).empty:
             status[i] = UNKNOWN
@@ -520,10 +520,12 @@ def assess(inputs: ReadinessInputs, rules: ReadinessRules, *, today: dt.date) ->
     fac = fac.drop_duplicates(["district", "facility_code"], keep="last").sort_values(["district", "facility_code"]) \
         .reset_index(drop=True) if len(fac) else pd.DataFrame(
             columns=["district", "facility_code", "facility_name", "vaccination_tables", "submission_id"])
+    # the number of tables as the rules use it (a missing count is no table), once for every dimension
+    fac["_tables"] = pd.to_numeric(fac["vaccination_tables"], errors="coerce").fillna(0).astype(int)
     infra_status = _infrastructure(fac, inputs.infrastructure, rules, inputs, gaps)
     staff = _latest_per_facility(inputs.staff) if len(inputs.staff) else inputs.staff
     training = inputs.training
-    no_tables = fac["vaccination_tables"].fillna(0).astype(int) <= 0 if len(fac) else pd.Series(dtype=bool)
+    no_tables = fac["_tables"] <= 0
     for i in fac.index[no_tables]:
         _gap(gaps, fac.at[i, "district"], fac.at[i, "facility_code"], "infrastructure", "vaccination_tables", 1,
              BLOCKING, "facility", "cơ sở không có bàn tiêm nào")
