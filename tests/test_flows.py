@@ -25,7 +25,9 @@ def _runs_of(flow_name: str):
             task_runs = []
             while batch := await client.read_task_runs(flow_filter=flow_filter, offset=len(task_runs), limit=200):
                 task_runs.extend(batch)
-            artifacts = await client.read_artifacts()
+            artifacts = []   # every page: the session's other tests leave hundreds of artifacts
+            while batch := await client.read_artifacts(offset=len(artifacts), limit=200):
+                artifacts.extend(batch)
             return flow_runs, task_runs, artifacts
 
     return asyncio.run(read())
