@@ -307,6 +307,34 @@ class IntakeRules(_Strict):
     max_rows: int = Field(gt=0)
 
 
+class LinkageTraining(_Strict):
+    u_max_pairs: float = Field(default=5e6, gt=0)
+    em_max_pairs: float = Field(default=2e6, gt=0)
+    seed: int = 2021
+
+
+class MasterListRules(_Strict):
+    """The master target list: thresholds of the record linkage, priorities, person ids."""
+
+    match_threshold: float = Field(default=0.99, gt=0, le=1)
+    review_threshold: float = Field(default=0.5, gt=0, le=1)
+    priority_order: list[int] = Field(default_factory=lambda: list(range(1, 17)))
+    age_group: int = 9
+    age_group_min_age: int = Field(default=65, ge=0, le=120)
+    person_id_prefix: str = Field(default="GL", pattern=r"^[A-Z]{1,4}$")
+    training: LinkageTraining = Field(default_factory=LinkageTraining)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MasterListRules:
+        if self.review_threshold > self.match_threshold:
+            raise ValueError("review_threshold must not exceed match_threshold")
+        if sorted(self.priority_order) != list(range(1, 17)):
+            raise ValueError("priority_order must list each priority group 1..16 once")
+        if self.age_group not in self.priority_order:
+            raise ValueError("age_group must be a priority group")
+        return self
+
+
 class CampaignConfig(_Strict):
     campaign: CampaignInfo
     province: Province
@@ -322,6 +350,7 @@ class CampaignConfig(_Strict):
     priority_groups: dict[int, str]
     outbreak_communes: list[Annotated[str, Field(pattern=r"^\d{5}$")]] = Field(default_factory=list)
     intake: IntakeRules
+    master_list: MasterListRules = Field(default_factory=MasterListRules)
 
     @model_validator(mode="after")
     def _cross_references(self) -> CampaignConfig:

@@ -1,0 +1,222 @@
+"""The probabilistic model: Fellegi-Sunter with Splink on DuckDB (in memory, offline, no training data).
+
+One place for the model's shape (`settings`), its unsupervised training (`train`), and scoring the
+candidate pairs of a set of records (`score`). A trained model is a JSON document (Splink's own
+format): the master-list pipeline stores it in the database and reuses it until told to retrain, so a
+rebuild after one district's upload does not pay for training again (DESIGN.md: EM on 1M rows ~200 s).
+
+Why these comparisons (DOMAIN.md): the given name (last word) carries most of a Vietnamese name's
+evidence, the other words little (Nguyễn is ~38%), so they are two comparisons with term-frequency
+adjustment on the given name; dates with day and month swapped are Excel's dd/mm vs mm/dd damage;
+an ID compares only with an ID of the same document (a CMND says nothing about a CCCD); commune and
+phone differ for people listed at home and at work.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+MODEL_VERSION = "master-list-1"  # bump when `settings` changes shape: a stored model of another shape is retrained
+
+# Columns the model reads (a subset of records.RECORD_COLUMNS).
+MODEL_COLUMNS = ["record_id", "district", "name_folded", "given_name", "other_names", "birth_date", "birth_year",
+                 "birth_month", "birth_day", "sex", "commune_code", "phone", "cccd", "cmnd", "social_insurance",
+                 "workplace", "priority_group", "dose1_date"]
+
+
+def _exact_or_else(column: str, *, tf: bool = False) -> dict[str, Any]:
+    exact: dict[str, Any] = {"sql_condition": f'"{column}_l" = "{column}_r"', "label_for_charts": "exact"}
+    if tf:
+        exact["tf_adjustment_column"] = column
+        exact["tf_adjustment_weight"] = 1.0
+    return {"output_column_name": column, "comparison_levels": [
+        {"sql_condition": f'"{column}_l" IS NULL OR "{column}_r" IS NULL', "label_for_charts": "null",
+         "is_null_level": True},
+        exact,
+        {"sql_condition": "ELSE", "label_for_charts": "else"},
+    ]}
+
+
+def _name(column: str, thresholds: tuple[float, ...], *, tf: bool) -> dict[str, Any]:
+    levels: list[dict[str, Any]] = [
+        {"sql_condition": f'"{column}_l" IS NULL OR "{column}_r" IS NULL', "label_for_charts": "null",
+         "is_null_level": True},
+        {"sql_condition": f'"{column}_l" = "{column}_r"', "label_for_charts": "exact",
+         **({"tf_adjustment_column": column, "tf_adjustment_weight": 1.0} if tf else {})},
+    ]
+    for t in thresholds:
+        levels.append({"sql_condition": f'jaro_winkler_similarity("{column}_l", "{column}_r") >= {t}',
+                       "label_for_charts": f"jaro-winkler >= {t}"})
+    levels.append({"sql_condition": "ELSE", "label_for_charts": "else"})
+    return {"output_column_name": column, "comparison_levels": levels}
+
+
+def _birth() -> dict[str, Any]:
+    return {"output_column_name": "birth", "comparison_levels": [
+        {"sql_condition": "birth_year_l IS NULL OR birth_year_r IS NULL", "label_for_charts": "null",
+         "is_null_level": True},
+        {"sql_condition": "birth_date_l = birth_date_r", "label_for_charts": "same day"},
+        {"sql_condition": "birth_year_l = birth_year_r AND birth_month_l = birth_day_r AND birth_day_l = birth_month_r",
+         "label_for_charts": "day and month swapped"},
+        # a placeholder 01/01 or a year alone on either side: the year is all there is to compare
+        {"sql_condition": "birth_year_l = birth_year_r AND (birth_date_l IS NULL OR birth_date_r IS NULL)",
+         "label_for_charts": "same year, no day on one side"},
+        {"sql_condition": "birth_year_l = birth_year_r", "label_for_charts": "same year, other day"},
+        {"sql_condition": "abs(birth_year_l - birth_year_r) <= 1", "label_for_charts": "a year apart"},
+        {"sql_condition": "ELSE", "label_for_charts": "else"},
+    ]}
+
+
+def _commune() -> dict[str, Any]:
+    return {"output_column_name": "place", "comparison_levels": [
+        {"sql_condition": "commune_code_l IS NULL OR commune_code_r IS NULL", "label_for_charts": "null",
+         "is_null_level": True},
+        {"sql_condition": "commune_code_l = commune_code_r", "label_for_charts": "same commune"},
+        {"sql_condition": "district_l = district_r", "label_for_charts": "same district"},
+        {"sql_condition": "ELSE", "label_for_charts": "else"},
+    ]}
+
+
+# Candidate pairs: a pair is scored when it agrees on one of these (DuckDB joins on equality).
+PREDICTION_BLOCKS = [
+    ["birth_date", "sex"],
+    ["given_name", "birth_year"],
+    ["other_names", "birth_year", "sex"],
+    ["phone"],
+    ["cccd"],
+    ["cmnd"],
+    ["social_insurance"],
+]
+
+
+def settings(blocks: list[list[str]] | None = None) -> dict[str, Any]:
+    from splink import block_on
+
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "record_id",
+        "probability_two_random_records_match": 1e-6,
+        "blocking_rules_to_generate_predictions": [block_on(*b) for b in (blocks or PREDICTION_BLOCKS)],
+        "comparisons": [
+            _name("given_name", (0.92,), tf=True),
+            _name("other_names", (0.92, 0.8), tf=True),
+            _birth(),
+            _exact_or_else("sex"),
+            _commune(),
+            _exact_or_else("phone", tf=True),
+            _exact_or_else("cccd"),
+            _exact_or_else("cmnd"),
+            _exact_or_else("social_insurance"),
+            _name("workplace", (0.9,), tf=True),
+            _exact_or_else("priority_group"),
+            _exact_or_else("dose1_date"),
+        ],
+        "retain_intermediate_calculation_columns": False,
+        "retain_matching_columns": False,
+        "additional_columns_to_retain": [],
+    }
+
+
+@dataclass(frozen=True)
+class Training:
+    """How a model is trained; every number is a setting of `config/` (master_list.training)."""
+
+    u_max_pairs: float = 2e6
+    em_max_pairs: float = 2e6
+    seed: int = 2021
+    deterministic_recall: float = 0.8  # of the deterministic rules that estimate the prior of a match
+
+
+def _linker(records: pd.DataFrame, model: dict[str, Any] | None):
+    from splink import DuckDBAPI, Linker
+
+    db_api = DuckDBAPI()
+    frame = db_api.register(records[MODEL_COLUMNS], dataset_display_name="records")
+    return Linker(frame, model if model is not None else settings(), log_level=logging.WARNING)
+
+
+def train(records: pd.DataFrame, training: Training = Training()) -> dict[str, Any]:
+    """Unsupervised training on the records themselves; returns the trained model (JSON-able)."""
+    from splink import block_on
+
+    linker = _linker(records, None)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("cccd"), block_on("name_folded", "birth_date"), block_on("social_insurance")],
+        recall=training.deterministic_recall,
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=training.u_max_pairs, seed=training.seed)
+    # Identifiers and phones almost never agree in a random sample: their u is the chance that two
+    # random records share a value, computed exactly from the value frequencies.
+    model = _with_exact_u(linker.misc.save_model_to_json(), records)
+    linker = _linker(records, model)
+    # Two EM passes, each blocked on what the other estimates: together they cover every comparison.
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("birth_date"), estimate_without_term_frequencies=True, max_pairs=training.em_max_pairs)
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("given_name", "other_names"), estimate_without_term_frequencies=True,
+        max_pairs=training.em_max_pairs)
+    model = linker.misc.save_model_to_json()
+    model["campaign_model_version"] = MODEL_VERSION
+    return model
+
+
+EXACT_U_COLUMNS = ("phone", "cccd", "cmnd", "social_insurance", "dose1_date")
+
+
+def exact_agreement_u(values: pd.Series) -> float:
+    """P(two random records with a value share it) = sum over values of n_v(n_v-1) / (n(n-1))."""
+    counts = values.dropna().value_counts().to_numpy(dtype="float64")
+    n = counts.sum()
+    if n < 2:
+        return 1e-9
+    return max(float((counts * (counts - 1)).sum() / (n * (n - 1))), 1.0 / (n * n))
+
+
+def _with_exact_u(model: dict[str, Any], records: pd.DataFrame) -> dict[str, Any]:
+    for comparison in model["comparisons"]:
+        column = comparison["output_column_name"]
+        if column not in EXACT_U_COLUMNS:
+            continue
+        u = exact_agreement_u(records[column])
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            level["u_probability"] = u if level.get("label_for_charts") == "exact" else 1.0 - u
+            level["fix_u_probability"] = True
+    return model
+
+
+def score(records: pd.DataFrame, model: dict[str, Any], *, min_probability: float) -> pd.DataFrame:
+    """Every candidate pair (blocking above) at or above `min_probability`: `record_id_l` < `record_id_r`,
+    `match_probability`, and what the rules outside the model read: `given_disagrees` (the given
+    names are evidence against the match: twins and siblings share everything else)."""
+    spec = {k: v for k, v in model.items() if k != "campaign_model_version"}
+    spec["retain_intermediate_calculation_columns"] = True  # gamma_* levels
+    linker = _linker(records, spec)
+    pairs = linker.inference.predict(threshold_match_probability=min_probability).as_pandas_dataframe()
+    if pairs.empty:
+        return empty_pairs()
+    out = pd.DataFrame({
+        "record_id_l": pairs["record_id_l"].astype("int64"),
+        "record_id_r": pairs["record_id_r"].astype("int64"),
+        "match_probability": pairs["match_probability"].astype("float64"),
+        # gamma: -1 null, 0 else, 1.. the agreeing levels; given_name has exact=2, similar=1
+        "given_disagrees": pairs["mw_given_name"].to_numpy() < 0,
+    })
+    lo = out[["record_id_l", "record_id_r"]].min(axis=1)
+    hi = out[["record_id_l", "record_id_r"]].max(axis=1)
+    out["record_id_l"], out["record_id_r"] = lo, hi
+    return out.reset_index(drop=True)
+
+
+def empty_pairs() -> pd.DataFrame:
+    return pd.DataFrame({"record_id_l": pd.Series(dtype="int64"), "record_id_r": pd.Series(dtype="int64"),
+                         "match_probability": pd.Series(dtype="float64"), "given_disagrees": pd.Series(dtype="bool")})
+
+
+def model_is_current(model: dict[str, Any] | None) -> bool:
+    return bool(model) and model.get("campaign_model_version") == MODEL_VERSION

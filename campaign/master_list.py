@@ -1,0 +1,436 @@
+"""The province's master target list (issue 5): one clean list of people from every district's list.
+
+Core, no Prefect: `build` reads the current accepted `target_list` submissions of all districts, links
+the rows that are the same person (`campaign.dedupe`: exact keys, the Splink model, rules outside the
+model, reviewers' decisions), gives every person a stable id, judges eligibility and priority, orders the
+invitations, and replaces the current master list in one transaction, with the run's figures per
+district. The trained model is stored (`linkage_models`) and reused until `retrain=True`.
+
+The review workflow lives here too: `open_pairs`, `decide`, `reverse`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.orm import Session
+
+from campaign.config import CampaignConfig
+from campaign.dedupe import model as linkage
+from campaign.dedupe.clusters import Thresholds, active_decisions, assign_person_ids, cluster, pair_key
+from campaign.dedupe.eligibility import PriorityRules, people
+from campaign.dedupe.records import DOB_DOUBTS, ID_DOUBTS, INSURANCE_DOUBTS, build_records
+from campaign.domain.text import fold_series
+from campaign.intake import Stopwatch
+from campaign.store.models import (
+    KIND_TABLES,
+    LinkageModel,
+    MasterListRun,
+    MasterPerson,
+    MasterRecord,
+    PersonKey,
+    ReviewDecision,
+    ReviewPair,
+    RowIssue,
+    Submission,
+)
+
+KIND = "target_list"
+ROW_COLUMNS = ["submission_id", "sheet", "row_number", "district", "full_name", "birth_date", "sex", "phone",
+               "id_number", "insurance_number", "commune_code", "workplace", "priority_group", "dose1_date",
+               "dose2_date"]
+CSV_COLUMNS = ["person_id", "submission_id", "row_number", "district", "status"]
+
+
+class ReviewError(ValueError):
+    """A review command that cannot apply (unknown pair or decision, already reversed): exit code 2."""
+
+
+@dataclass
+class MasterListResult:
+    run_id: int
+    as_of: dt.datetime
+    trained: bool
+    model_id: int
+    rows: int
+    persons: int
+    review_pairs: int
+    inputs: list[int]
+    stats: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_mib: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading the inputs
+# ---------------------------------------------------------------------------------------------------------
+
+
+def current_submissions(session: Session, kind: str = KIND) -> pd.DataFrame:
+    subs = session.execute(
+        select(Submission.id, Submission.district_code, Submission.version, Submission.received_at)
+        .where(Submission.kind == kind, Submission.status == "accepted", Submission.is_current.is_(True))
+        .order_by(Submission.id)
+    ).all()
+    return pd.DataFrame(subs, columns=["submission_id", "district", "version", "received_at"])
+
+
+def load_rows(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The loaded rows of the current target lists (with `received_at`), the warnings intake found on
+    them that matter for linkage, and the current vaccination records."""
+    subs = current_submissions(session)
+    ids = subs["submission_id"].tolist()
+    table = KIND_TABLES[KIND]
+    if ids:
+        result = session.execute(select(*(table.c[c] for c in ROW_COLUMNS))
+                                 .where(table.c.submission_id.in_(ids)).order_by(table.c.id))
+        rows = pd.DataFrame(result.all(), columns=ROW_COLUMNS)
+        doubts = pd.DataFrame(session.execute(
+            select(RowIssue.submission_id, RowIssue.row_number, RowIssue.code)
+            .where(RowIssue.submission_id.in_(ids), RowIssue.code.in_(ID_DOUBTS + INSURANCE_DOUBTS + DOB_DOUBTS))
+        ).all(), columns=["submission_id", "row_number", "code"])
+    else:
+        rows = pd.DataFrame(columns=ROW_COLUMNS)
+        doubts = pd.DataFrame(columns=["submission_id", "row_number", "code"])
+    rows["received_at"] = rows["submission_id"].map(subs.set_index("submission_id")["received_at"])
+    vsubs = session.execute(select(Submission.id).where(Submission.kind == "vaccinations",
+                                                        Submission.status == "accepted",
+                                                        Submission.is_current.is_(True))).scalars().all()
+    vt = KIND_TABLES["vaccinations"]
+    vcols = ["district", "full_name", "birth_date", "id_number", "session_date", "screening_result", "vaccinated",
+             "dose_number"]
+    events = pd.DataFrame(session.execute(select(*(vt.c[c] for c in vcols)).where(vt.c.submission_id.in_(vsubs)))
+                          .all() if vsubs else [], columns=vcols)
+    return rows, doubts, events
+
+
+def link_events(records: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Vaccination records -> target-list records, by exact identity only: the same CMND/CCCD, or the same
+    folded name and birth date in the same district. (`record_id` and the event's columns.)"""
+    cols = ["record_id", "session_date", "screening_result", "vaccinated", "dose_number"]
+    if events.empty or records.empty:
+        return pd.DataFrame(columns=cols)
+    ev = events.copy()
+    ev["event"] = np.arange(len(ev))
+    ev["name_folded"] = fold_series(ev["full_name"]).astype(object)
+    ev["birth_date"] = pd.to_datetime(ev["birth_date"], errors="coerce").dt.strftime("%Y-%m-%d").astype(object)
+    ident = records[["record_id", "cccd", "cmnd"]].melt("record_id", value_name="id_number").dropna()
+    by_id = ev.dropna(subset=["id_number"]).merge(ident[["record_id", "id_number"]], on="id_number")
+    by_name = ev.dropna(subset=["name_folded", "birth_date"]).merge(
+        records[["record_id", "district", "name_folded", "birth_date"]].dropna(),
+        on=["district", "name_folded", "birth_date"])
+    linked = pd.concat([by_id, by_name], ignore_index=True).drop_duplicates(["event", "record_id"])
+    return linked[cols]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Building the list
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _current_model(session: Session) -> LinkageModel | None:
+    model = session.execute(select(LinkageModel).order_by(LinkageModel.id.desc()).limit(1)).scalar_one_or_none()
+    return model if model is not None and linkage.model_is_current(model.model) else None
+
+
+def _statuses(persons: pd.DataFrame, person_of_record: np.ndarray, sizes: np.ndarray,
+              in_review: np.ndarray) -> np.ndarray:
+    ineligible = pd.Series(person_of_record).map(persons.set_index("person_id")["eligible"]).eq(False).to_numpy()
+    # precedence (DESIGN.md): review > ineligible > merged/unique
+    return np.select([in_review, ineligible, sizes > 1], ["review", "ineligible", "merged"], default="unique")
+
+
+def district_stats(records: pd.DataFrame, labels: np.ndarray, status: np.ndarray,
+                   persons: pd.DataFrame) -> dict[str, Any]:
+    """Per district: rows in, persons, duplicate rows within the district and across districts, rows
+    for review, ineligible rows; and the province's totals."""
+    f = pd.DataFrame({"district": records["district"].to_numpy(), "cluster": labels, "status": status})
+    districts_per_cluster = f.groupby("cluster")["district"].nunique()
+    f["across"] = f["cluster"].map(districts_per_cluster).to_numpy() > 1
+    out: dict[str, Any] = {}
+    persons_by_district = persons.groupby("district").size()
+    eligible_by_district = persons[persons["eligible"]].groupby("district").size()
+    for d, g in f.groupby("district", sort=True):
+        out[str(d)] = {
+            "rows": int(len(g)),
+            "persons": int(persons_by_district.get(d, 0)),
+            "eligible_persons": int(eligible_by_district.get(d, 0)),
+            "duplicates_within": int(len(g) - g["cluster"].nunique()),
+            "rows_in_clusters_across_districts": int(g["across"].sum()),
+            "review": int((g["status"] == "review").sum()),
+            "ineligible": int((g["status"] == "ineligible").sum()),
+            "merged": int((g["status"] == "merged").sum()),
+        }
+    province = {k: int(sum(v[k] for v in out.values())) for k in
+                ("rows", "duplicates_within", "rows_in_clusters_across_districts", "review", "ineligible", "merged")}
+    province["persons"] = int(len(persons))
+    province["eligible_persons"] = int(persons["eligible"].sum()) if len(persons) else 0
+    province["clusters_across_districts"] = int((districts_per_cluster > 1).sum())
+    return {"province": province, "districts": out}
+
+
+def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_run_id: str | None = None,
+          retrain: bool = False) -> MasterListResult:
+    """Build the master list from the current target lists and make it the current one."""
+    rules = campaign.master_list
+    watch = Stopwatch()
+    with Session(engine) as session, session.begin():
+        with watch.stage("read"):
+            rows, doubts, events = load_rows(session)
+            subs = current_submissions(session)
+            decisions = pd.DataFrame(session.execute(select(
+                ReviewDecision.id, ReviewDecision.pair_key, ReviewDecision.fingerprint_a,
+                ReviewDecision.fingerprint_b, ReviewDecision.decision, ReviewDecision.decided_at,
+                ReviewDecision.reversed_at)).all(),
+                columns=["id", "pair_key", "fingerprint_a", "fingerprint_b", "decision", "decided_at", "reversed_at"])
+            known = pd.DataFrame(session.execute(select(PersonKey.key, PersonKey.person_id)).all(),
+                                 columns=["key", "person_id"])
+        with watch.stage("prepare"):
+            records = build_records(rows, doubts)
+            records["received_at"] = rows["received_at"].to_numpy()
+            records["dose2_date"] = pd.to_datetime(rows["dose2_date"], errors="coerce").to_numpy()
+        stored = None if retrain else _current_model(session)
+        trained = stored is None
+        if trained:
+            with watch.stage("train"):
+                started = time.perf_counter()
+                t = rules.training
+                model = linkage.train(records, linkage.Training(u_max_pairs=t.u_max_pairs, em_max_pairs=t.em_max_pairs,
+                                                                seed=t.seed)) if len(records) > 1 else {}
+                stored = LinkageModel(version=linkage.MODEL_VERSION, trained_rows=len(records),
+                                      seconds=time.perf_counter() - started, model=model)
+                session.add(stored)
+                session.flush()
+        with watch.stage("score"):
+            thresholds = Thresholds(match=rules.match_threshold, review=rules.review_threshold)
+            pairs = linkage.score(records, stored.model, min_probability=thresholds.review) if len(records) > 1 \
+                else linkage.empty_pairs()
+        with watch.stage("cluster"):
+            clustering = cluster(records, pairs, active_decisions(decisions), thresholds)
+            labels = clustering.cluster
+            numbers = [int(p[len(rules.person_id_prefix):]) for p in known["person_id"].drop_duplicates()
+                       if p.startswith(rules.person_id_prefix) and p[len(rules.person_id_prefix):].isdigit()]
+            person_of_record, remember, _ = assign_person_ids(records, labels, known, max(numbers, default=0) + 1,
+                                                              prefix=rules.person_id_prefix)
+        with watch.stage("eligibility"):
+            prio = PriorityRules(order=tuple(rules.priority_order), age_group=rules.age_group,
+                                 age_group_min_age=rules.age_group_min_age,
+                                 outbreak_communes=frozenset(campaign.outbreak_communes))
+            persons = people(records, person_of_record, link_events(records, events),
+                             campaign_date=campaign.campaign.campaign_date,
+                             min_age=campaign.campaign.min_age_years, rules=prio)
+            sizes = np.bincount(labels)[labels] if len(labels) else np.array([], dtype=np.int64)
+            review = clustering.review
+            in_review = np.zeros(len(records), dtype=bool)
+            in_review[review["record_id_l"].to_numpy()] = True
+            in_review[review["record_id_r"].to_numpy()] = True
+            status = _statuses(persons, person_of_record, sizes, in_review)
+            stats = district_stats(records, labels, status, persons)
+        with watch.stage("write"):
+            run = MasterListRun(flow_run_id=flow_run_id, as_of=as_of, model_id=stored.id, trained=trained,
+                                rows=len(records), persons=len(persons), review_pairs=len(review),
+                                inputs=[int(i) for i in subs["submission_id"]], stats=stats)
+            session.add(run)
+            session.flush()
+            _write(session, run.id, records, person_of_record, status, sizes, persons, review, remember, known)
+        run.seconds = {k: round(v, 3) for k, v in watch.seconds.items()}
+        result = MasterListResult(run_id=run.id, as_of=as_of, trained=trained, model_id=stored.id,
+                                  rows=len(records), persons=len(persons), review_pairs=len(review),
+                                  inputs=list(run.inputs), stats=stats, seconds=dict(watch.seconds),
+                                  peak_mib=max(watch.peak_mib.values(), default=0.0))
+    return result
+
+
+def _write(session: Session, run_id: int, records: pd.DataFrame, person_of_record: np.ndarray, status: np.ndarray,
+           sizes: np.ndarray, persons: pd.DataFrame, review: pd.DataFrame, remember: pd.DataFrame,
+           known: pd.DataFrame) -> None:
+    from campaign.store.bulk import insert_frame
+
+    conn = session.connection()
+    for model in (MasterRecord, MasterPerson, ReviewPair):
+        conn.execute(delete(model.__table__))
+    insert_frame(conn, MasterRecord.__table__, pd.DataFrame({
+        "run_id": run_id, "submission_id": records["submission_id"].to_numpy(),
+        "sheet": records["sheet"].to_numpy(dtype=object), "row_number": records["row_number"].to_numpy(),
+        "district": records["district"].to_numpy(dtype=object), "fingerprint": records["fingerprint"].to_numpy(),
+        "person_id": person_of_record, "status": status, "cluster_size": sizes}))
+    canon = records.set_index("record_id").loc[persons["record_id"].to_numpy()]
+    insert_frame(conn, MasterPerson.__table__, pd.DataFrame({
+        "person_id": persons["person_id"].to_numpy(dtype=object), "run_id": run_id,
+        "submission_id": canon["submission_id"].to_numpy(), "row_number": canon["row_number"].to_numpy(),
+        "district": persons["district"].to_numpy(dtype=object),
+        "commune_code": persons["commune_code"].to_numpy(dtype=object),
+        "rows": persons["rows"].to_numpy(), "districts": persons["districts"].to_numpy(dtype=object),
+        "priority_group": persons["priority_group"], "priority_note": persons["priority_note"].to_numpy(dtype=object),
+        "eligible": persons["eligible"].to_numpy(dtype=bool),
+        "ineligible_reason": persons["ineligible_reason"].to_numpy(dtype=object),
+        "next_dose": persons["next_dose"].to_numpy(), "outbreak": persons["outbreak"].to_numpy(dtype=bool),
+        "invite_rank": persons["invite_rank"]}))
+    if not review.empty:
+        rec = records.set_index("record_id")
+        a, b = rec.loc[review["record_id_l"].to_numpy()], rec.loc[review["record_id_r"].to_numpy()]
+        keys = [pair_key(x, y) for x, y in zip(a["fingerprint"], b["fingerprint"], strict=True)]
+        frame = pd.DataFrame({
+            "pair_key": keys, "run_id": run_id,
+            "fingerprint_a": a["fingerprint"].to_numpy(), "fingerprint_b": b["fingerprint"].to_numpy(),
+            "submission_a": a["submission_id"].to_numpy(), "row_a": a["row_number"].to_numpy(),
+            "submission_b": b["submission_id"].to_numpy(), "row_b": b["row_number"].to_numpy(),
+            "match_probability": review["match_probability"].to_numpy(), "reason": review["reason"].to_numpy()})
+        insert_frame(conn, ReviewPair.__table__, frame.drop_duplicates("pair_key"))
+    # Person keys: new keys inserted, keys whose person changed (a merge, a split) updated.
+    old = known.set_index("key")["person_id"] if not known.empty else pd.Series(dtype=object)
+    remember = remember.set_index("key")
+    is_new = ~remember.index.isin(old.index)
+    new = remember[is_new].reset_index()
+    insert_frame(conn, PersonKey.__table__, new[["key", "person_id", "kind"]])
+    seen = remember[~is_new]
+    changed = seen[seen["person_id"].to_numpy() != old.reindex(seen.index).to_numpy()]
+    if len(changed):
+        table = PersonKey.__table__
+        from sqlalchemy import bindparam
+
+        conn.execute(update(table).where(table.c.key == bindparam("k")).values(person_id=bindparam("p")),
+                     [{"k": k, "p": p} for k, p in zip(changed.index, changed["person_id"], strict=True)])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading the current list
+# ---------------------------------------------------------------------------------------------------------
+
+
+def latest_run(session: Session) -> MasterListRun | None:
+    return session.execute(select(MasterListRun).order_by(MasterListRun.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def write_csv(session: Session, path: Path) -> int:
+    """The current master list, one line per source row (DESIGN.md: person_id, submission_id, row_number,
+    district, status). Returns the number of lines written."""
+    result = session.execute(select(MasterRecord.person_id, MasterRecord.submission_id, MasterRecord.row_number,
+                                    MasterRecord.district, MasterRecord.status)
+                             .order_by(MasterRecord.submission_id, MasterRecord.row_number))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for chunk in iter(lambda: result.fetchmany(50_000), []):
+            writer.writerows(chunk)
+            n += len(chunk)
+    return n
+
+
+def to_json(result: MasterListResult, *, district: str | None = None,
+            names: dict[str, str] | None = None) -> dict[str, Any]:
+    districts = result.stats.get("districts", {})
+    rows = [{"district": d, "name": (names or {}).get(d), **v} for d, v in sorted(districts.items())
+            if district is None or d == district]
+    return {"run_id": result.run_id, "as_of": result.as_of.isoformat(), "model_trained": result.trained,
+            "model_id": result.model_id, "rows": result.rows, "persons": result.persons,
+            "review_pairs": result.review_pairs, "inputs": result.inputs,
+            "province": result.stats.get("province", {}), "districts": rows,
+            "seconds": {k: round(v, 2) for k, v in result.seconds.items()}}
+
+
+def render_text(summary: dict[str, Any]) -> str:
+    p = summary["province"]
+    lines = [f"Master list (run {summary['run_id']}): {summary['rows']} rows -> {summary['persons']} people, "
+             f"{p.get('eligible_persons', 0)} eligible; {summary['review_pairs']} pairs to review"
+             f"{' (model trained in this run)' if summary['model_trained'] else ''}",
+             f"  {'district':<24} {'rows':>8} {'people':>8} {'dup.in':>7} {'dup.across':>10} {'review':>7} "
+             f"{'inelig.':>7}"]
+    for d in summary["districts"]:
+        label = f"{d['district']} {d.get('name') or ''}".strip()
+        lines.append(f"  {label:<24} {d['rows']:>8} {d['persons']:>8} {d['duplicates_within']:>7} "
+                     f"{d['rows_in_clusters_across_districts']:>10} {d['review']:>7} {d['ineligible']:>7}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Review
+# ---------------------------------------------------------------------------------------------------------
+
+SIDE_COLUMNS = ["full_name", "birth_date", "sex", "priority_group", "phone", "id_number", "insurance_number",
+                "commune_code", "workplace", "district"]
+
+
+def _row(session: Session, submission_id: int, row_number: int) -> dict[str, Any]:
+    t = KIND_TABLES[KIND]
+    r = session.execute(select(*(t.c[c] for c in SIDE_COLUMNS)).where(
+        t.c.submission_id == submission_id, t.c.row_number == row_number)).mappings().first()
+    out = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in (r or {}).items()}
+    return {"submission_id": submission_id, "row_number": row_number, **out}
+
+
+def open_pairs(session: Session, *, district: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """The pairs still to review, most probable first, with both records side by side."""
+    pairs = session.execute(select(ReviewPair).order_by(ReviewPair.match_probability.desc(),
+                                                        ReviewPair.pair_key)).scalars().all()
+    out = []
+    for p in pairs:
+        a, b = _row(session, p.submission_a, p.row_a), _row(session, p.submission_b, p.row_b)
+        if district is not None and district not in (a.get("district"), b.get("district")):
+            continue
+        out.append({"pair": p.pair_key, "match_probability": round(p.match_probability, 4), "reason": p.reason,
+                    "a": a, "b": b})
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def decide(session: Session, pair: str, decision: str, *, by: str, at: dt.datetime,
+           note: str | None = None) -> ReviewDecision:
+    """Record a decision on a pair under review (or on a pair decided before, to change it)."""
+    if decision not in ("same", "different"):
+        raise ReviewError(f"decision must be 'same' or 'different', not {decision!r}")
+    p = session.get(ReviewPair, pair)
+    if p is None:
+        earlier = session.execute(select(ReviewDecision).where(ReviewDecision.pair_key == pair)
+                                  .order_by(ReviewDecision.id.desc()).limit(1)).scalar_one_or_none()
+        if earlier is None:
+            raise ReviewError(f"no pair {pair!r} in the review list (see `campaign review`)")
+        fa, fb = earlier.fingerprint_a, earlier.fingerprint_b
+    else:
+        fa, fb = p.fingerprint_a, p.fingerprint_b
+    made = ReviewDecision(pair_key=pair, fingerprint_a=fa, fingerprint_b=fb, decision=decision, decided_by=by,
+                          decided_at=at, note=note)
+    session.add(made)
+    session.flush()
+    return made
+
+
+def reverse(session: Session, decision_id: int, *, by: str, at: dt.datetime) -> ReviewDecision:
+    """Take a decision back: from the next run on, the pair is judged by the model again."""
+    made = session.get(ReviewDecision, decision_id)
+    if made is None:
+        raise ReviewError(f"no decision {decision_id}")
+    if made.reversed_at is not None:
+        raise ReviewError(f"decision {decision_id} was already reversed")
+    made.reversed_at, made.reversed_by = at, by
+    session.flush()
+    return made
+
+
+def decisions(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(select(ReviewDecision).order_by(ReviewDecision.id)).scalars().all()
+    return [{"id": d.id, "pair": d.pair_key, "decision": d.decision, "decided_by": d.decided_by,
+             "decided_at": d.decided_at.isoformat(), "note": d.note,
+             "reversed_at": d.reversed_at.isoformat() if d.reversed_at else None, "reversed_by": d.reversed_by}
+            for d in rows]
+
+
+def person_rows(session: Session, person_id: str) -> list[dict[str, Any]]:
+    rows = session.execute(select(MasterRecord).where(MasterRecord.person_id == person_id)).scalars().all()
+    return [_row(session, r.submission_id, r.row_number) | {"status": r.status} for r in rows]
+
+
+__all__ = ["CSV_COLUMNS", "MasterListResult", "ReviewError", "build", "decide", "decisions", "district_stats",
+           "latest_run", "link_events", "load_rows", "open_pairs", "person_rows", "render_text", "reverse",
+           "to_json", "write_csv"]
