@@ -310,6 +310,13 @@ def latest_run(session: Session) -> MasterListRun | None:
     return session.execute(select(MasterListRun).order_by(MasterListRun.id.desc()).limit(1)).scalar_one_or_none()
 
 
+def result_of(run: MasterListRun) -> MasterListResult:
+    """A stored run as a result (for `campaign master-list --latest`)."""
+    return MasterListResult(run_id=run.id, as_of=run.as_of, trained=run.trained, model_id=run.model_id,
+                            rows=run.rows, persons=run.persons, review_pairs=run.review_pairs,
+                            inputs=list(run.inputs), stats=run.stats, seconds=dict(run.seconds))
+
+
 def write_csv(session: Session, path: Path) -> int:
     """The current master list, one line per source row (DESIGN.md: person_id, submission_id, row_number,
     district, status). Returns the number of lines written."""
@@ -369,8 +376,36 @@ def _row(session: Session, submission_id: int, row_number: int) -> dict[str, Any
     return {"submission_id": submission_id, "row_number": row_number, **out}
 
 
-def open_pairs(session: Session, *, district: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """The pairs still to review, most probable first, with both records side by side."""
+def mask_digits(value: Any, keep_start: int = 3, keep_end: int = 2) -> Any:
+    """"064185001234" -> "064*******34": enough to tell two documents apart in an artifact, not to use one."""
+    if value is None or not isinstance(value, str) or len(value) <= keep_start + keep_end:
+        return value if value is None else "*" * len(str(value))
+    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+
+
+def masked(side: dict[str, Any]) -> dict[str, Any]:
+    """A record for Prefect artifacts and logs: initials instead of the name, IDs and phones masked."""
+    out = dict(side)
+    name = side.get("full_name") or ""
+    out["full_name"] = " ".join(w[0] + "." for w in name.split()) if name else name
+    for key in ("id_number", "insurance_number"):
+        out[key] = mask_digits(side.get(key))
+    out["phone"] = mask_digits(side.get("phone"), keep_start=5, keep_end=2)
+    out.pop("address_detail", None)
+    return out
+
+
+def side_text(side: dict[str, Any]) -> str:
+    """One line per record for the review artifact (already masked)."""
+    return (f"{side.get('full_name')} · {side.get('birth_date')} · {side.get('sex')} · group "
+            f"{side.get('priority_group')} · {side.get('commune_code')} ({side.get('district')}) · "
+            f"{side.get('phone')} · {side.get('id_number') or '-'}")
+
+
+def open_pairs(session: Session, *, district: str | None = None, limit: int | None = None,
+               mask: bool = False) -> list[dict[str, Any]]:
+    """The pairs still to review, most probable first, with both records side by side (`mask`: for
+    artifacts, see `masked`)."""
     pairs = session.execute(select(ReviewPair).order_by(ReviewPair.match_probability.desc(),
                                                         ReviewPair.pair_key)).scalars().all()
     out = []
@@ -378,6 +413,8 @@ def open_pairs(session: Session, *, district: str | None = None, limit: int | No
         a, b = _row(session, p.submission_a, p.row_a), _row(session, p.submission_b, p.row_b)
         if district is not None and district not in (a.get("district"), b.get("district")):
             continue
+        if mask:
+            a, b = masked(a), masked(b)
         out.append({"pair": p.pair_key, "match_probability": round(p.match_probability, 4), "reason": p.reason,
                     "a": a, "b": b})
         if limit is not None and len(out) >= limit:
@@ -432,5 +469,5 @@ def person_rows(session: Session, person_id: str) -> list[dict[str, Any]]:
 
 
 __all__ = ["CSV_COLUMNS", "MasterListResult", "ReviewError", "build", "decide", "decisions", "district_stats",
-           "latest_run", "link_events", "load_rows", "open_pairs", "person_rows", "render_text", "reverse",
-           "to_json", "write_csv"]
+           "latest_run", "link_events", "load_rows", "mask_digits", "masked", "open_pairs", "person_rows", "result_of",
+           "render_text", "reverse", "side_text", "to_json", "write_csv"]

@@ -2,7 +2,8 @@
 
 Schedules are in Asia/Ho_Chi_Minh: the deadline watch every 15 minutes (an escalation goes out at most a
 quarter of an hour after its time; the outbox retries failed sends on the next runs), readiness three times
-a working day so that the coordinators' board and history follow the submissions.
+a working day so that the coordinators' board and history follow the submissions, and the master list half
+an hour before each readiness run (districts re-upload their target lists during the day).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ SCHEDULED: tuple[ScheduledFlow, ...] = (
                   description="Escalates every deadline step that is due, once; delivers the outbox."),
     ScheduledFlow("readiness", "flows.readiness:readiness_flow", "0 7,12,17 * * *",
                   description="Readiness of every facility and district, kept as history."),
+    ScheduledFlow("master-list", "flows.master_list:master_list_flow", "30 6,11,16 * * *",
+                  description="The province's master target list from the current district lists, with the "
+                              "stored linkage model; pairs to review as an artifact."),
     ScheduledFlow("alert-coordinators", "flows.alert:alert_coordinators_flow", None,
                   description="Mails the DoH coordinators; run by the automations (flows/automations.yaml)."),
 )

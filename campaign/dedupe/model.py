@@ -20,10 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-MODEL_VERSION = "master-list-1"  # bump when `settings` changes shape: a stored model of another shape is retrained
 
 # Columns the model reads (a subset of records.RECORD_COLUMNS).
-MODEL_COLUMNS = ["record_id", "district", "name_folded", "given_name", "other_names", "birth_date", "birth_year",
+MODEL_COLUMNS = ["record_id", "district", "name_folded", "given_name", "given_marked", "other_names", "birth_date", "birth_year",
                  "birth_month", "birth_day", "sex", "commune_code", "phone", "cccd", "cmnd", "social_insurance",
                  "workplace", "priority_group", "dose1_date"]
 
@@ -53,6 +52,22 @@ def _name(column: str, thresholds: tuple[float, ...], *, tf: bool) -> dict[str, 
                        "label_for_charts": f"jaro-winkler >= {t}"})
     levels.append({"sql_condition": "ELSE", "label_for_charts": "else"})
     return {"output_column_name": column, "comparison_levels": levels}
+
+
+def _given_name() -> dict[str, Any]:
+    """Folded given names equal: the same name, unless both were typed with diacritics and differ in them
+    (Hòa / Hoa, Đức / Dục: two people; the folded key alone would merge them)."""
+    return {"output_column_name": "given_name", "comparison_levels": [
+        {"sql_condition": "given_name_l IS NULL OR given_name_r IS NULL", "label_for_charts": "null",
+         "is_null_level": True},
+        {"sql_condition": "given_name_l = given_name_r AND (given_marked_l IS NULL OR given_marked_r IS NULL "
+                          "OR given_marked_l = given_marked_r)", "label_for_charts": "same name",
+         "tf_adjustment_column": "given_name", "tf_adjustment_weight": 1.0},
+        {"sql_condition": "given_name_l = given_name_r", "label_for_charts": "same letters, other diacritics"},
+        {"sql_condition": "jaro_winkler_similarity(given_name_l, given_name_r) >= 0.92",
+         "label_for_charts": "jaro-winkler >= 0.92"},
+        {"sql_condition": "ELSE", "label_for_charts": "else"},
+    ]}
 
 
 def _birth() -> dict[str, Any]:
@@ -93,6 +108,33 @@ PREDICTION_BLOCKS = [
 ]
 
 
+def _comparisons() -> list[dict[str, Any]]:
+    return [
+        _given_name(),
+        _name("other_names", (0.92, 0.8), tf=True),
+        _birth(),
+        _exact_or_else("sex"),
+        _commune(),
+        _exact_or_else("phone", tf=True),
+        _exact_or_else("cccd"),
+        _exact_or_else("cmnd"),
+        _exact_or_else("social_insurance"),
+        _name("workplace", (0.9,), tf=True),
+        _exact_or_else("priority_group"),
+        _exact_or_else("dose1_date"),
+    ]
+
+
+def _shape_version() -> str:
+    """A stored model is reused only if it has today's shape (comparisons and blocking): change either
+    here and the next run retrains instead of scoring with parameters of other levels."""
+    import hashlib
+    import json
+
+    shape = json.dumps([_comparisons(), PREDICTION_BLOCKS, MODEL_COLUMNS], sort_keys=True)
+    return "master-list-" + hashlib.sha1(shape.encode()).hexdigest()[:10]
+
+
 def settings(blocks: list[list[str]] | None = None) -> dict[str, Any]:
     from splink import block_on
 
@@ -101,20 +143,7 @@ def settings(blocks: list[list[str]] | None = None) -> dict[str, Any]:
         "unique_id_column_name": "record_id",
         "probability_two_random_records_match": 1e-6,
         "blocking_rules_to_generate_predictions": [block_on(*b) for b in (blocks or PREDICTION_BLOCKS)],
-        "comparisons": [
-            _name("given_name", (0.92,), tf=True),
-            _name("other_names", (0.92, 0.8), tf=True),
-            _birth(),
-            _exact_or_else("sex"),
-            _commune(),
-            _exact_or_else("phone", tf=True),
-            _exact_or_else("cccd"),
-            _exact_or_else("cmnd"),
-            _exact_or_else("social_insurance"),
-            _name("workplace", (0.9,), tf=True),
-            _exact_or_else("priority_group"),
-            _exact_or_else("dose1_date"),
-        ],
+        "comparisons": _comparisons(),
         "retain_intermediate_calculation_columns": False,
         "retain_matching_columns": False,
         "additional_columns_to_retain": [],
@@ -216,6 +245,9 @@ def score(records: pd.DataFrame, model: dict[str, Any], *, min_probability: floa
 def empty_pairs() -> pd.DataFrame:
     return pd.DataFrame({"record_id_l": pd.Series(dtype="int64"), "record_id_r": pd.Series(dtype="int64"),
                          "match_probability": pd.Series(dtype="float64"), "given_disagrees": pd.Series(dtype="bool")})
+
+
+MODEL_VERSION = _shape_version()
 
 
 def model_is_current(model: dict[str, Any] | None) -> bool:

@@ -17,7 +17,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from campaign.domain.text import exact_key, fold_series
+from campaign.domain.text import exact_key, fold_series, has_diacritics
 
 # Intake's warnings that make an identifier unreliable as a key.
 ID_DOUBTS = ("id_invalid", "cccd_sex_mismatch", "cccd_birth_year_mismatch")
@@ -26,7 +26,8 @@ DOB_DOUBTS = ("dob_year_only",)
 
 # The columns of a record (the input of the model and of the rules).
 RECORD_COLUMNS = [
-    "record_id", "submission_id", "sheet", "row_number", "district", "name_folded", "given_name", "other_names",
+    "record_id", "submission_id", "sheet", "row_number", "district", "name_folded", "given_name", "given_marked",
+    "other_names",
     "birth_date", "birth_year", "birth_month", "birth_day", "sex", "commune_code", "phone", "cccd", "cmnd",
     "social_insurance", "workplace", "priority_group", "dose1_date", "fingerprint", "soft_key",
 ]
@@ -96,9 +97,16 @@ def build_records(rows: pd.DataFrame, doubts: pd.DataFrame | None = None) -> pd.
         else pd.Series(pd.NaT, index=out.index)
     out["dose1_date"] = np.where(dose1.notna().to_numpy(), dose1.dt.strftime("%Y-%m-%d").to_numpy(dtype=object), None)
 
-    exact_names = pd.Series(pd.unique(rows["full_name"].fillna("").astype(str)))
-    name_key = rows["full_name"].fillna("").astype(str).map(dict(zip(exact_names, exact_names.map(exact_key),
-                                                                      strict=True))).reset_index(drop=True)
+    names = rows["full_name"].fillna("").astype(str).reset_index(drop=True)
+    distinct = pd.Series(pd.unique(names))
+    keys = distinct.map(exact_key)
+    name_key = names.map(dict(zip(distinct, keys, strict=True)))
+    # The given name as written, tones included, when the typist used diacritics at all: "Hòa" and "Hoa"
+    # are two names, while "Hoa" typed on a keyboard without diacritics may be either.
+    marked = np.where(distinct.map(has_diacritics).to_numpy(dtype=bool),
+                      keys.str.rpartition(" ")[2].to_numpy(dtype=object), None)
+    out["given_marked"] = names.map(dict(zip(distinct, marked, strict=True))).astype(object)
+    out.loc[out["given_name"].isna(), "given_marked"] = None
     dob_text = dob.dt.strftime("%Y-%m-%d").astype(object)
     out["fingerprint"] = _hash([out["district"], name_key, dob_text, out["sex"], ids.astype(object),
                                 bhyt.astype(object), out["phone"], out["commune_code"]])

@@ -1,0 +1,19 @@
+"""Flow `master_list`: the province's master target list from the districts' current target lists
+(wiring only; the work is in campaign.master_list)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from tasks.master_list import build_master_list, publish_master_list_artifacts
+
+
+@flow(name="master-list", log_prints=False)
+def master_list_flow(now: str | None = None, retrain: bool = False) -> dict[str, Any]:
+    """`now`: the logical time of the run (ISO 8601; default the campaign clock); `retrain`: train the
+    linkage model again instead of reusing the stored one."""
+    summary = build_master_list(now, retrain)
+    publish_master_list_artifacts(summary)
+    return summary
