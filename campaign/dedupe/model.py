@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -63,7 +64,9 @@ def _given_name() -> dict[str, Any]:
         {"sql_condition": "given_name_l = given_name_r AND (given_marked_l IS NULL OR given_marked_r IS NULL "
                           "OR given_marked_l = given_marked_r)", "label_for_charts": "same name",
          "tf_adjustment_column": "given_name", "tf_adjustment_weight": 1.0},
-        {"sql_condition": "given_name_l = given_name_r", "label_for_charts": "same letters, other diacritics"},
+        # starting values for levels a small province may never show; EM refines them when it sees them
+        {"sql_condition": "given_name_l = given_name_r", "label_for_charts": "same letters, other diacritics",
+         "m_probability": 0.001},
         {"sql_condition": "jaro_winkler_similarity(given_name_l, given_name_r) >= 0.92",
          "label_for_charts": "jaro-winkler >= 0.92"},
         {"sql_condition": "ELSE", "label_for_charts": "else"},
@@ -76,7 +79,7 @@ def _birth() -> dict[str, Any]:
          "is_null_level": True},
         {"sql_condition": "birth_date_l = birth_date_r", "label_for_charts": "same day"},
         {"sql_condition": "birth_year_l = birth_year_r AND birth_month_l = birth_day_r AND birth_day_l = birth_month_r",
-         "label_for_charts": "day and month swapped"},
+         "label_for_charts": "day and month swapped", "m_probability": 0.005},
         # a placeholder 01/01 or a year alone on either side: the year is all there is to compare
         {"sql_condition": "birth_year_l = birth_year_r AND (birth_date_l IS NULL OR birth_date_r IS NULL)",
          "label_for_charts": "same year, no day on one side"},
@@ -224,7 +227,6 @@ def score(records: pd.DataFrame, model: dict[str, Any], *, min_probability: floa
     `match_probability`, and what the rules outside the model read: `given_disagrees` (the given
     names are evidence against the match: twins and siblings share everything else)."""
     spec = {k: v for k, v in model.items() if k != "campaign_model_version"}
-    spec["retain_intermediate_calculation_columns"] = True  # gamma_* levels
     linker = _linker(records, spec)
     pairs = linker.inference.predict(threshold_match_probability=min_probability).as_pandas_dataframe()
     if pairs.empty:
@@ -233,13 +235,36 @@ def score(records: pd.DataFrame, model: dict[str, Any], *, min_probability: floa
         "record_id_l": pairs["record_id_l"].astype("int64"),
         "record_id_r": pairs["record_id_r"].astype("int64"),
         "match_probability": pairs["match_probability"].astype("float64"),
-        # gamma: -1 null, 0 else, 1.. the agreeing levels; given_name has exact=2, similar=1
-        "given_disagrees": pairs["mw_given_name"].to_numpy() < 0,
     })
     lo = out[["record_id_l", "record_id_r"]].min(axis=1)
     hi = out[["record_id_l", "record_id_r"]].max(axis=1)
     out["record_id_l"], out["record_id_r"] = lo, hi
+    out["given_disagrees"] = given_names_disagree(records, out)
     return out.reset_index(drop=True)
+
+
+def given_names_disagree(records: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
+    """Per pair: the given names speak against the match (a rule outside the model, whatever weights EM
+    learned): different letters (Jaro-Winkler below 0.92 after folding), or the same letters typed with
+    different diacritics on both sides (Hòa / Hoa). Missing on either side: no opinion."""
+    import duckdb
+
+    if pairs.empty:
+        return np.zeros(0, dtype=bool)
+    given = records["given_name"].to_numpy(dtype=object)
+    marked = records["given_marked"].to_numpy(dtype=object)
+    l, r = pairs["record_id_l"].to_numpy(), pairs["record_id_r"].to_numpy()
+    frame = pd.DataFrame({"gl": given[l], "gr": given[r], "ml": marked[l], "mr": marked[r]})
+    con = duckdb.connect()
+    try:
+        con.register("p", frame)
+        flag = con.execute(
+            "SELECT CASE WHEN gl IS NULL OR gr IS NULL THEN FALSE "
+            "WHEN gl = gr THEN (ml IS NOT NULL AND mr IS NOT NULL AND ml <> mr) "
+            "ELSE jaro_winkler_similarity(gl, gr) < 0.92 END FROM p").fetchnumpy()
+    finally:
+        con.close()
+    return next(iter(flag.values())).astype(bool)
 
 
 def empty_pairs() -> pd.DataFrame:

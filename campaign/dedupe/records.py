@@ -92,7 +92,8 @@ def build_records(rows: pd.DataFrame, doubts: pd.DataFrame | None = None) -> pd.
 
     work = fold_series(rows["workplace"].reset_index(drop=True)) if "workplace" in rows else pd.Series([None] * n)
     out["workplace"] = work.where(work.notna() & work.ne(""), None).astype(object)
-    out["priority_group"] = pd.to_numeric(rows["priority_group"].reset_index(drop=True), errors="coerce").astype("Int64")
+    out["priority_group"] = (pd.to_numeric(rows["priority_group"].reset_index(drop=True), errors="coerce")
+                             if "priority_group" in rows else pd.Series([None] * n, dtype="float64")).astype("Int64")
     dose1 = pd.to_datetime(rows["dose1_date"].reset_index(drop=True), errors="coerce") if "dose1_date" in rows \
         else pd.Series(pd.NaT, index=out.index)
     out["dose1_date"] = np.where(dose1.notna().to_numpy(), dose1.dt.strftime("%Y-%m-%d").to_numpy(dtype=object), None)

@@ -1,0 +1,65 @@
+"""Shared by the dedupe and master-list tests: a synthetic background population as loaded target-list
+rows, and hand-made rows for the hard cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROW_COLUMNS = ["submission_id", "sheet", "row_number", "district", "full_name", "birth_date", "sex", "phone",
+               "id_number", "insurance_number", "commune_code", "workplace", "priority_group", "dose1_date",
+               "dose2_date"]
+BACKGROUND_PEOPLE = 20_000
+
+
+@functools.cache
+def background(people: int = BACKGROUND_PEOPLE, seed: int = 11) -> pd.DataFrame:
+    """The generator's people as loaded rows (clean values; its own duplicates included), one
+    submission per district numbered 1..17 in district order, rows from 2."""
+    from campaign.synth import build_world
+
+    e = build_world(people=people, seed=seed).entries
+    districts = sorted(e["_listed_district"].unique())
+    sub = {d: i + 1 for i, d in enumerate(districts)}
+    frame = pd.DataFrame({
+        "submission_id": e["_listed_district"].map(sub).to_numpy(),
+        "sheet": None,
+        "row_number": e.groupby("_listed_district").cumcount().to_numpy() + 2,
+        "district": e["_listed_district"].to_numpy(),
+        "full_name": e["full_name"].to_numpy(),
+        "birth_date": pd.to_datetime(e["birth_date"]).dt.date.to_numpy(),
+        "sex": np.where(e["female"].to_numpy(dtype=bool), "female", "male"),
+        "phone": e["phone"].to_numpy(),
+        "id_number": e["id_number"].replace("", None).to_numpy(),
+        "insurance_number": e["insurance_number"].replace("", None).to_numpy(),
+        "commune_code": e["commune_code"].to_numpy(),
+        "workplace": e["workplace"].replace("", None).to_numpy(),
+        "priority_group": e["priority_group"].to_numpy(),
+        "dose1_date": pd.to_datetime(e["dose1_date"]).dt.date.to_numpy(),
+        "dose2_date": None,
+    })
+    frame["dose1_date"] = frame["dose1_date"].where(pd.notna(frame["dose1_date"]), None)
+    frame["truth"] = "B" + e["person_key"].astype(str).to_numpy()
+    return frame
+
+
+def row(truth: str, full_name: str, birth: str, sex: str, *, district: str, commune: str, phone: str,
+        id_number: str | None = None, insurance: str | None = None, priority: int = 16,
+        workplace: str | None = None, dose1: str | None = None, dose2: str | None = None) -> dict[str, Any]:
+    """One hand-made row; `truth` names the person it is (rows with the same truth are the same person)."""
+    return {"submission_id": 100, "sheet": None, "row_number": 0, "district": district, "full_name": full_name,
+            "birth_date": dt.date.fromisoformat(birth), "sex": sex, "phone": phone, "id_number": id_number,
+            "insurance_number": insurance, "commune_code": commune, "workplace": workplace,
+            "priority_group": priority, "dose1_date": dt.date.fromisoformat(dose1) if dose1 else None,
+            "dose2_date": dt.date.fromisoformat(dose2) if dose2 else None, "truth": truth}
+
+
+def with_cases(cases: list[dict[str, Any]], people: int = BACKGROUND_PEOPLE) -> pd.DataFrame:
+    """The background plus the hand-made rows (numbered in their own submission 100)."""
+    extra = pd.DataFrame(cases)
+    extra["row_number"] = np.arange(len(extra)) + 2
+    return pd.concat([background(people), extra], ignore_index=True)
