@@ -63,3 +63,39 @@ def with_cases(cases: list[dict[str, Any]], people: int = BACKGROUND_PEOPLE) -> 
     extra = pd.DataFrame(cases)
     extra["row_number"] = np.arange(len(extra)) + 2
     return pd.concat([background(people), extra], ignore_index=True)
+
+
+def store_rows(engine, rows: pd.DataFrame, *, when: dt.datetime | None = None) -> dict[str, int]:
+    """Load `rows` as each district's current accepted target list (a new version superseding the
+    previous one, as intake does); returns district -> submission id. Rows keep their order."""
+    import hashlib
+
+    from sqlalchemy import func, select, update
+    from sqlalchemy.orm import Session
+
+    from campaign.store.bulk import insert_frame
+    from campaign.store.models import KIND_TABLES, StoredFile, Submission
+
+    when = when or dt.datetime(2021, 7, 25, 3, tzinfo=dt.UTC)
+    subs: dict[str, int] = {}
+    with Session(engine) as s, s.begin():
+        for district, part in rows.groupby("district", sort=True):
+            sha = hashlib.sha256(pd.util.hash_pandas_object(part.astype(str)).values.tobytes()
+                                 + str(when).encode()).hexdigest()
+            s.add(StoredFile(sha256=sha, size_bytes=1, original_filename="target_list.xlsx", media_type=None,
+                             relative_path=sha, first_seen_at=when))
+            s.flush()
+            version = 1 + (s.scalar(select(func.count()).select_from(Submission).where(
+                Submission.district_code == district, Submission.kind == "target_list")) or 0)
+            s.execute(update(Submission).where(Submission.district_code == district,
+                                               Submission.kind == "target_list").values(is_current=False))
+            sub = Submission(district_code=district, kind="target_list", version=version, status="accepted",
+                             is_current=True, checksum=sha, original_filename="target_list.xlsx", channel="cli",
+                             submitted_by="test", received_at=when)
+            s.add(sub)
+            s.flush()
+            subs[str(district)] = sub.id
+            frame = part.drop(columns=["truth"], errors="ignore").assign(
+                submission_id=sub.id, row_number=np.arange(len(part)) + 2, sheet=None)
+            insert_frame(s.connection(), KIND_TABLES["target_list"], frame)
+    return subs

@@ -168,7 +168,8 @@ def _linker(records: pd.DataFrame, model: dict[str, Any] | None):
 
     db_api = DuckDBAPI()
     frame = db_api.register(records[MODEL_COLUMNS], dataset_display_name="records")
-    return Linker(frame, model if model is not None else settings(), log_level=logging.WARNING)
+    # Splink warns about levels a small province never shows (their starting values stand): not news.
+    return Linker(frame, model if model is not None else settings(), log_level=logging.ERROR)
 
 
 def train(records: pd.DataFrame, training: Training = Training()) -> dict[str, Any]:
