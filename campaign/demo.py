@@ -47,7 +47,8 @@ def planned_uploads(manifest_path: Path, now: dt.datetime) -> tuple[list[Planned
 
 def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[PlannedUpload],
               manifest: dict[str, Any], paths: dict[str, str], now: dt.datetime, seconds: float,
-              readiness: dict[str, Any] | None = None, deadlines: dict[str, Any] | None = None) -> dict[str, Any]:
+              readiness: dict[str, Any] | None = None, deadlines: dict[str, Any] | None = None,
+              master_list: dict[str, Any] | None = None) -> dict[str, Any]:
     statuses = Counter(o["status"] for o in outcomes)
     reasons: Counter[str] = Counter()
     for o in outcomes:
@@ -81,6 +82,7 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
         "current_rows_by_district": by_district,
         "readiness": _readiness_digest(readiness) if readiness else None,
         "deadlines": _deadlines_digest(deadlines) if deadlines else None,
+        "master_list": _master_list_digest(master_list) if master_list else None,
         "outputs": paths,
     }
 
@@ -100,6 +102,15 @@ def _deadlines_digest(summary: dict[str, Any]) -> dict[str, Any]:
             "escalations_written": len(summary.get("written_now", [])),
             "messages": Counter(e["status"] for e in summary["escalations_sent"]),
             "delivery": summary.get("delivery")}
+
+
+def _master_list_digest(summary: dict[str, Any]) -> dict[str, Any]:
+    """The province's figures of `campaign master-list --json`, and the quality against the truth."""
+    q = summary.get("quality") or {}
+    return {"run_id": summary["run_id"], "rows": summary["rows"], "persons": summary["persons"],
+            "review_pairs": summary["review_pairs"], "province": summary["province"],
+            "quality": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in q.items()},
+            "seconds": summary.get("seconds")}
 
 
 def _readiness_digest(summary: dict[str, Any]) -> dict[str, Any]:
@@ -126,10 +137,26 @@ def render_text(summary: dict[str, Any]) -> str:
         + (", ".join(f"{m['district']}/{m['kind']}" for m in summary["never_uploaded"]) or "none"),
         *_readiness_lines(summary.get("readiness")),
         *_deadline_lines(summary.get("deadlines")),
+        *_master_list_lines(summary.get("master_list")),
         "Outputs:",
         *[f"  {k}: {v}" for k, v in summary["outputs"].items()],
     ]
     return "\n".join(lines)
+
+
+def _master_list_lines(master: dict[str, Any] | None) -> list[str]:
+    if not master:
+        return []
+    p, q = master["province"], master.get("quality") or {}
+    lines = [f"Master list: {master['rows']} rows -> {master['persons']} people ({p.get('eligible_persons', 0)} "
+             f"eligible), {p.get('duplicates_within', 0)} duplicate rows within districts, "
+             f"{p.get('clusters_across_districts', 0)} people listed by two districts, "
+             f"{master['review_pairs']} pairs to review (`campaign review`)."]
+    if q:
+        lines.append(f"  against the generator's truth: precision {q['precision']:.4f}, recall {q['recall']:.4f} "
+                     f"({q['correct_pairs']}/{q['true_pairs']} duplicate pairs), {q['review_share']:.2%} of rows "
+                     f"in review; once reviewed: recall {q['recall_reviewed']:.4f}")
+    return lines
 
 
 def _readiness_lines(readiness: dict[str, Any] | None) -> list[str]:

@@ -317,6 +317,21 @@ def result_of(run: MasterListRun) -> MasterListResult:
                             inputs=list(run.inputs), stats=run.stats, seconds=dict(run.seconds))
 
 
+def quality_against(session: Session, duplicates: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pairwise precision and recall of the current list against a known truth (a generator manifest's
+    `duplicates`): for the demo and the benchmarks; real lists have no truth."""
+    from campaign.dedupe.evaluate import manifest_truth, pairwise_quality
+
+    recs = pd.DataFrame(session.execute(select(MasterRecord.submission_id, MasterRecord.district, MasterRecord.sheet,
+                                               MasterRecord.row_number, MasterRecord.person_id)).all(),
+                        columns=["submission_id", "district", "sheet", "row_number", "person_id"])
+    key = {(int(s), int(r)): (str(d), sh if sh else None, int(r)) for s, d, sh, r in
+           zip(recs["submission_id"], recs["district"], recs["sheet"], recs["row_number"], strict=True)}
+    review = [(key[(p.submission_a, p.row_a)], key[(p.submission_b, p.row_b)])
+              for p in session.execute(select(ReviewPair)).scalars()]
+    return pairwise_quality(recs, manifest_truth(duplicates), review)
+
+
 def write_csv(session: Session, path: Path) -> int:
     """The current master list, one line per source row (DESIGN.md: person_id, submission_id, row_number,
     district, status). Returns the number of lines written."""
@@ -469,5 +484,5 @@ def person_rows(session: Session, person_id: str) -> list[dict[str, Any]]:
 
 
 __all__ = ["CSV_COLUMNS", "MasterListResult", "ReviewError", "build", "decide", "decisions", "district_stats",
-           "latest_run", "link_events", "load_rows", "mask_digits", "masked", "open_pairs", "person_rows", "result_of",
+           "latest_run", "link_events", "load_rows", "mask_digits", "masked", "open_pairs", "person_rows", "quality_against", "result_of",
            "render_text", "reverse", "side_text", "to_json", "write_csv"]

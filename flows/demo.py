@@ -15,9 +15,11 @@ from campaign import clock
 from campaign.demo import planned_uploads, summarize
 from campaign.resources import get_resources
 from flows.deadline_watch import deadline_watch_flow
+from flows.master_list import master_list_flow
 from flows.readiness import readiness_flow
 from tasks.demo import generate_inputs
 from tasks.intake import intake_submission, publish_intake_artifact
+from tasks.master_list import publish_master_list_outputs
 
 
 @flow(name="demo", flow_run_name="demo-{people}-people")
@@ -33,6 +35,8 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
         publish_intake_artifact(outcome)
         outcomes.append(outcome)
     readiness = readiness_flow(now=now)   # a subflow run: its own run and artifacts in the UI
+    master = master_list_flow(now=now)    # duplicates linked across districts, eligibility, invitation order
+    master_outputs = publish_master_list_outputs(manifest_path)
     deadlines = deadline_watch_flow(now=now)   # what each party owes by when; escalations due by now
     res = get_resources()
     paths = {
@@ -43,10 +47,11 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
         "feedback_files": str(res.settings.outputs_dir / "feedback"),
         "data_docs": str(res.settings.home / "data_docs"),
         "prefect_home": os.environ.get("PREFECT_HOME", ""),
+        **master_outputs["paths"],
     }
     summary = summarize(res.engine, outcomes, later=later, manifest=json.loads(Path(manifest_path).read_text()),
                         paths=paths, now=at, seconds=time.monotonic() - started, readiness=readiness,
-                        deadlines=deadlines)
+                        deadlines=deadlines, master_list={**master, "quality": master_outputs["quality"]})
     create_markdown_artifact(key="demo-summary", markdown="```json\n" + json.dumps(summary, indent=1,
                              ensure_ascii=False)[:20000] + "\n```", description="Demo summary")
     return summary

@@ -56,3 +56,25 @@ def publish_master_list_artifacts(summary: dict[str, Any]) -> int:
     create_markdown_artifact(key="master-list-review", markdown="\n".join(lines),
                              description=f"{summary['review_pairs']} pairs to review")
     return len(table)
+
+
+@task(name="master-list-outputs", cache_policy=NO_CACHE)
+def publish_master_list_outputs(manifest_path: str) -> dict[str, Any]:
+    """The demo's files of the master list (the CSV of every source row) and its quality against the
+    generator's truth (precision and recall of the links; only generated data has a truth)."""
+    import json
+    from pathlib import Path
+
+    res = get_resources()
+    out_dir = res.settings.outputs_dir / "master_list"
+    csv_path = out_dir / "master_list.csv"
+    truth = json.loads(Path(manifest_path).read_text(encoding="utf-8")).get("duplicates", [])
+    with Session(res.engine) as session:
+        ml.write_csv(session, csv_path)
+        quality = ml.quality_against(session, truth)
+    create_markdown_artifact(
+        key="master-list-quality",
+        markdown=f"# Dedupe against the generator's truth\n\n```json\n{json.dumps(quality, indent=1)}\n```",
+        description=f"precision {quality['precision']:.4f}, recall {quality['recall']:.4f}, "
+                    f"{quality['review_share']:.2%} of rows in review")
+    return {"paths": {"master_list_csv": str(csv_path)}, "quality": quality}

@@ -68,7 +68,15 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
     assert sum(states["district_preparation"].values()) == 17 and states["doh_central_report"] == {"due": 1}
     assert summary["not_yet_uploaded"], "some districts upload after 28/7 08:00 in the planned schedule"
     assert summary["never_uploaded"], "one district never sends one kind"
-    assert set(summary["outputs"]) >= {"database", "inputs", "manifest", "stored_originals", "prefect_home"}
+    assert set(summary["outputs"]) >= {"database", "inputs", "manifest", "stored_originals", "prefect_home",
+                                       "master_list_csv"}
+    # the master list linked the target lists; its quality is measured against the generator's truth
+    master = summary["master_list"]
+    assert master["persons"] < master["rows"] and master["province"]["clusters_across_districts"] > 0
+    q = master["quality"]
+    assert q["true_pairs"] > 0 and q["precision"] >= 0.99 and q["recall"] >= 0.9, q
+    with open(summary["outputs"]["master_list_csv"], encoding="utf-8") as fh:
+        assert sum(1 for _ in fh) == master["rows"] + 1
     flow_runs, task_runs, _ = _runs_of("demo")
     assert any(fr.state.is_completed() for fr in flow_runs)
     names = {tr.name.split("-")[0] for tr in task_runs}
