@@ -43,6 +43,7 @@ import pytest
 import sqlalchemy as sa
 from python_calamine import CalamineWorkbook
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from campaign.config import CampaignConfig, load_campaign, load_input_kinds, load_reasons
 from campaign.domain.standardize import parse_dates
@@ -1192,3 +1193,29 @@ def test_readiness_of_the_whole_province_is_complete_and_consistent(province, re
     not_ready = r.facilities[r.facilities["status"] == "not_ready"]
     not_ready = set(zip(not_ready["district"], not_ready["facility_code"], strict=True))
     assert blocking == not_ready
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The master list of the loaded province (issue 5): every loaded target-list row linked, against the truth
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_master_list_of_the_loaded_province_against_the_planted_duplicates(province):
+    """Files with every planted defect, through intake, then the master list (model trained on the
+    province itself). The truth is the generator's: within-district repeats, cross-district listings
+    (CMND in one list, CCCD in the other, name without diacritics), exact copies."""
+    from campaign import master_list as ml
+    from campaign.store.models import MasterRecord
+
+    campaign = load_campaign()
+    result = ml.build(province.engine, campaign, as_of=NOW)
+    loaded = {(sid, rn) for sid, sub in province.subs.items() if sub.kind == "target_list" and sub.is_current
+              for rn in province.rows.get(sid, {})}
+    with Session(province.engine) as session:
+        listed = [(r.submission_id, r.row_number) for r in session.scalars(sa.select(MasterRecord))]
+        quality = ml.quality_against(session, province.manifest.duplicates)
+    assert len(listed) == len(set(listed)) and set(listed) == loaded
+    assert result.rows == len(loaded)
+    assert quality["true_pairs"] >= 20, quality
+    assert quality["precision"] >= 0.995 and quality["recall"] >= 0.95, quality
+    assert quality["review_share"] < 0.01, quality
