@@ -527,5 +527,39 @@ def review_decisions(as_json: bool) -> None:
         _emit_json({"decisions": rows})
 
 
+@main.command()
+@click.option("--kind", required=True, type=click.Choice(["target_list"]),
+              help="What to export (the national platform's subject-list import layout).")
+@click.option("--district", "-d", required=True, help="The district (GSO code or name).")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="The .xlsx file to write.")
+@click.option("--include-ineligible", is_flag=True, help="Also the people not eligible now (listed last, with why).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def export(ctx: click.Context, kind: str, district: str, out: Path, include_ineligible: bool, as_json: bool) -> None:
+    """A district's standardized, deduplicated list from the current master list, in the national
+    platform's subject-list import layout (one row per person, in the order of invitation)."""
+    from sqlalchemy.orm import Session
+
+    from campaign.io.export import ExportError, export_target_list
+    from campaign.resources import get_resources
+
+    res = get_resources()
+    try:
+        with Session(res.engine) as session:
+            result = export_target_list(session, district, out, include_ineligible=include_ineligible,
+                                        campaign=res.campaign)
+    except ExportError as exc:
+        _say(f"{'usage error' if exc.exit_code == EXIT_USAGE else 'refused'}: {exc}")
+        ctx.exit(exc.exit_code)
+    summary = result.to_json()
+    _say(f"{result.persons_written} people of {result.district} {result.district_name} written to {result.path}"
+         f" ({result.ineligible_excluded} not eligible left out)")
+    if result.stale:
+        _say("warning: target lists changed after this master list was built; run `campaign master-list` "
+             "for an up-to-date file")
+    if as_json:
+        _emit_json(summary)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -110,6 +110,7 @@ def _master_list_digest(summary: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": summary["run_id"], "rows": summary["rows"], "persons": summary["persons"],
             "review_pairs": summary["review_pairs"], "province": summary["province"],
             "quality": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in q.items()},
+            "exported_districts": summary.get("exported_districts"), "exported_people": summary.get("exported_people"),
             "seconds": summary.get("seconds")}
 
 
@@ -156,6 +157,9 @@ def _master_list_lines(master: dict[str, Any] | None) -> list[str]:
         lines.append(f"  against the generator's truth: precision {q['precision']:.4f}, recall {q['recall']:.4f} "
                      f"({q['correct_pairs']}/{q['true_pairs']} duplicate pairs), {q['review_share']:.2%} of rows "
                      f"in review; once reviewed: recall {q['recall_reviewed']:.4f}")
+    if master.get("exported_districts"):
+        lines.append(f"  {master['exported_people']} eligible people of {master['exported_districts']} districts "
+                     "exported in the national platform's import layout (outputs: national_exports)")
     return lines
 
 

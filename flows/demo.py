@@ -51,7 +51,9 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
     }
     summary = summarize(res.engine, outcomes, later=later, manifest=json.loads(Path(manifest_path).read_text()),
                         paths=paths, now=at, seconds=time.monotonic() - started, readiness=readiness,
-                        deadlines=deadlines, master_list={**master, "quality": master_outputs["quality"]})
+                        deadlines=deadlines, master_list={**master, "quality": master_outputs["quality"],
+                                                             "exported_districts": master_outputs["exported_districts"],
+                                                             "exported_people": master_outputs["exported_people"]})
     create_markdown_artifact(key="demo-summary", markdown="```json\n" + json.dumps(summary, indent=1,
                              ensure_ascii=False)[:20000] + "\n```", description="Demo summary")
     return summary

@@ -69,12 +69,22 @@ def publish_master_list_outputs(manifest_path: str) -> dict[str, Any]:
     out_dir = res.settings.outputs_dir / "master_list"
     csv_path = out_dir / "master_list.csv"
     truth = json.loads(Path(manifest_path).read_text(encoding="utf-8")).get("duplicates", [])
+    from campaign.io.export import NoPersonsError, export_target_list
+
+    exports = []
     with Session(res.engine) as session:
         ml.write_csv(session, csv_path)
         quality = ml.quality_against(session, truth)
+        for district in res.campaign.district_codes:  # each district's list, ready for the national platform
+            try:
+                exports.append(export_target_list(session, district, out_dir / "national" / f"{district}.xlsx",
+                                                  campaign=res.campaign).persons_written)
+            except NoPersonsError:
+                continue  # a district whose list has not come in yet
     create_markdown_artifact(
         key="master-list-quality",
         markdown=f"# Dedupe against the generator's truth\n\n```json\n{json.dumps(quality, indent=1)}\n```",
         description=f"precision {quality['precision']:.4f}, recall {quality['recall']:.4f}, "
                     f"{quality['review_share']:.2%} of rows in review")
-    return {"paths": {"master_list_csv": str(csv_path)}, "quality": quality}
+    return {"paths": {"master_list_csv": str(csv_path), "national_exports": str(out_dir / "national")},
+            "quality": quality, "exported_people": sum(exports), "exported_districts": len(exports)}

@@ -83,8 +83,8 @@ def _labels_of(linked, truth: str) -> set[int]:
 def _reviewed(linked, a: str, b: str) -> bool:
     rows, _records, _model, _pairs, result = linked
     ids_a, ids_b = set(rows.index[rows["truth"] == a]), set(rows.index[rows["truth"] == b])
-    return any((l in ids_a and r in ids_b) or (l in ids_b and r in ids_a)
-               for l, r in zip(result.review["record_id_l"], result.review["record_id_r"], strict=True))
+    return any((a_ in ids_a and b_ in ids_b) or (a_ in ids_b and b_ in ids_a)
+               for a_, b_ in zip(result.review["record_id_l"], result.review["record_id_r"], strict=True))
 
 
 @pytest.mark.parametrize("truth", ["jarai", "bahnar", "cmnd_cccd", "tone", "restored"])

@@ -75,6 +75,7 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
     assert master["persons"] < master["rows"] and master["province"]["clusters_across_districts"] > 0
     q = master["quality"]
     assert q["true_pairs"] > 0 and q["precision"] >= 0.99 and q["recall"] >= 0.9, q
+    assert master["exported_districts"] >= 1 and master["exported_people"] > 0
     with open(summary["outputs"]["master_list_csv"], encoding="utf-8") as fh:
         assert sum(1 for _ in fh) == master["rows"] + 1
     flow_runs, task_runs, _ = _runs_of("demo")

@@ -165,6 +165,8 @@ def test_master_list_and_review_commands(prefect_harness, campaign_home) -> None
 
     runner = CliRunner()
     assert runner.invoke(main, ["master-list", "--latest"]).exit_code == 3     # nothing built yet
+    assert runner.invoke(main, ["export", "--kind", "target_list", "-d", "622",
+                                "--out", str(campaign_home / "x.xlsx")]).exit_code == 3
     rows = with_cases(CASES, people=PEOPLE)
     store_rows(get_resources().engine, rows)
     out = campaign_home / "ml.csv"
@@ -175,6 +177,14 @@ def test_master_list_and_review_commands(prefect_harness, campaign_home) -> None
     assert sum(1 for _ in out.open(encoding="utf-8")) == len(rows) + 1
     one = runner.invoke(main, ["master-list", "--latest", "--district", "chu se", "--json"])
     assert one.exit_code == 0 and [d["district"] for d in json.loads(one.stdout.splitlines()[-1])["districts"]] == ["633"]
+
+    xlsx = campaign_home / "622.xlsx"
+    exported = runner.invoke(main, ["export", "--kind", "target_list", "--district", "Pleiku", "--out", str(xlsx),
+                                    "--json"])
+    assert exported.exit_code == 0, exported.output
+    assert json.loads(exported.stdout.strip().splitlines()[-1])["persons_written"] > 0 and xlsx.stat().st_size > 0
+    assert runner.invoke(main, ["export", "--kind", "target_list", "--district", "Ba Đình",
+                                "--out", str(xlsx)]).exit_code == 2
 
     listed = runner.invoke(main, ["review", "--json", "--district", "622"])
     assert listed.exit_code == 0, listed.output

@@ -126,10 +126,10 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, decisions: pd.DataFrame,
                 apart.setdefault(a, set()).add(b)
                 apart.setdefault(b, set()).add(a)
     if not p.empty:
-        l, r = p["record_id_l"].to_numpy(), p["record_id_r"].to_numpy()
-        both = (pd.notna(cccd[l]) & pd.notna(cccd[r]))
-        conflict = both & (cccd[l] != cccd[r])
-        decided = np.array([(a in apart and b in apart[a]) for a, b in zip(l, r, strict=True)], dtype=bool) \
+        left, right = p["record_id_l"].to_numpy(), p["record_id_r"].to_numpy()
+        both = (pd.notna(cccd[left]) & pd.notna(cccd[right]))
+        conflict = both & (cccd[left] != cccd[right])
+        decided = np.array([(a in apart and b in apart[a]) for a, b in zip(left, right, strict=True)], dtype=bool) \
             if apart else np.zeros(len(p), dtype=bool)
         p = p[~conflict & ~decided]
 

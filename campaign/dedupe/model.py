@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
 # Columns the model reads (a subset of records.RECORD_COLUMNS).
 MODEL_COLUMNS = ["record_id", "district", "name_folded", "given_name", "given_marked", "other_names", "birth_date", "birth_year",
                  "birth_month", "birth_day", "sex", "commune_code", "phone", "cccd", "cmnd", "social_insurance",
@@ -254,8 +253,8 @@ def given_names_disagree(records: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarr
         return np.zeros(0, dtype=bool)
     given = records["given_name"].to_numpy(dtype=object)
     marked = records["given_marked"].to_numpy(dtype=object)
-    l, r = pairs["record_id_l"].to_numpy(), pairs["record_id_r"].to_numpy()
-    frame = pd.DataFrame({"gl": given[l], "gr": given[r], "ml": marked[l], "mr": marked[r]})
+    left, right = pairs["record_id_l"].to_numpy(), pairs["record_id_r"].to_numpy()
+    frame = pd.DataFrame({"gl": given[left], "gr": given[right], "ml": marked[left], "mr": marked[right]})
     con = duckdb.connect()
     try:
         con.register("p", frame)

@@ -535,6 +535,8 @@ def build_kind_table(metadata: MetaData, kind: KindSpec) -> Table:
         Column("sheet", String(100), nullable=True),
         Column("row_number", Integer, nullable=False),
         *(Column(c.name, column_type(c), nullable=True) for c in kind.columns),
+        # a source row by its place in its file: the master list, review and export look rows up so
+        Index(f"ix_{name}_submission_row", "submission_id", "row_number"),
     )
 
 
