@@ -59,6 +59,7 @@ import xlsxwriter.workbook
 
 from campaign.config import ColumnSpec, InputKinds, KindSpec, load_input_kinds, load_reasons
 from campaign.io.templates import expected_form
+from campaign.io.xlsx import write_atomically
 
 if TYPE_CHECKING:
     from campaign.io.reader import ReadResult
@@ -527,16 +528,6 @@ class _FeedbackWorkbook(xlsxwriter.Workbook):
             module.ZipFile = original
 
 
-def _new_workbook(path: Path) -> xlsxwriter.Workbook:
-    return _FeedbackWorkbook(str(path), {
-        "constant_memory": True,       # one row in memory; rows must be written in order
-        "strings_to_formulas": False,  # belt and braces: only write_string is used for text anyway
-        "strings_to_numbers": False,
-        "strings_to_urls": False,
-        "tmpdir": str(path.parent),
-    })
-
-
 def _target(out_path: Path | str) -> Path:
     out = Path(out_path)
     if out.suffix.lower() != ".xlsx":
@@ -553,21 +544,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _atomic_write(out: Path, fill) -> Path:
-    # mkstemp's 0600 is kept on purpose: a feedback copy holds the district's personal data
-    fd, tmp_name = tempfile.mkstemp(prefix=".feedback-", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        wb = _new_workbook(tmp)
-        try:
-            fill(wb)
-        finally:
-            wb.close()
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out
+    return write_atomically(out, fill, prefix=".feedback-", workbook_class=_FeedbackWorkbook)
 
 
 def _vi_int(n: int) -> str:

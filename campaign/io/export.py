@@ -53,8 +53,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -69,6 +67,7 @@ from campaign.config import CampaignConfig, load_input_kinds
 from campaign.domain.admin_units import AdminUnits, get_admin_units
 from campaign.domain.standardize.phones import load_phone_rules
 from campaign.feedback import starts_formula
+from campaign.io.xlsx import write_atomically
 from campaign.store.models import KIND_TABLES, MasterListRun, MasterPerson, Submission
 
 __all__ = [
@@ -520,26 +519,7 @@ def _properties(unit: Any, code: str, run: MasterListRun, campaign: CampaignConf
 
 
 def _atomic_xlsx(path: Path, fill: Callable[[xlsxwriter.Workbook], None]) -> None:
-    # mkstemp's 0600 is kept on purpose: the list holds personal data
-    fd, tmp_name = tempfile.mkstemp(prefix=".export-", suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        wb = xlsxwriter.Workbook(str(tmp), {
-            "constant_memory": True,       # one row in memory; rows are written in order
-            "strings_to_formulas": False,  # belt and braces: only write_string is used for text anyway
-            "strings_to_numbers": False,
-            "strings_to_urls": False,
-            "tmpdir": str(path.parent),
-        })
-        try:
-            fill(wb)
-        finally:
-            wb.close()
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomically(path, fill, prefix=".export-")
 
 
 # ---------------------------------------------------------------------------------------------------------
