@@ -25,6 +25,7 @@ from campaign.synth import (
     Manifest,
     build_world,
     generate_campaign,
+    generate_province_target_lists,
     generate_target_list_file,
 )
 from campaign.synth import names as nm
@@ -381,6 +382,34 @@ def test_big_target_list_csv(tmp_path):
     assert m.duplicates
     m2 = generate_target_list_file(tmp_path / "again.csv", 5000, seed=7)
     assert (tmp_path / "again.csv").read_bytes() == raw and len(m2.defects) == len(m.defects)
+
+
+def test_province_target_lists(tmp_path):
+    """Every district's target list as one CSV, with cross-district duplicates in the truth; same seed,
+    same bytes."""
+    out = tmp_path / "a"
+    m = generate_province_target_lists(out, 3000, seed=7)
+    districts = load_campaign().district_codes
+    assert sorted(f.district for f in m.files) == sorted(districts)
+    for f in m.files:
+        assert f.kind == "target_list" and f.format == "csv" and f.rows > 0
+        assert re.fullmatch(rf"districts/{f.district}-[a-z0-9-]+/target_list\.csv", f.path)
+        raw = (out / f.path).read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf") and hashlib.sha256(raw).hexdigest() == f.sha256
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+        assert len([r for r in rows[1:] if any(r) and r[0] != "Tổng cộng"]) == f.rows
+    assert sum(f.rows for f in m.files) >= 3000
+    assert Manifest.from_json((out / "manifest.json").read_text(encoding="utf-8")).to_json() == m.to_json()
+    paths = {f.path for f in m.files}
+    cross = [c for c in m.duplicates if "cross_district" in c["kinds"]]
+    assert cross and {"within_district", "exact_copy"} <= {k for c in m.duplicates for k in c["kinds"]}
+    for c in m.duplicates:
+        assert len(c["rows"]) >= 2 and all(r["file"] in paths for r in c["rows"])
+        assert all(r["file"].startswith(f"districts/{r['district']}-") for r in c["rows"])
+    assert all(len({r["district"] for r in c["rows"]}) == 2 for c in cross)
+    assert {d.code for d in m.defects if d.category == "cell"} >= {"phone_old_11_digits", "tcvn3_name", "duplicate_row"}
+    again = generate_province_target_lists(tmp_path / "b", 3000, seed=7)
+    assert _digest(out) == _digest(tmp_path / "b") and again.to_json() == m.to_json()
 
 
 def test_headers_map_back_to_their_columns():

@@ -1,7 +1,7 @@
 """Synthetic Gia Lai 2021 campaign data: a seeded world, district files in realistic layouts with
 planted defects, and a manifest of the truth (never real personal data). See docs/synthetic-data.md.
 
-    from campaign.synth import generate_campaign, generate_target_list_file
+    from campaign.synth import generate_campaign, generate_province_target_lists, generate_target_list_file
     manifest = generate_campaign(Path("out"), people=50_000, seed=2021)
 """
 
@@ -15,6 +15,7 @@ from campaign.synth.write import (
     Manifest,
     ScheduleEntry,
     generate_campaign,
+    generate_province_target_lists,
     generate_target_list_file,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "World",
     "build_world",
     "generate_campaign",
+    "generate_province_target_lists",
     "generate_target_list_file",
 ]

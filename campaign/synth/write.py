@@ -1352,3 +1352,44 @@ def generate_target_list_file(path: Path, rows: int, seed: int = 2021, *, distri
     del frame
     manifest.duplicates = _duplicate_truth(ctx, entries)
     return manifest
+
+
+def generate_province_target_lists(out_dir: Path, people: int, seed: int = 2021, *, defect_rate: float = 0.025,
+                                   layout: str = "csv_bom", campaign: CampaignConfig | None = None) -> Manifest:
+    """The whole province's target lists, fast: one file per district in one layout of `LAYOUTS`
+    (default: CSV, UTF-8 with BOM) at `out_dir/districts/<code>-<slug>/target_list.<ext>`, as
+    `generate_campaign` names them, with the same people, within- and cross-district duplicates and cell
+    defects as the demo, and nothing else (no other kind, no schedule). Returns the manifest (`files`,
+    `defects`, `duplicates`), also written to `out_dir/manifest.json`. Same arguments -> same bytes."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    campaign = campaign or load_campaign()
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)}")
+    lay = LAYOUTS[layout]
+    rng = np.random.Generator(np.random.PCG64(seed))
+    districts, communes = gen._prepare_admin(campaign)
+    ppl = gen._people(rng, people, districts, communes, None, campaign.campaign.campaign_date)
+    entries = gen._entries(rng, ppl, districts, communes)  # the demo's within- and cross-district rates
+    del ppl  # a million rows: keep one copy of the columns, not two
+    colliding, self_amb, unknown = _admin_sets(communes)
+    codes = [str(d) for d in districts["code"]]
+    spec = load_input_kinds()["target_list"]
+    cols = {d: choose_columns(spec, lay, rng) for d in codes}
+    entries["_defect"] = _plant_target_defects(rng, entries, dict.fromkeys(codes, lay), cols, colliding, self_amb,
+                                               defect_rate)
+    manifest = Manifest(seed=seed, people=people, defect_rate=defect_rate, campaign=campaign.campaign.id,
+                        catalogue=[asdict(s) for s in dfx.CATALOGUE.values()])
+    ctx = Context(out_dir, campaign, districts, communes, colliding, self_amb, unknown, manifest)
+    ext = "xlsx" if lay.fmt == "xlsx" else "csv"
+    listed = entries["_listed_district"].to_numpy(dtype=object)
+    for d in codes:
+        _, d_short, _ = _district_info(ctx, d)
+        frame = target_list_frame(ctx, entries[listed == d], d, lay)
+        path = out_dir / "districts" / f"{d}-{_slug(d_short)}" / f"target_list.{ext}"
+        emit(ctx, Job(d, "target_list", frame, lay, path, planned=None, status="benchmark", cols=cols[d]), rng)
+        del frame
+    entries = entries[["entry_id", "person_key", "_dup", "_listed_district", "_variation"]]  # all the truth needs
+    manifest.duplicates = _duplicate_truth(ctx, entries)
+    (out_dir / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    return manifest
