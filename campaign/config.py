@@ -311,6 +311,7 @@ class LinkageTraining(_Strict):
     u_max_pairs: float = Field(default=5e6, gt=0)
     em_max_pairs: float = Field(default=2e6, gt=0)
     seed: int = 2021
+    m_floor: float = Field(default=1e-3, gt=0, lt=1)
 
 
 class MasterListRules(_Strict):

@@ -204,7 +204,8 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
                 started = time.perf_counter()
                 t = rules.training
                 model = linkage.train(records, linkage.Training(u_max_pairs=t.u_max_pairs, em_max_pairs=t.em_max_pairs,
-                                                                seed=t.seed)) if len(records) > 1 else {}
+                                                                seed=t.seed, m_floor=t.m_floor)) \
+                    if len(records) > 1 else {}
                 stored = LinkageModel(version=linkage.MODEL_VERSION, trained_rows=len(records),
                                       seconds=time.perf_counter() - started, model=model)
                 session.add(stored)

@@ -78,7 +78,7 @@ def _birth() -> dict[str, Any]:
          "is_null_level": True},
         {"sql_condition": "birth_date_l = birth_date_r", "label_for_charts": "same day"},
         {"sql_condition": "birth_year_l = birth_year_r AND birth_month_l = birth_day_r AND birth_day_l = birth_month_r",
-         "label_for_charts": "day and month swapped", "m_probability": 0.005},
+         "label_for_charts": "day and month swapped", "m_probability": 0.01, "fix_m_probability": True},
         # a placeholder 01/01 or a year alone on either side: the year is all there is to compare
         {"sql_condition": "birth_year_l = birth_year_r AND (birth_date_l IS NULL OR birth_date_r IS NULL)",
          "label_for_charts": "same year, no day on one side"},
@@ -98,11 +98,14 @@ def _commune() -> dict[str, Any]:
     ]}
 
 
-# Candidate pairs: a pair is scored when it agrees on one of these (DuckDB joins on equality).
+# Candidate pairs: a pair is scored when it agrees on one of these (DuckDB joins on equality). Each rule
+# is tight on its own (at 1M rows: ~4M pairs in all, against 161M with name + birth year alone): the
+# birth date with either part of the name (one part may be mistyped), both parts of the name with the
+# birth year (the day may be damaged: swapped, year only), or an identifier or phone.
 PREDICTION_BLOCKS = [
-    ["birth_date", "sex"],
-    ["given_name", "birth_year"],
-    ["other_names", "birth_year", "sex"],
+    ["birth_date", "given_name"],
+    ["birth_date", "other_names"],
+    ["given_name", "other_names", "birth_year"],
     ["phone"],
     ["cccd"],
     ["cmnd"],
@@ -160,6 +163,7 @@ class Training:
     em_max_pairs: float = 2e6
     seed: int = 2021
     deterministic_recall: float = 0.8  # of the deterministic rules that estimate the prior of a match
+    m_floor: float = 1e-3  # no agreement level is impossible among true matches: typos happen everywhere
 
 
 def _linker(records: pd.DataFrame, model: dict[str, Any] | None):
@@ -191,8 +195,20 @@ def train(records: pd.DataFrame, training: Training = Training()) -> dict[str, A
     linker.training.estimate_parameters_using_expectation_maximisation(
         block_on("given_name", "other_names"), estimate_without_term_frequencies=True,
         max_pairs=training.em_max_pairs)
-    model = linker.misc.save_model_to_json()
+    model = with_m_floor(linker.misc.save_model_to_json(), training.m_floor)
     model["campaign_model_version"] = MODEL_VERSION
+    return model
+
+
+def with_m_floor(model: dict[str, Any], floor: float) -> dict[str, Any]:
+    """EM on clean-looking data drives the m of rare disagreements towards zero (sex disagreeing 1e-20,
+    day and month swapped 1e-29 at 1M rows): one such field then outweighs a shared CCCD. Every level's
+    m is kept at `floor` or above."""
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m = level.get("m_probability")
+            if not level.get("is_null_level") and m is not None and m < floor:
+                level["m_probability"] = floor
     return model
 
 
