@@ -74,6 +74,16 @@ class MasterListResult:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def frame_of(session: Session, statement: Any, columns: list[str]) -> pd.DataFrame:
+    """A query's rows as a DataFrame built column by column: handing pandas a million SQLAlchemy Row
+    objects costs ~20 s (it probes each row's attributes), transposing them first ~1 s."""
+    rows = session.execute(statement).all()
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.DataFrame(dict(zip(columns, (np.array(col, dtype=object) for col in zip(*rows, strict=True)),
+                                 strict=True)))
+
+
 def current_submissions(session: Session, kind: str = KIND) -> pd.DataFrame:
     subs = session.execute(
         select(Submission.id, Submission.district_code, Submission.version, Submission.received_at)
@@ -90,13 +100,12 @@ def load_rows(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     ids = subs["submission_id"].tolist()
     table = KIND_TABLES[KIND]
     if ids:
-        result = session.execute(select(*(table.c[c] for c in ROW_COLUMNS))
-                                 .where(table.c.submission_id.in_(ids)).order_by(table.c.id))
-        rows = pd.DataFrame(result.all(), columns=ROW_COLUMNS)
-        doubts = pd.DataFrame(session.execute(
-            select(RowIssue.submission_id, RowIssue.row_number, RowIssue.code)
-            .where(RowIssue.submission_id.in_(ids), RowIssue.code.in_(ID_DOUBTS + INSURANCE_DOUBTS + DOB_DOUBTS))
-        ).all(), columns=["submission_id", "row_number", "code"])
+        rows = frame_of(session, select(*(table.c[c] for c in ROW_COLUMNS))
+                        .where(table.c.submission_id.in_(ids)).order_by(table.c.id), ROW_COLUMNS)
+        doubts = frame_of(session, select(RowIssue.submission_id, RowIssue.row_number, RowIssue.code)
+                          .where(RowIssue.submission_id.in_(ids),
+                                 RowIssue.code.in_(ID_DOUBTS + INSURANCE_DOUBTS + DOB_DOUBTS)),
+                          ["submission_id", "row_number", "code"])
     else:
         rows = pd.DataFrame(columns=ROW_COLUMNS)
         doubts = pd.DataFrame(columns=["submission_id", "row_number", "code"])
@@ -191,8 +200,7 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
                 ReviewDecision.fingerprint_b, ReviewDecision.decision, ReviewDecision.decided_at,
                 ReviewDecision.reversed_at)).all(),
                 columns=["id", "pair_key", "fingerprint_a", "fingerprint_b", "decision", "decided_at", "reversed_at"])
-            known = pd.DataFrame(session.execute(select(PersonKey.key, PersonKey.person_id)).all(),
-                                 columns=["key", "person_id"])
+            known = frame_of(session, select(PersonKey.key, PersonKey.person_id), ["key", "person_id"])
         with watch.stage("prepare"):
             records = build_records(rows, doubts)
             records["received_at"] = rows["received_at"].to_numpy()
@@ -287,9 +295,9 @@ def _write(session: Session, run_id: int, records: pd.DataFrame, person_of_recor
             "match_probability": review["match_probability"].to_numpy(), "reason": review["reason"].to_numpy()})
         insert_frame(conn, ReviewPair.__table__, frame.drop_duplicates("pair_key"))
     # Person keys: new keys inserted, keys whose person changed (a merge, a split) updated.
-    old = known.set_index("key")["person_id"] if not known.empty else pd.Series(dtype=object)
-    remember = remember.set_index("key")
-    is_new = ~remember.index.isin(old.index)
+    old = pd.Series(known["person_id"].to_numpy(dtype=object), index=pd.Index(known["key"].to_numpy(dtype=object)))
+    remember = remember.set_index(pd.Index(remember["key"].to_numpy(dtype=object), name="key")).drop(columns="key")
+    is_new = ~remember.index.isin(old.index)  # object indexes: a hash join (arrow strings iterate in Python)
     new = remember[is_new].reset_index()
     insert_frame(conn, PersonKey.__table__, new[["key", "person_id", "kind"]])
     seen = remember[~is_new]
@@ -323,9 +331,9 @@ def quality_against(session: Session, duplicates: list[dict[str, Any]]) -> dict[
     `duplicates`): for the demo and the benchmarks; real lists have no truth."""
     from campaign.dedupe.evaluate import manifest_truth, pairwise_quality
 
-    recs = pd.DataFrame(session.execute(select(MasterRecord.submission_id, MasterRecord.district, MasterRecord.sheet,
-                                               MasterRecord.row_number, MasterRecord.person_id)).all(),
-                        columns=["submission_id", "district", "sheet", "row_number", "person_id"])
+    recs = frame_of(session, select(MasterRecord.submission_id, MasterRecord.district, MasterRecord.sheet,
+                                    MasterRecord.row_number, MasterRecord.person_id),
+                    ["submission_id", "district", "sheet", "row_number", "person_id"])
     key = {(int(s), int(r)): (str(d), sh if sh else None, int(r)) for s, d, sh, r in
            zip(recs["submission_id"], recs["district"], recs["sheet"], recs["row_number"], strict=True)}
     review = [(key[(p.submission_a, p.row_a)], key[(p.submission_b, p.row_b)])
