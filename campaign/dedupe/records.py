@@ -34,12 +34,14 @@ RECORD_COLUMNS = [
 
 
 def _hash(parts: list[pd.Series]) -> pd.Series:
+    """The first 80 bits of the SHA-1 of the parts joined (stable across library versions: stored person
+    keys depend on it)."""
     joined = parts[0].fillna("")
     for p in parts[1:]:
         joined = joined + "\x1f" + p.fillna("")
-    codes, uniques = pd.factorize(joined)
-    digests = np.array([hashlib.sha1(u.encode("utf-8")).hexdigest()[:20] for u in uniques], dtype=object)
-    return pd.Series(digests[codes], index=joined.index)
+    sha1 = hashlib.sha1
+    digests = [sha1(u.encode("utf-8")).hexdigest()[:20] for u in joined.to_numpy(dtype=object)]
+    return pd.Series(np.array(digests, dtype=object), index=joined.index)
 
 
 def _text(series: pd.Series) -> pd.Series:
