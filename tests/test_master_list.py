@@ -80,6 +80,9 @@ def test_build_links_rows_and_keeps_ids_on_a_rerun(migrated_engine, rows) -> Non
     again = _records(migrated_engine)
     assert again.sort_values(["submission_id", "row_number"])["person_id"].tolist() == \
         records.sort_values(["submission_id", "row_number"])["person_id"].tolist()
+    with Session(migrated_engine) as s:   # nothing changed: no row rewritten by the second run
+        assert set(s.scalars(select(MasterRecord.run_id))) == {first.run_id}
+        assert set(s.scalars(select(MasterPerson.run_id))) == {first.run_id}
 
 
 def test_person_ids_survive_a_reupload_with_a_corrected_and_a_new_row(migrated_engine, rows) -> None:
@@ -96,6 +99,8 @@ def test_person_ids_survive_a_reupload_with_a_corrected_and_a_new_row(migrated_e
     new_subs = store_rows(migrated_engine, part, when=AT + dt.timedelta(hours=2))
     ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=3))
     after = _records(migrated_engine)
+    assert len(after) == len(rows) + 1 and not after.duplicated(["submission_id", "row_number"]).any()
+    assert subs[d] not in set(after["submission_id"])          # the superseded list is gone from the list
     ids_after = after[after["submission_id"] == new_subs[d]].sort_values("row_number")["person_id"].tolist()
     assert ids_after[:-1] == ids_before                    # the corrected row kept its person too
     assert ids_after[-1] not in set(before["person_id"])
