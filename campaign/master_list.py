@@ -263,27 +263,22 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
     return result
 
 
-def _comparable(frame: pd.DataFrame, table: Any) -> pd.Series:
-    """One text per row of the table's values as the database holds them (booleans as 0/1, integers
+def _comparable(frame: pd.DataFrame, table: Any) -> np.ndarray:
+    """A 64-bit digest per row of the values as the database holds them (booleans as 0/1, integers
     without a decimal point, missing as empty), to tell changed rows from unchanged ones."""
     from sqlalchemy import Boolean as SABoolean
     from sqlalchemy import Integer as SAInteger
 
-    parts = []
+    canon = {}
     for name in frame.columns:
         col = table.c[name]
         v = frame[name]
-        if isinstance(col.type, SABoolean):
-            v = pd.to_numeric(v.astype(object).map({True: 1, False: 0, 1: 1, 0: 0}), errors="coerce")
         if isinstance(col.type, SABoolean | SAInteger):
-            v = pd.to_numeric(v, errors="coerce").astype("Int64").astype(str)
+            v = pd.to_numeric(v.astype(object).replace({True: 1, False: 0}), errors="coerce").astype("Float64")
+            canon[name] = v.fillna(-1.5).to_numpy(dtype="float64")   # -1.5: no stored integer is that
         else:
-            v = v.astype(object).where(v.notna(), "").astype(str)
-        parts.append(v.fillna("").replace("<NA>", "").to_numpy(dtype=object))
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + "\x1f" + part
-    return pd.Series(joined, index=frame.index)
+            canon[name] = v.astype(object).where(v.notna(), "").astype(str).fillna("").to_numpy(dtype=object)
+    return pd.util.hash_pandas_object(pd.DataFrame(canon, index=frame.index), index=False).to_numpy()
 
 
 def _sync(session: Session, table: Any, new: pd.DataFrame, *, key: list[str], row_id: str) -> None:
@@ -298,14 +293,13 @@ def _sync(session: Session, table: Any, new: pd.DataFrame, *, key: list[str], ro
     old_cols = list(dict.fromkeys([row_id, *compare]))
     old = frame_of(session, select(*(table.c[c] for c in old_cols)), old_cols)
     new_sig = _comparable(new[compare], table)
-    old_sig = _comparable(old[compare], table) if len(old) else pd.Series(dtype=object)
+    old_sig = _comparable(old[compare], table) if len(old) else np.zeros(0, dtype=np.uint64)
     new_key = pd.MultiIndex.from_frame(new[key].astype(str)) if len(key) > 1 else pd.Index(new[key[0]].astype(str))
     old_key = pd.MultiIndex.from_frame(old[key].astype(str)) if len(key) > 1 else pd.Index(old[key[0]].astype(str))
-    old_by_key = pd.Series(old_sig.to_numpy(), index=old_key)
+    old_by_key = pd.Series(old_sig, index=old_key)
     old_by_key = old_by_key[~old_by_key.index.duplicated()]
-    same = old_by_key.reindex(new_key).to_numpy(dtype=object) == new_sig.to_numpy(dtype=object)
-    new_by_key = pd.Series(new_sig.to_numpy(), index=new_key)
-    new_by_key = new_by_key[~new_by_key.index.duplicated()]
+    # a key absent before reads as digest 0 (a row's digest is 0 with probability 2**-64)
+    same = old_by_key.reindex(new_key, fill_value=np.uint64(0)).to_numpy(dtype=np.uint64) == new_sig
     keep_old = old_by_key.index.isin(new_key[same]) if len(old) else np.zeros(0, dtype=bool)
     gone = old.loc[~keep_old, row_id].tolist() if len(old) else []
     conn = session.connection()
