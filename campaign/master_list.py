@@ -276,9 +276,21 @@ def _comparable(frame: pd.DataFrame, table: Any) -> np.ndarray:
         if isinstance(col.type, SABoolean | SAInteger):
             v = pd.to_numeric(v.astype(object).replace({True: 1, False: 0}), errors="coerce").astype("Float64")
             canon[name] = v.fillna(-1.5).to_numpy(dtype="float64")   # -1.5: no stored integer is that
-        else:
-            canon[name] = v.astype(object).where(v.notna(), "").astype(str).fillna("").to_numpy(dtype=object)
+        else:  # text columns: str or missing; kept as Python objects (arrow strings iterate slowly)
+            arr = v.to_numpy(dtype=object, copy=True)
+            arr[pd.isna(arr)] = ""
+            canon[name] = arr
     return pd.util.hash_pandas_object(pd.DataFrame(canon, index=frame.index), index=False).to_numpy()
+
+
+def _key_index(frame: pd.DataFrame, key: list[str]) -> pd.Index:
+    """Integer keys as int64, text keys as Python objects: both hash-join in C."""
+    arrays = []
+    for k in key:
+        values = frame[k].to_numpy(dtype=object)
+        numeric = pd.to_numeric(pd.Series(values), errors="coerce")
+        arrays.append(numeric.to_numpy(dtype=np.int64) if len(values) and numeric.notna().all() else values)
+    return pd.MultiIndex.from_arrays(arrays) if len(arrays) > 1 else pd.Index(arrays[0], dtype=arrays[0].dtype)
 
 
 def _sync(session: Session, table: Any, new: pd.DataFrame, *, key: list[str], row_id: str) -> None:
@@ -294,8 +306,7 @@ def _sync(session: Session, table: Any, new: pd.DataFrame, *, key: list[str], ro
     old = frame_of(session, select(*(table.c[c] for c in old_cols)), old_cols)
     new_sig = _comparable(new[compare], table)
     old_sig = _comparable(old[compare], table) if len(old) else np.zeros(0, dtype=np.uint64)
-    new_key = pd.MultiIndex.from_frame(new[key].astype(str)) if len(key) > 1 else pd.Index(new[key[0]].astype(str))
-    old_key = pd.MultiIndex.from_frame(old[key].astype(str)) if len(key) > 1 else pd.Index(old[key[0]].astype(str))
+    new_key, old_key = _key_index(new, key), _key_index(old, key)
     old_by_key = pd.Series(old_sig, index=old_key)
     old_by_key = old_by_key[~old_by_key.index.duplicated()]
     # a key absent before reads as digest 0 (a row's digest is 0 with probability 2**-64)
