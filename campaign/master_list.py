@@ -81,8 +81,14 @@ def frame_of(session: Session, statement: Any, columns: list[str]) -> pd.DataFra
     (ISO text on SQLite, dates on PostgreSQL); the readers parse them vectorised."""
     conn = session.connection()
     compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    rows = conn.exec_driver_sql(str(compiled), compiled.params if conn.dialect.paramstyle in ("named", "pyformat")
-                                else tuple(compiled.params[k] for k in compiled.positiontup or [])).all()
+    params = compiled.params if conn.dialect.paramstyle in ("named", "pyformat") \
+        else tuple(compiled.params[k] for k in compiled.positiontup or [])
+    cursor = conn.connection.cursor()   # the DB-API cursor of this transaction: plain tuples
+    try:
+        cursor.execute(str(compiled), params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     return pd.DataFrame(dict(zip(columns, (np.array(col, dtype=object) for col in zip(*rows, strict=True)),
