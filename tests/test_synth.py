@@ -438,3 +438,13 @@ def test_headers_map_back_to_their_columns():
                 candidates = {key(c.header)} | ({key(f"{c.group} - {c.header}")} if c.group else set())
                 hits = [k for k in candidates if owners.get(k) == {c.name}]
                 assert hits, (kind, lay.name, c.name, c.header)
+
+
+def test_a_big_national_workbook_keeps_its_two_row_header(tmp_path):
+    """Over 400k cells the writer switches to constant memory; the merged two-row header must survive."""
+    path = tmp_path / "big.xlsx"
+    generate_target_list_file(path, 16_000, seed=3, layout="xlsx_national")
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    flat = {str(v) for row in rows[:12] for v in row if v not in ("", None)}
+    assert any(v.startswith("Họ và tên") for v in flat) and "Nơi ở tạm trú (hiện tại)" in flat
+    assert any(v.startswith("Mã Xã/Phường") for v in flat) and "Kết quả import" in flat

@@ -398,6 +398,9 @@ def write_xlsx(path: Path, cols: list[OutCol], cells: list[np.ndarray], n: int, 
     two_rows = any(c.group for c in cols)
     header_rows = [r + 1, r + 2] if two_rows else [r + 1]
     if two_rows:
+        # Cells strictly row by row and the merged ranges registered on the sheet: `merge_range` writes
+        # the padding cells of both rows at once, which constant-memory mode (big files) drops.
+        merges = ws.merge
         j = 0
         while j < width:
             g = cols[j].group
@@ -405,18 +408,22 @@ def write_xlsx(path: Path, cols: list[OutCol], cells: list[np.ndarray], n: int, 
                 k = j
                 while k + 1 < width and cols[k + 1].group == g:
                     k += 1
+                ws.write_string(r, j, g, f_head)
+                for m in range(j + 1, k + 1):
+                    ws.write_blank(r, m, None, f_head)
                 if k > j:
-                    ws.merge_range(r, j, r, k, g, f_head)
-                else:
-                    ws.write_string(r, j, g, f_head)
+                    merges.append([r, j, r, k])
                 j = k + 1
             else:
-                ws.merge_range(r, j, r + 1, j, cols[j].header, f_head)
+                ws.write_string(r, j, cols[j].header, f_head)
+                merges.append([r, j, r + 1, j])
                 j += 1
         r += 1
         for j, c in enumerate(cols):
             if c.group:
                 ws.write_string(r, j, c.header, f_head)
+            else:
+                ws.write_blank(r, j, None, f_head)
         structure.append(("two_row_header", header_rows[0], ""))
     else:
         for j, c in enumerate(cols):
