@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from campaign.config import CampaignConfig
@@ -104,9 +104,9 @@ def current_submissions(session: Session, kind: str = KIND) -> pd.DataFrame:
     return pd.DataFrame(subs, columns=["submission_id", "district", "version", "received_at"])
 
 
-def load_rows(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The loaded rows of the current target lists (with `received_at`), the warnings intake found on
-    them that matter for linkage, and the current vaccination records."""
+def load_rows(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The current target-list submissions, their loaded rows (with `received_at`), the warnings intake
+    found on them that matter for linkage, and the current vaccination records."""
     subs = current_submissions(session)
     ids = subs["submission_id"].tolist()
     table = KIND_TABLES[KIND]
@@ -127,9 +127,9 @@ def load_rows(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     vt = KIND_TABLES["vaccinations"]
     vcols = ["district", "full_name", "birth_date", "id_number", "session_date", "screening_result", "vaccinated",
              "dose_number"]
-    events = pd.DataFrame(session.execute(select(*(vt.c[c] for c in vcols)).where(vt.c.submission_id.in_(vsubs)))
-                          .all() if vsubs else [], columns=vcols)
-    return rows, doubts, events
+    events = frame_of(session, select(*(vt.c[c] for c in vcols)).where(vt.c.submission_id.in_(vsubs)), vcols) \
+        if vsubs else pd.DataFrame(columns=vcols)
+    return subs, rows, doubts, events
 
 
 def link_events(records: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -159,6 +159,14 @@ def link_events(records: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
 def _current_model(session: Session) -> LinkageModel | None:
     model = session.execute(select(LinkageModel).order_by(LinkageModel.id.desc()).limit(1)).scalar_one_or_none()
     return model if model is not None and linkage.model_is_current(model.model) else None
+
+
+def _next_person_number(person_ids: pd.Series, prefix: str) -> int:
+    """One more than the highest number of the ids given so far (vectorised: a million ids at a rebuild)."""
+    ids = pd.Series(person_ids.drop_duplicates().to_numpy(dtype=object), dtype=object)
+    tail = ids.str.slice(len(prefix))
+    ours = ids.str.startswith(prefix) & tail.str.fullmatch(r"\d+")
+    return int(pd.to_numeric(tail[ours.fillna(False).astype(bool)]).max()) + 1 if ours.any() else 1
 
 
 def _statuses(persons: pd.DataFrame, person_of_record: np.ndarray, sizes: np.ndarray,
@@ -204,8 +212,7 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
     watch = Stopwatch()
     with Session(engine) as session, session.begin():
         with watch.stage("read"):
-            rows, doubts, events = load_rows(session)
-            subs = current_submissions(session)
+            subs, rows, doubts, events = load_rows(session)
             decisions = pd.DataFrame(session.execute(select(
                 ReviewDecision.id, ReviewDecision.pair_key, ReviewDecision.fingerprint_a,
                 ReviewDecision.fingerprint_b, ReviewDecision.decision, ReviewDecision.decided_at,
@@ -236,10 +243,9 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
         with watch.stage("cluster"):
             clustering = cluster(records, pairs, active_decisions(decisions), thresholds)
             labels = clustering.cluster
-            numbers = [int(p[len(rules.person_id_prefix):]) for p in known["person_id"].drop_duplicates()
-                       if p.startswith(rules.person_id_prefix) and p[len(rules.person_id_prefix):].isdigit()]
-            person_of_record, remember, _ = assign_person_ids(records, labels, known, max(numbers, default=0) + 1,
-                                                              prefix=rules.person_id_prefix)
+            person_of_record, remember, _ = assign_person_ids(
+                records, labels, known, _next_person_number(known["person_id"], rules.person_id_prefix),
+                prefix=rules.person_id_prefix)
         with watch.stage("eligibility"):
             prio = PriorityRules(order=tuple(rules.priority_order), age_group=rules.age_group,
                                  age_group_min_age=rules.age_group_min_age,
@@ -317,8 +323,6 @@ def _write(session: Session, run_id: int, records: pd.DataFrame, person_of_recor
     changed = seen[seen["person_id"].to_numpy() != old.reindex(seen.index).to_numpy()]
     if len(changed):
         table = PersonKey.__table__
-        from sqlalchemy import bindparam
-
         conn.execute(update(table).where(table.c.key == bindparam("k")).values(person_id=bindparam("p")),
                      [{"k": k, "p": p} for k, p in zip(changed.index, changed["person_id"], strict=True)])
 
@@ -342,12 +346,12 @@ def result_of(run: MasterListRun) -> MasterListResult:
 def quality_against(session: Session, duplicates: list[dict[str, Any]]) -> dict[str, Any]:
     """Pairwise precision and recall of the current list against a known truth (a generator manifest's
     `duplicates`): for the demo and the benchmarks; real lists have no truth."""
-    from campaign.dedupe.evaluate import manifest_truth, pairwise_quality
+    from campaign.dedupe.evaluate import manifest_truth, pairwise_quality, row_key
 
     recs = frame_of(session, select(MasterRecord.submission_id, MasterRecord.district, MasterRecord.sheet,
                                     MasterRecord.row_number, MasterRecord.person_id),
                     ["submission_id", "district", "sheet", "row_number", "person_id"])
-    key = {(int(s), int(r)): (str(d), sh if sh else None, int(r)) for s, d, sh, r in
+    key = {(int(s), int(r)): row_key(d, sh, r) for s, d, sh, r in
            zip(recs["submission_id"], recs["district"], recs["sheet"], recs["row_number"], strict=True)}
     review = [(key[(p.submission_a, p.row_a)], key[(p.submission_b, p.row_b)])
               for p in session.execute(select(ReviewPair)).scalars()]

@@ -17,7 +17,7 @@ import pandas as pd
 Key = tuple[str, str | None, int]   # (district, sheet or None, row number as Excel shows it)
 
 
-def _key(district: Any, sheet: Any, row_number: Any) -> Key:
+def row_key(district: Any, sheet: Any, row_number: Any) -> Key:
     return (str(district), sheet if isinstance(sheet, str) and sheet else None, int(row_number))
 
 
@@ -32,7 +32,7 @@ def pairwise_quality(records: pd.DataFrame, truth: list[list[Key]],
                      review: Iterable[tuple[Key, Key]] = ()) -> dict[str, Any]:
     """`records`: the master list (district, sheet, row_number, person_id); `truth`: the clusters of rows
     that are one person (e.g. a generator manifest's `duplicates`); `review`: pairs under review."""
-    keys = [_key(d, s, r) for d, s, r in zip(records["district"], records["sheet"], records["row_number"],
+    keys = [row_key(d, s, r) for d, s, r in zip(records["district"], records["sheet"], records["row_number"],
                                              strict=True)]
     loaded = set(keys)
     true_pairs = _pairs([[k for k in g if k in loaded] for g in truth])
@@ -57,4 +57,4 @@ def pairwise_quality(records: pd.DataFrame, truth: list[list[Key]],
 
 def manifest_truth(duplicates: list[dict[str, Any]]) -> list[list[Key]]:
     """A generator manifest's `duplicates` as clusters of row keys."""
-    return [[_key(r["district"], r.get("sheet"), r["row_number"]) for r in c["rows"]] for c in duplicates]
+    return [[row_key(r["district"], r.get("sheet"), r["row_number"]) for r in c["rows"]] for c in duplicates]
