@@ -54,6 +54,11 @@ def _name(column: str, thresholds: tuple[float, ...], *, tf: bool) -> dict[str, 
     return {"output_column_name": column, "comparison_levels": levels}
 
 
+# Given names at least this alike (Jaro-Winkler, folded) count as the same name typed differently; below
+# it they speak against a match: one threshold for the model's level and the rule outside the model.
+GIVEN_NAME_SIMILAR = 0.92
+
+
 def _given_name() -> dict[str, Any]:
     """Folded given names equal: the same name, unless both were typed with diacritics and differ in them
     (Hòa / Hoa, Đức / Dục: two people; the folded key alone would merge them)."""
@@ -66,8 +71,8 @@ def _given_name() -> dict[str, Any]:
         # starting values for levels a small province may never show; EM refines them when it sees them
         {"sql_condition": "given_name_l = given_name_r", "label_for_charts": "same letters, other diacritics",
          "m_probability": 0.001},
-        {"sql_condition": "jaro_winkler_similarity(given_name_l, given_name_r) >= 0.92",
-         "label_for_charts": "jaro-winkler >= 0.92"},
+        {"sql_condition": f"jaro_winkler_similarity(given_name_l, given_name_r) >= {GIVEN_NAME_SIMILAR}",
+         "label_for_charts": f"jaro-winkler >= {GIVEN_NAME_SIMILAR}"},
         {"sql_condition": "ELSE", "label_for_charts": "else"},
     ]}
 
@@ -140,14 +145,14 @@ def _shape_version() -> str:
     return "master-list-" + hashlib.sha1(shape.encode()).hexdigest()[:10]
 
 
-def settings(blocks: list[list[str]] | None = None) -> dict[str, Any]:
+def settings() -> dict[str, Any]:
     from splink import block_on
 
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "record_id",
         "probability_two_random_records_match": 1e-6,
-        "blocking_rules_to_generate_predictions": [block_on(*b) for b in (blocks or PREDICTION_BLOCKS)],
+        "blocking_rules_to_generate_predictions": [block_on(*b) for b in PREDICTION_BLOCKS],
         "comparisons": _comparisons(),
         "retain_intermediate_calculation_columns": False,
         "retain_matching_columns": False,
@@ -261,7 +266,7 @@ def score(records: pd.DataFrame, model: dict[str, Any], *, min_probability: floa
 
 def given_names_disagree(records: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
     """Per pair: the given names speak against the match (a rule outside the model, whatever weights EM
-    learned): different letters (Jaro-Winkler below 0.92 after folding), or the same letters typed with
+    learned): different letters (Jaro-Winkler below GIVEN_NAME_SIMILAR after folding), or the same letters typed with
     different diacritics on both sides (Hòa / Hoa). Missing on either side: no opinion."""
     import duckdb
 
@@ -277,7 +282,7 @@ def given_names_disagree(records: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarr
         flag = con.execute(
             "SELECT CASE WHEN gl IS NULL OR gr IS NULL THEN FALSE "
             "WHEN gl = gr THEN (ml IS NOT NULL AND mr IS NOT NULL AND ml <> mr) "
-            "ELSE jaro_winkler_similarity(gl, gr) < 0.92 END FROM p").fetchnumpy()
+            f"ELSE jaro_winkler_similarity(gl, gr) < {GIVEN_NAME_SIMILAR} END FROM p").fetchnumpy()
     finally:
         con.close()
     return next(iter(flag.values())).astype(bool)

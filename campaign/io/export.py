@@ -54,7 +54,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -518,10 +518,6 @@ def _properties(unit: Any, code: str, run: MasterListRun, campaign: CampaignConf
             "created": run.as_of.astimezone(dt.UTC).replace(tzinfo=None)}
 
 
-def _atomic_xlsx(path: Path, fill: Callable[[xlsxwriter.Workbook], None]) -> None:
-    write_atomically(path, fill, prefix=".export-")
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The export
 # ---------------------------------------------------------------------------------------------------------
@@ -612,7 +608,7 @@ def export_target_list(session: Session, district: str, path: Path, *, include_i
         wb.set_properties(_properties(unit, code, run, campaign))
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_xlsx(path, fill)
+    write_atomically(path, fill, prefix=".export-")
 
     changed = _changed_submissions(session, run)
     if changed:
