@@ -10,9 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-ROW_COLUMNS = ["submission_id", "sheet", "row_number", "district", "full_name", "birth_date", "sex", "phone",
-               "id_number", "insurance_number", "commune_code", "workplace", "priority_group", "dose1_date",
-               "dose2_date"]
 BACKGROUND_PEOPLE = 20_000
 
 

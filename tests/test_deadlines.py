@@ -12,7 +12,6 @@ from campaign.deadlines import (
     DONE_ON_TIME,
     DUE,
     OVERDUE,
-    TZ,
     Deliverable,
     Extension,
     WorkingCalendar,
@@ -23,14 +22,7 @@ from campaign.deadlines import (
     state_of,
     steps_due,
 )
-
-
-def at(text: str) -> dt.datetime:
-    """A local time in Gia Lai: 'DD/MM HH:MM' of 2021."""
-    day, time = text.split()
-    d, m = (int(x) for x in day.split("/"))
-    h, mi = (int(x) for x in time.split(":"))
-    return dt.datetime(2021, m, d, h, mi, tzinfo=TZ)
+from tests.clock_support import at
 
 
 @pytest.fixture(scope="module")

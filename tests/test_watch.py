@@ -16,19 +16,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from campaign.config import load_campaign
-from campaign.deadlines import TZ
 from campaign.io.notify import Notifier
 from campaign.store.models import Escalation, OutboxMessage, StoredFile, Submission
 from campaign.watch import board, deliver, escalate
+from tests.clock_support import at
 
 PREP = ["facilities", "infrastructure", "training", "communication"]
-
-
-def at(text: str) -> dt.datetime:
-    day, hm = text.split()
-    d, m = (int(x) for x in day.split("/"))
-    h, mi = (int(x) for x in hm.split(":"))
-    return dt.datetime(2021, m, d, h, mi, tzinfo=TZ)
 
 
 @pytest.fixture(scope="module")
