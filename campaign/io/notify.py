@@ -15,11 +15,12 @@ import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from campaign.settings import Settings
+from campaign.settings import Settings
 
+# The defaults of CAMPAIGN_SMTP_* live with the settings; a Notifier made without them uses the same.
+_SMTP = Settings.model_fields
 
 class DeliveryError(RuntimeError):
     """A channel refused or could not take the message."""
@@ -27,12 +28,12 @@ class DeliveryError(RuntimeError):
 
 @dataclass(frozen=True)
 class Notifier:
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    sender: str = "dieuphoi-tiemchung@example.gov.vn"
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
+    smtp_host: str = _SMTP["smtp_host"].default
+    smtp_port: int = _SMTP["smtp_port"].default
+    sender: str = _SMTP["smtp_from"].default
+    smtp_user: str | None = _SMTP["smtp_user"].default
+    smtp_password: str | None = _SMTP["smtp_password"].default
+    smtp_starttls: bool = _SMTP["smtp_starttls"].default
     timeout_s: float = 15.0
 
     @classmethod
