@@ -504,11 +504,6 @@ def decisions(session: Session) -> list[dict[str, Any]]:
             for d in rows]
 
 
-def person_rows(session: Session, person_id: str) -> list[dict[str, Any]]:
-    rows = session.execute(select(MasterRecord).where(MasterRecord.person_id == person_id)).scalars().all()
-    return [_row(session, r.submission_id, r.row_number) | {"status": r.status} for r in rows]
-
-
 __all__ = ["CSV_COLUMNS", "MasterListResult", "ReviewError", "build", "decide", "decisions", "district_stats",
-           "latest_run", "link_events", "load_rows", "mask_digits", "masked", "open_pairs", "person_rows", "quality_against", "result_of",
-           "render_text", "reverse", "side_text", "to_json", "write_csv"]
+           "latest_run", "link_events", "load_rows", "mask_digits", "masked", "open_pairs", "quality_against",
+           "result_of", "reverse", "side_text", "to_json", "write_csv"]

@@ -54,6 +54,10 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
     r = records.assign(person_id=person_ids)
     r["id_rank"] = np.where(r["cccd"].notna(), 0, np.where(r["cmnd"].notna(), 1, 2))
     r["has_dob"] = r["birth_date"].notna()
+    rank_of = {grp: i for i, grp in enumerate(rules.order)}
+    r["priority_rank"] = _ranks(r["priority_group"], rank_of)
+    r["_dose1"] = r["dose1_date"].notna()
+    r["_dose2"] = r["dose2_date"].notna() if "dose2_date" in r else False
     # The canonical row: the strongest identity document, a real birth date, the latest upload.
     r = r.sort_values(["person_id", "id_rank", "has_dob", "received_at", "record_id"],
                       ascending=[True, True, False, False, True], kind="stable")
@@ -74,9 +78,7 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
             lambda s: ",".join(sorted(s))).reindex(multi)
     out["age"] = age_on(canonical["birth_year"], canonical["birth_month"], canonical["birth_day"], campaign_date)
 
-    rank_of = {grp: i for i, grp in enumerate(rules.order)}
-    r["priority_rank"] = _ranks(r["priority_group"], rank_of)
-    best = r.groupby("person_id")["priority_rank"].min()
+    best = g["priority_rank"].min()
     distinct = r.dropna(subset=["priority_group"]).groupby("person_id")["priority_group"].nunique()
     group_of_rank = dict(enumerate(rules.order))
     out["priority_group"] = best.map(lambda k: group_of_rank.get(int(k))).astype("Int64")
@@ -87,8 +89,8 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
     notes = np.where(older, np.where(notes == "", "age_group", notes + ",age_group"), notes)
     out["priority_note"] = np.where(notes == "", None, notes)
 
-    dose1_known = r["dose1_date"].notna().groupby(r["person_id"]).any()
-    dose2_known = r["dose2_date"].notna().groupby(r["person_id"]).any() if "dose2_date" in r else dose1_known & False
+    known = g[["_dose1", "_dose2"]].any()
+    dose1_known, dose2_known = known["_dose1"], known["_dose2"]
     ev = events.merge(r[["record_id", "person_id"]], on="record_id") if not events.empty else None
     contraindicated = deferred = pd.Series(False, index=out.index)
     if ev is not None and not ev.empty:
