@@ -46,7 +46,7 @@ from campaign.store.models import (
 KIND = "target_list"
 ROW_COLUMNS = ["submission_id", "sheet", "row_number", "district", "full_name", "birth_date", "sex", "phone",
                "id_number", "insurance_number", "commune_code", "workplace", "priority_group", "dose1_date",
-               "dose2_date"]
+               "dose1_product", "dose2_date"]
 CSV_COLUMNS = ["person_id", "submission_id", "row_number", "district", "status"]
 
 
@@ -126,7 +126,7 @@ def load_rows(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
                                                         Submission.is_current.is_(True))).scalars().all()
     vt = KIND_TABLES["vaccinations"]
     vcols = ["district", "full_name", "birth_date", "id_number", "session_date", "screening_result", "vaccinated",
-             "dose_number"]
+             "dose_number", "product"]
     events = frame_of(session, select(*(vt.c[c] for c in vcols)).where(vt.c.submission_id.in_(vsubs)), vcols) \
         if vsubs else pd.DataFrame(columns=vcols)
     return subs, rows, doubts, events
@@ -135,7 +135,7 @@ def load_rows(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
 def link_events(records: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Vaccination records -> target-list records, by exact identity only: the same CMND/CCCD, or the same
     folded name and birth date in the same district. (`record_id` and the event's columns.)"""
-    cols = ["record_id", "session_date", "screening_result", "vaccinated", "dose_number"]
+    cols = ["record_id", "session_date", "screening_result", "vaccinated", "dose_number", "product"]
     if events.empty or records.empty:
         return pd.DataFrame(columns=cols)
     ev = events.copy()
@@ -223,6 +223,7 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
             records = build_records(rows, doubts)
             records["received_at"] = rows["received_at"].to_numpy()
             records["dose2_date"] = pd.to_datetime(rows["dose2_date"], errors="coerce").to_numpy()
+            records["dose1_product"] = rows["dose1_product"].to_numpy(dtype=object)
         stored = None if retrain else _current_model(session)
         trained = stored is None
         if trained:
@@ -301,7 +302,9 @@ def _write(session: Session, run_id: int, records: pd.DataFrame, person_of_recor
         "eligible": persons["eligible"].to_numpy(dtype=bool),
         "ineligible_reason": persons["ineligible_reason"].to_numpy(dtype=object),
         "next_dose": persons["next_dose"].to_numpy(), "outbreak": persons["outbreak"].to_numpy(dtype=bool),
-        "invite_rank": persons["invite_rank"]}))
+        "invite_rank": persons["invite_rank"], "dose1_product": persons["dose1_product"].to_numpy(dtype=object),
+        "dose1_date": persons["dose1_date"].to_numpy(dtype=object),
+        "deferred_on": persons["deferred_on"].to_numpy(dtype=object)}))
     if not review.empty:
         rec = records.set_index("record_id")
         a, b = rec.loc[review["record_id_l"].to_numpy()], rec.loc[review["record_id_r"].to_numpy()]

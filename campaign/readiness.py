@@ -149,6 +149,7 @@ class Assessment:
     training: pd.DataFrame          # coverage per facility, staff type and role
     training_to_hold: pd.DataFrame  # training sessions planned after today, per facility and date
     sessions: pd.DataFrame          # per facility and upcoming session: teams, complete teams, tables
+    team_members: pd.DataFrame      # TEAM_MEMBER_COLUMNS: who is on each complete team of an upcoming session
     communication: pd.DataFrame     # per district, message and channel: done or not
     districts: pd.DataFrame         # one row per district
     province: dict[str, Any] = field(default_factory=dict)
@@ -379,6 +380,23 @@ def _double_bookings(staff: pd.DataFrame) -> pd.DataFrame:
 
 
 SESSION_KEY = ["district", "facility_code", "session_day", "session_part"]
+TEAM_MEMBER_COLUMNS = [*SESSION_KEY, "team_no", "role", "full_name", "member_key"]
+
+
+def _members(upcoming: pd.DataFrame, usable: pd.Series, teams: pd.DataFrame | None) -> pd.DataFrame:
+    """The usable (trained, not double-booked) people of every complete team, with a key that says who
+    they are across facilities (ID, else phone, else the name within the facility): planning must never
+    put one person on duty in two places."""
+    if teams is None or upcoming.empty:
+        return pd.DataFrame(columns=TEAM_MEMBER_COLUMNS)
+    team_key = [*SESSION_KEY, "team_no"]
+    complete = teams.loc[teams["complete"], team_key]
+    rows = upcoming[usable.loc[upcoming.index].to_numpy()].merge(complete, on=team_key)
+    keys = _person_keys(rows)
+    by_name = "name:" + rows["district"].astype(str) + ":" + rows["facility_code"].astype(str) + ":" \
+        + keys["name_key"].fillna("").astype(str)
+    rows["member_key"] = ("id:" + keys["id_key"]).fillna("phone:" + keys["phone_key"]).fillna(by_name).astype(object)
+    return rows[TEAM_MEMBER_COLUMNS].sort_values(team_key + ["role"], kind="stable").reset_index(drop=True)
 
 
 def _team_table(upcoming: pd.DataFrame, usable: pd.Series, rules: ReadinessRules, today: dt.date) -> pd.DataFrame:
@@ -407,14 +425,15 @@ def _team_table(upcoming: pd.DataFrame, usable: pd.Series, rules: ReadinessRules
 
 
 def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rules: ReadinessRules,
-           inputs: ReadinessInputs, today: dt.date, gaps: list[dict[str, Any]]) -> tuple[pd.Series, pd.DataFrame]:
+           inputs: ReadinessInputs, today: dt.date,
+           gaps: list[dict[str, Any]]) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
     status = pd.Series(READY, index=fac.index, dtype=object)
     owner = rules.owners["teams"]
     columns = ["district", "facility_code", "session_date", "session_part", "teams", "complete_teams", "tables",
                "stale_teams"]
     if staff.empty:
         status[:] = UNKNOWN
-        return status, pd.DataFrame(columns=columns)
+        return status, pd.DataFrame(columns=columns), pd.DataFrame(columns=TEAM_MEMBER_COLUMNS)
     staff = staff.assign(session_day=pd.to_datetime(staff["session_date"]).dt.date)
     upcoming = staff[staff["session_day"] >= today]
     conflicts = _double_bookings(upcoming)
@@ -482,7 +501,7 @@ def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rul
         out = out[columns].astype({"teams": int, "complete_teams": int, "stale_teams": int})
     else:
         out = pd.DataFrame(columns=columns)
-    return status, out.reset_index(drop=True)
+    return status, out.reset_index(drop=True), _members(upcoming, usable, teams)
 
 
 def _communication(inputs: ReadinessInputs, rules: ReadinessRules, today: dt.date,
@@ -532,7 +551,7 @@ def assess(inputs: ReadinessInputs, rules: ReadinessRules, *, today: dt.date) ->
         infra_status[i] = NOT_READY
     train_status, done, to_hold = _training(fac, training, rules, inputs, today, gaps)
     trained_roles = _trained_match(staff, done) if len(staff) else pd.Series(dtype=object)
-    team_status, sessions = _teams(fac, staff, trained_roles, rules, inputs, today, gaps)
+    team_status, sessions, members = _teams(fac, staff, trained_roles, rules, inputs, today, gaps)
     comm_status, communication = _communication(inputs, rules, today, gaps)
 
     facilities = fac[["district", "facility_code"]].copy()
@@ -569,7 +588,7 @@ def assess(inputs: ReadinessInputs, rules: ReadinessRules, *, today: dt.date) ->
     }
     coverage = _coverage(fac, training, staff, trained_roles)
     return Assessment(as_of=today, facilities=facilities, gaps=gap_frame, training=coverage, training_to_hold=to_hold,
-                      sessions=sessions, communication=communication, districts=districts, province=province,
+                      sessions=sessions, team_members=members, communication=communication, districts=districts, province=province,
                       submissions=inputs.submissions)
 
 

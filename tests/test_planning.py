@@ -11,7 +11,15 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign.planning.core import Product, assign_facilities, plan_sessions
+from campaign.planning.core import (
+    DUTY_COLUMNS,
+    PlanRules,
+    Product,
+    assign_facilities,
+    duty_rosters,
+    plan_sessions,
+    priority_inversions,
+)
 
 DAY = dt.date(2021, 7, 29)
 PRODUCTS = {"astrazeneca": Product(10, (56, 84)), "pfizer": Product(6, (21, 28))}
@@ -33,9 +41,11 @@ def _people(n: int, *, commune="C1", dose2: int = 0, eligible=True) -> pd.DataFr
                          "dose1_date": [dt.date(2021, 6, 1)] * dose2 + [None] * (n - dose2)})
 
 
-def _teams(*facilities: str, teams: int = 2) -> pd.DataFrame:
-    return pd.DataFrame({"facility_code": list(facilities), "date": [DAY] * len(facilities),
-                         "part": ["morning"] * len(facilities), "complete_teams": [teams] * len(facilities)})
+def _teams(*facilities: str, teams: int = 2, days: int = 7) -> pd.DataFrame:
+    """Teams on duty at every session of the first `days` days."""
+    rows = [(f, d, part, teams, f"Ê kíp {f}", "roster", frozenset()) for f in facilities for d in _days(days)
+            for part in ("morning", "afternoon")]
+    return pd.DataFrame(rows, columns=DUTY_COLUMNS)
 
 
 def _stock(rows: list[tuple[str, str, str, dt.date, int]]) -> pd.DataFrame:
@@ -147,3 +157,102 @@ def test_plan_properties(n, dose2, tables, teams, vials, expiry_days, days, seed
     # planned wastage never above one partly used vial per facility and product (the lower bound's unit)
     s = plan.summary["province"]
     assert s["wasted_doses"] <= s["wastage_lower_bound"] + sum(p.doses_per_vial for p in PRODUCTS.values()) * 2
+
+
+def test_a_pfizer_dose_one_is_recalled_for_dose_two_inside_the_horizon_with_a_dose_held_back() -> None:
+    """12 doses of Pfizer (6 per vial) for 20 people over 30 days: 6 get dose 1 and their 6 dose 2s are
+    held back and given 21 days later; the others wait (no stock), nobody gets a dose meant for a dose 2."""
+    plan = plan_sessions(_people(20), _facilities(), _teams("F1", days=30),
+                         _stock([("F1", "pfizer", "P1", DAY + dt.timedelta(days=60), 2)]), PRODUCTS, _days(30))
+    inv = plan.invitations
+    first, second = inv[inv["dose"] == 1], inv[inv["dose"] == 2]
+    assert len(first) == 6 and sorted(second["person_id"]) == sorted(first["person_id"])
+    gap = (pd.to_datetime(second.set_index("person_id")["date"])
+           - pd.to_datetime(first.set_index("person_id")["date"])).dt.days
+    assert gap.between(21, 28).all()
+    assert first["due_from"].iloc[0] == DAY + dt.timedelta(days=21)
+    assert (plan.unplanned["reason"] == "no_stock").sum() == 14
+
+
+def test_published_invitations_are_kept_and_freed_places_go_to_the_standby_list_in_order() -> None:
+    people = _people(30)
+    stock = _stock([("F1", "astrazeneca", "A1", DAY + dt.timedelta(days=30), 3)])
+    duty = _teams("F1", teams=1)
+    rules = PlanRules(people_per_table=10, standby_per_session=5)
+    first = plan_sessions(people, _facilities(tables=(1, 0, 0)), duty, stock, PRODUCTS, _days(1), rules)
+    morning = first.invitations[first.invitations["part"] == "morning"]
+    assert morning["person_id"].tolist() == [f"P{i:05d}" for i in range(10)]
+    # P00003 got vaccinated elsewhere (no longer to invite); new people of a higher priority arrive
+    later = people[people["person_id"] != "P00003"]
+    newcomers = _people(5).assign(person_id=lambda f: "N" + f["person_id"], order=-1)
+    again = plan_sessions(pd.concat([later, newcomers]), _facilities(tables=(1, 0, 0)), duty, stock, PRODUCTS,
+                          _days(1), rules, fixed=first.invitations, published_standby=first.standby)
+    inv = again.invitations.set_index("person_id")
+    kept = [f"P{i:05d}" for i in range(20) if i != 3]
+    assert (inv.loc[kept, "source"] == "published").all()
+    assert inv.loc["P00020", "source"] == "standby" and inv.loc["P00020", "part"] == "morning"
+    assert again.freed["person_id"].tolist() == ["P00003"]
+    assert set(again.invitations["person_id"]).isdisjoint({"P00003"})
+    # the newcomers come first in the queue, but the published sessions are full: they wait, and say why
+    assert set(again.unplanned.loc[again.unplanned["reason"] == "no_capacity", "person_id"]) == \
+        {f"NP0000{i}" for i in range(5)} | {f"P{i:05d}" for i in range(21, 30)}
+    assert first.standby.groupby("part")["person_id"].apply(list).to_dict() == {
+        "morning": [f"P{i:05d}" for i in range(20, 25)], "afternoon": [f"P{i:05d}" for i in range(25, 30)]}
+
+
+def test_nobody_is_on_duty_in_two_places_when_standing_rosters_overlap() -> None:
+    members = pd.DataFrame({
+        "facility_code": ["F1"] * 5 + ["F2"] * 5, "session_day": [DAY] * 10, "session_part": ["morning"] * 10,
+        "team_no": [1] * 10, "role": ["reception", "screening", "vaccinator", "recorder", "observation"] * 2,
+        "full_name": [f"Người {i}" for i in range(10)],
+        "member_key": ["id:1", "id:2", "id:3", "id:4", "id:5", "id:6", "id:7", "id:3", "id:8", "id:9"]})
+    # day 2: F2 sends a roster with id:3 on it; F1's standing team (with id:3) cannot be on duty then
+    day2 = members[members["facility_code"] == "F2"].assign(session_day=DAY + dt.timedelta(days=1))
+    duty = duty_rosters(pd.concat([members.iloc[:5], day2]), pd.Series(["F1", "F2"]), _days(2), ["morning"])
+    on = duty.set_index(["facility_code", "date", "part"])
+    assert on.loc[("F1", DAY, "morning"), "team_source"] == "roster"
+    assert ("F1", DAY + dt.timedelta(days=1), "morning") not in on.index
+    assert on.loc[("F2", DAY + dt.timedelta(days=1), "morning"), "team_source"] == "roster"
+    # day 1: F2's first roster would stand in, but id:3 is on F1's rostered team then
+    assert ("F2", DAY, "morning") not in on.index
+    # without the clash, a standing team is on duty and says so
+    alone = duty_rosters(members.iloc[:5], pd.Series(["F1"]), _days(3), ["morning", "afternoon"])
+    assert len(alone) == 6 and (alone["team_source"] == "standing").sum() == 5
+
+
+def test_no_unexplained_priority_inversion_within_a_commune() -> None:
+    people = _people(60)
+    people["priority_group"] = np.where(np.arange(60) < 30, 1, 9)
+    people["order"] = np.arange(60)
+    plan = plan_sessions(people, _facilities(), _teams("F1"),
+                         _stock([("F1", "astrazeneca", "A1", DAY + dt.timedelta(days=30), 4)]), PRODUCTS, _days(1))
+    assert len(plan.invitations) == 40
+    assert priority_inversions(people, plan.invitations, list(range(1, 17))) == {"unexplained": 0, "explained": {}}
+    # a plan that invited group 9 before the waiting group 1 is caught
+    wrong = plan.invitations.assign(person_id=[f"P{i:05d}" for i in range(20, 60)])
+    assert priority_inversions(people, wrong, list(range(1, 17)))["unexplained"] > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(rosters=st.lists(st.tuples(st.sampled_from(["F1", "F2", "F3"]), st.integers(0, 3),
+                                  st.sampled_from(["morning", "afternoon"]), st.integers(1, 2),
+                                  st.lists(st.integers(0, 8), min_size=1, max_size=4, unique=True)),
+                        max_size=12))
+def test_duty_rosters_never_put_a_person_in_two_places(rosters) -> None:
+    rows = []
+    for f, d, part, team, people in rosters:
+        rows += [{"facility_code": f, "session_day": DAY + dt.timedelta(days=d), "session_part": part, "team_no": team,
+                  "role": "vaccinator", "full_name": f"Người {k}", "member_key": f"id:{k}"} for k in people]
+    members = pd.DataFrame(rows, columns=["facility_code", "session_day", "session_part", "team_no", "role",
+                                          "full_name", "member_key"])
+    # one roster per facility and session (what readiness gives: a person once per session)
+    members = members.drop_duplicates(["facility_code", "session_day", "session_part", "team_no"], keep="first") \
+        if members.empty else members[~members.duplicated(["session_day", "session_part", "member_key"])]
+    duty = duty_rosters(members, pd.Series(["F1", "F2", "F3"]), _days(5), ["morning", "afternoon"])
+    for _session, g in duty.groupby(["date", "part"]):
+        keys = [k for ks in g["member_keys"] for k in ks]
+        assert len(keys) == len(set(keys))
+    # every roster that was sent is on duty as sent
+    sent = members.groupby(["facility_code", "session_day", "session_part"])["team_no"].nunique()
+    got = duty[duty["team_source"] == "roster"].set_index(["facility_code", "date", "part"])["complete_teams"]
+    assert got.reindex(sent.index).tolist() == sent.tolist()

@@ -4,7 +4,9 @@ Per person (all the rows that are the same person together):
 - eligibility: 18+ on the campaign date (DOMAIN.md; a year-only birth date counts from 1 January),
   not fully vaccinated (a dose 2 in any of the person's rows or vaccination records), not
   contraindicated; a deferral (hoãn tiêm) makes the person ineligible for now: planning returns such
-  people to the pool later. The next dose is 2 when a dose 1 is known anywhere.
+  people to the pool later (`deferred_on`; they keep a rank of invitation). The next dose is 2 when a
+  dose 1 is known anywhere; its date and product (the latest dose 1 known: dose 2 is then never due
+  too early) give planning the due window of dose 2.
 - priority: the most urgent group any of the person's rows gives (in the configured order); a person
   of the configured age (65+) listed in a later group is moved to the age group (3355/QĐ-BYT group 9),
   and the change is noted, never silent.
@@ -43,6 +45,12 @@ def age_on(birth_year: pd.Series, birth_month: pd.Series, birth_day: pd.Series, 
 def _ranks(groups: pd.Series, rank_of: dict[int, int]) -> np.ndarray:
     """The position of each priority group in the configured order (unknown or missing: last)."""
     return pd.to_numeric(groups, errors="coerce").map(rank_of).fillna(len(rank_of)).to_numpy(dtype=np.int64)
+
+
+def _dates(values: pd.Series) -> np.ndarray:
+    """datetime.date objects (None where unknown): what the database's Date columns take."""
+    when = pd.to_datetime(pd.Series(values), errors="coerce")
+    return when.dt.date.astype(object).where(when.notna(), None).to_numpy(dtype=object)
 
 
 def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, *, campaign_date: dt.date,
@@ -93,7 +101,13 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
     dose1_known, dose2_known = known["_dose1"], known["_dose2"]
     ev = events.merge(r[["record_id", "person_id"]], on="record_id") if not events.empty else None
     contraindicated = deferred = pd.Series(False, index=out.index)
+    # dose 1: the target lists' columns and the vaccination records given as dose 1; the latest wins
+    firsts = [r.loc[r["_dose1"], ["person_id", "dose1_date", "dose1_product"]].rename(
+        columns={"dose1_date": "date", "dose1_product": "product"})] if "dose1_product" in r else []
+    deferred_on = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     if ev is not None and not ev.empty:
+        given1 = ev[ev["vaccinated"].eq("yes") & pd.to_numeric(ev["dose_number"], errors="coerce").eq(1)]
+        firsts.append(given1[["person_id", "session_date", "product"]].rename(columns={"session_date": "date"}))
         got = ev[ev["vaccinated"].eq("yes")]
         max_dose = got.groupby("person_id")["dose_number"].max()
         dose1_known = dose1_known | max_dose.reindex(out.index).ge(1).fillna(False).astype(bool)
@@ -103,6 +117,16 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
         # a later dose given after a deferral lifts it: only the latest screening counts
         contraindicated = last.eq("contraindicated").fillna(False).astype(bool)
         deferred = last.eq("deferred").fillna(False).astype(bool)
+        last_day = ev.sort_values("session_date", kind="stable").drop_duplicates("person_id", keep="last") \
+            .set_index("person_id")["session_date"].reindex(out.index)
+        deferred_on = pd.to_datetime(last_day, errors="coerce").where(deferred)
+    first = pd.concat(firsts, ignore_index=True) if firsts else pd.DataFrame(columns=["person_id", "date", "product"])
+    first = first.assign(date=pd.to_datetime(first["date"], errors="coerce")).dropna(subset=["date"])
+    first = first.sort_values("date", kind="stable").drop_duplicates("person_id", keep="last").set_index("person_id")
+    out["dose1_date"] = _dates(first["date"].reindex(out.index))
+    out["dose1_product"] = first["product"].reindex(out.index).astype(object).where(
+        first["product"].reindex(out.index).notna(), None)
+    out["deferred_on"] = _dates(deferred_on)
     under = out["age"].to_numpy() < min_age
     reason = np.select(
         [under, dose2_known.reindex(out.index).to_numpy(dtype=bool), contraindicated.to_numpy(), deferred.to_numpy()],
@@ -112,8 +136,8 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
     out["next_dose"] = np.where(dose1_known.reindex(out.index).to_numpy(dtype=bool), 2, 1)
     out["outbreak"] = out["commune_code"].isin(rules.outbreak_communes).to_numpy()
 
-    # Invitation order per district, eligible people only.
-    ranked = out[out["eligible"]].assign(
+    # Invitation order per district: eligible people, and the deferred, who return to the pool.
+    ranked = out[out["eligible"] | deferred.reindex(out.index).to_numpy(dtype=bool)].assign(
         _pr=lambda f: _ranks(f["priority_group"], rank_of),
         _age=lambda f: -f["age"].fillna(-1))
     ranked = ranked.reset_index().sort_values(["district", "outbreak", "_pr", "_age", "person_id"],
