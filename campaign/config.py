@@ -336,6 +336,14 @@ class MasterListRules(_Strict):
         return self
 
 
+class PlanningRules(_Strict):
+    """Session planning: what `teams`, `capacity` and `vaccine_products` do not already say."""
+
+    standby_per_session: int = Field(default=10, ge=0)
+    standing_teams: bool = True        # a facility's latest complete roster stands for sessions without one
+    reserve_dose2: bool = True         # a dose 1 whose dose 2 is due inside the plan holds a dose back for it
+
+
 class CampaignConfig(_Strict):
     campaign: CampaignInfo
     province: Province
@@ -352,6 +360,7 @@ class CampaignConfig(_Strict):
     outbreak_communes: list[Annotated[str, Field(pattern=r"^\d{5}$")]] = Field(default_factory=list)
     intake: IntakeRules
     master_list: MasterListRules = Field(default_factory=MasterListRules)
+    planning: PlanningRules = Field(default_factory=PlanningRules)
 
     @model_validator(mode="after")
     def _cross_references(self) -> CampaignConfig:
@@ -372,6 +381,8 @@ class CampaignConfig(_Strict):
                                    "comm_message")):
             if unknown := sorted(set(values) - set(enums[enum])):
                 raise ValueError(f"readiness.communication.{key}: {unknown} are not values of enum {enum}")
+        if unknown := sorted(set(self.teams.sessions) - set(enums["session_part"])):
+            raise ValueError(f"teams.sessions: {unknown} are not values of enum session_part (input_kinds.yaml)")
         if len(set(self.province.districts)) != len(self.province.districts):
             raise ValueError("province.districts lists a district twice")
         return self

@@ -48,7 +48,7 @@ def planned_uploads(manifest_path: Path, now: dt.datetime) -> tuple[list[Planned
 def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[PlannedUpload],
               manifest: dict[str, Any], paths: dict[str, str], now: dt.datetime, seconds: float,
               readiness: dict[str, Any] | None = None, deadlines: dict[str, Any] | None = None,
-              master_list: dict[str, Any] | None = None) -> dict[str, Any]:
+              master_list: dict[str, Any] | None = None, plan: dict[str, Any] | None = None) -> dict[str, Any]:
     statuses = Counter(o["status"] for o in outcomes)
     reasons: Counter[str] = Counter()
     for o in outcomes:
@@ -83,6 +83,7 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
         "readiness": _readiness_digest(readiness) if readiness else None,
         "deadlines": _deadlines_digest(deadlines) if deadlines else None,
         "master_list": _master_list_digest(master_list) if master_list else None,
+        "plan": _plan_digest(plan) if plan else None,
         "outputs": paths,
     }
 
@@ -114,6 +115,29 @@ def _master_list_digest(summary: dict[str, Any]) -> dict[str, Any]:
             "seconds": summary.get("seconds")}
 
 
+def _plan_digest(summary: dict[str, Any]) -> dict[str, Any]:
+    """The province's figures of `campaign plan --json`, its quality, and how many lists were printed."""
+    return {"run_id": summary["run_id"], "from": summary["from"], "days": summary["days"],
+            "published": summary["published"], "province": summary["province"], "quality": summary["quality"],
+            "invitation_lists": len(summary.get("invitation_lists", [])), "seconds": summary.get("seconds")}
+
+
+def _plan_lines(plan: dict[str, Any] | None) -> list[str]:
+    if not plan:
+        return []
+    p, q = plan["province"], plan["quality"]
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(p["unplanned_by_reason"].items())) or "none"
+    lines = [f"Plan {plan['run_id']} ({plan['days']} days from {plan['from']}"
+             f"{', published' if plan['published'] else ''}): {p['planned']} people invited to {p['sessions']} "
+             f"sessions ({p['dose2_planned']} dose-2 invitations), {p['vials']} vials to open; not planned: {reasons}."]
+    if q.get("capacity_used") is not None:
+        lines.append(f"  capacity used {q['capacity_used']:.1%}, own commune {q['own_commune_share']:.1%}, planned "
+                     f"wastage {q['wasted_doses']} doses (lower bound {q['wastage_lower_bound']}), priority "
+                     f"inversions unexplained {q['priority_inversions']['unexplained']}; "
+                     f"{plan['invitation_lists']} invitation lists (outputs: invitation_lists)")
+    return lines
+
+
 def _readiness_digest(summary: dict[str, Any]) -> dict[str, Any]:
     """The province line and one line per district of `campaign readiness --json`."""
     return {"province": summary["province"],
@@ -139,6 +163,7 @@ def render_text(summary: dict[str, Any]) -> str:
         *_readiness_lines(summary.get("readiness")),
         *_deadline_lines(summary.get("deadlines")),
         *_master_list_lines(summary.get("master_list")),
+        *_plan_lines(summary.get("plan")),
         "Outputs:",
         *[f"  {k}: {v}" for k, v in summary["outputs"].items()],
     ]

@@ -47,6 +47,9 @@ KIND = "target_list"
 ROW_COLUMNS = ["submission_id", "sheet", "row_number", "district", "full_name", "birth_date", "sex", "phone",
                "id_number", "insurance_number", "commune_code", "workplace", "priority_group", "dose1_date",
                "dose1_product", "dose2_date"]
+# The stored model is trained again once the list has grown this much since (a model fitted to one district's
+# first upload must not judge the province); otherwise it is reused until `--retrain`.
+RETRAIN_GROWTH = 4
 CSV_COLUMNS = ["person_id", "submission_id", "row_number", "district", "status"]
 
 
@@ -225,6 +228,8 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
             records["dose2_date"] = pd.to_datetime(rows["dose2_date"], errors="coerce").to_numpy()
             records["dose1_product"] = rows["dose1_product"].to_numpy(dtype=object)
         stored = None if retrain else _current_model(session)
+        if stored is not None and len(records) > RETRAIN_GROWTH * max(stored.trained_rows, 1):
+            stored = None   # trained on a much smaller list (say, the first district's): train again
         trained = stored is None
         if trained:
             with watch.stage("train"):

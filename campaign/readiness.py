@@ -199,7 +199,7 @@ def _gap(rows: list[dict[str, Any]], district: str, facility: str | None, dimens
                  "missing": int(missing), "severity": severity, "owner": owner, "detail": detail})
 
 
-def _latest_per_facility(frame: pd.DataFrame) -> pd.DataFrame:
+def latest_per_facility(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of the most recently received current submission covering each facility (a facility's own
     upload after the district's file wins for that facility, and the other way round)."""
     if frame.empty:
@@ -258,7 +258,7 @@ def _infrastructure(fac: pd.DataFrame, infra: pd.DataFrame, rules: ReadinessRule
                     gaps: list[dict[str, Any]]) -> pd.Series:
     status = pd.Series(READY, index=fac.index, dtype=object)
     owner = rules.owners["infrastructure"]
-    infra = _latest_per_facility(infra).drop_duplicates(["district", "facility_code"], keep="last")
+    infra = latest_per_facility(infra).drop_duplicates(["district", "facility_code"], keep="last")
     have = infra.set_index(["district", "facility_code"])
     for i, f in fac.iterrows():
         key = (f["district"], f["facility_code"])
@@ -535,14 +535,14 @@ def _communication(inputs: ReadinessInputs, rules: ReadinessRules, today: dt.dat
 
 def assess(inputs: ReadinessInputs, rules: ReadinessRules, *, today: dt.date) -> Assessment:
     gaps: list[dict[str, Any]] = []
-    fac = _latest_per_facility(inputs.facilities) if len(inputs.facilities) else inputs.facilities
+    fac = latest_per_facility(inputs.facilities) if len(inputs.facilities) else inputs.facilities
     fac = fac.drop_duplicates(["district", "facility_code"], keep="last").sort_values(["district", "facility_code"]) \
         .reset_index(drop=True) if len(fac) else pd.DataFrame(
             columns=["district", "facility_code", "facility_name", "vaccination_tables", "submission_id"])
     # the number of tables as the rules use it (a missing count is no table), once for every dimension
     fac["_tables"] = pd.to_numeric(fac["vaccination_tables"], errors="coerce").fillna(0).astype(int)
     infra_status = _infrastructure(fac, inputs.infrastructure, rules, inputs, gaps)
-    staff = _latest_per_facility(inputs.staff) if len(inputs.staff) else inputs.staff
+    staff = latest_per_facility(inputs.staff) if len(inputs.staff) else inputs.staff
     training = inputs.training
     no_tables = fac["_tables"] <= 0
     for i in fac.index[no_tables]:

@@ -16,6 +16,7 @@ from campaign.demo import planned_uploads, summarize
 from campaign.resources import get_resources
 from flows.deadline_watch import deadline_watch_flow
 from flows.master_list import master_list_flow
+from flows.plan_sessions import plan_sessions_flow
 from flows.readiness import readiness_flow
 from tasks.demo import generate_inputs
 from tasks.intake import intake_submission, publish_intake_artifact
@@ -37,8 +38,11 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
     readiness = readiness_flow(now=now)   # a subflow run: its own run and artifacts in the UI
     master = master_list_flow(now=now)    # duplicates linked across districts, eligibility, invitation order
     master_outputs = publish_master_list_outputs(manifest_path)
-    deadlines = deadline_watch_flow(now=now)   # what each party owes by when; escalations due by now
     res = get_resources()
+    # two weeks of sessions from tomorrow, published (people are invited), with printable invitation lists
+    invitations_dir = res.settings.outputs_dir / "plans" / "invitations"
+    plan = plan_sessions_flow(days=14, now=now, publish_by="demo: DoH coordinator", out_dir=str(invitations_dir))
+    deadlines = deadline_watch_flow(now=now)   # what each party owes by when; escalations due by now
     paths = {
         "database": res.settings.resolved_database_url,
         "inputs": out_dir,
@@ -48,12 +52,14 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
         "data_docs": str(res.settings.home / "data_docs"),
         "prefect_home": os.environ.get("PREFECT_HOME", ""),
         **master_outputs["paths"],
+        "invitation_lists": str(invitations_dir),
     }
     summary = summarize(res.engine, outcomes, later=later, manifest=json.loads(Path(manifest_path).read_text()),
                         paths=paths, now=at, seconds=time.monotonic() - started, readiness=readiness,
                         deadlines=deadlines, master_list={**master, "quality": master_outputs["quality"],
                                                              "exported_districts": master_outputs["exported_districts"],
-                                                             "exported_people": master_outputs["exported_people"]})
+                                                             "exported_people": master_outputs["exported_people"]},
+                        plan=plan)
     create_markdown_artifact(key="demo-summary", markdown="```json\n" + json.dumps(summary, indent=1,
                              ensure_ascii=False)[:20000] + "\n```", description="Demo summary")
     return summary

@@ -3,7 +3,8 @@
 Schedules are in Asia/Ho_Chi_Minh: the deadline watch every 15 minutes (an escalation goes out at most a
 quarter of an hour after its time; the outbox retries failed sends on the next runs), readiness three times
 a working day so that the coordinators' board and history follow the submissions, and the master list half
-an hour before each readiness run (districts re-upload their target lists during the day).
+an hour before each readiness run (districts re-upload their target lists during the day), and a draft
+session plan for the next week every evening, after the last readiness run (a coordinator publishes it).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ SCHEDULED: tuple[ScheduledFlow, ...] = (
     ScheduledFlow("master-list", "flows.master_list:master_list_flow", "30 6,11,16 * * *",
                   description="The province's master target list from the current district lists, with the "
                               "stored linkage model; pairs to review as an artifact."),
+    ScheduledFlow("plan-sessions", "flows.plan_sessions:plan_sessions_flow", "0 18 * * *", parameters={"days": 7},
+                  description="A draft plan of the next 7 days' sessions from the current master list, teams "
+                              "and stock, keeping the published sessions; publish with `campaign plan --publish`."),
     ScheduledFlow("alert-coordinators", "flows.alert:alert_coordinators_flow", None,
                   description="Mails the DoH coordinators; run by the automations (flows/automations.yaml)."),
 )

@@ -62,9 +62,10 @@ def with_cases(cases: list[dict[str, Any]], people: int = BACKGROUND_PEOPLE) -> 
     return pd.concat([background(people), extra], ignore_index=True)
 
 
-def store_rows(engine, rows: pd.DataFrame, *, when: dt.datetime | None = None) -> dict[str, int]:
-    """Load `rows` as each district's current accepted target list (a new version superseding the
-    previous one, as intake does); returns district -> submission id. Rows keep their order."""
+def store_rows(engine, rows: pd.DataFrame, *, when: dt.datetime | None = None,
+               kind: str = "target_list") -> dict[str, int]:
+    """Load `rows` as each district's current accepted submission of `kind` (a new version superseding
+    the previous one, as intake does); returns district -> submission id. Rows keep their order."""
     import hashlib
 
     from sqlalchemy import func, select, update
@@ -79,20 +80,20 @@ def store_rows(engine, rows: pd.DataFrame, *, when: dt.datetime | None = None) -
         for district, part in rows.groupby("district", sort=True):
             sha = hashlib.sha256(pd.util.hash_pandas_object(part.astype(str)).values.tobytes()
                                  + str(when).encode()).hexdigest()
-            s.add(StoredFile(sha256=sha, size_bytes=1, original_filename="target_list.xlsx", media_type=None,
+            s.add(StoredFile(sha256=sha, size_bytes=1, original_filename=f"{kind}.xlsx", media_type=None,
                              relative_path=sha, first_seen_at=when))
             s.flush()
             version = 1 + (s.scalar(select(func.count()).select_from(Submission).where(
-                Submission.district_code == district, Submission.kind == "target_list")) or 0)
+                Submission.district_code == district, Submission.kind == kind)) or 0)
             s.execute(update(Submission).where(Submission.district_code == district,
-                                               Submission.kind == "target_list").values(is_current=False))
-            sub = Submission(district_code=district, kind="target_list", version=version, status="accepted",
-                             is_current=True, checksum=sha, original_filename="target_list.xlsx", channel="cli",
+                                               Submission.kind == kind).values(is_current=False))
+            sub = Submission(district_code=district, kind=kind, version=version, status="accepted",
+                             is_current=True, checksum=sha, original_filename=f"{kind}.xlsx", channel="cli",
                              submitted_by="test", received_at=when)
             s.add(sub)
             s.flush()
             subs[str(district)] = sub.id
             frame = part.drop(columns=["truth"], errors="ignore").assign(
                 submission_id=sub.id, row_number=np.arange(len(part)) + 2, sheet=None)
-            insert_frame(s.connection(), KIND_TABLES["target_list"], frame)
+            insert_frame(s.connection(), KIND_TABLES[kind], frame)
     return subs

@@ -189,17 +189,30 @@ def train(records: pd.DataFrame, training: Training = Training()) -> dict[str, A
         [block_on("cccd"), block_on("name_folded", "birth_date"), block_on("social_insurance")],
         recall=training.deterministic_recall,
     )
+    # A small list without a single deterministic match (a district's first upload) estimates a prior of
+    # 0, on which EM fails (log of 0): at least one match among all pairs is assumed.
+    prior = linker.misc.save_model_to_json()
+    n = len(records)
+    floor = 1.0 / max(n * (n - 1) / 2, 1.0)
+    if not prior.get("probability_two_random_records_match", 0) >= floor:
+        prior["probability_two_random_records_match"] = floor
+        linker = _linker(records, prior)
     linker.training.estimate_u_using_random_sampling(max_pairs=training.u_max_pairs, seed=training.seed)
     # Identifiers and phones almost never agree in a random sample: their u is the chance that two
     # random records share a value, computed exactly from the value frequencies.
     model = _with_exact_u(linker.misc.save_model_to_json(), records)
     linker = _linker(records, model)
-    # Two EM passes, each blocked on what the other estimates: together they cover every comparison.
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("birth_date"), estimate_without_term_frequencies=True, max_pairs=training.em_max_pairs)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("given_name", "other_names"), estimate_without_term_frequencies=True,
-        max_pairs=training.em_max_pairs)
+    # Two EM passes, each blocked on what the other estimates: together they cover every comparison. A
+    # small list may have no pair under a training rule: that pass is skipped (the levels keep their
+    # starting values) rather than failing the whole list.
+    from splink.internals.exceptions import EMTrainingException
+
+    for rule in (block_on("birth_date"), block_on("given_name", "other_names")):
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True, max_pairs=training.em_max_pairs)
+        except EMTrainingException:
+            continue
     model = with_m_floor(linker.misc.save_model_to_json(), training.m_floor)
     model["campaign_model_version"] = MODEL_VERSION
     return model

@@ -251,6 +251,7 @@ class _Chunk:
     due_from: list
     due_to: list
     source: list
+    slot: list = field(default_factory=list)   # kept from the published plan (people were told); None: to give
 
 
 def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataFrame, stock: pd.DataFrame,
@@ -329,7 +330,7 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
                     continue
                 room[(day, r.part)] = room.get((day, r.part), 0) - 1
                 _add(chunks, (facility, day, r.part), r.person_id, int(r.dose), r.product, lot, r.due_from, r.due_to,
-                     "published")
+                     "published", r.slot)
         freed = freed_of.get(facility)
         waiting_ids = set(queue.loc[queue["next_dose"].eq(1), "person_id"])
         if freed is not None and facility in standby_of:
@@ -338,14 +339,18 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
                 day = pd.Timestamp(day).date()
                 names = lists[(pd.to_datetime(lists["date"]).dt.date == day) & (lists["part"] == part)] \
                     .sort_values("order")["person_id"]
-                for pid in [x for x in names if x in waiting_ids][:len(g)]:
+                freed_slots = sorted(g["slot"])
+                for pid, slot in zip([x for x in names if x in waiting_ids][:len(g)], freed_slots, strict=False):
                     lot = lots.take(product, 1, day)
                     if not len(lot):
                         break
                     waiting_ids.discard(pid)
                     taken.add(pid)
                     room[(day, part)] = room.get((day, part), 0) - 1
-                    _add(chunks, (facility, day, part), pid, 1, product, str(lot[0]), None, None, "standby")
+                    lo, hi = products[product].interval_days if product in products else (None, None)
+                    _add(chunks, (facility, day, part), pid, 1, product, str(lot[0]),
+                         day + dt.timedelta(days=lo) if lo is not None else None,
+                         day + dt.timedelta(days=hi) if hi is not None else None, "standby", slot)
             queue = queue[~queue["person_id"].isin(taken)]
 
         if queue.empty:
@@ -391,7 +396,8 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
             due_from = day + dt.timedelta(days=lo) if lo is not None else None
             due_to = day + dt.timedelta(days=hi) if hi is not None else None
             ids = first_ids[pos:pos + n]
-            c = chunks.setdefault(key, _Chunk([], [], [], [], [], [], []))
+            c = _chunk(chunks, key)
+            c.slot.extend([None] * n)
             c.ids.extend(ids)
             c.dose.extend([1] * n)
             c.product.extend([product] * n)
@@ -503,8 +509,9 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
 
 
 def _add(chunks: dict, key: tuple, pid: object, dose: int, product: str, lot: str, due_from: object, due_to: object,
-         source: str) -> None:
-    c = chunks.setdefault(key, _Chunk([], [], [], [], [], [], []))
+         source: str, slot: str | None = None) -> None:
+    c = _chunk(chunks, key)
+    c.slot.append(slot)
     c.ids.append(pid)
     c.dose.append(dose)
     c.product.append(product)
@@ -512,6 +519,10 @@ def _add(chunks: dict, key: tuple, pid: object, dose: int, product: str, lot: st
     c.due_from.append(due_from)
     c.due_to.append(due_to)
     c.source.append(source)
+
+
+def _chunk(chunks: dict, key: tuple) -> _Chunk:
+    return chunks.setdefault(key, _Chunk([], [], [], [], [], [], []))
 
 
 def _left(facility: str, lots: _Stock) -> list[dict]:
@@ -528,7 +539,10 @@ def _assemble(chunks: dict[tuple, _Chunk], calendar: pd.DataFrame, products: dic
     keys = list(chunks)
     sizes = np.array([len(chunks[k].ids) for k in keys])
     rep = np.repeat(np.arange(len(keys)), sizes)
-    slots = np.concatenate([_slots(len(chunks[k].ids), *part_times[k[2]]) for k in keys])
+    # slots kept from the published plan stay; the others are spread over the session's hours
+    slots = np.concatenate([np.where(pd.isna(np.asarray(chunks[k].slot, dtype=object)),
+                                     _slots(len(chunks[k].ids), *part_times[k[2]]),
+                                     np.asarray(chunks[k].slot, dtype=object)) for k in keys])
     key_frame = pd.DataFrame(keys, columns=["facility_code", "date", "part"])
     inv = pd.DataFrame({
         "person_id": np.concatenate([np.asarray(chunks[k].ids, dtype=object) for k in keys]),
