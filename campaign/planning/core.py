@@ -64,7 +64,7 @@ class Plan:
     invitations: pd.DataFrame   # INVITATION_COLUMNS
     standby: pd.DataFrame       # STANDBY_COLUMNS
     unplanned: pd.DataFrame     # person_id, district, reason
-    lots_left: pd.DataFrame     # facility_code, product, lot, expiry, doses_left
+    lots_left: pd.DataFrame     # facility_code, product, lot, expiry, vials_left, doses_per_vial
     freed: pd.DataFrame         # published invitations dropped: person_id, facility_code, date, part, reason
     summary: dict = field(default_factory=dict)
 
@@ -171,52 +171,43 @@ def session_calendar(facilities: pd.DataFrame, duty: pd.DataFrame, days: list[dt
 
 
 class _Stock:
-    """One facility's lots, earliest expiry first; doses are taken from the first lot usable on the day."""
+    """One facility's lots in whole vials, earliest expiry first. A session opens whole vials; what an
+    opened vial still holds when the session ends is discarded (the open-vial rule), never used later."""
 
     def __init__(self, lots: pd.DataFrame) -> None:
         lots = lots.sort_values(["expiry", "lot"], kind="stable")
-        self.lots = [[str(p), str(lot), e, int(v) * int(d)] for p, lot, e, v, d in zip(
+        self.lots = [[str(p), str(lot), e, int(v), max(1, int(d))] for p, lot, e, v, d in zip(
             lots["product"], lots["lot"], lots["expiry"], lots["vials_on_hand"], lots["doses_per_vial"], strict=True)]
-        self.reserved: dict[str, int] = {}
+        self.reserved: dict[str, int] = {}   # doses held for dose 2s due inside the horizon
 
     def usable(self, product: str, day: dt.date) -> int:
-        return sum(x[3] for x in self.lots if x[0] == product and x[2] >= day)
+        """Doses in the unopened vials of the product usable on the day."""
+        return sum(x[3] * x[4] for x in self.lots if x[0] == product and x[2] >= day)
 
     def free(self, product: str, day: dt.date) -> int:
-        """Doses that may go to a dose 1: usable, less those held back for dose 2s to come."""
         return max(0, self.usable(product, day) - self.reserved.get(product, 0))
 
     def products(self, day: dt.date) -> list[str]:
         """Products usable on the day, the one whose lot expires first first."""
         out: list[str] = []
-        for p, _lot, e, n in self.lots:
+        for p, _lot, e, n, _d in self.lots:
             if n > 0 and e >= day and p not in out:
                 out.append(p)
         return out
 
-    def take(self, product: str, n: int, day: dt.date) -> np.ndarray:
-        """The lot of each of `n` doses (fewer when the stock runs out)."""
-        got: list[tuple[str, int]] = []
+    def open(self, product: str, doses: int, day: dt.date) -> list[str]:
+        """Open the whole vials `doses` need, lot by lot (earliest expiry first); the lot of each dose
+        (fewer when the stock runs out)."""
+        out: list[str] = []
         for x in self.lots:
-            if n == 0:
+            need = doses - len(out)
+            if need <= 0:
                 break
             if x[0] == product and x[2] >= day and x[3] > 0:
-                k = min(n, x[3])
-                x[3] -= k
-                n -= k
-                got.append((x[1], k))
-        if not got:
-            return np.array([], dtype=object)
-        return np.repeat(np.array([g[0] for g in got], dtype=object), [g[1] for g in got])
-
-    def take_lot(self, product: str, lot: str, day: dt.date) -> str | None:
-        """One dose of a published lot when it is still there, else of the product's first usable lot."""
-        for x in self.lots:
-            if x[0] == product and x[1] == lot and x[2] >= day and x[3] > 0:
-                x[3] -= 1
-                return lot
-        taken = self.take(product, 1, day)
-        return str(taken[0]) if len(taken) else None
+                vials = min(x[3], -(-need // x[4]))
+                x[3] -= vials
+                out.extend([x[1]] * min(need, vials * x[4]))
+        return out
 
 
 def _slots(n: int, start: str, end: str) -> np.ndarray:
@@ -254,6 +245,201 @@ class _Chunk:
     slot: list = field(default_factory=list)   # kept from the published plan (people were told); None: to give
 
 
+class _FacilityPlanner:
+    """The sessions of one facility, in order. Each session takes, within its capacity: the published
+    invitations kept, the published standby lists for the places freed, the dose-2 people due (most
+    urgent first), then dose-1 people in the order of the list; then opens whole vials per product."""
+
+    def __init__(self, facility: str, queue: pd.DataFrame, stock: _Stock, products: dict[str, Product],
+                 rules: PlanRules, horizon_end: dt.date, chunks: dict[tuple, _Chunk]) -> None:
+        self.facility, self.stock, self.products, self.rules = facility, stock, products, rules
+        self.horizon_end, self.chunks = horizon_end, chunks
+        self.district = str(queue["district"].iloc[0]) if len(queue) else None
+        second = queue["next_dose"].eq(2).to_numpy()
+        self.firsts = queue.loc[~second, "person_id"].to_numpy(dtype=object)
+        self.first_order = queue.loc[~second, "order"].to_numpy()
+        self.pos = 0
+        # dose 2: a heap by the first day due; `due` by urgency (last day allowed, then the list's order)
+        self.pending = [(r.due_from, r.due_to, r.order, r.person_id, r.dose1_product)
+                        for r in queue[second].itertuples(index=False)]
+        heapq.heapify(self.pending)
+        self.due: list[tuple] = []
+        for item in self.pending:
+            if rules.reserve_dose2 and item[0] <= horizon_end:
+                stock.reserved[item[4]] = stock.reserved.get(item[4], 0) + 1
+        self.unplanned: list[tuple] = []
+        self.standby: list[tuple] = []
+        self.cancelled: list[tuple] = []
+        self.recalled: set = set()
+
+    def vial(self, product: str) -> int:
+        return self.products[product].doses_per_vial if product in self.products else 1
+
+    def window(self, product: str, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+        if product not in self.products:
+            return None, None
+        lo, hi = self.products[product].interval_days
+        return day + dt.timedelta(days=lo), day + dt.timedelta(days=hi)
+
+    def first_doses(self, product: str, day: dt.date, used: int) -> int:
+        """Doses of the product a dose 1 may still take in this session (`used`: taken by this session
+        outside the reservation); half of them when its dose 2 is recalled inside the horizon."""
+        free = max(0, self.stock.free(product, day) - used)
+        due_from, _ = self.window(product, day)
+        recall = self.rules.reserve_dose2 and due_from is not None and due_from <= self.horizon_end
+        return free // 2 if recall else free
+
+    def run(self, cal: pd.DataFrame, part_order: dict[str, int], kept: pd.DataFrame | None,
+            freed: pd.DataFrame | None, lists: pd.DataFrame | None) -> None:
+        held = cal[cal["capacity"] > 0]
+        capacity = {(r.date, r.part): int(r.capacity) for r in held.itertuples(index=False)}
+        kept_at = {k: g.sort_values("slot") for k, g in kept.groupby(["date", "part"])} if kept is not None else {}
+        freed_at = {k: g for k, g in freed.groupby(["date", "part"])} if freed is not None else {}
+        keys = sorted(set(capacity) | set(kept_at), key=lambda k: (k[0], part_order.get(k[1], 99)))
+        rooms = np.array([capacity.get(k, 0) - len(kept_at.get(k, ())) for k in keys])
+        room_after = np.concatenate([np.cumsum(rooms[::-1])[::-1][1:], [0]]) if len(keys) else rooms
+        held_keys = []
+        for i, (day, part) in enumerate(keys):
+            entries: list[list] = []   # [person, dose, product, due_from, due_to, source, slot]
+            for r in kept_at.get((day, part), pd.DataFrame()).itertuples(index=False):
+                entries.append([r.person_id, int(r.dose), r.product, r.due_from, r.due_to, "published", r.slot])
+            room = capacity.get((day, part), 0) - len(entries)
+            used: dict[str, int] = {}
+            for e in entries:
+                used[e[2]] = used.get(e[2], 0) + 1
+            # places freed since publication: the session's published standby list, in its order
+            g = freed_at.get((day, part))
+            if g is not None and lists is not None and room > 0:
+                names = lists[(lists["date"] == day) & (lists["part"] == part)].sort_values("order")["person_id"]
+                waiting = set(self.firsts[self.pos:])
+                called = []
+                for (product, slot), pid in zip(sorted(zip(g["product"], g["slot"], strict=True)),
+                                                [x for x in names if x in waiting], strict=False):
+                    if room <= 0 or self.stock.free(product, day) - used.get(product, 0) <= 0:
+                        continue
+                    due_from, due_to = self.window(product, day)
+                    entries.append([pid, 1, product, due_from, due_to, "standby", slot])
+                    used[product] = used.get(product, 0) + 1
+                    called.append(pid)
+                    room -= 1
+                if called:   # out of the queue: they are invited now
+                    keep = np.r_[np.ones(self.pos, dtype=bool), ~np.isin(self.firsts[self.pos:], called)]
+                    self.firsts, self.first_order = self.firsts[keep], self.first_order[keep]
+            self._dose2(entries, day, room, used, room_after[i] > 0)
+            room = capacity.get((day, part), 0) - len(entries)
+            self._dose1(entries, day, room, used, room_after[i] > 0)
+            if entries:
+                self._close(entries, day, part)
+                held_keys.append((day, part))
+        self._leftovers(held_keys, has_team=bool(capacity))
+
+    def _dose2(self, entries: list, day: dt.date, room: int, used: dict[str, int], later: bool) -> None:
+        while self.pending and self.pending[0][0] <= day:
+            f_, t_, o_, pid, prod = heapq.heappop(self.pending)
+            heapq.heappush(self.due, (t_, o_, pid, prod, f_))
+        chosen: dict[str, list] = {}
+        skipped = []
+        while self.due and room > 0:
+            item = heapq.heappop(self.due)
+            prod = item[3]
+            if self.stock.usable(prod, day) - used.get(prod, 0) - len(chosen.get(prod, ())) <= 0:
+                skipped.append(item)
+                continue
+            chosen.setdefault(prod, []).append(item)
+            room -= 1
+        for item in skipped:
+            heapq.heappush(self.due, item)
+        waiting = len(self.firsts) - self.pos
+        for prod, items in chosen.items():
+            # whole vials: a partly used vial is topped up with dose-1 people of its product; when it cannot
+            # be, its least urgent people who may still come later wait for a later session
+            v = self.vial(prod)
+            extra = (used.get(prod, 0) + len(items)) % v
+            if later and extra and min(room, waiting, self.first_doses(prod, day, used.get(prod, 0))) < v - extra:
+                movable = [it for it in items[-extra:] if it[0] > day]
+                if len(movable) == extra:
+                    del items[-extra:]
+                    for it in movable:
+                        heapq.heappush(self.due, it)
+                    room += extra
+            for it in items:
+                entries.append([it[2], 2, prod, None, None, "planned", None])
+
+    def _dose1(self, entries: list, day: dt.date, room: int, used: dict[str, int], later: bool) -> None:
+        counts: dict[str, int] = {}
+        for e in entries:
+            counts[e[2]] = counts.get(e[2], 0) + 1
+        opened = [x for x in counts if x in self.stock.products(day)]
+        for product in opened + [x for x in self.stock.products(day) if x not in opened]:
+            waiting = len(self.firsts) - self.pos
+            if room <= 0 or waiting <= 0:
+                break
+            available = self.first_doses(product, day, used.get(product, 0))
+            if available <= 0:
+                continue
+            v = self.vial(product)
+            n = min(room, waiting, available)
+            total = counts.get(product, 0) + n
+            if n < min(waiting, available) and later and total % v and n >= total % v:
+                n -= total % v   # whole vials: the rest come to the next session
+            due_from, due_to = self.window(product, day)
+            ids = self.firsts[self.pos:self.pos + n]
+            entries.extend([pid, 1, product, due_from, due_to, "planned", None] for pid in ids)
+            if due_from is not None and due_from <= self.horizon_end:   # recalled for dose 2 in this plan
+                for pid, o in zip(ids, self.first_order[self.pos:self.pos + n], strict=True):
+                    heapq.heappush(self.pending, (due_from, due_to, o, pid, product))
+                    self.recalled.add(pid)
+                if self.rules.reserve_dose2:
+                    self.stock.reserved[product] = self.stock.reserved.get(product, 0) + n
+            self.pos += n
+            used[product] = used.get(product, 0) + n
+            room -= n
+            if self.first_doses(product, day, used[product]) > 0:
+                break   # a further product only once this one has no dose left
+
+    def _close(self, entries: list, day: dt.date, part: str) -> None:
+        """Open the session's vials, product by product; give each invitation its lot."""
+        c = self.chunks.setdefault((self.facility, day, part), _Chunk([], [], [], [], [], [], []))
+        for product in dict.fromkeys(e[2] for e in entries):
+            mine = [e for e in entries if e[2] == product]
+            lots = self.stock.open(product, len(mine), day)
+            planned2 = sum(1 for e in mine if e[1] == 2 and e[5] == "planned")
+            self.stock.reserved[product] = max(0, self.stock.reserved.get(product, 0) - planned2)
+            for e, lot in zip(mine, lots + [None] * (len(mine) - len(lots)), strict=True):
+                if lot is None:   # only a published invitation can outrun the stock (the stock report changed)
+                    self.cancelled.append((e[0], self.facility, day, part, "no_stock"))
+                    continue
+                c.ids.append(e[0])
+                c.dose.append(e[1])
+                c.product.append(product)
+                c.lot.append(lot)
+                c.due_from.append(e[3])
+                c.due_to.append(e[4])
+                c.source.append(e[5])
+                c.slot.append(e[6])
+
+    def _leftovers(self, held: list[tuple], *, has_team: bool) -> None:
+        rest = self.firsts[self.pos:]
+        k = self.rules.standby_per_session
+        for j, (day, part) in enumerate(held):   # a different block of the next people for each session
+            self.standby += [(pid, self.facility, day, part, m + 1) for m, pid in enumerate(rest[j * k:(j + 1) * k])]
+        end = self.horizon_end
+        if len(rest):
+            if not has_team:
+                reason = "no_team"
+            else:
+                reason = "no_stock" if not any(self.first_doses(x, end, 0) > 0 for x in self.stock.products(end)) \
+                    else "no_capacity"
+            self.unplanned.extend((pid, self.district, reason) for pid in rest)
+        left = [(it[3], it[4], it[0] > end) for it in self.pending] + [(it[2], it[3], False) for it in self.due]
+        for pid, prod, not_due in left:
+            if pid in self.recalled:
+                continue   # planned for dose 1 here; a dose 2 not fitted in is the next plan's
+            why = "dose2_not_due" if not_due else (
+                "no_team" if not has_team else "no_stock" if self.stock.usable(prod, end) <= 0 else "no_capacity")
+            self.unplanned.append((pid, self.district, why))
+
+
 def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataFrame, stock: pd.DataFrame,
                   products: dict[str, Product], days: list[dt.date], rules: PlanRules = PlanRules(), *,
                   fixed: pd.DataFrame | None = None, published_standby: pd.DataFrame | None = None) -> Plan:
@@ -264,9 +450,6 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
     `published_standby`: their sessions' standby lists (STANDBY_COLUMNS)."""
     days = sorted(days)
     horizon_end = days[-1]
-
-    def vial(product: str) -> int:
-        return products[product].doses_per_vial if product in products else 1
 
     p = people.copy()
     p["eligible"] = p["eligible"].astype(bool)
@@ -311,188 +494,17 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
     cancelled: list[tuple] = []
 
     for facility in sorted(set(p["facility_code"]) | set(fixed_of)):
-        queue = p[(p["facility_code"] == facility) & ~p["person_id"].isin(taken)]
-        queue = queue.sort_values("order", kind="stable")
-        lots = _Stock(stock_of.get(facility, empty_stock))
+        queue = p[(p["facility_code"] == facility) & ~p["person_id"].isin(taken)].sort_values("order", kind="stable")
         cal = cal_of.get(facility)
-        sessions = cal[cal["capacity"] > 0].assign(_po=lambda c: c["part"].map(part_order)) \
-            .sort_values(["date", "_po"]) if cal is not None else calendar.iloc[0:0]
-        room = {(r.date, r.part): int(r.capacity) for r in sessions.itertuples(index=False)}
-
-        # 1. published invitations, then their freed places from the published standby lists
-        kept = fixed_of.get(facility)
-        if kept is not None:
-            for r in kept.sort_values(["date", "slot"]).itertuples(index=False):
-                day = pd.Timestamp(r.date).date()
-                lot = lots.take_lot(r.product, r.lot, day)
-                if lot is None:
-                    cancelled.append((r.person_id, facility, day, r.part, "no_stock"))
-                    continue
-                room[(day, r.part)] = room.get((day, r.part), 0) - 1
-                _add(chunks, (facility, day, r.part), r.person_id, int(r.dose), r.product, lot, r.due_from, r.due_to,
-                     "published", r.slot)
-        freed = freed_of.get(facility)
-        waiting_ids = set(queue.loc[queue["next_dose"].eq(1), "person_id"])
-        if freed is not None and facility in standby_of:
-            lists = standby_of[facility]
-            for (day, part, product), g in freed.groupby(["date", "part", "product"]):
-                day = pd.Timestamp(day).date()
-                names = lists[(pd.to_datetime(lists["date"]).dt.date == day) & (lists["part"] == part)] \
-                    .sort_values("order")["person_id"]
-                freed_slots = sorted(g["slot"])
-                for pid, slot in zip([x for x in names if x in waiting_ids][:len(g)], freed_slots, strict=False):
-                    lot = lots.take(product, 1, day)
-                    if not len(lot):
-                        break
-                    waiting_ids.discard(pid)
-                    taken.add(pid)
-                    room[(day, part)] = room.get((day, part), 0) - 1
-                    lo, hi = products[product].interval_days if product in products else (None, None)
-                    _add(chunks, (facility, day, part), pid, 1, product, str(lot[0]),
-                         day + dt.timedelta(days=lo) if lo is not None else None,
-                         day + dt.timedelta(days=hi) if hi is not None else None, "standby", slot)
-            queue = queue[~queue["person_id"].isin(taken)]
-
-        if queue.empty:
-            lots_left += _left(facility, lots)
-            continue
-        if sessions.empty:
-            unplanned.extend((pid, d, "no_team") for pid, d in zip(queue["person_id"], queue["district"], strict=True))
-            lots_left += _left(facility, lots)
-            continue
-
-        # 2. dose 2: a heap by due date; due people by urgency (latest allowed day, then order)
-        second = queue["next_dose"].eq(2).to_numpy()
-        pending = [(r.due_from, r.due_to, r.order, r.person_id, r.dose1_product)
-                   for r in queue[second].itertuples(index=False)]
-        heapq.heapify(pending)
-        due: list[tuple] = []
-        for _f, _t, _o, _pid, prod in pending:
-            if rules.reserve_dose2 and _f <= horizon_end:
-                lots.reserved[prod] = lots.reserved.get(prod, 0) + 1
-        firsts = queue.loc[~second, ["person_id", "order"]]
-        first_ids = firsts["person_id"].to_numpy(dtype=object)
-        first_order = firsts["order"].to_numpy()
-        pos = 0
-        day_list = list(dict.fromkeys(sessions["date"]))
-        held: list[tuple] = []
-        def first_doses(product: str, day: dt.date, lots: _Stock = lots) -> int:
-            """Doses of the product a dose 1 may take on the day (half of them when its dose 2 is recalled
-            inside the horizon and held back)."""
-            free = lots.free(product, day)
-            lo = products[product].interval_days[0] if product in products else None
-            recall = lo is not None and day + dt.timedelta(days=lo) <= horizon_end
-            return free // 2 if recall and rules.reserve_dose2 else free
-
-        def give_first(key: tuple, product: str, day: dt.date, n: int, lots: _Stock = lots,  # noqa: PLR0913
-                       pending: list = pending, first_ids: np.ndarray = first_ids,
-                       first_order: np.ndarray = first_order) -> int:
-            """Invite the next `n` dose-1 people with the product; their dose 2, when due inside the
-            horizon, is recalled in this plan and its dose held back. Returns how many got a dose."""
-            nonlocal pos
-            got = lots.take(product, n, day)
-            n = len(got)
-            lo, hi = products[product].interval_days if product in products else (None, None)
-            due_from = day + dt.timedelta(days=lo) if lo is not None else None
-            due_to = day + dt.timedelta(days=hi) if hi is not None else None
-            ids = first_ids[pos:pos + n]
-            c = _chunk(chunks, key)
-            c.slot.extend([None] * n)
-            c.ids.extend(ids)
-            c.dose.extend([1] * n)
-            c.product.extend([product] * n)
-            c.lot.extend(got)
-            c.due_from.extend([due_from] * n)
-            c.due_to.extend([due_to] * n)
-            c.source.extend(["planned"] * n)
-            if due_from is not None and due_from <= horizon_end:
-                for pid, o in zip(ids, first_order[pos:pos + n], strict=True):
-                    heapq.heappush(pending, (due_from, due_to, o, pid, product))
-                if rules.reserve_dose2:
-                    lots.reserved[product] = lots.reserved.get(product, 0) + n
-            pos += n
-            return n
-
-        rooms = np.array([room.get((x.date, x.part), 0) for x in sessions.itertuples(index=False)])
-        room_after = np.concatenate([np.cumsum(rooms[::-1])[::-1][1:], [0]])   # places in the later sessions
-        for i, s in enumerate(sessions.itertuples(index=False)):
-            day, part = s.date, s.part
-            free_places = room.get((day, part), 0)
-            while pending and pending[0][0] <= day:
-                f_, t_, o_, pid_, prod_ = heapq.heappop(pending)
-                heapq.heappush(due, (t_, o_, pid_, prod_, f_))
-            chunk_key = (facility, day, part)
-            by_product: dict[str, list] = {}
-            skipped = []
-            while due and free_places > 0:
-                item = heapq.heappop(due)
-                prod_ = item[3]
-                if lots.usable(prod_, day) - len(by_product.get(prod_, ())) <= 0:
-                    skipped.append(item)
-                    continue
-                by_product.setdefault(prod_, []).append(item)
-                free_places -= 1
-            for item in skipped:
-                heapq.heappush(due, item)
-            waiting = len(first_ids) - pos
-            # whole vials for dose 2: a partly used vial is topped up with dose-1 people of its product;
-            # when it cannot be, its least urgent people who may still come later wait for a later session
-            if room_after[i] > 0:
-                for prod_, items in by_product.items():
-                    extra = len(items) % vial(prod_)
-                    if extra and min(free_places, waiting, first_doses(prod_, day)) < vial(prod_) - extra:
-                        movable = [it for it in items[-extra:] if it[0] > day]
-                        if len(movable) == extra:
-                            del items[-extra:]
-                            for it in movable:
-                                heapq.heappush(due, it)
-                            free_places += extra
-            for prod_, items in by_product.items():
-                got = lots.take(prod_, len(items), day)
-                lots.reserved[prod_] = max(0, lots.reserved.get(prod_, 0) - len(got))
-                for item, lot in zip(items, got, strict=False):
-                    _add(chunks, chunk_key, item[2], 2, prod_, lot, None, None, "planned")
-            # dose 1: the products opened for dose 2 first, then the first to expire; a further product
-            # only once the one before has no dose left
-            for product in [x for x in by_product if x in lots.products(day)] + \
-                    [x for x in lots.products(day) if x not in by_product]:
-                available = first_doses(product, day)
-                if free_places <= 0 or waiting <= 0:
-                    break
-                if available <= 0:
-                    continue
-                per_vial = vial(product)
-                n = min(free_places, waiting, available)
-                total = len(by_product.get(product, ())) + n
-                if n < min(waiting, available) and room_after[i] > 0 and total % per_vial \
-                        and n >= total % per_vial:
-                    n -= total % per_vial  # whole vials: the rest come to the next session
-                n = give_first(chunk_key, product, day, n)
-                free_places -= n
-                waiting -= n
-                if first_doses(product, day) > 0:
-                    break
-            if chunk_key in chunks:
-                held.append((day, part))
-        district = str(queue["district"].iloc[0])
-        rest = first_ids[pos:]
-        # standby lists: the next people not invited, a different block for each session held
-        k = rules.standby_per_session
-        for j, (day, part) in enumerate(held):
-            standby += [(pid, facility, day, part, m + 1) for m, pid in enumerate(rest[j * k:(j + 1) * k])]
-        if len(rest):
-            reason = "no_stock" if not any(lots.free(x, day_list[-1]) > 0 for x in lots.products(day_list[-1])) \
-                else "no_capacity"
-            unplanned.extend((pid, district, reason) for pid in rest)
-        recalled = set(first_ids[:pos])   # planned for dose 1 here: a dose 2 not fitted is the next plan's
-        left = [(it[3], it[4], it[0] > horizon_end) for it in pending] + [(it[2], it[3], False) for it in due]
-        for pid, prod_, not_due in left:
-            if pid in recalled:
-                continue
-            why = "dose2_not_due" if not_due else ("no_stock" if lots.usable(prod_, horizon_end) <= 0
-                                                   else "no_capacity")
-            unplanned.append((pid, district, why))
-        lots_left += _left(facility, lots)
+        planner = _FacilityPlanner(facility, queue, _Stock(stock_of.get(facility, empty_stock)), products, rules,
+                                   horizon_end, chunks)
+        planner.run(cal if cal is not None else calendar.iloc[0:0], part_order, fixed_of.get(facility),
+                    freed_of.get(facility), standby_of.get(facility))
+        unplanned += planner.unplanned
+        standby += planner.standby
+        cancelled += planner.cancelled
+        lots_left += [{"facility_code": facility, "product": x[0], "lot": x[1], "expiry": x[2],
+                       "vials_left": x[3], "doses_per_vial": x[4]} for x in planner.stock.lots]
 
     inv, ses = _assemble(chunks, calendar, products, part_times)
     freed_out = pd.concat([freed_rows[["person_id", "facility_code", "date", "part", "reason"]],
@@ -504,30 +516,9 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
     un = pd.DataFrame(unplanned, columns=["person_id", "district", "reason"])
     stand = pd.DataFrame(standby, columns=STANDBY_COLUMNS)
     return Plan(sessions=ses, invitations=inv, standby=stand, unplanned=un,
-                lots_left=pd.DataFrame(lots_left, columns=["facility_code", "product", "lot", "expiry", "doses_left"]),
+                lots_left=pd.DataFrame(lots_left, columns=["facility_code", "product", "lot", "expiry", "vials_left",
+                                                           "doses_per_vial"]),
                 freed=freed_out, summary=summarize(ses, inv, un, people, products))
-
-
-def _add(chunks: dict, key: tuple, pid: object, dose: int, product: str, lot: str, due_from: object, due_to: object,
-         source: str, slot: str | None = None) -> None:
-    c = _chunk(chunks, key)
-    c.slot.append(slot)
-    c.ids.append(pid)
-    c.dose.append(dose)
-    c.product.append(product)
-    c.lot.append(lot)
-    c.due_from.append(due_from)
-    c.due_to.append(due_to)
-    c.source.append(source)
-
-
-def _chunk(chunks: dict, key: tuple) -> _Chunk:
-    return chunks.setdefault(key, _Chunk([], [], [], [], [], [], []))
-
-
-def _left(facility: str, lots: _Stock) -> list[dict]:
-    return [{"facility_code": facility, "product": p, "lot": lot, "expiry": e, "doses_left": n}
-            for p, lot, e, n in lots.lots]
 
 
 def _assemble(chunks: dict[tuple, _Chunk], calendar: pd.DataFrame, products: dict[str, Product],
