@@ -285,7 +285,8 @@ def test_eligibility_priority_and_order() -> None:
         commune_code=["23566", "23566", "23566", "23566", "23566", "23566", "23563"])
     person = np.array(["A", "B", "C", "D", "D", "E", "F"], dtype=object)
     events = pd.DataFrame({"record_id": [0], "session_date": [dt.date(2021, 7, 29)],
-                           "screening_result": ["deferred"], "vaccinated": ["no"], "dose_number": [1]})
+                           "screening_result": ["deferred"], "vaccinated": ["no"], "dose_number": [1],
+                           "product": [None]})
     out = people(recs, person, events, campaign_date=dt.date(2021, 7, 29), min_age=18,
                  rules=PriorityRules(outbreak_communes=frozenset({"23563"}))).set_index("person_id")
     assert out.loc["A", "ineligible_reason"] == "deferred"
@@ -296,7 +297,22 @@ def test_eligibility_priority_and_order() -> None:
     assert out.loc["D", "rows"] == 2
     # outbreak commune first, then the priority order
     assert out.loc["F", "invite_rank"] == 1 and out.loc["D", "invite_rank"] == 2 and out.loc["C", "invite_rank"] == 3
-    assert pd.isna(out.loc["A", "invite_rank"])
+    # the deferred keep a rank: they return to the pool of the next plan, from the day after the deferral
+    assert out.loc["A", "invite_rank"] == 4 and out.loc["A", "deferred_on"] == dt.date(2021, 7, 29)
+    assert pd.isna(out.loc["B", "invite_rank"]) and out.loc["B", "deferred_on"] is None
+
+
+def test_dose_one_for_planning_is_the_latest_known_with_its_product() -> None:
+    recs = _people_records(3, dose1_date=["2021-05-01", None, "2021-05-01"],
+                           dose1_product=["astrazeneca", None, "pfizer"])
+    events = pd.DataFrame({"record_id": [2], "session_date": [dt.date(2021, 6, 20)], "screening_result": ["eligible"],
+                           "vaccinated": ["yes"], "dose_number": [1], "product": ["moderna"]})
+    out = people(recs, np.array(["A", "B", "C"], dtype=object), events, campaign_date=dt.date(2021, 7, 29),
+                 min_age=18, rules=PriorityRules()).set_index("person_id")
+    assert out.loc["A", "dose1_date"] == dt.date(2021, 5, 1) and out.loc["A", "dose1_product"] == "astrazeneca"
+    assert out.loc["B", "dose1_date"] is None and out.loc["B", "next_dose"] == 1
+    # the list says 1 May, the vaccination record 20 June: dose 2 counts from the later one
+    assert out.loc["C", "dose1_date"] == dt.date(2021, 6, 20) and out.loc["C", "dose1_product"] == "moderna"
 
 
 def test_a_dose_given_after_a_deferral_lifts_it_and_sets_the_next_dose() -> None:

@@ -78,6 +78,12 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
     assert master["exported_districts"] >= 1 and master["exported_people"] > 0
     with open(summary["outputs"]["master_list_csv"], encoding="utf-8") as fh:
         assert sum(1 for _ in fh) == master["rows"] + 1
+    # two weeks of sessions planned from the next day and published, with printable invitation lists
+    plan = summary["plan"]
+    assert plan["published"] and plan["from"] == "2021-07-29" and plan["days"] == 14
+    assert 0 < plan["province"]["planned"] <= master["province"]["eligible_persons"]
+    assert plan["quality"]["priority_inversions"]["unexplained"] == 0
+    assert plan["invitation_lists"] == len(list(Path(summary["outputs"]["invitation_lists"]).glob("*.xlsx"))) > 0
     flow_runs, task_runs, _ = _runs_of("demo")
     assert any(fr.state.is_completed() for fr in flow_runs)
     names = {tr.name.split("-")[0] for tr in task_runs}

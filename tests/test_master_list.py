@@ -210,3 +210,17 @@ def test_master_list_and_review_commands(prefect_harness, campaign_home) -> None
     assert {"master-list-districts", "master-list-review"} <= keys
     page = next(a for a in artifacts if a.key == "master-list-review")
     assert "+84967778899" not in json.dumps(page.data) and "Nguyễn Văn An" not in json.dumps(page.data)
+
+
+def test_a_first_small_list_trains_and_a_list_four_times_larger_trains_again(migrated_engine) -> None:
+    """One district's first upload (a few dozen people, no duplicate at all) must not break training;
+    the model it gives must not judge the province later."""
+    campaign = load_campaign()
+    small = pd.DataFrame([row(f"S{i}", f"Trần Văn Số{i}", f"19{60 + i}-03-0{1 + i % 9}", "male", district="622",
+                              commune="23566", phone=f"+8490111{i:04d}") for i in range(30)])
+    store_rows(migrated_engine, small)
+    first = ml.build(migrated_engine, campaign, as_of=AT)
+    assert first.trained and first.persons == 30
+    store_rows(migrated_engine, with_cases(CASES, people=PEOPLE), when=AT + dt.timedelta(hours=1))
+    assert ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=1)).trained
+    assert not ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=2)).trained

@@ -106,6 +106,8 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
         columns={"dose1_date": "date", "dose1_product": "product"})] if "dose1_product" in r else []
     deferred_on = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     if ev is not None and not ev.empty:
+        if "product" not in ev:
+            ev = ev.assign(product=None)
         given1 = ev[ev["vaccinated"].eq("yes") & pd.to_numeric(ev["dose_number"], errors="coerce").eq(1)]
         firsts.append(given1[["person_id", "session_date", "product"]].rename(columns={"session_date": "date"}))
         got = ev[ev["vaccinated"].eq("yes")]

@@ -281,13 +281,21 @@ class _FacilityPlanner:
         lo, hi = self.products[product].interval_days
         return day + dt.timedelta(days=lo), day + dt.timedelta(days=hi)
 
-    def first_doses(self, product: str, day: dt.date, used: int) -> int:
-        """Doses of the product a dose 1 may still take in this session (`used`: taken by this session
-        outside the reservation); half of them when its dose 2 is recalled inside the horizon."""
-        free = max(0, self.stock.free(product, day) - used)
+    def first_doses(self, product: str, day: dt.date, in_session: int, planned2: int, limit: int) -> int:
+        """How many more dose-1 people (at most `limit`) the session can give the product to, when it has
+        `in_session` invitations of it already (`planned2` of them dose 2s held back for): the whole vials
+        it opens must leave the doses promised to the dose 2s still to come, and a dose 1 whose dose 2 is
+        recalled inside the horizon promises one more."""
+        v = self.vial(product)
+        usable = self.stock.usable(product, day)
+        promised = self.stock.reserved.get(product, 0) - planned2
         due_from, _ = self.window(product, day)
         recall = self.rules.reserve_dose2 and due_from is not None and due_from <= self.horizon_end
-        return free // 2 if recall else free
+        per = 2 if recall else 1
+        n = max(0, min(limit, (usable - promised - in_session) // per))
+        while n > 0 and -(-(in_session + n) // v) * v + (n if recall else 0) > usable - promised:
+            n -= 1   # at most a vial's worth of steps
+        return n
 
     def run(self, cal: pd.DataFrame, part_order: dict[str, int], kept: pd.DataFrame | None,
             freed: pd.DataFrame | None, lists: pd.DataFrame | None) -> None:
@@ -299,6 +307,7 @@ class _FacilityPlanner:
         rooms = np.array([capacity.get(k, 0) - len(kept_at.get(k, ())) for k in keys])
         room_after = np.concatenate([np.cumsum(rooms[::-1])[::-1][1:], [0]]) if len(keys) else rooms
         held_keys = []
+        self.places, self.invited = sum(capacity.values()), 0
         for i, (day, part) in enumerate(keys):
             entries: list[list] = []   # [person, dose, product, due_from, due_to, source, slot]
             for r in kept_at.get((day, part), pd.DataFrame()).itertuples(index=False):
@@ -329,6 +338,7 @@ class _FacilityPlanner:
             room = capacity.get((day, part), 0) - len(entries)
             self._dose1(entries, day, room, used, room_after[i] > 0)
             if entries:
+                self.invited += len(entries)
                 self._close(entries, day, part)
                 held_keys.append((day, part))
         self._leftovers(held_keys, has_team=bool(capacity))
@@ -355,7 +365,8 @@ class _FacilityPlanner:
             # be, its least urgent people who may still come later wait for a later session
             v = self.vial(prod)
             extra = (used.get(prod, 0) + len(items)) % v
-            if later and extra and min(room, waiting, self.first_doses(prod, day, used.get(prod, 0))) < v - extra:
+            top_up = self.first_doses(prod, day, used.get(prod, 0) + len(items), len(items), min(room, waiting))
+            if later and extra and top_up < v - extra:
                 movable = [it for it in items[-extra:] if it[0] > day]
                 if len(movable) == extra:
                     del items[-extra:]
@@ -374,13 +385,14 @@ class _FacilityPlanner:
             waiting = len(self.firsts) - self.pos
             if room <= 0 or waiting <= 0:
                 break
-            available = self.first_doses(product, day, used.get(product, 0))
-            if available <= 0:
+            planned2 = sum(1 for e in entries if e[2] == product and e[1] == 2 and e[5] == "planned")
+            in_session = counts.get(product, 0)
+            n = self.first_doses(product, day, in_session, planned2, min(room, waiting))
+            if n <= 0:
                 continue
             v = self.vial(product)
-            n = min(room, waiting, available)
-            total = counts.get(product, 0) + n
-            if n < min(waiting, available) and later and total % v and n >= total % v:
+            total = in_session + n
+            if n < waiting and later and total % v and n >= total % v:
                 n -= total % v   # whole vials: the rest come to the next session
             due_from, due_to = self.window(product, day)
             ids = self.firsts[self.pos:self.pos + n]
@@ -393,8 +405,9 @@ class _FacilityPlanner:
                     self.stock.reserved[product] = self.stock.reserved.get(product, 0) + n
             self.pos += n
             used[product] = used.get(product, 0) + n
+            counts[product] = in_session + n
             room -= n
-            if self.first_doses(product, day, used[product]) > 0:
+            if self.first_doses(product, day, counts[product], planned2, 1) > 0:
                 break   # a further product only once this one has no dose left
 
     def _close(self, entries: list, day: dt.date, part: str) -> None:
@@ -427,16 +440,15 @@ class _FacilityPlanner:
         if len(rest):
             if not has_team:
                 reason = "no_team"
-            else:
-                reason = "no_stock" if not any(self.first_doses(x, end, 0) > 0 for x in self.stock.products(end)) \
-                    else "no_capacity"
+            else:   # sessions left with room: it was the vaccine (its stock, expiry, or doses held for dose 2s)
+                reason = "no_capacity" if self.invited >= self.places else "no_stock"
             self.unplanned.extend((pid, self.district, reason) for pid in rest)
-        left = [(it[3], it[4], it[0] > end) for it in self.pending] + [(it[2], it[3], False) for it in self.due]
-        for pid, prod, not_due in left:
+        left = [(it[3], it[0] > end) for it in self.pending] + [(it[2], False) for it in self.due]
+        for pid, not_due in left:
             if pid in self.recalled:
                 continue   # planned for dose 1 here; a dose 2 not fitted in is the next plan's
             why = "dose2_not_due" if not_due else (
-                "no_team" if not has_team else "no_stock" if self.stock.usable(prod, end) <= 0 else "no_capacity")
+                "no_team" if not has_team else "no_capacity" if self.invited >= self.places else "no_stock")
             self.unplanned.append((pid, self.district, why))
 
 
