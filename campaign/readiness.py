@@ -392,7 +392,7 @@ def _members(upcoming: pd.DataFrame, usable: pd.Series, teams: pd.DataFrame | No
     team_key = [*SESSION_KEY, "team_no"]
     complete = teams.loc[teams["complete"], team_key]
     rows = upcoming[usable.loc[upcoming.index].to_numpy()].merge(complete, on=team_key)
-    keys = _person_keys(rows)
+    keys = _person_keys(rows).replace("", pd.NA)   # an empty ID or phone says nothing about who it is
     by_name = "name:" + rows["district"].astype(str) + ":" + rows["facility_code"].astype(str) + ":" \
         + keys["name_key"].fillna("").astype(str)
     rows["member_key"] = ("id:" + keys["id_key"]).fillna("phone:" + keys["phone_key"]).fillna(by_name).astype(object)

@@ -180,3 +180,24 @@ def test_plan_command_flow_artifacts_and_invitation_lists(prefect_harness, campa
     assert {"plan-districts", "plan-quality", "plan-sessions"} <= set(found)
     # no personal data in the artifacts: neither names nor phone numbers nor IDs
     assert not any("Nguyễn" in v or "+849" in v or "0970000" in v for v in found.values())
+
+
+def test_rosters_without_id_numbers_stand_at_every_facility(migrated_engine) -> None:
+    """Staff lists often leave the ID column empty: an empty ID must not make everybody one person
+    (then every standing team would clash with every other and no facility would hold a session)."""
+    campaign = load_campaign()
+    staff = pd.concat([_staff().assign(id_number=""),
+                       _staff().assign(facility_code="64622-TYT-02", id_number="",
+                                       phone=[f"+8497100000{i}" for i in range(5)])])
+    stock = pd.concat([_stock(60), _stock(60).assign(facility_code="64622-TYT-02")])
+    store_rows(migrated_engine, pd.DataFrame(_people(600, C1, "A") + _people(600, C2, "B")), when=AT)
+    store_rows(migrated_engine, _facilities(), when=AT, kind="facilities")
+    store_rows(migrated_engine, staff, when=AT, kind="staff")
+    store_rows(migrated_engine, stock, when=AT, kind="vaccine_stock")
+    ml.build(migrated_engine, campaign, as_of=AT)
+    result = planning.make_plan(migrated_engine, campaign, start=DAY, days=3, as_of=AT)
+    with Session(migrated_engine) as s:
+        held = s.execute(select(PlanSession.facility_code, PlanSession.team_source)
+                         .where(PlanSession.run_id == result.run_id)).all()
+    assert len(held) == 12 and sum(1 for _f, src in held if src == "standing") == 10
+    assert result.summary["province"]["planned"] == 1200
