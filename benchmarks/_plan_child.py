@@ -1,7 +1,8 @@
 """Child process of bench_plan.py (one measured unit of work per process).
 
-    python benchmarks/_plan_child.py prepare DB PEOPLE SEED START   a migrated SQLite database with the
-        synthetic province's facilities, team rosters and stock, and a master list of PEOPLE people
+    python benchmarks/_plan_child.py prepare DB PEOPLE SEED START STOCK   a migrated SQLite database with
+        the synthetic province's facilities, team rosters and stock for STOCK x PEOPLE doses, and a
+        master list of PEOPLE people
     python benchmarks/_plan_child.py plan DB START DAYS               campaign.planning.run.make_plan
     python benchmarks/_plan_child.py baseline DB                      read the people, sort them in the order
         of invitation, write one row per person back (the I/O floor of any planner)
@@ -43,7 +44,7 @@ def _submission(session, district: str, kind: str, at: dt.datetime) -> int:
     return sub.id
 
 
-def prepare(db: Path, people: int, seed: int, start: dt.date) -> dict[str, Any]:
+def prepare(db: Path, people: int, seed: int, start: dt.date, stock_share: float) -> dict[str, Any]:
     from sqlalchemy.orm import Session
 
     from campaign.store.bulk import insert_frame
@@ -75,11 +76,11 @@ def prepare(db: Path, people: int, seed: int, start: dt.date) -> dict[str, Any]:
             cols = [c.name for c in KIND_TABLES["staff"].c if c.name not in ("id",)]
             frame = part.assign(submission_id=sid, row_number=np.arange(len(part)) + 2, sheet=None)
             insert_frame(conn, KIND_TABLES["staff"], frame[[c for c in cols if c in frame.columns]])
-        # stock: every facility with tables has AstraZeneca (two lots), a third also Pfizer; about 60% of
-        # the people can be served in 30 days (supply was short in 2021)
+        # stock: every facility with tables has AstraZeneca (two lots), a third also Pfizer; doses for
+        # `stock_share` of the people, spread unevenly
         usable = fac[fac["vaccination_tables"] > 0]
         rows = []
-        per_facility = 0.6 * people / len(usable)
+        per_facility = stock_share * people / len(usable)
         for f in usable.itertuples(index=False):
             share = rng.uniform(0.5, 1.5) * per_facility
             rows.append((f.district, f.facility_code, "astrazeneca", f"ABV{rng.integers(1000, 9999)}",
@@ -170,7 +171,7 @@ def baseline(db: Path) -> dict[str, Any]:
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "prepare":
-        out = prepare(Path(args[0]), int(args[1]), int(args[2]), dt.date.fromisoformat(args[3]))
+        out = prepare(Path(args[0]), int(args[1]), int(args[2]), dt.date.fromisoformat(args[3]), float(args[4]))
     elif mode == "plan":
         out = plan(Path(args[0]), dt.date.fromisoformat(args[1]), int(args[2]))
     elif mode == "baseline":
