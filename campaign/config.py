@@ -344,6 +344,19 @@ class PlanningRules(_Strict):
     reserve_dose2: bool = True         # a dose 1 whose dose 2 is due inside the plan holds a dose back for it
 
 
+class Responsibility(_Strict):
+    unit: str
+    task: str
+
+
+class ReportRules(_Strict):
+    """The campaign report (issue 8): who receives it and who is responsible for what."""
+
+    # e-mail recipients of a submitted report, per level; "{code}" is the district's GSO code
+    recipients: dict[Literal["province", "district"], list[str]] = Field(default_factory=dict)
+    responsibilities: list[Responsibility] = Field(default_factory=list)
+
+
 class CampaignConfig(_Strict):
     campaign: CampaignInfo
     province: Province
@@ -361,6 +374,7 @@ class CampaignConfig(_Strict):
     intake: IntakeRules
     master_list: MasterListRules = Field(default_factory=MasterListRules)
     planning: PlanningRules = Field(default_factory=PlanningRules)
+    reports: ReportRules = Field(default_factory=ReportRules)
 
     @model_validator(mode="after")
     def _cross_references(self) -> CampaignConfig:

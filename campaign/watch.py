@@ -79,11 +79,10 @@ def _first_ready(session: Session) -> dict[tuple[str, str], dt.datetime]:
 
 
 def completion(item: Deliverable, first: dict[tuple[str, str], dt.datetime],
-               ready: dict[tuple[str, str], dt.datetime] | None = None) -> tuple[dt.datetime | None, list[str]]:
-    """(when the deliverable was complete, what is still missing, as kinds or labels). A report requirement
-    is complete when the report was submitted (reports arrive with issue 8: until then, never)."""
-    if item.report is not None:
-        return None, [f"báo cáo ({item.report})"]
+               ready: dict[tuple[str, str], dt.datetime] | None = None,
+               reports: dict[tuple[str, str], dt.datetime] | None = None) -> tuple[dt.datetime | None, list[str]]:
+    """(when the deliverable was complete, what is still missing, as kinds or labels): the latest of its
+    required kinds' first acceptance, the readiness reached, and the report's submission."""
     times = [first.get((item.party, k)) for k in item.kinds]
     missing = [k for k, t in zip(item.kinds, times, strict=True) if t is None]
     if item.readiness is not None:
@@ -91,9 +90,29 @@ def completion(item: Deliverable, first: dict[tuple[str, str], dt.datetime],
         times.append(when)
         if when is None:
             missing.append(f"mức sẵn sàng: {READINESS_LABEL[item.readiness]}")
+    if item.report is not None:
+        when = (reports or {}).get((item.party, item.report))
+        times.append(when)
+        if when is None:
+            missing.append(f"báo cáo ({REPORT_LABEL.get(item.report, item.report)}) đã duyệt và gửi")
     if not times:
         return None, missing
     return (None if missing else max(times)), missing  # type: ignore[type-var]
+
+
+REPORT_LABEL = {"district": "cấp huyện", "province": "cấp tỉnh"}
+
+
+def _first_submitted(session: Session) -> dict[tuple[str, str], dt.datetime]:
+    """(party, level) -> when the unit's report was first submitted (the logical time it was sent): a
+    district's report is its own party's, the province's is the DoH's."""
+    from campaign.store.models import ReportRecord
+
+    rows = session.execute(select(ReportRecord.level, ReportRecord.unit, func.min(ReportRecord.submitted_at))
+                           .where(ReportRecord.submitted_at.is_not(None))
+                           .group_by(ReportRecord.level, ReportRecord.unit)).all()
+    return {(DOH if level == "province" else unit, level): t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+            for level, unit, t in rows}
 
 
 def _kind_label(kind: str) -> str:
@@ -122,11 +141,11 @@ def _latest_feedback(session: Session, party: str) -> dict[str, str]:
 def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[str, Any]:
     """DESIGN.md's deadlines summary: `deliverables` [{deadline, party, state, due_at, ...}] and
     `escalations_sent` [{deadline, party, step, channel, sent_at (logical), delivered_at}]."""
-    first, ready = _first_accepted(session), _first_ready(session)
+    first, ready, reports = _first_accepted(session), _first_ready(session), _first_submitted(session)
     calendar = WorkingCalendar.from_config(campaign)
     items = []
     for item in deliverables(campaign, extensions(session)):
-        done_at, missing = completion(item, first, ready)
+        done_at, missing = completion(item, first, ready, reports)
         finished = done_at is not None and done_at <= now
         upcoming = [] if finished else sorted(
             (t, s.step) for s in campaign.escalation_ladders[item.ladder]
@@ -166,11 +185,11 @@ def escalate(session: Session, campaign: CampaignConfig, now: dt.datetime) -> li
     """Write every escalation due at `now` that was not written before, with its messages. Each in its
     own SAVEPOINT: one another watch wrote first is skipped, the others still go in. The caller commits."""
     calendar = WorkingCalendar.from_config(campaign)
-    first, ready = _first_accepted(session), _first_ready(session)
+    first, ready, reports = _first_accepted(session), _first_ready(session), _first_submitted(session)
     done = {(d, p, s) for d, p, s in session.execute(select(Escalation.deadline_id, Escalation.party, Escalation.step))}
     written: list[Written] = []
     for item in deliverables(campaign, extensions(session)):
-        done_at, missing = completion(item, first, ready)
+        done_at, missing = completion(item, first, ready, reports)
         ladder = campaign.escalation_ladders[item.ladder]
         due_steps = [d for d in steps_due(item, ladder, done_at, now, calendar, count=campaign.working_time.count)
                      if (item.deadline, item.party, d.step.step) not in done]

@@ -4,7 +4,8 @@ Schedules are in Asia/Ho_Chi_Minh: the deadline watch every 15 minutes (an escal
 quarter of an hour after its time; the outbox retries failed sends on the next runs), readiness three times
 a working day so that the coordinators' board and history follow the submissions, and the master list half
 an hour before each readiness run (districts re-upload their target lists during the day), and a draft
-session plan for the next week every evening, after the last readiness run (a coordinator publishes it).
+session plan for the next week every evening, after the last readiness run (a coordinator publishes it),
+and the reports and daily progress at the end of the working day (a coordinator approves and sends them).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ SCHEDULED: tuple[ScheduledFlow, ...] = (
     ScheduledFlow("plan-sessions", "flows.plan_sessions:plan_sessions_flow", "0 18 * * *", parameters={"days": 7},
                   description="A draft plan of the next 7 days' sessions from the current master list, teams "
                               "and stock, keeping the published sessions; publish with `campaign plan --publish`."),
+    ScheduledFlow("compile-report", "flows.compile_report:compile_report_flow", "30 17 * * *",
+                  description="Every facility's, district's and the province's report rebuilt from the day's data "
+                              "(a new version to approve), and the daily progress artifacts."),
     ScheduledFlow("alert-coordinators", "flows.alert:alert_coordinators_flow", None,
                   description="Mails the DoH coordinators; run by the automations (flows/automations.yaml)."),
 )

@@ -50,11 +50,18 @@ class Notifier:
         else:
             raise DeliveryError(f"unknown channel {channel!r}")
 
-    def email(self, to: str, subject: str, body: str) -> None:
+    def email(self, to: str | list[str], subject: str, body: str,
+              attachments: list[tuple[str, bytes, str]] | None = None) -> str:
+        """Send one message (to one address or several); `attachments`: (file name, content, MIME type).
+        Returns its Message-ID."""
         msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = self.sender, to, subject
+        msg["From"], msg["Subject"] = self.sender, subject
+        msg["To"] = ", ".join(to) if isinstance(to, list) else to
         msg["Date"], msg["Message-ID"] = formatdate(localtime=False), make_msgid(domain="campaign.local")
         msg.set_content(body, charset="utf-8")
+        for name, content, mime in attachments or []:
+            maintype, _, subtype = mime.partition("/")
+            msg.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
         with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout_s) as smtp:
             if self.smtp_starttls:
                 smtp.starttls()
@@ -63,6 +70,7 @@ class Notifier:
             refused = smtp.send_message(msg)
         if refused:
             raise DeliveryError(f"refused by the SMTP server: {refused}")
+        return str(msg["Message-ID"])
 
     def webhook(self, url: str, document: dict[str, Any]) -> None:
         data = json.dumps(document, ensure_ascii=False).encode("utf-8")

@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 
 from campaign import readiness
 from campaign.config import CampaignConfig, load_input_kinds
-from campaign.master_list import current_submissions, frame_of
+from campaign.master_list import frame_of
 from campaign.planning import core
+from campaign.store.current import current_rows
 from campaign.store.models import (
     KIND_TABLES,
     MasterListRun,
@@ -126,18 +127,6 @@ def _people(session: Session, start: dt.date, districts: list[str]) -> pd.DataFr
     return people
 
 
-def _latest_rows(session: Session, kind: str, columns: list[str], districts: list[str]) -> tuple[pd.DataFrame, list[int]]:
-    subs = current_submissions(session, kind)
-    subs = subs[subs["district"].isin(districts)]
-    ids = subs["submission_id"].tolist()
-    table = KIND_TABLES[kind]
-    cols = ["district", "facility_code", "submission_id", *columns]
-    rows = frame_of(session, select(*(table.c[c] for c in cols)).where(table.c.submission_id.in_(ids)), cols) \
-        if ids else pd.DataFrame(columns=cols)
-    rows["received_at"] = rows["submission_id"].map(subs.set_index("submission_id")["received_at"])
-    return readiness.latest_per_facility(rows) if len(rows) else rows, ids
-
-
 def _published(session: Session, districts: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, int | None]:
     """The invitations and standby lists of the latest published plan covering each district."""
     runs = session.execute(select(PlanRun.id, PlanRun.district).where(PlanRun.published_at.is_not(None))
@@ -176,7 +165,7 @@ def load_inputs(session: Session, campaign: CampaignConfig, start: dt.date, days
                 district: str | None = None, *, keep_published: bool = True) -> PlanInputs:
     districts = [district] if district else campaign.district_codes
     people = _people(session, start, districts)
-    fac, fac_ids = _latest_rows(session, "facilities", ["commune_code", "vaccination_tables", "latitude", "longitude"],
+    fac, fac_ids = current_rows(session, "facilities", ["commune_code", "vaccination_tables", "latitude", "longitude"],
                                 districts)
     fac = fac.drop_duplicates(["district", "facility_code"], keep="last")
     facilities = pd.DataFrame({
@@ -185,7 +174,7 @@ def load_inputs(session: Session, campaign: CampaignConfig, start: dt.date, days
         "tables": pd.to_numeric(fac["vaccination_tables"], errors="coerce").fillna(0).astype(int).to_numpy(),
         "latitude": pd.to_numeric(fac["latitude"], errors="coerce").to_numpy(),
         "longitude": pd.to_numeric(fac["longitude"], errors="coerce").to_numpy()})
-    stock_rows, stock_ids = _latest_rows(session, "vaccine_stock",
+    stock_rows, stock_ids = current_rows(session, "vaccine_stock",
                                          ["product", "lot", "expiry_date", "doses_per_vial", "vials_on_hand"], districts)
     stock = pd.DataFrame({
         "facility_code": stock_rows["facility_code"].to_numpy(dtype=object),
@@ -423,7 +412,7 @@ def write_invitation_lists(session: Session, campaign: CampaignConfig, run_id: i
     invitations["dose2_due"] = np.array(due, dtype=object)
     for frame in (sessions, invitations, standby):
         frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    fac, _ = _latest_rows(session, "facilities", ["facility_name"], [district] if district else campaign.district_codes)
+    fac, _ = current_rows(session, "facilities", ["facility_name"], [district] if district else campaign.district_codes)
     names = dict(zip(fac["facility_code"], fac["facility_name"], strict=True))
     return write(Path(out_dir), sessions, invitations, standby, facility_names=names,
                  part_labels={k: PART_LABELS.get(k, k) for k in campaign.teams.sessions},

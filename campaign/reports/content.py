@@ -1,0 +1,539 @@
+"""What a report says, from the database: one load for the whole province (`load_data`), then each unit's
+report is a slice of it (`build_report`), so the ~300 facility reports cost one read.
+
+The sections follow the annex of directive 1038 (section II: 1 preparation, 2 before vaccination, 3
+during vaccination, 4 reporting), then who is responsible for what, what is still missing, and an
+appendix of the submissions every figure comes from. A district without an accepted submission of a
+kind says so on the page of every section that needs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaign import clock, readiness
+from campaign.config import CampaignConfig, load_input_kinds
+from campaign.master_list import frame_of
+from campaign.reports.model import Chart, Report, Section, Table
+from campaign.store.current import current_rows
+from campaign.store.models import MasterPerson, PlanRun, PlanSession, PlanUnplanned, Submission
+
+LEVELS = ("facility", "district", "province")
+KIND_ORDER = ("facilities", "infrastructure", "training", "communication", "staff", "target_list", "vaccine_stock",
+              "vaccinations", "aefi", "backfill")
+# the kinds each part of the annex is built from (a district without them is named on that part's page)
+NEEDS = {"II.1": ("facilities", "infrastructure", "training", "communication"),
+         "II.2": ("facilities", "target_list", "staff", "vaccine_stock"),
+         "II.3": ("vaccinations", "aefi", "backfill")}
+UNPLANNED_TEXT = {"not_eligible": "không đủ điều kiện", "no_team": "không có ê kíp", "no_stock": "hết vắc xin",
+                  "no_capacity": "hết chỗ", "dose2_not_due": "chưa đến hạn mũi 2",
+                  "dose1_unknown": "thiếu thông tin mũi 1"}
+STATUS_TEXT = {"ready": "Sẵn sàng", "ready_with_warnings": "Sẵn sàng (có lưu ý)", "not_ready": "Chưa sẵn sàng",
+               "unknown": "Chưa rõ (thiếu dữ liệu)"}
+
+
+class ReportError(ValueError):
+    """A report that cannot be built as asked (unknown unit): exit code 2."""
+
+
+@dataclass
+class ReportData:
+    """Everything the reports of one moment read, province-wide."""
+    as_of: dt.datetime
+    campaign: CampaignConfig
+    names: dict[str, str]
+    assessment: readiness.Assessment
+    facilities: pd.DataFrame
+    stock: pd.DataFrame
+    persons: pd.DataFrame
+    plan: dict[str, Any] | None
+    plan_sessions: pd.DataFrame
+    plan_unplanned: pd.DataFrame
+    vaccinations: pd.DataFrame
+    aefi: pd.DataFrame
+    backfill: pd.DataFrame
+    submissions: pd.DataFrame
+
+    @property
+    def today(self) -> dt.date:
+        return clock.local(self.as_of).date()
+
+
+def _labels(enum: str) -> dict[str, str]:
+    return {k: v.label for k, v in load_input_kinds().enums[enum].items()}
+
+
+def _kind_label(kind: str) -> str:
+    return load_input_kinds().kinds[kind].label
+
+
+def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) -> ReportData:
+    districts = campaign.district_codes
+    today = clock.local(as_of).date()
+    inputs = readiness.load_inputs(session, districts)
+    assessment = readiness.assess(inputs, readiness.ReadinessRules.from_config(campaign), today=today)
+    fac, _ = current_rows(session, "facilities", ["facility_code", "facility_name", "facility_type", "commune_code",
+                                                  "commune_name", "vaccination_tables", "person_in_charge",
+                                                  "latitude", "longitude"], districts)
+    fac = fac.drop_duplicates(["district", "facility_code"], keep="last")
+    stock, _ = current_rows(session, "vaccine_stock", ["product", "lot", "expiry_date", "doses_per_vial",
+                                                       "vials_received", "vials_issued", "vials_on_hand"], districts)
+    pcols = ["person_id", "district", "commune_code", "priority_group", "eligible", "ineligible_reason", "next_dose"]
+    persons = frame_of(session, select(*(getattr(MasterPerson, c) for c in pcols)), pcols)
+    from campaign.planning.core import assign_facilities
+
+    fac_frame = pd.DataFrame({"facility_code": fac["facility_code"], "district": fac["district"],
+                              "commune_code": fac["commune_code"],
+                              "tables": pd.to_numeric(fac["vaccination_tables"], errors="coerce").fillna(0),
+                              "latitude": pd.to_numeric(fac["latitude"], errors="coerce"),
+                              "longitude": pd.to_numeric(fac["longitude"], errors="coerce")})
+    persons["facility_code"] = assign_facilities(persons, fac_frame).to_numpy() if len(persons) else []
+    plan, plan_sessions, plan_unplanned = _plan(session)
+    vacc, _ = current_rows(session, "vaccinations", ["facility_code", "id_number", "session_date", "screening_result",
+                                                     "vaccinated", "product", "dose_number"], districts,
+                           per_facility=False)
+    # the priority group of a vaccinated person: the target-list row with the same ID number
+    targets, _ = current_rows(session, "target_list", ["id_number", "priority_group"], districts, per_facility=False)
+    group_of = targets.dropna(subset=["id_number"]).drop_duplicates("id_number").set_index("id_number")["priority_group"]
+    vacc["priority_group"] = vacc["id_number"].map(group_of)
+    vacc = vacc.drop(columns="id_number")
+    aefi, _ = current_rows(session, "aefi", ["facility_code", "serious", "outcome", "product"], districts,
+                           per_facility=False)
+    backfill, _ = current_rows(session, "backfill", ["facility_code", "product", "dose_number"], districts,
+                               per_facility=False)
+    subs = session.execute(
+        select(Submission.id, Submission.district_code, Submission.kind, Submission.facility_code, Submission.version,
+               Submission.received_at)
+        .where(Submission.status == "accepted", Submission.is_current.is_(True))
+        .order_by(Submission.district_code, Submission.kind, Submission.id)).all()
+    submissions = pd.DataFrame(subs, columns=["submission_id", "district", "kind", "facility", "version",
+                                              "received_at"])
+    return ReportData(as_of=as_of, campaign=campaign, names=readiness.district_names(districts),
+                      assessment=assessment, facilities=fac, stock=stock, persons=persons, plan=plan,
+                      plan_sessions=plan_sessions, plan_unplanned=plan_unplanned, vaccinations=vacc, aefi=aefi,
+                      backfill=backfill, submissions=submissions)
+
+
+def _plan(session: Session) -> tuple[dict[str, Any] | None, pd.DataFrame, pd.DataFrame]:
+    """The latest published plan of the province (else the latest plan of the province)."""
+    run = session.execute(select(PlanRun).where(PlanRun.district.is_(None), PlanRun.published_at.is_not(None))
+                          .order_by(PlanRun.published_at.desc()).limit(1)).scalar_one_or_none() or \
+        session.execute(select(PlanRun).where(PlanRun.district.is_(None)).order_by(PlanRun.id.desc())
+                        .limit(1)).scalar_one_or_none()
+    scols = ["district", "facility_code", "date", "part", "product", "invited", "dose2", "vials", "wasted_doses",
+             "teams", "team_source"]
+    if run is None:
+        return None, pd.DataFrame(columns=scols), pd.DataFrame(columns=["district", "reason", "n"])
+    sessions = frame_of(session, select(*(getattr(PlanSession, c) for c in scols)).where(PlanSession.run_id == run.id),
+                        scols)
+    sessions["date"] = pd.to_datetime(sessions["date"]).dt.date
+    un = session.execute(select(PlanUnplanned.district, PlanUnplanned.reason, PlanUnplanned.id)
+                         .where(PlanUnplanned.run_id == run.id)).all()
+    unplanned = pd.DataFrame(un, columns=["district", "reason", "id"]).groupby(["district", "reason"]).size() \
+        .rename("n").reset_index()
+    info = {"run_id": run.id, "start": run.start_date, "days": run.days,
+            "published_at": run.published_at, "published_by": run.published_by}
+    return info, sessions, unplanned
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One unit's report
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scope:
+    level: str
+    unit: str
+    name: str
+    districts: list[str]
+    facility: str | None
+
+    def rows(self, frame: pd.DataFrame, facility_column: str = "facility_code") -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        out = frame[frame["district"].isin(self.districts)]
+        if self.facility is not None and facility_column in out:
+            out = out[out[facility_column] == self.facility]
+        return out
+
+
+def scope_of(data: ReportData, level: str, unit: str | None) -> _Scope:
+    campaign = data.campaign
+    if level == "province":
+        return _Scope(level, campaign.province.code, campaign.province.name, campaign.district_codes, None)
+    if level == "district":
+        if unit not in campaign.district_codes:
+            raise ReportError(f"không có huyện {unit!r} trong tỉnh")
+        return _Scope(level, unit, f"Trung tâm Y tế {data.names.get(unit, unit)}", [unit], None)
+    if level == "facility":
+        row = data.facilities[data.facilities["facility_code"] == unit]
+        if row.empty:
+            raise ReportError(f"không có cơ sở tiêm chủng {unit!r} trong danh sách cơ sở đã được chấp nhận")
+        r = row.iloc[0]
+        return _Scope(level, unit, f"{r['facility_name']} ({unit})", [r["district"]], unit)
+    raise ReportError(f"cấp báo cáo không hợp lệ: {level!r} (facility | district | province)")
+
+
+def units_of(data: ReportData, level: str) -> list[str]:
+    if level == "province":
+        return [data.campaign.province.code]
+    if level == "district":
+        return list(data.campaign.district_codes)
+    return sorted(data.facilities["facility_code"].dropna().unique())
+
+
+def _missing_warnings(data: ReportData, scope: _Scope, part: str) -> list[str]:
+    """One line per district of the scope without an accepted submission of a kind this part needs."""
+    have = set(zip(data.submissions["district"], data.submissions["kind"], strict=True))
+    out = []
+    for d in scope.districts:
+        missing = [_kind_label(k) for k in NEEDS[part] if (d, k) not in have]
+        if missing:
+            out.append(f"{data.names.get(d, d)} ({d}) chưa có dữ liệu được chấp nhận: {', '.join(missing)}. "
+                       "Các số liệu dưới đây không tính phần này.")
+    return out
+
+
+def _district_label(data: ReportData, d: str) -> str:
+    return f"{data.names.get(d, d)} ({d})"
+
+
+def build_report(data: ReportData, level: str, unit: str | None = None, *, version: int = 1) -> Report:
+    scope = scope_of(data, level, unit)
+    a = data.assessment
+    figures: dict[str, Any] = {}
+    fac = scope.rows(a.facilities)
+    gaps = scope.rows(a.gaps, "facility")
+    sections = [
+        _general(data, scope, fac, figures),
+        Section("II.1", "Công tác chuẩn bị trước khi triển khai Nền tảng quản lý tiêm chủng",
+                warnings=_missing_warnings(data, scope, "II.1"),
+                subsections=[_infrastructure(data, scope, fac, gaps, figures), _training(data, scope, figures),
+                             _communication(data, scope, figures)]),
+        Section("II.2", "Công tác chuẩn bị trước khi tiêm", warnings=_missing_warnings(data, scope, "II.2"),
+                subsections=[_stock(data, scope, figures), _facilities(data, scope, figures),
+                             _targets(data, scope, figures), _teams(data, scope, figures),
+                             _plan_section(data, scope, figures)]),
+        _during(data, scope, figures),
+        _progress(data, scope, figures),
+        _roles(data, scope),
+        _missing(data, scope, gaps, figures),
+    ]
+    subs = scope.rows(data.submissions, "facility") if scope.facility is None else \
+        data.submissions[data.submissions["district"].isin(scope.districts)
+                         & (data.submissions["facility"].isna() | (data.submissions["facility"] == scope.facility))]
+    appendix = Table("Các lần nộp dữ liệu được dùng cho báo cáo này",
+                     ["Huyện", "Loại dữ liệu", "Mã lần nộp", "Phiên bản", "Thời điểm nhận"],
+                     [[_district_label(data, r.district), _kind_label(r.kind), int(r.submission_id), int(r.version),
+                       f"{clock.local(r.received_at):%d/%m/%Y %H:%M}"] for r in subs.itertuples(index=False)])
+    figures["submissions"] = [int(x) for x in subs["submission_id"]]
+    local = clock.local(data.as_of)
+    issuer = {"province": f"SỞ Y TẾ TỈNH {data.campaign.province.name.upper().removeprefix('TỈNH ')}",
+              "district": f"TRUNG TÂM Y TẾ {data.names.get(scope.districts[0], '').upper()}",
+              "facility": scope.name.upper()}[level]
+    return Report(level=level, unit=scope.unit, unit_name=scope.name, issuer=issuer,
+                  title="KẾ HOẠCH VÀ BÁO CÁO CÔNG TÁC CHUẨN BỊ TRIỂN KHAI CHIẾN DỊCH TIÊM CHỦNG VẮC XIN "
+                        "PHÒNG COVID-19 TRÊN NỀN TẢNG QUẢN LÝ TIÊM CHỦNG",
+                  place_date=f"Gia Lai, ngày {local.day:02d} tháng {local.month:02d} năm {local.year}",
+                  as_of=data.as_of, version=version, sections=sections, appendix=appendix,
+                  signature=({"province": "GIÁM ĐỐC", "district": "GIÁM ĐỐC", "facility": "PHỤ TRÁCH CƠ SỞ"}[level],
+                             "(Ký, ghi rõ họ tên, đóng dấu)"),
+                  figures=figures)
+
+
+def _general(data: ReportData, scope: _Scope, fac: pd.DataFrame, figures: dict[str, Any]) -> Section:
+    persons = scope.rows(data.persons)
+    figures.update(facilities_total=int(len(fac)),
+                   facilities_ready=int(fac["status"].isin(["ready", "ready_with_warnings"]).sum()) if len(fac) else 0,
+                   people_total=int(len(persons)), people_eligible=int(persons["eligible"].astype(bool).sum())
+                   if len(persons) else 0)
+    paragraphs = [
+        f"Đơn vị: {scope.name}. Số liệu tính đến {clock.local(data.as_of):%H:%M ngày %d/%m/%Y}, tổng hợp tự động "
+        "từ các tệp dữ liệu các đơn vị đã nộp và được chấp nhận (xem Phụ lục).",
+        f"Số cơ sở tiêm chủng: {figures['facilities_total']}, trong đó sẵn sàng: {figures['facilities_ready']}. "
+        f"Số đối tượng trong danh sách tổng hợp: {figures['people_total']}, đủ điều kiện tiêm: "
+        f"{figures['people_eligible']}.",
+    ]
+    tables, charts = [], []
+    if scope.level == "province":
+        have = set(zip(data.submissions["district"], data.submissions["kind"], strict=True))
+        status = data.assessment.districts.set_index("district")["status"] \
+            if len(data.assessment.districts) else pd.Series(dtype=object)
+        tables.append(Table("Tình trạng dữ liệu và mức sẵn sàng theo huyện",
+                            ["Huyện", "Mức sẵn sàng", *[_kind_label(k) for k in KIND_ORDER]],
+                            [[_district_label(data, d), STATUS_TEXT.get(status.get(d, "unknown"), "-"),
+                              *["Có" if (d, k) in have else "Chưa" for k in KIND_ORDER]]
+                             for d in scope.districts]))
+        dist = data.assessment.districts
+        if len(dist):
+            charts.append(Chart("Cơ sở tiêm chủng sẵn sàng theo huyện", "barh",
+                                [data.names.get(d, d) for d in dist["district"]],
+                                {"Sẵn sàng": dist["facilities_ready"].astype(float).tolist(),
+                                 "Tổng số": dist["facilities_total"].astype(float).tolist()}, "cơ sở"))
+    return Section("I", "Thông tin chung", paragraphs=paragraphs, tables=tables, charts=charts)
+
+
+def _infrastructure(data: ReportData, scope: _Scope, fac: pd.DataFrame, gaps: pd.DataFrame,
+                    figures: dict[str, Any]) -> Section:
+    infra = gaps[gaps["dimension"] == "infrastructure"] if len(gaps) else gaps
+    missing = infra.groupby("item")["missing"].sum().to_dict() if len(infra) else {}
+    figures["infrastructure_missing"] = {k: int(v) for k, v in missing.items()}
+    labels = {"computers": "Máy tính", "qr_scanners": "Máy quét QR", "printers": "Máy in",
+              "internet_lines": "Đường truyền Internet", "vaccination_tables": "Bàn tiêm"}
+    rows = [[STATUS_TEXT.get(s, s), int(n)] for s, n in fac["status"].value_counts().items()] if len(fac) else []
+    tables = [Table("Mức sẵn sàng của các cơ sở tiêm chủng", ["Mức sẵn sàng", "Số cơ sở"], rows)]
+    if missing:
+        tables.append(Table("Trang thiết bị còn thiếu", ["Hạng mục", "Số lượng còn thiếu"],
+                            [[labels.get(k, k), int(v)] for k, v in sorted(missing.items())]))
+    if scope.level != "province" and len(fac):
+        tables.append(Table("Hạ tầng từng cơ sở", ["Mã cơ sở", "Tên cơ sở", "Bàn tiêm", "Hạ tầng", "Mức sẵn sàng"],
+                            [[r.facility_code, r.facility_name, r.vaccination_tables,
+                              STATUS_TEXT.get(r.infrastructure, r.infrastructure), STATUS_TEXT.get(r.status, r.status)]
+                             for r in fac.itertuples(index=False)]))
+    return Section("II.1.a", "Hạ tầng kỹ thuật: máy tính, đường truyền Internet, máy in, máy quét QR",
+                   paragraphs=["Nhu cầu tính theo số bàn tiêm của từng cơ sở (cấu hình infrastructure_rules)."],
+                   tables=tables)
+
+
+def _training(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+    cov = scope.rows(data.assessment.training)
+    staff_types, roles = _labels("staff_type"), _labels("team_role")
+    if len(cov):
+        g = cov.groupby(["staff_type", "role"], dropna=False)[["people", "trained"]].sum().reset_index()
+        rows = [[staff_types.get(r.staff_type, "Chưa rõ"), roles.get(r.role, r.role or "-"), int(r.people),
+                 int(r.trained), f"{r.trained / r.people:.0%}" if r.people else "-"] for r in g.itertuples(index=False)]
+        figures["trained"], figures["trainees"] = int(g["trained"].sum()), int(g["people"].sum())
+    else:
+        rows = []
+        figures["trained"] = figures["trainees"] = 0
+    hold = scope.rows(data.assessment.training_to_hold)
+    paragraphs = [f"Đã tập huấn sử dụng Nền tảng: {figures['trained']}/{figures['trainees']} lượt người "
+                  "(cán bộ y tế và tình nguyện viên)."]
+    if len(hold):
+        paragraphs.append(f"Còn {len(hold)} lớp tập huấn theo kế hoạch sau ngày {data.today:%d/%m/%Y}.")
+    return Section("II.1.b", "Đào tạo, tập huấn sử dụng Nền tảng", paragraphs=paragraphs,
+                   tables=[Table("Tập huấn theo đối tượng và nhiệm vụ",
+                                 ["Đối tượng", "Nhiệm vụ", "Số người", "Đã tập huấn", "Tỷ lệ"], rows)])
+
+
+def _communication(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+    comm = scope.rows(data.assessment.communication)
+    messages, channels = _labels("comm_message"), _labels("comm_channel")
+    done = int(comm["done"].sum()) if len(comm) else 0
+    figures["communication_done"], figures["communication_required"] = done, int(len(comm))
+    rows = [[_district_label(data, r.district), messages.get(r.message, r.message), channels.get(r.channel, r.channel),
+             "Đã thực hiện" if r.done else "Chưa"] for r in comm.itertuples(index=False)]
+    return Section("II.1.c", "Tuyên truyền cho người dân đăng ký tiêm và tra cứu chứng nhận tiêm chủng",
+                   paragraphs=[f"Đã thực hiện {done}/{len(comm)} nội dung tuyên truyền bắt buộc theo kênh."],
+                   tables=[Table("Tuyên truyền theo nội dung và kênh", ["Huyện", "Nội dung", "Kênh", "Tình trạng"],
+                                 rows)])
+
+
+def _stock(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+    st = scope.rows(data.stock)
+    products = _labels("vaccine_product")
+    rows, charts = [], []
+    if len(st):
+        st = st.assign(**{c: pd.to_numeric(st[c], errors="coerce").fillna(0) for c in
+                          ("doses_per_vial", "vials_received", "vials_issued", "vials_on_hand")})
+        g = st.assign(doses=st["vials_on_hand"] * st["doses_per_vial"]).groupby("product").agg(
+            lots=("lot", "nunique"), received=("vials_received", "sum"), issued=("vials_issued", "sum"),
+            on_hand=("vials_on_hand", "sum"), doses=("doses", "sum"),
+            first_expiry=("expiry_date", "min")).reset_index()
+        rows = [[products.get(r.product, r.product), int(r.lots), int(r.received), int(r.issued), int(r.on_hand),
+                 int(r.doses), f"{pd.Timestamp(r.first_expiry):%d/%m/%Y}" if pd.notna(r.first_expiry) else "-"]
+                for r in g.itertuples(index=False)]
+        figures["doses_on_hand"] = int(g["doses"].sum())
+    else:
+        figures["doses_on_hand"] = 0
+    return Section("II.2.a", "Quản lý vắc xin", paragraphs=[
+        f"Tồn kho: {figures['doses_on_hand']} liều. Số liệu theo báo cáo tồn kho mới nhất của từng cơ sở."],
+        tables=[Table("Vắc xin theo loại", ["Vắc xin", "Số lô", "Lọ nhận", "Lọ đã dùng/cấp", "Lọ tồn", "Liều tồn",
+                                            "Hạn dùng sớm nhất"], rows)], charts=charts)
+
+
+def _facilities(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+    f = scope.rows(data.facilities)
+    types = _labels("facility_type")
+    figures["vaccination_tables"] = int(pd.to_numeric(f["vaccination_tables"], errors="coerce").fillna(0).sum()) \
+        if len(f) else 0
+    rows = [[r.facility_code, r.facility_name, types.get(r.facility_type, r.facility_type or "-"),
+             r.commune_name or "-", r.vaccination_tables, r.person_in_charge or "-"] for r in f.itertuples(index=False)]
+    return Section("II.2.b", "Thông tin cơ sở tiêm chủng đã chuẩn hoá", paragraphs=[
+        f"{len(f)} cơ sở tiêm chủng, {figures['vaccination_tables']} bàn tiêm."],
+        tables=[Table("Cơ sở tiêm chủng", ["Mã cơ sở", "Tên cơ sở", "Loại", "Xã/Phường", "Số bàn tiêm",
+                                           "Người phụ trách"], rows)])
+
+
+def _targets(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+    p = scope.rows(data.persons)
+    groups = data.campaign.priority_groups
+    if len(p):
+        by_group = p.groupby(pd.to_numeric(p["priority_group"], errors="coerce").fillna(0).astype(int))
+        g = by_group.agg(total=("person_id", "size"), eligible=("eligible", "sum")).reset_index()
+        rows = [[int(r.priority_group) or "-", groups.get(int(r.priority_group), "Chưa rõ"), int(r.total),
+                 int(r.eligible)] for r in g.itertuples(index=False)]
+        chart = [Chart("Số đối tượng theo nhóm ưu tiên", "bar", [f"Nhóm {int(x)}" for x in g["priority_group"]],
+                       {"Tổng số": g["total"].astype(float).tolist(),
+                        "Đủ điều kiện": g["eligible"].astype(float).tolist()}, "người")]
+        c = p.groupby("commune_code").agg(total=("person_id", "size"), eligible=("eligible", "sum")).reset_index()
+        from campaign.domain.admin_units import get_admin_units
+
+        units = get_admin_units()
+        communes = [[(u.name if (u := units.commune(code)) is not None else code), code, int(t), int(e)]
+                    for code, t, e in zip(c["commune_code"], c["total"], c["eligible"], strict=True)]
+        figures["people_by_priority"] = {int(k): int(v) for k, v in zip(g["priority_group"], g["total"], strict=True)}
+    else:
+        rows, chart, communes = [], [], []
+        figures["people_by_priority"] = {}
+    return Section("II.2.c", "Danh sách đối tượng tiêm chủng đã rà soát, chuẩn hoá", paragraphs=[
+        "Danh sách tổng hợp đã loại trùng trong và giữa các huyện (mỗi người một mã đối tượng); điều kiện tiêm và "
+        "nhóm ưu tiên theo Quyết định 3355/QĐ-BYT."],
+        tables=[Table("Đối tượng theo nhóm ưu tiên", ["Nhóm", "Tên nhóm", "Số người", "Đủ điều kiện"], rows),
+                Table("Đối tượng theo xã/phường", ["Xã/Phường", "Mã", "Số người", "Đủ điều kiện"], communes)],
+        charts=chart)
+
+
+def _teams(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+    s = scope.rows(data.assessment.sessions)
+    figures["sessions_with_complete_teams"] = int((s["complete_teams"] > 0).sum()) if len(s) else 0
+    rows = [[r.facility_code, f"{pd.Timestamp(r.session_date):%d/%m/%Y}", _labels("session_part").get(r.session_part),
+             int(r.teams), int(r.complete_teams), r.tables] for r in s.itertuples(index=False)]
+    return Section("II.2.d", "Cán bộ tham gia chiến dịch và ê kíp tiêm", paragraphs=[
+        f"{figures['sessions_with_complete_teams']}/{len(s)} buổi tiêm sắp tới có ít nhất một ê kíp đủ người đã tập "
+        "huấn (đón tiếp, khám sàng lọc, tiêm, ghi chép, theo dõi sau tiêm)."],
+        tables=[Table("Ê kíp các buổi tiêm sắp tới", ["Cơ sở", "Ngày", "Buổi", "Số ê kíp", "Ê kíp đủ người",
+                                                      "Số bàn tiêm"], rows[:300],
+                      note=f"và {len(rows) - 300} buổi khác" if len(rows) > 300 else None)])
+
+
+def _plan_section(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+    if data.plan is None:
+        figures["planned_invitations"] = 0
+        return Section("II.2.e", "Kế hoạch tiêm chủng",
+                       warnings=["Chưa có kế hoạch buổi tiêm (chạy `campaign plan`)."])
+    s = scope.rows(data.plan_sessions)
+    un = scope.rows(data.plan_unplanned) if len(data.plan_unplanned) else data.plan_unplanned
+    plan = data.plan
+    figures["planned_invitations"] = int(s["invited"].sum()) if len(s) else 0
+    per_day = s.groupby("date")["invited"].sum() if len(s) else pd.Series(dtype=float)
+    charts = [Chart("Số mũi tiêm dự kiến theo ngày", "bar", [f"{d:%d/%m}" for d in per_day.index],
+                    {"Mũi tiêm": per_day.astype(float).tolist()}, "mũi")] if len(per_day) else []
+    products = _labels("vaccine_product")
+    by_product = s.groupby("product")[["invited", "dose2", "vials", "wasted_doses"]].sum().reset_index() \
+        if len(s) else pd.DataFrame(columns=["product", "invited", "dose2", "vials", "wasted_doses"])
+    state = (f"đã công bố ngày {clock.local(plan['published_at']):%d/%m/%Y} ({plan['published_by']})"
+             if plan["published_at"] else "bản nháp, chưa công bố")
+    end = plan["start"] + dt.timedelta(days=plan["days"] - 1)
+    reasons = un.groupby("reason")["n"].sum() if len(un) else pd.Series(dtype=int)
+    return Section("II.2.e", "Kế hoạch tiêm chủng", paragraphs=[
+        f"Kế hoạch số {plan['run_id']} từ {plan['start']:%d/%m/%Y} đến {end:%d/%m/%Y} ({state}): "
+        f"{len(s.drop_duplicates(['facility_code', 'date', 'part'])) if len(s) else 0} buổi tiêm, "
+        f"{figures['planned_invitations']} lượt mời, {int(s['vials'].sum()) if len(s) else 0} lọ vắc xin cần mở.",
+        "Chưa xếp lịch: " + (", ".join(f"{UNPLANNED_TEXT.get(k, k)} {int(v)}" for k, v in reasons.items()) or "0") + "."],
+        tables=[Table("Kế hoạch theo vắc xin", ["Vắc xin", "Lượt mời", "Trong đó mũi 2", "Lọ cần mở",
+                                               "Liều hủy dự kiến"],
+                      [[products.get(r.product, r.product), int(r.invited), int(r.dose2), int(r.vials),
+                        int(r.wasted_doses)] for r in by_product.itertuples(index=False)])],
+        charts=charts)
+
+
+def _during(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+    v = scope.rows(data.vaccinations)
+    ae = scope.rows(data.aefi)
+    bf = scope.rows(data.backfill)
+    screening = _labels("screening_result")
+    given = v[v["vaccinated"] == "yes"] if len(v) else v
+    figures.update(vaccinated=int(len(given)), screened=int(len(v)), aefi=int(len(ae)),
+                   aefi_serious=int((ae["serious"] == "yes").sum()) if len(ae) else 0, backfill=int(len(bf)))
+    rows = [[screening.get(k, k), int(n)] for k, n in v["screening_result"].value_counts().items()] if len(v) else []
+    return Section("II.3", "Quá trình tiêm", warnings=_missing_warnings(data, scope, "II.3"), paragraphs=[
+        f"Đã khám sàng lọc {figures['screened']} lượt, tiêm {figures['vaccinated']} mũi; phản ứng sau tiêm ghi nhận "
+        f"{figures['aefi']} trường hợp, trong đó {figures['aefi_serious']} tai biến nặng; {figures['backfill']} "
+        "mũi đã tiêm được cập nhật bổ sung."],
+        tables=[Table("Kết quả khám sàng lọc", ["Kết quả", "Số lượt"], rows)])
+
+
+def _progress(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+    """Section II.4: per district (province) or per facility: planned and vaccinated by priority group,
+    vaccine received/issued/on hand, reactions. Also the daily progress artifact's figures."""
+    table = progress_table(data, scope)
+    v = scope.rows(data.vaccinations)
+    given = v[v["vaccinated"] == "yes"] if len(v) else v
+    per_day = given.groupby(pd.to_datetime(given["session_date"]).dt.date).size() if len(given) else pd.Series()
+    charts = [Chart("Số mũi đã tiêm theo ngày", "line", [f"{d:%d/%m}" for d in per_day.index],
+                    {"Mũi tiêm": per_day.astype(float).tolist()}, "mũi")] if len(per_day) > 1 else []
+    groups = given.groupby(pd.to_numeric(given["priority_group"], errors="coerce").fillna(0).astype(int)).size() \
+        if len(given) else pd.Series(dtype=int)
+    planned_people = scope.rows(data.persons)
+    planned_people = planned_people.groupby(pd.to_numeric(planned_people["priority_group"], errors="coerce")
+                                            .fillna(0).astype(int)).size() if len(planned_people) else pd.Series()
+    figures["vaccinated_by_priority"] = {int(k): int(n) for k, n in groups.items()}
+    group_rows = [[int(g) if g else "Chưa rõ", int(planned_people.get(g, 0)), int(groups.get(g, 0))]
+                  for g in sorted(set(groups.index) | set(planned_people.index))]
+    return Section("II.4", "Công tác báo cáo: tiến độ tiêm chủng, cấp phát vắc xin, phản ứng sau tiêm", paragraphs=[
+        "Báo cáo tiến độ hằng ngày được tổng hợp tự động từ cùng dữ liệu (artifact `progress-...` trong Prefect)."],
+        tables=[table, Table("Đối tượng và số mũi đã tiêm theo nhóm ưu tiên", ["Nhóm", "Trong danh sách",
+                                                                              "Đã tiêm"], group_rows)],
+        charts=charts)
+
+
+def progress_table(data: ReportData, scope: _Scope) -> Table:
+    """Per district (province report) or facility: people planned and vaccinated, vaccine received /
+    issued / used / on hand (doses), reactions."""
+    key = "district" if scope.level == "province" else "facility_code"
+    plan = scope.rows(data.plan_sessions)
+    v = scope.rows(data.vaccinations)
+    given = v[v["vaccinated"] == "yes"] if len(v) else v
+    st = scope.rows(data.stock)
+    if len(st):
+        st = st.assign(**{c: pd.to_numeric(st[c], errors="coerce").fillna(0) for c in
+                          ("doses_per_vial", "vials_received", "vials_issued", "vials_on_hand")})
+        for c in ("vials_received", "vials_issued", "vials_on_hand"):
+            st[c.replace("vials", "doses")] = st[c] * st["doses_per_vial"]
+    ae = scope.rows(data.aefi)
+    units = scope.districts if key == "district" else sorted(set(scope.rows(data.facilities)["facility_code"]))
+
+    def count(frame: pd.DataFrame, unit: str, column: str | None = None) -> int:
+        if frame.empty:
+            return 0
+        mine = frame[frame[key] == unit]
+        return int(mine[column].sum()) if column else int(len(mine))
+    rows = [[_district_label(data, u) if key == "district" else u, count(plan, u, "invited"), count(given, u),
+             count(st, u, "doses_received"), count(st, u, "doses_issued"), count(given, u),
+             count(st, u, "doses_on_hand"), count(ae, u), count(ae[ae["serious"] == "yes"] if len(ae) else ae, u)]
+            for u in units]
+    return Table("Tiến độ theo " + ("huyện" if key == "district" else "cơ sở"),
+                 ["Đơn vị", "Lượt mời theo kế hoạch", "Đã tiêm", "Liều nhận", "Liều đã cấp/dùng", "Liều đã tiêm",
+                  "Liều tồn", "Phản ứng sau tiêm", "Tai biến nặng"], rows)
+
+
+def _roles(data: ReportData, scope: _Scope) -> Section:
+    rows = [[r.unit, r.task] for r in data.campaign.reports.responsibilities]
+    return Section("III", "Phân công trách nhiệm", paragraphs=[
+        "Theo Công văn 1038/UBND-KGVX và cấu hình của chiến dịch (reports.responsibilities)."],
+        tables=[Table("Đơn vị và nhiệm vụ", ["Đơn vị", "Nhiệm vụ"], rows)])
+
+
+def _missing(data: ReportData, scope: _Scope, gaps: pd.DataFrame, figures: dict[str, Any]) -> Section:
+    blocking = gaps[gaps["severity"] == "blocking"] if len(gaps) else gaps
+    figures["blocking_gaps"] = int(len(blocking))
+    rows = [[_district_label(data, r.district), r.facility or "-", r.dimension, r.detail, int(r.missing)]
+            for r in blocking.itertuples(index=False)]
+    warnings = _missing_warnings(data, scope, "II.1") + _missing_warnings(data, scope, "II.2")
+    return Section("IV", "Những việc còn tồn tại", warnings=list(dict.fromkeys(warnings)), paragraphs=[
+        f"{len(blocking)} tồn tại chặn (cơ sở hoặc huyện chưa sẵn sàng vì thiếu hạng mục dưới đây)."],
+        tables=[Table("Tồn tại cần khắc phục", ["Huyện", "Cơ sở", "Lĩnh vực", "Nội dung", "Thiếu"], rows[:300],
+                      note=f"và {len(rows) - 300} tồn tại khác" if len(rows) > 300 else None)])
+
+
+def _empty_number(x: Any) -> Any:
+    return None if x is None or (isinstance(x, float) and np.isnan(x)) else x
