@@ -668,7 +668,7 @@ def report(ctx: click.Context, level: str, unit: str | None, formats: tuple[str,
         else:
             from flows.compile_report import compile_report_flow
 
-            result = compile_report_flow(level=level, unit=code, now=now, formats=list(formats) or None,
+            result = compile_report_flow(levels=[level], unit=code, now=now, formats=list(formats) or None,
                                          out_dir=str(out) if out else None)
             for b in result["reports"][:40]:
                 note = f", {b['warnings']} lưu ý về dữ liệu thiếu" if b["warnings"] else ""

@@ -48,7 +48,8 @@ def planned_uploads(manifest_path: Path, now: dt.datetime) -> tuple[list[Planned
 def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[PlannedUpload],
               manifest: dict[str, Any], paths: dict[str, str], now: dt.datetime, seconds: float,
               readiness: dict[str, Any] | None = None, deadlines: dict[str, Any] | None = None,
-              master_list: dict[str, Any] | None = None, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+              master_list: dict[str, Any] | None = None, plan: dict[str, Any] | None = None,
+              reports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     statuses = Counter(o["status"] for o in outcomes)
     reasons: Counter[str] = Counter()
     for o in outcomes:
@@ -84,6 +85,7 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
         "deadlines": _deadlines_digest(deadlines) if deadlines else None,
         "master_list": _master_list_digest(master_list) if master_list else None,
         "plan": _plan_digest(plan) if plan else None,
+        "reports": _reports_digest(reports) if reports else None,
         "outputs": paths,
     }
 
@@ -120,6 +122,24 @@ def _plan_digest(summary: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": summary["run_id"], "from": summary["from"], "days": summary["days"],
             "published": summary["published"], "province": summary["province"], "quality": summary["quality"],
             "invitation_lists": len(summary.get("invitation_lists", [])), "seconds": summary.get("seconds")}
+
+
+def _reports_digest(built: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many reports of each level, the province's key figures and files."""
+    province = next((b for b in built if b["level"] == "province"), None)
+    return {"built": {lvl: sum(1 for b in built if b["level"] == lvl) for lvl in ("district", "province")},
+            "with_missing_data": sum(1 for b in built if b["warnings"]),
+            "province": {"version": province["version"], "files": province["files"], "figures": province["figures"]}
+            if province else None}
+
+
+def _reports_lines(reports: dict[str, Any] | None) -> list[str]:
+    if not reports or not reports.get("province"):
+        return []
+    p = reports["province"]
+    return [f"Reports: the province's (version {p['version']}) and {reports['built']['district']} districts', DOCX and "
+            f"PDF; {reports['with_missing_data']} say on their pages which data are still missing. Approve and send "
+            f"with `campaign report approve` and `campaign report --submit` (outputs: reports)."]
 
 
 def _plan_lines(plan: dict[str, Any] | None) -> list[str]:
@@ -164,6 +184,7 @@ def render_text(summary: dict[str, Any]) -> str:
         *_deadline_lines(summary.get("deadlines")),
         *_master_list_lines(summary.get("master_list")),
         *_plan_lines(summary.get("plan")),
+        *_reports_lines(summary.get("reports")),
         "Outputs:",
         *[f"  {k}: {v}" for k, v in summary["outputs"].items()],
     ]

@@ -14,12 +14,11 @@ ALL_LEVELS = ["facility", "district", "province"]
 
 
 @flow(name="compile-report", log_prints=False)
-def compile_report_flow(level: str | None = None, unit: str | None = None, now: str | None = None,
+def compile_report_flow(levels: list[str] | None = None, unit: str | None = None, now: str | None = None,
                         formats: list[str] | None = None, out_dir: str | None = None) -> dict[str, Any]:
-    """`level`: facility, district or province (default: all three, facilities first); `unit`: one unit
-    of that level (facility code, district GSO code); `formats`: docx, pdf, html (default docx and pdf)."""
-    levels = [level] if level else ALL_LEVELS
-    built = compile_reports(levels, unit, now, formats or ["docx", "pdf"], out_dir)
+    """`levels`: facility, district, province (default: all three, facilities first); `unit`: one unit of
+    a single level (facility code, district GSO code); `formats`: docx, pdf, html (default docx and pdf)."""
+    built = compile_reports(levels or ALL_LEVELS, unit, now, formats or ["docx", "pdf"], out_dir)
     publish_report_artifacts(built, now)
     return {"reports": built}
 

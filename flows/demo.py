@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from campaign import clock
 from campaign.demo import planned_uploads, summarize
 from campaign.resources import get_resources
+from flows.compile_report import compile_report_flow
 from flows.deadline_watch import deadline_watch_flow
 from flows.master_list import master_list_flow
 from flows.plan_sessions import plan_sessions_flow
@@ -42,6 +43,8 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
     # two weeks of sessions from tomorrow, published (people are invited), with printable invitation lists
     invitations_dir = res.settings.outputs_dir / "plans" / "invitations"
     plan = plan_sessions_flow(days=14, now=now, publish_by="demo: DoH coordinator", out_dir=str(invitations_dir))
+    # each district's report and the province's, as DOCX and PDF, to approve and send (`campaign report`)
+    reports = compile_report_flow(levels=["district", "province"], now=now)
     deadlines = deadline_watch_flow(now=now)   # what each party owes by when; escalations due by now
     paths = {
         "database": res.settings.resolved_database_url,
@@ -53,13 +56,14 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
         "prefect_home": os.environ.get("PREFECT_HOME", ""),
         **master_outputs["paths"],
         "invitation_lists": str(invitations_dir),
+        "reports": str(res.settings.outputs_dir / "reports"),
     }
     summary = summarize(res.engine, outcomes, later=later, manifest=json.loads(Path(manifest_path).read_text()),
                         paths=paths, now=at, seconds=time.monotonic() - started, readiness=readiness,
                         deadlines=deadlines, master_list={**master, "quality": master_outputs["quality"],
                                                              "exported_districts": master_outputs["exported_districts"],
                                                              "exported_people": master_outputs["exported_people"]},
-                        plan=plan)
+                        plan=plan, reports=reports["reports"])
     create_markdown_artifact(key="demo-summary", markdown="```json\n" + json.dumps(summary, indent=1,
                              ensure_ascii=False)[:20000] + "\n```", description="Demo summary")
     return summary

@@ -84,6 +84,11 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
     assert 0 < plan["province"]["planned"] <= master["province"]["eligible_persons"]
     assert plan["quality"]["priority_inversions"]["unexplained"] == 0
     assert plan["invitation_lists"] == len(list(Path(summary["outputs"]["invitation_lists"]).glob("*.xlsx"))) > 0
+    # the province's report and each district's, DOCX and PDF, built from the same database
+    reports = summary["reports"]
+    assert reports["built"] == {"district": 17, "province": 1}
+    assert reports["province"]["figures"]["people_total"] == master["persons"]
+    assert all(Path(p).stat().st_size > 0 for p in reports["province"]["files"].values())
     flow_runs, task_runs, _ = _runs_of("demo")
     assert any(fr.state.is_completed() for fr in flow_runs)
     names = {tr.name.split("-")[0] for tr in task_runs}

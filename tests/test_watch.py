@@ -29,6 +29,15 @@ def campaign():
     return load_campaign()
 
 
+def report_sent(engine: Engine, district: str, when: dt.datetime) -> None:
+    """The district's preparation report, approved and sent at `when` (campaign.reports.run.submit)."""
+    from campaign.store.models import ReportRecord
+
+    with Session(engine) as s, s.begin():
+        s.add(ReportRecord(level="district", unit=district, version=1, as_of=when, approved_at=when,
+                           approved_by="t", submitted_at=when, submitted_by="t", recipients=["bcd@x"]))
+
+
 def submit(engine: Engine, district: str, kind: str, when: dt.datetime, status: str = "accepted") -> None:
     with Session(engine) as s, s.begin():
         sha = hashlib.sha256(f"{district}{kind}{when}{status}".encode()).hexdigest()
@@ -66,6 +75,7 @@ class Outbox:
 def test_each_step_is_written_once_however_often_the_watch_runs(migrated_engine, campaign) -> None:
     for kind in PREP:   # 622 delivers everything on time; the others deliver nothing
         submit(migrated_engine, "622", kind, at("28/07 10:00"))
+    report_sent(migrated_engine, "622", at("28/07 10:00"))
     assert watch_at(migrated_engine, campaign, at("28/07 15:00")) == []
     first = watch_at(migrated_engine, campaign, at("28/07 16:00"))
     # the reminder of both district deadlines for the 16 districts that sent nothing; 622 still owes the
@@ -92,12 +102,15 @@ def test_each_step_is_written_once_however_often_the_watch_runs(migrated_engine,
 def test_a_withdrawn_submission_does_not_close_a_deliverable_and_late_is_late(migrated_engine, campaign) -> None:
     for kind in PREP[:3]:
         submit(migrated_engine, "633", kind, at("28/07 09:00"))
+    report_sent(migrated_engine, "633", at("28/07 09:00"))
     submit(migrated_engine, "633", "communication", at("28/07 09:00"), status="withdrawn")
     with Session(migrated_engine) as s:
         b = board(s, campaign, at("28/07 23:00"))
     mine = next(d for d in b["deliverables"] if d["deadline"] == "district_preparation" and d["party"] == "633")
     assert mine["state"] == "due" and mine["missing"] == ["communication"]
     submit(migrated_engine, "633", "communication", at("29/07 02:00"))
+    other = next(d for d in b["deliverables"] if d["deadline"] == "district_preparation" and d["party"] == "634")
+    assert "báo cáo (cấp huyện) đã duyệt và gửi" in other["missing"]   # no report: never done
     with Session(migrated_engine) as s:
         b = board(s, campaign, at("29/07 08:00"))
         early = board(s, campaign, at("29/07 01:00"))

@@ -168,7 +168,9 @@ class _Scope:
 def scope_of(data: ReportData, level: str, unit: str | None) -> _Scope:
     campaign = data.campaign
     if level == "province":
-        return _Scope(level, campaign.province.code, campaign.province.name, campaign.district_codes, None)
+        name = campaign.province.name
+        return _Scope(level, campaign.province.code, name if name.lower().startswith("tỉnh") else f"Tỉnh {name}",
+                      campaign.district_codes, None)
     if level == "district":
         if unit not in campaign.district_codes:
             raise ReportError(f"không có huyện {unit!r} trong tỉnh")
