@@ -323,3 +323,21 @@ def test_a_dose_given_after_a_deferral_lifts_it_and_sets_the_next_dose() -> None
     out = people(recs, np.array(["A"], dtype=object), events, campaign_date=dt.date(2021, 7, 29), min_age=18,
                  rules=PriorityRules()).iloc[0]
     assert bool(out["eligible"]) and out["next_dose"] == 2
+
+
+def test_em_keeps_a_vanishing_m_at_splinks_floor_instead_of_failing() -> None:
+    """Splink 5 refuses an m below 1e-300; EM drives a level never seen among matches there (the 50,000-
+    people demo did). Inside em_m_floor the value is kept at the floor; outside, Splink's rule stands."""
+    from splink.internals.comparison_level import ComparisonLevel
+    from splink.internals.dialects import SplinkDialect
+
+    from campaign.dedupe.model import SPLINK_MIN_PROBABILITY, em_m_floor
+
+    level = ComparisonLevel("ELSE", SplinkDialect.from_string("duckdb"), label_for_charts="else")
+    with em_m_floor():
+        level.m_probability = 0.0
+        assert level.m_probability == SPLINK_MIN_PROBABILITY
+        level.m_probability = 0.25
+        assert level.m_probability == 0.25
+    with pytest.raises(ValueError, match="below the minimum"):
+        level.m_probability = 0.0

@@ -14,7 +14,9 @@ phone differ for people listed at home and at work.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,13 +211,43 @@ def train(records: pd.DataFrame, training: Training = Training()) -> dict[str, A
 
     for rule in (block_on("birth_date"), block_on("given_name", "other_names")):
         try:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True, max_pairs=training.em_max_pairs)
+            with em_m_floor():
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=True, max_pairs=training.em_max_pairs)
         except EMTrainingException:
             continue
     model = with_m_floor(linker.misc.save_model_to_json(), training.m_floor)
     model["campaign_model_version"] = MODEL_VERSION
     return model
+
+
+SPLINK_MIN_PROBABILITY = 1e-300
+
+
+@contextlib.contextmanager
+def em_m_floor() -> Iterator[None]:
+    """During EM, an m that reaches below Splink 5's smallest allowed value is kept at it instead of
+    failing the whole training. On clean lists a level never seen among the probable matches (sex
+    disagreeing, two workplaces almost alike) is driven to 0 within a few iterations, and Splink's setter
+    raises (the province's demo list of 25,000 rows did). `with_m_floor` raises every such level to
+    `m_floor` afterwards; the value kept here only lets EM finish."""
+    from splink.internals.comparison_level import ComparisonLevel
+
+    prop = ComparisonLevel.__dict__.get("m_probability")
+    if not isinstance(prop, property) or prop.fset is None:   # another Splink: nothing to guard
+        yield
+        return
+
+    def clamped(self: Any, value: float | None) -> None:
+        if value is not None and value < SPLINK_MIN_PROBABILITY:
+            value = SPLINK_MIN_PROBABILITY
+        prop.fset(self, value)
+
+    ComparisonLevel.m_probability = property(prop.fget, clamped, prop.fdel, prop.__doc__)
+    try:
+        yield
+    finally:
+        ComparisonLevel.m_probability = prop
 
 
 def with_m_floor(model: dict[str, Any], floor: float) -> dict[str, Any]:
