@@ -7,7 +7,8 @@ JSON object on its last line).
     python benchmarks/_master_list_child.py modify WORK DISTRICT       WORK/reupload/target_list.csv: the
                                                                        district's list with 20 phones corrected
                                                                        and 10 people added
-    python benchmarks/_master_list_child.py build DB [--retrain]       master_list.build (the measured figure)
+    python benchmarks/_master_list_child.py build DB [--retrain] [--cache DIR]   master_list.build (the measured
+                                                                       figure; DIR: the prepared records' cache)
     python benchmarks/_master_list_child.py reupload DB FILE DISTRICT HOME   run_intake of one district's list
     python benchmarks/_master_list_child.py baseline DB                read the current target-list rows into
                                                                        pandas + an exact-key dedupe
@@ -182,7 +183,7 @@ def reupload(db: Path, file: Path, district: str, home: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def build(db: Path, retrain: bool) -> dict[str, Any]:
+def build(db: Path, retrain: bool, cache_dir: Path | None = None) -> dict[str, Any]:
     from campaign import master_list
     from campaign.intake import Stopwatch
 
@@ -198,11 +199,12 @@ def build(db: Path, retrain: bool) -> dict[str, Any]:
     campaign = _campaign()
     setup = time.perf_counter() - started
     started = time.perf_counter()
-    r = master_list.build(engine, campaign, as_of=AS_OF, retrain=retrain)
+    r = master_list.build(engine, campaign, as_of=AS_OF, retrain=retrain, cache_dir=cache_dir)
     seconds = time.perf_counter() - started
     province = r.stats.get("province", {})
     return {"retrain": retrain, "trained": r.trained, "seconds": seconds, "setup_seconds": setup,
             "stages": {k: round(v, 3) for k, v in r.seconds.items()}, "rows": r.rows, "persons": r.persons,
+            "submissions_reused": r.submissions_reused,
             "review_pairs": r.review_pairs, "review_rows": province.get("review"),
             "clusters_across_districts": province.get("clusters_across_districts"),
             "build_peak_mib": r.peak_mib, "peak_mib": peak_mib(),
@@ -444,7 +446,8 @@ if __name__ == "__main__":
     elif mode == "modify":
         out = modify(Path(args[0]), args[1])
     elif mode == "build":
-        out = build(Path(args[0]), "--retrain" in args)
+        out = build(Path(args[0]), "--retrain" in args,
+                    Path(args[args.index("--cache") + 1]) if "--cache" in args else None)
     elif mode == "reupload":
         out = reupload(Path(args[0]), Path(args[1]), args[2], Path(args[3]))
     elif mode == "baseline":

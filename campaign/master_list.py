@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +30,7 @@ from campaign.config import CampaignConfig
 from campaign.dedupe import model as linkage
 from campaign.dedupe.clusters import Thresholds, active_decisions, assign_person_ids, cluster, pair_key
 from campaign.dedupe.eligibility import PriorityRules, people
-from campaign.dedupe.records import DOB_DOUBTS, ID_DOUBTS, INSURANCE_DOUBTS, build_records
+from campaign.dedupe.records import DOB_DOUBTS, ID_DOUBTS, INSURANCE_DOUBTS, RECORD_COLUMNS, build_records
 from campaign.domain.text import fold_series
 from campaign.intake import Stopwatch
 from campaign.store.models import (
@@ -70,6 +73,7 @@ class MasterListResult:
     stats: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
     peak_mib: float = 0.0
+    submissions_reused: int = 0
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -107,11 +111,13 @@ def current_submissions(session: Session, kind: str = KIND) -> pd.DataFrame:
     return pd.DataFrame(subs, columns=["submission_id", "district", "version", "received_at"])
 
 
-def load_rows(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The current target-list submissions, their loaded rows (with `received_at`), the warnings intake
-    found on them that matter for linkage, and the current vaccination records."""
+def load_rows(session: Session, only: list[int] | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The current target-list submissions, their loaded rows (with `received_at`; of the submissions
+    `only` when given), the warnings intake found on them that matter for linkage, and the current
+    vaccination records."""
     subs = current_submissions(session)
-    ids = subs["submission_id"].tolist()
+    ids = subs["submission_id"].tolist() if only is None else list(only)
     table = KIND_TABLES[KIND]
     if ids:
         rows = frame_of(session, select(*(table.c[c] for c in ROW_COLUMNS))
@@ -133,6 +139,59 @@ def load_rows(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     events = frame_of(session, select(*(vt.c[c] for c in vcols)).where(vt.c.submission_id.in_(vsubs)), vcols) \
         if vsubs else pd.DataFrame(columns=vcols)
     return subs, rows, doubts, events
+
+
+def prepare(rows: pd.DataFrame, doubts: pd.DataFrame) -> pd.DataFrame:
+    """The records of loaded rows (`records.build_records`) with what eligibility needs beside them."""
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in [*RECORD_COLUMNS, "received_at", "dose2_date",
+                                                                    "dose1_product"]})
+    records = build_records(rows, doubts)
+    records["received_at"] = rows["received_at"].to_numpy()
+    records["dose2_date"] = pd.to_datetime(rows["dose2_date"], errors="coerce").to_numpy()
+    records["dose1_product"] = rows["dose1_product"].to_numpy(dtype=object)
+    return records
+
+
+# A submission's rows never change (a correction is a new submission): its prepared records are kept per
+# submission and reused by later runs, as long as the code that prepares them is the same.
+RECORDS_CACHE_VERSION = hashlib.sha1(
+    Path(sys.modules[build_records.__module__].__file__).read_bytes()   # type: ignore[arg-type]
+    + repr(ROW_COLUMNS).encode()).hexdigest()[:12]
+
+
+def _cached(cache_dir: Path, submission_id: int) -> Path:
+    return cache_dir / f"records-{RECORDS_CACHE_VERSION}-{int(submission_id)}.pkl"
+
+
+def current_records(session: Session, cache_dir: Path | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """The current submissions, their records (record_id = position, in submission order) and the
+    vaccination records. With `cache_dir`, only submissions not prepared before are read and prepared
+    (a rebuild after one district's upload reads one district). Also how many submissions were reused."""
+    subs = current_submissions(session)
+    ids = [int(i) for i in subs["submission_id"]]
+    reuse = [i for i in ids if cache_dir is not None and _cached(cache_dir, i).exists()]
+    fresh_ids = [i for i in ids if i not in set(reuse)]
+    _, rows, doubts, events = load_rows(session, only=fresh_ids)
+    fresh = prepare(rows, doubts)
+    parts = {int(k): g for k, g in fresh.groupby("submission_id", sort=False)}
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for sid in fresh_ids:
+            target = _cached(cache_dir, sid)
+            tmp = target.with_suffix(".tmp")
+            parts.get(sid, fresh.iloc[0:0]).to_pickle(tmp)
+            os.replace(tmp, target)
+        keep = {_cached(cache_dir, i).name for i in ids}
+        for old in cache_dir.glob("records-*.pkl"):   # superseded submissions, an older preparation
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+    frames = [parts.get(i, fresh.iloc[0:0]) if i in set(fresh_ids) else pd.read_pickle(_cached(cache_dir, i))
+              for i in ids]
+    records = pd.concat(frames, ignore_index=True) if frames else fresh
+    records["record_id"] = np.arange(len(records), dtype=np.int64)
+    return subs, records, events, {"reused": len(reuse), "prepared": len(fresh_ids)}
 
 
 def link_events(records: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -209,24 +268,21 @@ def district_stats(records: pd.DataFrame, labels: np.ndarray, status: np.ndarray
 
 
 def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_run_id: str | None = None,
-          retrain: bool = False) -> MasterListResult:
-    """Build the master list from the current target lists and make it the current one."""
+          retrain: bool = False, cache_dir: Path | None = None) -> MasterListResult:
+    """Build the master list from the current target lists and make it the current one (with
+    `cache_dir`, the records of submissions prepared by an earlier run are reused)."""
     rules = campaign.master_list
     watch = Stopwatch()
     with Session(engine) as session, session.begin():
+        with watch.stage("records"):   # read and prepared, or reused per submission
+            subs, records, events, reuse = current_records(session, cache_dir)
         with watch.stage("read"):
-            subs, rows, doubts, events = load_rows(session)
             decisions = pd.DataFrame(session.execute(select(
                 ReviewDecision.id, ReviewDecision.pair_key, ReviewDecision.fingerprint_a,
                 ReviewDecision.fingerprint_b, ReviewDecision.decision, ReviewDecision.decided_at,
                 ReviewDecision.reversed_at)).all(),
                 columns=["id", "pair_key", "fingerprint_a", "fingerprint_b", "decision", "decided_at", "reversed_at"])
             known = frame_of(session, select(PersonKey.key, PersonKey.person_id), ["key", "person_id"])
-        with watch.stage("prepare"):
-            records = build_records(rows, doubts)
-            records["received_at"] = rows["received_at"].to_numpy()
-            records["dose2_date"] = pd.to_datetime(rows["dose2_date"], errors="coerce").to_numpy()
-            records["dose1_product"] = rows["dose1_product"].to_numpy(dtype=object)
         stored = None if retrain else _current_model(session)
         if stored is not None and len(records) > RETRAIN_GROWTH * max(stored.trained_rows, 1):
             stored = None   # trained on a much smaller list (say, the first district's): train again
@@ -277,7 +333,8 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
         result = MasterListResult(run_id=run.id, as_of=as_of, trained=trained, model_id=stored.id,
                                   rows=len(records), persons=len(persons), review_pairs=len(review),
                                   inputs=list(run.inputs), stats=stats, seconds=dict(watch.seconds),
-                                  peak_mib=max(watch.peak_mib.values(), default=0.0))
+                                  peak_mib=max(watch.peak_mib.values(), default=0.0),
+                                  submissions_reused=reuse["reused"])
     return result
 
 

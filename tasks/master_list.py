@@ -25,7 +25,7 @@ def build_master_list(now: str | None = None, retrain: bool = False) -> dict[str
     at = clock.to_utc(clock.parse_instant(now) if now else clock.now())
     run_id = flow_run.get_id()
     result = ml.build(res.engine, res.campaign, as_of=at, flow_run_id=str(run_id) if run_id else None,
-                      retrain=retrain)
+                      retrain=retrain, cache_dir=res.settings.home / "cache" / "master_list")
     return ml.to_json(result, names=district_names(res.campaign.district_codes))
 
 

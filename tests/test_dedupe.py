@@ -339,5 +339,6 @@ def test_em_keeps_a_vanishing_m_at_splinks_floor_instead_of_failing() -> None:
         assert level.m_probability == SPLINK_MIN_PROBABILITY
         level.m_probability = 0.25
         assert level.m_probability == 0.25
+        level.m_probability = "level not observed in training dataset"   # Splink's marker passes through
     with pytest.raises(ValueError, match="below the minimum"):
         level.m_probability = 0.0

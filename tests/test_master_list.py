@@ -224,3 +224,21 @@ def test_a_first_small_list_trains_and_a_list_four_times_larger_trains_again(mig
     store_rows(migrated_engine, with_cases(CASES, people=PEOPLE), when=AT + dt.timedelta(hours=1))
     assert ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=1)).trained
     assert not ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=2)).trained
+
+
+def test_prepared_records_are_reused_per_submission_and_give_the_same_list(migrated_engine, rows, tmp_path) -> None:
+    campaign = load_campaign()
+    store_rows(migrated_engine, rows)
+    cache = tmp_path / "cache"
+    first = ml.build(migrated_engine, campaign, as_of=AT, cache_dir=cache)
+    before = _records(migrated_engine).sort_values(["submission_id", "row_number"]).reset_index(drop=True)
+    assert first.submissions_reused == 0 and len(list(cache.glob("records-*.pkl"))) == 17   # a list per district
+    again = ml.build(migrated_engine, campaign, as_of=AT, cache_dir=cache)
+    assert again.submissions_reused == 17 and again.persons == first.persons
+    after = _records(migrated_engine).sort_values(["submission_id", "row_number"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after)
+    # one district uploads again: only its list is read and prepared; the superseded file leaves the cache
+    store_rows(migrated_engine, rows[rows["district"] == "622"], when=AT + dt.timedelta(hours=1))
+    third = ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=1), cache_dir=cache)
+    assert third.submissions_reused == 16 and len(list(cache.glob("records-*.pkl"))) == 17
+    assert third.persons == first.persons

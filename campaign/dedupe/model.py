@@ -238,8 +238,9 @@ def em_m_floor() -> Iterator[None]:
         yield
         return
 
-    def clamped(self: Any, value: float | None) -> None:
-        if value is not None and value < SPLINK_MIN_PROBABILITY:
+    def clamped(self: Any, value: Any) -> None:
+        # (Splink also sets a text marker, "level not observed in training dataset": passed through)
+        if isinstance(value, float | int) and value < SPLINK_MIN_PROBABILITY:
             value = SPLINK_MIN_PROBABILITY
         prop.fset(self, value)
 
