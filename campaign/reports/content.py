@@ -23,7 +23,14 @@ from campaign.config import CampaignConfig, load_input_kinds
 from campaign.master_list import frame_of
 from campaign.reports.model import Chart, Report, Section, Table
 from campaign.store.current import current_rows
-from campaign.store.models import MasterPerson, PlanRun, PlanSession, PlanUnplanned, Submission
+from campaign.store.models import (
+    MasterPerson,
+    PlanInvitation,
+    PlanRun,
+    PlanSession,
+    PlanUnplanned,
+    Submission,
+)
 
 LEVELS = ("facility", "district", "province")
 KIND_ORDER = ("facilities", "infrastructure", "training", "communication", "staff", "target_list", "vaccine_stock",
@@ -56,6 +63,7 @@ class ReportData:
     plan: dict[str, Any] | None
     plan_sessions: pd.DataFrame
     plan_unplanned: pd.DataFrame
+    plan_invitations: pd.DataFrame   # district, facility_code, person_id, dose (no names: ids only)
     vaccinations: pd.DataFrame
     aefi: pd.DataFrame
     backfill: pd.DataFrame
@@ -95,7 +103,7 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
                               "latitude": pd.to_numeric(fac["latitude"], errors="coerce"),
                               "longitude": pd.to_numeric(fac["longitude"], errors="coerce")})
     persons["facility_code"] = assign_facilities(persons, fac_frame).to_numpy() if len(persons) else []
-    plan, plan_sessions, plan_unplanned = _plan(session)
+    plan, plan_sessions, plan_unplanned, plan_invitations = _plan(session)
     vacc, _ = current_rows(session, "vaccinations", ["facility_code", "id_number", "session_date", "screening_result",
                                                      "vaccinated", "product", "dose_number"], districts,
                            per_facility=False)
@@ -117,11 +125,12 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
                                               "received_at"])
     return ReportData(as_of=as_of, campaign=campaign, names=readiness.district_names(districts),
                       assessment=assessment, facilities=fac, stock=stock, persons=persons, plan=plan,
-                      plan_sessions=plan_sessions, plan_unplanned=plan_unplanned, vaccinations=vacc, aefi=aefi,
+                      plan_sessions=plan_sessions, plan_unplanned=plan_unplanned,
+                      plan_invitations=plan_invitations, vaccinations=vacc, aefi=aefi,
                       backfill=backfill, submissions=submissions)
 
 
-def _plan(session: Session) -> tuple[dict[str, Any] | None, pd.DataFrame, pd.DataFrame]:
+def _plan(session: Session) -> tuple[dict[str, Any] | None, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The latest published plan of the province (else the latest plan of the province)."""
     run = session.execute(select(PlanRun).where(PlanRun.district.is_(None), PlanRun.published_at.is_not(None))
                           .order_by(PlanRun.published_at.desc()).limit(1)).scalar_one_or_none() or \
@@ -129,8 +138,12 @@ def _plan(session: Session) -> tuple[dict[str, Any] | None, pd.DataFrame, pd.Dat
                         .limit(1)).scalar_one_or_none()
     scols = ["district", "facility_code", "date", "part", "product", "invited", "dose2", "vials", "wasted_doses",
              "teams", "team_source"]
+    icols = ["district", "facility_code", "person_id", "dose"]
     if run is None:
-        return None, pd.DataFrame(columns=scols), pd.DataFrame(columns=["district", "reason", "n"])
+        return None, pd.DataFrame(columns=scols), pd.DataFrame(columns=["district", "reason", "n"]), \
+            pd.DataFrame(columns=icols)
+    invitations = frame_of(session, select(*(getattr(PlanInvitation, c) for c in icols))
+                           .where(PlanInvitation.run_id == run.id), icols)
     sessions = frame_of(session, select(*(getattr(PlanSession, c) for c in scols)).where(PlanSession.run_id == run.id),
                         scols)
     sessions["date"] = pd.to_datetime(sessions["date"]).dt.date
@@ -140,7 +153,7 @@ def _plan(session: Session) -> tuple[dict[str, Any] | None, pd.DataFrame, pd.Dat
         .rename("n").reset_index()
     info = {"run_id": run.id, "start": run.start_date, "days": run.days,
             "published_at": run.published_at, "published_by": run.published_by}
-    return info, sessions, unplanned
+    return info, sessions, unplanned, invitations
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -475,16 +488,22 @@ def _progress(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Secti
                     {"Mũi tiêm": per_day.astype(float).tolist()}, "mũi")] if len(per_day) > 1 else []
     groups = given.groupby(pd.to_numeric(given["priority_group"], errors="coerce").fillna(0).astype(int)).size() \
         if len(given) else pd.Series(dtype=int)
-    planned_people = scope.rows(data.persons)
-    planned_people = planned_people.groupby(pd.to_numeric(planned_people["priority_group"], errors="coerce")
-                                            .fillna(0).astype(int)).size() if len(planned_people) else pd.Series()
+    listed = scope.rows(data.persons)
+    group_of = pd.to_numeric(data.persons.set_index("person_id")["priority_group"], errors="coerce") \
+        if len(data.persons) else pd.Series(dtype=float)
+    listed = listed.groupby(pd.to_numeric(listed["priority_group"], errors="coerce").fillna(0).astype(int)).size() \
+        if len(listed) else pd.Series(dtype=int)
+    invited = scope.rows(data.plan_invitations)
+    planned = invited[invited["dose"] == 1]["person_id"].map(group_of).fillna(0).astype(int).value_counts() \
+        if len(invited) else pd.Series(dtype=int)
     figures["vaccinated_by_priority"] = {int(k): int(n) for k, n in groups.items()}
-    group_rows = [[int(g) if g else "Chưa rõ", int(planned_people.get(g, 0)), int(groups.get(g, 0))]
-                  for g in sorted(set(groups.index) | set(planned_people.index))]
+    figures["planned_by_priority"] = {int(k): int(n) for k, n in planned.items()}
+    group_rows = [[int(g) if g else "Chưa rõ", int(listed.get(g, 0)), int(planned.get(g, 0)), int(groups.get(g, 0))]
+                  for g in sorted(set(groups.index) | set(listed.index) | set(planned.index))]
     return Section("II.4", "Công tác báo cáo: tiến độ tiêm chủng, cấp phát vắc xin, phản ứng sau tiêm", paragraphs=[
         "Báo cáo tiến độ hằng ngày được tổng hợp tự động từ cùng dữ liệu (artifact `progress-...` trong Prefect)."],
-        tables=[table, Table("Đối tượng và số mũi đã tiêm theo nhóm ưu tiên", ["Nhóm", "Trong danh sách",
-                                                                              "Đã tiêm"], group_rows)],
+        tables=[table, Table("Đối tượng, số người được mời (mũi 1) theo kế hoạch và số mũi đã tiêm theo nhóm ưu tiên",
+                             ["Nhóm", "Trong danh sách", "Được mời theo kế hoạch", "Đã tiêm"], group_rows)],
         charts=charts)
 
 
@@ -535,7 +554,3 @@ def _missing(data: ReportData, scope: _Scope, gaps: pd.DataFrame, figures: dict[
         f"{len(blocking)} tồn tại chặn (cơ sở hoặc huyện chưa sẵn sàng vì thiếu hạng mục dưới đây)."],
         tables=[Table("Tồn tại cần khắc phục", ["Huyện", "Cơ sở", "Lĩnh vực", "Nội dung", "Thiếu"], rows[:300],
                       note=f"và {len(rows) - 300} tồn tại khác" if len(rows) > 300 else None)])
-
-
-def _empty_number(x: Any) -> Any:
-    return None if x is None or (isinstance(x, float) and np.isnan(x)) else x
