@@ -342,6 +342,7 @@ class PlanningRules(_Strict):
     standby_per_session: int = Field(default=10, ge=0)
     standing_teams: bool = True        # a facility's latest complete roster stands for sessions without one
     reserve_dose2: bool = True         # a dose 1 whose dose 2 is due inside the plan holds a dose back for it
+    results_grace_days: int = Field(default=2, ge=0)   # invited this recently: wait for the result upload
 
 
 class Responsibility(_Strict):

@@ -262,3 +262,39 @@ def test_duty_rosters_never_put_a_person_in_two_places(rosters) -> None:
     sent = members.groupby(["facility_code", "session_day", "session_part"])["team_no"].nunique()
     got = duty[duty["team_source"] == "roster"].set_index(["facility_code", "date", "part"])["complete_teams"]
     assert got.reindex(sent.index).tolist() == sent.tolist()
+
+
+def test_a_replan_keeps_published_dose_two_recalls_and_sessions_past_its_own_horizon() -> None:
+    """Pfizer dose 1 on day 1 and its dose 2 three weeks later, published; the plan made again from the
+    next day, for a week only: the dose-2 invitations stay (with their held doses), and so do the
+    published sessions after that week."""
+    stock = _stock([("F1", "pfizer", "P1", DAY + dt.timedelta(days=90), 2)])
+    first = plan_sessions(_people(20), _facilities(), _teams("F1", days=30), stock, PRODUCTS, _days(30))
+    published = first.invitations
+    assert (published["dose"] == 2).sum() == 6
+    later = [DAY + dt.timedelta(days=i) for i in range(1, 8)]
+    again = plan_sessions(_people(20), _facilities(), _teams("F1", days=30), stock, PRODUCTS, later,
+                          fixed=published, published_standby=first.standby)
+    kept = again.invitations[again.invitations["source"] == "published"]
+    assert len(kept) == 6 and (kept["dose"] == 2).all() and again.freed.empty
+    assert kept["date"].min() == DAY + dt.timedelta(days=21)
+    assert again.sessions["district"].notna().all() and (again.sessions["vials"] >= 1).all()
+    # their dose 1 (yesterday) awaits its result: not invited again; of the 12 doses the (stale) stock
+    # report shows, 6 stay held for them and 6 go to the next people in the list
+    planned = again.invitations[again.invitations["source"] == "planned"]
+    assert set(planned["person_id"]) == {f"P{i:05d}" for i in range(6, 12)} and (planned["dose"] == 1).all()
+    assert not again.invitations[["person_id", "dose"]].duplicated().any()
+
+
+def test_a_kept_dose_two_must_still_be_due_with_the_same_product() -> None:
+    people = _people(3, dose2=3)
+    people["dose1_date"] = [DAY - dt.timedelta(days=60)] * 3
+    stock = _stock([("F1", "astrazeneca", "A1", DAY + dt.timedelta(days=60), 1)])
+    first = plan_sessions(people, _facilities(), _teams("F1"), stock, PRODUCTS, _days(1))
+    assert (first.invitations["dose"] == 2).sum() == 3
+    corrected = people.assign(dose1_date=[DAY - dt.timedelta(days=60), DAY - dt.timedelta(days=10),
+                                          DAY - dt.timedelta(days=60)])
+    again = plan_sessions(corrected, _facilities(), _teams("F1"), stock, PRODUCTS, _days(1),
+                          fixed=first.invitations)
+    assert again.freed.set_index("person_id")["reason"].to_dict() == {"P00001": "not_due_any_more"}
+    assert "P00001" not in set(again.invitations["person_id"])

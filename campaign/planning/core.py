@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-UNPLANNED_REASONS = ("not_eligible", "no_team", "no_stock", "no_capacity", "dose2_not_due", "dose1_unknown")
+UNPLANNED_REASONS = ("not_eligible", "no_team", "no_stock", "no_capacity", "dose2_not_due", "dose1_unknown",
+                     "awaiting_result")
 INVITATION_COLUMNS = ["person_id", "facility_code", "district", "date", "part", "slot", "dose", "product", "lot",
                       "due_from", "due_to", "source"]
 SESSION_COLUMNS = ["facility_code", "district", "date", "part", "product", "lots", "tables", "teams", "capacity",
@@ -56,6 +57,7 @@ class PlanRules:
     standby_per_session: int = 10
     standing_teams: bool = True
     reserve_dose2: bool = True
+    results_grace_days: int = 2
 
 
 @dataclass
@@ -179,6 +181,7 @@ class _Stock:
         self.lots = [[str(p), str(lot), e, int(v), max(1, int(d))] for p, lot, e, v, d in zip(
             lots["product"], lots["lot"], lots["expiry"], lots["vials_on_hand"], lots["doses_per_vial"], strict=True)]
         self.reserved: dict[str, int] = {}   # doses held for dose 2s due inside the horizon
+        self.opened = (0, 0)
 
     def usable(self, product: str, day: dt.date) -> int:
         """Doses in the unopened vials of the product usable on the day."""
@@ -199,6 +202,7 @@ class _Stock:
         """Open the whole vials `doses` need, lot by lot (earliest expiry first); the lot of each dose
         (fewer when the stock runs out)."""
         out: list[str] = []
+        self.opened = (0, 0)   # vials and doses the last call opened (a lot's own doses per vial)
         for x in self.lots:
             need = doses - len(out)
             if need <= 0:
@@ -207,6 +211,7 @@ class _Stock:
                 vials = min(x[3], -(-need // x[4]))
                 x[3] -= vials
                 out.extend([x[1]] * min(need, vials * x[4]))
+                self.opened = (self.opened[0] + vials, self.opened[1] + vials * x[4])
         return out
 
 
@@ -243,6 +248,12 @@ class _Chunk:
     due_to: list
     source: list
     slot: list = field(default_factory=list)   # kept from the published plan (people were told); None: to give
+    opened: dict = field(default_factory=dict)  # product -> (vials, doses) the session opens
+
+
+def _held(entry: list) -> bool:
+    """A session's dose 2 whose dose was held back (planned now, or published and kept)."""
+    return entry[1] == 2 and entry[5] in ("planned", "published")
 
 
 class _FacilityPlanner:
@@ -302,12 +313,16 @@ class _FacilityPlanner:
         held = cal[cal["capacity"] > 0]
         capacity = {(r.date, r.part): int(r.capacity) for r in held.itertuples(index=False)}
         kept_at = {k: g.sort_values("slot") for k, g in kept.groupby(["date", "part"])} if kept is not None else {}
+        if kept is not None and self.rules.reserve_dose2:   # published dose 2s hold their doses until their day
+            for product, n in kept[kept["dose"] == 2].groupby("product").size().items():
+                self.stock.reserved[product] = self.stock.reserved.get(product, 0) + int(n)
         freed_at = {k: g for k, g in freed.groupby(["date", "part"])} if freed is not None else {}
         keys = sorted(set(capacity) | set(kept_at), key=lambda k: (k[0], part_order.get(k[1], 99)))
         rooms = np.array([capacity.get(k, 0) - len(kept_at.get(k, ())) for k in keys])
         room_after = np.concatenate([np.cumsum(rooms[::-1])[::-1][1:], [0]]) if len(keys) else rooms
         held_keys = []
         self.places, self.invited = sum(capacity.values()), 0
+        self.last_session = max((k[0] for k in capacity), default=None)   # the last day with a team
         for i, (day, part) in enumerate(keys):
             entries: list[list] = []   # [person, dose, product, due_from, due_to, source, slot]
             for r in kept_at.get((day, part), pd.DataFrame()).itertuples(index=False):
@@ -338,7 +353,7 @@ class _FacilityPlanner:
             room = capacity.get((day, part), 0) - len(entries)
             self._dose1(entries, day, room, used, room_after[i] > 0)
             if entries:
-                self.invited += len(entries)
+                self.invited += min(len(entries), capacity.get((day, part), 0))
                 self._close(entries, day, part)
                 held_keys.append((day, part))
         self._leftovers(held_keys, has_team=bool(capacity))
@@ -365,7 +380,9 @@ class _FacilityPlanner:
             # be, its least urgent people who may still come later wait for a later session
             v = self.vial(prod)
             extra = (used.get(prod, 0) + len(items)) % v
-            top_up = self.first_doses(prod, day, used.get(prod, 0) + len(items), len(items), min(room, waiting))
+            kept2 = sum(1 for e in entries if e[2] == prod and _held(e))
+            top_up = self.first_doses(prod, day, used.get(prod, 0) + len(items), len(items) + kept2,
+                                      min(room, waiting))
             if later and extra and top_up < v - extra:
                 movable = [it for it in items[-extra:] if it[0] > day]
                 if len(movable) == extra:
@@ -385,7 +402,7 @@ class _FacilityPlanner:
             waiting = len(self.firsts) - self.pos
             if room <= 0 or waiting <= 0:
                 break
-            planned2 = sum(1 for e in entries if e[2] == product and e[1] == 2 and e[5] == "planned")
+            planned2 = sum(1 for e in entries if e[2] == product and _held(e))
             in_session = counts.get(product, 0)
             n = self.first_doses(product, day, in_session, planned2, min(room, waiting))
             if n <= 0:
@@ -416,7 +433,8 @@ class _FacilityPlanner:
         for product in dict.fromkeys(e[2] for e in entries):
             mine = [e for e in entries if e[2] == product]
             lots = self.stock.open(product, len(mine), day)
-            planned2 = sum(1 for e in mine if e[1] == 2 and e[5] == "planned")
+            c.opened[product] = self.stock.opened
+            planned2 = sum(1 for e in mine if _held(e))
             self.stock.reserved[product] = max(0, self.stock.reserved.get(product, 0) - planned2)
             for e, lot in zip(mine, lots + [None] * (len(mine) - len(lots)), strict=True):
                 if lot is None:   # only a published invitation can outrun the stock (the stock report changed)
@@ -443,13 +461,44 @@ class _FacilityPlanner:
             else:   # sessions left with room: it was the vaccine (its stock, expiry, or doses held for dose 2s)
                 reason = "no_capacity" if self.invited >= self.places else "no_stock"
             self.unplanned.extend((pid, self.district, reason) for pid in rest)
-        left = [(it[3], it[0] > end) for it in self.pending] + [(it[2], False) for it in self.due]
-        for pid, not_due in left:
+        left = [(it[3], it[0]) for it in self.pending] + [(it[2], it[4]) for it in self.due]
+        for pid, due_from in left:
             if pid in self.recalled:
                 continue   # planned for dose 1 here; a dose 2 not fitted in is the next plan's
-            why = "dose2_not_due" if not_due else (
-                "no_team" if not has_team else "no_capacity" if self.invited >= self.places else "no_stock")
+            why = "dose2_not_due" if due_from > end else (
+                "no_team" if not has_team or self.last_session is None or due_from > self.last_session
+                else "no_capacity" if self.invited >= self.places else "no_stock")
             self.unplanned.append((pid, self.district, why))
+
+
+def keep_published(fixed: pd.DataFrame, pool: pd.DataFrame, products: dict[str, Product],
+                   earlier_first: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The published invitations that stay, and those freed (with why). A place stays taken while its
+    person is still to be invited for that dose: a dose 1 while the next dose is 1; a dose 2 while the
+    next dose is 2 and the day is in the due window of the known dose 1, with its product, or when the
+    same plan keeps that person's dose 1 at least the product's interval before (or its dose 1 was a few
+    days ago and awaits its result: `earlier_first`)."""
+    if fixed.empty:
+        return fixed, fixed.assign(reason=pd.Series(dtype=object))
+    f = fixed.assign(date=pd.to_datetime(fixed["date"]).dt.date)
+    person = pool.set_index("person_id")
+    nxt = f["person_id"].map(person["next_dose"])
+    due_from = f["person_id"].map(person["due_from"])
+    first_product = f["person_id"].map(person["dose1_product"])
+    ones = f[(f["dose"] == 1) & nxt.eq(1)]
+    kept_first = ones.set_index("person_id")["date"]
+    if earlier_first is not None and len(earlier_first):
+        kept_first = pd.concat([kept_first, earlier_first[~earlier_first.index.isin(kept_first.index)]])
+    lo = f["product"].map({k: v.interval_days[0] for k, v in products.items()})
+    after_first = f["person_id"].map(kept_first)
+    recalled = (f["dose"] == 2) & nxt.eq(1) & after_first.notna() & \
+        (pd.to_datetime(f["date"]) - pd.to_datetime(after_first)).dt.days.ge(lo)
+    second_due = (f["dose"] == 2) & nxt.eq(2) & due_from.notna() & \
+        (pd.to_datetime(f["date"]) >= pd.to_datetime(due_from)) & first_product.eq(f["product"])
+    keep = ((f["dose"] == 1) & nxt.eq(1)) | recalled | second_due
+    keep = keep.fillna(False).to_numpy(dtype=bool)
+    freed = f[~keep].assign(reason=np.where(nxt[~keep].isna(), "not_in_pool", "not_due_any_more"))
+    return f[keep], freed
 
 
 def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataFrame, stock: pd.DataFrame,
@@ -479,17 +528,23 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
     # a dose 2 needs the date and product of dose 1 (`campaign review`/the district's list can supply them)
     drop(p["next_dose"].eq(2) & (p["due_from"].isna() | ~p["dose1_product"].isin(list(products))), "dose1_unknown")
     drop(p["facility_code"].isna(), "no_capacity")   # no facility with vaccination tables in the district
-    calendar = session_calendar(facilities, duty, days, rules)
+    fixed = fixed if fixed is not None and len(fixed) else pd.DataFrame(columns=INVITATION_COLUMNS)
+    when = pd.to_datetime(fixed["date"]).dt.date if len(fixed) else pd.Series(dtype=object)
+    # invited to a session of the last `results_grace_days` days: its result may not be uploaded yet; the
+    # person is not invited again for that dose meanwhile (after that, no record = no-show: back in the pool)
+    recent = fixed[(when < days[0]) & (when >= days[0] - dt.timedelta(days=rules.results_grace_days))] \
+        if len(fixed) else fixed
+    next_of = p.set_index("person_id")["next_dose"]
+    awaiting = recent[recent["person_id"].map(next_of).eq(recent["dose"])] if len(recent) else recent
+    fixed = fixed[when >= days[0]] if len(fixed) else fixed
+    fixed, freed_rows = keep_published(
+        fixed, p, products, earlier_first=awaiting[awaiting["dose"] == 1].set_index("person_id")["date"])
+    drop(p["person_id"].isin(set(awaiting["person_id"])) & ~p["person_id"].isin(set(fixed["person_id"])),
+         "awaiting_result")
+    # published sessions past this plan's last day stay too (people were told): the calendar covers them
+    calendar = session_calendar(facilities, duty, sorted(set(days) | set(fixed["date"])), rules)
     part_times = {name: (start, end) for name, start, end in rules.parts}
     part_order = {name: i for i, (name, _s, _e) in enumerate(rules.parts)}
-
-    fixed = fixed if fixed is not None and len(fixed) else pd.DataFrame(columns=INVITATION_COLUMNS)
-    fixed = fixed[pd.to_datetime(fixed["date"]).dt.date >= days[0]] if len(fixed) else fixed
-    in_pool = p.set_index("person_id")["next_dose"]
-    # a published place stays taken while its person is still to be invited for that dose
-    keep = fixed["person_id"].map(in_pool).eq(fixed["dose"]).to_numpy(dtype=bool) if len(fixed) else np.array([], bool)
-    freed_rows = fixed[~keep].assign(reason="not_in_pool")
-    fixed = fixed[keep]
     standby_src = published_standby if published_standby is not None and len(published_standby) \
         else pd.DataFrame(columns=STANDBY_COLUMNS)
 
@@ -564,9 +619,12 @@ def _assemble(chunks: dict[tuple, _Chunk], calendar: pd.DataFrame, products: dic
     g = inv.groupby(["facility_code", "date", "part", "product"], sort=False)
     ses = g.agg(invited=("person_id", "size"), dose2=("dose", lambda d: int((d == 2).sum())),
                 lots=("lot", lambda s: ",".join(sorted(set(s))))).reset_index()
-    per_vial = ses["product"].map({k: v.doses_per_vial for k, v in products.items()}).fillna(1).astype(int)
-    ses["vials"] = -(-ses["invited"] // per_vial)
-    ses["wasted_doses"] = ses["vials"] * per_vial - ses["invited"]
+    # what the session opens, from the lots' own doses per vial (a lot may differ from the product's usual)
+    opened = {(k[0], k[1], k[2], prod): v for k, c in chunks.items() for prod, v in c.opened.items()}
+    got = [opened.get(key, (0, 0)) for key in zip(ses["facility_code"], ses["date"], ses["part"], ses["product"],
+                                                  strict=True)]
+    ses["vials"] = np.array([g[0] for g in got], dtype=np.int64)
+    ses["wasted_doses"] = np.array([g[1] for g in got], dtype=np.int64) - ses["invited"].to_numpy()
     info = cal[["district", "tables", "teams", "capacity", "team", "team_source"]]
     ses = ses.join(info, on=["facility_code", "date", "part"])
     order = {name: i for i, name in enumerate(part_times)}

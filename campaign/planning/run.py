@@ -87,7 +87,7 @@ def rules_of(campaign: CampaignConfig) -> core.PlanRules:
     p = campaign.planning
     return core.PlanRules(people_per_table=campaign.capacity.people_per_table_per_session, parts=parts,
                           standby_per_session=p.standby_per_session, standing_teams=p.standing_teams,
-                          reserve_dose2=p.reserve_dose2)
+                          reserve_dose2=p.reserve_dose2, results_grace_days=p.results_grace_days)
 
 
 def products_of(campaign: CampaignConfig) -> dict[str, core.Product]:
@@ -325,7 +325,7 @@ def to_json(result: PlanResult, *, names: dict[str, str] | None = None) -> dict[
 
 REASON_TEXT = {"not_eligible": "không đủ điều kiện", "no_team": "không có ê kíp", "no_stock": "hết vắc xin",
                "no_capacity": "hết chỗ", "dose2_not_due": "chưa đến hạn mũi 2",
-               "dose1_unknown": "thiếu thông tin mũi 1"}
+               "dose1_unknown": "thiếu thông tin mũi 1", "awaiting_result": "chờ kết quả buổi tiêm trước"}
 
 
 def render_text(summary: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ NEEDS = {"II.1": ("facilities", "infrastructure", "training", "communication"),
          "II.3": ("vaccinations", "aefi", "backfill")}
 UNPLANNED_TEXT = {"not_eligible": "không đủ điều kiện", "no_team": "không có ê kíp", "no_stock": "hết vắc xin",
                   "no_capacity": "hết chỗ", "dose2_not_due": "chưa đến hạn mũi 2",
-                  "dose1_unknown": "thiếu thông tin mũi 1"}
+                  "dose1_unknown": "thiếu thông tin mũi 1", "awaiting_result": "chờ kết quả buổi tiêm trước"}
 STATUS_TEXT = {"ready": "Sẵn sàng", "ready_with_warnings": "Sẵn sàng (có lưu ý)", "not_ready": "Chưa sẵn sàng",
                "unknown": "Chưa rõ (thiếu dữ liệu)"}
 
