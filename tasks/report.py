@@ -63,6 +63,11 @@ def publish_report_artifacts(built: list[dict[str, Any]], now: str | None) -> in
     create_table_artifact(key="progress-province",
                           table=[dict(zip(province.columns, r, strict=True)) for r in province.rows],
                           description=f"Tiến độ tiêm chủng theo huyện, {clock.local(at):%H:%M %d/%m/%Y}")
+    groups = content.priority_progress(data, content.scope_of(data, "province", None))
+    create_table_artifact(key="progress-priority-province",
+                          table=[dict(zip(groups.columns, r, strict=True)) for r in groups.rows] or [{"Nhóm": "-"}],
+                          description=f"Theo nhóm ưu tiên: trong danh sách, được mời, đã tiêm; "
+                                      f"{clock.local(at):%H:%M %d/%m/%Y}")
     for d in res.campaign.district_codes:
         t = content.progress_table(data, content.scope_of(data, "district", d))
         create_table_artifact(key=f"progress-{d}", table=[dict(zip(t.columns, r, strict=True)) for r in t.rows]

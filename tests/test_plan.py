@@ -136,6 +136,9 @@ def test_plan_publish_and_drafts(migrated_engine) -> None:
         planning.publish(migrated_engine, drafts[0].run_id, by="syt", at=AT)
     with pytest.raises(planning.PlanError):
         planning.publish(migrated_engine, 999, by="syt", at=AT)
+    # a draft made before another plan was published would lose that plan's invitations: refused
+    with pytest.raises(planning.PlanError, match="published after"):
+        planning.publish(migrated_engine, drafts[1].run_id, by="syt", at=AT)
     assert planning.discard_drafts(migrated_engine, keep=1) == 1
     with Session(migrated_engine) as s:
         left = {r: len(_invitations(migrated_engine, r)) for (r,) in s.execute(select(PlanRun.id))}

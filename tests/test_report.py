@@ -147,6 +147,9 @@ def test_nothing_goes_upward_unapproved_and_a_sent_report_closes_its_deadline(mi
         with pytest.raises(reports.ApprovalError, match="phiên bản mới nhất \\(2\\)"):
             reports.submit(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=AT)
         reports.approve(migrated_engine, level="district", unit="622", by="Giám đốc TTYT", at=AT)
+        with pytest.raises(reports.ApprovalError, match="trước thời điểm duyệt"):   # no backdating
+            reports.submit(migrated_engine, campaign, send, level="district", unit="622", by="ttyt",
+                           at=AT - dt.timedelta(hours=1))
         late = DUE_DISTRICT + dt.timedelta(hours=9)       # 29/7 09:00: after the deadline
         sent = reports.submit(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=late)
         province = reports.compile_reports(migrated_engine, campaign, level="province", as_of=AT, out_dir=tmp_path)
@@ -155,6 +158,12 @@ def test_nothing_goes_upward_unapproved_and_a_sent_report_closes_its_deadline(mi
         reports.submit(migrated_engine, campaign, send, level="province", unit="64", by="syt", at=on_time)
         with pytest.raises(reports.ApprovalError, match="đã được gửi"):
             reports.submit(migrated_engine, campaign, send, level="province", unit="64", by="syt", at=on_time)
+        # a version with no PDF or DOCX has nothing to send
+        reports.compile_reports(migrated_engine, campaign, level="district", units=["633"], as_of=AT,
+                                out_dir=tmp_path, formats=("html",))
+        reports.approve(migrated_engine, level="district", unit="633", by="GĐ", at=AT)
+        with pytest.raises(reports.ApprovalError, match="không có tệp PDF hay DOCX"):
+            reports.submit(migrated_engine, campaign, send, level="district", unit="633", by="ttyt", at=on_time)
         time.sleep(0.2)
     finally:
         controller.stop()

@@ -283,14 +283,30 @@ def _publish(session: Session, run: PlanRun, by: str, at: dt.datetime) -> None:
 
 
 def publish(engine: Engine, run_id: int, *, by: str, at: dt.datetime) -> None:
-    """Publish a stored draft: people are being invited to its sessions."""
+    """Publish a stored draft: people are being invited to its sessions. Refused for a draft whose rows
+    were pruned, and for one made before another plan of its scope was published (it does not keep
+    that plan's invitations: publishing it would lose or double them; plan again)."""
     with Session(engine) as session, session.begin():
         run = session.get(PlanRun, run_id)
         if run is None:
             raise PlanError(f"no plan {run_id}")
         if run.published_at is not None:
             raise PlanError(f"plan {run_id} was published on {run.published_at:%d/%m/%Y %H:%M} by {run.published_by}")
+        planned = (run.summary.get("province") or {}).get("invitations", 0)
+        if planned and not session.execute(select(PlanInvitation.id).where(PlanInvitation.run_id == run_id)
+                                           .limit(1)).first():
+            raise PlanError(f"plan {run_id} is an old draft whose sessions were pruned: plan again")
+        districts = [run.district] if run.district else campaign_districts(session)
+        _inv, _stand, current = _published(session, districts)
+        if current is not None and run.kept_from != current:
+            raise PlanError(f"plan {current} was published after plan {run_id} was made (or plan {run_id} did not "
+                            "keep it): plan again, the new plan keeps the published invitations")
         _publish(session, run, by, at)
+
+
+def campaign_districts(session: Session) -> list[str]:
+    """The districts any plan has invitations in (publish checks only the districts plans cover)."""
+    return [d for (d,) in session.execute(select(PlanInvitation.district).distinct())]
 
 
 def discard_drafts(engine: Engine, keep: int = 5) -> int:

@@ -61,7 +61,7 @@ class ReportData:
     persons: pd.DataFrame
     plan: dict[str, Any] | None
     plan_sessions: pd.DataFrame
-    plan_unplanned: pd.DataFrame
+    plan_unplanned: pd.DataFrame      # person_id, district, reason
     plan_invitations: pd.DataFrame   # district, facility_code, person_id, dose (no names: ids only)
     vaccinations: pd.DataFrame
     aefi: pd.DataFrame
@@ -102,7 +102,7 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
                               "latitude": pd.to_numeric(fac["latitude"], errors="coerce"),
                               "longitude": pd.to_numeric(fac["longitude"], errors="coerce")})
     persons["facility_code"] = assign_facilities(persons, fac_frame).to_numpy() if len(persons) else []
-    plan, plan_sessions, plan_unplanned, plan_invitations = _plan(session)
+    plan, plan_sessions, plan_unplanned, plan_invitations = _plan(session, districts)
     vacc, _ = current_rows(session, "vaccinations", ["facility_code", "id_number", "session_date", "screening_result",
                                                      "vaccinated", "product", "dose_number"], districts,
                            per_facility=False)
@@ -129,30 +129,41 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
                       backfill=backfill, submissions=submissions)
 
 
-def _plan(session: Session) -> tuple[dict[str, Any] | None, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The latest published plan of the province (else the latest plan of the province)."""
-    run = session.execute(select(PlanRun).where(PlanRun.district.is_(None), PlanRun.published_at.is_not(None))
-                          .order_by(PlanRun.published_at.desc()).limit(1)).scalar_one_or_none() or \
-        session.execute(select(PlanRun).where(PlanRun.district.is_(None)).order_by(PlanRun.id.desc())
-                        .limit(1)).scalar_one_or_none()
+def _plan(session: Session, districts: list[str]
+          ) -> tuple[dict[str, Any] | None, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per district, the latest published plan covering it (a province plan or the district's own), else
+    the latest plan covering it; their sessions, people left out and invitations, for those districts."""
+    runs = session.execute(select(PlanRun).order_by(PlanRun.id.desc())).scalars().all()
+    source: dict[str, PlanRun] = {}
+    for published in (True, False):
+        for run in runs:
+            if (run.published_at is not None) != published:
+                continue
+            for d in districts if run.district is None else [run.district]:
+                if d in districts:
+                    source.setdefault(d, run)
     scols = ["district", "facility_code", "date", "part", "product", "invited", "dose2", "vials", "wasted_doses",
              "teams", "team_source"]
     icols = ["district", "facility_code", "person_id", "dose"]
-    if run is None:
-        return None, pd.DataFrame(columns=scols), pd.DataFrame(columns=["district", "reason", "n"]), \
-            pd.DataFrame(columns=icols)
-    invitations = frame_of(session, select(*(getattr(PlanInvitation, c) for c in icols))
-                           .where(PlanInvitation.run_id == run.id), icols)
-    sessions = frame_of(session, select(*(getattr(PlanSession, c) for c in scols)).where(PlanSession.run_id == run.id),
-                        scols)
-    sessions["date"] = pd.to_datetime(sessions["date"]).dt.date
-    un = session.execute(select(PlanUnplanned.district, PlanUnplanned.reason, PlanUnplanned.id)
-                         .where(PlanUnplanned.run_id == run.id)).all()
-    unplanned = pd.DataFrame(un, columns=["district", "reason", "id"]).groupby(["district", "reason"]).size() \
-        .rename("n").reset_index()
-    info = {"run_id": run.id, "start": run.start_date, "days": run.days,
-            "published_at": run.published_at, "published_by": run.published_by}
-    return info, sessions, unplanned, invitations
+    ucols = ["person_id", "district", "reason"]
+    sessions, unplanned, invitations = [], [], []
+    for run in {r.id: r for r in source.values()}.values():
+        mine = [d for d, r in source.items() if r.id == run.id]
+        sessions.append(frame_of(session, select(*(getattr(PlanSession, c) for c in scols))
+                                 .where(PlanSession.run_id == run.id, PlanSession.district.in_(mine)), scols))
+        unplanned.append(frame_of(session, select(*(getattr(PlanUnplanned, c) for c in ucols))
+                                  .where(PlanUnplanned.run_id == run.id, PlanUnplanned.district.in_(mine)), ucols))
+        invitations.append(frame_of(session, select(*(getattr(PlanInvitation, c) for c in icols))
+                                    .where(PlanInvitation.run_id == run.id, PlanInvitation.district.in_(mine)), icols))
+    if not source:
+        return None, pd.DataFrame(columns=scols), pd.DataFrame(columns=ucols), pd.DataFrame(columns=icols)
+    plan_sessions = pd.concat(sessions, ignore_index=True)
+    plan_sessions["date"] = pd.to_datetime(plan_sessions["date"]).dt.date
+    used = sorted({r.id: r for r in source.values()}.values(), key=lambda r: r.id)
+    info = {"runs": [{"run_id": r.id, "start": r.start_date, "days": r.days, "district": r.district,
+                      "published_at": r.published_at, "published_by": r.published_by} for r in used],
+            "by_district": {d: r.id for d, r in source.items()}}
+    return info, plan_sessions, pd.concat(unplanned, ignore_index=True), pd.concat(invitations, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -430,13 +441,17 @@ def _teams(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
 
 
 def _plan_section(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
-    if data.plan is None:
+    runs = [r for r in (data.plan or {}).get("runs", [])
+            if any(data.plan["by_district"].get(d) == r["run_id"] for d in scope.districts)]
+    if not runs:
         figures["planned_invitations"] = 0
         return Section("II.2.e", "Kế hoạch tiêm chủng",
                        warnings=["Chưa có kế hoạch buổi tiêm (chạy `campaign plan`)."])
     s = scope.rows(data.plan_sessions)
-    un = scope.rows(data.plan_unplanned) if len(data.plan_unplanned) else data.plan_unplanned
-    plan = data.plan
+    un = data.plan_unplanned[data.plan_unplanned["district"].isin(scope.districts)]
+    if scope.facility is not None and len(un):   # the people this facility serves
+        facility_of = data.persons.set_index("person_id")["facility_code"]
+        un = un[un["person_id"].map(facility_of) == scope.facility]
     figures["planned_invitations"] = int(s["invited"].sum()) if len(s) else 0
     per_day = s.groupby("date")["invited"].sum() if len(s) else pd.Series(dtype=float)
     charts = [Chart("Số mũi tiêm dự kiến theo ngày", "bar", [f"{d:%d/%m}" for d in per_day.index],
@@ -444,12 +459,15 @@ def _plan_section(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> S
     products = _labels("vaccine_product")
     by_product = s.groupby("product")[["invited", "dose2", "vials", "wasted_doses"]].sum().reset_index() \
         if len(s) else pd.DataFrame(columns=["product", "invited", "dose2", "vials", "wasted_doses"])
-    state = (f"đã công bố ngày {clock.local(plan['published_at']):%d/%m/%Y} ({plan['published_by']})"
-             if plan["published_at"] else "bản nháp, chưa công bố")
-    end = plan["start"] + dt.timedelta(days=plan["days"] - 1)
-    reasons = un.groupby("reason")["n"].sum() if len(un) else pd.Series(dtype=int)
+
+    def describe(plan: dict[str, Any]) -> str:
+        state = (f"đã công bố ngày {clock.local(plan['published_at']):%d/%m/%Y} ({plan['published_by']})"
+                 if plan["published_at"] else "bản nháp, chưa công bố")
+        end = plan["start"] + dt.timedelta(days=plan["days"] - 1)
+        return f"kế hoạch số {plan['run_id']} từ {plan['start']:%d/%m/%Y} đến {end:%d/%m/%Y} ({state})"
+    reasons = un["reason"].value_counts() if len(un) else pd.Series(dtype=int)
     return Section("II.2.e", "Kế hoạch tiêm chủng", paragraphs=[
-        f"Kế hoạch số {plan['run_id']} từ {plan['start']:%d/%m/%Y} đến {end:%d/%m/%Y} ({state}): "
+        "Theo " + "; ".join(describe(r) for r in runs) + ": "
         f"{len(s.drop_duplicates(['facility_code', 'date', 'part'])) if len(s) else 0} buổi tiêm, "
         f"{figures['planned_invitations']} lượt mời, {int(s['vials'].sum()) if len(s) else 0} lọ vắc xin cần mở.",
         "Chưa xếp lịch: " + (", ".join(f"{UNPLANNED_TEXT.get(k, k)} {int(v)}" for k, v in reasons.items()) or "0") + "."],
@@ -485,6 +503,21 @@ def _progress(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Secti
     per_day = given.groupby(pd.to_datetime(given["session_date"]).dt.date).size() if len(given) else pd.Series()
     charts = [Chart("Số mũi đã tiêm theo ngày", "line", [f"{d:%d/%m}" for d in per_day.index],
                     {"Mũi tiêm": per_day.astype(float).tolist()}, "mũi")] if len(per_day) > 1 else []
+    by_group = priority_progress(data, scope)
+    figures["vaccinated_by_priority"] = {int(r[0]) if r[0] != "Chưa rõ" else 0: int(r[3]) for r in by_group.rows
+                                         if r[3]}
+    figures["planned_by_priority"] = {int(r[0]) if r[0] != "Chưa rõ" else 0: int(r[2]) for r in by_group.rows
+                                      if r[2]}
+    return Section("II.4", "Công tác báo cáo: tiến độ tiêm chủng, cấp phát vắc xin, phản ứng sau tiêm", paragraphs=[
+        "Báo cáo tiến độ hằng ngày được tổng hợp tự động từ cùng dữ liệu (artifact `progress-...` trong Prefect)."],
+        tables=[table, by_group],
+        charts=charts)
+
+
+def priority_progress(data: ReportData, scope: _Scope) -> Table:
+    """Per priority group: people listed, invited (dose 1) by the plan, and doses given."""
+    v = scope.rows(data.vaccinations)
+    given = v[v["vaccinated"] == "yes"] if len(v) else v
     groups = given.groupby(pd.to_numeric(given["priority_group"], errors="coerce").fillna(0).astype(int)).size() \
         if len(given) else pd.Series(dtype=int)
     listed = scope.rows(data.persons)
@@ -495,15 +528,10 @@ def _progress(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Secti
     invited = scope.rows(data.plan_invitations)
     planned = invited[invited["dose"] == 1]["person_id"].map(group_of).fillna(0).astype(int).value_counts() \
         if len(invited) else pd.Series(dtype=int)
-    figures["vaccinated_by_priority"] = {int(k): int(n) for k, n in groups.items()}
-    figures["planned_by_priority"] = {int(k): int(n) for k, n in planned.items()}
-    group_rows = [[int(g) if g else "Chưa rõ", int(listed.get(g, 0)), int(planned.get(g, 0)), int(groups.get(g, 0))]
-                  for g in sorted(set(groups.index) | set(listed.index) | set(planned.index))]
-    return Section("II.4", "Công tác báo cáo: tiến độ tiêm chủng, cấp phát vắc xin, phản ứng sau tiêm", paragraphs=[
-        "Báo cáo tiến độ hằng ngày được tổng hợp tự động từ cùng dữ liệu (artifact `progress-...` trong Prefect)."],
-        tables=[table, Table("Đối tượng, số người được mời (mũi 1) theo kế hoạch và số mũi đã tiêm theo nhóm ưu tiên",
-                             ["Nhóm", "Trong danh sách", "Được mời theo kế hoạch", "Đã tiêm"], group_rows)],
-        charts=charts)
+    rows = [[int(g) if g else "Chưa rõ", int(listed.get(g, 0)), int(planned.get(g, 0)), int(groups.get(g, 0))]
+            for g in sorted(set(groups.index) | set(listed.index) | set(planned.index))]
+    return Table("Đối tượng, số người được mời (mũi 1) theo kế hoạch và số mũi đã tiêm theo nhóm ưu tiên",
+                 ["Nhóm", "Trong danh sách", "Được mời theo kế hoạch", "Đã tiêm"], rows)
 
 
 def progress_table(data: ReportData, scope: _Scope) -> Table:

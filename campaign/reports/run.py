@@ -145,9 +145,15 @@ def approve(engine: Engine, *, level: str, unit: str, by: str, at: dt.datetime,
         if record.approved_at is not None:
             raise ApprovalError(f"phiên bản {record.version} đã được {record.approved_by} duyệt lúc "
                                 f"{clock.local(record.approved_at):%H:%M %d/%m/%Y}")
+        if _aware(at) < _aware(record.as_of):
+            raise ApprovalError("không duyệt một báo cáo trước thời điểm nó được lập")
         record.approved_at, record.approved_by = at, by.strip()
         return {"report_id": record.id, "level": level, "unit": unit, "version": record.version,
                 "approved_by": record.approved_by, "approved_at": at.isoformat()}
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)   # SQLite gives UTC back naive
 
 
 def recipients_of(campaign: CampaignConfig, level: str, unit: str) -> list[str]:
@@ -172,6 +178,11 @@ def submit(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: st
         if record.submitted_at is not None:
             raise ApprovalError(f"phiên bản {record.version} đã được gửi lúc "
                                 f"{clock.local(record.submitted_at):%H:%M %d/%m/%Y} tới {', '.join(record.recipients)}")
+        if _aware(at) < _aware(record.approved_at):
+            raise ApprovalError("thời điểm gửi không thể trước thời điểm duyệt")
+        if not any(fmt in record.files for fmt in ("pdf", "docx")):
+            raise ApprovalError(f"phiên bản {record.version} không có tệp PDF hay DOCX để gửi: lập báo cáo với "
+                                "--format pdf/docx")
         local = clock.local(at)
         subject = f"[{campaign.campaign.name}] Báo cáo công tác chuẩn bị - {unit} - phiên bản {record.version}"
         body = (f"Kính gửi: {', '.join(to)}\n\n"
@@ -183,6 +194,8 @@ def submit(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: st
         for fmt in ("pdf", "docx"):
             if fmt in record.files:
                 path = Path(record.files[fmt]["path"])
+                if not path.is_file():
+                    raise ApprovalError(f"không tìm thấy tệp {path} của phiên bản đã duyệt: lập lại báo cáo")
                 content = path.read_bytes()
                 if hashlib.sha256(content).hexdigest() != record.files[fmt]["sha256"]:
                     raise ApprovalError(f"tệp {path.name} đã bị thay đổi sau khi duyệt: lập lại báo cáo")
