@@ -182,7 +182,8 @@ def test_plan_command_flow_artifacts_and_invitation_lists(prefect_harness, campa
     found = asyncio.run(artifacts())
     assert {"plan-districts", "plan-quality", "plan-sessions"} <= set(found)
     # no personal data in the artifacts: neither names nor phone numbers nor IDs
-    assert not any("Nguyễn" in v or "+849" in v or "0970000" in v for v in found.values())
+    plan_artifacts = [v for k, v in found.items() if k.startswith("plan-")]   # the harness is shared by tests
+    assert not any("Nguyễn" in v or "+849" in v or "0970000" in v for v in plan_artifacts)
 
 
 def test_rosters_without_id_numbers_stand_at_every_facility(migrated_engine) -> None:

@@ -153,6 +153,9 @@ def test_nothing_goes_upward_unapproved_and_a_sent_report_closes_its_deadline(mi
         late = DUE_DISTRICT + dt.timedelta(hours=9)       # 29/7 09:00: after the deadline
         sent = reports.submit(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=late)
         province = reports.compile_reports(migrated_engine, campaign, level="province", as_of=AT, out_dir=tmp_path)
+        # the province's report says which districts stand behind their own report
+        assert province.built[0].figures["district_reports_sent"] == 1
+        assert "v2 đã gửi 29/07 09:00" in _docx_text(province.built[0].files["docx"])[1]
         reports.approve(migrated_engine, level="province", unit="64", by="Giám đốc Sở", at=AT)
         on_time = DUE_DISTRICT + dt.timedelta(hours=10)   # 29/7 10:00: the province's is due on 30/7
         reports.submit(migrated_engine, campaign, send, level="province", unit="64", by="syt", at=on_time)

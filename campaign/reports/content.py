@@ -28,6 +28,7 @@ from campaign.store.models import (
     PlanRun,
     PlanSession,
     PlanUnplanned,
+    ReportRecord,
     Submission,
 )
 
@@ -67,6 +68,7 @@ class ReportData:
     aefi: pd.DataFrame
     backfill: pd.DataFrame
     submissions: pd.DataFrame
+    district_reports: dict[str, str]   # district -> the state of its own latest report (Vietnamese)
 
     @property
     def today(self) -> dt.date:
@@ -123,10 +125,24 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
     submissions = pd.DataFrame(subs, columns=["submission_id", "district", "kind", "facility", "version",
                                               "received_at"])
     return ReportData(as_of=as_of, campaign=campaign, names=readiness.district_names(districts),
+                      district_reports=_district_reports(session),
                       assessment=assessment, facilities=fac, stock=stock, persons=persons, plan=plan,
                       plan_sessions=plan_sessions, plan_unplanned=plan_unplanned,
                       plan_invitations=plan_invitations, vaccinations=vacc, aefi=aefi,
                       backfill=backfill, submissions=submissions)
+
+
+def _district_reports(session: Session) -> dict[str, str]:
+    """Each district's own latest report: sent (when), approved, or built and awaiting approval. The
+    province's report is compiled from the same database; this says which districts stand behind theirs."""
+    rows = session.execute(select(ReportRecord.unit, ReportRecord.version, ReportRecord.approved_at,
+                                  ReportRecord.submitted_at).where(ReportRecord.level == "district")
+                           .order_by(ReportRecord.unit, ReportRecord.version)).all()
+    out: dict[str, str] = {}
+    for unit, version, approved, submitted in rows:   # the latest version wins
+        out[unit] = (f"v{version} đã gửi {clock.local(submitted):%d/%m %H:%M}" if submitted else
+                     f"v{version} đã duyệt, chưa gửi" if approved else f"v{version} chưa duyệt")
+    return out
 
 
 def _plan(session: Session, districts: list[str]
@@ -293,10 +309,13 @@ def _general(data: ReportData, scope: _Scope, fac: pd.DataFrame, figures: dict[s
         status = data.assessment.districts.set_index("district")["status"] \
             if len(data.assessment.districts) else pd.Series(dtype=object)
         tables.append(Table("Tình trạng dữ liệu và mức sẵn sàng theo huyện",
-                            ["Huyện", "Mức sẵn sàng", *[_kind_label(k) for k in KIND_ORDER]],
+                            ["Huyện", "Mức sẵn sàng", "Báo cáo của huyện", *[_kind_label(k) for k in KIND_ORDER]],
                             [[_district_label(data, d), STATUS_TEXT.get(status.get(d, "unknown"), "-"),
+                              data.district_reports.get(d, "chưa lập"),
                               *["Có" if (d, k) in have else "Chưa" for k in KIND_ORDER]]
                              for d in scope.districts]))
+        figures["district_reports_sent"] = sum(1 for d in scope.districts
+                                               if "đã gửi" in data.district_reports.get(d, ""))
         dist = data.assessment.districts
         if len(dist):
             charts.append(Chart("Cơ sở tiêm chủng sẵn sàng theo huyện", "barh",
