@@ -32,8 +32,10 @@ def wait_healthy(url: str, timeout_s: float, alive: Callable[[], bool]) -> None:
 
 
 def start_server(host: str, port: int, timeout_s: float = 120) -> subprocess.Popen[bytes]:
+    # Its own session: a Ctrl-C (SIGINT to the whole group) must stop the runner first, then `serve` stops
+    # the server; a server gone first left the runner's last calls failing and the exit hanging.
     server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port",
-                               str(port)], env=os.environ.copy())
+                               str(port)], env=os.environ.copy(), start_new_session=True)
     try:
         wait_healthy(f"http://{host}:{port}/api/health", timeout_s, lambda: server.poll() is None)
     except BaseException:

@@ -177,7 +177,10 @@ def test_plan_command_flow_artifacts_and_invitation_lists(prefect_harness, campa
 
     async def artifacts() -> dict[str, str]:
         async with get_client() as client:
-            found = await client.read_artifacts()
+            from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+            keys = ArtifactFilter(key=ArtifactFilterKey(any_=["plan-districts", "plan-quality", "plan-sessions"]))
+            found = await client.read_artifacts(artifact_filter=keys)   # the harness is shared: filter
             return {a.key: json.dumps(a.data, ensure_ascii=False) for a in found if a.key}
     found = asyncio.run(artifacts())
     assert {"plan-districts", "plan-quality", "plan-sessions"} <= set(found)

@@ -227,7 +227,11 @@ def test_report_commands_and_flow_artifacts(prefect_harness, campaign_home) -> N
 
     async def artifacts() -> dict[str, str]:
         async with get_client() as client:
-            return {a.key: json.dumps(a.data, ensure_ascii=False) for a in await client.read_artifacts() if a.key}
+            from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+            keys = ArtifactFilter(key=ArtifactFilterKey(any_=["reports-built", "progress-province", "progress-622"]))
+            return {a.key: json.dumps(a.data, ensure_ascii=False)
+                    for a in await client.read_artifacts(artifact_filter=keys) if a.key}
     found = asyncio.run(artifacts())
     assert {"reports-built", "progress-province", "progress-622"} <= set(found)
     assert "Nguyễn Văn" not in found["progress-622"] and "+849" not in found["reports-built"]
