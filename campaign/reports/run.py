@@ -145,15 +145,11 @@ def approve(engine: Engine, *, level: str, unit: str, by: str, at: dt.datetime,
         if record.approved_at is not None:
             raise ApprovalError(f"phiên bản {record.version} đã được {record.approved_by} duyệt lúc "
                                 f"{clock.local(record.approved_at):%H:%M %d/%m/%Y}")
-        if _aware(at) < _aware(record.as_of):
+        if clock.local(at) < clock.local(record.as_of):
             raise ApprovalError("không duyệt một báo cáo trước thời điểm nó được lập")
         record.approved_at, record.approved_by = at, by.strip()
         return {"report_id": record.id, "level": level, "unit": unit, "version": record.version,
                 "approved_by": record.approved_by, "approved_at": at.isoformat()}
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)   # SQLite gives UTC back naive
 
 
 def recipients_of(campaign: CampaignConfig, level: str, unit: str) -> list[str]:
@@ -178,7 +174,7 @@ def submit(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: st
         if record.submitted_at is not None:
             raise ApprovalError(f"phiên bản {record.version} đã được gửi lúc "
                                 f"{clock.local(record.submitted_at):%H:%M %d/%m/%Y} tới {', '.join(record.recipients)}")
-        if _aware(at) < _aware(record.approved_at):
+        if clock.local(at) < clock.local(record.approved_at):
             raise ApprovalError("thời điểm gửi không thể trước thời điểm duyệt")
         if not any(fmt in record.files for fmt in ("pdf", "docx")):
             raise ApprovalError(f"phiên bản {record.version} không có tệp PDF hay DOCX để gửi: lập báo cáo với "
