@@ -332,14 +332,150 @@ def watch(ctx: click.Context, at: str | None, as_json: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--prefect-port", default=4200, show_default=True, type=int, help="Prefect server and UI.")
-def serve(host: str, prefect_port: int) -> None:
-    """Start the Prefect server with its UI, serve the scheduled deployments (the deadline watch every 15
-    minutes, readiness three times a day, in Asia/Ho_Chi_Minh) and create the automations; Ctrl-C stops
-    them and leaves the schedules active."""
+@click.option("--port", default=8080, show_default=True, type=int, help="The district upload portal.")
+def serve(host: str, prefect_port: int, port: int) -> None:
+    """Start the Prefect server with its UI, the upload portal and its workers, serve the scheduled
+    deployments (the deadline watch every 15 minutes, readiness three times a day, in Asia/Ho_Chi_Minh)
+    and create the automations; Ctrl-C stops them and leaves the schedules active."""
     _prepare()
     from flows.serve import serve as run_serve
 
-    run_serve(host, prefect_port, say=_say)
+    run_serve(host, prefect_port, say=_say, portal_port=port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=None, type=click.IntRange(0, 32),
+              help="Warm worker processes running the uploads' flows (default CAMPAIGN_PORTAL_WORKERS, 2).")
+def portal(host: str, port: int, workers: int | None) -> None:
+    """Only the upload portal and its workers (`serve` starts it with the Prefect server). Flow runs go to
+    the Prefect API in PREFECT_API_URL."""
+    _prepare()
+    from campaign.portal.server import run
+
+    _say(f"portal: http://{host}:{port}")
+    run(host, port, workers)
+
+
+@main.group()
+def users() -> None:
+    """Portal accounts: one per district data clerk, and the DoH coordinators."""
+
+
+def _account_action(ctx: click.Context, action: Any) -> Any:
+    from sqlalchemy.orm import Session
+
+    from campaign.accounts import AccountError
+    from campaign.resources import get_resources
+
+    res = get_resources()
+    try:
+        with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+            return action(session, res)
+    except AccountError as exc:
+        _say(f"error: {exc}")
+        ctx.exit(3)
+
+
+def _password_option(password: str | None) -> tuple[str, bool]:
+    from campaign.accounts import generate_password
+
+    return (password, False) if password else (generate_password(), True)
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["district", "coordinator"]), required=True)
+@click.option("--district", "-d", default=None, help="For a district account: GSO code or name.")
+@click.option("--name", "display_name", default=None, help="The person's or office's name, as shown on pages.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of generating one.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def users_add(ctx: click.Context, username: str, role: str, district: str | None, display_name: str | None,
+              password_stdin: bool, as_json: bool) -> None:
+    """Create an account; prints a generated password once (unless --password-stdin)."""
+    from campaign import accounts
+    from campaign.resources import get_resources
+
+    code = None
+    if role == "district":
+        if not district:
+            raise click.UsageError("a district account needs --district")
+        code = _district_or_exit(ctx, district, get_resources().campaign)
+    password, generated = _password_option(click.get_text_stream("stdin").readline().rstrip("\n")
+                                           if password_stdin else None)
+
+    def add(session: Any, res: Any) -> dict[str, Any]:
+        user = accounts.add_user(session, username=username, password=password, role=role, district_code=code,
+                                 display_name=display_name)
+        return {"username": user.username, "role": user.role, "district": user.district_code}
+
+    result = _account_action(ctx, add)
+    if generated:
+        result["password"] = password
+    if as_json:
+        _emit_json(result)
+    else:
+        _say(f"account {result['username']} ({role}{', district ' + code if code else ''}) created"
+             + (f"; password (shown once): {password}" if generated else ""))
+
+
+@users.command("disable")
+@click.argument("username")
+@click.pass_context
+def users_disable(ctx: click.Context, username: str) -> None:
+    """The account can no longer sign in; its open sessions end now. Nothing is deleted."""
+    from campaign import accounts
+
+    _account_action(ctx, lambda session, res: accounts.disable_user(session, username))
+    _say(f"account {username} disabled; its sessions ended")
+
+
+@users.command("enable")
+@click.argument("username")
+@click.pass_context
+def users_enable(ctx: click.Context, username: str) -> None:
+    """Let a disabled or locked account sign in again."""
+    from campaign import accounts
+
+    _account_action(ctx, lambda session, res: accounts.enable_user(session, username))
+    _say(f"account {username} enabled")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin instead of generating one.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def users_reset_password(ctx: click.Context, username: str, password_stdin: bool, as_json: bool) -> None:
+    """A new password (generated and printed once, unless --password-stdin); open sessions end."""
+    from campaign import accounts
+
+    password, generated = _password_option(click.get_text_stream("stdin").readline().rstrip("\n")
+                                           if password_stdin else None)
+    _account_action(ctx, lambda session, res: accounts.reset_password(session, username, password))
+    if as_json:
+        _emit_json({"username": username, **({"password": password} if generated else {})})
+    else:
+        _say(f"password of {username} reset" + (f"; new password (shown once): {password}" if generated else ""))
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def users_list(ctx: click.Context, as_json: bool) -> None:
+    """Every account, its role, district and whether it can sign in."""
+    from campaign.portal.pages import users_page
+
+    rows = _account_action(ctx, lambda session, res: users_page(session))
+    if as_json:
+        _emit_json({"users": [{k: r[k] for k in ("username", "display_name", "role", "district", "active")}
+                              for r in rows]})
+        return
+    for r in rows:
+        click.echo(f"{r['username']:<24} {r['role']:<12} {r['district'] or '-':<4} "
+                   f"{'active' if r['active'] else 'disabled'}  {r['display_name']}")
 
 
 @main.command()

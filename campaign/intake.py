@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from campaign.domain.admin_units import get_admin_units
 from campaign.files import StoredOriginal, store_original
 from campaign.settings import Settings
 from campaign.store.bulk import insert_frame
+from campaign.store.db import write_lock
 from campaign.store.models import KIND_TABLES, QuarantineRow, RowIssue, StoredFile, Submission
 
 ACCEPTED, REJECTED, DUPLICATE, WITHDRAWN = "accepted", "rejected", "duplicate", "withdrawn"
@@ -64,6 +65,12 @@ class IntakeRequest:
     channel: str = "cli"
     submitted_by: str = "cli"
     received_at: dt.datetime | None = None   # logical time; default: the logical clock
+    original_filename: str | None = None     # the name the user's file had (the portal stores uploads by hash)
+    flow_run_id: str | None = None           # the Prefect flow run taking it in, for the coordinators' links
+
+    @property
+    def display_name(self) -> str:
+        return self.original_filename or self.path.name
 
 
 @dataclass
@@ -148,6 +155,14 @@ def _next_version(session: Session, district: str, kind: str, facility: str | No
     stmt = stmt.where(Submission.facility_code.is_(None) if facility is None else Submission.facility_code == facility)
     versions = list(session.scalars(stmt))
     return max(versions, default=0) + 1
+
+
+def _inputs_state(session: Session, district: str, kind: str) -> tuple[int | None, ...]:
+    """What a check of a (district, kind) file depends on in the database: the latest submission of that
+    kind (repeats of event rows, the version) and of the district's facilities (known facility codes)."""
+    latest = select(func.max(Submission.id)).where(Submission.district_code == district)
+    return (session.scalar(latest.where(Submission.kind == kind)),
+            session.scalar(latest.where(Submission.kind == "facilities")))
 
 
 def _existing_event_keys(session: Session, district: str, kind: str, key: list[str]) -> pd.DataFrame:
@@ -278,6 +293,7 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
         is_current=status == ACCEPTED, checksum=stored.sha256, original_filename=original_name,
         channel=request.channel,
         submitted_by=request.submitted_by, created_at=now_real, received_at=received_at,
+        flow_run_id=request.flow_run_id,
         rows_total=rows_total, rows_loaded=0 if blocking else int(loaded_mask.sum()),
         rows_quarantined=int(quarantined.sum()) if checked else 0,
         rows_skipped=len(checked.read.skipped_rows) if checked else 0,
@@ -344,17 +360,18 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
     with watch.stage("store_original"):
         stored = store_original(request.path, settings.files_dir)
 
-    with Session(engine) as session, session.begin():
+    def duplicate_of(session: Session) -> IntakeOutcome | None:
         dup = find_duplicate(session, district, kind, facility, stored.sha256)
-        if dup is not None:
-            return IntakeOutcome(submission_id=dup.id, district=district, kind=kind, status=DUPLICATE,
-                                 rows_total=dup.rows_total, rows_loaded=dup.rows_loaded,
-                                 rows_quarantined=dup.rows_quarantined, rows_skipped=dup.rows_skipped,
-                                 rows_with_warnings=dup.rows_with_warnings, reasons=dict(dup.reasons or {}),
-                                 feedback_file=dup.feedback_path, data_docs=dup.data_docs_path, facility=facility,
-                                 version=dup.version)
-        checked: Checked | None = None
-        read_error = None
+        if dup is None:
+            return None
+        return IntakeOutcome(submission_id=dup.id, district=district, kind=kind, status=DUPLICATE,
+                             rows_total=dup.rows_total, rows_loaded=dup.rows_loaded,
+                             rows_quarantined=dup.rows_quarantined, rows_skipped=dup.rows_skipped,
+                             rows_with_warnings=dup.rows_with_warnings, reasons=dict(dup.reasons or {}),
+                             feedback_file=dup.feedback_path, data_docs=dup.data_docs_path, facility=facility,
+                             version=dup.version)
+
+    def check(session: Session) -> tuple[Checked | None, list[tuple[str, str]], Exception | None]:
         try:
             checked = check_rows(
                 request.path, kind, district, campaign=campaign, today=clock.local(received_at).date(),
@@ -363,19 +380,33 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
                 docs_dir=settings.home / "data_docs" / district / kind / stored.sha256[:16],
                 label=f"{district}-{kind}-{stored.sha256[:12]}", watch=watch,
             )
-            blocking = checked.blocking
+            return checked, checked.blocking, None
         except ReadError as exc:
-            read_error = exc
-            blocking = [(exc.code, exc.detail_vi)]
+            return None, [(exc.code, exc.detail_vi)], exc
+
+    # Check without holding the write lock (the slow part: read, standardize, gate), so that districts'
+    # uploads are checked side by side; then write under the lock, checking again only if what the check
+    # read (the district's earlier submissions of this kind, its facilities) changed meanwhile.
+    with Session(engine) as session:
+        if (dup := duplicate_of(session)) is not None:
+            return dup
+        seen = _inputs_state(session, district, kind)
+        checked, blocking, read_error = check(session)
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        write_lock(session, f"intake:{district}:{kind}")
+        if (dup := duplicate_of(session)) is not None:
+            return dup
+        if _inputs_state(session, district, kind) != seen:
+            checked, blocking, read_error = check(session)
         with watch.stage("load"):
             outcome = load_checked(session, district=district, kind=kind, facility=facility, stored=stored,
-                                   original_name=request.path.name, checked=checked, blocking=blocking,
+                                   original_name=request.display_name, checked=checked, blocking=blocking,
                                    request=request, received_at=received_at, now_real=now_real)
     # The submission stands once committed; the feedback file is written after it and linked to it.
     with watch.stage("feedback"):
         feedback = write_submission_feedback(outcome, checked, blocking, request, settings,
                                              refused=read_error is not None)
-    with Session(engine) as session, session.begin():
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
         sub = session.get(Submission, outcome.submission_id)
         sub.feedback_path = str(feedback)
         if checked is not None and checked.data_docs_index is not None:
@@ -398,7 +429,7 @@ def write_submission_feedback(outcome: IntakeOutcome, checked: Checked | None, b
             "rows_quarantined": outcome.rows_quarantined, "rows_skipped": outcome.rows_skipped}
     message = blocking_text(blocking, kind)
     if refused or checked is None:
-        return write_refusal(out, message, kind=kind, source_name=request.path.name, info=info)
+        return write_refusal(out, message, kind=kind, source_name=request.display_name, info=info)
     n = len(checked.clean)
     messages = row_messages(checked.issues, n, kind, checked.read.column_headers, quarantined=checked.quarantined)
     statuses = row_statuses(checked.issues, n, quarantined=checked.quarantined)

@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # The portal: warm worker processes running uploads' flows, sign-in session lifetimes (hours, real
+    # clock), cookies marked Secure (behind HTTPS), where the Prefect UI is for links to flow runs
+    # (default: PREFECT_API_URL without its /api).
+    portal_workers: int = 2
+    portal_session_hours: float = 12
+    portal_idle_hours: float = 2
+    portal_secure_cookies: bool = False
+    prefect_ui_url: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

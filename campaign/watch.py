@@ -151,6 +151,7 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[
             (t, s.step) for s in campaign.escalation_ladders[item.ladder]
             if (t := fire_at(item, s, calendar, count=campaign.working_time.count)) > now)
         items.append({
+            "name": item.name,
             "next_step": {"step": upcoming[0][1], "at": upcoming[0][0].isoformat()} if upcoming else None,
             "deadline": item.deadline, "party": item.party, "state": state_of(item, done_at, now),
             "due_at": item.due_at.isoformat(), "completed_at": done_at.isoformat() if finished else None,

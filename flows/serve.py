@@ -44,12 +44,25 @@ def start_server(host: str, port: int, timeout_s: float = 120) -> subprocess.Pop
     return server
 
 
-def serve(host: str = "127.0.0.1", port: int = 4200, say: Callable[[str], None] = print) -> None:
-    """Start the server, register and serve the deployments, create the automations; until Ctrl-C."""
+def start_portal(host: str, port: int) -> subprocess.Popen[bytes]:
+    """The upload portal and its warm workers, in a child process talking to the same Prefect API. In this
+    process group: Ctrl-C reaches it with the runner, and uvicorn stops its workers cleanly."""
+    return subprocess.Popen([sys.executable, "-c", "from campaign.cli import main; main()", "portal", "--host", host,
+                             "--port", str(port)], env=os.environ.copy())
+
+
+def serve(host: str = "127.0.0.1", port: int = 4200, say: Callable[[str], None] = print,
+          portal_port: int | None = 8080) -> None:
+    """Start the server, the portal, register and serve the deployments, create the automations; until
+    Ctrl-C."""
     server = start_server(host, port)
     # This process talks to that server from now on (set before Prefect reads its settings).
     os.environ["PREFECT_API_URL"] = f"http://{host}:{port}/api"
+    portal = None
     try:
+        if portal_port:
+            portal = start_portal(host, portal_port)
+            say(f"portal: http://{host}:{portal_port}")
         from prefect import serve as prefect_serve
 
         from flows.automations import create_all
@@ -62,6 +75,12 @@ def serve(host: str = "127.0.0.1", port: int = 4200, say: Callable[[str], None] 
         say(f"deployments: {', '.join(ids)}; automations: {', '.join(names)}")
         prefect_serve(*deps, pause_on_shutdown=False, print_starting_message=False)
     finally:
+        if portal is not None:
+            portal.terminate()
+            try:
+                portal.wait(30)
+            except subprocess.TimeoutExpired:
+                portal.kill()
         server.terminate()
         try:
             server.wait(30)

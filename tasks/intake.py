@@ -19,12 +19,16 @@ from campaign.resources import get_resources
 
 @task(name="intake-submission", cache_policy=NO_CACHE, task_run_name="intake-{kind}-{district}")
 def intake_submission(path: str, district: str, kind: str, facility: str | None = None, channel: str = "cli",
-                      submitted_by: str = "cli", received_at: str | None = None) -> dict[str, Any]:
+                      submitted_by: str = "cli", received_at: str | None = None,
+                      original_filename: str | None = None) -> dict[str, Any]:
     """Read, standardize, gate and load one file in one transaction; returns the JSON summary."""
+    from prefect.runtime import flow_run
+
     res = get_resources()
     request = IntakeRequest(
         path=Path(path), district=district, kind=kind, facility=facility, channel=channel,
         submitted_by=submitted_by, received_at=clock.parse_instant(received_at) if received_at else None,
+        original_filename=original_filename, flow_run_id=flow_run.get_id(),
     )
     watch = Stopwatch()
     outcome = run_intake(request, engine=res.engine, settings=res.settings, campaign=res.campaign, watch=watch)

@@ -16,6 +16,7 @@ then review the file (explicit operations only).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import tomllib
@@ -24,7 +25,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -167,6 +168,16 @@ def make_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
     if backend == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
     return create_engine(sa_url, connect_args=connect_args, **kwargs)
+
+
+def write_lock(session: Session, scope: str) -> None:
+    """Serialize the writers of one scope (e.g. one district's uploads of one kind) until the transaction
+    ends. PostgreSQL: a transaction-level advisory lock on the scope. SQLite has one writer at a time
+    anyway: begin the transaction IMMEDIATE (`engine.execution_options(sqlite_begin="IMMEDIATE")`) and
+    this is a no-op."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(scope.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

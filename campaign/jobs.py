@@ -1,0 +1,108 @@
+"""The portal's job queue, in the application database: an upload is a job before it is a flow run.
+
+The portal writes the job (and the uploaded file, content-addressed) and answers at once; a warm worker
+claims it, runs the flow, and records the outcome. Kept in the database so that no upload is lost when
+the portal or a worker stops: jobs left running by a stopped worker are queued again at the next start
+(intake is idempotent for a file already accepted: it answers `duplicate` with the original submission).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from campaign.accounts import SignedIn
+from campaign.files import StoredOriginal
+from campaign.store.models import PortalJob, utcnow
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+MAX_ATTEMPTS = 3
+
+
+def enqueue_upload(session: Session, user: SignedIn, *, district: str, kind: str, facility: str | None,
+                   stored: StoredOriginal, filename: str, received_at: dt.datetime) -> PortalJob:
+    job = PortalJob(action="intake", user_id=user.user_id, district_code=district, kind=kind,
+                    facility_code=facility, original_filename=filename, checksum=stored.sha256,
+                    size_bytes=stored.size_bytes, received_at=received_at, status=QUEUED)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def enqueue_report(session: Session, user: SignedIn, *, district: str, received_at: dt.datetime) -> PortalJob:
+    job = PortalJob(action="report", user_id=user.user_id, district_code=district, received_at=received_at,
+                    status=QUEUED)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim_next(engine: Engine, worker: str) -> PortalJob | None:
+    """The oldest queued job, now running for `worker`; None when the queue is empty. Two workers never
+    get the same job: the claim is a conditional UPDATE that only one of them wins."""
+    with Session(engine, expire_on_commit=False) as session:
+        for _ in range(5):
+            job_id = session.scalar(select(PortalJob.id).where(PortalJob.status == QUEUED)
+                                    .order_by(PortalJob.id).limit(1))
+            session.rollback()
+            if job_id is None:
+                return None
+            with session.begin():
+                won = session.execute(update(PortalJob).where(PortalJob.id == job_id, PortalJob.status == QUEUED)
+                                      .values(status=RUNNING, worker=worker, started_at=utcnow(),
+                                              attempts=PortalJob.attempts + 1)).rowcount
+            if won:
+                return session.get(PortalJob, job_id)
+    return None
+
+
+def finish(engine: Engine, job_id: int, *, outcome: dict[str, Any], flow_run_id: str | None,
+           submission_id: int | None = None, report_id: int | None = None) -> None:
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        session.execute(update(PortalJob).where(PortalJob.id == job_id).values(
+            status=DONE, outcome=outcome, flow_run_id=flow_run_id, submission_id=submission_id,
+            report_id=report_id, finished_at=utcnow(), error=None))
+
+
+def fail(engine: Engine, job_id: int, *, error: str, flow_run_id: str | None) -> None:
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        session.execute(update(PortalJob).where(PortalJob.id == job_id).values(
+            status=FAILED, error=error[:4000], flow_run_id=flow_run_id, finished_at=utcnow()))
+
+
+def requeue_worker(engine: Engine, worker: str) -> int:
+    """A worker died: the job it was running goes back to the queue (or fails after MAX_ATTEMPTS)."""
+    return requeue_interrupted(engine, worker)[0]
+
+
+def requeue_interrupted(engine: Engine, worker: str | None = None) -> tuple[int, int]:
+    """At start: jobs a stopped worker left running go back to the queue, or fail after MAX_ATTEMPTS
+    (a file that kills its worker every time must not do it forever). Returns (requeued, failed)."""
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        running = [PortalJob.status == RUNNING] + ([PortalJob.worker == worker] if worker else [])
+        failed = session.execute(update(PortalJob).where(*running, PortalJob.attempts >= MAX_ATTEMPTS)
+                                 .values(status=FAILED, finished_at=utcnow(),
+                                         error="xử lý bị gián đoạn nhiều lần; đã dừng thử lại")).rowcount
+        requeued = session.execute(update(PortalJob).where(*running)
+                                   .values(status=QUEUED, worker=None)).rowcount
+    return requeued or 0, failed or 0
+
+
+def job_for(session: Session, user: SignedIn, job_id: int) -> PortalJob | None:
+    """The job, if `user` may see it (a district sees only its own district's jobs)."""
+    job = session.get(PortalJob, job_id)
+    if job is None or not user.may_see(job.district_code):
+        return None
+    return job
+
+
+def queue_position(session: Session, job: PortalJob) -> int:
+    """How many queued jobs are ahead of this one (0 once it runs)."""
+    if job.status != QUEUED:
+        return 0
+    return session.scalar(select(func.count()).select_from(PortalJob)
+                          .where(PortalJob.status == QUEUED, PortalJob.id < job.id)) or 0

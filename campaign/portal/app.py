@@ -1,0 +1,519 @@
+"""The district upload portal and the coordinators' board (FastAPI, server-rendered Jinja2, Vietnamese).
+
+A face, like the CLI: it reads the application database, writes jobs, and warm workers run the flows
+(`campaign.portal.worker`). Security in short: argon2id passwords, a random session token in an HttpOnly
+SameSite cookie (stored hashed), a CSRF token per session on every form plus an Origin check, every page
+autoescaped, a district sees and touches only its own district (every look-up by id checks it), uploads
+limited in size and checked by content (the file name is kept as a label, never used as a path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from campaign import accounts, clock, jobs
+from campaign.accounts import SignedIn
+from campaign.files import store_original
+from campaign.portal import pages
+from campaign.resources import Resources
+from campaign.store.models import PortalJob, PortalUser, ReportRecord, Submission
+
+HERE = Path(__file__).parent
+COOKIE = "campaign_session"
+LOGIN_COOKIE = "campaign_login_csrf"
+NOT_FOUND = "Không tìm thấy trang này, hoặc trang thuộc về huyện khác."
+NOTICES = {   # fixed texts chosen by a key in the URL: nothing a URL carries is shown as such
+    "withdrawn": "Đã rút tệp. Lần gửi trước (nếu có) trở lại là dữ liệu hiện hành.",
+    "report-approved": "Đã duyệt và gửi báo cáo.",
+    "user-added": "Đã tạo tài khoản.",
+    "user-disabled": "Đã khóa tài khoản; mọi phiên đăng nhập của tài khoản đó đã kết thúc.",
+    "user-enabled": "Đã mở lại tài khoản.",
+    "signed-out": "Đã đăng xuất.",
+}
+
+
+class PortalError(Exception):
+    """A refusal to show the person (status code + Vietnamese message)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def clean_filename(name: str | None) -> str:
+    """The uploaded file's name as a label only: no folders, no control characters, at most 200 characters."""
+    base = re.split(r"[\\/]", unicodedata.normalize("NFC", name or ""))[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    return base[:200] or "tep-tai-len"
+
+
+class Portal:
+    """The application's state: resources, settings of the portal, the template environment."""
+
+    def __init__(self, resources: Resources, *, prefect_ui: str | None, session_hours: float, idle_hours: float,
+                 secure_cookies: bool):
+        self.res = resources
+        self.prefect_ui = (prefect_ui or "").rstrip("/") or None
+        self.session_hours, self.idle_hours, self.secure_cookies = session_hours, idle_hours, secure_cookies
+        self.max_bytes = int(resources.campaign.intake.max_file_mb * 1024 * 1024)
+        self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["j2", "html"]),
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.globals.update(flow_run_url=self.flow_run_url, max_mb=resources.campaign.intake.max_file_mb,
+                                campaign_name=resources.campaign.campaign.name)
+        self.uploads_dir = resources.settings.home / "portal_uploads"
+        self.templates_dir = resources.settings.home / "cache" / "templates"
+
+    def flow_run_url(self, flow_run_id: str | None) -> str | None:
+        return f"{self.prefect_ui}/runs/flow-run/{flow_run_id}" if flow_run_id and self.prefect_ui else None
+
+    def render(self, name: str, request: Request, user: SignedIn | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+        notice = NOTICES.get(request.query_params.get("notice", ""))
+        html = self.env.get_template(name).render(user=user, notice=notice, now=pages.show_time(clock.now()), **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    # -- who is asking ---------------------------------------------------------------------------------
+
+    def session(self) -> Session:
+        return Session(self.res.engine)
+
+    def writer(self) -> Session:
+        return Session(self.res.engine.execution_options(sqlite_begin="IMMEDIATE"))
+
+    def signed_in(self, request: Request) -> SignedIn | None:
+        token = request.cookies.get(COOKIE)
+        if not token:
+            return None
+        with self.writer() as s, s.begin():
+            return accounts.resolve_session(s, token, idle_hours=self.idle_hours)
+
+
+def create_app(resources: Resources, *, prefect_ui: str | None = None, session_hours: float = 12,
+               idle_hours: float = 2, secure_cookies: bool = False,
+               lifespan: Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]] | None = None) -> FastAPI:
+    portal = Portal(resources, prefect_ui=prefect_ui, session_hours=session_hours, idle_hours=idle_hours,
+                    secure_cookies=secure_cookies)
+    app = FastAPI(title="Cổng tiếp nhận dữ liệu tiêm chủng", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
+    app.state.portal = portal
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    # -- cross-cutting: headers, refusals, CSRF ---------------------------------------------------------
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        if request.method == "POST":
+            origin = request.headers.get("origin") or request.headers.get("referer")
+            if origin and urlsplit(origin).netloc != request.url.netloc:
+                return portal.render("error.html.j2", request, None, status=403,
+                                     message="Yêu cầu đến từ trang khác: đã từ chối.")
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if "/data-docs/" not in request.url.path:   # GX's own pages carry their own scripts
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault("Content-Security-Policy",
+                                        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                                        "form-action 'self'; base-uri 'none'")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(PortalError)
+    async def refused(request: Request, exc: PortalError) -> Response:
+        return portal.render("error.html.j2", request, portal.signed_in(request), status=exc.status,
+                             message=exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = NOT_FOUND if exc.status_code == 404 else "Yêu cầu không hợp lệ."
+        return portal.render("error.html.j2", request, None, status=exc.status_code, message=message)
+
+    def need_user(request: Request) -> SignedIn:
+        user = portal.signed_in(request)
+        if user is None:
+            raise _Redirect("/dang-nhap")
+        return user
+
+    def need_coordinator(request: Request) -> SignedIn:
+        user = need_user(request)
+        if not user.is_coordinator:
+            raise PortalError(403, "Trang này chỉ dành cho điều phối viên của Sở Y tế.")
+        return user
+
+    async def form_of(request: Request, user: SignedIn, **limits: Any) -> Any:
+        form = await request.form(**limits)
+        if not accounts.csrf_matches(user.csrf_token, form.get("csrf_token")):
+            raise PortalError(403, "Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ: tải lại trang và thử lại.")
+        return form
+
+    def own_district(user: SignedIn, code: str) -> str:
+        if not user.may_see(code) or code not in resources.campaign.district_codes:
+            raise PortalError(404, NOT_FOUND)
+        return code
+
+    class _Redirect(Exception):
+        def __init__(self, to: str):
+            self.to = to
+
+    @app.exception_handler(_Redirect)
+    async def redirect(request: Request, exc: _Redirect) -> Response:
+        return RedirectResponse(exc.to, status_code=303)
+
+    # -- signing in and out ----------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        user = need_user(request)
+        return RedirectResponse("/tinh" if user.is_coordinator else f"/huyen/{user.district_code}", status_code=303)
+
+    @app.get("/dang-nhap", response_class=HTMLResponse)
+    def login_page(request: Request) -> Response:
+        token = accounts.generate_password()
+        response = portal.render("login.html.j2", request, None, login_csrf=token)
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=portal.secure_cookies)
+        return response
+
+    @app.post("/dang-nhap")
+    async def login(request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=10)
+        if not accounts.csrf_matches(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf_token")):
+            raise PortalError(403, "Biểu mẫu đăng nhập đã cũ: tải lại trang và thử lại.")
+        username = str(form.get("username", ""))[:64]
+        error = None
+        with portal.writer() as s, s.begin():   # a failed try is committed too: it counts toward the lock
+            try:
+                user = accounts.authenticate(s, username, str(form.get("password", ""))[:256])
+            except accounts.AccountError as exc:
+                error = str(exc)
+            else:
+                token = accounts.open_session(s, user, hours=portal.session_hours)
+                target = "/tinh" if user.role == accounts.COORDINATOR else f"/huyen/{user.district_code}"
+        if error is not None:
+            new = accounts.generate_password()
+            response = portal.render("login.html.j2", request, None, status=401, error=error, login_csrf=new,
+                                     username=username)
+            response.set_cookie(LOGIN_COOKIE, new, httponly=True, samesite="strict", secure=portal.secure_cookies)
+            return response
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=portal.secure_cookies,
+                            max_age=int(portal.session_hours * 3600))
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @app.post("/dang-xuat")
+    async def logout(request: Request) -> Response:
+        user = need_user(request)
+        await form_of(request, user, max_files=0, max_fields=5)
+        with portal.writer() as s, s.begin():
+            accounts.close_session(s, request.cookies.get(COOKIE))
+        response = RedirectResponse("/dang-nhap?notice=signed-out", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    # -- a district's page: what it owes, upload, its submissions --------------------------------------
+
+    @app.get("/huyen/{code}", response_class=HTMLResponse)
+    def district_home(request: Request, code: str) -> Response:
+        user = need_user(request)
+        own_district(user, code)
+        with portal.session() as s:
+            data = pages.district_page(s, resources.campaign, code, clock.now())
+        return portal.render("district.html.j2", request, user, **data)
+
+    @app.post("/huyen/{code}/tai-len")
+    async def upload(request: Request, code: str) -> Response:
+        user = need_user(request)
+        own_district(user, code)
+        length = int(request.headers.get("content-length") or 0)
+        if length > portal.max_bytes + 64 * 1024:
+            raise PortalError(413, f"Tệp quá lớn ({length / 1024 / 1024:.1f} MB); giới hạn {portal.max_bytes / 1024 / 1024:.0f} MB "
+                                   "mỗi tệp. Xin chia nhỏ tệp hoặc bỏ các trang không cần thiết.")
+        form = await form_of(request, user, max_files=1, max_fields=10)
+        kind = str(form.get("kind", ""))
+        if kind not in {k["name"] for k in pages.uploadable_kinds()}:
+            raise PortalError(400, "Chưa chọn loại dữ liệu hợp lệ.")
+        facility = re.sub(r"[^A-Za-z0-9._-]", "", str(form.get("facility", "")))[:32].upper() or None
+        upload = form.get("file")
+        if upload is None or not hasattr(upload, "read") or not getattr(upload, "filename", ""):
+            raise PortalError(400, "Chưa chọn tệp để gửi.")
+        stored, size = await _receive(portal, upload)
+        name = clean_filename(upload.filename)
+        with portal.writer() as s, s.begin():
+            job = jobs.enqueue_upload(s, user, district=code, kind=kind, facility=facility, stored=stored,
+                                      filename=name, received_at=clock.to_utc(clock.now()))
+            job_id = job.id
+        return RedirectResponse(f"/viec/{job_id}", status_code=303)
+
+    @app.get("/viec/{job_id}", response_class=HTMLResponse)
+    def job_page(request: Request, job_id: int) -> Response:
+        user = need_user(request)
+        with portal.session() as s:
+            job = jobs.job_for(s, user, job_id)
+            if job is None:
+                raise PortalError(404, NOT_FOUND)
+            if job.status == jobs.DONE and job.submission_id:
+                return RedirectResponse(f"/nop/{job.submission_id}", status_code=303)
+            if job.status == jobs.DONE and job.action == "report":
+                return RedirectResponse(f"/huyen/{job.district_code}#bao-cao", status_code=303)
+            row = pages.job_row(job)
+            ahead = jobs.queue_position(s, job)
+        return portal.render("job.html.j2", request, user, job=row, ahead=ahead)
+
+    @app.get("/viec/{job_id}/trang-thai")
+    def job_status(request: Request, job_id: int) -> Response:
+        user = portal.signed_in(request)
+        if user is None:
+            return JSONResponse({"error": "signed_out"}, status_code=401)
+        with portal.session() as s:
+            job = jobs.job_for(s, user, job_id)
+            if job is None:
+                return JSONResponse({"error": "not_found"}, status_code=404)
+            ahead = jobs.queue_position(s, job)
+            target = (f"/nop/{job.submission_id}" if job.submission_id else
+                      f"/huyen/{job.district_code}#bao-cao" if job.status == jobs.DONE else None)
+            return JSONResponse({"status": job.status, "ahead": ahead, "next": target,
+                                 "error": job.error if job.status == jobs.FAILED else None})
+
+    def _submission(s: Session, user: SignedIn, sub_id: int) -> Submission:
+        sub = s.get(Submission, sub_id)
+        if sub is None or not user.may_see(sub.district_code):
+            raise PortalError(404, NOT_FOUND)
+        return sub
+
+    @app.get("/nop/{sub_id}", response_class=HTMLResponse)
+    def submission_page(request: Request, sub_id: int) -> Response:
+        user = need_user(request)
+        with portal.session() as s:
+            sub = _submission(s, user, sub_id)
+            data = pages.feedback(s, sub)
+        return portal.render("submission.html.j2", request, user, **data)
+
+    @app.get("/nop/{sub_id}/tep-phan-hoi")
+    def feedback_file(request: Request, sub_id: int) -> Response:
+        user = need_user(request)
+        with portal.session() as s:
+            sub = _submission(s, user, sub_id)
+            path = Path(sub.feedback_path) if sub.feedback_path else None
+        if path is None or not path.is_file():
+            raise PortalError(404, "Tệp phản hồi của lần gửi này chưa có.")
+        return FileResponse(path, filename=f"phan-hoi-{sub_id}-{sub.kind}{path.suffix}",
+                            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                            if path.suffix == ".xlsx" else "text/csv")
+
+    @app.get("/nop/{sub_id}/data-docs/{rest:path}")
+    def data_docs(request: Request, sub_id: int, rest: str) -> Response:
+        user = need_user(request)
+        with portal.session() as s:
+            sub = _submission(s, user, sub_id)
+            index = Path(sub.data_docs_path) if sub.data_docs_path else None
+        if index is None or not index.is_file():
+            raise PortalError(404, "Lần gửi này không có trang kiểm tra dữ liệu (Data Docs).")
+        if not rest:
+            return RedirectResponse(f"/nop/{sub_id}/data-docs/{index.name}", status_code=303)
+        root = index.parent.resolve()
+        target = (root / rest).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise PortalError(404, NOT_FOUND)
+        return FileResponse(target)
+
+    @app.post("/nop/{sub_id}/rut")
+    async def withdraw(request: Request, sub_id: int) -> Response:
+        from campaign.intake import UsageError
+        from campaign.intake import withdraw as withdraw_submission
+
+        user = need_user(request)
+        form = await form_of(request, user, max_files=0, max_fields=5)
+        reason = str(form.get("reason", "")).strip()[:500]
+        if not reason:
+            raise PortalError(400, "Cần ghi lý do rút tệp.")
+        with portal.writer() as s, s.begin():
+            _submission(s, user, sub_id)
+            try:
+                withdraw_submission(s, sub_id, reason=reason, by=user.username, at=clock.to_utc(clock.now()))
+            except UsageError as exc:
+                raise PortalError(409, "Lần gửi này đã được rút trước đó." if "already" in str(exc) else str(exc)) from None
+        return RedirectResponse(f"/nop/{sub_id}?notice=withdrawn", status_code=303)
+
+    @app.get("/mau/{kind}.xlsx")
+    def template(request: Request, kind: str) -> Response:
+        need_user(request)
+        from campaign.config import load_input_kinds
+        from campaign.io.templates import write_template
+
+        kinds = load_input_kinds()
+        if kind not in kinds.kinds:
+            raise PortalError(404, "Không có mẫu cho loại dữ liệu này.")
+        path = portal.templates_dir / f"{kind}.xlsx"
+        if not path.is_file():
+            portal.templates_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=portal.templates_dir, suffix=".xlsx")
+            os.close(fd)
+            write_template(kinds.kinds[kind], kinds, Path(tmp))
+            Path(tmp).replace(path)
+        return FileResponse(path, filename=f"mau-{kind}.xlsx",
+                            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    # -- reports -----------------------------------------------------------------------------------------
+
+    @app.post("/huyen/{code}/bao-cao")
+    async def request_report(request: Request, code: str) -> Response:
+        user = need_user(request)
+        own_district(user, code)
+        await form_of(request, user, max_files=0, max_fields=5)
+        with portal.writer() as s, s.begin():
+            job = jobs.enqueue_report(s, user, district=code, received_at=clock.to_utc(clock.now()))
+            job_id = job.id
+        return RedirectResponse(f"/viec/{job_id}", status_code=303)
+
+    def _report(s: Session, user: SignedIn, report_id: int) -> ReportRecord:
+        rep = s.get(ReportRecord, report_id)
+        if rep is None or not (user.is_coordinator or (rep.level == "district" and rep.unit == user.district_code)):
+            raise PortalError(404, NOT_FOUND)
+        return rep
+
+    @app.get("/bao-cao/{report_id}.{fmt}")
+    def report_file(request: Request, report_id: int, fmt: str) -> Response:
+        user = need_user(request)
+        with portal.session() as s:
+            rep = _report(s, user, report_id)
+            entry = rep.files.get(fmt)
+        if not entry or not Path(entry["path"]).is_file():
+            raise PortalError(404, "Không có tệp báo cáo ở định dạng này.")
+        return FileResponse(entry["path"], filename=Path(entry["path"]).name)
+
+    @app.post("/bao-cao/{report_id}/duyet")
+    async def approve_report(request: Request, report_id: int) -> Response:
+        from campaign.io.notify import DeliveryError, Notifier
+        from campaign.reports.run import ReportError, approve, submit
+
+        user = need_coordinator(request)
+        await form_of(request, user, max_files=0, max_fields=5)
+        with portal.session() as s:
+            rep = _report(s, user, report_id)
+            level, unit, version, approved = rep.level, rep.unit, rep.version, rep.approved_at is not None
+        at = clock.to_utc(clock.now())
+        try:
+            if not approved:
+                approve(resources.engine, level=level, unit=unit, by=user.display_name, at=at, version=version)
+            submit(resources.engine, resources.campaign, Notifier.from_settings(resources.settings), level=level,
+                   unit=unit, by=user.display_name, at=at)
+        except ReportError as exc:
+            raise PortalError(409, str(exc)) from None
+        except (DeliveryError, OSError) as exc:
+            raise PortalError(502, f"Đã duyệt nhưng chưa gửi được thư ({type(exc).__name__}); thử gửi lại sau.") from None
+        return RedirectResponse("/tinh?notice=report-approved", status_code=303)
+
+    # -- coordinators ------------------------------------------------------------------------------------
+
+    @app.get("/tinh", response_class=HTMLResponse)
+    def board(request: Request) -> Response:
+        user = need_coordinator(request)
+        with portal.session() as s:
+            data = pages.province_board(s, resources.campaign, clock.now())
+        return portal.render("board.html.j2", request, user, **data)
+
+    @app.get("/tai-khoan", response_class=HTMLResponse)
+    def users(request: Request) -> Response:
+        user = need_coordinator(request)
+        with portal.session() as s:
+            rows = pages.users_page(s)
+        names = pages.district_names(resources.campaign.district_codes)
+        return portal.render("users.html.j2", request, user, users=rows, districts=names)
+
+    @app.post("/tai-khoan")
+    async def add_user(request: Request) -> Response:
+        user = need_coordinator(request)
+        form = await form_of(request, user, max_files=0, max_fields=10)
+        role = str(form.get("role", ""))
+        district = str(form.get("district", "")) or None
+        if district is not None and district not in resources.campaign.district_codes:
+            raise PortalError(400, "Mã huyện không thuộc tỉnh.")
+        password = accounts.generate_password()
+        try:
+            with portal.writer() as s, s.begin():
+                new = accounts.add_user(s, username=str(form.get("username", "")), password=password, role=role,
+                                        district_code=district if role == accounts.DISTRICT else None,
+                                        display_name=str(form.get("display_name", ""))[:128] or None, by=user.username)
+                username = new.username
+        except accounts.AccountError as exc:
+            raise PortalError(400, str(exc)) from None
+        return portal.render("password.html.j2", request, user, username=username, password=password, created=True)
+
+    def _user_action(action: Callable[[Session, str], Any]) -> Callable[..., Any]:
+        async def handler(request: Request, user_id: int) -> Response:
+            user = need_coordinator(request)
+            await form_of(request, user, max_files=0, max_fields=5)
+            with portal.writer() as s, s.begin():
+                target = s.get(PortalUser, user_id)
+                if target is None:
+                    raise PortalError(404, NOT_FOUND)
+                if target.id == user.user_id and action is accounts.disable_user:
+                    raise PortalError(400, "Không tự khóa tài khoản của chính mình.")
+                return await _after(request, user, action(s, target.username))
+        return handler
+
+    async def _after(request: Request, user: SignedIn, result: Any) -> Response:
+        if isinstance(result, tuple):   # reset: show the new password once
+            username, password = result
+            return portal.render("password.html.j2", request, user, username=username, password=password, created=False)
+        return RedirectResponse("/tai-khoan?notice=" + ("user-disabled" if not result.is_active else "user-enabled"),
+                                status_code=303)
+
+    def _reset(s: Session, username: str) -> tuple[str, str]:
+        password = accounts.generate_password()
+        accounts.reset_password(s, username, password)
+        return username, password
+
+    app.post("/tai-khoan/{user_id}/khoa")(_user_action(accounts.disable_user))
+    app.post("/tai-khoan/{user_id}/mo")(_user_action(accounts.enable_user))
+    app.post("/tai-khoan/{user_id}/dat-lai-mat-khau")(_user_action(_reset))
+
+    @app.get("/suc-khoe")
+    def health() -> Response:
+        with portal.session() as s:
+            queued = len(s.scalars(select(PortalJob.id).where(PortalJob.status == jobs.QUEUED).limit(1000)).all())
+        return JSONResponse({"status": "ok", "queued": queued})
+
+    return app
+
+
+async def _receive(portal: Portal, upload: Any) -> tuple[Any, int]:
+    """Copy the upload to disk in chunks (refusing it past the size limit), check by content that it is a
+    spreadsheet or CSV, then store it content-addressed. Returns (StoredOriginal, size)."""
+    from campaign.io.sniff import ReadError, sniff_file
+
+    portal.uploads_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=portal.uploads_dir, prefix="upload-")
+    tmp = Path(tmp_name)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := await upload.read(1 << 20):
+                size += len(chunk)
+                if size > portal.max_bytes:
+                    raise PortalError(413, f"Tệp quá lớn (trên {portal.max_bytes / 1024 / 1024:.0f} MB, giới hạn mỗi tệp). "
+                                           "Xin chia nhỏ tệp hoặc bỏ các trang không cần thiết.")
+                out.write(chunk)
+        try:
+            sniff_file(tmp, max_bytes=portal.max_bytes)
+        except ReadError as exc:
+            raise PortalError(415, f"Không nhận tệp này: {exc.detail_vi}") from None
+        return store_original(tmp, portal.res.settings.files_dir), size
+    finally:
+        tmp.unlink(missing_ok=True)
+

@@ -1,0 +1,193 @@
+"""What each portal page shows, read from the application database (no web framework here: plain
+functions of a session, tested without a browser). Every function that takes a district is given one the
+caller is allowed to see; every look-up by id checks it again (`SignedIn.may_see`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaign import clock
+from campaign.config import CampaignConfig, load_input_kinds, load_reasons
+from campaign.feedback import describe_issue
+from campaign.readiness import district_names
+from campaign.store.models import (
+    PortalJob,
+    PortalUser,
+    ReadinessRecord,
+    ReportRecord,
+    RowIssue,
+    Submission,
+)
+from campaign.watch import board as deadline_board
+
+STATE_LABEL = {"done_on_time": "Đã xong đúng hạn", "done_late": "Đã xong, trễ hạn", "due": "Chưa đến hạn",
+               "overdue": "Quá hạn"}
+STATUS_LABEL = {"accepted": "Đã nhận", "rejected": "Bị từ chối", "withdrawn": "Đã rút", "duplicate": "Trùng tệp đã gửi"}
+READINESS_LABEL = {"ready": "Sẵn sàng", "ready_with_warnings": "Sẵn sàng (có lưu ý)", "not_ready": "Chưa sẵn sàng",
+                   "unknown": "Chưa đủ dữ liệu"}
+SEVERITY_LABEL = {"blocking": "Từ chối cả tệp", "row": "Dòng bị loại", "warning": "Cảnh báo", "repair": "Đã sửa"}
+_RANK = {"blocking": 0, "row": 1, "warning": 2, "repair": 3}   # which issue colours a row
+FIRST_ROWS = 50   # rows with problems shown on the page; the annotated file has them all
+
+
+def show_time(moment: dt.datetime | None) -> str:
+    return clock.show_time(moment) if moment else ""
+
+
+def kind_label(kind: str | None) -> str:
+    kinds = load_input_kinds()
+    return kinds.kinds[kind].label if kind in kinds.kinds else (kind or "")
+
+
+def uploadable_kinds() -> list[dict[str, str]]:
+    kinds = load_input_kinds()
+    return [{"name": name, "label": kinds.kinds[name].label} for name in kinds.names]
+
+
+def _deliverables(session: Session, campaign: CampaignConfig, now: dt.datetime,
+                  party: str | None) -> list[dict[str, Any]]:
+    out = []
+    for item in deadline_board(session, campaign, now)["deliverables"]:
+        if party is not None and item["party"] != party:
+            continue
+        due = dt.datetime.fromisoformat(item["due_at"])
+        done = dt.datetime.fromisoformat(item["completed_at"]) if item["completed_at"] else None
+        out.append({**item, "name": item.get("name") or item["deadline"],
+                    "state_label": STATE_LABEL.get(item["state"], item["state"]), "due_text": show_time(due),
+                    "done_text": show_time(done), "missing_labels": [kind_label(k) for k in item["missing"]]})
+    return sorted(out, key=lambda d: (d["state"] in ("done_on_time", "done_late"), d["due_at"]))
+
+
+def submission_row(sub: Submission) -> dict[str, Any]:
+    return {"id": sub.id, "kind": sub.kind, "kind_label": kind_label(sub.kind), "facility": sub.facility_code,
+            "version": sub.version, "status": sub.status, "status_label": STATUS_LABEL.get(sub.status, sub.status),
+            "is_current": sub.is_current, "filename": sub.original_filename, "received": show_time(sub.received_at),
+            "rows_total": sub.rows_total, "rows_loaded": sub.rows_loaded, "rows_quarantined": sub.rows_quarantined,
+            "rows_with_warnings": sub.rows_with_warnings, "channel": sub.channel, "by": sub.submitted_by,
+            "district": sub.district_code, "flow_run_id": sub.flow_run_id, "message": sub.message}
+
+
+def district_page(session: Session, campaign: CampaignConfig, district: str, now: dt.datetime) -> dict[str, Any]:
+    subs = session.scalars(select(Submission).where(Submission.district_code == district)
+                           .order_by(Submission.id.desc()).limit(200)).all()
+    jobs = session.scalars(select(PortalJob).where(PortalJob.district_code == district,
+                                                   PortalJob.status.in_(("queued", "running", "failed")))
+                           .order_by(PortalJob.id.desc()).limit(20)).all()
+    reports = session.scalars(select(ReportRecord).where(ReportRecord.level == "district", ReportRecord.unit == district)
+                              .order_by(ReportRecord.version.desc()).limit(10)).all()
+    return {"district": district, "district_name": district_names([district]).get(district, district),
+            "deliverables": _deliverables(session, campaign, now, district),
+            "submissions": [submission_row(s) for s in subs],
+            "jobs": [job_row(j) for j in jobs], "reports": [report_row(r) for r in reports],
+            "kinds": uploadable_kinds()}
+
+
+def report_row(r: ReportRecord) -> dict[str, Any]:
+    state = ("sent" if r.submitted_at else "approved" if r.approved_at else "awaiting")
+    return {"id": r.id, "level": r.level, "unit": r.unit, "version": r.version, "built": show_time(r.as_of),
+            "state": state, "state_label": {"sent": "Đã gửi", "approved": "Đã duyệt, chưa gửi",
+                                            "awaiting": "Chờ Sở Y tế duyệt"}[state],
+            "approved_by": r.approved_by, "approved": show_time(r.approved_at), "sent": show_time(r.submitted_at),
+            "formats": sorted(r.files), "flow_run_id": r.flow_run_id}
+
+
+def job_row(job: PortalJob) -> dict[str, Any]:
+    return {"id": job.id, "action": job.action, "status": job.status, "kind_label": kind_label(job.kind),
+            "filename": job.original_filename, "created": show_time(job.created_at), "error": job.error,
+            "submission_id": job.submission_id, "flow_run_id": job.flow_run_id}
+
+
+def feedback(session: Session, sub: Submission) -> dict[str, Any]:
+    """Counts per reason and the first rows with problems, in the district's words."""
+    reasons = load_reasons().reasons
+    counts = [{"code": code, "rows": n, "severity": reasons[code].severity if code in reasons else "",
+               "severity_label": SEVERITY_LABEL.get(reasons[code].severity, "") if code in reasons else "",
+               "text": describe_issue(code, None, kind=sub.kind)}
+              for code, n in sorted((sub.reasons or {}).items(), key=lambda kv: -kv[1])]
+    first_rows = session.scalars(
+        select(RowIssue.row_number).where(RowIssue.submission_id == sub.id, RowIssue.row_number.is_not(None))
+        .group_by(RowIssue.row_number).order_by(RowIssue.row_number).limit(FIRST_ROWS)).all()
+    rows: list[dict[str, Any]] = []
+    if first_rows:
+        issues = session.execute(
+            select(RowIssue.sheet, RowIssue.row_number, RowIssue.column, RowIssue.code, RowIssue.severity)
+            .where(RowIssue.submission_id == sub.id, RowIssue.row_number.in_(first_rows))
+            .order_by(RowIssue.row_number, RowIssue.id)).all()
+        by_row: dict[int, dict[str, Any]] = {}
+        for sheet, row_number, column, code, severity in issues:
+            entry = by_row.setdefault(row_number, {"row": row_number, "sheet": sheet, "worst": severity, "items": []})
+            entry["items"].append({"severity": severity, "severity_label": SEVERITY_LABEL.get(severity, severity),
+                                   "text": describe_issue(code, column, kind=sub.kind)})
+            if _RANK.get(severity, 9) < _RANK.get(entry["worst"], 9):
+                entry["worst"] = severity
+        rows = [by_row[r] for r in sorted(by_row)]
+    rows_with_issues = session.scalar(select(func.count(func.distinct(RowIssue.row_number)))
+                                      .where(RowIssue.submission_id == sub.id)) or 0
+    return {"submission": submission_row(sub), "counts": counts, "rows": rows, "rows_with_issues": rows_with_issues,
+            "has_feedback_file": bool(sub.feedback_path and Path(sub.feedback_path).is_file()),
+            "has_data_docs": bool(sub.data_docs_path and Path(sub.data_docs_path).is_file()),
+            "withdrawn": {"at": show_time(sub.withdrawn_at), "by": sub.withdrawn_by, "reason": sub.withdrawn_reason}
+            if sub.status == "withdrawn" else None}
+
+
+def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[str, Any]:
+    """The coordinators' page: per district its readiness, deliverables, latest submissions and report;
+    escalations sent; reports awaiting approval."""
+    districts = list(campaign.district_codes)
+    names = district_names(districts)
+    latest_ready = {}
+    newest = (select(ReadinessRecord.district, func.max(ReadinessRecord.id).label("id"))
+              .where(ReadinessRecord.level == "district").group_by(ReadinessRecord.district).subquery())
+    for rec in session.scalars(select(ReadinessRecord).join(newest, ReadinessRecord.id == newest.c.id)):
+        latest_ready[rec.district] = rec
+    deliverables = _deliverables(session, campaign, now, None)
+    by_party: dict[str, list[dict[str, Any]]] = {}
+    for d in deliverables:
+        by_party.setdefault(d["party"], []).append(d)
+    subs = session.scalars(select(Submission).order_by(Submission.id.desc()).limit(40)).all()
+    reports = session.scalars(select(ReportRecord).where(ReportRecord.level == "district")
+                              .order_by(ReportRecord.unit, ReportRecord.version.desc())).all()
+    latest_report: dict[str, ReportRecord] = {}
+    for r in reports:
+        latest_report.setdefault(r.unit, r)
+    rows = []
+    for code in districts:
+        rec = latest_ready.get(code)
+        items = by_party.get(code, [])
+        rows.append({
+            "code": code, "name": names.get(code, code),
+            "readiness": rec.status if rec else "unknown",
+            "readiness_label": READINESS_LABEL.get(rec.status if rec else "unknown", ""),
+            "facilities": f"{rec.facilities_ready}/{rec.facilities_total}" if rec and rec.facilities_total else "",
+            "readiness_at": show_time(rec.as_of) if rec else "",
+            "overdue": sum(1 for d in items if d["state"] == "overdue"),
+            "due": sum(1 for d in items if d["state"] == "due"),
+            "done": sum(1 for d in items if d["state"] in ("done_on_time", "done_late")),
+            "report": report_row(latest_report[code]) if code in latest_report else None,
+        })
+    sent = deadline_board(session, campaign, now)["escalations_sent"]
+    escalations = [{**e, "sent": show_time(dt.datetime.fromisoformat(e["sent_at"])),
+                    "party_name": names.get(e["party"], "Sở Y tế" if e["party"] == "doh" else e["party"])}
+                   for e in reversed(sent[-50:])]
+    province_reports = session.scalars(select(ReportRecord).where(ReportRecord.level == "province")
+                                       .order_by(ReportRecord.version.desc()).limit(3)).all()
+    return {"districts": rows, "deliverables": deliverables, "names": names,
+            "submissions": [submission_row(s) for s in subs], "escalations": escalations,
+            "awaiting": [report_row(r) for r in latest_report.values() if not r.approved_at],
+            "province_reports": [report_row(r) for r in province_reports], "now": show_time(now)}
+
+
+def users_page(session: Session) -> list[dict[str, Any]]:
+    names = district_names([u.district_code for u in session.scalars(select(PortalUser)) if u.district_code])
+    return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
+             "role_label": "Điều phối (Sở Y tế)" if u.role == "coordinator" else "Huyện",
+             "district": u.district_code, "district_name": names.get(u.district_code or "", ""),
+             "active": u.is_active, "created": show_time(u.created_at),
+             "locked": bool(u.locked_until and u.locked_until > dt.datetime.now(dt.UTC))}
+            for u in session.scalars(select(PortalUser).order_by(PortalUser.role, PortalUser.district_code,
+                                                                 PortalUser.username))]

@@ -1,0 +1,73 @@
+"""Run the portal: the web application and its warm workers, until stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+
+from campaign import jobs
+from campaign.portal.app import create_app
+from campaign.portal.worker import WorkerPool
+from campaign.resources import Resources, get_resources
+
+log = logging.getLogger("campaign.portal")
+
+
+def prefect_ui_url(explicit: str | None = None) -> str | None:
+    """Where coordinators open a flow run: the setting, else the Prefect API's URL without `/api`."""
+    if explicit:
+        return explicit
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    ui = PREFECT_UI_URL.value()
+    api = PREFECT_API_URL.value()
+    if ui:
+        return str(ui)
+    return str(api).removesuffix("/").removesuffix("/api") if api else None
+
+
+def worker_env() -> dict[str, str]:
+    """The environment the workers start with: this process's, plus the Prefect API it talks to (a test
+    harness sets it in Prefect's settings, not in the environment)."""
+    env = dict(os.environ)
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        env["PREFECT_API_URL"] = str(PREFECT_API_URL.value())
+    return env
+
+
+def build(resources: Resources | None = None, *, workers: int | None = None,
+          say: Callable[[str], None] = log.info) -> FastAPI:
+    """The portal app; its lifespan queues again what a stopped portal left running and runs the workers."""
+    res = resources or get_resources()
+    size = workers if workers is not None else res.settings.portal_workers
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        requeued, failed = jobs.requeue_interrupted(res.engine)
+        if requeued or failed:
+            say(f"portal: {requeued} interrupted job(s) queued again, {failed} given up")
+        pool = WorkerPool(size, worker_env(), on_death=lambda name: jobs.requeue_worker(res.engine, name))
+        if size > 0:
+            pool.start()
+        app.state.workers = pool
+        try:
+            yield
+        finally:
+            if size > 0:
+                pool.stop()
+
+    return create_app(res, prefect_ui=prefect_ui_url(res.settings.prefect_ui_url),
+                      session_hours=res.settings.portal_session_hours, idle_hours=res.settings.portal_idle_hours,
+                      secure_cookies=res.settings.portal_secure_cookies, lifespan=lifespan)
+
+
+def run(host: str = "127.0.0.1", port: int = 8080, workers: int | None = None) -> None:
+    import uvicorn
+
+    uvicorn.run(build(workers=workers), host=host, port=port, log_level="warning", proxy_headers=False)
