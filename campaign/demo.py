@@ -49,7 +49,7 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
               manifest: dict[str, Any], paths: dict[str, str], now: dt.datetime, seconds: float,
               readiness: dict[str, Any] | None = None, deadlines: dict[str, Any] | None = None,
               master_list: dict[str, Any] | None = None, plan: dict[str, Any] | None = None,
-              reports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+              reports: list[dict[str, Any]] | None = None, portal: dict[str, Any] | None = None) -> dict[str, Any]:
     statuses = Counter(o["status"] for o in outcomes)
     reasons: Counter[str] = Counter()
     for o in outcomes:
@@ -86,6 +86,7 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
         "master_list": _master_list_digest(master_list) if master_list else None,
         "plan": _plan_digest(plan) if plan else None,
         "reports": _reports_digest(reports) if reports else None,
+        "portal": portal,
         "outputs": paths,
     }
 
@@ -185,10 +186,23 @@ def render_text(summary: dict[str, Any]) -> str:
         *_master_list_lines(summary.get("master_list")),
         *_plan_lines(summary.get("plan")),
         *_reports_lines(summary.get("reports")),
+        *_portal_lines(summary.get("portal")),
         "Outputs:",
         *[f"  {k}: {v}" for k, v in summary["outputs"].items()],
     ]
     return "\n".join(lines)
+
+
+def _portal_lines(portal: dict[str, Any] | None) -> list[str]:
+    if not portal:
+        return []
+    lines = [f"Portal: {portal['accounts_created']} account(s) created (a coordinator `dieuphoi` and `huyen<code>` per "
+             f"district; passwords in {portal['accounts_file']}); start it with `campaign serve`."]
+    up = portal.get("upload")
+    if up:
+        lines.append(f"  {up['district']} uploaded its {up['kind']} file through the portal: {up.get('status', up.get('error'))}, "
+                     f"feedback page {up.get('page', '-')} after {up.get('seconds', '-')} s.")
+    return lines
 
 
 def _master_list_lines(master: dict[str, Any] | None) -> list[str]:

@@ -36,6 +36,10 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
         outcome = intake_submission(u.path, u.district, u.kind, u.facility, "demo", "demo", u.planned_at)
         publish_intake_artifact(outcome)
         outcomes.append(outcome)
+    # the portal: accounts for the coordinator and each district; one late file comes in through the pages
+    portal = _portal_walkthrough(later, now)
+    if (sent := portal.pop("file_path", None)) is not None:
+        later = [u for u in later if u.path != sent]
     readiness = readiness_flow(now=now)   # a subflow run: its own run and artifacts in the UI
     master = master_list_flow(now=now)    # duplicates linked across districts, eligibility, invitation order
     master_outputs = publish_master_list_outputs(manifest_path)
@@ -57,13 +61,32 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
         **master_outputs["paths"],
         "invitation_lists": str(invitations_dir),
         "reports": str(res.settings.outputs_dir / "reports"),
+        "portal_accounts": portal.get("accounts_file", ""),
     }
     summary = summarize(res.engine, outcomes, later=later, manifest=json.loads(Path(manifest_path).read_text()),
                         paths=paths, now=at, seconds=time.monotonic() - started, readiness=readiness,
                         deadlines=deadlines, master_list={**master, "quality": master_outputs["quality"],
                                                              "exported_districts": master_outputs["exported_districts"],
                                                              "exported_people": master_outputs["exported_people"]},
-                        plan=plan, reports=reports["reports"])
+                        plan=plan, reports=reports["reports"], portal=portal)
     create_markdown_artifact(key="demo-summary", markdown="```json\n" + json.dumps(summary, indent=1,
                              ensure_ascii=False)[:20000] + "\n```", description="Demo summary")
     return summary
+
+
+def _portal_walkthrough(later: list[Any], now: str) -> dict[str, Any]:
+    from campaign.portal.demo import ensure_accounts, upload_through_portal
+
+    res = get_resources()
+    accounts_file = res.settings.home / "demo" / "portal-accounts.csv"
+    created = ensure_accounts(res, accounts_file)
+    out: dict[str, Any] = {"accounts_file": str(accounts_file), "accounts_created": len(created)}
+    # the first file still to come (snapshot kinds first: an event file may need facilities not yet sent)
+    pending = sorted(later, key=lambda u: u.kind in ("vaccinations", "aefi", "backfill"))
+    if pending:
+        u = pending[0]
+        out["upload"] = upload_through_portal(res, district=u.district, kind=u.kind, path=Path(u.path),
+                                              facility=u.facility, password=created.get(f"huyen{u.district}"),
+                                              now=now)
+        out["file_path"] = u.path
+    return out

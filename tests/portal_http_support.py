@@ -1,0 +1,96 @@
+"""Helpers for the portal's HTTP tests (tests/test_portal.py): a portal on a fresh CAMPAIGN_HOME with three
+accounts, signed-in TestClients, CSRF tokens scraped from the pages, uploads as a browser sends them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+BASE = "http://testserver"
+NOW = "2021-07-28T10:00"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+ALERT = re.compile(r'<p class="error" role="alert">(.*?)</p>', re.S)
+
+# (username, role, district, password)
+ACCOUNTS = [
+    ("ttyt622", "district", "622", "mat-khau-huyen-622"),
+    ("ttyt633", "district", "633", "mat-khau-huyen-633"),
+    ("syt.dieuphoi", "coordinator", None, "mat-khau-so-y-te"),
+]
+PASSWORD = {name: password for name, _role, _district, password in ACCOUNTS}
+
+
+def csrf_in(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "no csrf_token in the page"
+    return found.group(1)
+
+
+def alert_in(html: str) -> str:
+    found = ALERT.search(html)
+    assert found, "no error message on the page"
+    return found.group(1).strip()
+
+
+def client(app: FastAPI) -> TestClient:
+    return TestClient(app, base_url=BASE, follow_redirects=False)
+
+
+def try_login(app: FastAPI, username: str, password: str) -> tuple[TestClient, Any]:
+    """A browser that opened the login form and sent it; returns (client, the POST's response)."""
+    c = client(app)
+    page = c.get("/dang-nhap")
+    assert page.status_code == 200 and "campaign_login_csrf" in page.headers.get("set-cookie", "")
+    response = c.post("/dang-nhap", data={"username": username, "password": password,
+                                          "csrf_token": csrf_in(page.text)})
+    return c, response
+
+
+def login(app: FastAPI, username: str, password: str | None = None) -> TestClient:
+    c, response = try_login(app, username, password or PASSWORD[username])
+    assert response.status_code == 303, response.text
+    return c
+
+
+def page_csrf(c: TestClient, path: str) -> str:
+    page = c.get(path)
+    assert page.status_code == 200, (path, page.status_code)
+    return csrf_in(page.text)
+
+
+def upload(c: TestClient, code: str, name: str, content: bytes, *, csrf: str | None, kind: str = "target_list",
+           headers: dict[str, str] | None = None, mime: str = "text/csv") -> Any:
+    data = {"kind": kind, "facility": ""}
+    if csrf is not None:
+        data["csrf_token"] = csrf
+    return c.post(f"/huyen/{code}/tai-len", data=data, files={"file": (name, content, mime)}, headers=headers)
+
+
+def count(engine: Any, model: Any, *where: Any) -> int:
+    with Session(engine) as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+@dataclass
+class PortalWorld:
+    """A portal app, its resources and the ids of what the tests look at."""
+
+    res: Any
+    app: FastAPI
+    users: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Any:
+        return self.res.engine
