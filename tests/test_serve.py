@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -56,13 +57,14 @@ def _clear_of_the_quarter_hour(margin_s: float = 150) -> None:
 
 def test_serve_schedules_deployments_in_gia_lai_time_and_keeps_them_after_a_stop(tmp_path):
     _clear_of_the_quarter_hour()
-    port = _free_port()
+    port, portal_port = _free_port(), _free_port()
     env = {**os.environ, "CAMPAIGN_HOME": str(tmp_path / "home")}
     for key in ("PREFECT_API_URL", "PREFECT_HOME"):
         env.pop(key, None)
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "campaign"), "serve", "--prefect-port", str(port)],
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "campaign"), "serve", "--prefect-port", str(port),
+                                 "--port", str(portal_port)],
                                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for(log, "automations:", proc)
@@ -74,9 +76,17 @@ def test_serve_schedules_deployments_in_gia_lai_time_and_keeps_them_after_a_stop
         assert schedule.schedule.cron == "*/15 * * * *" and schedule.schedule.timezone == "Asia/Ho_Chi_Minh"
         assert schedule.active
         assert {a.name for a in automations} >= {"campaign-deadline-watch-silent", "campaign-flow-run-failed"}
+        # the portal runs beside them, signed-out visitors are sent to the sign-in page
+        from flows.serve import wait_healthy
+
+        wait_healthy(f"http://127.0.0.1:{portal_port}/suc-khoe", 120, lambda: proc.poll() is None)
+        with urllib.request.urlopen(f"http://127.0.0.1:{portal_port}/dang-nhap", timeout=10) as page:
+            assert "Đăng nhập" in page.read().decode()
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(180)   # the runner stops each served deployment first: slower on a busy CI machine
+    with pytest.raises(OSError):   # the portal stopped with it
+        urllib.request.urlopen(f"http://127.0.0.1:{portal_port}/suc-khoe", timeout=5)
     # after the stop: the same Prefect home, a bare server: the schedule is still active, not paused
     bare_log = tmp_path / "bare.log"
     bare_env = {**env, "PREFECT_HOME": str(tmp_path / "home" / "prefect")}
