@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import json
-import socket
 import time
 
 import pandas as pd
@@ -27,6 +26,7 @@ from campaign.reports.content import ReportError
 from campaign.store.models import MasterPerson, ReportRecord
 from campaign.watch import board
 from tests.dedupe_support import store_rows
+from tests.smtp_support import smtp_server
 from tests.test_plan import AT, DAY, _facilities, _people, _staff, _stock
 
 C1 = "23566"
@@ -109,32 +109,11 @@ def test_province_and_district_reports_match_the_database(migrated_engine, tmp_p
     assert facility.figures["facilities_total"] == 1 and "64622-TYT-01" in facility.unit_name
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler API
-        self.messages.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
 def test_nothing_goes_upward_unapproved_and_a_sent_report_closes_its_deadline(migrated_engine, tmp_path) -> None:
-    from aiosmtpd.controller import Controller
-
     campaign = load_campaign()
     _world(migrated_engine)
-    port = _free_port()
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    send = Notifier(smtp_host="127.0.0.1", smtp_port=port, sender="syt@example.gov.vn", timeout_s=5)
-    try:
+    with smtp_server() as (port, mailbox):
+        send = Notifier(smtp_host="127.0.0.1", smtp_port=port, sender="syt@example.gov.vn", timeout_s=5)
         reports.compile_reports(migrated_engine, campaign, level="district", units=["622"], as_of=AT, out_dir=tmp_path)
         with pytest.raises(reports.ApprovalError, match="chưa được duyệt"):
             reports.submit(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=AT)
@@ -168,10 +147,8 @@ def test_nothing_goes_upward_unapproved_and_a_sent_report_closes_its_deadline(mi
         with pytest.raises(reports.ApprovalError, match="không có tệp PDF hay DOCX"):
             reports.submit(migrated_engine, campaign, send, level="district", unit="633", by="ttyt", at=on_time)
         time.sleep(0.2)
-    finally:
-        controller.stop()
     assert len(mailbox.messages) == 2
-    rcpts, raw = mailbox.messages[0]
+    _sender, rcpts, raw = mailbox.messages[0]
     assert rcpts == reports.recipients_of(campaign, "district", "622") == sent["recipients"]
     msg = email.message_from_bytes(raw)
     names = sorted(part.get_filename() for part in msg.walk() if part.get_filename())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import socket
 import threading
 import time
 from collections import Counter
@@ -20,6 +19,7 @@ from campaign.io.notify import Notifier
 from campaign.store.models import Escalation, OutboxMessage, StoredFile, Submission
 from campaign.watch import board, deliver, escalate
 from tests.clock_support import at
+from tests.smtp_support import free_port, smtp_server
 
 PREP = ["facilities", "infrastructure", "training", "communication"]
 
@@ -164,41 +164,19 @@ def test_a_failing_channel_is_retried_with_back_off_then_given_up(migrated_engin
 # --- real SMTP -------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler API
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
 def test_smtp_down_then_up_delivers_once(migrated_engine, campaign) -> None:
-    from aiosmtpd.controller import Controller
-
     watch_at(migrated_engine, campaign, at("28/07 16:00"))
-    port = _free_port()
+    port = free_port()
     send = Notifier(smtp_host="127.0.0.1", smtp_port=port, sender="canhbao@example.gov.vn", timeout_s=3)
     now = [dt.datetime(2026, 1, 1, tzinfo=dt.UTC)]
     down = deliver(lambda: Session(migrated_engine), send, lambda: now[0])
     assert down.sent == 0 and down.failed == 34   # 17 districts x 2 reminders
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(port) as (_port, mailbox):
         now[0] += dt.timedelta(minutes=5)
         up = deliver(lambda: Session(migrated_engine), send, lambda: now[0])
         assert up.sent == 34
         assert deliver(lambda: Session(migrated_engine), send, lambda: now[0]).sent == 0
         time.sleep(0.2)
-    finally:
-        controller.stop()
     to = Counter(r for _f, rcpts, _c in mailbox.messages for r in rcpts)
     assert len(mailbox.messages) == 34 and to["ttyt.633@example.gov.vn"] == 2 and max(to.values()) == 2
     content = next(c for _f, r, c in mailbox.messages if r == ["ttyt.633@example.gov.vn"]).decode()
