@@ -84,7 +84,7 @@ class Portal:
 
     def render(self, name: str, request: Request, user: SignedIn | None, status: int = 200, **ctx: Any) -> HTMLResponse:
         notice = NOTICES.get(request.query_params.get("notice", ""))
-        html = self.env.get_template(name).render(user=user, notice=notice, now=pages.show_time(clock.now()), **ctx)
+        html = self.env.get_template(name).render(user=user, notice=notice, clock_now=pages.show_time(clock.now()), **ctx)
         return HTMLResponse(html, status_code=status)
 
     # -- who is asking ---------------------------------------------------------------------------------
