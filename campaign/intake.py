@@ -262,6 +262,8 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
                  original_name: str, checked: Checked | None, blocking: list[tuple[str, str]],
                  request: IntakeRequest, received_at: dt.datetime, now_real: dt.datetime) -> IntakeOutcome:
     """Write the submission, its rows or quarantine, and its issues. The caller owns the transaction."""
+    from campaign.feedback import blocking_text
+
     spec = load_input_kinds()[kind]
     if session.get(StoredFile, stored.sha256) is None:
         session.add(StoredFile(sha256=stored.sha256, size_bytes=stored.size_bytes, original_filename=original_name,
@@ -298,7 +300,7 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
         rows_quarantined=int(quarantined.sum()) if checked else 0,
         rows_skipped=len(checked.read.skipped_rows) if checked else 0,
         rows_with_warnings=rows_with_warnings, reasons=reasons,
-        message="; ".join(detail for _c, detail in blocking) or None,
+        message=blocking_text(blocking, kind),
     )
     session.add(sub)
     session.flush()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from campaign.accounts import SignedIn
 from campaign.files import StoredOriginal
-from campaign.store.models import PortalJob, utcnow
+from campaign.store.models import PortalJob, Submission, utcnow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 MAX_ATTEMPTS = 3
@@ -98,6 +98,20 @@ def job_for(session: Session, user: SignedIn, job_id: int) -> PortalJob | None:
     if job is None or not user.may_see(job.district_code):
         return None
     return job
+
+
+def submission_ready(session: Session, job: PortalJob) -> int | None:
+    """The submission a running upload job has already written, with its feedback file: the district can
+    read it while the flow run finishes its last tasks (artifacts, the event). None if not there yet."""
+    if job.action != "intake" or job.started_at is None or job.checksum is None:
+        return None
+    scope = (Submission.facility_code.is_(None) if job.facility_code is None
+             else Submission.facility_code == job.facility_code)
+    return session.scalar(select(Submission.id).where(
+        Submission.district_code == job.district_code, Submission.kind == job.kind, scope,
+        Submission.checksum == job.checksum, Submission.channel == "portal",
+        Submission.created_at >= job.started_at, Submission.feedback_path.is_not(None))
+        .order_by(Submission.id.desc()).limit(1))
 
 
 def queue_position(session: Session, job: PortalJob) -> int:

@@ -12,6 +12,7 @@ accepted upload), portal-board.png (the coordinators' board).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -61,6 +62,7 @@ def _upload(page, path: Path, *, timeout_s: float) -> tuple[int, float]:
     page.wait_for_url(re.compile(r"/nop/\d+$"), timeout=timeout_s * 1000)
     page.locator("#ket-qua .badge").first.wait_for(state="visible")
     seconds = time.monotonic() - started
+    print(f"\nportal e2e: {path.name}: upload clicked -> feedback shown in {seconds:.2f} s")   # seen with -s
     return int(page.url.rsplit("/", 1)[1]), seconds
 
 
@@ -219,6 +221,9 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
             # -- 7. the coordinators' board -------------------------------------------------------------------------
             board, page = _sign_in(browser, base, "dieuphoi")
             assert page.url == f"{base}/tinh"
+            response = page.goto("/tinh")
+            assert response is not None and response.status == 200, (
+                f"the coordinators' board answered {response and response.status}: {page.inner_text('body')[:200]!r}")
             row = page.locator(f"#huyen tr[data-district='{DISTRICT}']")
             expect(row).to_contain_text(name_622)
             assert int(row.locator("td").nth(5).inner_text()) >= 1   # deliverables done
@@ -234,6 +239,10 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
             expect(page.locator(f"#lan-gui-moi tr:has(a[href='/nop/{rejected_id}']) .badge")).to_have_text("Bị từ chối")
             page.screenshot(path=str(shots / "portal-board.png"), full_page=True)
             board.close()
+        except Exception:
+            with contextlib.suppress(Exception):   # the page as it was, for whoever reads the failure
+                page.screenshot(path=str(shots / "portal-failure.png"), full_page=True)
+            raise
         finally:
             browser.close()
 

@@ -10,6 +10,7 @@ limited in size and checked by content (the file name is kept as a label, never 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import tempfile
@@ -35,6 +36,7 @@ from campaign.resources import Resources
 from campaign.store.models import PortalJob, PortalUser, ReportRecord, Submission
 
 HERE = Path(__file__).parent
+log = logging.getLogger("campaign.portal")
 COOKIE = "campaign_session"
 LOGIN_COOKIE = "campaign_login_csrf"
 NOT_FOUND = "Không tìm thấy trang này, hoặc trang thuộc về huyện khác."
@@ -122,16 +124,7 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
             if origin and urlsplit(origin).netloc != request.url.netloc:
                 return portal.render("error.html.j2", request, None, status=403,
                                      message="Yêu cầu đến từ trang khác: đã từ chối.")
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if "/data-docs/" not in request.url.path:   # GX's own pages carry their own scripts
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("Content-Security-Policy",
-                                        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-                                        "form-action 'self'; base-uri 'none'")
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        return _with_headers(await call_next(request), request)
 
     @app.exception_handler(PortalError)
     async def refused(request: Request, exc: PortalError) -> Response:
@@ -142,6 +135,14 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = NOT_FOUND if exc.status_code == 404 else "Yêu cầu không hợp lệ."
         return portal.render("error.html.j2", request, None, status=exc.status_code, message=message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("portal: unexpected failure on %s %s", request.method, request.url.path)
+        response = portal.render("error.html.j2", request, None, status=500,
+                                 message="Có lỗi hệ thống, đã được ghi lại. Xin thử lại sau ít phút; nếu vẫn lỗi, "
+                                         "báo điều phối viên của Sở Y tế.")
+        return _with_headers(response, request)
 
     def need_user(request: Request) -> SignedIn:
         user = portal.signed_in(request)
@@ -286,7 +287,11 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
             ahead = jobs.queue_position(s, job)
             target = (f"/nop/{job.submission_id}" if job.submission_id else
                       f"/huyen/{job.district_code}#bao-cao" if job.status == jobs.DONE else None)
-            return JSONResponse({"status": job.status, "ahead": ahead, "next": target,
+            status = job.status
+            if status == jobs.RUNNING and (early := jobs.submission_ready(s, job)) is not None:
+                # the feedback is written; the flow run is still publishing its artifacts and event
+                status, target = jobs.DONE, f"/nop/{early}"
+            return JSONResponse({"status": status, "ahead": ahead, "next": target,
                                  "error": job.error if job.status == jobs.FAILED else None})
 
     def _submission(s: Session, user: SignedIn, sub_id: int) -> Submission:
@@ -490,6 +495,18 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         return JSONResponse({"status": "ok", "queued": queued})
 
     return app
+
+
+def _with_headers(response: Response, request: Request) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if "/data-docs/" not in request.url.path:   # GX's own pages carry their own scripts
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                                    "form-action 'self'; base-uri 'none'")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 async def _receive(portal: Portal, upload: Any) -> tuple[Any, int]:

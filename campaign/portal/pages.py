@@ -105,10 +105,24 @@ def job_row(job: PortalJob) -> dict[str, Any]:
 def feedback(session: Session, sub: Submission) -> dict[str, Any]:
     """Counts per reason and the first rows with problems, in the district's words."""
     reasons = load_reasons().reasons
+    # rows per (reason, column), so each line names the column as the district's file heads it
+    per_column = session.execute(
+        select(RowIssue.code, RowIssue.column, func.count(func.distinct(RowIssue.row_number)))
+        .where(RowIssue.submission_id == sub.id, RowIssue.row_number.is_not(None))
+        .group_by(RowIssue.code, RowIssue.column)).all()
     counts = [{"code": code, "rows": n, "severity": reasons[code].severity if code in reasons else "",
                "severity_label": SEVERITY_LABEL.get(reasons[code].severity, "") if code in reasons else "",
-               "text": describe_issue(code, None, kind=sub.kind)}
-              for code, n in sorted((sub.reasons or {}).items(), key=lambda kv: -kv[1])]
+               "text": describe_issue(code, column, kind=sub.kind)}
+              for code, column, n in per_column]
+    shown = {c["code"] for c in counts}
+    # reasons of the whole file (blocking) or without row detail: from the submission's own counts
+    counts += [{"code": code, "rows": None if reasons.get(code) and reasons[code].severity == "blocking" else n,
+                "severity": reasons[code].severity if code in reasons else "",
+                "severity_label": SEVERITY_LABEL.get(reasons[code].severity, "") if code in reasons else "",
+                "text": sub.message if code in reasons and reasons[code].severity == "blocking" and sub.message
+                else describe_issue(code, None, kind=sub.kind)}
+               for code, n in (sub.reasons or {}).items() if code not in shown]
+    counts.sort(key=lambda c: (_RANK.get(c["severity"], 9), -(c["rows"] or 0)))
     first_rows = session.scalars(
         select(RowIssue.row_number).where(RowIssue.submission_id == sub.id, RowIssue.row_number.is_not(None))
         .group_by(RowIssue.row_number).order_by(RowIssue.row_number).limit(FIRST_ROWS)).all()

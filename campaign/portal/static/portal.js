@@ -4,7 +4,7 @@
   if (!box) return;
   var url = box.getAttribute("data-status-url");
   var state = document.getElementById("job-state");
-  var delay = 250;
+  var delay = 150;
   function poll() {
     fetch(url, {credentials: "same-origin", cache: "no-store"}).then(function (r) {
       if (r.status === 401) { window.location = "/dang-nhap"; return null; }
@@ -19,7 +19,7 @@
       state.textContent = job.status === "queued"
         ? "Đang chờ xử lý" + (job.ahead ? " (" + job.ahead + " việc đang chờ trước)" : "") + "…"
         : "Đang kiểm tra…";
-      delay = Math.min(delay * 1.3, 2000);
+      delay = Math.min(delay * 1.15, 1000);
       setTimeout(poll, delay);
     }).catch(function () { setTimeout(poll, 2000); });
   }
