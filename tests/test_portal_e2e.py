@@ -227,8 +227,11 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
             row = page.locator(f"#huyen tr[data-district='{DISTRICT}']")
             expect(row).to_contain_text(name_622)
             assert int(row.locator("td").nth(5).inner_text()) >= 1   # deliverables done
-            deadline = page.locator(f"#han tr[data-party='{DISTRICT}'][data-deadline='district_target_list']")
-            expect(deadline.locator(".badge")).to_have_text("Đã xong đúng hạn")
+            # per deadline: how many parties in each state, and who is still behind (622 no longer is)
+            deadline = page.locator("#han .deadline[data-deadline='district_target_list']")
+            expect(deadline).to_contain_text("Đã xong đúng hạn: 1")
+            expect(deadline.locator(f"tr[data-party='{DISTRICT}']")).to_have_count(0)
+            expect(deadline.locator("tr[data-party='623']")).to_have_count(1)
             latest = page.locator(f"#lan-gui-moi tr:has(a[href='/nop/{accepted_id}'])")
             expect(latest).to_contain_text(name_622)
             expect(latest.locator(".badge")).to_have_text("Đã nhận")

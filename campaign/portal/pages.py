@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from campaign import clock
 from campaign.config import CampaignConfig, load_input_kinds, load_reasons
 from campaign.feedback import describe_issue
+from campaign.jobs import submission_ready
 from campaign.readiness import district_names
 from campaign.store.models import (
     PortalJob,
@@ -83,7 +84,8 @@ def district_page(session: Session, campaign: CampaignConfig, district: str, now
     return {"district": district, "district_name": district_names([district]).get(district, district),
             "deliverables": _deliverables(session, campaign, now, district),
             "submissions": [submission_row(s) for s in subs],
-            "jobs": [job_row(j) for j in jobs], "reports": [report_row(r) for r in reports],
+            "jobs": [job_row(j) for j in jobs if not (j.status == "running" and submission_ready(session, j))],
+            "reports": [report_row(r) for r in reports],
             "kinds": uploadable_kinds()}
 
 
@@ -98,7 +100,7 @@ def report_row(r: ReportRecord) -> dict[str, Any]:
 
 def job_row(job: PortalJob) -> dict[str, Any]:
     return {"id": job.id, "action": job.action, "status": job.status, "kind_label": kind_label(job.kind),
-            "filename": job.original_filename, "created": show_time(job.created_at), "error": job.error,
+            "filename": job.original_filename, "created": show_time(job.received_at or job.created_at), "error": job.error,
             "submission_id": job.submission_id, "flow_run_id": job.flow_run_id}
 
 
@@ -190,10 +192,29 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
                    for e in reversed(sent[-50:])]
     province_reports = session.scalars(select(ReportRecord).where(ReportRecord.level == "province")
                                        .order_by(ReportRecord.version.desc()).limit(3)).all()
-    return {"districts": rows, "deliverables": deliverables, "names": names,
+    return {"districts": rows, "deadlines": _per_deadline(deliverables, names), "names": names,
             "submissions": [submission_row(s) for s in subs], "escalations": escalations,
             "awaiting": [report_row(r) for r in latest_report.values() if not r.approved_at],
             "province_reports": [report_row(r) for r in province_reports], "now": show_time(now)}
+
+
+def _per_deadline(deliverables: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+    """One line per deadline: how many parties are in each state, and who is not done with what."""
+    out: dict[str, dict[str, Any]] = {}
+    for d in sorted(deliverables, key=lambda x: (x["due_at"], x["deadline"], x["party"])):
+        entry = out.setdefault(d["deadline"], {"deadline": d["deadline"], "name": d["name"], "due_text": d["due_text"],
+                                               "states": {}, "behind": []})
+        entry["states"][d["state"]] = entry["states"].get(d["state"], 0) + 1
+        if d["state"] in ("due", "overdue"):
+            party = names.get(d["party"], "Sở Y tế" if d["party"] == "doh" else d["party"])
+            entry["behind"].append({"party": d["party"], "name": party, "state": d["state"],
+                                    "state_label": d["state_label"], "missing": d["missing_labels"]})
+    for entry in out.values():
+        entry["states"] = [{"state": k, "label": STATE_LABEL.get(k, k), "count": v}
+                           for k, v in sorted(entry["states"].items(), key=lambda kv: list(STATE_LABEL).index(kv[0])
+                                              if kv[0] in STATE_LABEL else 9)]
+        entry["behind"].sort(key=lambda b: (b["state"] != "overdue", b["party"]))
+    return list(out.values())
 
 
 def users_page(session: Session) -> list[dict[str, Any]]:
