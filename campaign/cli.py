@@ -379,9 +379,14 @@ def _account_action(ctx: click.Context, action: Any) -> Any:
 
 
 def _password_option(password: str | None) -> tuple[str, bool]:
+    """(password, generated): the one read from stdin, or a generated one when not asked to read."""
     from campaign.accounts import generate_password
 
-    return (password, False) if password else (generate_password(), True)
+    if password is None:
+        return generate_password(), True
+    if not password:
+        raise click.UsageError("--password-stdin: no password on stdin")
+    return password, False
 
 
 @users.command("add")

@@ -446,6 +446,8 @@ def withdraw(session: Session, submission_id: int, *, reason: str, by: str, at: 
         raise UsageError(f"no submission {submission_id}")
     if sub.status == WITHDRAWN:
         raise UsageError(f"submission {submission_id} is already withdrawn")
+    if sub.status != ACCEPTED:   # a rejected file loaded nothing: there is nothing to take back
+        raise UsageError(f"submission {submission_id} was {sub.status}, not accepted: nothing to withdraw")
     was_current = sub.is_current
     sub.status, sub.is_current = WITHDRAWN, False
     sub.withdrawn_at, sub.withdrawn_by, sub.withdrawn_reason = at, by, reason

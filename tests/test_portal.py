@@ -344,11 +344,20 @@ def test_posts_from_another_origin_are_refused(portal, tmp_path):
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _docs_page(world: PortalWorld, sub_id: int) -> str:
+    """The URL of a submission's validation page inside its Data Docs site (what /data-docs/ redirects to)."""
+    from campaign.portal.app import _data_docs_site
+
+    page = Path(_sub(world, sub_id).data_docs_path)
+    root = _data_docs_site(page, world.res.settings.home / "data_docs")
+    return f"/nop/{sub_id}/data-docs/{page.resolve().relative_to(root).as_posix()}"
+
+
 def _district_urls(world: PortalWorld) -> dict[str, str]:
     sub, job, rep = world.ids["second"], world.ids["job"], world.ids["report"]
     return {"district": "/huyen/622", "submission": f"/nop/{sub}", "feedback": f"/nop/{sub}/tep-phan-hoi",
             "data_docs": f"/nop/{sub}/data-docs/",
-            "data_docs_page": f"/nop/{sub}/data-docs/{Path(_sub(world, sub).data_docs_path).name}",
+            "data_docs_page": _docs_page(world, sub),
             "job": f"/viec/{job}", "job_status": f"/viec/{job}/trang-thai", "report": f"/bao-cao/{rep}.pdf"}
 
 
@@ -416,14 +425,12 @@ def test_coordinator_pages_and_approval_are_refused_to_districts(world, monkeypa
     assert login(world.app, "syt.dieuphoi").get("/tai-khoan").status_code == 200
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="BUG: pages.province_board returns a 'now' key and Portal.render passes now= too: "
-                          "GET /tinh fails with TypeError (500) for every coordinator")
 def test_the_coordinators_board_shows_every_district(world):
     coordinator = login(world.app, "syt.dieuphoi")
     board = coordinator.get("/tinh")
     assert board.status_code == 200
-    assert "Thành phố Pleiku" in board.text and "danh-sach-v2.csv" in board.text
+    assert 'data-district="622"' in board.text and 'data-district="633"' in board.text
+    assert f'href="/nop/{world.ids["second"]}"' in board.text and f'href="/bao-cao/{world.ids["report"]}.pdf"' in board.text
     assert "29/07/2021 00:00" in board.text and "28/07/2021 10:00" in board.text
     visible = re.sub(r"<[^>]+>", " ", board.text)
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", visible)
@@ -447,7 +454,8 @@ def test_coordinator_approves_and_sends_a_districts_report(make_portal, tmp_path
     pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
     with Session(world.engine) as s, s.begin():
         rep = ReportRecord(level="district", unit="622", version=1, as_of=dt.datetime(2021, 7, 28, 2, tzinfo=dt.UTC),
-                           files={"pdf": {"path": str(pdf), "sha256": "x", "bytes": pdf.stat().st_size}})
+                           files={"pdf": {"path": str(pdf), "sha256": hashlib.sha256(pdf.read_bytes()).hexdigest(),
+                                          "bytes": pdf.stat().st_size}})
         s.add(rep)
         s.flush()
         rep_id = rep.id
@@ -458,7 +466,7 @@ def test_coordinator_approves_and_sends_a_districts_report(make_portal, tmp_path
         done = coordinator.post(f"/bao-cao/{rep_id}/duyet", data={"csrf_token": page_csrf(coordinator, "/tai-khoan")})
     finally:
         controller.stop()
-    assert done.status_code == 303 and done.headers["location"] == "/tinh?notice=report-approved"
+    assert done.status_code == 303 and done.headers["location"] == "/tinh?notice=report-approved", done.text[-1500:]
     with Session(world.engine) as s:
         rep = s.get(ReportRecord, rep_id)
         assert rep.approved_by == "Tài khoản syt.dieuphoi" and rep.submitted_at is not None
@@ -506,10 +514,10 @@ def test_an_upload_over_the_limit_gets_413_and_leaves_nothing(make_portal):
     for content in (just_over, far_over):
         response = upload(clerk, "622", "qua-lon.csv", content, csrf=csrf)
         assert response.status_code == 413 and "Tệp quá lớn" in response.text and "1 MB" in response.text
-    # a chunked body (no Content-Length) is still measured
+    # a chunked body (no Content-Length) is refused before it is read: it could fill the disk first
     chunked = clerk.post("/huyen/622/tai-len", content=_multipart_chunks(csrf, far_over),
                          headers={"Content-Type": "multipart/form-data; boundary=XyZ"})
-    assert chunked.status_code == 413
+    assert chunked.status_code == 411 and "kích thước" in chunked.text
     assert count(world.engine, PortalJob) == 0
     assert files_under(world.res.settings.files_dir) == set()
     assert files_under(world.res.settings.home / "portal_uploads") == set()
@@ -549,16 +557,17 @@ def test_hostile_file_names_are_labels_only_and_shown_escaped(world, tmp_path):
     from campaign.resources import get_resources
 
     home = get_resources().settings.home
+    names = {"../../etc/passwd.csv": "passwd.csv", "..\\..\\..\\evil.csv": "evil.csv",
+             "<img src=x onerror=alert(1)>.csv": "<img src=x onerror=alert(1)>.csv",
+             "<script>alert(1)</script>.csv": None}
+    contents = [_target_list(tmp_path / f"h{seed}.csv", seed=seed).read_bytes() for seed in range(20, 20 + len(names))]
     outside_before = {p for p in files_under(tmp_path) if home not in p.parents}
     assert not Path("/etc/passwd.csv").exists()
     clerk = login(world.app, "ttyt622")
     csrf = page_csrf(clerk, "/huyen/622")
-    names = {"../../etc/passwd.csv": "passwd.csv", "..\\..\\..\\evil.csv": "evil.csv",
-             "<img src=x onerror=alert(1)>.csv": "<img src=x onerror=alert(1)>.csv",
-             "<script>alert(1)</script>.csv": None}
     made = []
-    for seed, name in enumerate(names, start=20):
-        response = upload(clerk, "622", name, _target_list(tmp_path / f"h{seed}.csv", seed=seed).read_bytes(), csrf=csrf)
+    for name, content in zip(names, contents, strict=True):
+        response = upload(clerk, "622", name, content, csrf=csrf)
         assert response.status_code == 303
         made.append(int(response.headers["location"].rsplit("/", 1)[1]))
     with Session(world.engine) as s:
@@ -581,10 +590,11 @@ def test_hostile_file_names_are_labels_only_and_shown_escaped(world, tmp_path):
         assert _sub(world, outcome.submission_id).original_filename == job.original_filename
     pages.append(clerk.get("/huyen/622").text)
     coordinator = login(world.app, "syt.dieuphoi")
+    pages.append(coordinator.get("/tinh").text)
     pages.append(coordinator.get("/huyen/622").text)
     for html in pages:
         assert "<script>alert" not in html and "<img src=x" not in html
-    assert "&lt;img src=x onerror=alert(1)&gt;.csv" in pages[-2] and "&lt;img src=x onerror=alert(1)&gt;.csv" in pages[-1]
+    assert "&lt;img src=x onerror=alert(1)&gt;.csv" in pages[-3] and "&lt;img src=x onerror=alert(1)&gt;.csv" in pages[-1]
     assert sum("&lt;img src=x onerror=alert(1)&gt;.csv" in html for html in pages) >= 4
     # nothing was written outside CAMPAIGN_HOME; the stored copies are named by their hash
     assert {p for p in files_under(tmp_path) if home not in p.parents} == outside_before
@@ -596,9 +606,10 @@ def test_hostile_file_names_are_labels_only_and_shown_escaped(world, tmp_path):
 def test_data_docs_paths_cannot_leave_the_submissions_docs_folder(world):
     sub = _sub(world, world.ids["second"])
     clerk = login(world.app, "ttyt622")
-    page = Path(sub.data_docs_path)
-    root = page.parent.resolve()
-    assert clerk.get(f"/nop/{sub.id}/data-docs/{page.name}").status_code == 200   # the route serves files
+    from campaign.portal.app import _data_docs_site
+
+    root = _data_docs_site(Path(sub.data_docs_path), world.res.settings.home / "data_docs")
+    assert clerk.get(_docs_page(world, sub.id)).status_code == 200   # the route serves files
     database = world.res.settings.home / "campaign.sqlite3"
     feedback = Path(sub.feedback_path)
     other_docs = Path(_sub(world, world.ids["first"]).data_docs_path)
@@ -616,12 +627,12 @@ def test_data_docs_paths_cannot_leave_the_submissions_docs_folder(world):
         assert b"root:" not in response.content
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: data-docs root is the validation page's folder, not the GX site: "
-                                       "the page's relative links (index.html, static/) cannot be served")
 def test_data_docs_pages_links_to_their_site_resolve(world):
     sub = _sub(world, world.ids["second"])
     clerk = login(world.app, "ttyt622")
-    url = f"{BASE}/nop/{sub.id}/data-docs/{Path(sub.data_docs_path).name}"
+    entry = clerk.get(f"/nop/{sub.id}/data-docs/", follow_redirects=False)
+    assert entry.status_code == 303 and entry.headers["location"] == _docs_page(world, sub.id)
+    url = f"{BASE}{entry.headers['location']}"
     html = clerk.get(url).text
     link = re.search(r'href="([^"]*index\.html)"', html).group(1)
     assert clerk.get(urljoin(url, link)).status_code == 200
@@ -731,7 +742,7 @@ def test_withdrawing_on_the_page_makes_the_previous_submission_current(world):
     assert before.status == "accepted" and not before.is_current and before.superseded_by_id == second
     clerk = login(world.app, "ttyt622")
     page = clerk.get(f"/nop/{second}")
-    assert 'action="/nop/%d/rut"' % second in page.text
+    assert f'action="/nop/{second}/rut"' in page.text
     response = clerk.post(f"/nop/{second}/rut", data={"csrf_token": csrf_in(page.text), "reason": "gửi nhầm tệp"})
     assert response.status_code == 303 and response.headers["location"] == f"/nop/{second}?notice=withdrawn"
     withdrawn, again_current = _sub(world, second), _sub(world, first)
@@ -739,11 +750,25 @@ def test_withdrawing_on_the_page_makes_the_previous_submission_current(world):
     assert withdrawn.withdrawn_by == "ttyt622" and withdrawn.withdrawn_reason == "gửi nhầm tệp"
     assert again_current.is_current and again_current.superseded_by_id is None
     shown = clerk.get(response.headers["location"]).text
-    assert "Đã rút tệp" in shown and "gửi nhầm tệp" in shown and 'action="/nop/%d/rut"' % second not in shown
+    assert "Đã rút tệp" in shown and "gửi nhầm tệp" in shown and f'action="/nop/{second}/rut"' not in shown
     twice = clerk.post(f"/nop/{second}/rut", data={"csrf_token": csrf_in(shown), "reason": "lần nữa"})
     assert twice.status_code == 409
     no_reason = clerk.post(f"/nop/{first}/rut", data={"csrf_token": csrf_in(shown), "reason": "  "})
     assert no_reason.status_code == 400 and _sub(world, first).is_current
+
+
+def test_only_an_accepted_submission_can_be_withdrawn(portal, tmp_path):
+    refused = tmp_path / "khong-phai-bang-tinh.csv"
+    refused.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    outcome = _intake(portal, refused, name=refused.name)
+    assert outcome.status == "rejected"
+    clerk = login(portal.app, "ttyt622")
+    page = clerk.get(f"/nop/{outcome.submission_id}")
+    assert page.status_code == 200 and f'action="/nop/{outcome.submission_id}/rut"' not in page.text
+    response = clerk.post(f"/nop/{outcome.submission_id}/rut", data={"csrf_token": csrf_in(page.text),
+                                                                    "reason": "rút thử"})
+    assert _sub(portal, outcome.submission_id).status == "rejected"
+    assert response.status_code == 409
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -823,8 +848,10 @@ def test_pages_show_dates_as_dd_mm_yyyy(world):
     assert "28/07/2021 10:00" in district                 # the submissions' received time, the footer
     submission = clerk.get(f"/nop/{world.ids['second']}").text
     assert "gửi lúc 28/07/2021 10:00" in submission
+    board = login(world.app, "syt.dieuphoi").get("/tinh").text
+    assert "29/07/2021 00:00" in board
     iso = re.compile(r"\b20\d\d-\d\d-\d\d\b")
-    for html in (district, submission):
+    for html in (district, submission, board):
         visible = re.sub(r"<[^>]+>", " ", html)
         assert not iso.search(visible), iso.search(visible)
 

@@ -240,7 +240,10 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
     async def upload(request: Request, code: str) -> Response:
         user = need_user(request)
         own_district(user, code)
-        length = int(request.headers.get("content-length") or 0)
+        if not (request.headers.get("content-length") or "").isdigit():
+            # a body of unknown length would be spooled whole before its size could be refused
+            raise PortalError(411, "Trình duyệt không báo kích thước tệp: xin gửi lại bằng biểu mẫu trên trang.")
+        length = int(request.headers["content-length"])
         if length > portal.max_bytes + 64 * 1024:
             raise PortalError(413, f"Tệp quá lớn ({length / 1024 / 1024:.1f} MB); giới hạn {portal.max_bytes / 1024 / 1024:.0f} MB "
                                    "mỗi tệp. Xin chia nhỏ tệp hoặc bỏ các trang không cần thiết.")
@@ -328,9 +331,10 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
             index = Path(sub.data_docs_path) if sub.data_docs_path else None
         if index is None or not index.is_file():
             raise PortalError(404, "Lần gửi này không có trang kiểm tra dữ liệu (Data Docs).")
-        if not rest:
-            return RedirectResponse(f"/nop/{sub_id}/data-docs/{index.name}", status_code=303)
-        root = index.parent.resolve()
+        root = _data_docs_site(index, resources.settings.home / "data_docs")
+        if not rest:   # the validation page, inside its site so that its links (index, static/) resolve
+            return RedirectResponse(f"/nop/{sub_id}/data-docs/{index.resolve().relative_to(root).as_posix()}",
+                                    status_code=303)
         target = (root / rest).resolve()
         if not target.is_relative_to(root) or not target.is_file():
             raise PortalError(404, NOT_FOUND)
@@ -351,7 +355,9 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
             try:
                 withdraw_submission(s, sub_id, reason=reason, by=user.username, at=clock.to_utc(clock.now()))
             except UsageError as exc:
-                raise PortalError(409, "Lần gửi này đã được rút trước đó." if "already" in str(exc) else str(exc)) from None
+                raise PortalError(409, "Lần gửi này đã được rút trước đó." if "already" in str(exc) else
+                                  "Chỉ rút được lần gửi đã được nhận; lần gửi bị từ chối không đưa dữ liệu nào vào.") \
+                    from None
         return RedirectResponse(f"/nop/{sub_id}?notice=withdrawn", status_code=303)
 
     @app.get("/mau/{kind}.xlsx")
@@ -495,6 +501,18 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         return JSONResponse({"status": "ok", "queued": queued})
 
     return app
+
+
+def _data_docs_site(page: Path, docs_home: Path) -> Path:
+    """The Data Docs site a validation page belongs to: the nearest folder above it holding the site's
+    index.html, never above this submission's own folder under `docs_home`."""
+    page, home = page.resolve(), docs_home.resolve()
+    for folder in page.parents:
+        if not folder.is_relative_to(home) or folder == home:
+            break
+        if (folder / "index.html").is_file():
+            return folder
+    return page.parent
 
 
 def _with_headers(response: Response, request: Request) -> Response:
