@@ -17,6 +17,8 @@ from campaign.feedback import describe_issue
 from campaign.jobs import submission_ready
 from campaign.readiness import district_names
 from campaign.store.models import (
+    MasterListRun,
+    PlanRun,
     PortalJob,
     PortalUser,
     ReadinessRecord,
@@ -181,6 +183,7 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
             "readiness_label": READINESS_LABEL.get(rec.status if rec else "unknown", ""),
             "facilities": f"{rec.facilities_ready}/{rec.facilities_total}" if rec and rec.facilities_total else "",
             "readiness_at": show_time(rec.as_of) if rec else "",
+            "readiness_run": rec.run_id if rec else None,   # the readiness flow run that assessed it
             "overdue": sum(1 for d in items if d["state"] == "overdue"),
             "due": sum(1 for d in items if d["state"] == "due"),
             "done": sum(1 for d in items if d["state"] in ("done_on_time", "done_late")),
@@ -190,12 +193,22 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
     escalations = [{**e, "sent": show_time(dt.datetime.fromisoformat(e["sent_at"])),
                     "party_name": names.get(e["party"], "Sở Y tế" if e["party"] == "doh" else e["party"])}
                    for e in reversed(sent[-50:])]
+    plan = session.scalars(select(PlanRun).where(PlanRun.published_at.is_not(None))
+                           .order_by(PlanRun.id.desc()).limit(1)).first()
+    master = session.scalars(select(MasterListRun).order_by(MasterListRun.id.desc()).limit(1)).first()
+    runs = []   # the province-wide runs behind the figures, to open in the Prefect UI
+    if master is not None:
+        runs.append({"label": "Danh sách đối tượng hợp nhất (master list)", "at": show_time(master.as_of),
+                     "flow_run_id": master.flow_run_id})
+    if plan is not None:
+        runs.append({"label": "Kế hoạch buổi tiêm đã công bố", "at": show_time(plan.as_of),
+                     "flow_run_id": plan.flow_run_id})
     province_reports = session.scalars(select(ReportRecord).where(ReportRecord.level == "province")
                                        .order_by(ReportRecord.version.desc()).limit(3)).all()
     return {"districts": rows, "deadlines": _per_deadline(deliverables, names), "names": names,
             "submissions": [submission_row(s) for s in subs], "escalations": escalations,
             "awaiting": [report_row(r) for r in latest_report.values() if not r.approved_at],
-            "province_reports": [report_row(r) for r in province_reports], "now": show_time(now)}
+            "province_reports": [report_row(r) for r in province_reports], "runs": runs, "now": show_time(now)}
 
 
 def _per_deadline(deliverables: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
