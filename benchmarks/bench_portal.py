@@ -216,6 +216,9 @@ def one_run(backend: str, args: argparse.Namespace, files: dict[str, Path], dist
             t.join()
         last = max(r["t_end"] for r in results) - t0
         sampler.stop.set()
+        # the districts read their feedback as soon as it is written; the flow runs then publish their
+        # artifacts: let the jobs finish before stopping the portal, so that every job can be checked done
+        drained = wait_drained(env["CAMPAIGN_DATABASE_URL"], timeout_s=120)
         checked = verify(env["CAMPAIGN_DATABASE_URL"], districts, files)
     finally:
         portal.terminate()
@@ -225,7 +228,27 @@ def one_run(backend: str, args: argparse.Namespace, files: dict[str, Path], dist
             "ratio_to_17_alone": last / (len(districts) * baseline["seconds"]),
             "per_district_seconds": {r["district"]: round(r["seconds"], 2) for r in results},
             "upload_response_seconds_max": max(r["upload_seconds"] for r in results),
-            "statuses": sorted({r["status"] for r in results}), "peak_tree_mib": sampler.peak, **checked}
+            "statuses": sorted({r["status"] for r in results}), "peak_tree_mib": sampler.peak,
+            "jobs_drained_seconds_after_last_feedback": drained, **checked}
+
+
+def wait_drained(url: str, timeout_s: float) -> float:
+    from sqlalchemy import create_engine, func, select
+
+    from campaign.store.models import PortalJob
+
+    engine = create_engine(url)
+    t0 = time.perf_counter()
+    try:
+        while time.perf_counter() - t0 < timeout_s:
+            with engine.connect() as conn:
+                if not conn.scalar(select(func.count()).select_from(PortalJob)
+                                   .where(PortalJob.status.in_(("queued", "running")))):
+                    break
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    return time.perf_counter() - t0
 
 
 def verify(url: str, districts: list[str], files: dict[str, Path]) -> dict[str, Any]:
