@@ -408,7 +408,7 @@ def users_add(ctx: click.Context, username: str, role: str, district: str | None
         if not district:
             raise click.UsageError("a district account needs --district")
         code = _district_or_exit(ctx, district, get_resources().campaign)
-    password, generated = _password_option(click.get_text_stream("stdin").readline().rstrip("\n")
+    password, generated = _password_option(sys.stdin.readline().rstrip("\n")
                                            if password_stdin else None)
 
     def add(session: Any, res: Any) -> dict[str, Any]:
@@ -457,7 +457,7 @@ def users_reset_password(ctx: click.Context, username: str, password_stdin: bool
     """A new password (generated and printed once, unless --password-stdin); open sessions end."""
     from campaign import accounts
 
-    password, generated = _password_option(click.get_text_stream("stdin").readline().rstrip("\n")
+    password, generated = _password_option(sys.stdin.readline().rstrip("\n")
                                            if password_stdin else None)
     _account_action(ctx, lambda session, res: accounts.reset_password(session, username, password))
     if as_json:
