@@ -47,6 +47,7 @@ class SignedIn:
     role: str
     district_code: str | None
     csrf_token: str
+    stale: bool = False     # last seen more than a minute ago: the idle limit should slide (touch_session)
 
     @property
     def is_coordinator(self) -> bool:
@@ -177,9 +178,10 @@ def open_session(session: Session, user: PortalUser, *, hours: float, now: dt.da
 
 
 def resolve_session(session: Session, token: str | None, *, idle_hours: float,
-                    now: dt.datetime | None = None) -> SignedIn | None:
+                    now: dt.datetime | None = None, touch: bool = True) -> SignedIn | None:
     """Who holds `token`, if the session is open, not expired, not idle too long and its user active.
-    Each use slides the idle limit, never past the absolute expiry."""
+    Each use slides the idle limit, never past the absolute expiry (`touch=False`: only say it is due,
+    `SignedIn.stale`, so that a page can be served without waiting for the write lock)."""
     if not token or len(token) > 128:
         return None
     now = now or utcnow()
@@ -191,9 +193,17 @@ def resolve_session(session: Session, token: str | None, *, idle_hours: float,
     idle_limit = web.last_seen_at + dt.timedelta(hours=idle_hours)
     if web.revoked_at is not None or web.expires_at <= now or idle_limit <= now or not user.is_active:
         return None
-    if (now - web.last_seen_at).total_seconds() > 60:   # one write a minute at most, not one per request
+    stale = (now - web.last_seen_at).total_seconds() > 60   # one write a minute at most, not one per request
+    if stale and touch:
         web.last_seen_at = now
-    return SignedIn(user.id, user.username, user.display_name, user.role, user.district_code, web.csrf_token)
+    return SignedIn(user.id, user.username, user.display_name, user.role, user.district_code, web.csrf_token,
+                    stale=stale and not touch)
+
+
+def touch_session(session: Session, token: str, now: dt.datetime | None = None) -> None:
+    """Slide a session's idle limit (it was used now)."""
+    session.execute(update(PortalSession).where(PortalSession.token_sha256 == _digest(token))
+                    .values(last_seen_at=now or utcnow()))
 
 
 def close_session(session: Session, token: str | None) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import quote, urljoin
 import pytest
 import yaml
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from campaign import accounts, jobs
@@ -902,3 +902,33 @@ def test_an_upload_runs_the_intake_flow_and_links_its_submission(prefect_harness
     assert f"http://prefect.test/runs/flow-run/{flow_run_id}" in board
     feedback = clerk.get(f"/nop/{sub.id}/tep-phan-hoi")
     assert feedback.status_code == 200 and feedback.content.startswith(b"PK")
+
+
+def test_pages_do_not_wait_for_a_large_upload_being_written(portal):
+    """SQLite has one writer: while an upload's rows are written (seconds for a large file), pages are read
+    without the write lock, and a session's last use is recorded aside."""
+    import sqlite3
+    import time
+
+    clerk = login(portal.app, "ttyt622")
+    with Session(portal.engine) as s, s.begin():   # the session was last used long ago: due for a slide
+        s.execute(update(PortalSession).values(last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)))
+    path = portal.engine.url.database
+    holder = sqlite3.connect(path, isolation_level=None, timeout=1)
+    holder.execute("BEGIN IMMEDIATE")   # what an intake's write phase holds
+    try:
+        started = time.perf_counter()
+        page = clerk.get("/huyen/622")
+        waited = time.perf_counter() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert page.status_code == 200 and "Gửi tệp dữ liệu" in page.text
+    assert waited < 5, waited   # the busy timeout is 30 s: a page that needed the lock would wait for it
+    for _ in range(50):   # the slide is written once the lock is free
+        with Session(portal.engine) as s:
+            seen = s.scalar(select(func.max(PortalSession.last_seen_at)))
+        if seen > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1):
+            break
+        time.sleep(0.2)
+    assert seen > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)

@@ -9,11 +9,13 @@ limited in size and checked by content (the file name is kept as a label, never 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import re
 import tempfile
+import threading
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -98,11 +100,23 @@ class Portal:
         return Session(self.res.engine.execution_options(sqlite_begin="IMMEDIATE"))
 
     def signed_in(self, request: Request) -> SignedIn | None:
+        """Who sent the request. Read without the write lock: on SQLite a large upload being written holds
+        it for seconds, and pages must not wait for that; sliding the idle limit is written aside."""
         token = request.cookies.get(COOKIE)
         if not token:
             return None
-        with self.writer() as s, s.begin():
-            return accounts.resolve_session(s, token, idle_hours=self.idle_hours)
+        with self.session() as s:
+            user = accounts.resolve_session(s, token, idle_hours=self.idle_hours, touch=False)
+        if user is not None and user.stale:
+            threading.Thread(target=self._touch, args=(token,), name="portal-touch-session", daemon=True).start()
+        return user
+
+    def _touch(self, token: str) -> None:
+        try:
+            with self.writer() as s, s.begin():
+                accounts.touch_session(s, token)
+        except Exception:   # noqa: BLE001 - a missed slide only shortens the idle limit by a minute
+            log.warning("portal: could not record a session's last use", exc_info=True)
 
 
 def create_app(resources: Resources, *, prefect_ui: str | None = None, session_hours: float = 12,
@@ -257,10 +271,14 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
             raise PortalError(400, "Chưa chọn tệp để gửi.")
         stored, size = await _receive(portal, upload)
         name = clean_filename(upload.filename)
-        with portal.writer() as s, s.begin():
-            job = jobs.enqueue_upload(s, user, district=code, kind=kind, facility=facility, stored=stored,
-                                      filename=name, received_at=clock.to_utc(clock.now()))
-            job_id = job.id
+        received_at = clock.to_utc(clock.now())
+
+        def enqueue() -> int:   # may wait for SQLite's write lock (a large file being loaded): off the loop
+            with portal.writer() as s, s.begin():
+                return jobs.enqueue_upload(s, user, district=code, kind=kind, facility=facility, stored=stored,
+                                           filename=name, received_at=received_at).id
+
+        job_id = await asyncio.to_thread(enqueue)
         return RedirectResponse(f"/viec/{job_id}", status_code=303)
 
     @app.get("/viec/{job_id}", response_class=HTMLResponse)
@@ -544,11 +562,11 @@ async def _receive(portal: Portal, upload: Any) -> tuple[Any, int]:
                     raise PortalError(413, f"Tệp quá lớn (trên {portal.max_bytes / 1024 / 1024:.0f} MB, giới hạn mỗi tệp). "
                                            "Xin chia nhỏ tệp hoặc bỏ các trang không cần thiết.")
                 out.write(chunk)
-        try:
-            sniff_file(tmp, max_bytes=portal.max_bytes)
+        try:   # reading and hashing a file of up to the limit: off the event loop
+            await asyncio.to_thread(sniff_file, tmp, max_bytes=portal.max_bytes)
         except ReadError as exc:
             raise PortalError(415, f"Không nhận tệp này: {exc.detail_vi}") from None
-        return store_original(tmp, portal.res.settings.files_dir), size
+        return await asyncio.to_thread(store_original, tmp, portal.res.settings.files_dir), size
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -8,6 +8,7 @@ import csv
 import os
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,9 @@ def upload_through_portal(res: Resources, *, district: str, kind: str, path: Pat
 
 def _upload(res: Resources, *, district: str, kind: str, path: Path, facility: str | None,
             password: str | None) -> dict[str, Any]:
-    from starlette.testclient import TestClient
+    with warnings.catch_warnings():   # Starlette asks for httpx2 in a later version; httpx works today
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from starlette.testclient import TestClient
 
     from campaign.portal.app import create_app
     from campaign.portal.worker import RUNNERS
