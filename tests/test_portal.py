@@ -932,3 +932,19 @@ def test_pages_do_not_wait_for_a_large_upload_being_written(portal):
             break
         time.sleep(0.2)
     assert seen > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+
+
+def test_a_failed_job_is_told_plainly_to_the_district_and_in_full_to_the_coordinator(portal):
+    (job_id,) = _queue(portal.engine, 1)
+    claimed = jobs.claim_next(portal.engine, "test")
+    assert claimed.id == job_id
+    jobs.fail(portal.engine, job_id, error="KeyError: 'ho_ten' in standardize", flow_run_id=None)
+    clerk, coordinator = login(portal.app, "ttyt622"), login(portal.app, "syt.dieuphoi")
+    told = clerk.get(f"/viec/{job_id}/trang-thai").json()
+    assert told["status"] == "failed" and "KeyError" not in told["error"]
+    assert f"việc số {job_id}" in told["error"] and "gửi lại" in told["error"]
+    page = clerk.get(f"/viec/{job_id}").text
+    assert "Không xử lý được" in page and "KeyError" not in page
+    assert "KeyError" not in clerk.get("/huyen/622").text
+    assert "KeyError: &#39;ho_ten&#39;" in coordinator.get(f"/viec/{job_id}").text
+    assert coordinator.get(f"/viec/{job_id}/trang-thai").json()["error"].startswith("KeyError")

@@ -247,7 +247,7 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         user = need_user(request)
         own_district(user, code)
         with portal.session() as s:
-            data = pages.district_page(s, resources.campaign, code, clock.now())
+            data = pages.district_page(s, resources.campaign, code, clock.now(), technical=user.is_coordinator)
         return portal.render("district.html.j2", request, user, **data)
 
     @app.post("/huyen/{code}/tai-len")
@@ -292,7 +292,7 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
                 return RedirectResponse(f"/nop/{job.submission_id}", status_code=303)
             if job.status == jobs.DONE and job.action == "report":
                 return RedirectResponse(f"/huyen/{job.district_code}#bao-cao", status_code=303)
-            row = pages.job_row(job)
+            row = pages.job_row(job, technical=user.is_coordinator)
             ahead = jobs.queue_position(s, job)
         return portal.render("job.html.j2", request, user, job=row, ahead=ahead)
 
@@ -313,7 +313,7 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
                 # the feedback is written; the flow run is still publishing its artifacts and event
                 status, target = jobs.DONE, f"/nop/{early}"
             return JSONResponse({"status": status, "ahead": ahead, "next": target,
-                                 "error": job.error if job.status == jobs.FAILED else None})
+                                 "error": pages.job_error(job, technical=user.is_coordinator)})
 
     def _submission(s: Session, user: SignedIn, sub_id: int) -> Submission:
         sub = s.get(Submission, sub_id)

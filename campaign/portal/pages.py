@@ -75,7 +75,8 @@ def submission_row(sub: Submission) -> dict[str, Any]:
             "district": sub.district_code, "flow_run_id": sub.flow_run_id, "message": sub.message}
 
 
-def district_page(session: Session, campaign: CampaignConfig, district: str, now: dt.datetime) -> dict[str, Any]:
+def district_page(session: Session, campaign: CampaignConfig, district: str, now: dt.datetime,
+                  technical: bool = False) -> dict[str, Any]:
     subs = session.scalars(select(Submission).where(Submission.district_code == district)
                            .order_by(Submission.id.desc()).limit(200)).all()
     jobs = session.scalars(select(PortalJob).where(PortalJob.district_code == district,
@@ -86,7 +87,7 @@ def district_page(session: Session, campaign: CampaignConfig, district: str, now
     return {"district": district, "district_name": district_names([district]).get(district, district),
             "deliverables": _deliverables(session, campaign, now, district),
             "submissions": [submission_row(s) for s in subs],
-            "jobs": [job_row(j) for j in jobs if not (j.status == "running" and submission_ready(session, j))],
+            "jobs": [job_row(j, technical) for j in jobs if not (j.status == "running" and submission_ready(session, j))],
             "reports": [report_row(r) for r in reports],
             "kinds": uploadable_kinds()}
 
@@ -100,9 +101,21 @@ def report_row(r: ReportRecord) -> dict[str, Any]:
             "formats": sorted(r.files), "flow_run_id": r.flow_run_id}
 
 
-def job_row(job: PortalJob) -> dict[str, Any]:
+def job_error(job: PortalJob, technical: bool) -> str | None:
+    """What went wrong with a job, for the person looking: the technical error for a coordinator, a plain
+    Vietnamese sentence for a district (it can only send again or call the DoH)."""
+    if job.status != "failed":
+        return None
+    if technical:
+        return job.error
+    return (f"hệ thống gặp lỗi khi xử lý (việc số {job.id}, đã được ghi lại để Sở Y tế kiểm tra). "
+            "Xin gửi lại sau ít phút; nếu vẫn lỗi, báo điều phối viên của Sở Y tế")
+
+
+def job_row(job: PortalJob, technical: bool = False) -> dict[str, Any]:
     return {"id": job.id, "action": job.action, "status": job.status, "kind_label": kind_label(job.kind),
-            "filename": job.original_filename, "created": show_time(job.received_at or job.created_at), "error": job.error,
+            "filename": job.original_filename, "created": show_time(job.received_at or job.created_at),
+            "error": job_error(job, technical),
             "submission_id": job.submission_id, "flow_run_id": job.flow_run_id}
 
 

@@ -13,7 +13,7 @@
       if (!job) return;
       if (job.status === "done" && job.next) { window.location = job.next; return; }
       if (job.status === "failed") {
-        state.textContent = "Lỗi khi xử lý: " + (job.error || "không rõ") + ". Xin gửi lại hoặc báo Sở Y tế.";
+        state.textContent = "Không xử lý được: " + (job.error || "lỗi không rõ") + ".";
         state.className = "error"; box.classList.add("failed"); return;
       }
       state.textContent = job.status === "queued"
