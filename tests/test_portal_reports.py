@@ -89,3 +89,40 @@ def test_district_asks_for_its_report_and_a_coordinator_approves_and_sends_it(pr
     assert {p.get_filename() for p in message.walk() if p.get_filename()} == {
         f"bao-cao-district-622-v{record.version}.pdf", f"bao-cao-district-622-v{record.version}.docx"}
     reset_resources()
+
+
+def test_an_approved_report_whose_mail_failed_can_be_sent_again_from_the_board(campaign_home, monkeypatch):
+    from campaign import clock
+    from campaign.portal.app import create_app
+    from campaign.reports import run as reports
+    from campaign.resources import get_resources, reset_resources
+    from tests.smtp_support import free_port
+
+    monkeypatch.setenv("CAMPAIGN_NOW", "2021-07-28T15:00")
+    port = free_port()   # nothing listens there yet: the mail server is down
+    monkeypatch.setenv("CAMPAIGN_SMTP_PORT", str(port))
+    reset_resources()
+    res = get_resources()
+    with Session(res.engine) as s, s.begin():
+        accounts.add_user(s, username="syt", password=PASSWORD, role="coordinator", district_code=None)
+    built = reports.compile_reports(res.engine, res.campaign, level="district", units=["624"],
+                                    as_of=clock.to_utc(clock.now()), out_dir=res.settings.outputs_dir / "reports")
+    report_id = built.built[0].record_id
+    coordinator = _signed_in(create_app(res), "syt")
+    board = coordinator.get("/tinh").text
+    failed = coordinator.post(f"/bao-cao/{report_id}/duyet", data={"csrf_token": _csrf(board)}, follow_redirects=False)
+    assert failed.status_code == 502 and "chưa gửi được thư" in failed.text
+    with Session(res.engine) as s:
+        record = s.get(ReportRecord, report_id)
+        assert record.approved_at is not None and record.submitted_at is None
+    board = coordinator.get("/tinh").text
+    assert "Gửi lại (đã duyệt, thư chưa đi)" in board and f'action="/bao-cao/{report_id}/duyet"' in board
+    with smtp_server(port) as (_port, mailbox):
+        sent = coordinator.post(f"/bao-cao/{report_id}/duyet", data={"csrf_token": _csrf(board)},
+                                follow_redirects=False)
+        assert sent.status_code == 303
+    assert len(mailbox.messages) == 1
+    with Session(res.engine) as s:
+        assert s.get(ReportRecord, report_id).submitted_at is not None
+    assert f'action="/bao-cao/{report_id}/duyet"' not in coordinator.get("/tinh").text
+    reset_resources()

@@ -220,7 +220,8 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
                                        .order_by(ReportRecord.version.desc()).limit(3)).all()
     return {"districts": rows, "deadlines": _per_deadline(deliverables, names), "names": names,
             "submissions": [submission_row(s) for s in subs], "escalations": escalations,
-            "awaiting": [report_row(r) for r in latest_report.values() if not r.approved_at],
+            # not sent yet: to approve, or approved and to send again (the mail failed)
+            "awaiting": [report_row(r) for r in latest_report.values() if not r.submitted_at],
             "province_reports": [report_row(r) for r in province_reports], "runs": runs, "now": show_time(now)}
 
 
