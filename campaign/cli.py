@@ -500,7 +500,7 @@ def withdraw(ctx: click.Context, submission_id: int, reason: str, withdrawn_by: 
 
     res = get_resources()
     try:
-        with Session(res.engine) as session, session.begin():
+        with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
             sub = do_withdraw(session, submission_id, reason=reason, by=withdrawn_by, at=clock.to_utc(clock.now()))
             result = {"submission_id": sub.id, "district": sub.district_code, "kind": sub.kind, "status": sub.status}
     except UsageError as exc:

@@ -674,6 +674,7 @@ def _write_summary(ws, fmts: _Formats, *, kind: str | None, sheet: str | None, s
 
 
 def write_feedback(read: ReadResult, messages: Sequence[str], statuses: Sequence[str], out_path: Path | str, *,
+                   source_name: str | None = None,
                    blocking_message: str | None, source: Path | str | None = None,
                    issues: pd.DataFrame | None = None, info: Mapping[str, str] | None = None) -> Path:
     """Write the district's file back with the result column; returns the path written (.xlsx).
@@ -731,7 +732,7 @@ def write_feedback(read: ReadResult, messages: Sequence[str], statuses: Sequence
     table = _issue_table(issues, read.kind, read.column_headers) if issues is not None else []
     summary_args = dict(kind=read.kind, status_counts=status_counts, rows_total=n,
                         rows_skipped=len(read.skipped_rows), blocking_message=blocking_message, info=info,
-                        source_name=Path(source).name if source is not None else None, table=table,
+                        source_name=source_name or (Path(source).name if source is not None else None), table=table,
                         rebuilt=grid.rebuilt)
 
     if too_long and read.file_format == "csv":

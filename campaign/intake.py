@@ -158,11 +158,16 @@ def _next_version(session: Session, district: str, kind: str, facility: str | No
 
 
 def _inputs_state(session: Session, district: str, kind: str) -> tuple[int | None, ...]:
-    """What a check of a (district, kind) file depends on in the database: the latest submission of that
-    kind (repeats of event rows, the version) and of the district's facilities (known facility codes)."""
-    latest = select(func.max(Submission.id)).where(Submission.district_code == district)
-    return (session.scalar(latest.where(Submission.kind == kind)),
-            session.scalar(latest.where(Submission.kind == "facilities")))
+    """What a check of a (district, kind) file depends on in the database: the submissions of that kind
+    (repeats of event rows, the version) and of the district's facilities (known facility codes), as the
+    latest id and the number withdrawn."""
+    state = []
+    for k in (kind, "facilities"):
+        mine = (Submission.district_code == district, Submission.kind == k)
+        # a new submission raises the max id; a withdrawal changes which one is current, not the max
+        state += [session.scalar(select(func.max(Submission.id)).where(*mine)),
+                  session.scalar(select(func.count(Submission.withdrawn_at)).where(*mine))]
+    return tuple(state)
 
 
 def _existing_event_keys(session: Session, district: str, kind: str, key: list[str]) -> pd.DataFrame:
@@ -436,6 +441,7 @@ def write_submission_feedback(outcome: IntakeOutcome, checked: Checked | None, b
     messages = row_messages(checked.issues, n, kind, checked.read.column_headers, quarantined=checked.quarantined)
     statuses = row_statuses(checked.issues, n, quarantined=checked.quarantined)
     return write_feedback(checked.read, messages, statuses, out, blocking_message=message, source=request.path,
+                          source_name=request.display_name,
                           issues=checked.issues, info=info)
 
 
@@ -444,6 +450,9 @@ def withdraw(session: Session, submission_id: int, *, reason: str, by: str, at: 
     sub = session.get(Submission, submission_id)
     if sub is None:
         raise UsageError(f"no submission {submission_id}")
+    # one writer per district and kind, as intake: a withdrawal racing an upload must not leave two current
+    write_lock(session, f"intake:{sub.district_code}:{sub.kind}")
+    session.refresh(sub)
     if sub.status == WITHDRAWN:
         raise UsageError(f"submission {submission_id} is already withdrawn")
     if sub.status != ACCEPTED:   # a rejected file loaded nothing: there is nothing to take back

@@ -93,3 +93,37 @@ def test_same_file_uploaded_twice_at_once_is_loaded_once(env, tmp_path):
     assert sorted(o.status for o in outcomes) == ["accepted", "duplicate", "duplicate"]
     assert len({o.submission_id for o in outcomes}) == 1
     assert count(engine, KIND_TABLES["target_list"]) == 3
+
+
+def test_a_withdrawal_while_a_file_is_checked_makes_it_checked_again(env, tmp_path, monkeypatch):
+    """B (day 1) is current; A (day 1 + day 2) is checked and sees B's rows as repeats; B is withdrawn
+    before A writes: A is checked again under the lock and loads all three rows (none is current twice)."""
+    from campaign.intake import withdraw
+
+    engine, intake = env
+    b = intake(write(tmp_path, "b.csv", EVENT_HEADER + DAY1), kind="vaccinations")
+    assert b.status == "accepted" and b.rows_loaded == 2
+    a = write(tmp_path, "a.csv", EVENT_HEADER + DAY1 + DAY2)
+    real_check = intake_module.check_rows
+    calls = {"n": 0}
+
+    def check_then_withdraw_b(*args, **kwargs):
+        calls["n"] += 1
+        result = real_check(*args, **kwargs)
+        if calls["n"] == 1:
+            t = threading.Thread(target=_withdraw, args=(engine, b.submission_id, withdraw))
+            t.start()
+            t.join()
+        return result
+
+    monkeypatch.setattr(intake_module, "check_rows", check_then_withdraw_b)
+    out = intake(a, kind="vaccinations")
+    assert calls["n"] == 2 and out.status == "accepted"
+    assert out.rows_loaded == 3 and not out.reasons.get("repeat_of_earlier_submission")
+
+
+def _withdraw(engine, submission_id, withdraw) -> None:
+    import datetime as dt
+
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as s, s.begin():
+        withdraw(s, submission_id, reason="gửi nhầm", by="test", at=dt.datetime(2021, 7, 28, 9, tzinfo=dt.UTC))
