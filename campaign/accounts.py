@@ -26,6 +26,8 @@ DISTRICT, COORDINATOR = "district", "coordinator"
 MIN_PASSWORD_LENGTH = 10
 MAX_FAILED_LOGINS = 8             # then the account waits LOCK_MINUTES before the next try
 LOCK_MINUTES = 15
+WRONG = (f"sai tên đăng nhập hoặc mật khẩu (sau {MAX_FAILED_LOGINS} lần nhập sai liên tiếp, tài khoản tạm khóa "
+         f"{LOCK_MINUTES} phút)")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 
 _hasher = PasswordHasher()
@@ -139,22 +141,24 @@ def reset_password(session: Session, username: str, password: str) -> PortalUser
 
 
 def authenticate(session: Session, username: str, password: str, *, now: dt.datetime | None = None) -> PortalUser:
-    """The user, or AccountError with one message for every failure (no hint which part was wrong),
-    except a lock, which the person must know about to wait."""
+    """The user, or AccountError with one message for every failure (no hint which part was wrong)."""
     now = now or utcnow()
-    wrong = AccountError("sai tên đăng nhập hoặc mật khẩu")
+    # One message and about the same time for every failure: an unknown name, a wrong password and a
+    # locked account are not told apart (no list of accounts for whoever tries names).
+    wrong = AccountError(WRONG)
     user = session.scalar(select(PortalUser).where(PortalUser.username == (username or "").strip().lower()))
-    if user is None or not user.is_active:
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if user is None or not user.is_active or locked:
         with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password or "")
         raise wrong
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise AccountError(f"tài khoản tạm khóa do nhập sai mật khẩu nhiều lần; thử lại sau {minutes} phút")
     try:
         _hasher.verify(user.password_hash, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        user.failed_logins += 1
+        # counted in the database (atomic: two tries at once both count), committed by the caller
+        session.execute(update(PortalUser).where(PortalUser.id == user.id)
+                        .values(failed_logins=PortalUser.failed_logins + 1))
+        session.refresh(user)
         if user.failed_logins >= MAX_FAILED_LOGINS:
             user.locked_until, user.failed_logins = now + dt.timedelta(minutes=LOCK_MINUTES), 0
         raise wrong from None

@@ -78,7 +78,7 @@ def serve(host: str = "127.0.0.1", port: int = 4200, say: Callable[[str], None] 
         if portal is not None:
             portal.terminate()
             try:
-                portal.wait(30)
+                portal.wait(60)   # longer than its workers may take to finish the job in hand (30 s)
             except subprocess.TimeoutExpired:
                 portal.kill()
         server.terminate()

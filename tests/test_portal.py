@@ -44,7 +44,7 @@ from tests.portal_http_support import (
     upload,
 )
 
-SAME_MESSAGE = "sai tên đăng nhập hoặc mật khẩu"
+SAME_MESSAGE = accounts.WRONG   # one answer for a wrong name, a wrong password and a locked account
 NOT_FOUND_TEXT = "Không tìm thấy trang này"
 
 
@@ -180,9 +180,10 @@ def test_failed_logins_are_counted_through_the_login_route_and_lock_the_account(
         assert response.status_code == 401
     _, locked_until = failed_logins()
     assert locked_until is not None and locked_until > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
-    # locked: even the right password is refused, and the person is told to wait
+    # locked: even the right password is refused, with the same answer as any failure (which says that
+    # repeated failures lock for a while), so that trying names does not tell which accounts exist
     _, right = try_login(portal.app, "ttyt622", PASSWORD["ttyt622"])
-    assert right.status_code == 401 and "tạm khóa" in alert_in(right.text)
+    assert right.status_code == 401 and alert_in(right.text) == SAME_MESSAGE and "tạm khóa" in SAME_MESSAGE
     assert count(portal.engine, PortalSession) == 0
     # another account is not affected; the lock lifts after LOCK_MINUTES
     login(portal.app, "ttyt633")

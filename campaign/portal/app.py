@@ -23,11 +23,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from campaign import accounts, clock, jobs
@@ -82,6 +84,8 @@ class Portal:
                                 campaign_name=resources.campaign.campaign.name)
         self.uploads_dir = resources.settings.home / "portal_uploads"
         self.templates_dir = resources.settings.home / "cache" / "templates"
+        self._touching: set[str] = set()
+        self._touching_lock = threading.Lock()
 
     def flow_run_url(self, flow_run_id: str | None) -> str | None:
         return f"{self.prefect_ui}/runs/flow-run/{flow_run_id}" if flow_run_id and self.prefect_ui else None
@@ -108,6 +112,10 @@ class Portal:
         with self.session() as s:
             user = accounts.resolve_session(s, token, idle_hours=self.idle_hours, touch=False)
         if user is not None and user.stale:
+            with self._touching_lock:
+                if token in self._touching:   # already on its way: one writer per session, not one per request
+                    return user
+                self._touching.add(token)
             threading.Thread(target=self._touch, args=(token,), name="portal-touch-session", daemon=True).start()
         return user
 
@@ -117,6 +125,9 @@ class Portal:
                 accounts.touch_session(s, token)
         except Exception:   # noqa: BLE001 - a missed slide only shortens the idle limit by a minute
             log.warning("portal: could not record a session's last use", exc_info=True)
+        finally:
+            with self._touching_lock:
+                self._touching.discard(token)
 
 
 def create_app(resources: Resources, *, prefect_ui: str | None = None, session_hours: float = 12,
@@ -149,6 +160,10 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = NOT_FOUND if exc.status_code == 404 else "Yêu cầu không hợp lệ."
         return portal.render("error.html.j2", request, None, status=exc.status_code, message=message)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
+        return portal.render("error.html.j2", request, None, status=404, message=NOT_FOUND)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -208,16 +223,19 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         form = await request.form(max_files=0, max_fields=10)
         if not accounts.csrf_matches(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf_token")):
             raise PortalError(403, "Biểu mẫu đăng nhập đã cũ: tải lại trang và thử lại.")
-        username = str(form.get("username", ""))[:64]
-        error = None
-        with portal.writer() as s, s.begin():   # a failed try is committed too: it counts toward the lock
-            try:
-                user = accounts.authenticate(s, username, str(form.get("password", ""))[:256])
-            except accounts.AccountError as exc:
-                error = str(exc)
-            else:
-                token = accounts.open_session(s, user, hours=portal.session_hours)
+        username, password = str(form.get("username", ""))[:64], str(form.get("password", ""))[:256]
+
+        def sign_in() -> tuple[str | None, str, str]:
+            # argon2 and the write lock: in a thread, never on the event loop every page shares
+            with portal.writer() as s, s.begin():   # a failed try is committed too: it counts toward the lock
+                try:
+                    user = accounts.authenticate(s, username, password)
+                except accounts.AccountError as exc:
+                    return str(exc), "", ""
                 target = "/tinh" if user.role == accounts.COORDINATOR else f"/huyen/{user.district_code}"
+                return None, accounts.open_session(s, user, hours=portal.session_hours), target
+
+        error, token, target = await run_in_threadpool(sign_in)
         if error is not None:
             new = accounts.generate_password()
             response = portal.render("login.html.j2", request, None, status=401, error=error, login_csrf=new,
@@ -234,8 +252,12 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
     async def logout(request: Request) -> Response:
         user = need_user(request)
         await form_of(request, user, max_files=0, max_fields=5)
-        with portal.writer() as s, s.begin():
-            accounts.close_session(s, request.cookies.get(COOKIE))
+
+        def sign_out() -> None:
+            with portal.writer() as s, s.begin():
+                accounts.close_session(s, request.cookies.get(COOKIE))
+
+        await run_in_threadpool(sign_out)
         response = RedirectResponse("/dang-nhap?notice=signed-out", status_code=303)
         response.delete_cookie(COOKIE)
         return response
@@ -368,14 +390,17 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         reason = str(form.get("reason", "")).strip()[:500]
         if not reason:
             raise PortalError(400, "Cần ghi lý do rút tệp.")
-        with portal.writer() as s, s.begin():
-            _submission(s, user, sub_id)
-            try:
-                withdraw_submission(s, sub_id, reason=reason, by=user.username, at=clock.to_utc(clock.now()))
-            except UsageError as exc:
-                raise PortalError(409, "Lần gửi này đã được rút trước đó." if "already" in str(exc) else
-                                  "Chỉ rút được lần gửi đã được nhận; lần gửi bị từ chối không đưa dữ liệu nào vào.") \
-                    from None
+        def take_back() -> None:
+            with portal.writer() as s, s.begin():
+                _submission(s, user, sub_id)
+                try:
+                    withdraw_submission(s, sub_id, reason=reason, by=user.username, at=clock.to_utc(clock.now()))
+                except UsageError as exc:
+                    raise PortalError(409, "Lần gửi này đã được rút trước đó." if "already" in str(exc) else
+                                      "Chỉ rút được lần gửi đã được nhận; lần gửi bị từ chối không đưa dữ liệu nào "
+                                      "vào.") from None
+
+        await run_in_threadpool(take_back)
         return RedirectResponse(f"/nop/{sub_id}?notice=withdrawn", status_code=303)
 
     @app.get("/mau/{kind}.xlsx")
@@ -404,9 +429,12 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         user = need_user(request)
         own_district(user, code)
         await form_of(request, user, max_files=0, max_fields=5)
-        with portal.writer() as s, s.begin():
-            job = jobs.enqueue_report(s, user, district=code, received_at=clock.to_utc(clock.now()))
-            job_id = job.id
+
+        def enqueue() -> int:
+            with portal.writer() as s, s.begin():
+                return jobs.enqueue_report(s, user, district=code, received_at=clock.to_utc(clock.now())).id
+
+        job_id = await run_in_threadpool(enqueue)
         return RedirectResponse(f"/viec/{job_id}", status_code=303)
 
     def _report(s: Session, user: SignedIn, report_id: int) -> ReportRecord:
@@ -436,11 +464,15 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
             rep = _report(s, user, report_id)
             level, unit, version, approved = rep.level, rep.unit, rep.version, rep.approved_at is not None
         at = clock.to_utc(clock.now())
-        try:
+
+        def approve_and_send() -> None:   # the database and the mail server: off the event loop
             if not approved:
                 approve(resources.engine, level=level, unit=unit, by=user.display_name, at=at, version=version)
             submit(resources.engine, resources.campaign, Notifier.from_settings(resources.settings), level=level,
                    unit=unit, by=user.display_name, at=at)
+
+        try:
+            await run_in_threadpool(approve_and_send)
         except ReportError as exc:
             raise PortalError(409, str(exc)) from None
         except (DeliveryError, OSError) as exc:
@@ -473,12 +505,16 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         if district is not None and district not in resources.campaign.district_codes:
             raise PortalError(400, "Mã huyện không thuộc tỉnh.")
         password = accounts.generate_password()
-        try:
+
+        def create() -> str:
             with portal.writer() as s, s.begin():
-                new = accounts.add_user(s, username=str(form.get("username", "")), password=password, role=role,
-                                        district_code=district if role == accounts.DISTRICT else None,
-                                        display_name=str(form.get("display_name", ""))[:128] or None, by=user.username)
-                username = new.username
+                return accounts.add_user(s, username=str(form.get("username", "")), password=password, role=role,
+                                         district_code=district if role == accounts.DISTRICT else None,
+                                         display_name=str(form.get("display_name", ""))[:128] or None,
+                                         by=user.username).username
+
+        try:
+            username = await run_in_threadpool(create)
         except accounts.AccountError as exc:
             raise PortalError(400, str(exc)) from None
         return portal.render("password.html.j2", request, user, username=username, password=password, created=True)
@@ -487,21 +523,25 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         async def handler(request: Request, user_id: int) -> Response:
             user = need_coordinator(request)
             await form_of(request, user, max_files=0, max_fields=5)
-            with portal.writer() as s, s.begin():
-                target = s.get(PortalUser, user_id)
-                if target is None:
-                    raise PortalError(404, NOT_FOUND)
-                if target.id == user.user_id and action is accounts.disable_user:
-                    raise PortalError(400, "Không tự khóa tài khoản của chính mình.")
-                return await _after(request, user, action(s, target.username))
-        return handler
 
-    async def _after(request: Request, user: SignedIn, result: Any) -> Response:
-        if isinstance(result, tuple):   # reset: show the new password once
-            username, password = result
-            return portal.render("password.html.j2", request, user, username=username, password=password, created=False)
-        return RedirectResponse("/tai-khoan?notice=" + ("user-disabled" if not result.is_active else "user-enabled"),
-                                status_code=303)
+            def act() -> Any:
+                with portal.writer() as s, s.begin():
+                    target = s.get(PortalUser, user_id)
+                    if target is None:
+                        raise PortalError(404, NOT_FOUND)
+                    if target.id == user.user_id and action is accounts.disable_user:
+                        raise PortalError(400, "Không tự khóa tài khoản của chính mình.")
+                    result = action(s, target.username)
+                    return result if isinstance(result, tuple) else result.is_active
+
+            result = await run_in_threadpool(act)
+            if isinstance(result, tuple):   # reset: show the new password once
+                username, password = result
+                return portal.render("password.html.j2", request, user, username=username, password=password,
+                                     created=False)
+            return RedirectResponse("/tai-khoan?notice=" + ("user-enabled" if result else "user-disabled"),
+                                    status_code=303)
+        return handler
 
     def _reset(s: Session, username: str) -> tuple[str, str]:
         password = accounts.generate_password()
@@ -536,7 +576,12 @@ def _data_docs_site(page: Path, docs_home: Path) -> Path:
 def _with_headers(response: Response, request: Request) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if "/data-docs/" not in request.url.path:   # GX's own pages carry their own scripts
+    if "/data-docs/" in request.url.path:
+        # GX's pages load scripts from CDNs: run them sandboxed, in an opaque origin that cannot read the
+        # portal's pages, cookies or CSRF tokens
+        response.headers.setdefault("Content-Security-Policy", "sandbox allow-scripts allow-popups")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    else:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy",
                                     "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "

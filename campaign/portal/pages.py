@@ -33,6 +33,11 @@ STATE_LABEL = {"done_on_time": "Đã xong đúng hạn", "done_late": "Đã xong
 STATUS_LABEL = {"accepted": "Đã nhận", "rejected": "Bị từ chối", "withdrawn": "Đã rút", "duplicate": "Trùng tệp đã gửi"}
 READINESS_LABEL = {"ready": "Sẵn sàng", "ready_with_warnings": "Sẵn sàng (có lưu ý)", "not_ready": "Chưa sẵn sàng",
                    "unknown": "Chưa đủ dữ liệu"}
+STEP_LABEL = {"reminder": "Nhắc việc", "warning": "Cảnh báo sắp đến hạn", "overdue": "Quá hạn",
+              "escalated": "Báo cáo lên cấp trên"}
+CHANNEL_LABEL = {"email": "Thư điện tử", "webhook": "Hệ thống nhận tin (webhook)", "cli": "Dòng lệnh",
+                 "portal": "Cổng dữ liệu", "inbox": "Thư mục nhận tệp", "demo": "Dữ liệu mẫu"}
+DELIVERY_LABEL = {"sent": "Đã gửi", "pending": "Đang chờ gửi", "failed": "Gửi lỗi"}
 SEVERITY_LABEL = {"blocking": "Từ chối cả tệp", "row": "Dòng bị loại", "warning": "Cảnh báo", "repair": "Đã sửa"}
 _RANK = {"blocking": 0, "row": 1, "warning": 2, "repair": 3}   # which issue colours a row
 FIRST_ROWS = 50   # rows with problems shown on the page; the annotated file has them all
@@ -72,7 +77,8 @@ def submission_row(sub: Submission) -> dict[str, Any]:
             "is_current": sub.is_current, "filename": sub.original_filename, "received": show_time(sub.received_at),
             "rows_total": sub.rows_total, "rows_loaded": sub.rows_loaded, "rows_quarantined": sub.rows_quarantined,
             "rows_with_warnings": sub.rows_with_warnings, "channel": sub.channel, "by": sub.submitted_by,
-            "district": sub.district_code, "flow_run_id": sub.flow_run_id, "message": sub.message}
+            "district": sub.district_code, "flow_run_id": sub.flow_run_id, "message": sub.message,
+            "channel_label": CHANNEL_LABEL.get(sub.channel, sub.channel)}
 
 
 def district_page(session: Session, campaign: CampaignConfig, district: str, now: dt.datetime,
@@ -203,7 +209,12 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
             "report": report_row(latest_report[code]) if code in latest_report else None,
         })
     sent = deadline_board(session, campaign, now)["escalations_sent"]
+    deadline_names = {d["deadline"]: d["name"] for d in deliverables}
     escalations = [{**e, "sent": show_time(dt.datetime.fromisoformat(e["sent_at"])),
+                    "deadline_name": deadline_names.get(e["deadline"], e["deadline"]),
+                    "step_label": STEP_LABEL.get(e["step"], e["step"]),
+                    "channel_label": CHANNEL_LABEL.get(e["channel"], e["channel"]),
+                    "status_label": DELIVERY_LABEL.get(e["status"], e["status"]),
                     "party_name": names.get(e["party"], "Sở Y tế" if e["party"] == "doh" else e["party"])}
                    for e in reversed(sent[-50:])]
     plan = session.scalars(select(PlanRun).where(PlanRun.published_at.is_not(None))

@@ -67,7 +67,10 @@ def work(name: str, stop: Any, env: dict[str, str]) -> None:
     from expectations.gate import warm_up
 
     warm_up()
+    parent = os.getppid()
     while not stop.is_set():
+        if os.getppid() != parent:   # the portal is gone (killed): take no more jobs
+            return
         job = jobs.claim_next(engine, name)
         if job is None:
             stop.wait(IDLE_POLL_S)
