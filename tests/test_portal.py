@@ -8,6 +8,7 @@ syt.dieuphoi (coordinator). Support: tests/portal_http_support.py.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -949,3 +950,45 @@ def test_a_failed_job_is_told_plainly_to_the_district_and_in_full_to_the_coordin
     assert "KeyError" not in clerk.get("/huyen/622").text
     assert "KeyError: &#39;ho_ten&#39;" in coordinator.get(f"/viec/{job_id}").text
     assert coordinator.get(f"/viec/{job_id}/trang-thai").json()["error"].startswith("KeyError")
+
+
+def test_a_sign_in_waiting_for_the_write_lock_does_not_hold_up_other_pages(portal):
+    """A sign-in writes (its session, the failed-try counter); while an upload holds SQLite's write lock
+    it waits, in a worker thread: the event loop goes on serving everybody else."""
+    import sqlite3
+    import time
+    import urllib.request
+
+    from tests.portal_e2e_support import serve
+
+    with serve(portal.app) as base:
+        form = urllib.request.urlopen(f"{base}/dang-nhap", timeout=10)
+        cookie = form.headers["set-cookie"].split(";")[0]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.read().decode()).group(1)
+        holder = sqlite3.connect(portal.engine.url.database, isolation_level=None, timeout=1)
+        holder.execute("BEGIN IMMEDIATE")   # what an intake's write phase holds
+        done: dict[str, float] = {}
+
+        def sign_in() -> None:
+            started = time.perf_counter()
+            body = f"csrf_token={token}&username=ttyt622&password={PASSWORD['ttyt622']}".encode()
+            request = urllib.request.Request(f"{base}/dang-nhap", data=body, method="POST",
+                                             headers={"Cookie": cookie,
+                                                      "Content-Type": "application/x-www-form-urlencoded"})
+            with contextlib.suppress(Exception):
+                urllib.request.urlopen(request, timeout=30)
+            done["sign_in"] = time.perf_counter() - started
+
+        waiting = threading.Thread(target=sign_in)
+        waiting.start()
+        time.sleep(0.5)   # the sign-in is now waiting for the lock
+        started = time.perf_counter()
+        with urllib.request.urlopen(f"{base}/dang-nhap", timeout=10) as other:
+            assert other.status == 200
+        other_page = time.perf_counter() - started
+        time.sleep(1.5)
+        holder.execute("ROLLBACK")
+        holder.close()
+        waiting.join(30)
+    assert other_page < 1.0, other_page           # served while the sign-in waited
+    assert done["sign_in"] >= 1.5, done             # it really did wait for the lock
