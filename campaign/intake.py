@@ -170,9 +170,10 @@ def _inputs_state(session: Session, district: str, kind: str) -> tuple[int | Non
     return tuple(state)
 
 
-def _existing_event_keys(session: Session, district: str, kind: str, key: list[str]) -> pd.DataFrame:
+def _existing_event_keys(session: Session, district: str, kind: str, key: list[str],
+                         exclude: int | None = None) -> pd.DataFrame:
     table = KIND_TABLES[kind]
-    subs = [s.id for s in current_submissions(session, district, kind)]
+    subs = [s.id for s in current_submissions(session, district, kind) if s.id != exclude]
     if not subs:
         return pd.DataFrame(columns=key)
     rows = session.execute(select(*[table.c[k] for k in key]).where(table.c.submission_id.in_(subs))).all()
@@ -378,12 +379,13 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
                              feedback_file=dup.feedback_path, data_docs=dup.data_docs_path, facility=facility,
                              version=dup.version)
 
-    def check(session: Session) -> tuple[Checked | None, list[tuple[str, str]], Exception | None]:
+    def check(session: Session, exclude: int | None = None) -> tuple[Checked | None, list[tuple[str, str]],
+                                                                    Exception | None]:
         try:
             checked = check_rows(
                 request.path, kind, district, campaign=campaign, today=clock.local(received_at).date(),
                 known_facilities=known_facility_codes(session, district),
-                existing_keys=lambda key: _existing_event_keys(session, district, kind, key),
+                existing_keys=lambda key: _existing_event_keys(session, district, kind, key, exclude=exclude),
                 docs_dir=settings.home / "data_docs" / district / kind / stored.sha256[:16],
                 label=f"{district}-{kind}-{stored.sha256[:12]}", watch=watch,
             )
@@ -396,9 +398,17 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
     # read (the district's earlier submissions of this kind, its facilities) changed meanwhile.
     with Session(engine) as session:
         if (dup := duplicate_of(session)) is not None:
-            return dup
-        seen = _inputs_state(session, district, kind)
-        checked, blocking, read_error = check(session)
+            if dup.feedback_file and Path(dup.feedback_file).is_file():
+                return dup
+            # the run that loaded it stopped before writing its feedback (a worker killed after the
+            # commit): the district's annotated file is written now, from the same file (its own rows are
+            # not repeats of themselves)
+            checked, blocking, read_error = check(session, exclude=dup.submission_id)
+        else:
+            seen = _inputs_state(session, district, kind)
+            checked, blocking, read_error = check(session)
+    if dup is not None:
+        return _complete_feedback(dup, checked, blocking, read_error, request, settings, engine)
     with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
         write_lock(session, f"intake:{district}:{kind}")
         if (dup := duplicate_of(session)) is not None:
@@ -421,6 +431,23 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
     outcome.feedback_file = str(feedback)
     outcome.data_docs = str(checked.data_docs_index) if checked and checked.data_docs_index else None
     return outcome
+
+
+def _complete_feedback(dup: IntakeOutcome, checked: Checked | None, blocking: list[tuple[str, str]],
+                       read_error: Exception | None, request: IntakeRequest, settings: Settings,
+                       engine: Engine) -> IntakeOutcome:
+    """An accepted submission without its feedback file gets it (the answer stays `duplicate`)."""
+    original = IntakeOutcome(**{**dup.to_json(), "status": ACCEPTED})
+    feedback = write_submission_feedback(original, checked, blocking, request, settings,
+                                         refused=read_error is not None)
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        sub = session.get(Submission, dup.submission_id)
+        if sub.feedback_path is None:   # filled once; a file that vanished is written again at its path
+            sub.feedback_path = str(feedback)
+        if sub.data_docs_path is None and checked is not None and checked.data_docs_index is not None:
+            sub.data_docs_path = str(checked.data_docs_index)
+        dup.feedback_file, dup.data_docs = sub.feedback_path, sub.data_docs_path
+    return dup
 
 
 def write_submission_feedback(outcome: IntakeOutcome, checked: Checked | None, blocking: list[tuple[str, str]],

@@ -5,6 +5,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -127,3 +128,29 @@ def _withdraw(engine, submission_id, withdraw) -> None:
 
     with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as s, s.begin():
         withdraw(s, submission_id, reason="gửi nhầm", by="test", at=dt.datetime(2021, 7, 28, 9, tzinfo=dt.UTC))
+
+
+def test_a_file_loaded_by_a_run_that_died_before_its_feedback_gets_it_when_sent_again(env, tmp_path):
+    """A worker killed after the load's commit leaves an accepted submission without its annotated file;
+    the retried job (or the district sending the file again) answers `duplicate` and writes it, with the
+    submission's own rows not taken for repeats of themselves."""
+    import openpyxl
+
+    engine, intake = env
+    path = write(tmp_path, "d.csv", EVENT_HEADER + DAY1 + DAY2)
+    first = intake(path, kind="vaccinations")
+    assert first.status == "accepted" and first.rows_loaded == 3
+    def results(path: str) -> list[object]:
+        rows = list(openpyxl.load_workbook(path, read_only=True).worksheets[1].iter_rows(values_only=True))
+        column = rows[0].index("Kết quả kiểm tra")
+        return [r[column] for r in rows[1:]]
+
+    as_written = results(first.feedback_file)
+    Path(first.feedback_file).unlink()   # as if the run had stopped before writing it
+    again = intake(path, kind="vaccinations")
+    assert again.status == "duplicate" and again.submission_id == first.submission_id
+    assert again.feedback_file == first.feedback_file and Path(again.feedback_file).is_file()
+    assert results(again.feedback_file) == as_written   # the same answer per row, no row a repeat of itself
+    assert count(engine, KIND_TABLES["vaccinations"]) == 3   # nothing loaded twice
+    with Session(engine) as s:
+        assert s.get(Submission, first.submission_id).feedback_path == first.feedback_file
