@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +33,14 @@ def store_original(source: Path, files_dir: Path) -> StoredOriginal:
     target = files_dir / relative
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        shutil.copyfile(source, partial)
-        partial.replace(target)  # atomic: a crash never leaves a half-written original
+        # a partial file of its own: two uploads of the same bytes at once (two districts, a double
+        # click) must not move each other's copy away; whichever lands last replaces identical content
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{digest[:16]}-", suffix=".partial")
+        os.close(fd)
+        partial = Path(name)
+        try:
+            shutil.copyfile(source, partial)
+            partial.replace(target)  # atomic: a crash never leaves a half-written original
+        finally:
+            partial.unlink(missing_ok=True)
     return StoredOriginal(digest, target.stat().st_size, target, relative)

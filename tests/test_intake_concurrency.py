@@ -154,3 +154,25 @@ def test_a_file_loaded_by_a_run_that_died_before_its_feedback_gets_it_when_sent_
     assert count(engine, KIND_TABLES["vaccinations"]) == 3   # nothing loaded twice
     with Session(engine) as s:
         assert s.get(Submission, first.submission_id).feedback_path == first.feedback_file
+
+
+def test_the_same_bytes_stored_by_many_at_once_are_stored_once(tmp_path):
+    from campaign.files import store_original
+
+    source = write(tmp_path, "same.csv", HEADER + "".join(GOOD_ROWS) * 200)
+    errors, stored = [], []
+
+    def store() -> None:
+        try:
+            stored.append(store_original(source, tmp_path / "files"))
+        except Exception as exc:   # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=store) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len({s.sha256 for s in stored}) == 1
+    files = [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
+    assert len(files) == 1 and files[0].read_bytes() == source.read_bytes()   # no partial file left behind
