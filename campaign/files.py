@@ -26,10 +26,15 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def relative_path(digest: str) -> str:
+    """Where the original with this SHA-256 lives under the files directory."""
+    return f"{digest[:2]}/{digest}"
+
+
 def store_original(source: Path, files_dir: Path) -> StoredOriginal:
     """Copy `source` to files_dir/ab/abcdef... (idempotent: the same content is stored once)."""
     digest = sha256_of(source)
-    relative = f"{digest[:2]}/{digest}"
+    relative = relative_path(digest)
     target = files_dir / relative
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -114,6 +114,19 @@ def submission_ready(session: Session, job: PortalJob) -> int | None:
         .order_by(Submission.id.desc()).limit(1))
 
 
+def result(session: Session, job: PortalJob) -> tuple[str, str | None]:
+    """The job's status as the person who started it sees it, and the page of its result: the
+    submission's feedback (as soon as it is written, see `submission_ready`), or the district's report."""
+    if job.submission_id:
+        return job.status, f"/nop/{job.submission_id}"
+    if job.status == DONE:
+        return DONE, f"/huyen/{job.district_code}#bao-cao"
+    if job.status == RUNNING and (early := submission_ready(session, job)) is not None:
+        # the feedback is written; the flow run is still publishing its artifacts and event
+        return DONE, f"/nop/{early}"
+    return job.status, None
+
+
 def queue_position(session: Session, job: PortalJob) -> int:
     """How many queued jobs are ahead of this one (0 once it runs)."""
     if job.status != QUEUED:

@@ -5,7 +5,6 @@ district's report."""
 from __future__ import annotations
 
 import email
-import re
 
 import pytest
 from sqlalchemy import select
@@ -13,14 +12,11 @@ from sqlalchemy.orm import Session
 
 from campaign import accounts, jobs
 from campaign.store.models import PortalJob, ReportRecord
+from tests.portal_http_support import csrf_in
 from tests.smtp_support import smtp_server
 
 pytestmark = pytest.mark.prefect
 PASSWORD = "mat-khau-thu-nghiem"
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def _signed_in(app, username: str):
@@ -28,7 +24,7 @@ def _signed_in(app, username: str):
 
     client = TestClient(app, base_url="http://testserver")
     page = client.get("/dang-nhap")
-    done = client.post("/dang-nhap", data={"csrf_token": _csrf(page.text), "username": username, "password": PASSWORD},
+    done = client.post("/dang-nhap", data={"csrf_token": csrf_in(page.text), "username": username, "password": PASSWORD},
                        follow_redirects=False)
     assert done.status_code == 303
     return client
@@ -52,7 +48,7 @@ def test_district_asks_for_its_report_and_a_coordinator_approves_and_sends_it(pr
         app = create_app(res)
         clerk = _signed_in(app, "ttyt622")
         home = clerk.get("/huyen/622")
-        asked = clerk.post("/huyen/622/bao-cao", data={"csrf_token": _csrf(home.text)}, follow_redirects=False)
+        asked = clerk.post("/huyen/622/bao-cao", data={"csrf_token": csrf_in(home.text)}, follow_redirects=False)
         assert asked.status_code == 303 and asked.headers["location"].startswith("/viec/")
         job = jobs.claim_next(res.engine, "test")
         assert job.action == "report" and job.district_code == "622"
@@ -67,7 +63,7 @@ def test_district_asks_for_its_report_and_a_coordinator_approves_and_sends_it(pr
         assert "Chờ Sở Y tế duyệt" in page and f"/bao-cao/{record.id}.pdf" in page
         assert clerk.get(f"/bao-cao/{record.id}.pdf").content.startswith(b"%PDF")
         # a district may not approve, and another district cannot download it
-        refused = clerk.post(f"/bao-cao/{record.id}/duyet", data={"csrf_token": _csrf(page)}, follow_redirects=False)
+        refused = clerk.post(f"/bao-cao/{record.id}/duyet", data={"csrf_token": csrf_in(page)}, follow_redirects=False)
         assert refused.status_code == 403
         other = _signed_in(app, "ttyt623")
         assert other.get(f"/bao-cao/{record.id}.pdf").status_code == 404
@@ -75,14 +71,14 @@ def test_district_asks_for_its_report_and_a_coordinator_approves_and_sends_it(pr
         coordinator = _signed_in(app, "syt")
         board = coordinator.get("/tinh").text
         assert f'action="/bao-cao/{record.id}/duyet"' in board
-        sent = coordinator.post(f"/bao-cao/{record.id}/duyet", data={"csrf_token": _csrf(board)},
+        sent = coordinator.post(f"/bao-cao/{record.id}/duyet", data={"csrf_token": csrf_in(board)},
                                 follow_redirects=False)
         assert sent.status_code == 303 and sent.headers["location"] == "/tinh?notice=report-approved"
         with Session(res.engine) as s:
             record = s.get(ReportRecord, record.id)
             assert record.approved_by and record.submitted_at is not None and record.message_id
         assert "Đã gửi" in clerk.get("/huyen/622").text
-        again = coordinator.post(f"/bao-cao/{record.id}/duyet", data={"csrf_token": _csrf(board)})
+        again = coordinator.post(f"/bao-cao/{record.id}/duyet", data={"csrf_token": csrf_in(board)})
         assert again.status_code == 409   # sent once, never twice
     assert len(mailbox.messages) == 1
     message = email.message_from_bytes(mailbox.messages[0][2])
@@ -110,7 +106,7 @@ def test_an_approved_report_whose_mail_failed_can_be_sent_again_from_the_board(c
     report_id = built.built[0].record_id
     coordinator = _signed_in(create_app(res), "syt")
     board = coordinator.get("/tinh").text
-    failed = coordinator.post(f"/bao-cao/{report_id}/duyet", data={"csrf_token": _csrf(board)}, follow_redirects=False)
+    failed = coordinator.post(f"/bao-cao/{report_id}/duyet", data={"csrf_token": csrf_in(board)}, follow_redirects=False)
     assert failed.status_code == 502 and "chưa gửi được thư" in failed.text
     with Session(res.engine) as s:
         record = s.get(ReportRecord, report_id)
@@ -118,7 +114,7 @@ def test_an_approved_report_whose_mail_failed_can_be_sent_again_from_the_board(c
     board = coordinator.get("/tinh").text
     assert "Gửi lại (đã duyệt, thư chưa đi)" in board and f'action="/bao-cao/{report_id}/duyet"' in board
     with smtp_server(port) as (_port, mailbox):
-        sent = coordinator.post(f"/bao-cao/{report_id}/duyet", data={"csrf_token": _csrf(board)},
+        sent = coordinator.post(f"/bao-cao/{report_id}/duyet", data={"csrf_token": csrf_in(board)},
                                 follow_redirects=False)
         assert sent.status_code == 303
     assert len(mailbox.messages) == 1

@@ -9,7 +9,6 @@ limited in size and checked by content (the file name is kept as a label, never 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -300,7 +299,7 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
                 return jobs.enqueue_upload(s, user, district=code, kind=kind, facility=facility, stored=stored,
                                            filename=name, received_at=received_at).id
 
-        job_id = await asyncio.to_thread(enqueue)
+        job_id = await run_in_threadpool(enqueue)
         return RedirectResponse(f"/viec/{job_id}", status_code=303)
 
     @app.get("/viec/{job_id}", response_class=HTMLResponse)
@@ -310,10 +309,9 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
             job = jobs.job_for(s, user, job_id)
             if job is None:
                 raise PortalError(404, NOT_FOUND)
-            if job.status == jobs.DONE and job.submission_id:
-                return RedirectResponse(f"/nop/{job.submission_id}", status_code=303)
-            if job.status == jobs.DONE and job.action == "report":
-                return RedirectResponse(f"/huyen/{job.district_code}#bao-cao", status_code=303)
+            _status, target = jobs.result(s, job)
+            if job.status == jobs.DONE and target:
+                return RedirectResponse(target, status_code=303)
             row = pages.job_row(job, technical=user.is_coordinator)
             ahead = jobs.queue_position(s, job)
         return portal.render("job.html.j2", request, user, job=row, ahead=ahead)
@@ -327,14 +325,8 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
             job = jobs.job_for(s, user, job_id)
             if job is None:
                 return JSONResponse({"error": "not_found"}, status_code=404)
-            ahead = jobs.queue_position(s, job)
-            target = (f"/nop/{job.submission_id}" if job.submission_id else
-                      f"/huyen/{job.district_code}#bao-cao" if job.status == jobs.DONE else None)
-            status = job.status
-            if status == jobs.RUNNING and (early := jobs.submission_ready(s, job)) is not None:
-                # the feedback is written; the flow run is still publishing its artifacts and event
-                status, target = jobs.DONE, f"/nop/{early}"
-            return JSONResponse({"status": status, "ahead": ahead, "next": target,
+            status, target = jobs.result(s, job)
+            return JSONResponse({"status": status, "ahead": jobs.queue_position(s, job), "next": target,
                                  "error": pages.job_error(job, technical=user.is_coordinator)})
 
     def _submission(s: Session, user: SignedIn, sub_id: int) -> Submission:
@@ -390,6 +382,7 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         reason = str(form.get("reason", "")).strip()[:500]
         if not reason:
             raise PortalError(400, "Cần ghi lý do rút tệp.")
+
         def take_back() -> None:
             with portal.writer() as s, s.begin():
                 _submission(s, user, sub_id)
@@ -608,10 +601,10 @@ async def _receive(portal: Portal, upload: Any) -> tuple[Any, int]:
                                            "Xin chia nhỏ tệp hoặc bỏ các trang không cần thiết.")
                 out.write(chunk)
         try:   # reading and hashing a file of up to the limit: off the event loop
-            await asyncio.to_thread(sniff_file, tmp, max_bytes=portal.max_bytes)
+            await run_in_threadpool(sniff_file, tmp, max_bytes=portal.max_bytes)
         except ReadError as exc:
             raise PortalError(415, f"Không nhận tệp này: {exc.detail_vi}") from None
-        return await asyncio.to_thread(store_original, tmp, portal.res.settings.files_dir), size
+        return await run_in_threadpool(store_original, tmp, portal.res.settings.files_dir), size
     finally:
         tmp.unlink(missing_ok=True)
 

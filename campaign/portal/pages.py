@@ -133,18 +133,21 @@ def feedback(session: Session, sub: Submission) -> dict[str, Any]:
         select(RowIssue.code, RowIssue.column, func.count(func.distinct(RowIssue.row_number)))
         .where(RowIssue.submission_id == sub.id, RowIssue.row_number.is_not(None))
         .group_by(RowIssue.code, RowIssue.column)).all()
-    counts = [{"code": code, "rows": n, "severity": reasons[code].severity if code in reasons else "",
-               "severity_label": SEVERITY_LABEL.get(reasons[code].severity, "") if code in reasons else "",
-               "text": describe_issue(code, column, kind=sub.kind)}
-              for code, column, n in per_column]
+
+    def line(code: str, rows: int | None, text: str) -> dict[str, Any]:
+        severity = reasons[code].severity if code in reasons else ""
+        return {"code": code, "rows": rows, "severity": severity, "severity_label": SEVERITY_LABEL.get(severity, ""),
+                "text": text}
+
+    counts = [line(code, n, describe_issue(code, column, kind=sub.kind)) for code, column, n in per_column]
     shown = {c["code"] for c in counts}
-    # reasons of the whole file (blocking) or without row detail: from the submission's own counts
-    counts += [{"code": code, "rows": None if reasons.get(code) and reasons[code].severity == "blocking" else n,
-                "severity": reasons[code].severity if code in reasons else "",
-                "severity_label": SEVERITY_LABEL.get(reasons[code].severity, "") if code in reasons else "",
-                "text": sub.message if code in reasons and reasons[code].severity == "blocking" and sub.message
-                else describe_issue(code, None, kind=sub.kind)}
-               for code, n in (sub.reasons or {}).items() if code not in shown]
+    # reasons of the whole file (blocking: "cả tệp", in the refusal's own words) or without row detail
+    for code, n in (sub.reasons or {}).items():
+        if code in shown:
+            continue
+        whole_file = code in reasons and reasons[code].severity == "blocking"
+        counts.append(line(code, None if whole_file else n,
+                           sub.message if whole_file and sub.message else describe_issue(code, None, kind=sub.kind)))
     counts.sort(key=lambda c: (_RANK.get(c["severity"], 9), -(c["rows"] or 0)))
     first_rows = session.scalars(
         select(RowIssue.row_number).where(RowIssue.submission_id == sub.id, RowIssue.row_number.is_not(None))

@@ -24,16 +24,16 @@ IDLE_POLL_S = 0.1   # how often an idle worker looks at the queue (a few tiny in
 
 
 def _run_intake(job: Any, username: str) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
+    from campaign.files import relative_path
     from campaign.resources import get_resources
     from flows.intake import intake_flow
 
-    path = get_resources().settings.files_dir / job.checksum[:2] / job.checksum
+    path = get_resources().settings.files_dir / relative_path(job.checksum)
     state = intake_flow(str(path), job.district_code, job.kind, job.facility_code, channel="portal",
                         submitted_by=username, received_at=job.received_at.isoformat(),
                         original_filename=job.original_filename, return_state=True)
-    flow_run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     outcome = state.result()   # raises if the flow failed
-    return outcome, flow_run_id, {"submission_id": outcome["submission_id"]}
+    return outcome, _flow_run_id(state), {"submission_id": outcome["submission_id"]}
 
 
 def _run_report(job: Any, username: str) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
@@ -41,10 +41,12 @@ def _run_report(job: Any, username: str) -> tuple[dict[str, Any], str | None, di
 
     state = compile_report_flow(levels=["district"], unit=job.district_code, now=job.received_at.isoformat(),
                                 return_state=True)
-    flow_run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
-    outcome = state.result()
-    built = outcome["reports"]
-    return {"reports": built}, flow_run_id, {"report_id": built[0]["report_id"] if built else None}
+    built = state.result()["reports"]
+    return {"reports": built}, _flow_run_id(state), {"report_id": built[0]["report_id"] if built else None}
+
+
+def _flow_run_id(state: Any) -> str | None:
+    return str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
 
 
 RUNNERS = {"intake": _run_intake, "report": _run_report}
