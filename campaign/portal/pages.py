@@ -57,10 +57,10 @@ def uploadable_kinds() -> list[dict[str, str]]:
     return [{"name": name, "label": kinds.kinds[name].label} for name in kinds.names]
 
 
-def _deliverables(session: Session, campaign: CampaignConfig, now: dt.datetime,
-                  party: str | None) -> list[dict[str, Any]]:
+def _deliverables(board: dict[str, Any], party: str | None) -> list[dict[str, Any]]:
+    """The deadline watch's deliverables (of one party, or all), with what a page shows of them."""
     out = []
-    for item in deadline_board(session, campaign, now)["deliverables"]:
+    for item in board["deliverables"]:
         if party is not None and item["party"] != party:
             continue
         due = dt.datetime.fromisoformat(item["due_at"])
@@ -91,7 +91,7 @@ def district_page(session: Session, campaign: CampaignConfig, district: str, now
     reports = session.scalars(select(ReportRecord).where(ReportRecord.level == "district", ReportRecord.unit == district)
                               .order_by(ReportRecord.version.desc()).limit(10)).all()
     return {"district": district, "district_name": district_names([district]).get(district, district),
-            "deliverables": _deliverables(session, campaign, now, district),
+            "deliverables": _deliverables(deadline_board(session, campaign, now), district),
             "submissions": [submission_row(s) for s in subs],
             "jobs": [job_row(j, technical) for j in jobs if not (j.status == "running" and submission_ready(session, j))],
             "reports": [report_row(r) for r in reports],
@@ -185,7 +185,8 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
               .where(ReadinessRecord.level == "district").group_by(ReadinessRecord.district).subquery())
     for rec in session.scalars(select(ReadinessRecord).join(newest, ReadinessRecord.id == newest.c.id)):
         latest_ready[rec.district] = rec
-    deliverables = _deliverables(session, campaign, now, None)
+    watched = deadline_board(session, campaign, now)   # computed once: deliverables and escalations
+    deliverables = _deliverables(watched, None)
     by_party: dict[str, list[dict[str, Any]]] = {}
     for d in deliverables:
         by_party.setdefault(d["party"], []).append(d)
@@ -211,7 +212,7 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
             "done": sum(1 for d in items if d["state"] in ("done_on_time", "done_late")),
             "report": report_row(latest_report[code]) if code in latest_report else None,
         })
-    sent = deadline_board(session, campaign, now)["escalations_sent"]
+    sent = watched["escalations_sent"]
     deadline_names = {d["deadline"]: d["name"] for d in deliverables}
     escalations = [{**e, "sent": show_time(dt.datetime.fromisoformat(e["sent_at"])),
                     "deadline_name": deadline_names.get(e["deadline"], e["deadline"]),
