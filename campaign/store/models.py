@@ -179,6 +179,9 @@ class Submission(Base):
     feedback_path: Mapped[str | None] = mapped_column(String(1024))
     data_docs_path: Mapped[str | None] = mapped_column(String(1024))
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    # How the file's columns were read: one entry per column of the file, in its order
+    # ({"heading", "letter", "field" (None: ignored), "how", "cells"}), see campaign.io.columns.
+    columns: Mapped[list[Any] | None] = mapped_column(JSON)
     withdrawn_at: Mapped[dt.datetime | None]
     withdrawn_by: Mapped[str | None] = mapped_column(String(128))
     withdrawn_reason: Mapped[str | None] = mapped_column(Text)
@@ -724,6 +727,24 @@ class PortalJob(Base):
         CheckConstraint(_in("action", JOB_ACTIONS), name="action"),
         CheckConstraint(_in("status", JOB_STATUSES), name="status"),
     )
+
+
+class ColumnMapping(Base):
+    """How a district reads one of its headings, set once by its clerk (portal) or a coordinator (CLI):
+    used for that district's later files of the kind with the same heading. `field` None: ignore it."""
+
+    __tablename__ = "column_mappings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(32))
+    heading_key: Mapped[str] = mapped_column(String(300))    # the heading folded (campaign.io.columns)
+    heading: Mapped[str] = mapped_column(String(300))        # as the district wrote it, for display
+    field: Mapped[str | None] = mapped_column(String(64))
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("district_code", "kind", "heading_key"),)
 
 
 # ---------------------------------------------------------------------------------------------------------
