@@ -23,6 +23,7 @@ CONFIG_DIR = PROJECT_ROOT / "config"
 DEFAULT_CAMPAIGN_FILE = CONFIG_DIR / "gia_lai_2021.yaml"
 INPUT_KINDS_FILE = CONFIG_DIR / "input_kinds.yaml"
 REASONS_FILE = CONFIG_DIR / "reasons.yaml"
+HEADINGS_FILE = CONFIG_DIR / "headings.yaml"
 
 
 class ConfigError(Exception):
@@ -441,6 +442,28 @@ def _validate(model: type[BaseModel], path: Path) -> Any:
         raise ConfigError("\n".join(problems)) from None
 
 
+class NameParts(_Strict):
+    first: list[str]
+    last: list[str]
+
+
+class HeadingVocabulary(_Strict):
+    """config/headings.yaml: how clerks head their columns (concepts, filler words, extra headings)."""
+
+    concepts: dict[str, list[str]]
+    filler: list[str]
+    extra: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    name_parts: NameParts
+
+    @field_validator("concepts")
+    @classmethod
+    def _concept_names(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = [k for k in v if not re.fullmatch(r"@[a-z_]+", k)]
+        if bad:
+            raise ValueError(f"concept names must look like @word: {bad}")
+        return v
+
+
 def load_campaign(path: str | Path | None = None) -> CampaignConfig:
     return _validate(CampaignConfig, Path(path) if path else DEFAULT_CAMPAIGN_FILE)
 
@@ -448,6 +471,20 @@ def load_campaign(path: str | Path | None = None) -> CampaignConfig:
 @functools.cache
 def load_input_kinds(path: str | Path = INPUT_KINDS_FILE) -> InputKinds:
     return _validate(InputKinds, Path(path))
+
+
+@functools.cache
+def load_heading_vocabulary(path: str | Path = HEADINGS_FILE) -> HeadingVocabulary:
+    vocab = _validate(HeadingVocabulary, Path(path))
+    kinds = load_input_kinds()
+    for kind, cols in vocab.extra.items():   # a typo here would silently teach nothing
+        if kind not in kinds.kinds:
+            raise ConfigError(f"{path}: extra: unknown kind {kind!r}")
+        names = {c.name for c in kinds.kinds[kind].columns}
+        unknown = sorted(set(cols) - names)
+        if unknown:
+            raise ConfigError(f"{path}: extra: {kind}: unknown columns {unknown}")
+    return vocab
 
 
 @functools.cache

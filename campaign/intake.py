@@ -67,6 +67,7 @@ class IntakeRequest:
     received_at: dt.datetime | None = None   # logical time; default: the logical clock
     original_filename: str | None = None     # the name the user's file had (the portal stores uploads by hash)
     flow_run_id: str | None = None           # the Prefect flow run taking it in, for the coordinators' links
+    columns: dict[str, str | None] = field(default_factory=dict)  # headings read as given: {heading: field|None}
 
     @property
     def display_name(self) -> str:
@@ -90,9 +91,21 @@ class IntakeOutcome:
     facility: str | None = None
     version: int | None = None
     message: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)        # {heading as written: field} of columns used
+    columns_ignored: list[str] = field(default_factory=list)     # headings of the columns not used
+    column_readings: list[dict[str, Any]] = field(default_factory=list)  # ColumnReading.to_json() per column
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("column_readings")   # the JSON says it as `columns` / `columns_ignored`
+        return out
+
+    def set_readings(self, readings: list[dict[str, Any]] | None) -> None:
+        from campaign.io.columns import ColumnReading, columns_ignored, columns_used
+
+        rs = [ColumnReading.from_json(r) for r in readings or []]
+        self.column_readings = [r.to_json() for r in rs]
+        self.columns, self.columns_ignored = columns_used(rs), columns_ignored(rs)
 
     @property
     def exit_code(self) -> int:
@@ -194,31 +207,66 @@ class Checked:
     quarantined: pd.Series         # bool per row
     blocking: list[tuple[str, str]]  # (code, Vietnamese detail) that reject the whole submission
     data_docs_index: Path | None = None
+    file_reasons: dict[str, int] = field(default_factory=dict)  # column_ignored / column_guessed: columns each
+
+
+def content_hints(district: str, known_facilities: set[str] | None, today: dt.date):  # noqa: ANN201
+    """What the reader may use to read a column from its cells: the district's communes and facilities."""
+    from campaign.io.content import ContentHints
+
+    units = get_admin_units()
+
+    def is_commune(text: str) -> bool:
+        return units.lookup(text, "commune", district).status in ("found", "ambiguous")
+
+    return ContentHints(is_commune=is_commune, facility_codes=frozenset(known_facilities or ()), today=today)
 
 
 def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig, today: dt.date,
                known_facilities: set[str] | None,
                existing_keys: Callable[[list[str]], pd.DataFrame] | None = None,
-               docs_dir: Path | None = None, label: str = "submission", watch: Stopwatch | None = None) -> Checked:
-    """Read, standardize and gate one file. Raises ReadError for a file that cannot be read at all."""
+               docs_dir: Path | None = None, label: str = "submission", watch: Stopwatch | None = None,
+               overrides: dict | None = None) -> Checked:
+    """Read, standardize and gate one file. Raises ReadError for a file that cannot be read at all.
+    `overrides` ({heading_key: ColumnOverride}): headings read as the district said."""
     from campaign.domain.standardize import standardize
+    from campaign.io.columns import guessed, ignored_with_data
     from campaign.io.reader import read_submission
 
     watch = watch or Stopwatch()
     spec = load_input_kinds()[kind]
+    reasons_cat = load_reasons()
     with watch.stage("read"):
         read = read_submission(path, kind, max_bytes=int(campaign.intake.max_file_mb * 1024 * 1024),
-                               max_rows=campaign.intake.max_rows)
+                               max_rows=campaign.intake.max_rows, overrides=overrides,
+                               hints=content_hints(district, known_facilities, today))
     with watch.stage("standardize"):
         std = standardize(read.frame, kind, district_code=district, campaign_date=campaign.campaign.campaign_date,
                           today=today, known_facilities=known_facilities)
     issues = std.issues
+    # A formula the file holds no value for is not a missing value: the clerk sees one in Excel.
+    formula_rows = pd.Series(False, index=std.quarantined.index)
+    for column, mask in read.formula_cells.items():
+        rows = std.quarantined.index[mask]
+        if not len(rows):
+            continue
+        formula_rows.loc[rows] = True
+        if len(issues):
+            issues = issues[~(issues["row"].isin(rows) & (issues["column"] == column))]
+        issues = pd.concat([issues, pd.DataFrame({"row": rows, "column": column, "code": "formula_not_calculated",
+                                                  "severity": reasons_cat.severity("formula_not_calculated")})],
+                           ignore_index=True)
+    file_reasons: dict[str, int] = {}
+    if ignored := ignored_with_data(read.column_readings):
+        file_reasons["column_ignored"] = len(ignored)
+    if guesses := guessed(read.column_readings):
+        file_reasons["column_guessed"] = len(guesses)
     # Legacy TCVN3/VNI text the reader converted is a repair the district should hear about.
     if len(read.reencoded):
         reenc = pd.DataFrame({"row": read.reencoded["row_index"].to_numpy(), "column": read.reencoded["column"].to_numpy(),
                               "code": "text_reencoded", "severity": load_reasons().severity("text_reencoded")})
         issues = pd.concat([issues, reenc], ignore_index=True)
-    quarantined = std.quarantined.copy()
+    quarantined = std.quarantined.copy() | formula_rows
 
     # Event kinds: rows already received in an earlier submission are repeats, not new events.
     repeats = pd.Series(False, index=quarantined.index)
@@ -246,7 +294,7 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
                         submission_label=label, repeats=repeats.to_numpy(),
                         campaign_date=campaign.campaign.campaign_date)
     blocking = list(gate.blocking)
-    return Checked(read, std.clean, issues, quarantined, blocking, gate.data_docs_index)
+    return Checked(read, std.clean, issues, quarantined, blocking, gate.data_docs_index, file_reasons)
 
 
 def _count_reasons(issues: pd.DataFrame) -> dict[str, int]:
@@ -280,6 +328,8 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
     reasons = _count_reasons(checked.issues) if checked else {}
     for code, _detail in blocking:
         reasons.setdefault(code, 1)  # a file-level reason counts once
+    for code, n in (checked.file_reasons if checked else {}).items():
+        reasons[code] = n            # file-level reasons about columns count the columns
     severities = checked.issues if checked else pd.DataFrame(columns=["row", "severity"])
     warned_rows = set(severities.loc[severities["severity"] == "warning", "row"].tolist()) if len(severities) else set()
     loaded_mask = ~quarantined if checked else pd.Series(dtype=bool)
@@ -307,6 +357,7 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
         rows_skipped=len(checked.read.skipped_rows) if checked else 0,
         rows_with_warnings=rows_with_warnings, reasons=reasons,
         message=blocking_text(blocking, kind),
+        columns=[r.to_json() for r in checked.read.column_readings] if checked else None,
     )
     session.add(sub)
     session.flush()
@@ -346,12 +397,14 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
             })
             insert_frame(conn, QuarantineRow.__table__, frame)
 
-    return IntakeOutcome(
+    outcome = IntakeOutcome(
         submission_id=sub.id, district=district, kind=kind, status=status, rows_total=sub.rows_total,
         rows_loaded=sub.rows_loaded, rows_quarantined=sub.rows_quarantined, rows_skipped=sub.rows_skipped,
         rows_with_warnings=sub.rows_with_warnings, reasons=reasons, facility=facility, version=sub.version,
         message=sub.message,
     )
+    outcome.set_readings(sub.columns)
+    return outcome
 
 
 def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, campaign: CampaignConfig,
@@ -368,16 +421,29 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
     with watch.stage("store_original"):
         stored = store_original(request.path, settings.files_dir)
 
+    def overrides_of(session: Session) -> dict:
+        """The district's saved readings of its headings, then those given with this upload."""
+        from campaign.column_mappings import load_mappings
+        from campaign.io.columns import GIVEN, ColumnOverride
+        from campaign.io.headers import heading_key
+
+        out = dict(load_mappings(session, district, kind))
+        for heading, fld in request.columns.items():
+            out[heading_key(heading)] = ColumnOverride(fld or None, GIVEN)
+        return out
+
     def duplicate_of(session: Session) -> IntakeOutcome | None:
         dup = find_duplicate(session, district, kind, facility, stored.sha256)
-        if dup is None:
+        if dup is None or not _read_alike(dup, overrides_of(session)):
             return None
-        return IntakeOutcome(submission_id=dup.id, district=district, kind=kind, status=DUPLICATE,
-                             rows_total=dup.rows_total, rows_loaded=dup.rows_loaded,
-                             rows_quarantined=dup.rows_quarantined, rows_skipped=dup.rows_skipped,
-                             rows_with_warnings=dup.rows_with_warnings, reasons=dict(dup.reasons or {}),
-                             feedback_file=dup.feedback_path, data_docs=dup.data_docs_path, facility=facility,
-                             version=dup.version)
+        out = IntakeOutcome(submission_id=dup.id, district=district, kind=kind, status=DUPLICATE,
+                            rows_total=dup.rows_total, rows_loaded=dup.rows_loaded,
+                            rows_quarantined=dup.rows_quarantined, rows_skipped=dup.rows_skipped,
+                            rows_with_warnings=dup.rows_with_warnings, reasons=dict(dup.reasons or {}),
+                            feedback_file=dup.feedback_path, data_docs=dup.data_docs_path, facility=facility,
+                            version=dup.version)
+        out.set_readings(dup.columns)
+        return out
 
     def check(session: Session, exclude: int | None = None) -> tuple[Checked | None, list[tuple[str, str]],
                                                                     Exception | None]:
@@ -388,6 +454,7 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
                 existing_keys=lambda key: _existing_event_keys(session, district, kind, key, exclude=exclude),
                 docs_dir=settings.home / "data_docs" / district / kind / stored.sha256[:16],
                 label=f"{district}-{kind}-{stored.sha256[:12]}", watch=watch,
+                overrides=overrides_of(session),
             )
             return checked, checked.blocking, None
         except ReadError as exc:
@@ -431,6 +498,19 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
     outcome.feedback_file = str(feedback)
     outcome.data_docs = str(checked.data_docs_index) if checked and checked.data_docs_index else None
     return outcome
+
+
+def _read_alike(earlier: Submission, overrides: dict) -> bool:
+    """Would the same file be read as the earlier submission read it? Not when a heading is now to be read
+    otherwise (the district corrected it): then sending the same file again is a new submission."""
+    if not overrides:
+        return True
+    if earlier.columns is None:
+        return False
+    from campaign.io.columns import ColumnReading
+
+    read_as = {r.key: r.field for r in map(ColumnReading.from_json, earlier.columns)}
+    return all(read_as.get(key, o.field) == o.field for key, o in overrides.items())
 
 
 def _complete_feedback(dup: IntakeOutcome, checked: Checked | None, blocking: list[tuple[str, str]],

@@ -12,10 +12,12 @@ from tasks.intake import emit_submission_event, intake_submission, publish_intak
 @flow(name="intake", flow_run_name="intake-{kind}-{district}", log_prints=False)
 def intake_flow(path: str, district: str, kind: str, facility: str | None = None, channel: str = "cli",
                 submitted_by: str = "cli", received_at: str | None = None,
-                original_filename: str | None = None) -> dict[str, Any]:
-    """`original_filename`: the name the user's file had, when `path` is a stored copy (portal uploads)."""
+                original_filename: str | None = None,
+                columns: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """`original_filename`: the name the user's file had, when `path` is a stored copy (portal uploads).
+    `columns`: how to read some headings of this file, {heading as written: field, None: ignore it}."""
     outcome = intake_submission(path, district, kind, facility, channel, submitted_by, received_at,
-                                original_filename)
+                                original_filename, columns)
     if outcome["status"] != "duplicate":
         publish_intake_artifact(outcome)
         emit_submission_event(outcome)

@@ -20,8 +20,10 @@ from campaign.resources import get_resources
 @task(name="intake-submission", cache_policy=NO_CACHE, task_run_name="intake-{kind}-{district}")
 def intake_submission(path: str, district: str, kind: str, facility: str | None = None, channel: str = "cli",
                       submitted_by: str = "cli", received_at: str | None = None,
-                      original_filename: str | None = None) -> dict[str, Any]:
-    """Read, standardize, gate and load one file in one transaction; returns the JSON summary."""
+                      original_filename: str | None = None,
+                      columns: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """Read, standardize, gate and load one file in one transaction; returns the JSON summary.
+    `columns`: headings read as given ({heading as written: field, None: ignore it})."""
     from prefect.runtime import flow_run
 
     res = get_resources()
@@ -29,6 +31,7 @@ def intake_submission(path: str, district: str, kind: str, facility: str | None 
         path=Path(path), district=district, kind=kind, facility=facility, channel=channel,
         submitted_by=submitted_by, received_at=clock.parse_instant(received_at) if received_at else None,
         original_filename=original_filename, flow_run_id=flow_run.get_id(),
+        columns=dict(columns or {}),
     )
     watch = Stopwatch()
     outcome = run_intake(request, engine=res.engine, settings=res.settings, campaign=res.campaign, watch=watch)
@@ -55,6 +58,12 @@ def publish_intake_artifact(outcome: dict[str, Any]) -> None:
     key = f"{outcome['district']}-{outcome['kind'].replace('_', '-')}"
     create_table_artifact(key=f"intake-{key}", table=table or [{"reason": "-", "severity": "-", "rows": 0}],
                           description=summary)
+    # How each column of the file was read: headings only, never a cell value.
+    columns = [{"heading": h, "read_as": f} for h, f in (outcome.get("columns") or {}).items()]
+    columns += [{"heading": h, "read_as": "(ignored)"} for h in outcome.get("columns_ignored") or []]
+    if columns:
+        create_table_artifact(key=f"intake-columns-{key}", table=columns,
+                              description=f"How the columns of submission {outcome['submission_id']} were read")
     if outcome.get("data_docs"):
         # The validation's GX Data Docs page (no personal data in it); served by the portal later.
         create_link_artifact(key=f"data-docs-{key}", link=Path(outcome["data_docs"]).resolve().as_uri(),

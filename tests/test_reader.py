@@ -192,14 +192,18 @@ def test_header_variants_map_to_canonical_columns(tmp_path, headers):
     assert res.frame.loc[0, "phone"] == "0912345678"
 
 
-def test_more_specific_header_wins_and_unmapped_are_reported(tmp_path):
+def test_one_column_per_field_and_unmapped_are_reported(tmp_path):
+    # "Họ và tên người được tiêm" means the full name too ("người được tiêm" adds nothing): the leftmost of
+    # two equal fits wins, the other is reported; "Ghi chú thêm" holds the words of "Ghi chú": the note
     rows = [["Họ và tên", "Họ và tên người được tiêm", "Ngày sinh", "Giới tính", "Nhóm ưu tiên", "Số điện thoại",
              "Xã/Phường", "Ghi chú thêm", "Kết quả import"],
             ["A", "Nguyễn Văn A", "01/01/1970", "Nam", "1", "0912345678", "Ia Băng", "x", "OK"]]
     res = read(write_csv(tmp_path / "a.csv", rows))
-    assert res.column_headers["full_name"] == "Họ và tên"          # no fuzzy matching: the other one is unmapped
+    assert res.column_headers["full_name"] == "Họ và tên"
     assert res.frame.loc[0, "full_name"] == "A"
-    assert res.unmapped_headers == ["Họ và tên người được tiêm", "Ghi chú thêm", "Kết quả import"]
+    assert res.column_headers["note"] == "Ghi chú thêm"
+    assert res.unmapped_headers == ["Họ và tên người được tiêm", "Kết quả import"]
+    assert res.columns_ignored == ["Họ và tên người được tiêm", "Kết quả import"]
     assert list(res.original_rows.columns) == rows[0]
     assert res.original_rows.loc[0, "Kết quả import"] == "OK"
 

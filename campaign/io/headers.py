@@ -1,13 +1,14 @@
 """Header recognition: which row(s) of a district sheet hold the header, and which column is which.
 
-Matching works on a *key*: the header text folded (no diacritics, `đ` -> `d`, lower case), without `(*)`,
-line breaks, trailing `:`/`.`, every other punctuation turned into a space. Each header cell yields two
-keys: the full one and the one without parenthesised notes ("Giới tính (*) (0: nam, 1: nữ)" ->
-"gioi tinh 0 nam 1 nu" and "gioi tinh"). A cell matches a column when one of its keys equals the key of
-the column's Vietnamese header, canonical name (rank 3) or an alias (rank 2); the full key is tried
-before the stripped one, so the more specific reading wins. Nothing fuzzier: "Ghi chú thêm" is not
-"Ghi chú", it is reported as unmapped (never guess silently). Two cells claiming one column: the better
-rank wins, then the longer key, then the leftmost cell; the loser is reported as unmapped.
+A heading is read as a *set of words* (docs/reading-columns.md): folded (no diacritics, `đ` -> `d`,
+lower case, `(*)` and hints in brackets dropped unless nothing else is left, punctuation as spaces), its
+phrases turned into the concepts of config/headings.yaml ("Số CCCD/CMND" and "SỐ CMND/CCCD/HỘ CHIẾU" are
+both {@id}), filler words dropped. Each column of a kind is known by the word sets of its header, name,
+aliases and the vocabulary's extra headings; `words_score` says how well a heading fits one (1: the same
+set; less: one set holds the other, or most words are shared; numbers must agree). Each field is then
+read from the heading that fits it best (`assign_columns`); a heading fitting two fields alike ("ĐT")
+keeps the other as an alternative for the cells to decide (campaign/io/content.py). `heading_key` is the
+key a district's saved reading of a heading is kept under.
 
 Two-row merged headers ("Mũi 1" above "Tên vắc xin | Ngày tiêm | ..."): the parent is carried across its
 span (the merged range when the workbook says so, else across the empty parent cells above labelled
@@ -28,8 +29,6 @@ from campaign.config import KindSpec
 
 HEADER_SCAN_ROWS = 30          # rows examined at the top of a sheet
 MIN_HEADER_SCORE = 2           # a header row maps at least this many columns of the kind
-
-RANK_EXACT, RANK_ALIAS = 3, 2
 
 NUMBERING_KEYS = frozenset({"stt", "tt", "so tt", "so thu tu", "thu tu", "no", "s tt"})
 NUMBERING_RAW = frozenset({"#", "no.", "no", "№", "n°", "n0"})
@@ -91,6 +90,13 @@ def header_keys(text: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def heading_key(text: str) -> str:
+    """The key a district's saved reading of a heading is kept under: the heading folded, without
+    `(*)`, as its words in order ("Số giấy tờ (*)" -> "so giay to"). Same heading, same key."""
+    keys = header_keys(text)
+    return keys[0] if keys else ""
+
+
 def is_numbering_header(text: str) -> bool:
     raw = clean_label(text).lower()
     if raw in NUMBERING_RAW:
@@ -115,45 +121,171 @@ def sex_mark_role(text: str) -> str | None:
 # ---------------------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Headings as sets of words (config/headings.yaml)
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    phrases: dict[tuple[str, ...], str | None]   # folded words -> concept ("@id"), None: filler
+    longest: int
+    extra: dict[str, dict[str, list[str]]]
+    first_part: frozenset[frozenset[str]]        # word sets of "Họ" / "Họ và tên đệm" (split names)
+    last_part: frozenset[frozenset[str]]         # ... and of "Tên"
+
+
+@functools.cache
+def _vocabulary() -> _Vocabulary:
+    from campaign.config import load_heading_vocabulary
+
+    vocab = load_heading_vocabulary()
+    phrases: dict[tuple[str, ...], str | None] = {}
+    for phrase in vocab.filler:
+        phrases[tuple(_key(phrase).split())] = None
+    for concept, forms in vocab.concepts.items():
+        for form in forms:
+            phrases[tuple(_key(form).split())] = concept   # a concept wins over a filler of the same words
+    phrases.pop((), None)
+    longest = max(map(len, phrases), default=1)
+    v = _Vocabulary(phrases, longest, {k: dict(c) for k, c in vocab.extra.items()}, frozenset(), frozenset())
+    first = frozenset(_words_of(v, _key(t).split()) if not t.startswith("@") else frozenset({t})
+                      for t in vocab.name_parts.first)
+    last = frozenset(_words_of(v, _key(t).split()) for t in vocab.name_parts.last)
+    return _Vocabulary(phrases, longest, v.extra, first, last)
+
+
+def _words_of(vocab: _Vocabulary, tokens: list[str]) -> frozenset[str]:
+    """Tokens -> the heading's set of words: phrases become their concept (longest first, left to right),
+    filler words are dropped."""
+    out: set[str] = set()
+    i, n = 0, len(tokens)
+    while i < n:
+        for size in range(min(vocab.longest, n - i), 0, -1):
+            phrase = tuple(tokens[i:i + size])
+            if phrase in vocab.phrases:
+                concept = vocab.phrases[phrase]
+                if concept is not None:
+                    out.add(concept)
+                i += size
+                break
+        else:
+            out.add(tokens[i])
+            i += 1
+    return frozenset(out)
+
+
+@functools.lru_cache(maxsize=65536)
+def heading_words(text: str) -> frozenset[str]:
+    """The set of words a heading means ("SỐ CMND/CCCD/HỘ CHIẾU" -> {"@id"}): hints in brackets left out
+    unless nothing else is left."""
+    vocab = _vocabulary()
+    s = clean_label(text).replace("*", " ").rstrip(" :.;")
+    for key in (_key(_PARENS.sub(" ", s)), _key(s)):
+        words = _words_of(vocab, key.split())
+        if words:
+            return words
+    return frozenset()
+
+
+def _digits(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(w.lstrip("0") or "0" for w in words if w.isdigit())
+
+
+def words_score(heading: frozenset[str], known: frozenset[str]) -> float:
+    """How well a heading's words fit a known heading's: 1 the same set; the share of words in common
+    when one set holds the other (at least half of the larger); 0 otherwise. Numbers must agree."""
+    if not heading or not known or _digits(heading) != _digits(known):
+        return 0.0
+    if heading == known:
+        return 1.0
+    common = len(heading & known)
+    if not common:
+        return 0.0
+    score = common / len(heading | known)
+    if heading <= known or known <= heading:
+        # one holds the other: "Ghi chú thêm" is a note; a lone generic word must still carry a concept
+        # or be one of two ("Tỉnh" is not "Máy tính hiện có")
+        if score >= 0.5 and (any(w.startswith("@") for w in heading & known) or common >= 2):
+            return 0.99 * score
+        return 0.0
+    return 0.9 * score if score >= 0.6 else 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Matching one header text against one kind
+# ---------------------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Match:
     column: str
-    rank: int
-    length: int     # length of the matched key: longer = more specific
+    rank: float                       # 1 the same words as a known heading of the column; less: partial
+    length: int                       # words in the heading: more = more specific
+    alternatives: tuple[str, ...] = ()  # other columns fitting the heading just as well ("ĐT")
 
 
 class KindMatcher:
-    """Header keys of one kind's columns."""
+    """Known headings of one kind's columns, as word sets."""
 
     def __init__(self, spec: KindSpec):
         self.spec = spec
-        self.exact: dict[str, tuple[str, int]] = {}
+        vocab = _vocabulary()
+        extra = vocab.extra.get(spec.name, {})
+        self.known: list[tuple[frozenset[str], str]] = []
+        seen: set[tuple[frozenset[str], str]] = set()
         for col in spec.columns:
-            sources = [(col.header, RANK_EXACT), (col.name.replace("_", " "), RANK_EXACT)]
-            sources += [(a, RANK_ALIAS) for a in col.aliases]
-            for text, rank in sources:
-                for i, key in enumerate(header_keys(text)):
-                    r = rank if i == 0 else min(rank, RANK_ALIAS)
-                    have = self.exact.get(key)
-                    if have is None or have[1] < r:
-                        self.exact[key] = (col.name, r)
+            for text in (col.header, col.name.replace("_", " "), *col.aliases, *extra.get(col.name, [])):
+                words = heading_words(text)
+                if words and (words, col.name) not in seen:
+                    seen.add((words, col.name))
+                    self.known.append((words, col.name))
         self.required = [c.name for c in spec.columns if c.required]
         self.has_sex = any(c.name == "sex" for c in spec.columns)
         self.birth_column = "birth_date" if any(c.name == "birth_date" for c in spec.columns) else None
+        self.has_full_name = any(c.name == "full_name" for c in spec.columns)
+        self._cache: dict[str, list[Match]] = {}
 
-    def match_key(self, key: str) -> Match | None:
-        hit = self.exact.get(key)
+    def candidates(self, text: str) -> list[Match]:
+        """Every column the heading fits, best first (ties: the spec's order)."""
+        hit = self._cache.get(text)
         if hit is not None:
-            return Match(hit[0], hit[1], len(key))
-        return None
+            return hit
+        words = heading_words(text)
+        best: dict[str, float] = {}
+        for known, column in self.known:
+            sc = words_score(words, known)
+            if sc > best.get(column, 0.0):
+                best[column] = sc
+        order = {c.name: i for i, c in enumerate(self.spec.columns)}
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+        out: list[Match] = []
+        for column, sc in ranked:
+            alts = tuple(c for c, s2 in ranked if c != column and abs(s2 - sc) < 1e-9)
+            out.append(Match(column, sc, len(words), alts))
+        if len(self._cache) < 4096:
+            self._cache[text] = out
+        return out
 
     def match(self, *texts: str) -> Match | None:
         """The best match of the first text that matches at all (texts in order of preference)."""
-        keys = [k for t in texts if t for k in header_keys(t)]
-        for k in keys:
-            m = self.match_key(k)
-            if m is not None:
-                return m
+        for t in texts:
+            if t:
+                cands = self.candidates(t)
+                if cands:
+                    return cands[0]
+        return None
+
+    def name_part(self, text: str) -> str | None:
+        """'first' ("Họ", "Họ và tên đệm") or 'last' ("Tên") when the heading is a part of a split name."""
+        if not self.has_full_name:
+            return None
+        words = heading_words(text)
+        vocab = _vocabulary()
+        if words in vocab.first_part:
+            return "first"
+        if words in vocab.last_part:
+            return "last"
         return None
 
 
@@ -184,9 +316,13 @@ class HeaderColumn:
     label: str                 # what the district's header says ("Mũi 1 - Tên vắc xin"); "" when empty
     role: str                  # data | numbering | sex_male | sex_female | unmapped | empty
     column: str | None = None  # canonical column (role data)
-    rank: int = 0
+    rank: float = 0.0
     key_length: int = 0
     texts: tuple[str, ...] = ()  # the raw header cell texts of this column (for header-repeat detection)
+    candidates: tuple[Match, ...] = ()   # every column the heading fits, best first
+    alternatives: tuple[str, ...] = ()   # columns fitting as well as `column`: the cells decide
+    name_part: str | None = None         # 'first' / 'last': a part of a split name
+    how: str = "heading"                 # how it came to be read so (campaign.io.columns HOW_VALUES)
 
 
 @dataclass
@@ -197,6 +333,7 @@ class HeaderLayout:
     mapping: dict[str, int] = field(default_factory=dict)   # canonical -> grid column
     sex_marks: tuple[int, int] | None = None    # (male column, female column) when sex comes from marks
     sex_marks_hold_birth_date: bool = False     # "Ngày sinh" above "Nam | Nữ": the mark is the date
+    name_parts: tuple[int, int] | None = None   # ("Họ và tên đệm", "Tên") columns joined into full_name
     score: int = 0
     missing_required: list[str] = field(default_factory=list)
     required_total: int = 0
@@ -274,45 +411,54 @@ def _layout(kind: str, matcher: KindMatcher, rows: list[int], parents: list[str]
             parent_used += not c
             cols.append(HeaderColumn(j, label, NUMBERING, texts=texts))
             continue
+        part = matcher.name_part(role_text) if not (p and c and p != c) else None
         if p and c and p != c:
             mp, mc = matcher.match(p), matcher.match(c)
-            m = matcher.match(f"{p} {c}", f"{c} {p}")
-            if m is not None and (mp is None or mp.column != m.column):
+            both = f"{p} {c}"
+            m = matcher.match(both)
+            matched_text = both
+            if m is not None and (mp is None or mp.column != m.column) and (mc is None or m.rank > mc.rank):
                 child_used += 1                    # "Mũi 1" + "Tên vắc xin": both rows needed
                 parent_used += mc is None or mc.column != m.column
             elif mc is not None:
-                m = mc
+                m, matched_text = mc, c
                 child_used += 1
             else:
-                m = mp
+                m, matched_text = mp, p
         else:
             m = matcher.match(role_text)
-            if m is not None:
+            matched_text = role_text
+            if m is not None or part is not None:
                 if c:
                     child_used += 1
                 else:
                     parent_used += 1
         if m is None:
-            cols.append(HeaderColumn(j, label, UNMAPPED, texts=texts))
+            cols.append(HeaderColumn(j, label, UNMAPPED, texts=texts, name_part=part))
         else:
-            cols.append(HeaderColumn(j, label, DATA, m.column, m.rank, m.length, texts=texts))
+            cols.append(HeaderColumn(j, label, DATA, m.column, m.rank, m.length, texts=texts,
+                                     candidates=tuple(matcher.candidates(matched_text)),
+                                     alternatives=m.alternatives, name_part=part))
 
-    # one cell per canonical column: best rank, then longest key, then leftmost
-    best: dict[str, HeaderColumn] = {}
-    for hc in cols:
-        if hc.role != DATA:
-            continue
-        cur = best.get(hc.column)  # type: ignore[arg-type]
-        if cur is None or (hc.rank, hc.key_length) > (cur.rank, cur.key_length):
-            best[hc.column] = hc  # type: ignore[index]
-    for hc in cols:
-        if hc.role == DATA and best[hc.column] is not hc:  # type: ignore[index]
-            hc.role, hc.column = UNMAPPED, None
-    mapping = {name: hc.index for name, hc in best.items()}
+    mapping = assign_columns(cols)
+
+    # split names: "Họ và tên đệm" (or "Họ") beside "Tên" are one full name, not a name and a stray column
+    name_parts = None
+    if matcher.has_full_name:
+        firsts = [hc for hc in cols if hc.name_part == "first"]
+        lasts = [hc for hc in cols if hc.name_part == "last"]
+        if len(firsts) == 1 and len(lasts) == 1 and firsts[0].index < lasts[0].index:
+            first, last = firsts[0], lasts[0]
+            for hc in (first, last):
+                if hc.role == DATA and hc.column != "full_name":
+                    mapping.pop(hc.column, None)  # type: ignore[arg-type]
+                hc.role, hc.column = DATA, "full_name"
+            mapping["full_name"] = first.index
+            name_parts = (first.index, last.index)
 
     layout = HeaderLayout(kind=kind, rows=rows, columns=cols, mapping=mapping,
                           required_total=len(matcher.required), child_cells=child_cells, child_used=child_used,
-                          parent_used=parent_used)
+                          parent_used=parent_used, name_parts=name_parts)
     males = [hc.index for hc in cols if hc.role == SEX_MALE]
     females = [hc.index for hc in cols if hc.role == SEX_FEMALE]
     if matcher.has_sex and "sex" not in mapping and len(males) == 1 and len(females) == 1:
@@ -323,14 +469,92 @@ def _layout(kind: str, matcher: KindMatcher, rows: list[int], parents: list[str]
         for hc in cols:
             if hc.role in (SEX_MALE, SEX_FEMALE):
                 hc.role = UNMAPPED
-    found = set(mapping)
+    _recount(layout, matcher)
+    return layout
+
+
+def refresh(layout: HeaderLayout, spec: KindSpec) -> None:
+    """Recount what the layout reads after its columns were changed (overrides, content)."""
+    _recount(layout, matcher_for(spec))
+
+
+def _recount(layout: HeaderLayout, matcher: KindMatcher) -> None:
+    found = set(layout.mapping)
     if layout.sex_marks:
         found.add("sex")
         if layout.sex_marks_hold_birth_date and matcher.birth_column:
             found.add(matcher.birth_column)
     layout.score = len(found)
     layout.missing_required = [r for r in matcher.required if r not in found]
-    return layout
+
+
+def set_column(layout: HeaderLayout, hc: HeaderColumn, column: str | None, how: str) -> None:
+    """Read heading `hc` as `column` (None: not at all); a heading read so before gives it up."""
+    by_index = {c.index: c for c in layout.columns}
+    if layout.name_parts and hc.index in layout.name_parts and column != "full_name":
+        other = by_index[[j for j in layout.name_parts if j != hc.index][0]]
+        layout.name_parts = None
+        layout.mapping["full_name"] = other.index
+    if hc.role == DATA and hc.column is not None and layout.mapping.get(hc.column) == hc.index:
+        del layout.mapping[hc.column]
+    if column is None:
+        hc.role, hc.column, hc.alternatives, hc.how = UNMAPPED, None, (), how
+        return
+    prev = layout.mapping.get(column)
+    if prev is not None and prev != hc.index:
+        before = by_index[prev]
+        before.role, before.column, before.alternatives = UNMAPPED, None, ()
+        if layout.name_parts and prev in layout.name_parts:
+            for j in layout.name_parts:
+                by_index[j].role, by_index[j].column = UNMAPPED, None
+            layout.name_parts = None
+    hc.role, hc.column, hc.alternatives, hc.how = DATA, column, (), how
+    layout.mapping[column] = hc.index
+
+
+def apply_overrides(layout: HeaderLayout, spec: KindSpec, overrides) -> None:  # noqa: ANN001
+    """Read the headings a district taught (saved) or named with this upload (given) as it said."""
+    if not overrides:
+        return
+    names = {c.name for c in spec.columns}
+    for hc in layout.columns:
+        if not hc.label or hc.role == EMPTY:
+            continue
+        o = overrides.get(heading_key(hc.label))
+        if o is None or (o.field is not None and o.field not in names):
+            continue
+        set_column(layout, hc, o.field, o.source)
+    refresh(layout, spec)
+
+
+def assign_columns(cols: list[HeaderColumn]) -> dict[str, int]:
+    """Each canonical column to one heading: the best fits first (then the leftmost heading); a heading
+    whose best column is taken by a better one takes its next best. Headings left over are unmapped.
+    Returns {canonical: grid column} and sets each HeaderColumn's role/column accordingly."""
+    offers = []
+    for hc in cols:
+        if hc.role != DATA:
+            continue
+        cands = hc.candidates or (Match(hc.column, hc.rank, hc.key_length),)  # type: ignore[arg-type]
+        for order, m in enumerate(cands):
+            offers.append((-m.rank, order, hc.index, m))
+    # a heading fitting two columns alike ("ĐT") yields to headings that fit one
+    offers.sort(key=lambda o: (o[0], bool(o[3].alternatives), o[1], o[2]))
+    by_index = {hc.index: hc for hc in cols}
+    mapping: dict[str, int] = {}
+    taken: set[int] = set()
+    for _neg, _order, j, m in offers:
+        if j in taken or m.column in mapping:
+            continue
+        mapping[m.column] = j
+        taken.add(j)
+        hc = by_index[j]
+        hc.column, hc.rank = m.column, m.rank
+        hc.alternatives = tuple(a for a in m.alternatives if a not in mapping)
+    for hc in cols:
+        if hc.role == DATA and hc.index not in taken:
+            hc.role, hc.column, hc.alternatives = UNMAPPED, None, ()
+    return mapping
 
 
 def detect_header(top: list[list[str]], spec: KindSpec, *,

@@ -41,14 +41,21 @@ import pandas as pd
 from xlsxwriter.utility import xl_col_to_name
 
 from campaign.config import InputKinds, KindSpec, load_input_kinds
+from campaign.io import columns as readings_of
+from campaign.io.columns import ColumnOverride, ColumnReading
+from campaign.io.content import ContentHints, choose_among, guess_unknown, sample
 from campaign.io.headers import (
     DATA,
     EMPTY,
     HEADER_SCAN_ROWS,
+    NUMBERING,
     UNMAPPED,
     HeaderLayout,
+    apply_overrides,
     detect_header,
     fold,
+    refresh,
+    set_column,
 )
 from campaign.io.sniff import ReadError, decode_text, sniff_file, unreadable
 
@@ -87,6 +94,8 @@ class ReadResult:
     numeric_cells: dict[str, np.ndarray] = field(default_factory=dict)  # canonical -> bool, typed number cells
     sheet_names: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)             # seconds per stage (sniff, header...)
+    column_readings: list[ColumnReading] = field(default_factory=list)  # how every column of the file was read
+    formula_cells: dict[str, np.ndarray] = field(default_factory=dict)  # canonical -> bool, formulas without a value
     _original_builder: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
     _original: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
@@ -103,6 +112,15 @@ class ReadResult:
     @property
     def rows_total(self) -> int:
         return len(self.frame)
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """{heading as written: field} of every column read as a field."""
+        return readings_of.columns_used(self.column_readings)
+
+    @property
+    def columns_ignored(self) -> list[str]:
+        return readings_of.columns_ignored(self.column_readings)
 
     @property
     def skipped_counts(self) -> dict[str, int]:
@@ -1016,7 +1034,8 @@ def _string_array(arr: np.ndarray, present: np.ndarray | None = None):
 
 
 def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLayout, body: _Body, *,
-              max_rows: int, file_format: str, encoding: str | None, sheet_names: list[str]) -> ReadResult:
+              max_rows: int, file_format: str, encoding: str | None, sheet_names: list[str],
+              formulas: set[tuple[int, int]] = frozenset()) -> ReadResult:  # type: ignore[assignment]
     width = max(len(body.columns), len(layout.columns))
     cols = [body.columns[j] if j < len(body.columns) else np.full(len(body.row_numbers), None, dtype=object)
             for j in range(width)]
@@ -1025,7 +1044,7 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
     # clean every column (blank cells -> None, NFC) and repair legacy text in the columns that hold words;
     # the cleaned originals stay for the feedback copy
     legacy_cols = {j for name, j in layout.mapping.items() if types.get(name) in TEXT_TYPES_FOR_REPAIR}
-    legacy_cols |= set(layout.sex_marks or ())
+    legacy_cols |= set(layout.sex_marks or ()) | set(layout.name_parts or ())
     def needs(j: int) -> bool:
         return body.text_columns is None or j in body.text_columns
 
@@ -1086,6 +1105,20 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
             birth[same] = male_vals[same]
             frame_data["birth_date"] = (birth, None)
             column_headers["birth_date"] = column_headers["sex"]
+    if layout.name_parts:
+        # "Họ và tên đệm" + "Tên": one full name, the parts joined by a space (either alone when the other
+        # is empty)
+        jf, jl = layout.name_parts
+        first, last = take(repaired_cols[jf]), take(repaired_cols[jl])
+        joined = np.full(len(idx), None, dtype=object)
+        for i in range(len(idx)):
+            a, b = first[i], last[i]
+            a = a.strip() if isinstance(a, str) else ""
+            b = b.strip() if isinstance(b, str) else ""
+            if a or b:
+                joined[i] = f"{a} {b}".strip()
+        frame_data["full_name"] = (joined, None)
+        column_headers["full_name"] = f"{by_index[jf].label} + {by_index[jl].label}"
     ordered = [n for n in order if n in frame_data]
     frame = pd.DataFrame({n: _string_array(*frame_data[n]) for n in ordered}, index=pd.RangeIndex(len(idx)))
 
@@ -1113,8 +1146,13 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
 
     # re-encoded cells (text_reencoded repairs)
     rec_parts = []
+    field_of = {jj: n for n, jj in layout.mapping.items()}
+    field_of.update({jj: "full_name" for jj in layout.name_parts or ()})
+    field_of.update({jj: "sex" for jj in layout.sex_marks or ()})
     for j, mask in changed_masks.items():
-        name = next(n for n, jj in layout.mapping.items() if jj == j)
+        name = field_of.get(j)
+        if name is None:
+            continue
         hit = np.flatnonzero(take(mask))
         if len(hit):
             before = take(original_cols[j])[hit]
@@ -1138,14 +1176,154 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
                 numeric_cells[name] = mask
 
     unmapped = [hc.label for hc in layout.columns if hc.role == UNMAPPED and hc.label]
+    readings = _readings(layout, [take(p.present) for p in prepared], width)
+    formula_cells: dict[str, np.ndarray] = {}
+    if formulas:
+        row_pos = {int(r): i for i, r in enumerate(row_numbers)}
+        for j, name in field_of.items():
+            mask = np.zeros(len(idx), dtype=bool)
+            for r, c in formulas:
+                if c == j and r in row_pos:
+                    mask[row_pos[r]] = True
+            if mask.any():
+                formula_cells[name] = formula_cells.get(name, np.zeros(len(idx), dtype=bool)) | mask
     header_rows = [cand.top_row_numbers[r] for r in layout.rows]
     skipped.sort()
     return ReadResult(
         kind=kind, frame=frame, row_numbers=row_numbers, sheet=cand.name, header_rows=header_rows,
         column_headers=column_headers, unmapped_headers=unmapped, skipped_rows=skipped, reencoded=reencoded,
         encoding=encoding, file_format=file_format, numeric_cells=numeric_cells, sheet_names=sheet_names,
-        _original_builder=build_original,
+        column_readings=readings, formula_cells=formula_cells, _original_builder=build_original,
     )
+
+
+_CELL_REF = re.compile(r"([A-Z]{1,3})(\d+)")
+
+
+def _formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]:
+    """(row number, 0-based column) of the cells of an xlsx sheet that hold a formula and no computed
+    value (files written by software that does not calculate): the clerk sees a value in Excel, the file
+    holds none. Empty when the sheet has no formula at all (the usual case, checked cheaply first)."""
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+
+    ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    try:
+        with zipfile.ZipFile(path) as z:
+            rels = {}
+            for _ev, el in iterparse(z.open("xl/_rels/workbook.xml.rels")):
+                if el.tag.endswith("Relationship"):
+                    rels[el.get("Id")] = el.get("Target", "")
+            target = None
+            for _ev, el in iterparse(z.open("xl/workbook.xml")):
+                if el.tag == f"{ns_main}sheet" and el.get("name") == sheet_name:
+                    target = rels.get(el.get(f"{ns_rel}id") or "")
+                    break
+            if not target:
+                return set()
+            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            with z.open(member) as f:       # cheap first look: most files hold no formula at all
+                tail = b""
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    if b"<f" in tail + chunk or b":f" in tail + chunk:
+                        break
+                    tail = chunk[-8:]
+                else:
+                    return set()
+            out: set[tuple[int, int]] = set()
+            for _ev, el in iterparse(z.open(member)):
+                if el.tag != f"{ns_main}c":
+                    continue
+                f_el = el.find(f"{ns_main}f")
+                if f_el is not None:
+                    v_el = el.find(f"{ns_main}v")
+                    is_el = el.find(f"{ns_main}is")
+                    if (v_el is None or not (v_el.text or "").strip()) and is_el is None:
+                        m = _CELL_REF.fullmatch(el.get("r") or "")
+                        if m:
+                            out.add((int(m.group(2)), _col_index(m.group(1))))
+                el.clear()
+            return out
+    except (KeyError, zipfile.BadZipFile, OSError, SyntaxError):
+        return set()
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n - 1
+
+
+def _readings(layout: HeaderLayout, present: list[np.ndarray], width: int) -> list[ColumnReading]:
+    """One reading per column of the file that has a heading or holds data, in the file's order."""
+    by_index = {hc.index: hc for hc in layout.columns}
+    marks_field = {}
+    if layout.sex_marks:
+        for j in layout.sex_marks:
+            marks_field[j] = "sex"
+    out: list[ColumnReading] = []
+    for j in range(width):
+        hc = by_index.get(j)
+        cells = int(present[j].sum()) if j < len(present) else 0
+        label = hc.label if hc is not None and hc.role != EMPTY else ""
+        if not label:
+            if not cells:
+                continue
+            label = f"Cột {xl_col_to_name(j)}"
+        letter = xl_col_to_name(j)
+        if hc is not None and hc.role == DATA:
+            out.append(ColumnReading(label, letter, hc.column, hc.how, cells))
+        elif j in marks_field:
+            out.append(ColumnReading(label, letter, marks_field[j], "heading", cells))
+        elif hc is not None and hc.role == NUMBERING:
+            out.append(ColumnReading(label, letter, None, readings_of.NUMBERING, cells))
+        else:
+            how = hc.how if hc is not None and hc.how in (readings_of.SAVED, readings_of.GIVEN) else readings_of.IGNORED
+            out.append(ColumnReading(label, letter, None, how, cells))
+    return out
+
+
+def _read_by_content(layout: HeaderLayout, spec: KindSpec, body: _Body, hints: ContentHints) -> None:
+    """Settle what the headings could not: a heading fitting two fields alike ("ĐT") takes the one its
+    cells fit; an unknown column holding data is read as the free field its cells clearly are."""
+    def cells(j: int) -> list[str]:
+        return sample(body.columns[j]) if j < len(body.columns) else []
+
+    changed = False
+    for hc in layout.columns:
+        if hc.role == DATA and hc.alternatives and hc.how == "heading":
+            pick = choose_among(spec, (hc.column, *hc.alternatives), cells(hc.index), hints)
+            if pick is not None and (pick == hc.column or pick not in layout.mapping):
+                set_column(layout, hc, pick, readings_of.CONTENT)
+                changed = True
+    assigned = set(layout.mapping) | ({"sex"} if layout.sex_marks else set())
+    free = [c.name for c in spec.columns if c.name not in assigned]
+    unknown = {}
+    for hc in layout.columns:
+        if hc.role in (UNMAPPED, EMPTY) and hc.how == "heading" and hc.name_part is None:
+            values = cells(hc.index)
+            if values:
+                unknown[hc.index] = values
+    # a column holding data past the header's last cell has no HeaderColumn yet
+    from campaign.io.headers import HeaderColumn
+
+    for j in range(len(layout.columns), len(body.columns)):
+        values = cells(j)
+        if values:
+            layout.columns.append(HeaderColumn(j, "", EMPTY))
+            unknown[j] = values
+    if free and unknown:
+        by_index = {hc.index: hc for hc in layout.columns}
+        for j, f in guess_unknown(spec, free, unknown, hints).items():
+            hc = by_index[j]
+            if hc.role == EMPTY:
+                hc.label = f"Cột {xl_col_to_name(j)}"
+            set_column(layout, hc, f, readings_of.CONTENT)
+            changed = True
+    if changed:
+        refresh(layout, spec)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1154,8 +1332,13 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
 
 
 def read_submission(path: Path | str, kind: str, *, max_bytes: int, max_rows: int,
-                    max_uncompressed: int | None = None, kinds: InputKinds | None = None) -> ReadResult:
-    """Read one district file as `kind`. Raises ReadError (with a Vietnamese message) when it cannot."""
+                    max_uncompressed: int | None = None, kinds: InputKinds | None = None,
+                    overrides: dict[str, ColumnOverride] | None = None,
+                    hints: ContentHints | None = None) -> ReadResult:
+    """Read one district file as `kind`. Raises ReadError (with a Vietnamese message) when it cannot.
+
+    `overrides` ({heading_key: ColumnOverride}) read headings as the district said (saved or given with
+    the upload); `hints` (the district's communes, facilities) let a column be read from its cells."""
     path = Path(path)
     clock = time.perf_counter
     t0 = clock()
@@ -1178,13 +1361,7 @@ def read_submission(path: Path | str, kind: str, *, max_bytes: int, max_rows: in
     else:
         cand, layout = _choose(kind, kinds, _workbook_candidates(path, sniffed.format, kinds, sheet_names))
 
-    if layout.missing_required:
-        where = f" (trang «{cand.name}», dòng tiêu đề {cand.top_row_numbers[layout.rows[0]]})" if cand.name else (
-            f" (dòng tiêu đề {cand.top_row_numbers[layout.rows[0]]})")
-        names = _header_names(spec, layout.missing_required)
-        detail = f"thiếu cột bắt buộc: {names}{where}; xin bổ sung các cột này theo mẫu «{spec.label}»"
-        raise ReadError("required_column_missing", detail, params={"column": names, "detail": detail},
-                        missing=layout.missing_required)
+    apply_overrides(layout, spec, overrides)
 
     if cand.total_rows and cand.total_rows - layout.rows[-1] - 1 > max_rows * ROW_LIMIT_SLACK + 100:
         raise _too_many_rows(cand.total_rows - layout.rows[-1] - 1, max_rows)
@@ -1194,8 +1371,20 @@ def read_submission(path: Path | str, kind: str, *, max_bytes: int, max_rows: in
     body = cand.load_body(layout.rows[-1] + 1)
     t2 = clock()
     timings["cells"] = t2 - t1
+    _read_by_content(layout, spec, body, hints or ContentHints())
+    timings["content"] = clock() - t2
+    t2 = clock()
+
+    if layout.missing_required:
+        where = f" (trang «{cand.name}», dòng tiêu đề {cand.top_row_numbers[layout.rows[0]]})" if cand.name else (
+            f" (dòng tiêu đề {cand.top_row_numbers[layout.rows[0]]})")
+        names = _header_names(spec, layout.missing_required)
+        detail = f"thiếu cột bắt buộc: {names}{where}; xin bổ sung các cột này theo mẫu «{spec.label}»"
+        raise ReadError("required_column_missing", detail, params={"column": names, "detail": detail},
+                        missing=layout.missing_required)
+    formulas = _formulas_without_value(path, cand.name) if sniffed.format == "xlsx" else set()
     result = _assemble(kind, spec, cand, layout, body, max_rows=max_rows, file_format=sniffed.format,
-                       encoding=encoding, sheet_names=sheet_names)
+                       encoding=encoding, sheet_names=sheet_names, formulas=formulas)
     timings["rows_and_frame"] = clock() - t2
     timings["total"] = clock() - t0
     result.timings = timings

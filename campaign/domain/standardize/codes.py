@@ -69,6 +69,38 @@ def enum_table(values: Mapping[str, EnumValue]) -> dict[str, str]:
     return table
 
 
+@functools.cache
+def _enum_words(enum_name: str) -> tuple[tuple[frozenset[str], str], ...]:
+    return enum_words(load_input_kinds().enums[enum_name])
+
+
+def enum_words(values: Mapping[str, EnumValue]) -> tuple[tuple[frozenset[str], str], ...]:
+    """(the words of a key / label / variant, enum key), for matching values by their words."""
+    out = []
+    for key, ev in values.items():
+        for form in (key.replace("_", " "), ev.label, *ev.variants):
+            words = frozenset(_enum_key_text(form).split())
+            if words:
+                out.append((words, key))
+    return tuple(out)
+
+
+def match_enum_words(folded: str, forms: tuple[tuple[frozenset[str], str], ...]) -> str | None:
+    """The one option whose words the value holds ("Hướng dẫn đăng ký tiêm chủng" holds "đăng ký tiêm"):
+    an option matched only by words another matched option also holds yields ("Hoãn tiêm" is deferred,
+    not "tiêm"); None when no option or several fit."""
+    value = frozenset(folded.split())
+    best: dict[str, frozenset[str]] = {}
+    for words, key in forms:
+        if words <= value and len(words) > len(best.get(key, ())):
+            best[key] = words
+    keys = [k for k, w in best.items() if not any(w < w2 for k2, w2 in best.items() if k2 != k)]
+    return keys[0] if len(keys) == 1 else None
+
+
+WORDS_REPAIR = "value_matched_by_words"
+
+
 def clean_enum(
     series: pd.Series,
     enum: str | Mapping[str, EnumValue],
@@ -77,15 +109,21 @@ def clean_enum(
     invalid_code: str = "value_invalid",
     missing_code: str = "value_missing",
 ) -> FieldResult:
-    """Enum cells -> enum keys. `enum` is the name of an enum in `input_kinds.yaml` or its values."""
+    """Enum cells -> enum keys. `enum` is the name of an enum in `input_kinds.yaml` or its values.
+    A cell that is no option's key, label or variant but holds the words of exactly one option is that
+    option, reported as a repair (`value_matched_by_words`)."""
     table = _enum_table(enum) if isinstance(enum, str) else enum_table(enum)
+    forms = _enum_words(enum) if isinstance(enum, str) else enum_words(enum)
 
     def one(text: str) -> tuple[str | None, str | None]:
         f = _enum_key_text(text)
         if not f:
             return None, "missing"
         key = table.get(f)
-        return (key, None) if key is not None else (None, invalid_code)
+        if key is not None:
+            return key, None
+        key = match_enum_words(f, forms)
+        return (key, WORDS_REPAIR) if key is not None else (None, invalid_code)
 
     return _collect(series, one, missing_code if required else None)
 
