@@ -50,6 +50,7 @@ NOTICES = {   # fixed texts chosen by a key in the URL: nothing a URL carries is
     "user-disabled": "Đã khóa tài khoản; mọi phiên đăng nhập của tài khoản đó đã kết thúc.",
     "user-enabled": "Đã mở lại tài khoản.",
     "signed-out": "Đã đăng xuất.",
+    "mappings-reset": "Đã xóa cách đọc cột đã lưu; các tệp sau được đọc theo tiêu đề cột như trước.",
 }
 
 
@@ -396,6 +397,44 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         await run_in_threadpool(take_back)
         return RedirectResponse(f"/nop/{sub_id}?notice=withdrawn", status_code=303)
 
+    @app.post("/nop/{sub_id}/doc-lai")
+    async def read_again(request: Request, sub_id: int) -> Response:
+        """The clerk corrects how columns were read ("cột này là ..."): the readings are saved for the
+        district and kind (by the signed-in user), and the same stored file is queued to be taken in again."""
+        from campaign.column_mappings import check_field, save_mappings
+        from campaign.files import StoredOriginal, relative_path
+
+        user = need_user(request)
+        form = await form_of(request, user, max_files=0, max_fields=1000)
+
+        def save_and_queue() -> int:
+            with portal.writer() as s, s.begin():
+                sub = _submission(s, user, sub_id)
+                readings = sub.columns or []
+                chosen: dict[str, str | None] = {}
+                for i, reading in enumerate(readings):
+                    value = str(form.get(f"cot-{i}", "")).strip()
+                    if not value:
+                        continue
+                    try:
+                        chosen[str(reading["heading"])] = check_field(sub.kind, None if value == "-" else value)
+                    except ValueError:
+                        raise PortalError(400, "Loại dữ liệu này không có cột đã chọn; tải lại trang và chọn lại.") from None
+                if not chosen:
+                    raise PortalError(400, "Chưa chọn cột nào để sửa: chọn «cột này là …» ở cột cần sửa rồi gửi lại.")
+                path = resources.settings.files_dir / relative_path(sub.checksum)
+                if not path.is_file():
+                    raise PortalError(409, "Không còn bản gốc của tệp này trên máy chủ: xin tải tệp lên lại.")
+                now = clock.to_utc(clock.now())
+                save_mappings(s, sub.district_code, sub.kind, chosen, by=user.username, at=now)
+                stored = StoredOriginal(sub.checksum, path.stat().st_size, path, relative_path(sub.checksum))
+                return jobs.enqueue_upload(s, user, district=sub.district_code, kind=sub.kind,
+                                           facility=sub.facility_code, stored=stored,
+                                           filename=sub.original_filename or f"lan-gui-{sub.id}", received_at=now).id
+
+        job_id = await run_in_threadpool(save_and_queue)
+        return RedirectResponse(f"/viec/{job_id}", status_code=303)
+
     @app.get("/mau/{kind}.xlsx")
     def template(request: Request, kind: str) -> Response:
         need_user(request)
@@ -480,6 +519,33 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         with portal.session() as s:
             data = pages.province_board(s, resources.campaign, clock.now())
         return portal.render("board.html.j2", request, user, **data)
+
+    @app.get("/tinh/cach-doc-cot", response_class=HTMLResponse)
+    def column_mappings(request: Request) -> Response:
+        user = need_coordinator(request)
+        with portal.session() as s:
+            data = pages.column_mappings_page(s, resources.campaign)
+        return portal.render("mappings.html.j2", request, user, **data)
+
+    @app.post("/tinh/cach-doc-cot/xoa")
+    async def reset_column_mappings(request: Request) -> Response:
+        from campaign.column_mappings import reset_mappings
+        from campaign.config import load_input_kinds
+
+        user = need_coordinator(request)
+        form = await form_of(request, user, max_files=0, max_fields=10)
+        district = str(form.get("district", ""))
+        kind = str(form.get("kind", "")) or None
+        key = str(form.get("heading_key", ""))[:300] or None
+        if district not in resources.campaign.district_codes or (kind is not None and kind not in load_input_kinds().kinds):
+            raise PortalError(400, "Huyện hoặc loại dữ liệu không hợp lệ.")
+
+        def reset() -> int:
+            with portal.writer() as s, s.begin():
+                return reset_mappings(s, district, kind=kind, heading_key=key)
+
+        await run_in_threadpool(reset)
+        return RedirectResponse("/tinh/cach-doc-cot?notice=mappings-reset", status_code=303)
 
     @app.get("/tai-khoan", response_class=HTMLResponse)
     def users(request: Request) -> Response:

@@ -172,7 +172,42 @@ def feedback(session: Session, sub: Submission) -> dict[str, Any]:
             "has_feedback_file": bool(sub.feedback_path and Path(sub.feedback_path).is_file()),
             "has_data_docs": bool(sub.data_docs_path and Path(sub.data_docs_path).is_file()),
             "withdrawn": {"at": show_time(sub.withdrawn_at), "by": sub.withdrawn_by, "reason": sub.withdrawn_reason}
-            if sub.status == "withdrawn" else None}
+            if sub.status == "withdrawn" else None,
+            **column_readings(sub)}
+
+
+def column_readings(sub: Submission) -> dict[str, Any]:
+    """How the file's columns were read (`submissions.columns`), in the district's words: the heading as
+    written, what it was read as (the field's Vietnamese header, or "Không dùng"), how (content guesses
+    ask to be checked), its cells; columns holding data that were not used stand out. With the choices
+    the correction form offers: the kind's fields by Vietnamese header, and "Không dùng cột này"."""
+    from campaign.column_mappings import IGNORE_LABEL, field_choices, field_header
+    from campaign.io.columns import CONTENT, IGNORED, ColumnReading, describe_how
+
+    if not sub.columns:
+        return {"columns": [], "columns_ignored_with_data": [], "column_choices": [], "ignore_label": IGNORE_LABEL}
+    readings = [ColumnReading.from_json(c) for c in sub.columns]
+    rows = [{"index": i, "heading": r.heading, "letter": r.letter, "field": r.field,
+             "field_header": field_header(sub.kind, r.field), "how": r.how, "how_label": describe_how(r),
+             "cells": r.cells, "guessed": r.how == CONTENT,
+             "ignored_with_data": r.field is None and r.how == IGNORED and r.cells > 0}
+            for i, r in enumerate(readings)]
+    return {"columns": rows, "columns_ignored_with_data": [r for r in rows if r["ignored_with_data"]],
+            "column_choices": field_choices(sub.kind), "ignore_label": IGNORE_LABEL}
+
+
+def column_mappings_page(session: Session, campaign: CampaignConfig) -> dict[str, Any]:
+    """The coordinators' view of the headings districts taught once, per district and kind."""
+    from campaign.column_mappings import list_mappings
+
+    names = district_names(list(campaign.district_codes))
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for m in list_mappings(session):
+        group = groups.setdefault((m["district"], m["kind"]), {
+            "district": m["district"], "district_name": names.get(m["district"], m["district"]),
+            "kind": m["kind"], "kind_label": kind_label(m["kind"]), "mappings": []})
+        group["mappings"].append({**m, "set": show_time(m["set_at"])})
+    return {"groups": list(groups.values()), "names": names}
 
 
 def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[str, Any]:
