@@ -169,6 +169,11 @@ def intake(ctx: click.Context, file: Path, district: str, kind: str, facility: s
          f"{outcome['rows_with_warnings']} with warnings" + (f" · {outcome['message']}" if outcome.get("message") else ""))
     for code, count in outcome["reasons"].items():
         _say(f"  {code}: {count}")
+    if outcome.get("columns"):
+        _say("columns read: " + ", ".join(f"{h!r} -> {f}" for h, f in outcome["columns"].items()))
+    if outcome.get("columns_ignored"):
+        _say("columns not read: " + ", ".join(repr(h) for h in outcome["columns_ignored"])
+             + " (a correction: --column \"HEADING=FIELD\")")
     if outcome.get("feedback_file"):
         _say(f"feedback file: {outcome['feedback_file']}")
     if outcome.get("data_docs"):

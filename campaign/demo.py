@@ -78,6 +78,7 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
             "with_warnings": sum(o["rows_with_warnings"] for o in outcomes),
         },
         "reasons": dict(reasons.most_common()),
+        "columns": _columns_digest(outcomes),
         "not_yet_uploaded": [{"district": u.district, "kind": u.kind, "planned_at": u.planned_at} for u in later],
         "never_uploaded": missing,
         "current_rows_by_district": by_district,
@@ -89,6 +90,24 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
         "portal": portal,
         "outputs": paths,
     }
+
+
+def _columns_digest(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the files' columns were read: headings not the template's own that were understood, and the
+    columns holding data that nothing read (each also a `column_ignored` warning to its district)."""
+    from campaign.config import load_input_kinds
+
+    kinds = load_input_kinds()
+    read, ignored = Counter(), Counter()
+    for o in outcomes:
+        spec = kinds.kinds.get(o.get("kind", ""))
+        own = {c.template_header for c in spec.columns} | {c.header for c in spec.columns} if spec else set()
+        for heading, fld in (o.get("columns") or {}).items():
+            if heading not in own:
+                read[f"{heading} -> {fld}"] += 1
+        for heading in o.get("columns_ignored") or []:
+            ignored[heading] += 1
+    return {"headings_read": dict(read.most_common()), "ignored": dict(ignored.most_common())}
 
 
 def _deadlines_digest(summary: dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +198,7 @@ def render_text(summary: dict[str, Any]) -> str:
         f"Rows: {r['total']} read, {r['loaded']} loaded, {r['quarantined']} quarantined, {r['skipped']} skipped, "
         f"{r['with_warnings']} loaded with warnings.",
         "Top reasons: " + ", ".join(f"{k} {v}" for k, v in list(summary["reasons"].items())[:8]),
+        *_columns_lines(summary.get("columns")),
         f"Still to come after now: {len(summary['not_yet_uploaded'])} files; never sent: "
         + (", ".join(f"{m['district']}/{m['kind']}" for m in summary["never_uploaded"]) or "none"),
         *_readiness_lines(summary.get("readiness")),
@@ -191,6 +211,18 @@ def render_text(summary: dict[str, Any]) -> str:
         *[f"  {k}: {v}" for k, v in summary["outputs"].items()],
     ]
     return "\n".join(lines)
+
+
+def _columns_lines(columns: dict[str, Any] | None) -> list[str]:
+    if not columns:
+        return []
+    read = columns["headings_read"]
+    lines = [f"Columns: {len(read)} headings other than the templates' read as their fields, e.g. "
+             + ", ".join(list(read)[:6])] if read else []
+    if columns["ignored"]:
+        lines.append("Columns not read (each file says so): "
+                     + ", ".join(f"{h} ({n} files)" for h, n in list(columns["ignored"].items())[:8]))
+    return lines
 
 
 def _portal_lines(portal: dict[str, Any] | None) -> list[str]:
