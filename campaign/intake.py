@@ -503,13 +503,14 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
 def _read_alike(earlier: Submission, overrides: dict) -> bool:
     """Would the same file be read as the earlier submission read it? Not when a heading is now to be read
     otherwise (the district corrected it): then sending the same file again is a new submission."""
-    if not overrides:
-        return True
-    if earlier.columns is None:
-        return False
-    from campaign.io.columns import ColumnReading
+    from campaign.io.columns import GIVEN, SAVED, ColumnReading
 
-    read_as = {r.key: r.field for r in map(ColumnReading.from_json, earlier.columns)}
+    if earlier.columns is None:
+        return not overrides
+    readings = list(map(ColumnReading.from_json, earlier.columns))
+    if any(r.how in (SAVED, GIVEN) and r.key not in overrides for r in readings):
+        return False   # read by a correction since reset: read afresh
+    read_as = {r.key: r.field for r in readings}
     return all(read_as.get(key, o.field) == o.field for key, o in overrides.items())
 
 

@@ -82,13 +82,14 @@ def _share(values: Sequence[str], test: Callable[[str], bool]) -> float:
     return sum(1 for v in values if test(v)) / len(values)
 
 
-def fit(col: ColumnSpec, values: Sequence[str], hints: ContentHints) -> float:
-    """The share of `values` that look like field `col` (0 when the field has no recognisable content)."""
+def fit(col: ColumnSpec, values: Sequence[str], hints: ContentHints, *, strict: bool = False) -> float:
+    """The share of `values` that look like field `col` (0 when the field has no recognisable content).
+    `strict`: for a column with no heading to go by, bare small numbers say nothing."""
     if not values:
         return 0.0
     t = col.type
-    if t == "id_number":
-        return _share(values, lambda v: bool(_ID.match(_digits(v))))
+    if t == "id_number":   # not numbers that may as well be phones (a 9-digit mobile whose 0 Excel dropped)
+        return _share(values, lambda v: bool(_ID.match(_digits(v))) and not _PHONE.match(_digits(v)))
     if t == "phone":
         return _share(values, lambda v: bool(_PHONE.match(_digits(v))))
     if t == "insurance_number":
@@ -105,8 +106,10 @@ def fit(col: ColumnSpec, values: Sequence[str], hints: ContentHints) -> float:
         return _share(values, lambda v: _fold(v) in forms)
     if col.name == "priority_group":
         def group(v: str) -> bool:
-            m = _PRIORITY.match(_fold(v))
-            return bool(m) and 1 <= int(m.group(1)) <= 16
+            f = _fold(v)
+            m = _PRIORITY.match(f)
+            # an unknown heading over bare 1..16 may be ages, house numbers, doses: only "Nhóm 9" / "N9" says
+            return bool(m) and 1 <= int(m.group(1)) <= 16 and (not strict or not f.isdigit())
         return _share(values, group)
     if t == "facility_code":
         if hints.facility_codes:
@@ -133,7 +136,7 @@ def guess_unknown(spec: KindSpec, free_fields: Sequence[str], columns: dict[int,
     fitting two free fields alike, or a field fitted by two columns alike, is left unread (and reported)."""
     table: dict[int, list[tuple[float, str]]] = {}
     for j, values in columns.items():
-        scores = sorted(((fit(spec.column(f), values, hints), f) for f in free_fields), reverse=True)
+        scores = sorted(((fit(spec.column(f), values, hints, strict=True), f) for f in free_fields), reverse=True)
         scores = [s for s in scores if s[0] > 0]
         if scores and scores[0][0] >= MIN_FIT and (len(scores) == 1 or scores[0][0] - scores[1][0] >= CLEAR_MARGIN):
             table[j] = scores

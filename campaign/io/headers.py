@@ -188,6 +188,10 @@ def heading_words(text: str) -> frozenset[str]:
     return frozenset()
 
 
+QUALIFIERS = frozenset({"them", "bo", "sung", "chi", "tiet", "hien", "nay", "tai", "moi", "chinh", "day", "du",
+                        "lien", "lac", "ca", "nhan", "rieng"})
+
+
 def _digits(words: frozenset[str]) -> frozenset[str]:
     return frozenset(w.lstrip("0") or "0" for w in words if w.isdigit())
 
@@ -204,11 +208,14 @@ def words_score(heading: frozenset[str], known: frozenset[str]) -> float:
         return 0.0
     score = common / len(heading | known)
     if heading <= known or known <= heading:
-        # one holds the other: "Ghi chú thêm" is a note; a lone generic word must still carry a concept
-        # or be one of two ("Tỉnh" is not "Máy tính hiện có")
-        if score >= 0.5 and (any(w.startswith("@") for w in heading & known) or common >= 2):
-            return 0.99 * score
-        return 0.0
+        # one holds the other: a lone generic word must still carry a concept or be one of two ("Tỉnh" is
+        # not "Máy tính hiện có"); a heading saying more than a known one by one shared word only fits when
+        # what it adds only qualifies it ("Ghi chú thêm" is a note; "Nhóm máu", "Người liên hệ" are not)
+        if score < 0.5 or not (any(w.startswith("@") for w in heading & known) or common >= 2):
+            return 0.0
+        if common == 1 and not known >= heading and not (heading - known) <= QUALIFIERS:
+            return 0.0
+        return 0.99 * score
     return 0.9 * score if score >= 0.6 else 0.0
 
 
@@ -333,7 +340,7 @@ class HeaderLayout:
     mapping: dict[str, int] = field(default_factory=dict)   # canonical -> grid column
     sex_marks: tuple[int, int] | None = None    # (male column, female column) when sex comes from marks
     sex_marks_hold_birth_date: bool = False     # "Ngày sinh" above "Nam | Nữ": the mark is the date
-    name_parts: tuple[int, int] | None = None   # ("Họ và tên đệm", "Tên") columns joined into full_name
+    name_parts: tuple[int, ...] | None = None   # ("Họ", "Tên đệm", "Tên") columns joined into full_name
     score: int = 0
     missing_required: list[str] = field(default_factory=list)
     required_total: int = 0
@@ -447,14 +454,27 @@ def _layout(kind: str, matcher: KindMatcher, rows: list[int], parents: list[str]
     if matcher.has_full_name:
         firsts = [hc for hc in cols if hc.name_part == "first"]
         lasts = [hc for hc in cols if hc.name_part == "last"]
-        if len(firsts) == 1 and len(lasts) == 1 and firsts[0].index < lasts[0].index:
-            first, last = firsts[0], lasts[0]
-            for hc in (first, last):
+        holder = mapping.get("full_name")
+        whole = holder is not None and holder not in {hc.index for hc in firsts + lasts}
+        if whole:
+            # "Họ và tên" beside "Họ đệm" / "Tên": the whole name is read, the parts are reported
+            for hc in firsts + lasts:
+                if hc.role == DATA and hc.column == "full_name":
+                    hc.role, hc.column = UNMAPPED, None
+        elif firsts and len(lasts) == 1 and all(hc.index < lasts[0].index for hc in firsts):
+            # "Họ" (+ "Tên đệm" ...) + "Tên": joined in the file's order
+            for hc in firsts + lasts:
                 if hc.role == DATA and hc.column != "full_name":
                     mapping.pop(hc.column, None)  # type: ignore[arg-type]
-                hc.role, hc.column = DATA, "full_name"
-            mapping["full_name"] = first.index
-            name_parts = (first.index, last.index)
+                hc.role, hc.column, hc.alternatives = DATA, "full_name", ()
+            mapping["full_name"] = firsts[0].index
+            name_parts = tuple(hc.index for hc in firsts + lasts)
+        elif firsts:
+            # parts that do not make a name ("Tên" before "Họ đệm", a given name alone): not read as one
+            for hc in firsts + lasts:
+                if hc.role == DATA and hc.column == "full_name":
+                    hc.role, hc.column = UNMAPPED, None
+            mapping.pop("full_name", None)
 
     layout = HeaderLayout(kind=kind, rows=rows, columns=cols, mapping=mapping,
                           required_total=len(matcher.required), child_cells=child_cells, child_used=child_used,
@@ -491,10 +511,20 @@ def _recount(layout: HeaderLayout, matcher: KindMatcher) -> None:
 def set_column(layout: HeaderLayout, hc: HeaderColumn, column: str | None, how: str) -> None:
     """Read heading `hc` as `column` (None: not at all); a heading read so before gives it up."""
     by_index = {c.index: c for c in layout.columns}
-    if layout.name_parts and hc.index in layout.name_parts and column != "full_name":
-        other = by_index[[j for j in layout.name_parts if j != hc.index][0]]
+    if layout.name_parts and (hc.index in layout.name_parts) != (column == "full_name"):
+        # a part of a split name read otherwise, or another heading read as the full name: no join, and
+        # the other parts are not a full name on their own
+        for j in layout.name_parts:
+            if j != hc.index:
+                by_index[j].role, by_index[j].column = UNMAPPED, None
         layout.name_parts = None
-        layout.mapping["full_name"] = other.index
+        layout.mapping.pop("full_name", None)
+    if layout.sex_marks and (hc.index in layout.sex_marks or column == "sex"):
+        # "Nam" / "Nữ" marks read otherwise, or sex taken from another heading: the marks no longer say it
+        for j in layout.sex_marks:
+            if j != hc.index:
+                by_index[j].role, by_index[j].column = UNMAPPED, None
+        layout.sex_marks, layout.sex_marks_hold_birth_date = None, False
     if hc.role == DATA and hc.column is not None and layout.mapping.get(hc.column) == hc.index:
         del layout.mapping[hc.column]
     if column is None:
@@ -504,10 +534,6 @@ def set_column(layout: HeaderLayout, hc: HeaderColumn, column: str | None, how: 
     if prev is not None and prev != hc.index:
         before = by_index[prev]
         before.role, before.column, before.alternatives = UNMAPPED, None, ()
-        if layout.name_parts and prev in layout.name_parts:
-            for j in layout.name_parts:
-                by_index[j].role, by_index[j].column = UNMAPPED, None
-            layout.name_parts = None
     hc.role, hc.column, hc.alternatives, hc.how = DATA, column, (), how
     layout.mapping[column] = hc.index
 

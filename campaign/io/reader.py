@@ -1108,17 +1108,14 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
     if layout.name_parts:
         # "Họ và tên đệm" + "Tên": one full name, the parts joined by a space (either alone when the other
         # is empty)
-        jf, jl = layout.name_parts
-        first, last = take(repaired_cols[jf]), take(repaired_cols[jl])
+        parts = [take(repaired_cols[j]) for j in layout.name_parts]
         joined = np.full(len(idx), None, dtype=object)
         for i in range(len(idx)):
-            a, b = first[i], last[i]
-            a = a.strip() if isinstance(a, str) else ""
-            b = b.strip() if isinstance(b, str) else ""
-            if a or b:
-                joined[i] = f"{a} {b}".strip()
+            words = [p[i].strip() for p in parts if isinstance(p[i], str) and p[i].strip()]
+            if words:
+                joined[i] = " ".join(words)
         frame_data["full_name"] = (joined, None)
-        column_headers["full_name"] = f"{by_index[jf].label} + {by_index[jl].label}"
+        column_headers["full_name"] = " + ".join(by_index[j].label for j in layout.name_parts)
     ordered = [n for n in order if n in frame_data]
     frame = pd.DataFrame({n: _string_array(*frame_data[n]) for n in ordered}, index=pd.RangeIndex(len(idx)))
 
@@ -1233,13 +1230,19 @@ def _formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]
                     return set()
             out: set[tuple[int, int]] = set()
             for _ev, el in iterparse(z.open(member)):
+                if el.tag == f"{ns_main}row":
+                    el.clear()
+                    continue
                 if el.tag != f"{ns_main}c":
                     continue
                 f_el = el.find(f"{ns_main}f")
                 if f_el is not None:
                     v_el = el.find(f"{ns_main}v")
                     is_el = el.find(f"{ns_main}is")
-                    if (v_el is None or not (v_el.text or "").strip()) and is_el is None:
+                    # no <v>, or an empty one on a cell not typed as text (software that does not
+                    # calculate writes <v/>; Excel writes t="str" and <v></v> for a formula giving "")
+                    empty = v_el is None or (not (v_el.text or "") and el.get("t") not in ("str", "inlineStr"))
+                    if empty and is_el is None:
                         m = _CELL_REF.fullmatch(el.get("r") or "")
                         if m:
                             out.add((int(m.group(2)), _col_index(m.group(1))))

@@ -95,7 +95,17 @@ def match_enum_words(folded: str, forms: tuple[tuple[frozenset[str], str], ...])
         if words <= value and len(words) > len(best.get(key, ())):
             best[key] = words
     keys = [k for k, w in best.items() if not any(w < w2 for k2, w2 in best.items() if k2 != k)]
-    return keys[0] if len(keys) == 1 else None
+    if len(keys) != 1:
+        return None
+    words = best[keys[0]]
+    # a negation the option does not hold turns its meaning ("Không đủ điều kiện tiêm"), and an option
+    # must be most of what the cell says ("Báo cáo" is not "báo", "Sputnik Light" not "Sputnik V")
+    if (value - words) & NEGATIONS or 2 * len(words) <= len(value):
+        return None
+    return keys[0]
+
+
+NEGATIONS = frozenset({"khong", "chua", "ko", "k", "chang", "cha", "not", "no", "non", "phai"})
 
 
 WORDS_REPAIR = "value_matched_by_words"
