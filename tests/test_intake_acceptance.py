@@ -321,6 +321,13 @@ def test_every_file_is_accepted_but_the_planted_rejection(province):
         # columns, not rows
         row_reasons = {k: v for k, v in out.reasons.items() if k not in ("column_ignored", "column_guessed")}
         assert row_reasons == dict(stored), f.path
+        # every column read as the manifest says (issue 16): the fields, the ignored headings (numbering
+        # aside), one column_ignored per ignored column holding data
+        js = out.to_json()
+        assert js["columns"] == f.columns, (f.path, f.layout, js["columns"])
+        assert sorted(h for h in js["columns_ignored"] if h not in ("STT", "TT", "#")) == sorted(f.columns_ignored), \
+            (f.path, js["columns_ignored"])
+        assert out.reasons.get("column_ignored", 0) == len(f.columns_ignored_with_data), (f.path, out.reasons)
         # every issue's severity is the catalogue's, on the file's sheet
         for issues in province.issues.get(out.submission_id, {}).values():
             for i in issues:

@@ -30,7 +30,7 @@ from campaign.synth import (
 )
 from campaign.synth import names as nm
 from campaign.synth.defects import NOT_A_COMMUNE
-from campaign.synth.write import choose_columns, header_text
+from campaign.synth.write import CLERK_HEADINGS, CLERK_LAYOUTS, choose_columns, header_text
 
 PEOPLE = 2000
 SEED = 2021
@@ -432,6 +432,8 @@ def test_headers_map_back_to_their_columns():
             if (lay.header_style == "national" and kind != "target_list") or \
                     (lay.sex_style == "marks" and kind not in ("target_list", "vaccinations", "aefi", "backfill")):
                 continue  # these layouts are only used for those kinds
+            if lay.header_style == "clerk":
+                continue  # clerks' headings are read by meaning, not aliases (test_clerk_layouts_record_...)
             for c in choose_columns(spec, lay, np.random.default_rng(0)):
                 if c.role != "data":
                     continue
@@ -448,3 +450,96 @@ def test_a_big_national_workbook_keeps_its_two_row_header(tmp_path):
     flat = {str(v) for row in rows[:12] for v in row if v not in ("", None)}
     assert any(v.startswith("Họ và tên") for v in flat) and "Nơi ở tạm trú (hiện tại)" in flat
     assert any(v.startswith("Mã Xã/Phường") for v in flat) and "Kết quả import" in flat
+
+
+# ---------------------------------------------------------------------------------------------------------
+# how each file's headings must be read (issue 16): the manifest's `columns` / `columns_ignored`
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _labels(out: Path, f) -> list[str]:
+    """Each column's heading as a reader shows it: one line, NFC; "group - child" under a two-row header
+    (the group carried across its merged span). Trailing empty cells dropped."""
+    rows = sheet_rows(out, f)
+
+    def clean(v: object) -> str:
+        return " ".join(unicodedata.normalize("NFC", text(v)).split())
+
+    top = [clean(v) for v in rows[f.header_rows[0] - 1]]
+    if len(f.header_rows) == 2:
+        low = [clean(v) for v in rows[f.header_rows[1] - 1]]
+        low += [""] * (len(top) - len(low))
+        labels, parent = [], ""
+        for up, lo in zip(top, low, strict=False):
+            parent = up or parent
+            labels.append(f"{parent} - {lo}" if lo and parent and parent != lo else (lo or up))
+        top = labels
+    while top and not top[-1]:
+        top.pop()
+    return top
+
+
+def test_every_file_says_how_its_headings_read(demo):
+    """Every column of every file is in the manifest: read as a field, ignored, or the numbering column
+    (left out of both); the ignored columns holding data are among the ignored."""
+    out, m = demo
+    kinds = load_input_kinds()
+    for f in m.files:
+        labels = _labels(out, f)
+        assert all(labels), (f.path, labels)
+        rest = [h for h in labels if h not in f.columns and h not in f.columns_ignored]
+        assert rest in ([], [labels[0]]) and (not rest or rest[0] in ("STT", "TT", "#")), (f.path, rest)
+        assert len(labels) == len(set(labels)), (f.path, labels)  # no heading twice in one file
+        assert set(f.columns) | set(f.columns_ignored) == set(labels) - set(rest), f.path
+        assert set(f.columns.values()) <= {c.name for c in kinds[f.kind].columns}, f.path
+        assert set(f.columns_ignored_with_data) <= set(f.columns_ignored), f.path
+        if f.layout == "xlsx_noted":  # the ethnicity of the people listed; other kinds leave it empty
+            assert f.columns_ignored == ["Dân tộc"], f.path
+            assert f.columns_ignored_with_data == (["Dân tộc"] if f.kind == "target_list" else []), f.path
+        if f.layout == "xlsx_national":
+            assert f.columns_ignored == ["Kết quả import"] and f.columns_ignored_with_data == [], f.path
+    used = {f.layout for f in m.files if f.kind == "target_list"}
+    assert used & set(CLERK_LAYOUTS) and not {f.layout for f in m.files if f.kind != "target_list"} & set(CLERK_LAYOUTS)
+
+
+@pytest.mark.parametrize("name", CLERK_LAYOUTS)
+def test_clerk_layout_writes_its_headings(tmp_path, name):
+    """Clerks' headings (CLERK_HEADINGS) in the file, in order; the manifest maps them; split names join
+    into a whole generated name; "Nhóm 9" priorities where the layout writes them."""
+    lay = LAYOUTS[name]
+    path = tmp_path / f"target_list.{'xlsx' if lay.fmt == 'xlsx' else 'csv'}"
+    m = generate_target_list_file(path, 150, seed=11, layout=name)
+    again = tmp_path / "again" / path.name
+    assert generate_target_list_file(again, 150, seed=11, layout=name).to_json() == m.to_json()
+    assert again.read_bytes() == path.read_bytes()
+    (f,) = m.files
+    want = CLERK_HEADINGS[lay.headings]
+    assert _labels(tmp_path, f) == [h for _, h in want]
+    assert f.columns == {h: ("full_name" if w.startswith("name_") else w) for w, h in want
+                         if w != "stt" and not w.startswith("extra:")}
+    extras = [h for w, h in want if w.startswith("extra:")]
+    assert f.columns_ignored == f.columns_ignored_with_data == extras
+    assert {d.note for d in m.defects if d.code == "extra_column"} == set(extras)
+    rows = sheet_rows(tmp_path, f)
+    inside = {d.row_number for d in m.defects if d.code in ("blank_rows", "header_repeat")}
+    data = {i: rows[i - 1] for i in range(f.first_data_row, f.first_data_row + f.rows + len(inside))
+            if i not in inside}
+    assert len(data) == f.rows and all(len(r) >= len(want) for r in data.values())
+    pos = {w: j for j, (w, _) in enumerate(want)}
+    if "name_family" in pos:
+        pool = set()
+        for group in (nm.KINH_FAMILY, nm.KINH_MIDDLE_MALE, nm.KINH_MIDDLE_FEMALE, nm.JARAI_FAMILY, nm.BAHNAR_FAMILY,
+                      nm.ETHNIC_MALE_PREFIX, nm.ETHNIC_FEMALE_PREFIX):
+            pool.update(fold(w) for k in group for w in k.split())
+        pool.update(fold(w) for w in nm.KINH_GIVEN_MALE + nm.KINH_GIVEN_FEMALE + nm.ETHNIC_GIVEN_MALE
+                    + nm.ETHNIC_GIVEN_FEMALE)
+        pool.update(fold("H'" + g) for g in nm.ETHNIC_GIVEN_FEMALE)
+        assert not {d.column for d in m.defects if d.category == "cell"} & {"full_name"}  # nothing to split
+        for r in data.values():
+            family, given = text(r[pos["name_family"]]), text(r[pos["name_given"]])
+            assert family and given and " " not in given, r
+            assert {fold(w) for w in f"{family} {given}".split()} <= pool, r
+    if lay.priority_style == "nhom":
+        planted = {d.row_number for d in m.defects if d.column == "priority_group"}
+        cells = [text(r[pos["priority_group"]]) for i, r in data.items() if i not in planted]
+        assert cells and all(re.fullmatch(r"Nhóm ([1-9]|1[0-6])", c) for c in cells), cells[:5]

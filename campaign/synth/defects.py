@@ -97,6 +97,8 @@ CATALOGUE: dict[str, DefectSpec] = {s.code: s for s in [
     _d("dates_as_serial", "column", _ALL, None, "date_from_serial", "dates stored as Excel serial numbers, no date format (rows_affected)"),
     _d("dob_as_text", "column", ("target_list", "vaccinations", "aefi", "backfill"), "birth_date", "dob_day_month_ambiguous",
        "birth dates as dd/mm/yyyy text: rows_affected counts those with day and month both <= 12 and different"),
+    _d("commune_code_absent", "column", ("target_list",), "commune_code", "commune_from_name",
+       "no commune-code column (clerks' sheets): the code filled from the name on every row (rows_affected)"),
     # --- structure
     _d("title_rows", "structure", _ALL, None, None, "agency, national motto, title and instruction rows above the header"),
     _d("two_row_header", "structure", _ALL, None, None, "a merged group header above the column headers (national template, Nam/Nữ)"),
@@ -268,9 +270,13 @@ def legacy_detectable(encoded: str) -> bool:
 
 
 def _legacy_ok(code: str):
+    encoding = "tcvn3" if code == "tcvn3_name" else "vni"
+
     def ok(name: str) -> bool:
         enc = _legacy().to_tcvn3(name) if code == "tcvn3_name" else _legacy().to_vni(name)
-        return enc != name and legacy_detectable(enc)
+        # A character Vietnamese never uses is not enough when the decoded word is no Vietnamese syllable
+        # either: "Nay A Byöh" (VNI for the invented given name "Byưh") may as well be a foreign name.
+        return enc != name and legacy_detectable(enc) and _legacy().detect_legacy(enc) == encoding
     return ok
 
 

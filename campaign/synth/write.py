@@ -4,7 +4,9 @@ defects, the truth about duplicate people, the upload schedule, and `manifest.js
 Layouts (see docs/synthetic-data.md): xlsx with agency/title/instruction rows, `STT`/`#` columns,
 `(*)` and noted headers, the national platform's two-row subject-list header, Nam/Nữ mark columns,
 blank rows, repeated headers, totals and signature rows, an instruction sheet; CSV in UTF-8 with or
-without BOM and in Windows-1258 (decomposed diacritics). Dates as date cells, text or serial numbers;
+without BOM and in Windows-1258 (decomposed diacritics). Target lists also come with the headings real
+clerks type (`CLERK_HEADINGS`: `NAM/NỮ`, `NS`, `GT`, `ĐT`, `Số CCCD/CMND`, split names `Họ và tên đệm` +
+`Tên`, unknown columns holding data), and every file's manifest entry says how each heading must be read. Dates as date cells, text or serial numbers;
 IDs and phones as numbers in some files. xlsx is written with xlsxwriter in constant-memory mode and a
 fixed creation date, so the same seed gives byte-identical files.
 """
@@ -15,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -67,11 +70,44 @@ class Layout:
     extra_column: bool = False
     sheet: str = "Sheet1"
     line_end: str = "\r\n"
+    headings: str | None = None  # header_style "clerk": a key of CLERK_HEADINGS (the columns, in order)
+    priority_style: str = "code"  # code: 9 | nhom: "Nhóm 9"
 
     @property
     def effective_date_style(self) -> str:
         return "text" if self.fmt == "csv" else self.date_style
 
+
+# Target-list headings as clerks really type them (header_style "clerk"): each set is the file's columns
+# in order, as (what the column holds, heading). What it holds: a target-list column, "stt" (numbering),
+# "name_family" / "name_given" (the name split in two: "Nguyễn Văn" | "An", read back as full_name), or
+# "extra:<fill>" (a column no field means, holding data: ethnic | allergy | import_result).
+CLERK_HEADINGS: dict[str, tuple[tuple[str, str], ...]] = {
+    # a commune's form typed in capitals, the ID column for any paper, the phone "to contact"
+    "caps": (("stt", "STT"), ("full_name", "HỌ VÀ TÊN"), ("birth_date", "NGÀY SINH"), ("sex", "NAM/NỮ"),
+             ("id_number", "SỐ CMND/CCCD/HỘ CHIẾU"), ("phone", "ĐIỆN THOẠI LIÊN HỆ"),
+             ("priority_group", "ĐỐI TƯỢNG ƯU TIÊN"), ("commune_name", "XÃ/PHƯỜNG/THỊ TRẤN")),
+    # abbreviations (NS, GT, ĐT holding phones), columns in another order, the ethnicity kept
+    "short": (("stt", "TT"), ("commune_name", "Phường/Xã"), ("full_name", "Họ và tên người được tiêm"),
+              ("sex", "GT"), ("birth_date", "NS"), ("priority_group", "Nhóm"), ("phone", "ĐT"),
+              ("id_number", "Số CCCD/CMND"), ("extra:ethnic", "Dân tộc")),
+    # a health station's own sheet: no numbering, where people work and live, the allergy history and the
+    # national platform's import result pasted back
+    "mobile": (("full_name", "Họ tên"), ("birth_date", "Ngày tháng năm sinh"), ("sex", "Giới"),
+               ("phone", "Số điện thoại di động"), ("priority_group", "Đối tượng"), ("workplace", "Nơi công tác"),
+               ("commune_name", "Xã"), ("address_detail", "Thôn/Tổ"), ("extra:allergy", "Tiền sử dị ứng"),
+               ("extra:import_result", "Kết quả import")),
+    # the name in two columns
+    "split": (("stt", "STT"), ("name_family", "Họ và tên đệm"), ("name_given", "Tên"), ("birth_date", "Ngày sinh"),
+              ("sex", "Giới tính"), ("phone", "SĐT"), ("id_number", "CCCD"), ("priority_group", "Nhóm ưu tiên"),
+              ("commune_name", "Xã/Phường"), ("address_detail", "Địa chỉ")),
+}
+# What the unknown columns hold (never anything a field's content detection could take for its own:
+# no digits, no Nam/Nữ, no commune names).
+EXTRA_VALUES = {
+    "allergy": ("Không", "Không", "Không", "Không", "Hải sản", "Thuốc kháng sinh", "Phấn hoa", "Chưa rõ", ""),
+    "import_result": ("Thành công", "Thành công", "Thành công", "Lỗi", "Chưa nhập", ""),
+}
 
 LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in [
     Layout("xlsx_official", "xlsx", title="official", header_style="template", stt="STT", numbering_row=True,
@@ -95,12 +131,38 @@ LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in [
     Layout("csv_1258", "csv", encoding="cp1258", header_style="plain", stt="STT", blank_rows=2, header_repeat=True),
     Layout("csv_ascii", "csv", encoding="utf-8", header_style="folded", ascii_text=True, numeric_ids=True,
            drop_optional=0.3, line_end="\n"),
+    # clerks' headings (target lists only), each set as xlsx, CSV UTF-8 and CSV Windows-1258
+    Layout("xlsx_clerk_caps", "xlsx", title="official", header_style="clerk", headings="caps", stt="STT",
+           totals=True, footer=True, date_style="date_cell", numeric_phones=True, sheet="Danh sách"),
+    Layout("csv_clerk_caps", "csv", encoding="utf-8-sig", header_style="clerk", headings="caps", stt="STT",
+           blank_rows=1),
+    Layout("csv1258_clerk_caps", "csv", encoding="cp1258", header_style="clerk", headings="caps", stt="STT",
+           totals=True),
+    Layout("xlsx_clerk_short", "xlsx", title="short", header_style="clerk", headings="short", stt="TT",
+           blank_rows=2, date_style="text", commune_style="short", sheet="DS"),
+    Layout("csv_clerk_short", "csv", encoding="utf-8", header_style="clerk", headings="short", stt="TT",
+           commune_style="short", line_end="\n"),
+    Layout("csv1258_clerk_short", "csv", encoding="cp1258", header_style="clerk", headings="short", stt="TT",
+           commune_style="short", blank_rows=1),
+    Layout("xlsx_clerk_mobile", "xlsx", header_style="clerk", headings="mobile", date_style="date_cell",
+           commune_style="lower", sheet="Sheet1"),
+    Layout("csv_clerk_mobile", "csv", encoding="utf-8-sig", header_style="clerk", headings="mobile",
+           commune_style="lower", priority_style="nhom"),
+    Layout("csv1258_clerk_mobile", "csv", encoding="cp1258", header_style="clerk", headings="mobile",
+           commune_style="lower", priority_style="nhom"),
+    Layout("xlsx_clerk_split", "xlsx", title="short", header_style="clerk", headings="split", stt="STT",
+           date_style="text", totals=True, sheet="Danh sach"),
+    Layout("csv_clerk_split", "csv", encoding="utf-8-sig", header_style="clerk", headings="split", stt="STT"),
+    Layout("csv1258_clerk_split", "csv", encoding="cp1258", header_style="clerk", headings="split", stt="STT"),
 ]}
+CLERK_LAYOUTS = [name for name, lay in LAYOUTS.items() if lay.header_style == "clerk"]
 
-# One target-list layout per district (shuffled): every variant at least once, the national one often.
+# One target-list layout per district (shuffled): every variant at least once, the national one often,
+# four districts with clerks' headings (the split-name sets are for the heading tests: one name column
+# per file keeps the demo's per-cell accounting simple).
 TARGET_LIST_LAYOUTS = ["xlsx_national", "xlsx_national", "xlsx_national", "xlsx_official", "xlsx_official",
-                       "xlsx_noted", "xlsx_noted", "xlsx_plain", "xlsx_english", "xlsx_sexmarks", "xlsx_upper",
-                       "csv_bom", "csv_bom", "csv_utf8", "csv_utf8", "csv_1258", "xlsx_official"]
+                       "xlsx_noted", "xlsx_clerk_mobile", "xlsx_plain", "xlsx_english", "xlsx_sexmarks", "xlsx_upper",
+                       "csv_bom", "csv_clerk_short", "csv_utf8", "csv1258_clerk_caps", "csv_1258", "xlsx_clerk_caps"]
 OTHER_LAYOUTS = ["xlsx_official", "xlsx_noted", "xlsx_plain", "xlsx_english", "xlsx_upper", "csv_bom", "csv_utf8",
                  "csv_1258", "csv_ascii"]
 SEX_KINDS = {"vaccinations", "aefi", "backfill"}
@@ -139,7 +201,17 @@ class OutCol:
     name: str | None  # canonical column, or None for STT / extra columns
     header: str
     group: str | None = None
-    role: str = "data"  # data | stt | extra | sex_male | sex_female
+    role: str = "data"  # data | stt | extra | sex_male | sex_female | name_family | name_given
+    fill: str | None = None  # extra columns: what they hold (ethnic | allergy | import_result; None: empty)
+
+    @property
+    def heading(self) -> str:
+        """The heading as a reader shows it back: one line, single spaces, NFC; "group - child" under a
+        two-row header."""
+        def clean(s: str) -> str:
+            return " ".join(unicodedata.normalize("NFC", s).split())
+        return f"{clean(self.group)} - {clean(self.header)}" if self.group and self.group != self.header \
+            else clean(self.header)
 
 
 def _break(text: str) -> str:
@@ -174,10 +246,31 @@ def header_text(col: ColumnSpec, style: str, layout: Layout) -> str:
         return ascii_aliases[-1] if ascii_aliases else strip_diacritics(col.header)
     if style == "national":
         return NATIONAL_HEADERS.get(col.name, col.template_header)
+    if style == "clerk":  # a field the set leaves out (or splits in two): the plain header
+        return next((h for what, h in CLERK_HEADINGS[layout.headings] if what == col.name), col.header)
     raise ValueError(style)
 
 
+def _clerk_columns(spec: KindSpec, layout: Layout) -> list[OutCol]:
+    if spec.name != "target_list":
+        raise ValueError(f"layout {layout.name} is for target lists only, not {spec.name}")
+    cols: list[OutCol] = []
+    for what, heading in CLERK_HEADINGS[layout.headings]:
+        if what == "stt":
+            cols.append(OutCol(None, heading, role="stt"))
+        elif what.startswith("extra:"):
+            cols.append(OutCol(None, heading, role="extra", fill=what.removeprefix("extra:")))
+        elif what in ("name_family", "name_given"):
+            cols.append(OutCol("full_name", heading, role=what))
+        else:
+            spec.column(what)  # a KeyError names a set that lost its column
+            cols.append(OutCol(what, heading))
+    return cols
+
+
 def choose_columns(spec: KindSpec, layout: Layout, rng: np.random.Generator) -> list[OutCol]:
+    if layout.header_style == "clerk":
+        return _clerk_columns(spec, layout)
     cols: list[OutCol] = []
     if layout.stt:
         cols.append(OutCol(None, layout.stt, role="stt"))
@@ -195,7 +288,9 @@ def choose_columns(spec: KindSpec, layout: Layout, rng: np.random.Generator) -> 
         group = NATIONAL_GROUPS.get(c.name) if layout.header_style == "national" else None
         cols.append(OutCol(c.name, header_text(c, layout.header_style, layout), group=group))
     if layout.extra_column:
-        cols.append(OutCol(None, "Kết quả import" if layout.header_style == "national" else "Dân tộc", role="extra"))
+        national = layout.header_style == "national"
+        cols.append(OutCol(None, "Kết quả import" if national else "Dân tộc", role="extra",
+                           fill=None if national else "ethnic"))
     if layout.sex_style == "marks":  # sex columns right after the name, as the classic form has them
         marks = [c for c in cols if c.role in ("sex_male", "sex_female")]
         rest = [c for c in cols if c.role not in ("sex_male", "sex_female")]
@@ -262,6 +357,9 @@ def render_column(values: pd.Series, col: ColumnSpec, layout: Layout) -> np.ndar
         return mapped
     if t == "integer":
         arr = values.to_numpy().astype(np.int64)
+        if col.name == "priority_group" and layout.priority_style == "nhom":
+            return np.array([f"Nhóm {i}" for i in range(int(arr.max()) + 1)], dtype=object)[arr] if len(arr) \
+                else _empty(0)
         if xlsx:
             return arr.astype(object)
         if len(arr) and arr.min() >= 0 and arr.max() < 10_000:  # small codes: a lookup table of strings
@@ -607,6 +705,11 @@ class FileEntry:
     status: str  # on_time | last_minute | late | rejected_version | event | event_late
     version: int = 1
     sha256: str = ""
+    # how the file's columns must be read (what `campaign intake --json` says): {heading as the reader
+    # shows it (one line, NFC; "group - child" under a two-row header): field}, numbering columns left out
+    columns: dict[str, str] = field(default_factory=dict)
+    columns_ignored: list[str] = field(default_factory=list)  # headings no field means
+    columns_ignored_with_data: list[str] = field(default_factory=list)  # those holding data: `column_ignored`
 
 
 @dataclass
@@ -795,11 +898,17 @@ def emit(ctx: Context, job: Job, rng: np.random.Generator) -> FileEntry:
         if c.role == "stt":
             out_cells.append(np.arange(1, n + 1).astype(object) if xlsx else np.arange(1, n + 1).astype(str).astype(object))
         elif c.role == "extra":
-            if c.header == "Dân tộc" and "ethnic" in frame:
+            if c.fill == "ethnic" and "ethnic" in frame:
                 eth = np.array(["Kinh", "Jrai", "Ba Na"], dtype=object)[frame["ethnic"].to_numpy(dtype=int)]
                 out_cells.append(eth[src])
+            elif c.fill in EXTRA_VALUES and "entry_id" in frame:  # drawn from the entry: no rng consumed
+                pool = np.array(EXTRA_VALUES[c.fill], dtype=object)
+                out_cells.append(pool[(frame["entry_id"].to_numpy(dtype=np.int64) * 7919 + len(c.header)) % len(pool)][src])
             else:
                 out_cells.append(_empty(n))
+        elif c.role in ("name_family", "name_given"):  # "Nguyễn Văn" | "An"
+            parts = frame["full_name"].fillna("").astype(str).str.strip().str.rpartition(" ")
+            out_cells.append(parts[0 if c.role == "name_family" else 2].to_numpy(dtype=object)[src])
         elif c.role in ("sex_male", "sex_female"):
             female = frame["sex"].to_numpy(dtype=object) == "female"
             want = female if c.role == "sex_female" else ~female
@@ -829,11 +938,16 @@ def emit(ctx: Context, job: Job, rng: np.random.Generator) -> FileEntry:
 
     rel = job.path.relative_to(ctx.out_dir).as_posix()
     row_no = written.data_rows
+    read_as = {c.heading: c.name for c in cols if c.role not in ("stt", "extra")}
+    ignored = [c.heading for c in cols if c.role == "extra"]
+    ignored_data = [c.heading for c, cells_j in zip(cols, out_cells, strict=True)
+                    if c.role == "extra" and any(v not in ("", None) for v in cells_j)]
     entry = FileEntry(path=rel, district=job.district, kind=job.kind, facility=job.facility, format=layout.fmt,
                       encoding=layout.encoding if layout.fmt == "csv" else None, layout=layout.name, sheet=written.sheet,
                       header_rows=written.header_rows, first_data_row=int(row_no[0]) if n else None, rows=n,
                       planned_upload_at=job.planned.isoformat() if job.planned else None, status=job.status,
-                      version=job.version, sha256=hashlib.sha256(job.path.read_bytes()).hexdigest())
+                      version=job.version, sha256=hashlib.sha256(job.path.read_bytes()).hexdigest(),
+                      columns=read_as, columns_ignored=ignored, columns_ignored_with_data=ignored_data)
     ctx.manifest.files.append(entry)
 
     # --- records
@@ -874,14 +988,16 @@ def emit(ctx: Context, job: Job, rng: np.random.Generator) -> FileEntry:
     header_row = written.header_rows[0]
     if layout.header_style in ("template", "noted", "national"):
         rec("header_notes", header_row, None, None, layout.header_style)
-    if layout.header_style in ("folded", "folded_lower", "upper", "english", "plain"):
+    if layout.header_style in ("folded", "folded_lower", "upper", "english", "plain", "clerk"):
         rec("header_variants", header_row, None, None, layout.header_style)
-    if layout.stt:
-        rec("numbering_column", header_row, None, None, layout.stt)
+    stt = next((c.header for c in cols if c.role == "stt"), None)
+    if stt:
+        rec("numbering_column", header_row, None, None, stt)
     if layout.instruction_sheet:
         rec("instruction_sheet", None, None, None, "first sheet: Hướng dẫn")
-    if layout.extra_column:
-        rec("extra_column", header_row, None, None, cols[-1].header)
+    for c in cols:
+        if c.role == "extra":
+            rec("extra_column", header_row, None, None, c.header)
     if layout.sex_style == "marks" and any(c.role == "sex_male" for c in cols):
         rec("sex_mark_columns", header_row, "sex", None, "Nam | Nữ")
     if layout.ascii_text:
@@ -913,6 +1029,15 @@ def emit(ctx: Context, job: Job, rng: np.random.Generator) -> FileEntry:
             k = int((clean & (day <= 12) & (month <= 12) & (day != month)).sum())
             if k:
                 rec("dob_as_text", None, name, None, "", k)
+    # a target list without the commune-code column: intake fills the code from the name on every row
+    # whose commune resolves (not the rows whose commune cell carries a defect of its own)
+    if job.kind == "target_list" and "commune_name" in rendered and "commune_code" not in rendered \
+            and "commune_code" in frame:
+        named = frame["commune_name"].fillna("").astype(str).str.strip().ne("").to_numpy()
+        own = ~frame["commune_code"].isin(ctx.self_ambiguous).to_numpy()
+        k = int((~overridden["commune_name"] & named & own).sum())
+        if k:
+            rec("commune_code_absent", None, "commune_code", None, "", k)
     if (layout.sex_style == "marks" and "birth_date" in frame and layout.effective_date_style == "text"
             and not dfx.day_first_shown(render_column(frame["birth_date"], canon["birth_date"], layout))):
         b = frame["birth_date"].to_numpy().astype("datetime64[D]")
