@@ -94,3 +94,12 @@ def test_a_formula_that_computed_an_empty_text_is_a_value(tmp_path):
     shutil.copy(out, tmp_path / "copy.xlsx")
     res = read_submission(out, "target_list", max_bytes=10**8, max_rows=10**6)
     assert res.formula_cells["note"].tolist() == [False, True]
+
+
+def test_a_heading_that_partly_fits_is_not_read_against_its_cells(tmp_path):
+    header = ["Mã cơ sở tiêm chủng", "Tên cơ sở tiêm chủng", "Số điểm tiêm", "Xã/Phường/Thị trấn", "Số bàn tiêm",
+              "Người phụ trách", "Số điện thoại người phụ trách"]
+    row = ["64622-TYT-01", "Trạm Y tế xã Ia Kha", "4", "Ia Kha", "2", "Lê Văn C", "0912345678"]
+    res = read_csv(tmp_path, header, row, kind="facilities")
+    assert "Số điểm tiêm" in res.columns_ignored
+    assert "facility_type" not in res.frame

@@ -50,7 +50,14 @@ from campaign.intake import IntakeOutcome, IntakeRequest, run_intake
 from campaign.settings import Settings
 from campaign.store.db import make_engine
 from campaign.store.models import KIND_TABLES, QuarantineRow, RowIssue
-from campaign.synth import CATALOGUE, LAYOUTS, Manifest, build_world, generate_campaign, generate_target_list_file
+from campaign.synth import (
+    CATALOGUE,
+    LAYOUTS,
+    Manifest,
+    build_world,
+    generate_campaign,
+    generate_target_list_file,
+)
 from campaign.synth.write import CLERK_HEADINGS, CLERK_LAYOUTS
 
 NOW = dt.datetime(2021, 7, 28, 8, tzinfo=dt.timezone(dt.timedelta(hours=7)))

@@ -120,6 +120,13 @@ def fit(col: ColumnSpec, values: Sequence[str], hints: ContentHints, *, strict: 
     return 0.0
 
 
+def has_profile(col: ColumnSpec, hints: ContentHints) -> bool:
+    """Whether the cells of field `col` can be recognised at all (IDs, phones, dates, list options...)."""
+    return (col.type in ("id_number", "phone", "insurance_number", "date", "facility_code")
+            or (col.type == "enum" and col.enum is not None) or col.name == "priority_group"
+            or (col.name == "commune_name" and hints.is_commune is not None))
+
+
 def choose_among(spec: KindSpec, fields: Sequence[str], values: Sequence[str], hints: ContentHints) -> str | None:
     """Of the fields a heading fits equally ("ĐT"), the one the cells fit clearly, or None."""
     scores = sorted(((fit(spec.column(f), values, hints), f) for f in fields), reverse=True)

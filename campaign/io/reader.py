@@ -43,7 +43,7 @@ from xlsxwriter.utility import xl_col_to_name
 from campaign.config import InputKinds, KindSpec, load_input_kinds
 from campaign.io import columns as readings_of
 from campaign.io.columns import ColumnOverride, ColumnReading
-from campaign.io.content import ContentHints, choose_among, guess_unknown, sample
+from campaign.io.content import ContentHints, choose_among, fit, guess_unknown, has_profile, sample
 from campaign.io.headers import (
     DATA,
     EMPTY,
@@ -1194,9 +1194,6 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
     )
 
 
-_CELL_REF = re.compile(r"([A-Z]{1,3})(\d+)")
-
-
 def _formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]:
     """(row number, 0-based column) of the cells of an xlsx sheet that hold a formula and no computed
     value (files written by software that does not calculate): the clerk sees a value in Excel, the file
@@ -1220,36 +1217,40 @@ def _formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]
             if not target:
                 return set()
             member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            with z.open(member) as f:       # cheap first look: most files hold no formula at all
-                tail = b""
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    if b"<f" in tail + chunk or b":f" in tail + chunk:
-                        break
-                    tail = chunk[-8:]
-                else:
-                    return set()
-            out: set[tuple[int, int]] = set()
-            for _ev, el in iterparse(z.open(member)):
-                if el.tag == f"{ns_main}row":
-                    el.clear()
-                    continue
-                if el.tag != f"{ns_main}c":
-                    continue
-                f_el = el.find(f"{ns_main}f")
-                if f_el is not None:
-                    v_el = el.find(f"{ns_main}v")
-                    is_el = el.find(f"{ns_main}is")
-                    # no <v>, or an empty one on a cell not typed as text (software that does not
-                    # calculate writes <v/>; Excel writes t="str" and <v></v> for a formula giving "")
-                    empty = v_el is None or (not (v_el.text or "") and el.get("t") not in ("str", "inlineStr"))
-                    if empty and is_el is None:
-                        m = _CELL_REF.fullmatch(el.get("r") or "")
-                        if m:
-                            out.add((int(m.group(2)), _col_index(m.group(1))))
-                el.clear()
-            return out
+            data = z.read(member)   # bounded: sniffing refused archives that unpack too large
     except (KeyError, zipfile.BadZipFile, OSError, SyntaxError):
         return set()
+    # Byte scans, not an XML parse: most sheets hold no formula at all, and one formula per row (a
+    # numbering "=ROW()-1") must not cost a parse of every cell.
+    out: set[tuple[int, int]] = set()
+    for m in _F_OPEN.finditer(data):
+        pos = m.start()
+        start = max(data.rfind(b"<c ", 0, pos), data.rfind(b":c ", 0, pos))
+        if start < 0:
+            continue
+        tag_end = data.find(b">", start)
+        close = data.find(b"c>", pos)
+        if tag_end < 0 or tag_end > pos or close < 0:
+            continue
+        attrs, inner = data[start:tag_end], data[tag_end + 1:close]
+        ref = _R_ATTR.search(attrs)
+        if ref is None:
+            continue
+        value = _V_ELEMENT.search(inner)
+        typed = _T_ATTR.search(attrs)
+        # no <v>, or an empty one on a cell not typed as text (software that does not calculate writes
+        # <v/>; Excel writes t="str" and <v></v> for a formula giving ""); inline strings are values
+        empty = value is None or (not (value.group(1) or b"").strip() and
+                                  (typed is None or typed.group(1) not in (b"str", b"inlineStr")))
+        if empty and b"<is>" not in inner and b":is>" not in inner:
+            out.add((int(ref.group(2)), _col_index(ref.group(1).decode())))
+    return out
+
+
+_F_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+_R_ATTR = re.compile(rb'\sr="([A-Z]{1,3})(\d+)"')
+_T_ATTR = re.compile(rb'\st="(\w+)"')
+_V_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v(?:\s[^>]*)?(?:/>|>([^<]*)<)")
 
 
 def _col_index(letters: str) -> int:
@@ -1295,6 +1296,15 @@ def _read_by_content(layout: HeaderLayout, spec: KindSpec, body: _Body, hints: C
         return sample(body.columns[j]) if j < len(body.columns) else []
 
     changed = False
+    for hc in layout.columns:
+        # a heading that only partly fits ("Số điểm tiêm" for "Loại cơ sở", "Mũi 1" over dates) is read so
+        # only when its cells do not contradict it
+        if hc.role == DATA and hc.how == "heading" and hc.rank < 1 and not hc.alternatives:
+            col = spec.column(hc.column)
+            values = cells(hc.index)
+            if values and has_profile(col, hints) and fit(col, values, hints) < 0.5:
+                set_column(layout, hc, None, "heading")
+                changed = True
     for hc in layout.columns:
         if hc.role == DATA and hc.alternatives and hc.how == "heading":
             pick = choose_among(spec, (hc.column, *hc.alternatives), cells(hc.index), hints)
