@@ -1225,7 +1225,8 @@ def _formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]
     out: set[tuple[int, int]] = set()
     for m in _F_OPEN.finditer(data):
         pos = m.start()
-        start = max(data.rfind(b"<c ", 0, pos), data.rfind(b":c ", 0, pos))
+        lo = max(0, pos - 4096)   # a cell's opening tag is near its formula (an unbounded rfind is O(n²))
+        start = max(data.rfind(b"<c ", lo, pos), data.rfind(b":c ", lo, pos))
         if start < 0:
             continue
         tag_end = data.find(b">", start)
