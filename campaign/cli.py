@@ -308,10 +308,18 @@ def deadlines(ctx: click.Context, at: str | None, as_json: bool) -> None:
     res = get_resources()
     with Session(res.engine) as session:
         summary = board(session, res.campaign, clock.to_utc(moment))
+    sources: dict[str, str] = {}
     for d in summary["deliverables"]:
         due = clock.local(clock.parse_instant(d["due_at"]))
         missing = f" · missing: {', '.join(d['missing'])}" if d["missing"] else ""
-        _say(f"{d['deadline']:<24} {d['party']:<4} {d['state']:<13} due {due:%d/%m/%Y %H:%M}{missing}")
+        # a date the province set itself is said so, never worded as the directive's
+        own = " [hạn theo quyết định của tỉnh]" if d.get("source") == "province" else ""
+        sources.setdefault(d["deadline"], d.get("source_text", ""))
+        _say(f"{d['deadline']:<24} {d['party']:<4} {d['state']:<13} due {due:%d/%m/%Y %H:%M}{own}{missing}")
+    for deadline, text in sources.items():
+        _say(f"{deadline}: {text}")
+    for p in summary.get("parties_without_deadline", []):
+        _say(f"{p['name']} (không có hạn nộp trong Công văn): " + "; ".join(t["task"] for t in p["tasks"]))
     messages = summary["escalations_sent"]
     delivered = sum(1 for m in messages if m["delivered_at"])
     _say(f"{len(messages)} escalation messages written so far: {delivered} delivered, "

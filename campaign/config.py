@@ -185,14 +185,56 @@ class Province(_Strict):
     districts: list[Annotated[str, Field(pattern=r"^\d{3}$")]] = Field(min_length=1)
 
 
+class Source(_Strict):
+    """Why a deadline, party or recipient exists: a line of directive 1038/UBND-KGVX (`by: directive`, with
+    its section and its words), or the province's own decision (`by: province`, with why). In YAML a bare
+    `source: province` is accepted; a directive source must quote the directive."""
+    by: Literal["directive", "province"]
+    section: str | None = None     # the directive's section, e.g. "1", "3", "II.1" (the annex)
+    quote: str | None = None       # the directive's words (Vietnamese, as written)
+    note: str | None = None        # by: province: what the province decided and why
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, v: Any) -> Any:
+        return {"by": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _cited(self) -> Source:
+        if self.by == "directive" and not (self.section and self.quote and self.quote.strip()):
+            raise ValueError("a directive source needs the section and the quoted line (`section:`, `quote:`)")
+        if self.by == "province" and self.quote:
+            raise ValueError("a province source quotes nothing of the directive: say why in `note:`")
+        return self
+
+    @property
+    def is_directive(self) -> bool:
+        return self.by == "directive"
+
+    def label(self, directive: str = "1038/UBND-KGVX") -> str:
+        """How the source is shown (board, messages, reports), in Vietnamese."""
+        if self.by == "province":
+            return "theo quyết định của tỉnh (Công văn " + directive + " không quy định)" + \
+                (f": {self.note}" if self.note else "")
+        return f"theo Công văn {directive}, mục {self.section}: “{self.quote}”"
+
+
 class Contact(_Strict):
     email: str | None = None
     webhook: str | None = None
 
 
+class PartyTask(_Strict):
+    """What the directive asks of a party that owes no dated deliverable (shown on the board)."""
+    task: str
+    source: Source
+
+
 class Party(_Strict):
     name: str | None = None
-    contacts: dict[str, Contact]
+    contacts: dict[str, Contact] = Field(default_factory=dict)
+    source: Source                 # why the party is there (the directive's line, or the province's choice)
+    tasks: list[PartyTask] = Field(default_factory=list)
 
 
 class WorkingTime(_Strict):
@@ -207,7 +249,7 @@ class Requirement(_Strict):
     district's, by the readiness flow), or a report submitted."""
     kinds: list[str] = Field(default_factory=list)
     readiness: Literal["ready", "ready_with_warnings"] | None = None
-    report: Literal["district", "province"] | None = None
+    report: Literal["facility", "district", "province"] | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Requirement:
@@ -219,11 +261,12 @@ class Requirement(_Strict):
 class Deadline(_Strict):
     id: str
     name: str
-    party: Literal["districts", "doh"]
+    party: Literal["districts", "doh", "facilities"]
     opens_at: dt.datetime
     due_at: dt.datetime
     requires: Requirement
     escalation: str
+    source: Source                 # the directive's line that sets the date, or `province` (its own decision)
 
     @field_validator("opens_at", "due_at")
     @classmethod
@@ -279,13 +322,30 @@ class Capacity(_Strict):
 class PerUnit(_Strict):
     per_table: int = Field(ge=0)
     per_site: int = Field(ge=0)
+    # required: a missing item blocks the facility; if_available: the directive's "(nếu có)" (II.1, QR
+    # scanners): a missing item is only a warning
+    level: Literal["required", "if_available"] = "required"
+
+
+class ChannelGroup(_Strict):
+    """Channels that count as one of the directive's channels (e.g. the grassroots information system:
+    loudspeakers and commune radio); a `required` group must have been used."""
+    channels: list[str] = Field(min_length=1)
+    required: bool = False
 
 
 class CommunicationRules(_Strict):
     required_messages: list[str] = Field(min_length=1)
-    required_channels: list[str] = Field(min_length=1)
     message_covers: dict[str, list[str]] = Field(default_factory=dict)
+    channel_groups: dict[str, ChannelGroup] = Field(min_length=1)
     severity: Literal["blocking", "warning"] = "blocking"
+
+    @model_validator(mode="after")
+    def _groups(self) -> CommunicationRules:
+        listed = [c for g in self.channel_groups.values() for c in g.channels]
+        if twice := sorted({c for c in listed if listed.count(c) > 1}):
+            raise ValueError(f"channel_groups: {twice} are in more than one group")
+        return self
 
 
 class ReadinessRules(_Strict):
@@ -351,11 +411,18 @@ class Responsibility(_Strict):
     task: str
 
 
+class ReportRecipient(_Strict):
+    """An address a submitted report goes to, and why (the directive's line, or the province's choice)."""
+    address: str
+    source: Source
+
+
 class ReportRules(_Strict):
     """The campaign report (issue 8): who receives it and who is responsible for what."""
 
-    # e-mail recipients of a submitted report, per level; "{code}" is the district's GSO code
-    recipients: dict[Literal["province", "district"], list[str]] = Field(default_factory=dict)
+    # e-mail recipients of a submitted report, per level; "{code}" is the unit's code (district GSO code),
+    # "{district}" the district of a facility
+    recipients: dict[Literal["province", "district", "facility"], list[ReportRecipient]] = Field(default_factory=dict)
     responsibilities: list[Responsibility] = Field(default_factory=list)
 
 
@@ -386,13 +453,28 @@ class CampaignConfig(_Strict):
         ids = [d.id for d in self.deadlines]
         if len(ids) != len(set(ids)):
             raise ValueError("deadline ids must be unique")
+        for d in self.deadlines:
+            # a date the directive does not set must not be escalated in its name: not to the provincial
+            # steering committee the directive reports to
+            if not d.source.is_directive:
+                reach = [who for s in self.escalation_ladders[d.escalation] for who in s.to
+                         if who.split(".", 1)[0] == "provincial_committee"]
+                if reach:
+                    raise ValueError(f"deadline {d.id} is the province's own decision (source: province): its "
+                                     f"ladder {d.escalation!r} must not escalate to {sorted(set(reach))} in the "
+                                     "directive's name")
+        for who in {w.split(".", 1)[0] for steps in self.escalation_ladders.values() for s in steps for w in s.to
+                    if "." in w}:
+            if who not in self.parties:
+                raise ValueError(f"escalation_ladders: {who!r} is not a party of `parties`")
         enums = load_input_kinds().enums
         roles = set(enums["team_role"])
         if unknown := sorted(set(self.teams.roles) - roles):
             raise ValueError(f"teams.roles: {unknown} are not team roles of input_kinds.yaml ({sorted(roles)})")
         comm = self.readiness.communication
         for key, values, enum in (("required_messages", comm.required_messages, "comm_message"),
-                                  ("required_channels", comm.required_channels, "comm_channel"),
+                                  ("channel_groups", [c for g in comm.channel_groups.values() for c in g.channels],
+                                   "comm_channel"),
                                   ("message_covers", [*comm.message_covers, *sum(comm.message_covers.values(), [])],
                                    "comm_message")):
             if unknown := sorted(set(values) - set(enums[enum])):

@@ -1,7 +1,7 @@
 """Deadlines as data: what each party owes, by when, its state at any moment, and which escalation steps
 are due (pure functions; the database and the sending are elsewhere).
 
-    board = deliverables(campaign, extensions)                  # one per (deadline, party)
+    board = deliverables(campaign, extensions, facilities)      # one per (deadline, party)
     state_of(d, completed_at, now)                              # done_on_time | done_late | due | overdue
     steps_due(d, ladder, completed_at, now, calendar)           # the steps to have sent by `now`
 
@@ -36,7 +36,7 @@ DOH = "doh"
 class Deliverable:
     deadline: str
     name: str
-    party: str                      # GSO district code or "doh"
+    party: str                      # GSO district code, "doh", or a facility code (its district in `district`)
     opens_at: dt.datetime
     due_at: dt.datetime             # after any extension
     kinds: tuple[str, ...]          # submission kinds it requires (empty for a report)
@@ -45,6 +45,9 @@ class Deliverable:
     readiness: str | None = None    # "ready" | "ready_with_warnings": a readiness status it requires
     original_due_at: dt.datetime | None = None   # set when an extension moved it
     extension_reason: str | None = None
+    source: str = "directive"       # "directive": a line of the directive sets it | "province": its own decision
+    source_text: str = ""           # that line, or the province's note (how the board and messages say it)
+    district: str | None = None     # the district of a facility party (its health centre collects the plan)
 
 
 @dataclass(frozen=True)
@@ -57,17 +60,30 @@ class Extension:
     at: dt.datetime
 
 
-def deliverables(campaign: CampaignConfig, extensions: Iterable[Extension] = ()) -> list[Deliverable]:
-    """Every (deadline, party) of the campaign; the latest extension for a party (else for "*") wins."""
+PROVINCE_DECISION = "theo quyết định của tỉnh"
+
+
+def deliverables(campaign: CampaignConfig, extensions: Iterable[Extension] = (),
+                 facilities: Mapping[str, str] | None = None) -> list[Deliverable]:
+    """Every (deadline, party) of the campaign; the latest extension for a party (else for "*") wins.
+    `facilities` (facility code -> district code, the accepted facility lists) are the parties of a
+    deadline owed by facilities; without them such a deadline has no party yet."""
     latest: dict[tuple[str, str], Extension] = {}
     for e in sorted(extensions, key=lambda e: e.at):
         latest[(e.deadline, e.party)] = e
     out = []
     for d in campaign.deadlines:
-        parties = campaign.district_codes if d.party == "districts" else [DOH]
-        for party in parties:
+        if d.party == "facilities":
+            parties = [(f, district) for f, district in sorted((facilities or {}).items())
+                       if district in campaign.district_codes]
+        else:
+            parties = [(p, p if p != DOH else None) for p in (campaign.district_codes if d.party == "districts"
+                                                              else [DOH])]
+        by, text = d.source.by, d.source.label(campaign.campaign.directive)
+        for party, district in parties:
             item = Deliverable(d.id, d.name, party, d.opens_at, d.due_at, tuple(d.requires.kinds), d.requires.report,
-                               d.escalation, readiness=d.requires.readiness)
+                               d.escalation, readiness=d.requires.readiness, source=by, source_text=text,
+                               district=district)
             ext = latest.get((d.id, party)) or latest.get((d.id, "*"))
             if ext is not None:
                 item = replace(item, due_at=ext.due_at, original_due_at=d.due_at, extension_reason=ext.reason)
@@ -200,10 +216,14 @@ class Recipient:
     address: str         # an e-mail address or a URL
 
 
-def recipients(step: EscalationStep, party: str, campaign: CampaignConfig) -> list[Recipient]:
+def recipients(step: EscalationStep, party: str, campaign: CampaignConfig, *,
+               district: str | None = None) -> list[Recipient]:
     """Each `to` entry of the step: a contact of the party's own (district: `district_default` with
-    {code}) or `<party>.<contact>` of `parties`; each of the step's channels the contact has an address for."""
+    {code}) or `<party>.<contact>` of `parties`; each of the step's channels the contact has an address for.
+    A facility party (`district` given) is reached through its district's contacts (its health centre)."""
     out: list[Recipient] = []
+    if district is not None and party != DOH:
+        party = district
     for who in step.to:
         if "." in who:
             party_key, contact_key = who.split(".", 1)
@@ -226,24 +246,48 @@ def local_text(instant: dt.datetime) -> str:
 
 STEP_TITLES = {"reminder": "Nhắc việc", "warning": "Cảnh báo sắp hết hạn", "overdue": "Quá hạn",
                "escalated": "Báo cáo cấp trên: quá hạn"}
+# a date the province set itself is not reported upward in the directive's name
+PROVINCE_STEP_TITLES = {**STEP_TITLES, "escalated": "Báo cáo Sở Y tế: quá hạn (hạn do tỉnh quyết định)"}
+
+
+def title_of(item: Deliverable, step: str, now: dt.datetime) -> str:
+    """The title by the real state at `now`: a reminder or warning sent after the due time (a watch
+    catching up) is titled as overdue, never "Nhắc việc"."""
+    titles = PROVINCE_STEP_TITLES if item.source == "province" else STEP_TITLES
+    if now >= item.due_at and step in ("reminder", "warning"):
+        return STEP_TITLES["overdue"]
+    return titles.get(step, step)
 
 
 def compose(item: Deliverable, step: str, *, party_name: str, missing: list[str], feedback: Mapping[str, str],
-            now: dt.datetime) -> tuple[str, str, dict[str, Any]]:
-    """(subject, body, payload) in Vietnamese: what is owed, by whom, what is missing, where the feedback is."""
-    title = STEP_TITLES.get(step, step)
+            now: dt.datetime, fires_at: dt.datetime | None = None, portal_page: str | None = None,
+            ) -> tuple[str, str, dict[str, Any]]:
+    """(subject, body, payload) in Vietnamese: what is owed, by whom, on whose word (the directive's line
+    or the province's own decision), what is missing, where to look (the portal's pages)."""
+    title = title_of(item, step, now)
     subject = f"[{title}] {item.name} - {party_name} - hạn {local_text(item.due_at)}"
+    if item.source == "province":
+        subject += f" ({PROVINCE_DECISION})"
     lines = [f"{title}: {item.name}.", f"Đơn vị: {party_name}.", f"Hạn nộp: {local_text(item.due_at)}."]
+    if item.source_text:
+        lines.append(f"Căn cứ: {item.source_text}." if item.source == "directive"
+                     else f"Thời hạn này {item.source_text}.")
     if item.original_due_at is not None:
         lines.append(f"(Đã gia hạn từ {local_text(item.original_due_at)}: {item.extension_reason})")
     if now >= item.due_at:
         hours = (now - item.due_at).total_seconds() / 3600
         lines.append(f"Đã quá hạn {hours:.0f} giờ.")
+        if fires_at is not None and step in ("reminder", "warning") and fires_at < now:
+            lines.append(f"(Bước {STEP_TITLES[step].lower()} lẽ ra gửi lúc {local_text(fires_at)}, "
+                         "gửi bù khi hệ thống theo dõi chạy lại.)")
     if missing:
         lines.append("Còn thiếu: " + "; ".join(missing) + ".")
+    if portal_page:
+        lines.append(f"Xem và nộp trên cổng điều phối: {portal_page}")
     for label, where in feedback.items():
         lines.append(f"Kết quả kiểm tra lần nộp gần nhất ({label}): {where}")
     lines.append("Tin nhắn tự động của hệ thống điều phối chiến dịch tiêm chủng.")
-    payload = {"deadline": item.deadline, "party": item.party, "step": step, "due_at": item.due_at.isoformat(),
-               "missing": missing, "feedback": dict(feedback), "text": "\n".join(lines)}
+    payload = {"deadline": item.deadline, "party": item.party, "step": step, "title": title,
+               "due_at": item.due_at.isoformat(), "source": item.source, "missing": missing,
+               "feedback": dict(feedback), "portal": portal_page, "text": "\n".join(lines)}
     return subject, "\n".join(lines), payload

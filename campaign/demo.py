@@ -157,9 +157,12 @@ def _reports_lines(reports: dict[str, Any] | None) -> list[str]:
     if not reports or not reports.get("province"):
         return []
     p = reports["province"]
+    f = p["figures"]
     return [f"Reports: the province's (version {p['version']}) and {reports['built']['district']} districts', DOCX and "
             f"PDF; {reports['with_missing_data']} say on their pages which data are still missing. Approve and send "
-            f"with `campaign report approve` and `campaign report --submit` (outputs: reports)."]
+            f"with `campaign report approve` and `campaign report --submit` (outputs: reports).",
+            f"  the province's report: {f.get('facilities_ready')}/{f.get('facilities_total')} facilities ready, "
+            f"{f.get('people_total')} people on the master list ({f.get('people_eligible')} eligible)."]
 
 
 def _plan_lines(plan: dict[str, Any] | None) -> list[str]:

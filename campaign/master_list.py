@@ -311,7 +311,8 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
         with watch.stage("eligibility"):
             prio = PriorityRules(order=tuple(rules.priority_order), age_group=rules.age_group,
                                  age_group_min_age=rules.age_group_min_age,
-                                 outbreak_communes=frozenset(campaign.outbreak_communes))
+                                 outbreak_communes=frozenset(campaign.outbreak_communes),
+                                 product_doses={k: v.doses for k, v in campaign.vaccine_products.items()})
             persons = people(records, person_of_record, link_events(records, events),
                              campaign_date=campaign.campaign.campaign_date,
                              min_age=campaign.campaign.min_age_years, rules=prio)
@@ -366,7 +367,9 @@ def _write(session: Session, run_id: int, records: pd.DataFrame, person_of_recor
         "next_dose": persons["next_dose"].to_numpy(), "outbreak": persons["outbreak"].to_numpy(dtype=bool),
         "invite_rank": persons["invite_rank"], "dose1_product": persons["dose1_product"].to_numpy(dtype=object),
         "dose1_date": persons["dose1_date"].to_numpy(dtype=object),
-        "deferred_on": persons["deferred_on"].to_numpy(dtype=object)}))
+        "deferred_on": persons["deferred_on"].to_numpy(dtype=object),
+        "referred": (persons["referred"].fillna(False).to_numpy(dtype=bool) if "referred" in persons
+                     else False)}))
     if not review.empty:
         rec = records.set_index("record_id")
         a, b = rec.loc[review["record_id_l"].to_numpy()], rec.loc[review["record_id_r"].to_numpy()]

@@ -14,7 +14,8 @@ submission behind it is `unknown`, never `ready`.
 
 - Infrastructure: what a facility needs comes from its number of vaccination tables through
   `infrastructure_rules` (per table, per site); what it has from its `infrastructure` row (the internet
-  line as 1/0). Each missing item is a blocking gap. A facility with no vaccination table cannot hold a
+  line as 1/0). Each missing `required` item is a blocking gap; a missing `if_available` item (the
+  directive's "máy quét QR (nếu có)") is a warning. A facility with no vaccination table cannot hold a
   session: blocking.
 - Training: a person is trained for a role when a `training` row with that role is completed on or
   before today. Each role of `teams.roles` needs that many trained people per vaccination table: fewer
@@ -26,8 +27,13 @@ submission behind it is `unknown`, never `ready`.
   trained, a team not updated within `teams.max_team_age_days` before an imminent session, or no session
   listed at all are warnings. A person on two teams of the same session (same ID or phone anywhere in
   the province, or the same name at the same facility) is blocking for every facility involved.
-- Communication (per district): every required message on every required channel, dated on or before
-  today; what is missing is a gap of the configured severity.
+- Communication (per district; directive section 3: "Chỉ đạo hệ thống thông tin cơ sở ... tăng cường
+  tuyên truyền"): every required message (register, follow the news, look up the certificate) out on
+  one of the directive's channels (`channel_groups`: the grassroots information system, the press),
+  dated on or before today, and every required group (the grassroots system) used for at least one of
+  them; other channels (social media, SMS...) are allowed, not required, and do not count. What is
+  missing is a gap of the configured severity: `communication:<message>@<groups>` or
+  `communication:channel@<group>`.
 
 People are matched between `staff` and `training` by ID number, else phone (anywhere in the district),
 else folded name at the same facility; a name alone never matches across facilities (namesakes are
@@ -75,6 +81,28 @@ def district_names(codes: Iterable[str]) -> dict[str, str]:
     return {c: u.name for c in codes if (u := units.district(c)) is not None}
 
 
+# A facility or district in one of these statuses counts as ready ("ready_with_warnings" is ready).
+READY_STATUSES = (READY, WARNINGS)
+
+
+def count_facilities(statuses: Iterable[str]) -> dict[str, Any]:
+    """The one count of facilities every output shows (CLI, portal, artifacts, demo, reports):
+    `facilities_total`, `facilities_ready` (ready + ready_with_warnings) and `facilities_by_status`."""
+    statuses = list(statuses)
+    by_status = {s: statuses.count(s) for s in STATUSES}
+    return {"facilities_total": len(statuses), "facilities_ready": sum(by_status[s] for s in READY_STATUSES),
+            "facilities_by_status": by_status}
+
+
+def count_districts(statuses: Iterable[str]) -> dict[str, Any]:
+    """The one count of districts: `districts_total`, `districts_ready` (ready + ready_with_warnings) and
+    `districts_by_status`."""
+    statuses = list(statuses)
+    by_status = {s: statuses.count(s) for s in STATUSES}
+    return {"districts_total": len(statuses), "districts_ready": sum(by_status[s] for s in READY_STATUSES),
+            "districts_by_status": by_status}
+
+
 def worst(statuses: Iterable[str]) -> str:
     """The roll-up of statuses (an empty roll-up is unknown)."""
     ranked = [_RANK[s] for s in statuses]
@@ -88,10 +116,13 @@ class ReadinessRules:
     max_team_age_days: int
     stale_check_days_ahead: int
     required_messages: tuple[str, ...]
-    required_channels: tuple[str, ...]
+    channel_groups: dict[str, tuple[str, ...]]          # group -> channels (the directive's channels)
+    required_groups: tuple[str, ...]                    # groups a district must have used
     message_covers: dict[str, tuple[str, ...]]
     communication_severity: str
     owners: dict[str, str]
+    # infrastructure item -> "required" | "if_available" (an item not listed is required)
+    infrastructure_levels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, campaign: CampaignConfig) -> ReadinessRules:
@@ -102,11 +133,13 @@ class ReadinessRules:
             max_team_age_days=campaign.teams.max_team_age_days,
             stale_check_days_ahead=campaign.readiness.stale_check_days_ahead,
             required_messages=tuple(comm.required_messages),
-            required_channels=tuple(comm.required_channels),
+            channel_groups={k: tuple(g.channels) for k, g in comm.channel_groups.items()},
+            required_groups=tuple(k for k, g in comm.channel_groups.items() if g.required),
             message_covers={k: tuple(v) for k, v in comm.message_covers.items()},
             communication_severity=comm.severity,
             owners={"infrastructure": "district", "training": "district", "teams": "facility",
                     "communication": "district", **campaign.readiness.owners},
+            infrastructure_levels={k: v.level for k, v in campaign.infrastructure_rules.items()},
         )
 
 
@@ -277,6 +310,11 @@ def _infrastructure(fac: pd.DataFrame, infra: pd.DataFrame, rules: ReadinessRule
             if available < needed:
                 declared = row.get(DECLARED_COLUMN.get(item, ""), None)
                 note = f"; cơ sở báo cần bổ sung {int(declared)}" if declared is not None and pd.notna(declared) else ""
+                if rules.infrastructure_levels.get(item, "required") == "if_available":   # "(nếu có)"
+                    _gap(gaps, f["district"], f["facility_code"], "infrastructure", item, needed - available,
+                         WARNING, owner, f"nên có {needed} (nếu có), hiện có {available}{note}")
+                    status[i] = worst([status[i], WARNINGS])
+                    continue
                 _gap(gaps, f["district"], f["facility_code"], "infrastructure", item, needed - available, BLOCKING,
                      owner, f"cần {needed}, hiện có {available}{note}")
                 status[i] = NOT_READY
@@ -506,8 +544,17 @@ def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rul
 
 def _communication(inputs: ReadinessInputs, rules: ReadinessRules, today: dt.date,
                    gaps: list[dict[str, Any]]) -> tuple[dict[str, str], pd.DataFrame]:
+    """Per district: each required message on a channel of a directive channel group, each required group
+    used. The frame: one row per district and required message, `channel` the directive channel it went
+    out on first ("" when it did not), `done`."""
     comm = inputs.communication
     owner = rules.owners["communication"]
+    group_of = {c: g for g, channels in rules.channel_groups.items() for c in channels}
+    order = {c: i for i, c in enumerate(group_of)}
+    everywhere = "+".join(rules.channel_groups)
+    from campaign.config import load_input_kinds
+
+    labels = {k: v.label for k, v in load_input_kinds().enums["comm_channel"].items()}
     rows, status = [], {}
     for d in inputs.districts:
         if not inputs.has_kind(d, "communication"):
@@ -516,20 +563,33 @@ def _communication(inputs: ReadinessInputs, rules: ReadinessRules, today: dt.dat
         here = comm[(comm["district"] == d)] if len(comm) else comm
         if len(here):
             here = here[pd.to_datetime(here["activity_date"]).dt.date <= today]
-        covered: set[tuple[str, str]] = set()
+        on: dict[str, str] = {}          # message -> the directive channel it went out on
+        used: set[str] = set()           # groups that carried a required message
         for message, channel in zip(here.get("message", []), here.get("channel", []), strict=True):
+            if channel not in group_of:
+                continue                 # allowed, not one of the directive's channels
             for m in rules.message_covers.get(message, (message,)):
-                covered.add((m, channel))
-        worst_here = READY
+                if m in rules.required_messages:
+                    used.add(group_of[channel])
+                    if m not in on or order[channel] < order[on[m]]:
+                        on[m] = channel
+        missing = READY
+        bad = NOT_READY if rules.communication_severity == BLOCKING else WARNINGS
         for message in rules.required_messages:
-            for channel in rules.required_channels:
-                done = (message, channel) in covered
-                rows.append({"district": d, "message": message, "channel": channel, "done": done})
-                if not done:
-                    _gap(gaps, d, None, "communication", f"communication:{message}@{channel}", 1,
-                         rules.communication_severity, owner, "chưa có hoạt động truyền thông đã thực hiện")
-                    worst_here = worst([worst_here, NOT_READY if rules.communication_severity == BLOCKING else WARNINGS])
-        status[d] = worst_here
+            done = message in on
+            rows.append({"district": d, "message": message, "channel": on.get(message, ""), "done": done})
+            if not done:
+                _gap(gaps, d, None, "communication", f"communication:{message}@{everywhere}", 1,
+                     rules.communication_severity, owner,
+                     "chưa có hoạt động tuyên truyền đã thực hiện qua hệ thống thông tin cơ sở hoặc báo chí")
+                missing = worst([missing, bad])
+        for group in rules.required_groups:
+            if group not in used:
+                _gap(gaps, d, None, "communication", f"communication:channel@{group}", 1,
+                     rules.communication_severity, owner,
+                     "chưa tuyên truyền qua " + ", ".join(labels.get(c, c) for c in rules.channel_groups[group]))
+                missing = worst([missing, bad])
+        status[d] = missing
     return status, pd.DataFrame(rows, columns=["district", "message", "channel", "done"])
 
 
@@ -570,21 +630,17 @@ def assess(inputs: ReadinessInputs, rules: ReadinessRules, *, today: dt.date) ->
         statuses = list(mine["status"])
         has_facilities = inputs.has_kind(d, "facilities")
         status = worst([*statuses, comm_status[d]]) if has_facilities else UNKNOWN
-        counts = {s: statuses.count(s) for s in STATUSES}
         district_rows.append({
-            "district": d, "status": status, "facilities_total": len(mine),
-            "facilities_ready": counts[READY] + counts[WARNINGS], **{f"facilities_{s}": counts[s] for s in STATUSES},
+            "district": d, "status": status, **count_facilities(statuses),
             "communication": comm_status[d], "has_facilities": has_facilities,
             "blocking_gaps": int(((gap_frame["district"] == d) & (gap_frame["severity"] == BLOCKING)).sum()),
         })
     districts = pd.DataFrame(district_rows)
+    in_province = facilities["district"].isin(list(inputs.districts)) if len(facilities) else []
     province = {
         "status": worst(districts["status"]) if len(districts) else UNKNOWN,
-        "districts_total": len(districts),
-        "districts_ready": int(districts["status"].isin([READY, WARNINGS]).sum()) if len(districts) else 0,
-        "facilities_total": int(districts["facilities_total"].sum()) if len(districts) else 0,
-        "facilities_ready": int(districts["facilities_ready"].sum()) if len(districts) else 0,
-        **{f"districts_{s}": int((districts["status"] == s).sum()) if len(districts) else 0 for s in STATUSES},
+        **count_districts(districts["status"] if len(districts) else []),
+        **count_facilities(facilities.loc[in_province, "status"] if len(facilities) else []),
     }
     coverage = _coverage(fac, training, staff, trained_roles)
     return Assessment(as_of=today, facilities=facilities, gaps=gap_frame, training=coverage, training_to_hold=to_hold,
@@ -595,6 +651,24 @@ def assess(inputs: ReadinessInputs, rules: ReadinessRules, *, today: dt.date) ->
 # ---------------------------------------------------------------------------------------------------------
 # History, JSON and text
 # ---------------------------------------------------------------------------------------------------------
+
+
+def counts_of(result: Assessment, *, district: str | None = None, facility: str | None = None) -> dict[str, Any]:
+    """The facility counts of the province (no argument), of one district or of one facility, read from the
+    assessment as `assess` counted them (`count_facilities`): what the reports show next to the CLI."""
+    if facility is not None:
+        f = result.facilities
+        mine = f["facility_code"] == facility
+        if district is not None:
+            mine &= f["district"] == district
+        return count_facilities(f.loc[mine, "status"])
+    if district is not None:
+        rows = result.districts[result.districts["district"] == district].to_dict("records")
+        row = rows[0] if rows else count_facilities([])
+    else:
+        row = result.province
+    return {"facilities_total": int(row["facilities_total"]), "facilities_ready": int(row["facilities_ready"]),
+            "facilities_by_status": {s: int(n) for s, n in row["facilities_by_status"].items()}}
 
 
 def _gap_dicts(gaps: pd.DataFrame) -> list[dict[str, Any]]:
@@ -623,7 +697,7 @@ def record(session: Session, result: Assessment, *, run_id: str, as_of: dt.datet
             run_id=run_id, as_of=as_of, level="district", district=d["district"], status=d["status"],
             facilities_total=d["facilities_total"], facilities_ready=d["facilities_ready"],
             details={"communication": d["communication"],
-                     "by_status": {s: d[f"facilities_{s}"] for s in STATUSES},
+                     "by_status": dict(d["facilities_by_status"]),
                      "gaps": _gap_dicts(mine[mine["facility"].isna()])},
             inputs=inputs_by_district.get(d["district"], [])))
     p = result.province
@@ -678,7 +752,7 @@ def to_json(result: Assessment, *, district: str | None = None, names: dict[str,
         rows.append({
             "district": d["district"], "name": names.get(d["district"]), "status": d["status"],
             "facilities_total": int(d["facilities_total"]), "facilities_ready": int(d["facilities_ready"]),
-            "facilities_by_status": {s: int(d[f"facilities_{s}"]) for s in STATUSES},
+            "facilities_by_status": {s: int(n) for s, n in d["facilities_by_status"].items()},
             "communication": d["communication"],
             "gaps": [{"facility": g["facility"], "item": g["item"], "missing": g["missing"], "owner": g["owner"],
                       "detail": g["detail"]} for g in _gap_dicts(mine[mine["severity"] == BLOCKING])],

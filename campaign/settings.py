@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     portal_idle_hours: float = 2
     portal_secure_cookies: bool = False
     prefect_ui_url: str | None = None
+    # The portal's address as the districts reach it: escalation messages link to its pages (the district's
+    # page /huyen/<code>, a submission's feedback /nop/<id>), never to files on the server.
+    portal_url: str = "http://127.0.0.1:8080"
 
     @property
     def resolved_database_url(self) -> str:

@@ -100,7 +100,7 @@ def completion(item: Deliverable, first: dict[tuple[str, str], dt.datetime],
     return (None if missing else max(times)), missing  # type: ignore[type-var]
 
 
-REPORT_LABEL = {"district": "cấp huyện", "province": "cấp tỉnh"}
+REPORT_LABEL = {"facility": "kế hoạch của cơ sở", "district": "cấp huyện", "province": "cấp tỉnh"}
 
 
 def _first_submitted(session: Session) -> dict[tuple[str, str], dt.datetime]:
@@ -120,22 +120,50 @@ def _kind_label(kind: str) -> str:
     return kinds.kinds[kind].label if kind in kinds.kinds else kind
 
 
-def _party_name(party: str, campaign: CampaignConfig) -> str:
+def _party_name(party: str, campaign: CampaignConfig, facilities: dict[str, tuple[str, str]] | None = None) -> str:
     if party == DOH:
         return campaign.parties[DOH].name or "Sở Y tế"
     from campaign.readiness import district_names
 
+    if facilities and party in facilities:   # a facility: its name, and the district whose TTYT collects
+        district, name = facilities[party]
+        return f"{name or party} ({party}), {district_names([district]).get(district, district)}"
     return f"TTYT {district_names([party]).get(party, party)} ({party})"
 
 
+def facility_parties(session: Session, campaign: CampaignConfig) -> dict[str, tuple[str, str]]:
+    """facility code -> (district, name) from the current accepted facility lists: the parties of a
+    deadline owed by facilities. Read only when the campaign has one."""
+    if not any(d.party == "facilities" for d in campaign.deadlines):
+        return {}
+    from campaign.store.current import current_rows
+
+    rows, _ = current_rows(session, "facilities", ["facility_code", "facility_name"], campaign.district_codes)
+    return {str(r.facility_code): (str(r.district), str(r.facility_name or ""))
+            for r in rows.itertuples(index=False) if r.facility_code}
+
+
+def portal_url(path: str) -> str:
+    """A page of the portal (CAMPAIGN_PORTAL_URL): where a message sends its reader."""
+    from campaign.settings import get_settings
+
+    return get_settings().portal_url.rstrip("/") + path
+
+
+def _portal_page(item: Deliverable) -> str:
+    if item.party == DOH:
+        return portal_url("/tinh")
+    return portal_url(f"/huyen/{item.district or item.party}")
+
+
 def _latest_feedback(session: Session, party: str) -> dict[str, str]:
-    """kind -> the feedback file of the district's latest submission of that kind (where to look)."""
+    """kind -> the portal's feedback page of the district's latest checked submission of that kind."""
     rows = session.execute(
-        select(Submission.kind, Submission.feedback_path).where(Submission.district_code == party,
-                                                               Submission.feedback_path.is_not(None))
+        select(Submission.kind, Submission.id).where(Submission.district_code == party,
+                                                     Submission.feedback_path.is_not(None))
         .order_by(Submission.id)
     ).all()
-    return {k: p for k, p in rows}
+    return {k: portal_url(f"/nop/{i}") for k, i in rows}
 
 
 def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[str, Any]:
@@ -143,8 +171,9 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[
     `escalations_sent` [{deadline, party, step, channel, sent_at (logical), delivered_at}]."""
     first, ready, reports = _first_accepted(session), _first_ready(session), _first_submitted(session)
     calendar = WorkingCalendar.from_config(campaign)
+    facilities = facility_parties(session, campaign)
     items = []
-    for item in deliverables(campaign, extensions(session)):
+    for item in deliverables(campaign, extensions(session), {f: d for f, (d, _n) in facilities.items()}):
         done_at, missing = completion(item, first, ready, reports)
         finished = done_at is not None and done_at <= now
         upcoming = [] if finished else sorted(
@@ -158,6 +187,9 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[
             "missing": [] if finished else missing,
             "extended_from": item.original_due_at.isoformat() if item.original_due_at else None,
             "extension_reason": item.extension_reason,
+            # the directive's line that sets it, or the province's own decision (said as such)
+            "source": item.source, "source_text": item.source_text,
+            **({"district": item.district} if item.district and item.district != item.party else {}),
         })
     sent = session.execute(
         select(Escalation.deadline_id, Escalation.party, Escalation.step, OutboxMessage.channel,
@@ -168,6 +200,12 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[
     return {
         "now": now.isoformat(),
         "deliverables": items,
+        # parties the directive names with tasks but no dated deliverable (DIC, Viettel)
+        "parties_without_deadline": [
+            {"party": key, "name": p.name or key, "source": p.source.by,
+             "source_text": p.source.label(campaign.campaign.directive),
+             "tasks": [{"task": t.task, "source_text": t.source.label(campaign.campaign.directive)} for t in p.tasks]}
+            for key, p in campaign.parties.items() if p.tasks],
         "escalations_sent": [{"deadline": d, "party": p, "step": s, "channel": c, "sent_at": t.isoformat(),
                               "delivered_at": dl.isoformat() if dl else None, "status": st}
                              for d, p, s, c, t, dl, st in sent],
@@ -188,8 +226,9 @@ def escalate(session: Session, campaign: CampaignConfig, now: dt.datetime) -> li
     calendar = WorkingCalendar.from_config(campaign)
     first, ready, reports = _first_accepted(session), _first_ready(session), _first_submitted(session)
     done = {(d, p, s) for d, p, s in session.execute(select(Escalation.deadline_id, Escalation.party, Escalation.step))}
+    facilities = facility_parties(session, campaign)
     written: list[Written] = []
-    for item in deliverables(campaign, extensions(session)):
+    for item in deliverables(campaign, extensions(session), {f: d for f, (d, _n) in facilities.items()}):
         done_at, missing = completion(item, first, ready, reports)
         ladder = campaign.escalation_ladders[item.ladder]
         due_steps = [d for d in steps_due(item, ladder, done_at, now, calendar, count=campaign.working_time.count)
@@ -197,19 +236,21 @@ def escalate(session: Session, campaign: CampaignConfig, now: dt.datetime) -> li
         if not due_steps:
             continue
         # what the messages of this deliverable say, read once for all its steps
-        context = {"party_name": _party_name(item.party, campaign),
+        context = {"party_name": _party_name(item.party, campaign, facilities),
                    "missing": [_kind_label(k) for k in missing],   # readiness and report labels pass through
-                   "feedback": _latest_feedback(session, item.party) if item.party != DOH else {}}
+                   "feedback": _latest_feedback(session, item.party)
+                   if item.party != DOH and item.party in campaign.district_codes else {},
+                   "portal_page": _portal_page(item)}
         for due in due_steps:
             key = (item.deadline, item.party, due.step.step)
-            subject, body, payload = compose(item, due.step.step, now=now, **context)
+            subject, body, payload = compose(item, due.step.step, now=now, fires_at=due.fires_at, **context)
             try:
                 with session.begin_nested():
                     esc = Escalation(deadline_id=item.deadline, party=item.party, step=due.step.step,
                                      due_at=item.due_at, logical_sent_at=now)
                     session.add(esc)
                     session.flush()
-                    targets = recipients(due.step, item.party, campaign)
+                    targets = recipients(due.step, item.party, campaign, district=item.district)
                     for r in targets:
                         session.add(OutboxMessage(escalation_id=esc.id, channel=r.channel, recipient=r.address,
                                                   subject=subject, body=body, payload=payload, status="pending",

@@ -42,9 +42,21 @@ def publish_readiness_artifacts(run_id: str) -> int:
     with Session(res.engine) as session:
         records = list(session.scalars(select(ReadinessRecord).where(ReadinessRecord.run_id == run_id)
                                        .order_by(ReadinessRecord.id)))
+    tables, markdown = readiness_artifacts(records, names)
+    for t in tables:
+        create_table_artifact(key=t["key"], table=t["table"], description=t["description"])
+    create_markdown_artifact(key="readiness-province", markdown=markdown["markdown"],
+                             description=markdown["description"])
+    return len(tables) + 1
+
+
+def readiness_artifacts(records: list[ReadinessRecord], names: dict[str, str]
+                        ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The artifacts' content, from one run's records (the counts `assess` made, nothing counted here):
+    ([{key, table, description}] one per district, {markdown, description} of the province)."""
     province = next(r for r in records if r.level == "province")
     districts = [r for r in records if r.level == "district"]
-    count = 0
+    tables = []
     for d in districts:
         facilities = [r for r in records if r.level == "facility" and r.district == d.district]
         table = [{"facility": f.facility_code, "status": f.status, **{k: f.details.get(k) for k in
@@ -57,12 +69,11 @@ def publish_readiness_artifacts(run_id: str) -> int:
             table.append({"facility": "(district)", "status": g["severity"], "infrastructure": "", "training": "",
                           "teams": "", "blocking_gaps": int(g["severity"] == "blocking"),
                           "warnings": int(g["severity"] == "warning"), "first_gap": f"{g['item']}: {g['detail']}"})
-        create_table_artifact(
+        tables.append(dict(
             key=f"readiness-{d.district}", table=table or [{"facility": "-", "status": d.status}],
             description=f"{d.district} {names.get(d.district, '')}: {d.status} ({STATUS_VI[d.status]}), "
                         f"{d.facilities_ready}/{d.facilities_total} facilities ready, communication "
-                        f"{d.details.get('communication')}; as of {clock.local(province.as_of):%d/%m/%Y %H:%M}")
-        count += 1
+                        f"{d.details.get('communication')}; as of {clock.local(province.as_of):%d/%m/%Y %H:%M}"))
     lines = [f"# Readiness of the province as of {clock.local(province.as_of):%d/%m/%Y %H:%M}",
              "", f"**{province.status}** ({STATUS_VI[province.status]}): {province.facilities_ready}/"
              f"{province.facilities_total} facilities ready, {province.details.get('districts_ready', 0)}/"
@@ -74,6 +85,4 @@ def publish_readiness_artifacts(run_id: str) -> int:
         lines.append(f"| {d.district} {names.get(d.district, '')} | {d.status} | {d.facilities_ready}/"
                      f"{d.facilities_total} | {by.get('not_ready', 0)} | {by.get('unknown', 0)} | "
                      f"{d.details.get('communication')} |")
-    create_markdown_artifact(key="readiness-province", markdown="\n".join(lines),
-                             description=f"Province readiness: {province.status}")
-    return count + 1
+    return tables, {"markdown": "\n".join(lines), "description": f"Province readiness: {province.status}"}

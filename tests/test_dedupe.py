@@ -342,3 +342,26 @@ def test_em_keeps_a_vanishing_m_at_splinks_floor_instead_of_failing() -> None:
         level.m_probability = "level not observed in training dataset"   # Splink's marker passes through
     with pytest.raises(ValueError, match="below the minimum"):
         level.m_probability = 0.0
+
+
+def test_abdala_counts_three_doses_before_fully_vaccinated() -> None:
+    """vaccine_products.abdala.doses: 3 (DOMAIN.md: "3 doses, 14 days apart"): after dose 2 of Abdala a
+    person is not fully vaccinated; their next dose is 3, due from dose 2. A 2-dose product stops at 2."""
+    from campaign.config import load_campaign
+
+    doses = {k: v.doses for k, v in load_campaign().vaccine_products.items()}
+    assert doses["abdala"] == 3 and doses["astrazeneca"] == 2
+    recs = _people_records(3, dose1_date=["2021-07-01"] * 3, dose1_product=["abdala", "astrazeneca", "abdala"])
+    events = pd.DataFrame({"record_id": [0, 1, 2, 2], "session_date": [dt.date(2021, 7, 15)] * 3 + [dt.date(2021, 7, 29)],
+                           "screening_result": ["eligible"] * 4, "vaccinated": ["yes"] * 4, "dose_number": [2, 2, 2, 3],
+                           "product": ["abdala", "astrazeneca", "abdala", "abdala"]})
+    out = people(recs, np.array(["A", "B", "C"], dtype=object), events, campaign_date=dt.date(2021, 7, 29),
+                 min_age=18, rules=PriorityRules(product_doses=doses)).set_index("person_id")
+    assert bool(out.loc["A", "eligible"]) and out.loc["A", "next_dose"] == 3
+    assert out.loc["A", "dose1_date"] == dt.date(2021, 7, 15) and out.loc["A", "dose1_product"] == "abdala"
+    assert out.loc["B", "ineligible_reason"] == "fully_vaccinated"
+    assert out.loc["C", "ineligible_reason"] == "fully_vaccinated"
+    # without the product's dose count (the old rule) dose 2 of Abdala looked like a full course
+    old = people(recs, np.array(["A", "B", "C"], dtype=object), events, campaign_date=dt.date(2021, 7, 29),
+                 min_age=18, rules=PriorityRules()).set_index("person_id")
+    assert old.loc["A", "ineligible_reason"] == "fully_vaccinated"

@@ -813,7 +813,7 @@ def test_readiness_truth(province, code):
                 assert facility not in {r["facility_code"] for r in district_rows}
                 assert facility in {r["facility_code"] for r in _current_rows(province, d.district, "facilities")}
             elif code == "comm_missing_certificate_lookup":
-                assert not {r["message"] for r in district_rows} & {"certificate_lookup", "both"}
+                assert not {r["message"] for r in district_rows} & {"certificate_lookup", "both", "all_three"}
             elif code == "team_missing_role":
                 day, part, _, team = d.note.split()[:4]
                 facility = d.note.rsplit("(", 1)[1].rstrip(")")
@@ -1152,7 +1152,10 @@ def test_readiness_finds_the_planted_fact(province, readiness_of, code):
             assert _gap_items(r, d.district, facility).get("vaccination_tables") == "blocking"
             assert facilities.at[(d.district, facility), "status"] == "not_ready"
         elif code == "infrastructure_gap":
-            assert _gap_items(r, d.district, facility).get(d.note) == "blocking", (facility, d.note)
+            # directive II.1: "máy quét QR (nếu có)": a missing QR scanner is a warning, the rest block
+            level = load_campaign().infrastructure_rules[d.note].level
+            expected = "warning" if level == "if_available" else "blocking"
+            assert _gap_items(r, d.district, facility).get(d.note) == expected, (facility, d.note)
         elif code == "infrastructure_missing_facility":
             facility = d.note.split()[1]
             assert facilities.at[(d.district, facility), "infrastructure"] == "unknown"

@@ -208,3 +208,52 @@ def test_rosters_without_id_numbers_stand_at_every_facility(migrated_engine) -> 
                          .where(PlanSession.run_id == result.run_id)).all()
     assert len(held) == 12 and sum(1 for _f, src in held if src == "standing") == 10
     assert result.summary["province"]["planned"] == 1200
+
+
+def test_a_person_referred_to_hospital_is_planned_at_a_hospital_or_said_why_not(migrated_engine) -> None:
+    """Screening result "Chuyển tiêm tại bệnh viện" (DOMAIN.md; directive II.3 "kết quả khám sàng lọc"):
+    the master list keeps it, the plan sends the person to a hospital site of the district, or leaves them
+    out with `referred_no_hospital` when the district has none."""
+    from sqlalchemy import select as sa_select
+
+    from campaign.store.models import MasterPerson
+
+    campaign = load_campaign()
+    people = _people(3, C1, "R")
+    _world(migrated_engine, people=people, vials=10)
+    visit = pd.DataFrame([{"district": "622", "facility_code": "64622-TYT-01", "full_name": people[0]["full_name"],
+                           "birth_date": people[0]["birth_date"], "sex": "male", "id_number": people[0]["id_number"],
+                           "phone": people[0]["phone"], "session_date": DAY - dt.timedelta(days=2),
+                           "screening_result": "referred", "vaccinated": "no", "product": None, "lot": None,
+                           "dose_number": None, "vaccinated_at": None, "deferral_reason": None}])
+    store_rows(migrated_engine, visit, when=AT, kind="vaccinations")
+    ml.build(migrated_engine, campaign, as_of=AT)
+    with Session(migrated_engine) as s:
+        referred = {p for (p,) in s.execute(sa_select(MasterPerson.person_id).where(MasterPerson.referred))}
+    assert len(referred) == 1
+    (person,) = referred
+    # no hospital in the district: left out, with the reason
+    result = planning.make_plan(migrated_engine, campaign, start=DAY, days=3, as_of=AT)
+    assert person not in set(_invitations(migrated_engine, result.run_id)["person_id"])
+    with Session(migrated_engine) as s:
+        why = dict(s.execute(sa_select(PlanUnplanned.person_id, PlanUnplanned.reason)
+                             .where(PlanUnplanned.run_id == result.run_id)).all())
+    assert why[person] == "referred_no_hospital"
+    # a hospital with a table and a team: planned there
+    hospital = _facilities().iloc[[0]].assign(facility_code="64622-BV-01", facility_name="Bệnh viện",
+                                              facility_type="hospital", commune_code=C2)
+    store_rows(migrated_engine, pd.concat([_facilities(), hospital], ignore_index=True), when=AT, kind="facilities")
+    hospital_team = _staff().assign(facility_code="64622-BV-01")
+    hospital_team = hospital_team.assign(full_name=hospital_team["full_name"] + " BV",
+                                         phone=hospital_team["phone"].str.replace("+8497", "+8498"))
+    store_rows(migrated_engine, pd.concat([_staff(), hospital_team], ignore_index=True), when=AT, kind="staff")
+    store_rows(migrated_engine, pd.concat([_stock(10), _stock(10).assign(facility_code="64622-BV-01")],
+                                          ignore_index=True), when=AT, kind="vaccine_stock")
+    result = planning.make_plan(migrated_engine, campaign, start=DAY, days=3, as_of=AT)
+    inv = _invitations(migrated_engine, result.run_id).set_index("person_id")
+    with Session(migrated_engine) as s:
+        why = dict(s.execute(sa_select(PlanUnplanned.person_id, PlanUnplanned.reason)
+                             .where(PlanUnplanned.run_id == result.run_id)).all())
+    assert person in inv.index, (why, result.summary)
+    assert inv.loc[person, "facility_code"] == "64622-BV-01"
+    assert set(inv.drop(index=person)["facility_code"]) == {"64622-TYT-01"}

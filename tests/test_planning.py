@@ -298,3 +298,56 @@ def test_a_kept_dose_two_must_still_be_due_with_the_same_product() -> None:
                           fixed=first.invitations)
     assert again.freed.set_index("person_id")["reason"].to_dict() == {"P00001": "not_due_any_more"}
     assert "P00001" not in set(again.invitations["person_id"])
+
+
+# --- directive 1038 read exactly (issue 17) ----------------------------------------------------------------
+
+
+def _with_hospital(tables=(2, 1, 0), hospital_tables: int = 1) -> pd.DataFrame:
+    fac = _facilities(tables).assign(facility_type="commune_station")
+    return pd.concat([fac, pd.DataFrame([{"facility_code": "H1", "district": "622", "commune_code": "C2",
+                                          "tables": hospital_tables, "latitude": 14.0, "longitude": 108.1,
+                                          "facility_type": "hospital"}])], ignore_index=True)
+
+
+def test_people_referred_to_hospital_are_planned_at_a_hospital_of_their_district() -> None:
+    """Screening result "Chuyển tiêm tại bệnh viện" (input_kinds.yaml, screening_result `referred`): such a
+    person is vaccinated at a hospital site of the district, never at the commune's station."""
+    people = _people(20).assign(referred=[True] * 3 + [False] * 17)
+    stock = _stock([("F1", "astrazeneca", "A1", DAY + dt.timedelta(days=30), 10),
+                    ("H1", "astrazeneca", "H1", DAY + dt.timedelta(days=30), 10)])
+    plan = plan_sessions(people, _with_hospital(), _teams("F1", "H1"), stock, PRODUCTS, _days(1))
+    where = plan.invitations.set_index("person_id")["facility_code"]
+    assert {where[f"P{i:05d}"] for i in range(3)} == {"H1"}
+    assert set(where.drop([f"P{i:05d}" for i in range(3)])) == {"F1"}
+    assert plan.unplanned.empty
+
+
+def test_people_referred_to_hospital_without_one_are_left_out_with_the_reason() -> None:
+    """"Chuyển tiêm tại bệnh viện" and no hospital site with tables in the district: not planned at the
+    commune's site instead, but left out with `referred_no_hospital` (its Vietnamese label in REASON_TEXT)."""
+    from campaign.planning.core import UNPLANNED_REASONS
+    from campaign.planning.run import REASON_TEXT
+
+    people = _people(20).assign(referred=[True] * 3 + [False] * 17)
+    stock = _stock([("F1", "astrazeneca", "A1", DAY + dt.timedelta(days=30), 10)])
+    for facilities in (_facilities(), _with_hospital(hospital_tables=0)):
+        plan = plan_sessions(people, facilities, _teams("F1", "H1"), stock, PRODUCTS, _days(1))
+        un = plan.unplanned.set_index("person_id")["reason"]
+        assert {un[f"P{i:05d}"] for i in range(3)} == {"referred_no_hospital"}
+        assert set(plan.invitations["person_id"]) == {f"P{i:05d}" for i in range(3, 20)}
+    assert "referred_no_hospital" in UNPLANNED_REASONS and "bệnh viện" in REASON_TEXT["referred_no_hospital"]
+
+
+def test_a_three_dose_product_is_planned_as_dose_3() -> None:
+    """Abdala: 3 doses 14 days apart (DOMAIN.md; vaccine_products.abdala.doses: 3). A person with dose 2 of
+    Abdala given is invited for dose 3 from 14 days after it, with Abdala."""
+    products = {**PRODUCTS, "abdala": Product(10, (14, 14))}
+    people = _people(10).assign(next_dose=[3] * 10, dose1_product=["abdala"] * 10,
+                                dose1_date=[DAY - dt.timedelta(days=13)] * 10)
+    stock = pd.DataFrame([{"facility_code": "F1", "product": "abdala", "lot": "AB1",
+                           "expiry": DAY + dt.timedelta(days=30), "doses_per_vial": 10, "vials_on_hand": 5}])
+    plan = plan_sessions(people, _facilities(), _teams("F1"), stock, products, _days(3))
+    inv = plan.invitations
+    assert len(inv) == 10 and set(inv["dose"]) == {3} and set(inv["product"]) == {"abdala"}
+    assert set(inv["date"]) == {DAY + dt.timedelta(days=1)}   # 14 days after dose 2, not before

@@ -92,10 +92,10 @@ def full_training(code: str, prefix: str) -> list[dict]:
 
 
 def communication_done(*, day: dt.date = dt.date(2021, 7, 27)) -> list[dict]:
+    """The directive's three messages on the grassroots information system and in the press."""
     return [{"activity": "Phát loa", "channel": "loudspeaker", "message": "both", "activity_date": day},
-            {"activity": "Đăng Zalo", "channel": "social_media", "message": "how_to_register", "activity_date": day},
-            {"activity": "Đăng Facebook", "channel": "social_media", "message": "certificate_lookup",
-             "activity_date": day}]
+            {"activity": "Bản tin đài xã", "channel": "commune_radio", "message": "follow_news", "activity_date": day},
+            {"activity": "Đăng Báo Gia Lai", "channel": "press", "message": "certificate_lookup", "activity_date": day}]
 
 
 def ready_district(p: Province, d: str, codes: list[str], tables: int = 1) -> None:
@@ -182,8 +182,47 @@ def test_infrastructure_need_comes_from_the_number_of_tables(rules) -> None:
     r = assess(p.inputs(), rules, today=TODAY)
     assert status_of(r, "F1") == NOT_READY
     infra_gaps = {g for g in gaps_of(r, "F1") if g[0] in ("computers", "qr_scanners", "printers", "internet_lines")}
-    assert infra_gaps == {("computers", 2, "blocking"), ("qr_scanners", 3, "blocking"), ("printers", 1, "blocking"),
+    # QR scanners are "(nếu có)" in directive II.1: missing ones are a warning, never blocking
+    assert infra_gaps == {("computers", 2, "blocking"), ("qr_scanners", 3, "warning"), ("printers", 1, "blocking"),
                           ("internet_lines", 1, "blocking")}
+
+
+def test_a_fully_equipped_facility_without_qr_scanners_is_ready_with_warnings(rules) -> None:
+    """Directive II.1: "Có phương án trang bị hạ tầng kỹ thuật phục vụ tiêm chủng, bao gồm: Máy tính, đường
+    truyền Internet, máy in, máy quét QR (nếu có)." QR scanners only where there are any: not a requirement."""
+    assert rules.infrastructure_levels["qr_scanners"] == "if_available"
+    assert {rules.infrastructure_levels[k] for k in ("computers", "printers", "internet_lines")} == {"required"}
+    p = Province("622")
+    ready_district(p, "622", ["F1"])
+    p.submit("622", "infrastructure", [infra("F1", qr=0)])
+    r = assess(p.inputs(), rules, today=TODAY)
+    f = r.facilities.set_index("facility_code").loc["F1"]
+    assert (f["infrastructure"], f["status"]) == (WARNINGS, WARNINGS)
+    assert gaps_of(r, "F1") == {("qr_scanners", 1, "warning")}
+    assert r.districts.set_index("district").at["622", "status"] == WARNINGS
+
+
+def test_an_if_available_item_never_hides_a_required_one(rules) -> None:
+    """Directive II.1: "Máy tính, đường truyền Internet, máy in" are required; "máy quét QR (nếu có)" is not."""
+    p = Province("622")
+    ready_district(p, "622", ["F1"])
+    p.submit("622", "infrastructure", [infra("F1", qr=0, printers=0)])
+    r = assess(p.inputs(), rules, today=TODAY)
+    assert status_of(r, "F1") == NOT_READY
+    assert gaps_of(r, "F1") == {("qr_scanners", 1, "warning"), ("printers", 1, "blocking")}
+
+
+def test_requirement_level_is_validated(tmp_path) -> None:
+    import yaml
+
+    from campaign.config import DEFAULT_CAMPAIGN_FILE, ConfigError
+
+    data = yaml.safe_load(DEFAULT_CAMPAIGN_FILE.read_text(encoding="utf-8"))
+    data["infrastructure_rules"]["qr_scanners"]["level"] = "optional"
+    bad = tmp_path / "campaign.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="infrastructure_rules.qr_scanners.level"):
+        load_campaign(bad)
 
 
 def test_a_facility_with_zero_tables_is_not_ready(rules) -> None:
@@ -370,19 +409,70 @@ def test_a_facility_upload_newer_than_the_district_file_wins_for_that_facility(r
 # --- communication ---------------------------------------------------------------------------------------
 
 
-def test_communication_needs_every_message_on_every_channel(rules) -> None:
+def test_press_and_loudspeakers_with_the_three_messages_is_ready(rules) -> None:
+    """Directive section 3 (districts): "Chỉ đạo hệ thống thông tin cơ sở hoạt động trên địa bàn tỉnh tăng
+    cường tuyên truyền, hướng dẫn người dân, tổ chức thuộc địa bàn quản lý có nhu cầu đăng ký tiêm chủng sử
+    dụng chức năng “Đăng ký tiêm/Đăng ký tiêm chủng”; tuyên truyền để người dân theo dõi các thông tin về
+    tiêm chủng, tra cứu chứng nhận tiêm chủng Covid-19 qua cổng https://tiemchungcovid19.gov.vn và ứng dụng
+    “Sổ sức khỏe điện tử”"; sections 1-2 name "cơ quan thông tấn báo chí" too. No social media needed."""
+    day = dt.date(2021, 7, 27)
     p = Province("622")
     ready_district(p, "622", ["F1"])
-    done = communication_done()
-    done[2]["activity_date"] = dt.date(2021, 7, 30)   # planned, not yet out
+    p.submit("622", "communication", [
+        {"activity": "Phát loa", "channel": "loudspeaker", "message": "how_to_register", "activity_date": day},
+        {"activity": "Phát loa", "channel": "loudspeaker", "message": "follow_news", "activity_date": day - dt.timedelta(1)},
+        {"activity": "Báo Gia Lai", "channel": "press", "message": "certificate_lookup", "activity_date": day}])
+    r = assess(p.inputs(), rules, today=TODAY)
+    d = r.districts.set_index("district").loc["622"]
+    assert (d["communication"], d["status"]) == (READY, READY)
+    assert gaps_of(r, None) == set()
+    assert r.communication.set_index("message")["channel"].to_dict() == {
+        "how_to_register": "loudspeaker", "follow_news": "loudspeaker", "certificate_lookup": "press"}
+
+
+def test_the_three_messages_are_required(rules) -> None:
+    """Directive II.1: "Tuyên truyền cho người dân, tổ chức thực hiện đăng ký tiêm, theo dõi các thông tin
+    về tiêm chủng và tra cứu chứng nhận tiêm chủng Covid-19 qua cổng https://tiemchungcovid19.gov.vn và ứng
+    dụng “Sổ sức khỏe điện tử”": following the news is the third message; "all_three" carries them all."""
+    day = dt.date(2021, 7, 27)
+    p = Province("622")
+    ready_district(p, "622", ["F1"])
+    done = [{"activity": "Phát loa", "channel": "loudspeaker", "message": "both", "activity_date": day},
+            {"activity": "Đài xã", "channel": "commune_radio", "message": "follow_news",
+             "activity_date": dt.date(2021, 7, 30)}]   # planned, not yet out
     p.submit("622", "communication", done)
     r = assess(p.inputs(), rules, today=TODAY)
-    assert gaps_of(r, None) == {("communication:certificate_lookup@social_media", 1, "blocking")}
+    assert gaps_of(r, None) == {("communication:follow_news@grassroots+press", 1, "blocking")}
     d = r.districts.set_index("district").loc["622"]
     assert d["communication"] == NOT_READY and d["status"] == NOT_READY
     assert d["facilities_ready"] == 1   # the facility itself is ready
-    cov = r.communication.set_index(["message", "channel"])["done"]
-    assert cov[("how_to_register", "loudspeaker")] and not cov[("certificate_lookup", "social_media")]
+    cov = r.communication.set_index("message")["done"]
+    assert cov["how_to_register"] and cov["certificate_lookup"] and not cov["follow_news"]
+    p.submit("622", "communication", [{"activity": "Phát loa", "channel": "commune_radio", "message": "all_three",
+                                       "activity_date": day}])
+    assert assess(p.inputs(), rules, today=TODAY).districts.set_index("district").at["622", "communication"] == READY
+
+
+def test_the_grassroots_system_must_be_used_other_channels_do_not_count(rules) -> None:
+    """Directive section 3: "Chỉ đạo hệ thống thông tin cơ sở hoạt động trên địa bàn tỉnh tăng cường tuyên
+    truyền": a district directs the grassroots system (loudspeakers, commune radio); the press
+    ("cơ quan thông tấn báo chí", sections 1-2) counts too; social media, SMS... are allowed, not required."""
+    day = dt.date(2021, 7, 27)
+    p = Province("622")
+    ready_district(p, "622", ["F1"])
+    p.submit("622", "communication", [
+        {"activity": "Báo Gia Lai", "channel": "press", "message": "all_three", "activity_date": day},
+        {"activity": "Zalo", "channel": "social_media", "message": "all_three", "activity_date": day}])
+    r = assess(p.inputs(), rules, today=TODAY)
+    assert gaps_of(r, None) == {("communication:channel@grassroots", 1, "blocking")}
+    p.submit("622", "communication", [
+        {"activity": "Zalo", "channel": "social_media", "message": "all_three", "activity_date": day},
+        {"activity": "Tờ rơi", "channel": "leaflet", "message": "all_three", "activity_date": day}])
+    r = assess(p.inputs(), rules, today=TODAY)
+    assert {g[0] for g in gaps_of(r, None)} == {"communication:how_to_register@grassroots+press",
+                                                "communication:follow_news@grassroots+press",
+                                                "communication:certificate_lookup@grassroots+press",
+                                                "communication:channel@grassroots"}
 
 
 # --- the summary ------------------------------------------------------------------------------------------

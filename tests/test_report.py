@@ -44,7 +44,7 @@ def _preparation_rows() -> dict[str, pd.DataFrame]:
                                    "phone": f"+8497000000{i}"}
                                   for i, r in enumerate(["reception", "screening", "vaccinator", "recorder",
                                                          "observation"])]),
-        "communication": pd.DataFrame([{"district": "622", "activity": "Phát thanh", "channel": c, "message": "both",
+        "communication": pd.DataFrame([{"district": "622", "activity": "Phát thanh", "channel": c, "message": "all_three",
                                         "activity_date": DAY - dt.timedelta(days=2)}
                                        for c in ("loudspeaker", "social_media")]),
     }

@@ -215,7 +215,9 @@ def test_a_readiness_level_as_deliverable(migrated_engine, campaign) -> None:
     go_live = Deadline.model_validate({
         "id": "district_go_live", "name": "Sẵn sàng triển khai (huyện)", "party": "districts",
         "opens_at": "2021-07-28T08:00:00+07:00", "due_at": "2021-07-30T00:00:00+07:00",
-        "requires": {"readiness": "ready_with_warnings"}, "escalation": "district_ladder"})
+        "requires": {"readiness": "ready_with_warnings"}, "escalation": "province_district_ladder",
+        # the directive sets no go-live date: a deadline the province adds says so (issue 17)
+        "source": "province"})
     custom = campaign.model_copy(update={"deadlines": [go_live]})
     with Session(migrated_engine) as s, s.begin():
         for district, status, when in (("622", "not_ready", at("28/07 09:00")), ("622", "ready", at("29/07 07:00")),

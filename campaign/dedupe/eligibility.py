@@ -2,11 +2,13 @@
 
 Per person (all the rows that are the same person together):
 - eligibility: 18+ on the campaign date (DOMAIN.md; a year-only birth date counts from 1 January),
-  not fully vaccinated (a dose 2 in any of the person's rows or vaccination records), not
+  not fully vaccinated (as many doses given, in any of the person's rows or vaccination records, as the
+  product's `doses`: 2, or 3 for Abdala; a product not known counts 2), not
   contraindicated; a deferral (hoãn tiêm) makes the person ineligible for now: planning returns such
-  people to the pool later (`deferred_on`; they keep a rank of invitation). The next dose is 2 when a
-  dose 1 is known anywhere; its date and product (the latest dose 1 known: dose 2 is then never due
-  too early) give planning the due window of dose 2.
+  people to the pool later (`deferred_on`; they keep a rank of invitation). The next dose is one more
+  than the highest given (2 when a dose 1 is known anywhere; 3 after dose 2 of a 3-dose product); the
+  date and product of the dose it counts from (`dose1_date`, `dose1_product`: the latest dose 1 known,
+  or for a dose 3 the dose 2) give planning its due window (never too early).
 - priority: the most urgent group any of the person's rows gives (in the configured order); a person
   of the configured age (65+) listed in a later group is moved to the age group (3355/QĐ-BYT group 9),
   and the change is noted, never silent.
@@ -30,6 +32,8 @@ class PriorityRules:
     age_group: int = 9
     age_group_min_age: int = 65
     outbreak_communes: frozenset[str] = field(default_factory=frozenset)
+    # product -> doses of its full course (vaccine_products.<p>.doses); a product not listed: 2
+    product_doses: dict[str, int] = field(default_factory=dict)
 
 
 def age_on(birth_year: pd.Series, birth_month: pd.Series, birth_day: pd.Series, on: dt.date) -> np.ndarray:
@@ -100,7 +104,7 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
     known = g[["_dose1", "_dose2"]].any()
     dose1_known, dose2_known = known["_dose1"], known["_dose2"]
     ev = events.merge(r[["record_id", "person_id"]], on="record_id") if not events.empty else None
-    contraindicated = deferred = pd.Series(False, index=out.index)
+    contraindicated = deferred = referred = pd.Series(False, index=out.index)
     # dose 1: the target lists' columns and the vaccination records given as dose 1; the latest wins
     firsts = [r.loc[r["_dose1"], ["person_id", "dose1_date", "dose1_product"]].rename(
         columns={"dose1_date": "date", "dose1_product": "product"})] if "dose1_product" in r else []
@@ -111,7 +115,7 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
         given1 = ev[ev["vaccinated"].eq("yes") & pd.to_numeric(ev["dose_number"], errors="coerce").eq(1)]
         firsts.append(given1[["person_id", "session_date", "product"]].rename(columns={"session_date": "date"}))
         got = ev[ev["vaccinated"].eq("yes")]
-        max_dose = got.groupby("person_id")["dose_number"].max()
+        max_dose = pd.to_numeric(got["dose_number"], errors="coerce").groupby(got["person_id"]).max()
         dose1_known = dose1_known | max_dose.reindex(out.index).ge(1).fillna(False).astype(bool)
         dose2_known = dose2_known | max_dose.reindex(out.index).ge(2).fillna(False).astype(bool)
         last = ev.sort_values("session_date", kind="stable").drop_duplicates("person_id", keep="last")
@@ -119,9 +123,18 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
         # a later dose given after a deferral lifts it: only the latest screening counts
         contraindicated = last.eq("contraindicated").fillna(False).astype(bool)
         deferred = last.eq("deferred").fillna(False).astype(bool)
+        referred = last.eq("referred").fillna(False).astype(bool)   # "Chuyển tiêm tại bệnh viện"
         last_day = ev.sort_values("session_date", kind="stable").drop_duplicates("person_id", keep="last") \
             .set_index("person_id")["session_date"].reindex(out.index)
         deferred_on = pd.to_datetime(last_day, errors="coerce").where(deferred)
+    highest = np.where(dose2_known.reindex(out.index).to_numpy(dtype=bool), 2,
+                       np.where(dose1_known.reindex(out.index).to_numpy(dtype=bool), 1, 0))
+    seconds = [r.loc[r["dose2_date"].notna(), ["person_id", "dose2_date"]].rename(columns={"dose2_date": "date"})] \
+        if "dose2_date" in r else []
+    if ev is not None and not ev.empty:
+        highest = np.maximum(highest, max_dose.reindex(out.index).fillna(0).to_numpy(dtype=np.int64))
+        seconds.append(got[pd.to_numeric(got["dose_number"], errors="coerce").eq(2)][
+            ["person_id", "session_date", "product"]].rename(columns={"session_date": "date"}))
     first = pd.concat(firsts, ignore_index=True) if firsts else pd.DataFrame(columns=["person_id", "date", "product"])
     first = first.assign(date=pd.to_datetime(first["date"], errors="coerce")).dropna(subset=["date"])
     first = first.sort_values("date", kind="stable").drop_duplicates("person_id", keep="last").set_index("person_id")
@@ -129,14 +142,28 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
     out["dose1_product"] = first["product"].reindex(out.index).astype(object).where(
         first["product"].reindex(out.index).notna(), None)
     out["deferred_on"] = _dates(deferred_on)
+    # the full course of the person's product (Abdala: 3 doses); an unknown product counts 2
+    course = out["dose1_product"].map(rules.product_doses).fillna(2).to_numpy(dtype=np.int64)
+    fully = highest >= course
     under = out["age"].to_numpy() < min_age
     reason = np.select(
-        [under, dose2_known.reindex(out.index).to_numpy(dtype=bool), contraindicated.to_numpy(), deferred.to_numpy()],
+        [under, fully, contraindicated.to_numpy(), deferred.to_numpy()],
         list(INELIGIBLE), default="")
     out["eligible"] = reason == ""
     out["ineligible_reason"] = np.where(reason == "", None, reason)
-    out["next_dose"] = np.where(dose1_known.reindex(out.index).to_numpy(dtype=bool), 2, 1)
+    out["next_dose"] = np.clip(highest + 1, 1, np.maximum(course, 2))
+    third = out["next_dose"].to_numpy() >= 3
+    if third.any():   # a dose 3 counts from dose 2 (the latest known; its product when the record names one)
+        second = pd.concat(seconds, ignore_index=True)
+        second = second.assign(date=pd.to_datetime(second["date"], errors="coerce")).dropna(subset=["date"])
+        second = second.sort_values("date", kind="stable").drop_duplicates("person_id", keep="last") \
+            .set_index("person_id").reindex(out.index[third])
+        out.loc[third, "dose1_date"] = _dates(second["date"])
+        if "product" in second:
+            named = second["product"].notna().to_numpy()
+            out.loc[out.index[third][named], "dose1_product"] = second["product"].to_numpy(dtype=object)[named]
     out["outbreak"] = out["commune_code"].isin(rules.outbreak_communes).to_numpy()
+    out["referred"] = referred.reindex(out.index).to_numpy(dtype=bool)   # planning sends them to a hospital
 
     # Invitation order per district: eligible people, and the deferred, who return to the pool.
     ranked = out[out["eligible"] | deferred.reindex(out.index).to_numpy(dtype=bool)].assign(

@@ -19,6 +19,11 @@ Frames in, frames out; no database, no Prefect. The rules, all settings of `conf
 - published invitations (`fixed`) are kept: their people, places and doses are taken first; an invited
   person who is no longer to be invited (vaccinated, no longer eligible, merged into another person)
   frees the place, which goes to the session's published standby list, in its order;
+- a person whose screening sent them to hospital (`referred`: "Chuyển tiêm tại bệnh viện") is served at a
+  hospital site of their district (facility_type `hospital` with tables; the largest), never at the
+  commune's; with none, they are left out (`referred_no_hospital`);
+- a later dose is the product's own next dose (`next_dose` 2, or 3 for a 3-dose product such as Abdala),
+  due from the last dose's date (`dose1_date`, `dose1_product`: the dose it counts from) by the interval;
 - whoever is not planned is reported with the reason (UNPLANNED_REASONS).
 """
 
@@ -33,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 UNPLANNED_REASONS = ("not_eligible", "no_team", "no_stock", "no_capacity", "dose2_not_due", "dose1_unknown",
-                     "awaiting_result")
+                     "awaiting_result", "referred_no_hospital")
 INVITATION_COLUMNS = ["person_id", "facility_code", "district", "date", "part", "slot", "dose", "product", "lot",
                       "due_from", "due_to", "source"]
 SESSION_COLUMNS = ["facility_code", "district", "date", "part", "product", "lots", "tables", "teams", "capacity",
@@ -98,6 +103,19 @@ def assign_facilities(people: pd.DataFrame, facilities: pd.DataFrame) -> pd.Seri
     out = commune.map(own)
     out = out.fillna(commune.map(pd.Series(nearest, dtype=object)))
     return out.fillna(people["district"].map(largest))
+
+
+def route_referred(people: pd.DataFrame, facilities: pd.DataFrame, assigned: pd.Series) -> pd.Series:
+    """Screening result "Chuyển tiêm tại bệnh viện" (`referred`): such a person is vaccinated at a hospital,
+    not at the commune's site: the district's largest hospital site with tables; NaN when it has none."""
+    if "referred" not in people or not people["referred"].fillna(False).astype(bool).any():
+        return assigned
+    referred = people["referred"].fillna(False).astype(bool)
+    kind = facilities["facility_type"] if "facility_type" in facilities else pd.Series(None, index=facilities.index)
+    hospitals = facilities[kind.eq("hospital").fillna(False).astype(bool) & (facilities["tables"] > 0)]
+    hospital = hospitals.sort_values(["tables", "facility_code"], ascending=[False, True]) \
+        .drop_duplicates("district").set_index("district")["facility_code"]
+    return assigned.where(~referred, people["district"].map(hospital))
 
 
 def duty_rosters(members: pd.DataFrame, facilities: pd.Series, days: list[dt.date], parts: list[str], *,
@@ -253,7 +271,7 @@ class _Chunk:
 
 def _held(entry: list) -> bool:
     """A session's dose 2 whose dose was held back (planned now, or published and kept)."""
-    return entry[1] == 2 and entry[5] in ("planned", "published")
+    return entry[1] >= 2 and entry[5] in ("planned", "published")
 
 
 class _FacilityPlanner:
@@ -266,12 +284,12 @@ class _FacilityPlanner:
         self.facility, self.stock, self.products, self.rules = facility, stock, products, rules
         self.horizon_end, self.chunks = horizon_end, chunks
         self.district = str(queue["district"].iloc[0]) if len(queue) else None
-        second = queue["next_dose"].eq(2).to_numpy()
+        second = queue["next_dose"].ge(2).to_numpy()   # dose 2, or dose 3 of a 3-dose product
         self.firsts = queue.loc[~second, "person_id"].to_numpy(dtype=object)
         self.first_order = queue.loc[~second, "order"].to_numpy()
         self.pos = 0
         # dose 2: a heap by the first day due; `due` by urgency (last day allowed, then the list's order)
-        self.pending = [(r.due_from, r.due_to, r.order, r.person_id, r.dose1_product)
+        self.pending = [(r.due_from, r.due_to, r.order, r.person_id, r.dose1_product, int(r.next_dose))
                         for r in queue[second].itertuples(index=False)]
         heapq.heapify(self.pending)
         self.due: list[tuple] = []
@@ -314,7 +332,7 @@ class _FacilityPlanner:
         capacity = {(r.date, r.part): int(r.capacity) for r in held.itertuples(index=False)}
         kept_at = {k: g.sort_values("slot") for k, g in kept.groupby(["date", "part"])} if kept is not None else {}
         if kept is not None and self.rules.reserve_dose2:   # published dose 2s hold their doses until their day
-            for product, n in kept[kept["dose"] == 2].groupby("product").size().items():
+            for product, n in kept[kept["dose"] >= 2].groupby("product").size().items():
                 self.stock.reserved[product] = self.stock.reserved.get(product, 0) + int(n)
         freed_at = {k: g for k, g in freed.groupby(["date", "part"])} if freed is not None else {}
         keys = sorted(set(capacity) | set(kept_at), key=lambda k: (k[0], part_order.get(k[1], 99)))
@@ -360,8 +378,8 @@ class _FacilityPlanner:
 
     def _dose2(self, entries: list, day: dt.date, room: int, used: dict[str, int], later: bool) -> None:
         while self.pending and self.pending[0][0] <= day:
-            f_, t_, o_, pid, prod = heapq.heappop(self.pending)
-            heapq.heappush(self.due, (t_, o_, pid, prod, f_))
+            f_, t_, o_, pid, prod, dose = heapq.heappop(self.pending)
+            heapq.heappush(self.due, (t_, o_, pid, prod, f_, dose))
         chosen: dict[str, list] = {}
         skipped = []
         while self.due and room > 0:
@@ -391,7 +409,7 @@ class _FacilityPlanner:
                         heapq.heappush(self.due, it)
                     room += extra
             for it in items:
-                entries.append([it[2], 2, prod, None, None, "planned", None])
+                entries.append([it[2], it[5], prod, None, None, "planned", None])
 
     def _dose1(self, entries: list, day: dt.date, room: int, used: dict[str, int], later: bool) -> None:
         counts: dict[str, int] = {}
@@ -416,7 +434,7 @@ class _FacilityPlanner:
             entries.extend([pid, 1, product, due_from, due_to, "planned", None] for pid in ids)
             if due_from is not None and due_from <= self.horizon_end:   # recalled for dose 2 in this plan
                 for pid, o in zip(ids, self.first_order[self.pos:self.pos + n], strict=True):
-                    heapq.heappush(self.pending, (due_from, due_to, o, pid, product))
+                    heapq.heappush(self.pending, (due_from, due_to, o, pid, product, 2))
                     self.recalled.add(pid)
                 if self.rules.reserve_dose2:
                     self.stock.reserved[product] = self.stock.reserved.get(product, 0) + n
@@ -493,7 +511,7 @@ def keep_published(fixed: pd.DataFrame, pool: pd.DataFrame, products: dict[str, 
     after_first = f["person_id"].map(kept_first)
     recalled = (f["dose"] == 2) & nxt.eq(1) & after_first.notna() & \
         (pd.to_datetime(f["date"]) - pd.to_datetime(after_first)).dt.days.ge(lo)
-    second_due = (f["dose"] == 2) & nxt.eq(2) & due_from.notna() & \
+    second_due = (f["dose"] >= 2) & nxt.eq(f["dose"]) & due_from.notna() & \
         (pd.to_datetime(f["date"]) >= pd.to_datetime(due_from)) & first_product.eq(f["product"])
     keep = ((f["dose"] == 1) & nxt.eq(1)) | recalled | second_due
     keep = keep.fillna(False).to_numpy(dtype=bool)
@@ -505,8 +523,8 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
                   products: dict[str, Product], days: list[dt.date], rules: PlanRules = PlanRules(), *,
                   fixed: pd.DataFrame | None = None, published_standby: pd.DataFrame | None = None) -> Plan:
     """`people`: person_id, district, commune_code, eligible, order (smaller first), next_dose,
-    dose1_product, dose1_date. `facilities`: facility_code, district, commune_code, tables, latitude,
-    longitude. `duty`: DUTY_COLUMNS (`duty_rosters`). `stock`: facility_code, product, lot, expiry,
+    dose1_product, dose1_date, optionally `referred` (screening: "Chuyển tiêm tại bệnh viện"). `facilities`:
+    facility_code, district, commune_code, tables, latitude, longitude, optionally facility_type. `duty`: DUTY_COLUMNS (`duty_rosters`). `stock`: facility_code, product, lot, expiry,
     doses_per_vial, vials_on_hand. `fixed`: published invitations (INVITATION_COLUMNS) to keep;
     `published_standby`: their sessions' standby lists (STANDBY_COLUMNS)."""
     days = sorted(days)
@@ -514,7 +532,7 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
 
     p = people.copy()
     p["eligible"] = p["eligible"].astype(bool)
-    p["facility_code"] = assign_facilities(p, facilities)
+    p["facility_code"] = route_referred(p, facilities, assign_facilities(p, facilities))
     p["due_from"], p["due_to"] = _due_windows(p, products)
     unplanned: list[tuple[object, object, str]] = []
 
@@ -526,7 +544,10 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
 
     drop(~p["eligible"], "not_eligible")
     # a dose 2 needs the date and product of dose 1 (`campaign review`/the district's list can supply them)
-    drop(p["next_dose"].eq(2) & (p["due_from"].isna() | ~p["dose1_product"].isin(list(products))), "dose1_unknown")
+    drop(p["next_dose"].ge(2) & (p["due_from"].isna() | ~p["dose1_product"].isin(list(products))), "dose1_unknown")
+    # "Chuyển tiêm tại bệnh viện": no hospital site in the district (never the commune's site instead)
+    drop(p["referred"].fillna(False).astype(bool) & p["facility_code"].isna() if "referred" in p
+         else pd.Series(False, index=p.index), "referred_no_hospital")
     drop(p["facility_code"].isna(), "no_capacity")   # no facility with vaccination tables in the district
     fixed = fixed if fixed is not None and len(fixed) else pd.DataFrame(columns=INVITATION_COLUMNS)
     when = pd.to_datetime(fixed["date"]).dt.date if len(fixed) else pd.Series(dtype=object)

@@ -44,7 +44,7 @@ from campaign.store.models import (
 )
 
 PERSON_COLUMNS = ["person_id", "district", "commune_code", "eligible", "ineligible_reason", "deferred_on",
-                  "invite_rank", "next_dose", "dose1_product", "dose1_date", "priority_group"]
+                  "invite_rank", "next_dose", "dose1_product", "dose1_date", "priority_group", "referred"]
 
 
 # the roles of a team as the printed lists name them (input_kinds.yaml, enum team_role)
@@ -165,15 +165,16 @@ def load_inputs(session: Session, campaign: CampaignConfig, start: dt.date, days
                 district: str | None = None, *, keep_published: bool = True) -> PlanInputs:
     districts = [district] if district else campaign.district_codes
     people = _people(session, start, districts)
-    fac, fac_ids = current_rows(session, "facilities", ["commune_code", "vaccination_tables", "latitude", "longitude"],
-                                districts)
+    fac, fac_ids = current_rows(session, "facilities", ["commune_code", "vaccination_tables", "latitude", "longitude",
+                                                        "facility_type"], districts)
     fac = fac.drop_duplicates(["district", "facility_code"], keep="last")
     facilities = pd.DataFrame({
         "facility_code": fac["facility_code"].to_numpy(dtype=object), "district": fac["district"].to_numpy(dtype=object),
         "commune_code": fac["commune_code"].to_numpy(dtype=object),
         "tables": pd.to_numeric(fac["vaccination_tables"], errors="coerce").fillna(0).astype(int).to_numpy(),
         "latitude": pd.to_numeric(fac["latitude"], errors="coerce").to_numpy(),
-        "longitude": pd.to_numeric(fac["longitude"], errors="coerce").to_numpy()})
+        "longitude": pd.to_numeric(fac["longitude"], errors="coerce").to_numpy(),
+        "facility_type": fac["facility_type"].to_numpy(dtype=object)})   # hospitals take the referred
     stock_rows, stock_ids = current_rows(session, "vaccine_stock",
                                          ["product", "lot", "expiry_date", "doses_per_vial", "vials_on_hand"], districts)
     stock = pd.DataFrame({
@@ -341,7 +342,8 @@ def to_json(result: PlanResult, *, names: dict[str, str] | None = None) -> dict[
 
 REASON_TEXT = {"not_eligible": "không đủ điều kiện", "no_team": "không có ê kíp", "no_stock": "hết vắc xin",
                "no_capacity": "hết chỗ", "dose2_not_due": "chưa đến hạn mũi 2",
-               "dose1_unknown": "thiếu thông tin mũi 1", "awaiting_result": "chờ kết quả buổi tiêm trước"}
+               "dose1_unknown": "thiếu thông tin mũi 1", "awaiting_result": "chờ kết quả buổi tiêm trước",
+               "referred_no_hospital": "chuyển tiêm tại bệnh viện: huyện chưa có điểm tiêm tại bệnh viện"}
 
 
 def render_text(summary: dict[str, Any]) -> str:

@@ -269,6 +269,7 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
     province_reports = session.scalars(select(ReportRecord).where(ReportRecord.level == "province")
                                        .order_by(ReportRecord.version.desc()).limit(3)).all()
     return {"districts": rows, "deadlines": _per_deadline(deliverables, names), "names": names,
+            "other_parties": watched.get("parties_without_deadline", []),
             "submissions": [submission_row(s) for s in subs], "escalations": escalations,
             # not sent yet: to approve, or approved and to send again (the mail failed)
             "awaiting": [report_row(r) for r in latest_report.values() if not r.submitted_at],
@@ -280,6 +281,7 @@ def _per_deadline(deliverables: list[dict[str, Any]], names: dict[str, str]) -> 
     out: dict[str, dict[str, Any]] = {}
     for d in sorted(deliverables, key=lambda x: (x["due_at"], x["deadline"], x["party"])):
         entry = out.setdefault(d["deadline"], {"deadline": d["deadline"], "name": d["name"], "due_text": d["due_text"],
+                                               "source": d.get("source"), "source_text": d.get("source_text"),
                                                "states": {}, "behind": []})
         entry["states"][d["state"]] = entry["states"].get(d["state"], 0) + 1
         if d["state"] in ("due", "overdue"):

@@ -213,7 +213,10 @@ def scope_of(data: ReportData, level: str, unit: str | None) -> _Scope:
     if level == "district":
         if unit not in campaign.district_codes:
             raise ReportError(f"không có huyện {unit!r} trong tỉnh")
-        return _Scope(level, unit, f"Trung tâm Y tế {data.names.get(unit, unit)}", [unit], None)
+        # directive section 3: the district's People's Committee and steering committee report ("UBND - BCĐ
+        # các huyện ... Tổng hợp công tác chuẩn bị ..., báo cáo về Ban Chỉ đạo của tỉnh"), its health
+        # centre drafts ("Chỉ đạo Trung tâm Y tế trực thuộc chủ trì ... tham mưu")
+        return _Scope(level, unit, f"UBND - Ban Chỉ đạo {data.names.get(unit, unit)}", [unit], None)
     if level == "facility":
         row = data.facilities[data.facilities["facility_code"] == unit]
         if row.empty:
@@ -277,23 +280,28 @@ def build_report(data: ReportData, level: str, unit: str | None = None, *, versi
                        f"{clock.local(r.received_at):%d/%m/%Y %H:%M}"] for r in subs.itertuples(index=False)])
     figures["submissions"] = [int(x) for x in subs["submission_id"]]
     local = clock.local(data.as_of)
+    district_name = data.names.get(scope.districts[0], scope.districts[0])
     issuer = {"province": f"SỞ Y TẾ TỈNH {data.campaign.province.name.upper().removeprefix('TỈNH ')}",
-              "district": f"TRUNG TÂM Y TẾ {data.names.get(scope.districts[0], '').upper()}",
+              "district": f"ỦY BAN NHÂN DÂN {district_name.upper()}\nBAN CHỈ ĐẠO TRIỂN KHAI CHIẾN DỊCH "
+                          "TIÊM CHỦNG VẮC XIN PHÒNG COVID-19",
               "facility": scope.name.upper()}[level]
+    drafted_by = f"Trung tâm Y tế {district_name}" if level == "district" else None
     return Report(level=level, unit=scope.unit, unit_name=scope.name, issuer=issuer,
                   title="KẾ HOẠCH VÀ BÁO CÁO CÔNG TÁC CHUẨN BỊ TRIỂN KHAI CHIẾN DỊCH TIÊM CHỦNG VẮC XIN "
                         "PHÒNG COVID-19 TRÊN NỀN TẢNG QUẢN LÝ TIÊM CHỦNG",
                   place_date=f"Gia Lai, ngày {local.day:02d} tháng {local.month:02d} năm {local.year}",
                   as_of=data.as_of, version=version, sections=sections, appendix=appendix,
-                  signature=({"province": "GIÁM ĐỐC", "district": "GIÁM ĐỐC", "facility": "PHỤ TRÁCH CƠ SỞ"}[level],
-                             "(Ký, ghi rõ họ tên, đóng dấu)"),
-                  figures=figures)
+                  signature=({"province": "GIÁM ĐỐC", "district": "TM. BAN CHỈ ĐẠO - TRƯỞNG BAN",
+                              "facility": "PHỤ TRÁCH CƠ SỞ"}[level], "(Ký, ghi rõ họ tên, đóng dấu)"),
+                  drafted_by=drafted_by, figures=figures)
 
 
 def _general(data: ReportData, scope: _Scope, fac: pd.DataFrame, figures: dict[str, Any]) -> Section:
     persons = scope.rows(data.persons)
-    figures.update(facilities_total=int(len(fac)),
-                   facilities_ready=int(fac["status"].isin(["ready", "ready_with_warnings"]).sum()) if len(fac) else 0,
+    counts = readiness.counts_of(data.assessment, facility=scope.facility,
+                                 district=scope.districts[0] if scope.level != "province" else None)
+    figures.update(facilities_total=counts["facilities_total"], facilities_ready=counts["facilities_ready"],
+                   facilities_by_status=counts["facilities_by_status"],
                    people_total=int(len(persons)), people_eligible=int(persons["eligible"].astype(bool).sum())
                    if len(persons) else 0)
     paragraphs = [
@@ -332,7 +340,8 @@ def _infrastructure(data: ReportData, scope: _Scope, fac: pd.DataFrame, gaps: pd
     figures["infrastructure_missing"] = {k: int(v) for k, v in missing.items()}
     labels = {"computers": "Máy tính", "qr_scanners": "Máy quét QR", "printers": "Máy in",
               "internet_lines": "Đường truyền Internet", "vaccination_tables": "Bàn tiêm"}
-    rows = [[STATUS_TEXT.get(s, s), int(n)] for s, n in fac["status"].value_counts().items()] if len(fac) else []
+    # the counts of section I (readiness.counts_of), not counted again here
+    rows = [[STATUS_TEXT.get(s, s), int(n)] for s, n in figures["facilities_by_status"].items() if n]
     tables = [Table("Mức sẵn sàng của các cơ sở tiêm chủng", ["Mức sẵn sàng", "Số cơ sở"], rows)]
     if missing:
         tables.append(Table("Trang thiết bị còn thiếu", ["Hạng mục", "Số lượng còn thiếu"],
@@ -585,9 +594,17 @@ def progress_table(data: ReportData, scope: _Scope) -> Table:
 
 def _roles(data: ReportData, scope: _Scope) -> Section:
     rows = [[r.unit, r.task] for r in data.campaign.reports.responsibilities]
+    # every deadline with what sets it: the directive's line, or the province's own decision (said so)
+    directive = data.campaign.campaign.directive
+    due = [[d.name, f"{clock.local(d.due_at):%H:%M %d/%m/%Y}",
+            ("Công văn " + directive + f", mục {d.source.section}") if d.source.is_directive
+            else "Theo quyết định của tỉnh (Công văn không quy định thời hạn)" + (f": {d.source.note}"
+                                                                                  if d.source.note else "")]
+           for d in data.campaign.deadlines]
     return Section("III", "Phân công trách nhiệm", paragraphs=[
         "Theo Công văn 1038/UBND-KGVX và cấu hình của chiến dịch (reports.responsibilities)."],
-        tables=[Table("Đơn vị và nhiệm vụ", ["Đơn vị", "Nhiệm vụ"], rows)])
+        tables=[Table("Đơn vị và nhiệm vụ", ["Đơn vị", "Nhiệm vụ"], rows),
+                Table("Thời hạn và căn cứ", ["Nội dung", "Hạn", "Căn cứ"], due)])
 
 
 def _missing(data: ReportData, scope: _Scope, gaps: pd.DataFrame, figures: dict[str, Any]) -> Section:

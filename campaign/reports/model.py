@@ -8,6 +8,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+DRAFTED_LABEL = "Đơn vị tham mưu, dự thảo"
+
 
 @dataclass
 class Table:
@@ -50,6 +52,10 @@ class Report:
     sections: list[Section]
     appendix: Table                # the submissions every figure comes from (district, kind, version, time)
     signature: tuple[str, str] = ("GIÁM ĐỐC", "(Ký, ghi rõ họ tên, đóng dấu)")
+    # who drafted it for the issuer (a district's report: its health centre, "tham mưu"), shown as
+    # "Đơn vị tham mưu, dự thảo: ..." by the
+    # signature; None when the issuer drafted it itself
+    drafted_by: str | None = None
     figures: dict[str, Any] = field(default_factory=dict)   # key figures, for tests and the JSON summary
 
     def all_sections(self) -> list[Section]:

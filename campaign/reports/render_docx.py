@@ -39,7 +39,7 @@ from docx.shared import Cm, Pt, RGBColor
 from docx.table import Table as DocxTable
 from docx.text.paragraph import Paragraph
 
-from campaign.reports.model import Chart, Report, Section, Table
+from campaign.reports.model import DRAFTED_LABEL, Chart, Report, Section, Table
 from campaign.reports.text import is_number, vn_number
 
 FONT = "Times New Roman"
@@ -272,6 +272,8 @@ def _signature(doc: DocxDocument, report: Report) -> None:
     left, right = table.rows[0].cells
     _cell_lines(left, [("Nơi nhận:", {"bold": True, "italic": True, "size": 12,
                                       "align": WD_ALIGN_PARAGRAPH.LEFT}),
+                       *([(f"- {DRAFTED_LABEL}: {report.drafted_by};", {"size": 11, "align": WD_ALIGN_PARAGRAPH.LEFT})]
+                         if report.drafted_by else []),
                        ("- Lưu: VT.", {"size": 11, "align": WD_ALIGN_PARAGRAPH.LEFT})])
     _cell_lines(right, [(role, {"bold": True}), (hint, {"italic": True})] + [("", {})] * 4)
 

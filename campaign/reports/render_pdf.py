@@ -42,7 +42,7 @@ from reportlab.platypus import (
 )
 
 from campaign.reports.charts import chart_png
-from campaign.reports.model import Chart, Report, Section
+from campaign.reports.model import DRAFTED_LABEL, Chart, Report, Section
 from campaign.reports.model import Table as ReportTable
 from campaign.reports.text import is_number, vn_number
 
@@ -391,7 +391,8 @@ def _chart_flowable(chart: Chart, frame: float = FRAME_WIDTH) -> Flowable:
 # --- document -----------------------------------------------------------------------------------------
 
 def _header_block(report: Report, styles: _Styles) -> list[Flowable]:
-    left = [_para(report.issuer, styles.issuer)]
+    left = [_para(line.strip(), styles.issuer) for line in report.issuer.splitlines() if line.strip()] or \
+        [_para("", styles.issuer)]
     right = [_para(NATIONAL_LINE_1, styles.national),
              Paragraph("<u>" + _markup(NATIONAL_LINE_2) + "</u>", styles.national)]
     block = Table([[left, right]], colWidths=[FRAME_WIDTH * 0.42, FRAME_WIDTH * 0.58], hAlign="CENTER")
@@ -446,7 +447,8 @@ def _section_flowables(section: Section, depth: int, styles: _Styles) -> list[Fl
 def _signature_block(report: Report, styles: _Styles) -> Flowable:
     role, hint = report.signature
     right = [_para(role, styles.sign_role), _para(hint, styles.sign_hint), Spacer(1, 2.5 * cm)]
-    block = Table([["", right]], colWidths=[FRAME_WIDTH * 0.45, FRAME_WIDTH * 0.55])
+    left = [_para(f"{DRAFTED_LABEL}: {report.drafted_by}", styles.sign_hint)] if report.drafted_by else ""
+    block = Table([[left, right]], colWidths=[FRAME_WIDTH * 0.45, FRAME_WIDTH * 0.55])
     block.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT),
                                ("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -520,7 +522,7 @@ def render_pdf(report: Report, path: Path) -> Path:
     try:
         doc = SimpleDocTemplate(
             str(tmp), pagesize=PAGE, leftMargin=LEFT, rightMargin=RIGHT, topMargin=TOP,
-            bottomMargin=BOTTOM, title=_clean(report.title), author=_clean(report.issuer),
+            bottomMargin=BOTTOM, title=_clean(report.title), author=_clean(" ".join(report.issuer.split())),
             subject=_clean(report.unit_name), creator="campaign-readiness", lang="vi",
             initialFontName=FONT, initialFontSize=10.5, initialLeading=14,   # no Helvetica resource
         )

@@ -26,7 +26,12 @@ from campaign.store.models import ReportRecord
 FORMATS = ("docx", "pdf", "html")
 MIME = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "pdf": "application/pdf", "html": "text/html"}
-SUBMITTABLE = ("district", "province")
+# a facility's plan goes to its district's health centre (directive section 3: "gửi Kế hoạch này cho Trung
+# tâm Y tế để tổng hợp"); a district's to the provincial steering committee; the province's to the ministries
+SUBMITTABLE = ("facility", "district", "province")
+
+
+LEVEL_WORD = {"province": "tỉnh", "district": "huyện", "facility": "cơ sở tiêm chủng"}
 
 
 class ApprovalError(ReportError):
@@ -152,16 +157,27 @@ def approve(engine: Engine, *, level: str, unit: str, by: str, at: dt.datetime,
                 "approved_by": record.approved_by, "approved_at": at.isoformat()}
 
 
-def recipients_of(campaign: CampaignConfig, level: str, unit: str) -> list[str]:
-    return [r.replace("{code}", unit) for r in campaign.reports.recipients.get(level, [])]
+def recipients_of(campaign: CampaignConfig, level: str, unit: str, district: str | None = None) -> list[str]:
+    """The addresses of `reports.recipients` for a unit ("{code}": the unit, "{district}": a facility's
+    district)."""
+    return [r.address.replace("{code}", unit).replace("{district}", district or unit)
+            for r in campaign.reports.recipients.get(level, [])]
 
 
 def submit(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: str, unit: str, by: str,
            at: dt.datetime) -> dict[str, Any]:
     """E-mail the latest version, approved, with its files attached; record when and to whom."""
     if level not in SUBMITTABLE:
-        raise ReportError("chỉ gửi báo cáo cấp huyện hoặc cấp tỉnh (báo cáo cơ sở được tổng hợp lên huyện)")
-    to = recipients_of(campaign, level, unit)
+        raise ReportError(f"cấp báo cáo không gửi được: {level!r}")
+    district = None
+    if level == "facility":
+        from campaign.watch import facility_parties
+
+        with Session(engine) as session:
+            district = facility_parties(session, campaign).get(unit, (None, ""))[0]
+        if district is None:
+            raise ReportError(f"không có cơ sở tiêm chủng {unit!r} trong danh sách cơ sở đã được chấp nhận")
+    to = recipients_of(campaign, level, unit, district)
     if not to:
         raise ApprovalError(f"chưa cấu hình người nhận báo cáo cấp {level} (reports.recipients)")
     with Session(engine) as session, session.begin():
@@ -183,7 +199,7 @@ def submit(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: st
         subject = f"[{campaign.campaign.name}] Báo cáo công tác chuẩn bị - {unit} - phiên bản {record.version}"
         body = (f"Kính gửi: {', '.join(to)}\n\n"
                 f"Gửi kèm báo cáo công tác chuẩn bị triển khai chiến dịch tiêm chủng vắc xin phòng COVID-19 "
-                f"(cấp {'tỉnh' if level == 'province' else 'huyện'}, đơn vị {unit}), phiên bản {record.version}, "
+                f"(cấp {LEVEL_WORD.get(level, level)}, đơn vị {unit}), phiên bản {record.version}, "
                 f"đã được {record.approved_by} duyệt lúc {clock.local(record.approved_at):%H:%M ngày %d/%m/%Y}.\n"
                 f"Gửi lúc {local:%H:%M ngày %d/%m/%Y}.\n")
         attachments = []

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from sqlalchemy import (
+    false,
     JSON,
     BigInteger,
     Boolean,
@@ -448,6 +449,8 @@ class MasterPerson(Base):
     dose1_product: Mapped[str | None] = mapped_column(String(32))
     dose1_date: Mapped[dt.date | None] = mapped_column(Date)
     deferred_on: Mapped[dt.date | None] = mapped_column(Date)
+    # the latest screening said "Chuyển tiêm tại bệnh viện": the planner sends the person to a hospital site
+    referred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PersonKey(Base):
@@ -602,7 +605,7 @@ class PlanUnplanned(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("plan_runs.id"), index=True)
     person_id: Mapped[str] = mapped_column(String(16))
     district: Mapped[str | None] = mapped_column(String(3))
-    reason: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -94,6 +94,7 @@ AEFI_SERIOUS = ["Sốc phản vệ", "Khó thở, tím tái", "Co giật", "Tụ
 
 COMM_ACTIVITIES = {
     "loudspeaker": ["Phát thanh trên loa truyền thanh các thôn, làng", "Tiếp sóng bản tin tiêm chủng trên loa xã"],
+    "commune_radio": ["Bản tin tiêm chủng trên đài truyền thanh xã", "Chuyên mục tiêm chủng trên đài truyền thanh xã"],
     "press": ["Đăng tin trên Báo Gia Lai", "Phóng sự trên Đài Phát thanh - Truyền hình tỉnh"],
     "social_media": ["Đăng bài hướng dẫn trên trang Facebook của Trung tâm Y tế", "Chia sẻ hướng dẫn qua nhóm Zalo thôn, tổ"],
     "sms": ["Nhắn tin SMS đến thuê bao trên địa bàn"],
@@ -538,15 +539,23 @@ def _communication(rng: np.random.Generator, districts: pd.DataFrame, communes: 
     for d in districts.itertuples():
         k = int(rng.integers(6, 13))
         dcomm = communes[communes.district_code == d.code]
+        # the directive's channels first (section 3: the grassroots information system, "hệ thống thông tin cơ
+        # sở"; sections 1-2: the press) with its three messages, then any channel (social media, SMS... are
+        # allowed, not required); a district of `missing_cert` never mentions the certificate look-up
         for j in range(k):
-            ch = channels[int(rng.integers(0, len(channels)))] if j >= 2 else ["loudspeaker", "social_media"][j]
+            if j >= 3:
+                ch = channels[int(rng.integers(0, len(channels)))]
+            else:
+                ch = [["loudspeaker", "commune_radio"][int(d.code) % 2], ["commune_radio", "press"][int(d.code) % 3 == 0],
+                      ["loudspeaker", "press"][int(d.code) % 4 == 1]][j]
             acts = COMM_ACTIVITIES[ch]
             if d.code in missing_cert:
-                msg = ["how_to_register", "other"][int(rng.random() < 0.2)]
+                msg = ["how_to_register", "follow_news", "other"][int(rng.random() < 0.2) * 2 if j != 1 else 1]
             else:
-                msg = ["how_to_register", "certificate_lookup", "both", "other"][int(rng.choice(4, p=[0.4, 0.2, 0.3, 0.1]))]
-                if j == 1:
-                    msg = "certificate_lookup"
+                msg = ["how_to_register", "follow_news", "certificate_lookup", "both", "all_three", "other"][
+                    int(rng.choice(6, p=[0.3, 0.15, 0.15, 0.2, 0.1, 0.1]))]
+                if j < 3 and not (j == 0 and msg == "all_three"):   # one row may carry the three messages
+                    msg = ["how_to_register", "follow_news", "certificate_lookup"][j]
             date = days[0] - dt.timedelta(days=int(rng.integers(2, 15)))
             pick = dcomm.iloc[int(rng.integers(0, len(dcomm)))]
             commune, c_short, c_code = ("", "", "") if ch in ("press", "sms") else (pick["name"], pick["short_name"], pick["code"])
