@@ -352,6 +352,10 @@ class ReadinessRules(_Strict):
     communication: CommunicationRules
     owners: dict[Literal["infrastructure", "training", "teams", "communication"], Literal["facility", "district"]]
     stale_check_days_ahead: int = Field(default=1, ge=0)
+    # parties (keys of `parties`) the directive has work with the owner on a dimension (section 4: Viettel
+    # trains the facilities with the DoH and the health centres)
+    partners: dict[Literal["infrastructure", "training", "teams", "communication"], list[str]] = Field(
+        default_factory=dict)
 
 
 class VaccineProduct(_Strict):
@@ -463,6 +467,10 @@ class CampaignConfig(_Strict):
                     raise ValueError(f"deadline {d.id} is the province's own decision (source: province): its "
                                      f"ladder {d.escalation!r} must not escalate to {sorted(set(reach))} in the "
                                      "directive's name")
+        for dim, partners in self.readiness.partners.items():
+            unknown = [p for p in partners if p not in self.parties]
+            if unknown:
+                raise ValueError(f"readiness.partners.{dim}: {unknown} are not parties of `parties`")
         for who in {w.split(".", 1)[0] for steps in self.escalation_ladders.values() for s in steps for w in s.to
                     if "." in w}:
             if who not in self.parties:

@@ -123,6 +123,8 @@ class ReadinessRules:
     owners: dict[str, str]
     # infrastructure item -> "required" | "if_available" (an item not listed is required)
     infrastructure_levels: dict[str, str] = field(default_factory=dict)
+    # dimension -> the names of the parties the directive has work with the owner on it (training: Viettel)
+    partners: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, campaign: CampaignConfig) -> ReadinessRules:
@@ -140,6 +142,8 @@ class ReadinessRules:
             owners={"infrastructure": "district", "training": "district", "teams": "facility",
                     "communication": "district", **campaign.readiness.owners},
             infrastructure_levels={k: v.level for k, v in campaign.infrastructure_rules.items()},
+            partners={dim: tuple(campaign.parties[p].name or p for p in parties)
+                      for dim, parties in campaign.readiness.partners.items()},
         )
 
 
@@ -187,6 +191,7 @@ class Assessment:
     districts: pd.DataFrame         # one row per district
     province: dict[str, Any] = field(default_factory=dict)
     submissions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    partners: dict[str, tuple[str, ...]] = field(default_factory=dict)   # ReadinessRules.partners
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -645,7 +650,7 @@ def assess(inputs: ReadinessInputs, rules: ReadinessRules, *, today: dt.date) ->
     coverage = _coverage(fac, training, staff, trained_roles)
     return Assessment(as_of=today, facilities=facilities, gaps=gap_frame, training=coverage, training_to_hold=to_hold,
                       sessions=sessions, team_members=members, communication=communication, districts=districts, province=province,
-                      submissions=inputs.submissions)
+                      submissions=inputs.submissions, partners=dict(rules.partners))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -754,6 +759,8 @@ def to_json(result: Assessment, *, district: str | None = None, names: dict[str,
             "facilities_total": int(d["facilities_total"]), "facilities_ready": int(d["facilities_ready"]),
             "facilities_by_status": {s: int(n) for s, n in d["facilities_by_status"].items()},
             "communication": d["communication"],
+            # who works with the district on each dimension (directive section 4: Viettel trains the facilities)
+            "partners": {dim: list(names) for dim, names in result.partners.items()},
             "gaps": [{"facility": g["facility"], "item": g["item"], "missing": g["missing"], "owner": g["owner"],
                       "detail": g["detail"]} for g in _gap_dicts(mine[mine["severity"] == BLOCKING])],
             "warnings": [{"facility": g["facility"], "item": g["item"], "missing": g["missing"], "owner": g["owner"],
@@ -772,6 +779,13 @@ def to_json(result: Assessment, *, district: str | None = None, names: dict[str,
     return out
 
 
+def _dimension_of(item: str) -> str:
+    """The dimension a gap item belongs to ("trained:vaccinator" -> training)."""
+    head = item.split(":", 1)[0]
+    return {"trained": "training", "training_not_completed": "training", "team": "teams",
+            "team_not_updated": "teams", "communication": "communication"}.get(head, "infrastructure")
+
+
 STATUS_VI = {READY: "sẵn sàng", WARNINGS: "sẵn sàng (có lưu ý)", NOT_READY: "chưa sẵn sàng", UNKNOWN: "chưa rõ (thiếu số liệu)"}
 
 
@@ -782,7 +796,9 @@ def render_text(summary: dict[str, Any]) -> str:
     for d in summary["districts"]:
         lines.append(f"  {d['district']} {d.get('name') or ''}: {d['status']} - {d['facilities_ready']}/"
                      f"{d['facilities_total']} facilities ready, communication {d['communication']}, "
-                     f"{len(d['gaps'])} blocking gaps, {len(d['warnings'])} warnings")
+                     f"{len(d['gaps'])} blocking gaps, {len(d['warnings'])} warnings"
+                     + "".join(f"; {dim} with {', '.join(names)}" for dim, names in d.get("partners", {}).items()
+                               if any(_dimension_of(g["item"]) == dim for g in d["gaps"] + d["warnings"])))
         if "facilities" in summary:
             for g in d["gaps"]:
                 lines.append(f"      ! {g['facility'] or '(district)'} {g['item']} x{g['missing']} "

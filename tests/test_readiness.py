@@ -494,3 +494,19 @@ def test_json_and_text_summaries(rules) -> None:
     assert one["facilities"][0]["facility_code"] == "G1" and one["facilities"][0]["status"] == NOT_READY
     text = render_text(one)
     assert "623" in text and "vaccination_tables" in text
+
+
+def test_viettel_is_named_beside_a_districts_training_gaps(rules) -> None:
+    """Directive, section 4: "Viettel Gia Lai: Phối hợp với Sở Y tế, Trung tâm Y tế tập huấn, hướng dẫn các cơ
+    sở tiêm chủng để lập kế hoạch và triển khai đào tạo, tập huấn cho các cá nhân tham gia sử dụng Nền tảng"."""
+    assert rules.partners == {"training": ("Viettel Gia Lai",)}
+    p = Province("622", "623")
+    ready_district(p, "622", ["F1"])
+    ready_district(p, "623", ["F2"])
+    p.submit("623", "training", [])                  # 623's training list is emptied: training gaps
+    summary = to_json(assess(p.inputs(), rules, today=TODAY))
+    rows = {d["district"]: d for d in summary["districts"]}
+    assert rows["622"]["partners"] == rows["623"]["partners"] == {"training": ["Viettel Gia Lai"]}
+    text = render_text(summary).splitlines()
+    assert any(line.strip().startswith("623") and "training with Viettel Gia Lai" in line for line in text)
+    assert not any(line.strip().startswith("622") and "Viettel" in line for line in text)
