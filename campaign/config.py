@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,7 @@ DEFAULT_CAMPAIGN_FILE = CONFIG_DIR / "gia_lai_2021.yaml"
 INPUT_KINDS_FILE = CONFIG_DIR / "input_kinds.yaml"
 REASONS_FILE = CONFIG_DIR / "reasons.yaml"
 HEADINGS_FILE = CONFIG_DIR / "headings.yaml"
+DIRECTIVE_TEXT_FILE = CONFIG_DIR / "directive-1038-UBND-KGVX.txt"   # the directive itself, as issued
 
 
 class ConfigError(Exception):
@@ -185,6 +187,16 @@ class Province(_Strict):
     districts: list[Annotated[str, Field(pattern=r"^\d{3}$")]] = Field(min_length=1)
 
 
+def _plain(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).replace("*", "").replace("<", "").replace(">", "").split())
+
+
+@functools.cache
+def directive_text() -> str:
+    """The directive's text (config/directive-1038-UBND-KGVX.txt), whitespace folded, for quote checks."""
+    return _plain(DIRECTIVE_TEXT_FILE.read_text(encoding="utf-8"))
+
+
 class Source(_Strict):
     """Why a deadline, party or recipient exists: a line of directive 1038/UBND-KGVX (`by: directive`, with
     its section and its words), or the province's own decision (`by: province`, with why). In YAML a bare
@@ -205,6 +217,13 @@ class Source(_Strict):
             raise ValueError("a directive source needs the section and the quoted line (`section:`, `quote:`)")
         if self.by == "province" and self.quote:
             raise ValueError("a province source quotes nothing of the directive: say why in `note:`")
+        if self.by == "directive":
+            # words shown everywhere as the directive's must be its words: each fragment ("..." or "|"
+            # between them) is found in its text
+            text = directive_text()
+            for fragment in re.split(r"\s*(?:\.\.\.|\|)\s*", self.quote or ""):
+                if fragment.strip(" .;,:") and _plain(fragment.strip(" .;,:")) not in text:
+                    raise ValueError(f"not the directive's words: {fragment.strip()!r}")
         return self
 
     @property
@@ -279,6 +298,12 @@ class Deadline(_Strict):
     def _order(self) -> Deadline:
         if self.opens_at >= self.due_at:
             raise ValueError("opens_at must be before due_at")
+        # what each kind of party can deliver: a facility sends its plan (a report), never a district's files;
+        # the DoH sends the province's report
+        if self.party == "facilities" and (self.requires.kinds or self.requires.report not in (None, "facility")):
+            raise ValueError("a deadline owed by facilities can only require `report: facility`")
+        if self.party == "doh" and self.requires.report not in (None, "province"):
+            raise ValueError("a deadline owed by the DoH can only require `report: province`")
         return self
 
 
@@ -342,6 +367,9 @@ class CommunicationRules(_Strict):
 
     @model_validator(mode="after")
     def _groups(self) -> CommunicationRules:
+        if not any(g.required for g in self.channel_groups.values()):
+            raise ValueError("channel_groups: no group is required (the directive's grassroots information "
+                             "system is what a district must use)")
         listed = [c for g in self.channel_groups.values() for c in g.channels]
         if twice := sorted({c for c in listed if listed.count(c) > 1}):
             raise ValueError(f"channel_groups: {twice} are in more than one group")
@@ -427,6 +455,13 @@ class ReportRules(_Strict):
     # e-mail recipients of a submitted report, per level; "{code}" is the unit's code (district GSO code),
     # "{district}" the district of a facility
     recipients: dict[Literal["province", "district", "facility"], list[ReportRecipient]] = Field(default_factory=dict)
+
+    @field_validator("recipients")
+    @classmethod
+    def _someone(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        if empty := sorted(level for level, rs in v.items() if not rs):
+            raise ValueError(f"recipients: no address for {empty}: a report must go to someone")
+        return v
     responsibilities: list[Responsibility] = Field(default_factory=list)
 
 
@@ -471,6 +506,16 @@ class CampaignConfig(_Strict):
             unknown = [p for p in partners if p not in self.parties]
             if unknown:
                 raise ValueError(f"readiness.partners.{dim}: {unknown} are not parties of `parties`")
+        for ladder, steps in self.escalation_ladders.items():
+            for step in steps:
+                for who in step.to:
+                    party, _, contact = who.rpartition(".")
+                    holders = [party] if party else ["district_default", "doh"]
+                    if party and party not in self.parties:
+                        continue   # said below
+                    if not any(contact in self.parties[h].contacts for h in holders if h in self.parties):
+                        raise ValueError(f"escalation_ladders.{ladder}: step {step.step!r} names {who!r}, which "
+                                         "is no contact of `parties`")
         for who in {w.split(".", 1)[0] for steps in self.escalation_ladders.values() for s in steps for w in s.to
                     if "." in w}:
             if who not in self.parties:

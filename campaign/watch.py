@@ -193,7 +193,7 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[
         })
     sent = session.execute(
         select(Escalation.deadline_id, Escalation.party, Escalation.step, OutboxMessage.channel,
-               Escalation.logical_sent_at, OutboxMessage.delivered_at, OutboxMessage.status)
+               Escalation.logical_sent_at, OutboxMessage.delivered_at, OutboxMessage.status, OutboxMessage.payload)
         .join(OutboxMessage, OutboxMessage.escalation_id == Escalation.id)
         .order_by(Escalation.logical_sent_at, Escalation.id, OutboxMessage.id)
     ).all()
@@ -206,9 +206,11 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[
              "source_text": p.source.label(campaign.campaign.directive),
              "tasks": [{"task": t.task, "source_text": t.source.label(campaign.campaign.directive)} for t in p.tasks]}
             for key, p in campaign.parties.items() if p.tasks],
+        # `title`: what the message was titled when sent (a late reminder is "Quá hạn", compose/title_of)
         "escalations_sent": [{"deadline": d, "party": p, "step": s, "channel": c, "sent_at": t.isoformat(),
-                              "delivered_at": dl.isoformat() if dl else None, "status": st}
-                             for d, p, s, c, t, dl, st in sent],
+                              "delivered_at": dl.isoformat() if dl else None, "status": st,
+                              "title": (pl or {}).get("title")}
+                             for d, p, s, c, t, dl, st, pl in sent],
     }
 
 

@@ -64,7 +64,11 @@ def test_every_district_owes_the_district_deadlines_and_the_doh_its_report(campa
     assert [d.deadline for d in doh] == ["doh_central_report"]
     assert doh[0].due_at == at("30/07 00:00") and doh[0].report == "province"
     assert prep[0].due_at == at("29/07 00:00")   # "trước ngày 29/7" is due at the start of 29/7
-    assert set(prep[0].kinds) == {"facilities", "infrastructure", "training", "communication"}
+    # the directive's 29/7 (annex II.1: "Thời gian hoàn thành các công việc nêu trên ... trước ngày 29/7/2021")
+    # covers II.1's items; the facility list is II.2's, under the province's own date
+    assert set(prep[0].kinds) == {"infrastructure", "training", "communication"}
+    target = [d for d in items if d.deadline == "district_target_list"]
+    assert "facilities" in target[0].kinds and target[0].source == "province"
 
 
 def test_a_district_that_never_submits_gets_every_step_in_order(campaign, calendar) -> None:

@@ -365,3 +365,20 @@ def test_abdala_counts_three_doses_before_fully_vaccinated() -> None:
     old = people(recs, np.array(["A", "B", "C"], dtype=object), events, campaign_date=dt.date(2021, 7, 29),
                  min_age=18, rules=PriorityRules()).set_index("person_id")
     assert old.loc["A", "ineligible_reason"] == "fully_vaccinated"
+
+
+def test_abdala_dose_2_without_a_recorded_dose_1_still_needs_dose_3() -> None:
+    """The course is the product's even when only dose 2 was recorded (dose 1 given elsewhere, never
+    uploaded): Abdala's dose 2 alone is not a full course."""
+    from campaign.config import load_campaign
+
+    doses = {k: v.doses for k, v in load_campaign().vaccine_products.items()}
+    recs = _people_records(2)
+    events = pd.DataFrame({"record_id": [0, 1], "session_date": [dt.date(2021, 7, 15)] * 2,
+                           "screening_result": ["eligible"] * 2, "vaccinated": ["yes"] * 2, "dose_number": [2, 2],
+                           "product": ["abdala", "pfizer"]})
+    out = people(recs, np.array(["A", "B"], dtype=object), events, campaign_date=dt.date(2021, 7, 29),
+                 min_age=18, rules=PriorityRules(product_doses=doses)).set_index("person_id")
+    assert bool(out.loc["A", "eligible"]) and out.loc["A", "next_dose"] == 3
+    assert out.loc["A", "dose1_date"] == dt.date(2021, 7, 15)
+    assert out.loc["B", "ineligible_reason"] == "fully_vaccinated"

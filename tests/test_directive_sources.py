@@ -14,7 +14,7 @@ from campaign.config import DEFAULT_CAMPAIGN_FILE, ConfigError, load_campaign
 from campaign.deadlines import compose, deliverables, recipients
 from tests.clock_support import at
 
-DIRECTIVE = Path(__file__).resolve().parents[1] / "docs" / "directive-1038-UBND-KGVX.txt"  # kept with the repo
+DIRECTIVE = Path(__file__).resolve().parents[1] / "config" / "directive-1038-UBND-KGVX.txt"  # kept with the repo
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +195,109 @@ def test_the_district_report_is_issued_by_the_district_and_drafted_by_its_health
     assert plans[facility]["state"] == "done_on_time" and plans[facility]["source"] == "province"
     assert all(d["district"] for d in plans.values())
     assert {p["party"] for p in b["parties_without_deadline"]} == {"dic", "viettel"}
+
+
+def test_a_facility_plan_overdue_is_escalated_to_its_health_centre(migrated_engine) -> None:
+    """Mục 3: "... gửi Kế hoạch này cho Trung tâm Y tế để tổng hợp": a facility whose plan is late is chased,
+    its steps kept under the facility's code (longer than a district code) on SQLite and PostgreSQL."""
+    import pandas as pd
+    from sqlalchemy.orm import Session
+
+    from campaign.store.models import Escalation
+    from campaign.watch import escalate
+    from tests.dedupe_support import store_rows
+
+    campaign = load_campaign()
+    store_rows(migrated_engine, pd.DataFrame([
+        {"district": "622", "facility_code": "64622-TYT-01", "facility_name": "Trạm Y tế 1", "commune_name": "X",
+         "commune_code": "23566", "vaccination_tables": 1, "person_in_charge": "Trưởng trạm",
+         "phone_in_charge": "+84912345678"}]), when=at("27/07 10:00"), kind="facilities")
+    with Session(migrated_engine) as s, s.begin():
+        written = escalate(s, campaign, at("28/07 18:00"))
+    facility_steps = {(w.party, w.step) for w in written if w.deadline == "facility_plan"}
+    assert ("64622-TYT-01", "overdue") in facility_steps
+    with Session(migrated_engine) as s:
+        parties = {e.party for e in s.query(Escalation).filter(Escalation.deadline_id == "facility_plan")}
+    assert parties == {"64622-TYT-01"}
+
+
+def test_the_board_shows_a_late_reminder_as_the_message_was_titled(migrated_engine) -> None:
+    """A watch that catches up after the due time sends its reminder titled "Quá hạn"; the board's list of
+    messages sent says the same, never "Nhắc việc" (one wording, campaign.deadlines)."""
+    from sqlalchemy.orm import Session
+
+    from campaign.watch import board, escalate
+
+    campaign = load_campaign()
+    with Session(migrated_engine) as s, s.begin():
+        escalate(s, campaign, at("29/07 10:00"))
+    with Session(migrated_engine) as s:
+        sent = board(s, campaign, at("29/07 10:00"))["escalations_sent"]
+    late = [e for e in sent if e["deadline"] != "doh_central_report"]          # due 29/7 00:00: past
+    assert {e["step"] for e in late} >= {"reminder", "warning"}
+    assert {e["title"] for e in late} == {"Quá hạn"}
+    # the DoH's is due 30/7: its reminder on 29/7 is a reminder
+    assert {e["title"] for e in sent if e["deadline"] == "doh_central_report"} == {"Nhắc việc"}
+
+
+def test_the_district_report_lists_its_recipients_not_its_drafter_under_noi_nhan(migrated_engine, tmp_path) -> None:
+    """The health centre drafts the district report (mục 3: "tham mưu"); it is not where the report goes.
+    "Nơi nhận" names the recipients of `reports.recipients.district` (the provincial steering committee,
+    through the DoH: mục 3, II.1), by the name of the party whose contact holds the address."""
+    from docx import Document
+    from sqlalchemy.orm import Session
+
+    from campaign.reports import run as reports
+    from campaign.reports.content import build_report, load_data
+    from campaign.reports.render_html import render_html
+    from tests.test_report import AT, _pdf_text, _world
+
+    campaign = load_campaign()
+    _world(migrated_engine)
+    built = reports.compile_reports(migrated_engine, campaign, level="district", units=["622"], as_of=AT,
+                                    out_dir=tmp_path).built[0]
+    with Session(migrated_engine) as s:
+        loaded = load_data(s, campaign, AT)
+    drafter = f"Đơn vị tham mưu, dự thảo: Trung tâm Y tế {loaded.names['622']}"
+    expected = ["Ban Chỉ đạo tỉnh (bcd.tinh@example.gov.vn)", "Sở Y tế tỉnh Gia Lai (vanphong.syt@example.gov.vn)"]
+    doc = Document(built.files["docx"])
+    [block] = [c.text for t in doc.tables for row in t.rows for c in row.cells if c.text.startswith("Nơi nhận:")]
+    assert block.splitlines() == ["Nơi nhận:", *[f"- {name};" for name in expected], "- Lưu: VT."]
+    assert [p.text for p in doc.paragraphs if p.text.startswith("Đơn vị tham mưu")] == [drafter]
+    pdf = _pdf_text(built.files["pdf"])
+    to = pdf[pdf.index("Nơi nhận:"):pdf.index("Lưu: VT.")]
+    assert all(name in to for name in expected) and "Trung tâm Y tế" not in to and "tham mưu" not in to
+    assert drafter in pdf[pdf.index("Lưu: VT."):]
+    # the HTML says the same
+    html = render_html(build_report(loaded, "district", "622"))
+    to = html[html.index("Nơi nhận:"):html.index("Lưu: VT.")]
+    assert all(name in to for name in expected) and "Trung tâm Y tế" not in to
+    assert drafter in html
+    # a facility's plan goes to its district's health centre, named; the province's to the ministries'
+    # mailboxes (no party holds them: the address alone) and the provincial committee
+    assert build_report(loaded, "facility", "64622-TYT-01").recipients == [
+        f"Trung tâm Y tế {loaded.names['622']} (ttyt.622@example.gov.vn)"]
+    assert build_report(loaded, "province").recipients == [
+        "tiemchungcovid.cntt@moh.gov.vn", "dnvinh@mic.gov.vn", "Ban Chỉ đạo tỉnh (bcd.tinh@example.gov.vn)"]
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    (lambda c: c["deadlines"][0]["source"].update(quote="Sở Y tế báo cáo trước ngày 15/7/2021."),
+     "not the directive's words"),
+    (lambda c: c["escalation_ladders"]["district_ladder"][0].update(to=["mayor"]), "no contact"),
+    (lambda c: c["escalation_ladders"]["district_ladder"][0].update(to=["doh.nobody"]), "no contact"),
+    (lambda c: next(d for d in c["deadlines"] if d["id"] == "facility_plan")["requires"].update(kinds=["staff"]),
+     "owed by facilities"),
+    (lambda c: c["reports"]["recipients"].update(district=[]), "a report must go to someone"),
+    (lambda c: [g.update(required=False) for g in c["readiness"]["communication"]["channel_groups"].values()],
+     "no group is required"),
+])
+def test_a_configuration_the_directive_does_not_bear_is_refused(tmp_path, change, why) -> None:
+    """Invented quotes, contacts nobody has, deliverables a party cannot give, reports to nobody, no
+    required channel: refused when the configuration loads (not at 2 a.m. in the deadline watch)."""
+    config = yaml.safe_load(DEFAULT_CAMPAIGN_FILE.read_text(encoding="utf-8"))
+    change(config)
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=why):
+        load_campaign(path)

@@ -17,7 +17,7 @@ from campaign.config import DEFAULT_CAMPAIGN_FILE, INPUT_KINDS_FILE
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SPEC = DOCS / "directive.md"
-TEXT = DOCS / "directive-1038-UBND-KGVX.txt"   # the directive itself, kept with the repository
+TEXT = DOCS.parent / "config" / "directive-1038-UBND-KGVX.txt"   # the directive itself, kept with the repository
 
 
 def _norm(s: str) -> str:

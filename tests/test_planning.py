@@ -323,6 +323,21 @@ def test_people_referred_to_hospital_are_planned_at_a_hospital_of_their_district
     assert plan.unplanned.empty
 
 
+def test_a_published_invitation_at_the_commune_is_freed_when_the_person_is_referred() -> None:
+    """Referred after the plan was published: the invitation at the commune's station is not kept (never the
+    commune's site), the person is invited at the hospital."""
+    people = _people(20).assign(referred=False)
+    stock = _stock([("F1", "astrazeneca", "A1", DAY + dt.timedelta(days=30), 10),
+                    ("H1", "astrazeneca", "H1", DAY + dt.timedelta(days=30), 10)])
+    first = plan_sessions(people, _with_hospital(), _teams("F1", "H1"), stock, PRODUCTS, _days(1))
+    assert first.invitations.set_index("person_id").at["P00000", "facility_code"] == "F1"
+    referred = people.assign(referred=[True] + [False] * 19)
+    again = plan_sessions(referred, _with_hospital(), _teams("F1", "H1"), stock, PRODUCTS, _days(1),
+                          fixed=first.invitations)
+    assert again.freed.set_index("person_id").at["P00000", "reason"] == "referred"
+    assert again.invitations.set_index("person_id").at["P00000", "facility_code"] == "H1"
+
+
 def test_people_referred_to_hospital_without_one_are_left_out_with_the_reason() -> None:
     """"Chuyển tiêm tại bệnh viện" and no hospital site with tables in the district: not planned at the
     commune's site instead, but left out with `referred_no_hospital` (its Vietnamese label in REASON_TEXT)."""

@@ -142,8 +142,16 @@ def people(records: pd.DataFrame, person_ids: np.ndarray, events: pd.DataFrame, 
     out["dose1_product"] = first["product"].reindex(out.index).astype(object).where(
         first["product"].reindex(out.index).notna(), None)
     out["deferred_on"] = _dates(deferred_on)
-    # the full course of the person's product (Abdala: 3 doses); an unknown product counts 2
-    course = out["dose1_product"].map(rules.product_doses).fillna(2).to_numpy(dtype=np.int64)
+    # the full course of the person's product (Abdala: 3 doses): dose 1's, else the dose 2 record's (a
+    # person whose dose 1 went unrecorded); an unknown product counts 2
+    second_product = pd.Series(None, index=out.index, dtype=object)
+    if seconds:
+        sec = pd.concat(seconds, ignore_index=True)
+        if "product" in sec:
+            sec = sec.dropna(subset=["product"]).drop_duplicates("person_id", keep="last").set_index("person_id")
+            second_product = sec["product"].reindex(out.index)
+    product = out["dose1_product"].where(out["dose1_product"].notna(), second_product)
+    course = product.map(rules.product_doses).fillna(2).to_numpy(dtype=np.int64)
     fully = highest >= course
     under = out["age"].to_numpy() < min_age
     reason = np.select(

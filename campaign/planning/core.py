@@ -514,8 +514,15 @@ def keep_published(fixed: pd.DataFrame, pool: pd.DataFrame, products: dict[str, 
     second_due = (f["dose"] >= 2) & nxt.eq(f["dose"]) & due_from.notna() & \
         (pd.to_datetime(f["date"]) >= pd.to_datetime(due_from)) & first_product.eq(f["product"])
     keep = ((f["dose"] == 1) & nxt.eq(1)) | recalled | second_due
-    keep = keep.fillna(False).to_numpy(dtype=bool)
-    freed = f[~keep].assign(reason=np.where(nxt[~keep].isna(), "not_in_pool", "not_due_any_more"))
+    # referred to hospital since publication ("Chuyển tiêm tại bệnh viện"): never kept at another site
+    moved = pd.Series(False, index=f.index)
+    if "referred" in person and "facility_code" in person:
+        referred = f["person_id"].map(person["referred"]).fillna(False).astype(bool)
+        moved = referred & f["facility_code"].ne(f["person_id"].map(person["facility_code"]))
+    keep = (keep & ~moved).fillna(False).to_numpy(dtype=bool)
+    reason = np.where(nxt[~keep].isna(), "not_in_pool",
+                      np.where(moved[~keep].to_numpy(dtype=bool), "referred", "not_due_any_more"))
+    freed = f[~keep].assign(reason=reason)
     return f[keep], freed
 
 

@@ -271,7 +271,7 @@ class Escalation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     deadline_id: Mapped[str] = mapped_column(String(64))
-    party: Mapped[str] = mapped_column(String(8))  # GSO district code or 'doh'
+    party: Mapped[str] = mapped_column(String(32))  # GSO district code, 'doh', or a facility code
     step: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[dt.datetime]
     logical_sent_at: Mapped[dt.datetime]  # the logical time of the watch that sent it
@@ -288,7 +288,7 @@ class DeadlineExtension(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     deadline_id: Mapped[str] = mapped_column(String(64))
-    party: Mapped[str] = mapped_column(String(8))
+    party: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[dt.datetime]
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(128))

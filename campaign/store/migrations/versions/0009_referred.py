@@ -6,7 +6,8 @@ Create Date: 2026-12-07
 
 A person whose latest screening said "Chuyển tiêm tại bệnh viện" (`master_persons.referred`): the planner
 sends them to a hospital site of their district, or leaves them unplanned with `referred_no_hospital` (20
-characters: `plan_unplanned.reason` widened to 32) (issue 17).
+characters: `plan_unplanned.reason` widened to 32); facility plans are deliverables owed by facilities, whose
+codes (up to 32 characters) are the party of their escalations and extensions (issue 17).
 """
 
 from collections.abc import Sequence
@@ -28,7 +29,17 @@ def upgrade() -> None:
                               existing_nullable=False)
 
 
+    for table in ('escalations', 'deadline_extensions'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column('party', existing_type=sa.String(length=8), type_=sa.String(length=32),
+                                  existing_nullable=False)
+
+
 def downgrade() -> None:
+    for table in ('escalations', 'deadline_extensions'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column('party', existing_type=sa.String(length=32), type_=sa.String(length=8),
+                                  existing_nullable=False)
     with op.batch_alter_table('plan_unplanned', schema=None) as batch_op:
         batch_op.alter_column('reason', existing_type=sa.String(length=32), type_=sa.String(length=16),
                               existing_nullable=False)
