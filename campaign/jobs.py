@@ -33,9 +33,12 @@ def enqueue_upload(session: Session, user: SignedIn, *, district: str, kind: str
     return job
 
 
-def enqueue_report(session: Session, user: SignedIn, *, district: str, received_at: dt.datetime) -> PortalJob:
-    job = PortalJob(action="report", user_id=user.user_id, district_code=district, received_at=received_at,
-                    status=QUEUED)
+def enqueue_report(session: Session, user: SignedIn, *, district: str, received_at: dt.datetime,
+                   facility: str | None = None) -> PortalJob:
+    """The district's report; with `facility`, that facility's plan (directive section 3: the health centre
+    collects its facilities' plans), which the caller checked belongs to `district`."""
+    job = PortalJob(action="report", user_id=user.user_id, district_code=district, facility_code=facility,
+                    received_at=received_at, status=QUEUED)
     session.add(job)
     session.flush()
     return job
@@ -116,11 +119,12 @@ def submission_ready(session: Session, job: PortalJob) -> int | None:
 
 def result(session: Session, job: PortalJob) -> tuple[str, str | None]:
     """The job's status as the person who started it sees it, and the page of its result: the
-    submission's feedback (as soon as it is written, see `submission_ready`), or the district's report."""
+    submission's feedback (as soon as it is written, see `submission_ready`), or the district's report
+    (a facility's plan: the district page's list of its facilities' plans)."""
     if job.submission_id:
         return job.status, f"/nop/{job.submission_id}"
     if job.status == DONE:
-        return DONE, f"/huyen/{job.district_code}#bao-cao"
+        return DONE, f"/huyen/{job.district_code}#{'ke-hoach-co-so' if job.facility_code else 'bao-cao'}"
     if job.status == RUNNING and (early := submission_ready(session, job)) is not None:
         # the feedback is written; the flow run is still publishing its artifacts and event
         return DONE, f"/nop/{early}"

@@ -358,6 +358,7 @@ def _docs_page(world: PortalWorld, sub_id: int) -> str:
 def _district_urls(world: PortalWorld) -> dict[str, str]:
     sub, job, rep = world.ids["second"], world.ids["job"], world.ids["report"]
     return {"district": "/huyen/622", "submission": f"/nop/{sub}", "feedback": f"/nop/{sub}/tep-phan-hoi",
+            "feedback_problems": f"/nop/{sub}/tep-phan-hoi/dong-loi",
             "data_docs": f"/nop/{sub}/data-docs/",
             "data_docs_page": _docs_page(world, sub),
             "job": f"/viec/{job}", "job_status": f"/viec/{job}/trang-thai", "report": f"/bao-cao/{rep}.pdf"}
@@ -396,6 +397,13 @@ def test_a_district_gets_404_for_everything_of_another_district(world, tmp_path)
     assert page.status_code == 200 and secret_name in page.text
     feedback = own.get(urls["feedback"])
     assert feedback.status_code == 200 and feedback.content == Path(_sub(world, sub_id).feedback_path).read_bytes()
+    # a CSV upload's feedback: its own lines as CSV, and the workbook of the summary and the problem rows
+    assert feedback.headers["content-type"] == "text/csv; charset=utf-8"
+    assert feedback.content.startswith(b"\xef\xbb\xbf") and "Kết quả kiểm tra".encode() in feedback.content
+    problems = own.get(urls["feedback_problems"])
+    assert problems.status_code == 200 and problems.content.startswith(b"PK")
+    assert problems.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert urls["feedback_problems"] in page.text and urls["feedback"] in page.text
     docs = own.get(urls["data_docs"])
     assert docs.status_code == 303 and docs.headers["location"] == urls["data_docs_page"]
     assert own.get(urls["data_docs_page"]).status_code == 200
@@ -902,8 +910,9 @@ def test_an_upload_runs_the_intake_flow_and_links_its_submission(prefect_harness
     assert "prefect.test/runs/flow-run" not in page.text        # the flow run's link is for coordinators
     board = login(portal.app, "syt.dieuphoi").get(f"/nop/{sub.id}").text
     assert f"http://prefect.test/runs/flow-run/{flow_run_id}" in board
-    feedback = clerk.get(f"/nop/{sub.id}/tep-phan-hoi")
-    assert feedback.status_code == 200 and feedback.content.startswith(b"PK")
+    feedback = clerk.get(f"/nop/{sub.id}/tep-phan-hoi")                 # a CSV upload: CSV back, with the
+    assert feedback.status_code == 200 and feedback.content.startswith(b"\xef\xbb\xbf")   # result per line
+    assert clerk.get(f"/nop/{sub.id}/tep-phan-hoi/dong-loi").content.startswith(b"PK")   # + the workbook
 
 
 def test_pages_do_not_wait_for_a_large_upload_being_written(portal):

@@ -117,7 +117,8 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
             assert page.url == f"{base}/huyen/{DISTRICT}"
             expect(page.locator("h1")).to_contain_text(name_622)
             owed = page.locator("#han-nop tr[data-deadline=district_target_list]")
-            expect(owed.locator(".badge")).to_have_text("Chưa đến hạn")
+            expect(owed.locator(".badge.state")).to_have_text("Chưa đến hạn")
+            expect(owed.locator(".badge.source-province")).to_have_text("hạn theo quyết định của tỉnh")
             missing = owed.locator("td").nth(3)   # only the target list: staff and vaccine stock are in
             expect(missing).to_have_text(kind_label("target_list"))
 
@@ -194,8 +195,8 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
             page.click("text=← Trang của huyện")
             page.wait_for_url(f"{base}/huyen/{DISTRICT}")
             done = page.locator("#han-nop tr[data-deadline=district_target_list]")
-            expect(done.locator(".badge")).to_have_text("Đã xong đúng hạn")
-            expect(done.locator(".badge")).to_have_class(re.compile(r"\bdone_on_time\b"))
+            expect(done.locator(".badge.state")).to_have_text("Đã xong đúng hạn")
+            expect(done.locator(".badge.state")).to_have_class(re.compile(r"\bdone_on_time\b"))
             expect(done).to_contain_text("28/07/2021 10:00")   # when it was done: the logical now
             ours = page.locator(f"#lan-gui tr:has(a[href='/nop/{accepted_id}'])")
             expect(ours).to_contain_text(FIXED)

@@ -43,9 +43,11 @@ log = logging.getLogger("campaign.portal")
 COOKIE = "campaign_session"
 LOGIN_COOKIE = "campaign_login_csrf"
 NOT_FOUND = "Không tìm thấy trang này, hoặc trang thuộc về huyện khác."
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NOTICES = {   # fixed texts chosen by a key in the URL: nothing a URL carries is shown as such
     "withdrawn": "Đã rút tệp. Lần gửi trước (nếu có) trở lại là dữ liệu hiện hành.",
     "report-approved": "Đã duyệt và gửi báo cáo.",
+    "plan-sent": "Đã duyệt và gửi kế hoạch của cơ sở cho Trung tâm Y tế.",
     "user-added": "Đã tạo tài khoản.",
     "user-disabled": "Đã khóa tài khoản; mọi phiên đăng nhập của tài khoản đó đã kết thúc.",
     "user-enabled": "Đã mở lại tài khoản.",
@@ -342,7 +344,8 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         with portal.session() as s:
             sub = _submission(s, user, sub_id)
             data = pages.feedback(s, sub)
-        return portal.render("submission.html.j2", request, user, **data)
+            problems = _problems_workbook(sub)
+        return portal.render("submission.html.j2", request, user, **data, has_problems_file=problems is not None)
 
     @app.get("/nop/{sub_id}/tep-phan-hoi")
     def feedback_file(request: Request, sub_id: int) -> Response:
@@ -353,8 +356,26 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         if path is None or not path.is_file():
             raise PortalError(404, "Tệp phản hồi của lần gửi này chưa có.")
         return FileResponse(path, filename=f"phan-hoi-{sub_id}-{sub.kind}{path.suffix}",
-                            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                            if path.suffix == ".xlsx" else "text/csv")
+                            media_type=XLSX_MEDIA_TYPE if path.suffix == ".xlsx" else "text/csv; charset=utf-8")
+
+    def _problems_workbook(sub: Submission) -> Path | None:
+        """A CSV upload's feedback is a .csv; the summary and its rows with problems are a workbook beside it."""
+        from campaign.feedback import problems_workbook_path
+
+        if not sub.feedback_path or not sub.feedback_path.endswith(".csv"):
+            return None
+        path = problems_workbook_path(sub.feedback_path)
+        return path if path.is_file() else None
+
+    @app.get("/nop/{sub_id}/tep-phan-hoi/dong-loi")
+    def feedback_problems(request: Request, sub_id: int) -> Response:
+        user = need_user(request)
+        with portal.session() as s:
+            sub = _submission(s, user, sub_id)
+            path = _problems_workbook(sub)
+        if path is None:
+            raise PortalError(404, "Lần gửi này không có bảng các dòng bị loại, cần kiểm tra.")
+        return FileResponse(path, filename=f"phan-hoi-{sub_id}-{sub.kind}-dong-loi.xlsx", media_type=XLSX_MEDIA_TYPE)
 
     @app.get("/nop/{sub_id}/data-docs/{rest:path}")
     def data_docs(request: Request, sub_id: int, rest: str) -> Response:
@@ -469,9 +490,32 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         job_id = await run_in_threadpool(enqueue)
         return RedirectResponse(f"/viec/{job_id}", status_code=303)
 
+    @app.post("/huyen/{code}/co-so/{facility}/ke-hoach")
+    async def request_facility_plan(request: Request, code: str, facility: str) -> Response:
+        """A facility's plan, asked for by its district's health centre (directive section 3: "hướng dẫn các
+        cơ sở tiêm chủng thuộc địa bàn quản lý xây dựng Kế hoạch ...; gửi Kế hoạch này cho Trung tâm Y tế"):
+        built by the compile-report flow like the district's report, then approved and sent from the page."""
+        user = need_user(request)
+        own_district(user, code)
+        await form_of(request, user, max_files=0, max_fields=5)
+
+        def enqueue() -> int:
+            with portal.session() as s:
+                if facility not in pages.district_facilities(s, code):   # only the district's own facilities
+                    raise PortalError(404, NOT_FOUND)
+            with portal.writer() as s, s.begin():
+                return jobs.enqueue_report(s, user, district=code, facility=facility,
+                                           received_at=clock.to_utc(clock.now())).id
+
+        job_id = await run_in_threadpool(enqueue)
+        return RedirectResponse(f"/viec/{job_id}", status_code=303)
+
     def _report(s: Session, user: SignedIn, report_id: int) -> ReportRecord:
+        """A coordinator sees every report; a district its own report and its own facilities' plans."""
         rep = s.get(ReportRecord, report_id)
-        if rep is None or not (user.is_coordinator or (rep.level == "district" and rep.unit == user.district_code)):
+        if rep is None or not (user.is_coordinator or (rep.level == "district" and rep.unit == user.district_code)
+                               or (rep.level == "facility" and user.district_code is not None
+                                   and rep.unit in pages.district_facilities(s, user.district_code))):
             raise PortalError(404, NOT_FOUND)
         return rep
 
@@ -490,10 +534,16 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
         from campaign.io.notify import DeliveryError, Notifier
         from campaign.reports.run import ReportError, approve, submit
 
-        user = need_coordinator(request)
+        # the DoH approves and sends a district's report; a health centre its own facilities' plans, which
+        # come to it (directive section 3: "gửi Kế hoạch này cho Trung tâm Y tế để tổng hợp")
+        user = need_user(request)
         await form_of(request, user, max_files=0, max_fields=5)
         with portal.session() as s:
-            rep = _report(s, user, report_id)
+            if not user.is_coordinator:   # anything but a facility's plan is the DoH's to approve
+                found = s.get(ReportRecord, report_id)
+                if found is None or found.level != "facility":
+                    raise PortalError(403, "Trang này chỉ dành cho điều phối viên của Sở Y tế.")
+            rep = _report(s, user, report_id)   # a facility of another district: not found
             level, unit, version, approved = rep.level, rep.unit, rep.version, rep.approved_at is not None
         at = clock.to_utc(clock.now())
 
@@ -509,6 +559,8 @@ def create_app(resources: Resources, *, prefect_ui: str | None = None, session_h
             raise PortalError(409, str(exc)) from None
         except (DeliveryError, OSError) as exc:
             raise PortalError(502, f"Đã duyệt nhưng chưa gửi được thư ({type(exc).__name__}); thử gửi lại sau.") from None
+        if not user.is_coordinator:
+            return RedirectResponse(f"/huyen/{user.district_code}?notice=plan-sent#ke-hoach-co-so", status_code=303)
         return RedirectResponse("/tinh?notice=report-approved", status_code=303)
 
     # -- coordinators ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from campaign import clock
 from campaign.config import CampaignConfig, load_input_kinds, load_reasons
+from campaign.deadlines import STEP_TITLES
 from campaign.feedback import describe_issue
 from campaign.jobs import submission_ready
 from campaign.readiness import district_names
@@ -33,8 +34,6 @@ STATE_LABEL = {"done_on_time": "Đã xong đúng hạn", "done_late": "Đã xong
 STATUS_LABEL = {"accepted": "Đã nhận", "rejected": "Bị từ chối", "withdrawn": "Đã rút", "duplicate": "Trùng tệp đã gửi"}
 READINESS_LABEL = {"ready": "Sẵn sàng", "ready_with_warnings": "Sẵn sàng (có lưu ý)", "not_ready": "Chưa sẵn sàng",
                    "unknown": "Chưa đủ dữ liệu"}
-STEP_LABEL = {"reminder": "Nhắc việc", "warning": "Cảnh báo sắp đến hạn", "overdue": "Quá hạn",
-              "escalated": "Báo cáo lên cấp trên"}
 CHANNEL_LABEL = {"email": "Thư điện tử", "webhook": "Hệ thống nhận tin (webhook)", "cli": "Dòng lệnh",
                  "portal": "Cổng dữ liệu", "inbox": "Thư mục nhận tệp", "demo": "Dữ liệu mẫu"}
 DELIVERY_LABEL = {"sent": "Đã gửi", "pending": "Đang chờ gửi", "failed": "Gửi lỗi"}
@@ -90,19 +89,53 @@ def district_page(session: Session, campaign: CampaignConfig, district: str, now
                            .order_by(PortalJob.id.desc()).limit(20)).all()
     reports = session.scalars(select(ReportRecord).where(ReportRecord.level == "district", ReportRecord.unit == district)
                               .order_by(ReportRecord.version.desc()).limit(10)).all()
+    watched = deadline_board(session, campaign, now)
     return {"district": district, "district_name": district_names([district]).get(district, district),
-            "deliverables": _deliverables(deadline_board(session, campaign, now), district),
+            "deliverables": _deliverables(watched, district),
+            "facility_plans": facility_plans(session, campaign, district, watched),
             "submissions": [submission_row(s) for s in subs],
             "jobs": [job_row(j, technical) for j in jobs if not (j.status == "running" and submission_ready(session, j))],
             "reports": [report_row(r) for r in reports],
             "kinds": uploadable_kinds()}
 
 
+def district_facilities(session: Session, district: str) -> dict[str, str]:
+    """facility code -> name, of the district's current accepted facility list (the facilities whose plans
+    its health centre collects)."""
+    from campaign.store.current import current_rows
+
+    rows, _ = current_rows(session, "facilities", ["facility_code", "facility_name"], [district])
+    return {str(r.facility_code): str(r.facility_name or "") for r in rows.itertuples(index=False) if r.facility_code}
+
+
+def facility_plans(session: Session, campaign: CampaignConfig, district: str,
+                   watched: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each facility of the district with its plan deliverable(s) (deadlines owed by `facilities`: directive
+    section 3, "gửi Kế hoạch này cho Trung tâm Y tế") and its latest plan report (level `facility`)."""
+    names = district_facilities(session, district)
+    if not names:
+        return []
+    owed = {d.id for d in campaign.deadlines if d.party == "facilities"}
+    items: dict[str, list[dict[str, Any]]] = {}
+    for d in _deliverables(watched, None):
+        if d["deadline"] in owed and d.get("district") == district:
+            items.setdefault(d["party"], []).append(d)
+    latest: dict[str, ReportRecord] = {}
+    for r in session.scalars(select(ReportRecord).where(ReportRecord.level == "facility",
+                                                        ReportRecord.unit.in_(list(names)))
+                             .order_by(ReportRecord.unit, ReportRecord.version.desc())):
+        latest.setdefault(r.unit, r)
+    return [{"code": code, "name": names[code], "deliverables": items.get(code, []),
+             "report": report_row(latest[code]) if code in latest else None} for code in sorted(names)]
+
+
 def report_row(r: ReportRecord) -> dict[str, Any]:
     state = ("sent" if r.submitted_at else "approved" if r.approved_at else "awaiting")
+    # a facility's plan is approved and sent by its district's health centre, a district's report by the DoH
+    awaiting = "Chờ Trung tâm Y tế duyệt và gửi" if r.level == "facility" else "Chờ Sở Y tế duyệt"
     return {"id": r.id, "level": r.level, "unit": r.unit, "version": r.version, "built": show_time(r.as_of),
             "state": state, "state_label": {"sent": "Đã gửi", "approved": "Đã duyệt, chưa gửi",
-                                            "awaiting": "Chờ Sở Y tế duyệt"}[state],
+                                            "awaiting": awaiting}[state],
             "approved_by": r.approved_by, "approved": show_time(r.approved_at), "sent": show_time(r.submitted_at),
             "formats": sorted(r.files), "flow_run_id": r.flow_run_id}
 
@@ -120,6 +153,7 @@ def job_error(job: PortalJob, technical: bool) -> str | None:
 
 def job_row(job: PortalJob, technical: bool = False) -> dict[str, Any]:
     return {"id": job.id, "action": job.action, "status": job.status, "kind_label": kind_label(job.kind),
+            "facility": job.facility_code,
             "filename": job.original_filename, "created": show_time(job.received_at or job.created_at),
             "error": job_error(job, technical),
             "submission_id": job.submission_id, "flow_run_id": job.flow_run_id}
@@ -251,7 +285,8 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
     deadline_names = {d["deadline"]: d["name"] for d in deliverables}
     escalations = [{**e, "sent": show_time(dt.datetime.fromisoformat(e["sent_at"])),
                     "deadline_name": deadline_names.get(e["deadline"], e["deadline"]),
-                    "step_label": STEP_LABEL.get(e["step"], e["step"]),
+                    # the title the message went out with (a late reminder says "Quá hạn"), in one place
+                    "step_label": e.get("title") or STEP_TITLES.get(e["step"], e["step"]),
                     "channel_label": CHANNEL_LABEL.get(e["channel"], e["channel"]),
                     "status_label": DELIVERY_LABEL.get(e["status"], e["status"]),
                     "party_name": names.get(e["party"], "Sở Y tế" if e["party"] == "doh" else e["party"])}

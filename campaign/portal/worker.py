@@ -39,8 +39,9 @@ def _run_intake(job: Any, username: str) -> tuple[dict[str, Any], str | None, di
 def _run_report(job: Any, username: str) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
     from flows.compile_report import compile_report_flow
 
-    state = compile_report_flow(levels=["district"], unit=job.district_code, now=job.received_at.isoformat(),
-                                return_state=True)
+    # a facility's plan (the district asked for one of its own facilities) or the district's report
+    level, unit = ("facility", job.facility_code) if job.facility_code else ("district", job.district_code)
+    state = compile_report_flow(levels=[level], unit=unit, now=job.received_at.isoformat(), return_state=True)
     built = state.result()["reports"]
     return {"reports": built}, _flow_run_id(state), {"report_id": built[0]["report_id"] if built else None}
 

@@ -286,6 +286,8 @@ def build_report(data: ReportData, level: str, unit: str | None = None, *, versi
                           "TIÊM CHỦNG VẮC XIN PHÒNG COVID-19",
               "facility": scope.name.upper()}[level]
     drafted_by = f"Trung tâm Y tế {district_name}" if level == "district" else None
+    recipients = recipient_names(data.campaign, level, scope.unit, None if level == "province" else scope.districts[0],
+                                 data.names)
     return Report(level=level, unit=scope.unit, unit_name=scope.name, issuer=issuer,
                   title="KẾ HOẠCH VÀ BÁO CÁO CÔNG TÁC CHUẨN BỊ TRIỂN KHAI CHIẾN DỊCH TIÊM CHỦNG VẮC XIN "
                         "PHÒNG COVID-19 TRÊN NỀN TẢNG QUẢN LÝ TIÊM CHỦNG",
@@ -293,7 +295,36 @@ def build_report(data: ReportData, level: str, unit: str | None = None, *, versi
                   as_of=data.as_of, version=version, sections=sections, appendix=appendix,
                   signature=({"province": "GIÁM ĐỐC", "district": "TM. BAN CHỈ ĐẠO - TRƯỞNG BAN",
                               "facility": "PHỤ TRÁCH CƠ SỞ"}[level], "(Ký, ghi rõ họ tên, đóng dấu)"),
-                  drafted_by=drafted_by, figures=figures)
+                  drafted_by=drafted_by, recipients=recipients, figures=figures)
+
+
+# a district's contacts (`district_default`, "{code}" its GSO code) are its health centre and its committee
+DISTRICT_CONTACT_NAMES = {"health_centre": "Trung tâm Y tế {name}", "steering_committee": "UBND - Ban Chỉ đạo {name}"}
+
+
+def recipient_names(campaign: CampaignConfig, level: str, unit: str, district: str | None,
+                    names: dict[str, str]) -> list[str]:
+    """"Nơi nhận" of a report: each address of `reports.recipients.<level>` (as `run.recipients_of` fills
+    it) with the name of the party whose contact holds it ("Ban Chỉ đạo tỉnh (bcd.tinh@...)"), else the
+    address alone (the ministries' mailboxes the directive names)."""
+    owners: dict[str, str] = {}
+    for key, party in campaign.parties.items():
+        for role, contact in party.contacts.items():
+            if not contact.email:
+                continue
+            if "{code}" in contact.email:
+                if district is None:
+                    continue
+                template = DISTRICT_CONTACT_NAMES.get(role) if key == "district_default" else None
+                label = template.format(name=names.get(district, district)) if template else (party.name or key)
+                owners.setdefault(contact.email.replace("{code}", district), label)
+            else:
+                owners.setdefault(contact.email, party.name or key)
+    out = []
+    for r in campaign.reports.recipients.get(level, []):
+        address = r.address.replace("{code}", unit).replace("{district}", district or unit)
+        out.append(f"{owners[address]} ({address})" if address in owners else address)
+    return out
 
 
 def _general(data: ReportData, scope: _Scope, fac: pd.DataFrame, figures: dict[str, Any]) -> Section:
@@ -338,7 +369,8 @@ def _infrastructure(data: ReportData, scope: _Scope, fac: pd.DataFrame, gaps: pd
     infra = gaps[gaps["dimension"] == "infrastructure"] if len(gaps) else gaps
     missing = infra.groupby("item")["missing"].sum().to_dict() if len(infra) else {}
     figures["infrastructure_missing"] = {k: int(v) for k, v in missing.items()}
-    labels = {"computers": "Máy tính", "qr_scanners": "Máy quét QR", "printers": "Máy in",
+    # "máy quét QR (nếu có)" (directive II.1): an if_available item is said so, never beside the required
+    labels = {"computers": "Máy tính", "qr_scanners": "Máy quét QR (nếu có, không bắt buộc)", "printers": "Máy in",
               "internet_lines": "Đường truyền Internet", "vaccination_tables": "Bàn tiêm"}
     # the counts of section I (readiness.counts_of), not counted again here
     rows = [[STATUS_TEXT.get(s, s), int(n)] for s, n in figures["facilities_by_status"].items() if n]

@@ -53,9 +53,12 @@ class Report:
     appendix: Table                # the submissions every figure comes from (district, kind, version, time)
     signature: tuple[str, str] = ("GIÁM ĐỐC", "(Ký, ghi rõ họ tên, đóng dấu)")
     # who drafted it for the issuer (a district's report: its health centre, "tham mưu"), shown as
-    # "Đơn vị tham mưu, dự thảo: ..." by the
-    # signature; None when the issuer drafted it itself
+    # "Đơn vị tham mưu, dự thảo: ..." under the signature, never under "Nơi nhận" (the drafter is not a
+    # recipient); None when the issuer drafted it itself
     drafted_by: str | None = None
+    # "Nơi nhận": who the report is sent to (`reports.recipients.<level>`), by name where a party's contact
+    # holds the address, else the address ("Lưu: VT." is added by the renderers)
+    recipients: list[str] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)   # key figures, for tests and the JSON summary
 
     def all_sections(self) -> list[Section]:

@@ -270,12 +270,15 @@ def _signature(doc: DocxDocument, report: Report) -> None:
     _borderless(table, (Cm(7), Cm(9)))
     table.rows[0]._tr.get_or_add_trPr().append(parse_xml(f"<w:cantSplit {nsdecls('w')}/>"))
     left, right = table.rows[0].cells
+    # "Nơi nhận": the report's recipients only; the drafter (the district's health centre) is no recipient
     _cell_lines(left, [("Nơi nhận:", {"bold": True, "italic": True, "size": 12,
                                       "align": WD_ALIGN_PARAGRAPH.LEFT}),
-                       *([(f"- {DRAFTED_LABEL}: {report.drafted_by};", {"size": 11, "align": WD_ALIGN_PARAGRAPH.LEFT})]
-                         if report.drafted_by else []),
+                       *[(f"- {name};", {"size": 11, "align": WD_ALIGN_PARAGRAPH.LEFT}) for name in report.recipients],
                        ("- Lưu: VT.", {"size": 11, "align": WD_ALIGN_PARAGRAPH.LEFT})])
     _cell_lines(right, [(role, {"bold": True}), (hint, {"italic": True})] + [("", {})] * 4)
+    if report.drafted_by:   # under the signature, outside the recipients
+        p = _para(doc, f"{DRAFTED_LABEL}: {report.drafted_by}", italic=True, size=11)
+        p.paragraph_format.space_before = Pt(6)
 
 
 def _footer(doc: DocxDocument) -> None:

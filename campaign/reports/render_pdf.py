@@ -447,13 +447,19 @@ def _section_flowables(section: Section, depth: int, styles: _Styles) -> list[Fl
 def _signature_block(report: Report, styles: _Styles) -> Flowable:
     role, hint = report.signature
     right = [_para(role, styles.sign_role), _para(hint, styles.sign_hint), Spacer(1, 2.5 * cm)]
-    left = [_para(f"{DRAFTED_LABEL}: {report.drafted_by}", styles.sign_hint)] if report.drafted_by else ""
+    # "Nơi nhận": the report's recipients only; the drafter (the district's health centre) is no recipient
+    to_style = ParagraphStyle("to", parent=styles.body, fontSize=9.5, leading=12, alignment=TA_LEFT, spaceAfter=0)
+    left = [_para("Nơi nhận:", ParagraphStyle("to_head", parent=to_style, fontName=FONT_BOLD_ITALIC, fontSize=10.5)),
+            *[_para(f"- {name};", to_style) for name in report.recipients], _para("- Lưu: VT.", to_style)]
     block = Table([[left, right]], colWidths=[FRAME_WIDTH * 0.45, FRAME_WIDTH * 0.55])
     block.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT),
                                ("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
-    return KeepTogether([Spacer(1, 14), block])
+    drafted = [_para(f"{DRAFTED_LABEL}: {report.drafted_by}",   # under the signature, outside the recipients
+                     ParagraphStyle("drafted", parent=styles.sign_hint, alignment=TA_LEFT, spaceBefore=6))
+               ] if report.drafted_by else []
+    return KeepTogether([Spacer(1, 14), block, *drafted])
 
 
 def build_story(report: Report) -> list[Flowable]:

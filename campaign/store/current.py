@@ -23,8 +23,9 @@ def current_rows(session: Session, kind: str, columns: list[str], districts: lis
     ids = subs["submission_id"].tolist()
     table = KIND_TABLES[kind]
     cols = list(dict.fromkeys(["district", "submission_id", *(["facility_code"] if per_facility else []), *columns]))
-    rows = frame_of(session, select(*(table.c[c] for c in cols)).where(table.c.submission_id.in_(ids)), cols) \
-        if ids else pd.DataFrame(columns=cols)
+    if not ids:   # none in these districts (mapping an empty column on datetimes would fail)
+        return pd.DataFrame(columns=[*cols, "received_at"]), ids
+    rows = frame_of(session, select(*(table.c[c] for c in cols)).where(table.c.submission_id.in_(ids)), cols)
     rows["received_at"] = rows["submission_id"].map(subs.set_index("submission_id")["received_at"])
     if per_facility and len(rows):
         rows = latest_per_facility(rows)

@@ -15,7 +15,6 @@ import re
 from typing import Any
 
 from sqlalchemy import (
-    false,
     JSON,
     BigInteger,
     Boolean,
@@ -33,6 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     inspect,
     select,
     text,
