@@ -12,13 +12,20 @@ submission (accepted or refused and why, counts, the reasons, links to the rejec
   first ("Bị loại: ...", "Đã nhận, cần kiểm tra: ...", "Đã nhận, đã sửa: ..."). Sentences are built once
   per (code, column) and whole row texts once per distinct combination of sentences.
 - `row_statuses(issues, n_rows, quarantined=...)`: "rejected" | "warning" | "repaired" | "ok" per row.
-- `write_feedback(read, messages, statuses, out_path, blocking_message=..., source=...)`: the annotated
-  copy as .xlsx, also for CSV uploads (Excel opening a CSV drops leading zeros, reinterprets dates by the
-  PC's locale, evaluates "=..." cells and cannot show a highlight or a summary sheet). With `source` (the
-  uploaded file) every cell of the sheet comes back at its own row and column (title rows, the header,
-  blank/totals/notes rows, merged header cells); data rows stay at their row numbers, so "dòng 7" in any
-  report is row 7 of the feedback. CSV records are placed at the line they start on. Without `source`
+- `write_feedback(read, messages, statuses, out_path, blocking_message=..., source=...)`: a workbook
+  upload's annotated copy as .xlsx. With `source` (the uploaded file) every cell of the sheet comes back
+  at its own row and column (title rows, the header, blank/totals/notes rows, merged header cells); data
+  rows stay at their row numbers, so "dòng 7" in any report is row 7 of the feedback. Without `source`
   the layout is rebuilt from the ReadResult (header row and data rows at their row numbers).
+  A CSV upload's annotated copy is a CSV (UTF-8 with BOM, its own delimiter, every record at the line it
+  starts on, the result as one more field): a copy as .xlsx of a million rows took ~20 s and 76 MB for
+  a file with no problem row, the CSV ~1.5 s. Its records are copied as they are where that is safe
+  (`_write_csv_copy`), the others go through the csv module with `csv_safe`. Beside it,
+  `problems_workbook_path(<the .csv>)`: the summary sheet and, highlighted as in the .xlsx copy, only the
+  rows rejected or to check, with their row numbers in the file (Excel opening the CSV itself drops
+  leading zeros and cannot show a highlight; the rows that need the clerk are the ones in the workbook).
+  The summary sheet (both kinds) holds the table «Cách đọc các cột của tệp» (`readings_table`): how
+  every column of the file was read.
 - `write_refusal(out_path, blocking_message)`: the summary sheet alone, for a file that could not be
   read at all (no ReadResult).
 
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import logging
 import os
 import re
@@ -504,6 +512,11 @@ class _Formats:
         self.th = wb.add_format({"bold": True, "border": 1, "bg_color": "#DDEBF7", "num_format": "@"})
         self.link = wb.add_format({"font_color": "#0563C1", "underline": 1})
         self.note = wb.add_format({"italic": True, "font_color": "#555555", "num_format": "@", "text_wrap": True})
+        self.own = {qp: wb.add_format({"valign": "top", "num_format": "@", "text_wrap": True, "border": 1,
+                                       **({"quote_prefix": True} if qp else {})}) for qp in (False, True)}
+        self.own_warn = {qp: wb.add_format({"valign": "top", "num_format": "@", "text_wrap": True, "border": 1,
+                                            **_RESULT_FILLS[WARNING], **({"quote_prefix": True} if qp else {})})
+                         for qp in (False, True)}
 
 
 class _FastZip(zipfile.ZipFile):
@@ -583,12 +596,63 @@ def _issue_table(issues: pd.DataFrame | None, kind: str, column_headers: Mapping
     return table
 
 
+READINGS_TITLE = "Cách đọc các cột của tệp"
+READINGS_HEADERS = ("Tiêu đề cột trong tệp", "Cột", "Đọc là", "Cách đọc", "Số ô có dữ liệu")
+NOT_USED = "—"
+
+
+def readings_table(readings: Sequence[Any], kind: str | None) -> list[tuple[str, str, str, str, int, bool]]:
+    """One line per column of the file (`ReadResult.column_readings`): the heading as written, its column
+    letter, the kind's column it was read as (its Vietnamese header; "—" when not used), how it was read
+    (`describe_how`), the cells holding a value, and whether the district should look at it (a column
+    guessed from its content, or one holding data that was not used)."""
+    from campaign.io.columns import CONTENT, IGNORED, describe_how
+
+    spec = load_input_kinds().kinds.get(kind) if kind else None
+    out = []
+    for r in readings:
+        read_as = NOT_USED
+        if r.field is not None:
+            try:
+                read_as = spec.column(r.field).header if spec is not None else str(r.field)
+            except KeyError:
+                read_as = str(r.field)
+        look = r.how == CONTENT or (r.how == IGNORED and r.field is None and r.cells > 0)
+        out.append((str(r.heading), str(r.letter), read_as, describe_how(r), int(r.cells), look))
+    return out
+
+
+def _write_readings(ws, fmts: _Formats, r: int, readings: Sequence[Any], kind: str | None) -> int:
+    lines = readings_table(readings, kind)
+    if not lines:
+        return r
+    r += 1
+    ws.write_string(r, 0, READINGS_TITLE, fmts.label)
+    r += 1
+    for j, head in enumerate(READINGS_HEADERS):
+        ws.write_string(r, j, head, fmts.th)
+    r += 1
+    for heading, letter, read_as, how, cells, look in lines:
+        fmt = fmts.own_warn if look else fmts.own
+        for j, v in enumerate((heading, letter, read_as, how, _vi_int(cells))):
+            ws.write_string(r, j, v, fmt[starts_formula(v)])
+        r += 1
+    return r
+
+
 def _write_summary(ws, fmts: _Formats, *, kind: str | None, sheet: str | None, status_counts: dict[str, int],
                    rows_total: int, rows_skipped: int, blocking_message: str | None, info: Mapping[str, str] | None,
                    source_name: str | None, table: list[tuple[int, str, int]],
-                   rejected: list[tuple[int, str]], rebuilt: bool, csv_name: str | None = None) -> None:
+                   rejected: list[tuple[int, str]], rebuilt: bool, csv_name: str | None = None,
+                   readings: Sequence[Any] = (), problems: tuple[str, list[int], int, int] | None = None) -> None:
+    """`problems` (a CSV upload's workbook): (its sheet of problem rows, the row of each `rejected` entry
+    in it, the rows it lists, the rows it could not hold)."""
     ws.set_column(0, 0, 34)
-    ws.set_column(1, 1, 110)
+    ws.set_column(1, 1, 60 if readings else 110)
+    if readings:
+        ws.set_column(2, 2, 30)
+        ws.set_column(3, 3, 34)
+        ws.set_column(4, 4, 16)
     ws.write_string(0, 0, "KẾT QUẢ KIỂM TRA TỆP DỮ LIỆU", fmts.title)
     r = 2
     pairs: list[tuple[str, str]] = []
@@ -635,7 +699,13 @@ def _write_summary(ws, fmts: _Formats, *, kind: str | None, sheet: str | None, s
             guide += (" Dòng tô đỏ bị loại, dòng tô vàng đã nhận nhưng cần kiểm tra. Dùng bộ lọc ở dòng tiêu đề "
                       "để xem riêng các dòng bị loại.")
         else:
-            guide += " Tệp dài hơn một trang Excel nên kết quả được trả lại dạng CSV, đúng từng dòng như tệp đã gửi."
+            guide += (" Tệp CSV được trả lại dạng CSV (mã UTF-8), đúng từng dòng như tệp đã gửi, để mọi dòng đều có "
+                      "kết quả dù tệp dài đến đâu.")
+            if problems is not None and problems[2]:
+                guide += (f" Các dòng bị loại (tô đỏ) và cần kiểm tra (tô vàng) được chép riêng sang trang "
+                          f"«{problems[0]}» của tệp này, cột «{ROW_NUMBER_HEADER}» là số dòng trong tệp đã gửi.")
+            elif problems is not None:
+                guide += " Không có dòng nào bị loại hay cần kiểm tra."
         if refused:
             guide += " Xin sửa theo lý do từ chối ở trên và các dòng bị loại, rồi gửi lại cả tệp (có thể gửi lại chính tệp này)."
         else:
@@ -644,9 +714,14 @@ def _write_summary(ws, fmts: _Formats, *, kind: str | None, sheet: str | None, s
         ws.write_string(r, 1, guide, fmts.note)
         r += 1
     if rebuilt:
-        ws.write_string(r, 1, "Không có tệp gốc: trang dữ liệu chỉ gồm dòng tiêu đề và các dòng dữ liệu, "
-                              "ở đúng số dòng của tệp đã gửi.", fmts.note)
+        ws.write_string(r, 1, f"Không có tệp gốc: {'trang dữ liệu' if sheet else 'tệp CSV'} chỉ gồm dòng tiêu đề "
+                              "và các dòng dữ liệu, ở đúng số dòng của tệp đã gửi.", fmts.note)
         r += 1
+    if problems is not None and problems[3]:
+        ws.write_string(r, 1, f"Trang «{problems[0]}» chỉ chứa được {_vi_int(problems[2])} dòng đầu; "
+                              f"{_vi_int(problems[3])} dòng còn lại xem trong tệp CSV.", fmts.note)
+        r += 1
+    r = _write_readings(ws, fmts, r, readings, kind)
     if table:
         r += 1
         ws.write_string(r, 0, "Số dòng", fmts.th)
@@ -663,10 +738,14 @@ def _write_summary(ws, fmts: _Formats, *, kind: str | None, sheet: str | None, s
         ws.write_string(r, 0, f"Các dòng bị loại{more}", fmts.th)
         ws.write_string(r, 1, "Lý do", fmts.th)
         r += 1
-        target = _quoted(sheet) if sheet else None
-        for row_number, message in rejected:
-            if target:
-                ws.write_url(r, 0, f"internal:{target}!A{row_number}", fmts.link, string=f"Dòng {row_number}")
+        target = _quoted(sheet) if sheet else _quoted(problems[0]) if problems is not None and problems[2] else None
+        at = problems[1] if problems is not None else None
+        for i, (row_number, message) in enumerate(rejected):
+            if target and at is not None and at[i] <= 0:
+                ws.write_string(r, 0, f"Dòng {row_number}", fmts.label)
+            elif target:
+                link_row = at[i] if at is not None else row_number
+                ws.write_url(r, 0, f"internal:{target}!A{link_row}", fmts.link, string=f"Dòng {row_number}")
             else:
                 ws.write_string(r, 0, f"Dòng {row_number}", fmts.label)
             ws.write_string(r, 1, _safe_own(message), fmts.result[REJECTED])
@@ -676,23 +755,29 @@ def _write_summary(ws, fmts: _Formats, *, kind: str | None, sheet: str | None, s
 def write_feedback(read: ReadResult, messages: Sequence[str], statuses: Sequence[str], out_path: Path | str, *,
                    source_name: str | None = None,
                    blocking_message: str | None, source: Path | str | None = None,
-                   issues: pd.DataFrame | None = None, info: Mapping[str, str] | None = None) -> Path:
-    """Write the district's file back with the result column; returns the path written (.xlsx).
+                   issues: pd.DataFrame | None = None, info: Mapping[str, str] | None = None,
+                   annotated_csv: bool | None = None) -> Path:
+    """Write the district's file back with the result column; returns the path of the annotated copy.
 
     read              the ReadResult of the upload
     messages          per data row (aligned with read.frame / read.row_numbers): `row_messages(...)`
     statuses          per data row: "ok" | "rejected" | "warning" | "repaired" (`row_statuses(...)`)
-    out_path          where to write; the suffix becomes .xlsx. The file appears atomically (temp + rename)
+    out_path          where to write (a workbook upload: the suffix becomes .xlsx; a CSV upload: .csv). Files
+                      appear atomically (temp + rename)
     blocking_message  the reason the whole file was refused (`blocking_text(checked.blocking, kind)`), or None
     source            the uploaded file: every cell of its sheet comes back at its place. Without it (or if it
                       cannot be read again) the layout is rebuilt from `read` (header + data rows)
     issues            optional: the issues frame, for the table of reasons on the summary sheet
     info              optional: more lines for the summary (district, submission id, received at...)
+    annotated_csv     a CSV upload's copy as CSV (the default for CSV uploads; False: as .xlsx, as a workbook
+                      upload's, when it fits in an Excel sheet)
 
-    A CSV longer than an Excel sheet (1,048,576 rows; the intake limit is larger) cannot come back as .xlsx
-    with its line numbers: it comes back as CSV (UTF-8 with BOM, the result as an extra field, every field
-    that could start a formula prefixed with an apostrophe) and the summary as `<name>.summary.xlsx` beside it;
-    the returned path is then the .csv.
+    A workbook upload comes back as .xlsx: the summary sheet, then its sheet with every cell at its place
+    and the result column. A CSV upload comes back as CSV (UTF-8 with BOM, every record at its line, the
+    result «Kết quả kiểm tra» as one more field, every field that could start a formula prefixed with an
+    apostrophe), with the workbook `problems_workbook_path(<the .csv>)` beside it: the summary sheet and,
+    highlighted, only the rows rejected or to check (with their row numbers in the file). A CSV longer
+    than an Excel sheet (1,048,576 rows; the intake limit is larger) always comes back that way.
     """
     n = len(read.row_numbers)
     if len(messages) != n or len(statuses) != n:
@@ -705,6 +790,46 @@ def write_feedback(read: ReadResult, messages: Sequence[str], statuses: Sequence
         raise ValueError(f"the feedback would overwrite the uploaded file {source}")
     row_numbers = np.asarray(read.row_numbers, dtype=np.int64)
 
+    status_arr = np.asarray(statuses, dtype=object)
+    status_counts = {s: int((status_arr == s).sum()) for s in STATUSES}
+    data_sheet = _sheet_name(read.sheet, DATA_SHEET_FOR_CSV)
+    summary_sheet = SUMMARY_SHEET if SUMMARY_SHEET.lower() != data_sheet.lower() else "Kết quả"
+    rejected_idx = np.flatnonzero(status_arr == REJECTED)[:MAX_LISTED_ROWS]
+    rejected = [(int(row_numbers[i]), messages[i]) for i in rejected_idx]
+    table = _issue_table(issues, read.kind, read.column_headers) if issues is not None else []
+    summary_args = dict(kind=read.kind, status_counts=status_counts, rows_total=n,
+                        rows_skipped=len(read.skipped_rows), blocking_message=blocking_message, info=info,
+                        source_name=source_name or (Path(source).name if source is not None else None), table=table,
+                        readings=list(getattr(read, "column_readings", None) or []))
+    is_csv = read.file_format == "csv"
+    last_line = int(max(row_numbers.max(initial=0), max((int(h) for h in read.header_rows), default=0)))
+    if is_csv and (annotated_csv is None or annotated_csv or last_line > EXCEL_MAX_ROWS):
+        return _write_csv_upload_feedback(read, messages, status_arr, out, source, rejected_idx, rejected,
+                                          summary_args)
+
+    grid, pos = _grid_of(read, source, row_numbers)
+    too_long = len(grid.row_numbers) and int(grid.row_numbers[-1]) > EXCEL_MAX_ROWS
+    if too_long and is_csv:   # lines the read did not count (notes after the data) beyond Excel's last row
+        return _write_csv_upload_feedback(read, messages, status_arr, out, source, rejected_idx, rejected,
+                                          summary_args)
+    if too_long:   # cannot happen for a workbook (its own rows are Excel rows); refuse rather than corrupt
+        raise ValueError(f"row {int(grid.row_numbers[-1])} is beyond Excel's last row {EXCEL_MAX_ROWS}")
+
+    def fill(wb: xlsxwriter.Workbook) -> None:
+        fmts = _Formats(wb)
+        summary = wb.add_worksheet(summary_sheet)
+        ws = wb.add_worksheet(data_sheet)
+        _write_summary(summary, fmts, sheet=data_sheet, rejected=rejected, rebuilt=grid.rebuilt, **summary_args)
+        _write_data_sheet(ws, fmts, grid, read, pos, messages, statuses)
+        if len(grid.row_numbers) * (len(grid.columns) + 1) > 20_000_000:
+            wb.use_zip64()   # a sheet XML beyond 4 GB needs it (Excel 2010 and later read it)
+
+    return _atomic_write(out, fill)
+
+
+def _grid_of(read: Any, source: Path | str | None, row_numbers: np.ndarray) -> tuple[_Grid, np.ndarray]:
+    """The uploaded sheet as the reader sees it (or, without the file, rebuilt from the read), and the grid
+    row of every data row."""
     grid = None
     if source is not None:
         try:
@@ -721,45 +846,75 @@ def write_feedback(read: ReadResult, messages: Sequence[str], statuses: Sequence
     if grid is None:
         grid = _rebuilt_grid(read)
         pos = np.searchsorted(grid.row_numbers, row_numbers)
+    return grid, pos
 
-    status_arr = np.asarray(statuses, dtype=object)
-    status_counts = {s: int((status_arr == s).sum()) for s in STATUSES}
-    too_long = len(grid.row_numbers) and int(grid.row_numbers[-1]) > EXCEL_MAX_ROWS
-    data_sheet = _sheet_name(read.sheet, DATA_SHEET_FOR_CSV)
-    summary_sheet = SUMMARY_SHEET if SUMMARY_SHEET.lower() != data_sheet.lower() else "Kết quả"
-    rejected_idx = np.flatnonzero(status_arr == REJECTED)[:MAX_LISTED_ROWS]
-    rejected = [(int(row_numbers[i]), messages[i]) for i in rejected_idx]
-    table = _issue_table(issues, read.kind, read.column_headers) if issues is not None else []
-    summary_args = dict(kind=read.kind, status_counts=status_counts, rows_total=n,
-                        rows_skipped=len(read.skipped_rows), blocking_message=blocking_message, info=info,
-                        source_name=source_name or (Path(source).name if source is not None else None), table=table,
-                        rebuilt=grid.rebuilt)
 
-    if too_long and read.file_format == "csv":
-        csv_out = out.with_suffix(".csv")
-        if source is not None and _same_file(csv_out, Path(source)):
-            csv_out = out.with_suffix(".feedback.csv")
+def _write_csv_upload_feedback(read: Any, messages: Sequence[str], status_arr: np.ndarray, out: Path,
+                               source: Path | str | None, rejected_idx: np.ndarray, rejected: list[tuple[int, str]],
+                               summary_args: dict[str, Any]) -> Path:
+    """A CSV upload: the annotated copy as CSV, then the workbook of the summary and the problem rows."""
+    csv_out = out.with_suffix(".csv")
+    if source is not None and _same_file(csv_out, Path(source)):
+        csv_out = out.with_suffix(".feedback.csv")
+    rebuilt = False
+    written = False
+    if source is not None and Path(source).is_file():
+        try:
+            _write_csv_copy(csv_out, Path(source), read, messages)
+            written = True
+        except _CopyUnsafe as exc:
+            log.info("copying %s as it is was not safe (%s); writing it from the reader's grid", source, exc)
+        except Exception:
+            log.exception("could not copy %s for the feedback; writing it from the reader's grid", source)
+    if not written:
+        row_numbers = np.asarray(read.row_numbers, dtype=np.int64)
+        grid, pos = _grid_of(read, source, row_numbers)
+        rebuilt = grid.rebuilt
         _write_csv_feedback(csv_out, grid, read, pos, messages)
 
-        def fill_summary(wb: xlsxwriter.Workbook) -> None:
-            _write_summary(wb.add_worksheet(SUMMARY_SHEET), _Formats(wb), sheet=None, rejected=rejected,
-                           csv_name=csv_out.name, **summary_args)
-
-        _atomic_write(out.with_name(out.stem + ".summary.xlsx"), fill_summary)
-        return csv_out
-    if too_long:   # cannot happen for a workbook (its own rows are Excel rows); refuse rather than corrupt
-        raise ValueError(f"row {int(grid.row_numbers[-1])} is beyond Excel's last row {EXCEL_MAX_ROWS}")
+    problem_idx = np.flatnonzero((status_arr == REJECTED) | (status_arr == WARNING))
+    listed = problem_idx[:EXCEL_MAX_ROWS - 1]
+    # the row of each listed rejected row in the problems sheet (header at row 1), 0 if not listed
+    at = np.searchsorted(listed, rejected_idx)
+    found = at < len(listed)
+    found[found] = listed[at[found]] == rejected_idx[found]
+    link_rows = np.where(found, at + 2, 0).astype(np.int64).tolist()
+    problems = (PROBLEMS_SHEET, link_rows, len(listed), len(problem_idx) - len(listed))
 
     def fill(wb: xlsxwriter.Workbook) -> None:
         fmts = _Formats(wb)
-        summary = wb.add_worksheet(summary_sheet)
-        ws = wb.add_worksheet(data_sheet)
-        _write_summary(summary, fmts, sheet=data_sheet, rejected=rejected, **summary_args)
-        _write_data_sheet(ws, fmts, grid, read, pos, messages, statuses)
-        if len(grid.row_numbers) * (len(grid.columns) + 1) > 20_000_000:
-            wb.use_zip64()   # a sheet XML beyond 4 GB needs it (Excel 2010 and later read it)
+        summary = wb.add_worksheet(SUMMARY_SHEET)
+        ws = wb.add_worksheet(PROBLEMS_SHEET) if len(listed) else None
+        _write_summary(summary, fmts, sheet=None, rejected=rejected, csv_name=csv_out.name, rebuilt=rebuilt,
+                       problems=problems, **summary_args)
+        if ws is not None:
+            _write_problems_sheet(ws, fmts, read, listed, messages, status_arr)
 
-    return _atomic_write(out, fill)
+    _atomic_write(problems_workbook_path(csv_out), fill)
+    return csv_out
+
+
+def _write_problems_sheet(ws, fmts: _Formats, read: Any, idx: np.ndarray, messages: Sequence[str],
+                          status_arr: np.ndarray) -> None:
+    """The rows `idx` (positions of data rows) as the district wrote them (`read.original_rows`), after a
+    first column with their row number in the file, highlighted, with their result."""
+    original = read.original_rows
+    k = len(idx)
+    row_numbers = np.asarray(read.row_numbers, dtype=np.int64)
+    first = np.empty(k + 1, dtype=object)
+    first[0] = ROW_NUMBER_HEADER
+    first[1:] = row_numbers[idx].astype(str).astype(object)
+    cols = [first]
+    subset = original.iloc[idx] if len(original.columns) else original
+    for j, label in enumerate(original.columns):
+        col = np.empty(k + 1, dtype=object)
+        col[0] = str(label)
+        col[1:] = subset.iloc[:, j].to_numpy(dtype=object, na_value=None)
+        cols.append(col)
+    grid = _Grid(cols, np.arange(1, k + 2, dtype=np.int64), [], rebuilt=False)
+    header = type("_Header", (), {"header_rows": [1]})()
+    _write_data_sheet(ws, fmts, grid, header, np.arange(1, k + 1, dtype=np.int64),
+                      [messages[i] for i in idx.tolist()], status_arr[idx].tolist())
 
 
 def _write_csv_feedback(out: Path, grid: _Grid, read: Any, pos: np.ndarray, messages: Sequence[str]) -> Path:
@@ -801,6 +956,377 @@ def _write_csv_feedback(out: Path, grid: _Grid, read: Any, pos: np.ndarray, mess
         tmp.unlink(missing_ok=True)
         raise
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A CSV upload: its own records back as CSV (fast), the rows with problems as a workbook
+# ---------------------------------------------------------------------------------------------------------
+
+PROBLEMS_SHEET = "Dòng bị loại, cần kiểm tra"
+PROBLEMS_SUFFIX = ".problems.xlsx"
+ROW_NUMBER_HEADER = "Dòng"
+_CSV_DELIMITERS = (",", ";", "\t", "|")          # the reader's candidates, in its order
+_SEPARATOR_BYTES = np.frombuffer(b",;\t|\n", dtype=np.uint8)
+_TRIGGER_BYTES = np.frombuffer("".join(c for c in sorted(FORMULA_TRIGGERS) if ord(c) < 128).encode(), dtype=np.uint8)
+_FULLWIDTH_TRIGGER_THIRD = np.frombuffer(
+    bytes(c.encode()[2] for c in FORMULA_TRIGGERS if ord(c) >= 128), dtype=np.uint8)   # EF BC xx
+_COPY_CHUNK_RECORDS = 100_000
+
+
+def problems_workbook_path(feedback_path: Path | str) -> Path:
+    """The workbook beside a CSV upload's annotated copy: the summary and the rows with problems."""
+    p = Path(feedback_path)
+    return p.with_name(p.stem + PROBLEMS_SUFFIX)
+
+
+class _CopyUnsafe(Exception):
+    """The fast copy cannot vouch for this file (records the csv module splits otherwise): use the grid path."""
+
+
+def _choose_delimiter(record_texts: list[str], labels: set[str]) -> str:
+    """The delimiter that splits the header record(s) into the headings the reader found (ties: the
+    reader's order); without headings, the one giving the most fields."""
+    best, best_score = ",", (-1, -1)
+    for d in _CSV_DELIMITERS:
+        if not any(d in t for t in record_texts):
+            continue
+        matched = fields = 0
+        for t in record_texts:
+            try:
+                rows = list(csv.reader(io.StringIO(t, newline=""), delimiter=d, skipinitialspace=True, strict=False))
+            except csv.Error:
+                continue
+            for row in rows:
+                for f in row:
+                    f = " ".join(f.split())
+                    if f:
+                        fields += 1
+                        matched += any(f in label for label in labels)
+        if (matched, fields) > best_score:
+            best, best_score = d, (matched, fields)
+    return best
+
+
+def _csv_line(fields: list[str], delimiter: str) -> str:
+    """One CSV line as the csv module writes it (RFC 4180 quoting where needed), and a field starting with
+    a space quoted too: a reader skipping initial spaces (ours, pandas') then keeps it as it is, and the
+    character after the space cannot start a formula there."""
+    if fields == [""]:
+        return '""\r\n'                  # one empty field, not an empty line (as the csv module writes it)
+    out = []
+    for f in fields:
+        if f and (f[0] == " " or delimiter in f or '"' in f or "\r" in f or "\n" in f):
+            f = '"' + f.replace('"', '""') + '"'
+        out.append(f)
+    return delimiter.join(out) + "\r\n"
+
+
+def _render_record(text: str, delimiter: str, width: int | None, tail: str | None) -> str:
+    """One record through the csv module: every field formula-safe (`csv_safe`); with `tail`, the fields
+    beyond `width` that are empty dropped (all of them when the file is itself a feedback copy: its old
+    result column), padded to `width`, then `tail`. Keeps the record's line breaks (its line count)."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True,
+                               skipinitialspace=True, strict=False))
+    except csv.Error as exc:
+        raise _CopyUnsafe(str(exc)) from None
+    rows = rows or [[]]
+    out = []
+    for i, row in enumerate(rows):
+        fields = [csv_safe(f) for f in row]
+        if tail is not None and width is not None and i == len(rows) - 1:
+            while len(fields) > width and fields[-1] == "":
+                fields.pop()
+            fields = fields[:width] + [""] * (width - len(fields)) + [tail]
+        out.append(_csv_line(fields, delimiter))
+    rendered = "".join(out)
+    if rendered.count("\n") != text.count("\n") + 1:   # a line more or less would move every later row
+        raise _CopyUnsafe("record lines changed")
+    return rendered
+
+
+def _stripped_width(text: str, delimiter: str) -> int:
+    """Fields of one record through the csv module, trailing empty ones left out."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True,
+                               skipinitialspace=True, strict=False))
+    except csv.Error as exc:
+        raise _CopyUnsafe(str(exc)) from None
+    width = 0
+    for row in rows:
+        while row and row[-1] == "":
+            row.pop()
+        width = max(width, len(row))
+    return width
+
+
+def _scan_records(arr: np.ndarray, starts: np.ndarray, cend: np.ndarray, dch: int,
+                  quotes: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per record (vectorised, a chunk of records at a time): (fields as the delimiters outside quotes
+    count them, trailing empty fields, whether the record needs the csv module, whether some trailing empty
+    field is more than a bare delimiter: spaces or `""`). A record needs the csv module when
+    it holds a quote that is not plain RFC 4180 quoting (opening at a field start, closing before a
+    delimiter or the record's end, or doubled), or when any place that could start a field, by any
+    delimiter and after any line break, starts (after spaces and an opening quote) with a character that
+    makes a spreadsheet evaluate the cell: those fields get `csv_safe`'s apostrophe."""
+    n_rec = len(starts)
+    nfields = np.ones(n_rec, dtype=np.int64)
+    slow = np.zeros(n_rec, dtype=bool)
+    n = len(arr)
+    trigger = np.zeros(256, dtype=bool)
+    trigger[_TRIGGER_BYTES] = True
+    trigger[32] = True                       # more than four spaces: let the csv module decide
+    for a in range(0, n_rec, _COPY_CHUNK_RECORDS):
+        b = min(a + _COPY_CHUNK_RECORDS, n_rec)
+        lo, hi = int(starts[a]), int(starts[b]) if b < n_rec else n
+        seg = arr[lo:hi]
+        m = len(seg)
+        if not m:
+            continue
+        rel = starts[a:b] - lo
+        rel_end = cend[a:b] - lo
+
+        def record_of(pos: np.ndarray, rel: np.ndarray = rel) -> np.ndarray:
+            return np.searchsorted(rel, pos, side="right") - 1
+
+        # every place after which a field could start, whichever delimiter, and after any line break
+        sep = (seg == 44) | (seg == 59) | (seg == 9) | (seg == 124) | (seg == 10)
+        spos = np.flatnonzero(sep)
+        del sep
+        dpos = spos[seg[spos] == dch]
+        qpos = np.flatnonzero(seg == 34) if quotes else spos[:0]
+        cr = np.flatnonzero(seg == 13)
+        if len(cr):                              # a carriage return alone ends a line for a spreadsheet
+            lone = cr[seg[np.minimum(cr + 1, m - 1)] != 10]
+            lone = lone[lone < rel_end[np.clip(record_of(lone), 0, b - a - 1)]]   # not its line ending
+            if len(lone):
+                slow[a + np.unique(record_of(lone))] = True
+        if len(qpos):
+            after = (np.arange(1, len(qpos) + 1) & 1) == 1           # inside quotes after this quote
+            prev = seg[np.maximum(qpos - 1, 0)]
+            at_record_start = np.isin(qpos, rel)
+            opens_ok = at_record_start | (prev == dch) | (prev == 34)
+            nxt = seg[np.minimum(qpos + 1, m - 1)]
+            at_end = qpos + 1 >= rel_end[np.clip(record_of(qpos), 0, b - a - 1)]
+            closes_ok = at_end | (nxt == dch) | (nxt == 34) | (nxt == 13) | (nxt == 10)
+            bad = np.where(after, ~opens_ok, ~closes_ok)
+            if bad.any():
+                slow[a + np.unique(record_of(qpos[bad]))] = True
+            q_before = np.searchsorted(qpos, rel)                     # quotes before each record
+            q_count = np.diff(np.append(q_before, len(qpos)))
+            slow[a:b] |= (q_count & 1) == 1
+            dpos = dpos[(np.searchsorted(qpos, dpos) & 1) == 0]      # delimiters outside quotes
+        d_before = np.searchsorted(dpos, rel)
+        nfields[a:b] += np.diff(np.append(d_before, len(dpos)))
+        # what starts there, after spaces and an opening quote
+        fs = spos + 1
+        fs = np.concatenate(([0], fs[fs < m]))
+        p = fs
+        for _ in range(4):
+            sp = seg[p] == 32
+            if not sp.any():
+                break
+            p = np.where(sp, np.minimum(p + 1, m - 1), p)
+        q = seg[p] == 34
+        if q.any():
+            p = np.where(q, np.minimum(p + 1, m - 1), p)
+        c = seg[p]
+        susp = trigger[c] & ~((c == dch) & ~q)                     # the delimiter: an empty field
+        if susp.any():
+            nxt = seg[np.minimum(p + 1, m - 1)]
+            susp &= ~((c == 13) & (nxt == 10) & ~q)                   # a line ending after an empty field
+        wide = c == 0xEF
+        if wide.any():
+            nxt = seg[np.minimum(p + 1, m - 1)]
+            third = seg[np.minimum(p + 2, m - 1)]
+            susp |= wide & (nxt == 0xBC) & np.isin(third, _FULLWIDTH_TRIGGER_THIRD)
+        if susp.any():
+            slow[a + np.unique(record_of(fs[susp]))] = True
+    # trailing empty fields, from the end: nothing or spaces after a delimiter (the csv module skips initial
+    # spaces), or `""`; `irregular`: some were not a bare delimiter (cutting them takes the csv module)
+    trail = np.zeros(n_rec, dtype=np.int64)
+    irregular = np.zeros(n_rec, dtype=bool)
+    cand = np.arange(n_rec)
+    pos = cend.copy()
+    while len(cand):
+        lo = starts[cand]
+        spaces = np.zeros(len(cand), dtype=bool)
+        while True:
+            more = (pos > lo) & (arr[np.maximum(pos - 1, 0)] == 32)
+            if not more.any():
+                break
+            pos = pos - more
+            spaces |= more
+        last = arr[np.maximum(pos - 1, 0)]
+        quoted = ((pos - lo >= 2) & (last == 34) & (arr[np.maximum(pos - 2, 0)] == 34)
+                  & ((pos - 2 == lo) | (arr[np.maximum(pos - 3, 0)] == dch)))
+        empty = (pos == lo) | (last == dch) | quoted
+        cand, pos, lo, spaces, quoted = cand[empty], pos[empty], lo[empty], spaces[empty], quoted[empty]
+        trail[cand] += 1
+        irregular[cand] |= spaces | quoted
+        pos = np.where(quoted, pos - 2, pos)
+        first = pos <= lo                      # the empty field was the record's first: nothing before it
+        cand, pos = cand[~first], pos[~first] - 1   # else drop the delimiter before it too
+    return nfields, trail, slow, irregular
+
+
+def _records(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The reader's record starts and start lines (`campaign.io.reader._record_starts`); without any quote
+    in the file every line is a record, which is found without the quote-aware search."""
+    from campaign.io.reader import _record_starts
+
+    if b'"' in buf:
+        return _record_starts(buf)
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    step = 1 << 24
+    nl = [np.flatnonzero(arr[lo:lo + step] == 10) + lo for lo in range(0, len(arr), step)]
+    starts = np.concatenate(([0], *(x + 1 for x in nl))).astype(np.int64)
+    if len(starts) and starts[-1] >= len(buf):
+        starts = starts[:-1]
+    return starts, np.arange(1, len(starts) + 1, dtype=np.int64)
+
+
+def _write_csv_copy(out: Path, source: Path, read: Any, messages: Sequence[str]) -> None:
+    """The uploaded CSV's own records, transcoded to UTF-8 with a BOM, each at the line it starts on, the
+    result as one more field: at the right of the first header row «Kết quả kiểm tra», at the right of
+    every data row its result, in the column after the table's widest header or data row. Records that
+    need no care are copied as they are (a million rows in about a second); the others (quoted fields
+    that are not plain, fields that could start a formula) go through the csv module with `csv_safe`.
+    Raises `_CopyUnsafe` (or any error) when it cannot vouch for the copy: the caller then writes it from
+    the reader's grid."""
+    from campaign.io.sniff import decode_text
+
+    data = source.read_bytes()
+    text, encoding, normalized = decode_text(data)
+    # the reader's own buffer (same transcoding), hence its record starts and line numbers
+    if encoding == "utf-8" and not normalized:
+        buf = data
+    elif encoding == "utf-8-sig" and not normalized and "\ufffd" not in text:
+        buf = data[3:]                    # what encoding the text again would give, without the work
+    else:
+        buf = text.encode("utf-8", errors="replace")
+    del data, text
+    starts, lines = _records(buf)
+    n_rec = len(starts)
+    row_numbers = np.asarray(read.row_numbers, dtype=np.int64)
+    data_rec = np.searchsorted(lines, row_numbers) if n_rec else np.zeros(0, dtype=np.int64)
+    if len(row_numbers) and (data_rec.max() >= n_rec or (lines[data_rec] != row_numbers).any()):
+        raise _CopyUnsafe("data rows are not records of the file")
+    header_rec = [int(k) for h in read.header_rows for k in [int(np.searchsorted(lines, int(h)))]
+                  if k < n_rec and lines[k] == int(h)]
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    ends = np.append(starts[1:], len(buf)).astype(np.int64)
+    cend = ends.copy()
+    ending = np.zeros(n_rec, dtype=np.int64)      # the record's line ending (ours to write): 2 CRLF, 1 LF, 0 none
+    for byte in (10, 13):
+        strip = (cend > starts) & (arr[np.maximum(cend - 1, 0)] == byte)
+        if byte == 13:
+            strip &= ending == 1
+        cend[strip] -= 1
+        ending += strip
+    if n_rec and ending[-1] == 0 and cend[-1] > starts[-1] and arr[cend[-1] - 1] == 13:
+        cend[-1] -= 1                             # the last record's old Mac line ending: ours too
+
+    def record_text(k: int) -> str:
+        return buf[int(starts[k]):int(cend[k])].decode("utf-8", errors="replace")
+
+    labels = {" ".join(str(v).split()) for v in (read.column_headers or {}).values()}
+    labels |= {" ".join(r.heading.split()) for r in getattr(read, "column_readings", None) or []}
+    delimiter = _choose_delimiter([record_text(k) for k in header_rec] or
+                                  ([record_text(int(data_rec[0]))] if len(data_rec) else []), labels)
+    dch = ord(delimiter)
+    nfields, trail, slow, irregular = _scan_records(arr, starts, cend, dch, quotes=b'"' in buf)
+
+    # the table's width: its widest header or data row, trailing empty fields left out
+    table_rec = np.concatenate((np.asarray(header_rec, dtype=np.int64), data_rec))   # a repeat does no harm
+    widths = nfields[table_rec] - trail[table_rec]
+    width = int(widths[~slow[table_rec]].max()) if (~slow[table_rec]).any() else 0
+    for k in table_rec[slow[table_rec]].tolist():
+        width = max(width, _stripped_width(record_text(k), delimiter))
+    if header_rec:
+        try:
+            head = list(csv.reader(io.StringIO(record_text(header_rec[0]), newline=""), delimiter=delimiter,
+                                   skipinitialspace=True, strict=False))
+        except csv.Error as exc:
+            raise _CopyUnsafe(str(exc)) from None
+        head_fields = head[-1] if head else []
+        while head_fields and head_fields[-1] == "":
+            head_fields.pop()
+        if head_fields and head_fields[-1].strip() == RESULT_HEADER:
+            # the file is itself a feedback copy, fixed and sent again: its result column is replaced
+            width = len(head_fields) - 1
+            slow[table_rec] = True
+
+    # what follows each record: a line ending, or padding and the result field
+    ids, distinct = pd.factorize(pd.Series(list(messages), dtype=object), use_na_sentinel=False)
+    tails = [_safe_own(str(m)) for m in distinct.tolist()]
+    tail_id = np.full(n_rec, -1, dtype=np.int64)                  # -1: none; 0: the result header; 1+: a message
+    tail_id[data_rec] = ids.astype(np.int64) + 1
+    if header_rec:
+        tail_id[header_rec[0]] = 0
+    tail_text = [RESULT_HEADER, *tails]
+    has_tail = tail_id >= 0
+    pad = np.where(has_tail, np.maximum(width - nfields, 0), 0)
+    cut = np.where(has_tail, np.maximum(nfields - width, 0), 0)   # trailing empty fields beyond the table
+    # only trailing empty fields are cut (the width is the widest row's), one byte each unless quoted
+    slow |= (cut > trail) | ((cut > 0) & irregular)
+    key = np.where(has_tail, pad * (len(tail_text) + 1) + tail_id + 1, 0)
+    inverse, ukeys = pd.factorize(key)
+    suffix_of = []
+    for k in np.asarray(ukeys).tolist():
+        p_, t_ = divmod(k, len(tail_text) + 1)
+        if t_ == 0:
+            suffix_of.append(b"\r\n")
+        else:
+            result = _csv_line([tail_text[t_ - 1]], delimiter)
+            suffix_of.append((delimiter * (p_ + 1) + result).encode("utf-8"))
+    suffix_table = np.array(suffix_of, dtype=object)
+    content_end = cend - np.where(slow, 0, cut)
+
+    # Runs of records copied as they are, with the same ending and the same suffix, are written with one
+    # replace of their line endings (each such record holds one line break: its own); the others one by one.
+    one_line = np.ones(n_rec, dtype=bool)        # a quoted field may hold line breaks: not in a run
+    one_line[:-1] = np.diff(lines) == 1
+    if n_rec:
+        one_line[-1] = b"\n" not in buf[int(starts[-1]):int(cend[-1])]
+    alike = ~slow & (cut == 0) & (ending > 0) & one_line
+    run_key = np.where(alike, inverse * 3 + ending, -1)
+    new_run = np.ones(n_rec, dtype=bool)
+    new_run[1:] = (run_key[1:] != run_key[:-1]) | ~alike[1:] | (np.arange(1, n_rec) % _COPY_CHUNK_RECORDS == 0)
+    run_starts = np.flatnonzero(new_run)
+    run_ends = np.append(run_starts[1:], n_rec)
+
+    def one(k: int) -> bytes:
+        t = int(tail_id[k])
+        if slow[k]:
+            return _render_record(record_text(k), delimiter, width if t >= 0 else None,
+                                  tail_text[t] if t >= 0 else None).encode("utf-8")
+        return buf[int(starts[k]):int(content_end[k])] + suffix_table[inverse[k]]
+
+    fd, tmp_name = tempfile.mkstemp(prefix=".feedback-", suffix=".csv", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(b"\xef\xbb\xbf")
+            parts: list[bytes] = []
+            size = 0
+            for r0, r1 in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
+                if alike[r0]:
+                    term = b"\r\n" if ending[r0] == 2 else b"\n"
+                    part = buf[int(starts[r0]):int(ends[r1 - 1])].replace(term, suffix_table[inverse[r0]])
+                else:
+                    part = one(r0)
+                parts.append(part)
+                size += len(part)
+                if size > 1 << 24:
+                    fh.write(b"".join(parts))
+                    parts, size = [], 0
+            fh.write(b"".join(parts))
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class _RawRows:

@@ -533,7 +533,9 @@ def _complete_feedback(dup: IntakeOutcome, checked: Checked | None, blocking: li
 
 def write_submission_feedback(outcome: IntakeOutcome, checked: Checked | None, blocking: list[tuple[str, str]],
                               request: IntakeRequest, settings: Settings, *, refused: bool) -> Path:
-    """The district's own file back with a result per row (or, for an unreadable file, the reason)."""
+    """The district's own file back with a result per row (or, for an unreadable file, the reason). A CSV
+    upload's is a CSV, with the workbook of its summary and problem rows beside it
+    (`campaign.feedback.problems_workbook_path`); the path returned is the annotated copy's."""
     from campaign.feedback import blocking_text, row_messages, row_statuses, write_feedback, write_refusal
 
     kind = outcome.kind

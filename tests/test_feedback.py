@@ -79,6 +79,15 @@ def write_csv(path: Path, lines: list[str]) -> Path:
     return path
 
 
+def csv_lines(path: Path) -> list[str]:
+    """The lines of a CSV feedback copy (UTF-8 with BOM, CRLF)."""
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw[3:].decode("utf-8")
+    assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
+    return text.split("\r\n")[:-1]
+
+
 def data_sheet(path: Path, name: str) -> openpyxl.worksheet.worksheet.Worksheet:
     return openpyxl.load_workbook(path)[name]
 
@@ -293,7 +302,7 @@ def test_xlsx_feedback_keeps_the_layout_and_puts_each_message_on_its_excel_row(t
     assert cells and cells[0].hyperlink.location == "'DS'!A6"
 
 
-def test_csv_upload_gets_an_xlsx_back_with_messages_on_its_line_numbers(tmp_path):
+def test_csv_upload_as_xlsx_on_request_with_messages_on_its_line_numbers(tmp_path):
     src = write_csv(tmp_path / "ds.csv", [
         "DANH SÁCH ĐỐI TƯỢNG",                                                     # line 1
         "Họ và tên,Ngày sinh,Giới tính,Nhóm ưu tiên,Số điện thoại,Số CMT/CCCD,Xã/Phường",  # 2
@@ -310,7 +319,7 @@ def test_csv_upload_gets_an_xlsx_back_with_messages_on_its_line_numbers(tmp_path
                            (3, "commune_name", "commune_unknown")])
     messages = row_messages(issues, 4, res.kind, res.column_headers)
     out = write_feedback(res, messages, row_statuses(issues, 4), tmp_path / "ds.feedback.csv",
-                         blocking_message=None, source=src)
+                         blocking_message=None, source=src, annotated_csv=False)
     assert out.suffix == ".xlsx" and out.is_file()
     ws = data_sheet(out, "Dữ liệu")
     assert ws["A1"].value == "DANH SÁCH ĐỐI TƯỢNG" and ws["H2"].value == RESULT_HEADER
@@ -394,7 +403,8 @@ def test_special_characters_round_trip_through_the_reader(tmp_path):
         '"<b>&amp; ""q""",01/02/1970,0,9,0912345678,"\tIa Băng"',
     ])
     res = read(src)
-    out = write_feedback(res, ["OK"] * 3, ["ok"] * 3, tmp_path / "x.xlsx", blocking_message=None, source=src)
+    out = write_feedback(res, ["OK"] * 3, ["ok"] * 3, tmp_path / "x.xlsx", blocking_message=None, source=src,
+                         annotated_csv=False)
     again = read(out)          # the feedback copy itself, fixed and sent again, reads the same
     assert again.sheet == "Dữ liệu" and again.row_numbers.tolist() == res.row_numbers.tolist()
     pd.testing.assert_frame_equal(again.frame, res.frame)
@@ -436,8 +446,10 @@ def test_header_only_file_and_argument_checks(tmp_path):
     out = write_feedback(res, [], [], tmp_path / "empty.xlsx", source=src,
                          blocking_message=blocking_text([("unreadable_file", "tệp không có dòng dữ liệu nào")],
                                                         res.kind))
-    assert data_sheet(out, "Dữ liệu")["G1"].value == RESULT_HEADER
-    assert "Không đọc được tệp: tệp không có dòng dữ liệu nào" in summary_text(out)
+    assert out.suffix == ".csv" and csv_lines(out)[0].endswith(f",Xã/Phường,{RESULT_HEADER}")
+    problems = fb.problems_workbook_path(out)
+    assert openpyxl.load_workbook(problems).sheetnames == ["Tóm tắt kết quả"]    # no problem row: no sheet
+    assert "Không đọc được tệp: tệp không có dòng dữ liệu nào" in summary_text(problems)
     with pytest.raises(ValueError):
         write_feedback(res, ["OK"], [], tmp_path / "bad.xlsx", blocking_message=None)
     src2 = national_file(tmp_path / "n.xlsx")
@@ -464,8 +476,8 @@ def test_a_csv_longer_than_an_excel_sheet_comes_back_as_csv(tmp_path, monkeypatc
     messages = row_messages(issues, 3, res.kind, res.column_headers)
     before = src.read_bytes()
     out = write_feedback(res, messages, row_statuses(issues, 3), tmp_path / "fb" / "long.xlsx",
-                         blocking_message=None, source=src)
-    assert out == tmp_path / "fb" / "long.csv" and (tmp_path / "fb" / "long.summary.xlsx").is_file()
+                         blocking_message=None, source=src, annotated_csv=False)
+    assert out == tmp_path / "fb" / "long.csv" and (tmp_path / "fb" / "long.problems.xlsx").is_file()
     beside = write_feedback(res, messages, row_statuses(issues, 3), tmp_path / "long.xlsx",
                             blocking_message=None, source=src)
     assert beside == tmp_path / "long.feedback.csv" and src.read_bytes() == before   # never the upload itself
@@ -475,5 +487,318 @@ def test_a_csv_longer_than_an_excel_sheet_comes_back_as_csv(tmp_path, monkeypatc
     assert again.original_rows[RESULT_HEADER].tolist() == messages
     assert again.original_rows["Họ và tên"].tolist() == ["Nguyễn Văn An", "'=1+1", "Trần Thị Bình"]
     assert again.original_rows["Số điện thoại"].tolist() == ["0912345678", "0912345679", "0912345670"]
-    assert "Dòng 4 | Bị loại" in summary_text(tmp_path / "fb" / "long.summary.xlsx")
+    assert "Dòng 4 | Bị loại" in summary_text(tmp_path / "fb" / "long.problems.xlsx")
 
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A CSV upload: its own lines back as CSV, the rows with problems as a workbook
+# ---------------------------------------------------------------------------------------------------------
+
+CSV_LINES = [
+    "DANH SÁCH ĐỐI TƯỢNG,,,,,,,",                                                                   # 1 title
+    "STT,Họ và tên,Ngày sinh,Giới tính,Nhóm ưu tiên,Số điện thoại,Xã/Phường,Dân tộc",                # 2 header
+    "1,Nguyễn Văn An,01/02/1970,0,9,0912345678,Ia Băng,Kinh",                                       # 3
+    '2,"@SUM(1)",01/02/1970,0,9,+84912345678,"Ia Băng, thôn',                                       # 4 (4-5)
+    'Plei Ku",',
+    "3,＝1+1,01/02/1970,1,9,-1,Ia Băng",                                                            # 6 short row
+    "",                                                                                             # 7 blank
+    '4,"Lê, Văn C",12/07/1980,1,9,0987654321,Ia Grai,,,,',                                          # 8 trailing
+    "5,Trần Thị Bình,12/07/1980,1,9,  =1+2,Ia Grai,\tJrai",                                         # 9
+    '6,"Rơ Châm ""Hiền""",12/07/1980,1,9,0987654322,Ia Grai,Jrai',                                  # 10
+    "Tổng cộng,,,,,,,",                                                                             # 11 totals
+]
+CSV_DATA_ROWS = [3, 4, 6, 8, 9, 10]
+
+
+def cp1258(text: str) -> bytes:
+    """Text as Windows-1258 stores Vietnamese: precomposed letters where the code page has them, tone
+    marks as combining characters."""
+    import unicodedata
+
+    tones = "\u0300\u0301\u0303\u0309\u0323"
+    out = bytearray()
+    for ch in text:   # each letter: the base with its non-tone marks precomposed, then its tone mark
+        marks = unicodedata.normalize("NFD", ch)
+        letter = unicodedata.normalize("NFC", "".join(m for m in marks if m not in tones))
+        out += (letter + "".join(m for m in marks if m in tones)).encode("cp1258")
+    return bytes(out)
+
+
+def csv_upload(tmp_path: Path, lines: list[str] = CSV_LINES, name: str = "ds.csv", encoding: str = "utf-8",
+               issue_rows: tuple = ((1, "full_name", "name_invalid"), (2, "phone", "phone_invalid"),
+                                    (3, "commune_name", "commune_unknown"), (4, "phone", "phone_converted"))):
+    src = tmp_path / name
+    text = "\r\n".join(lines) + "\r\n"
+    src.write_bytes(cp1258(text) if encoding == "cp1258" else text.encode(encoding))
+    res = read(src)
+    issues = issues_frame(list(issue_rows))
+    n = res.rows_total
+    return src, res, row_messages(issues, n, res.kind, res.column_headers), row_statuses(issues, n), issues
+
+
+def parsed(path: Path, delimiter: str = ",") -> list[list[str]]:
+    import csv
+    import io
+
+    text = path.read_bytes()[3:].decode("utf-8")
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def test_a_csv_upload_comes_back_as_csv_with_every_line_and_its_result(tmp_path):
+    src, res, messages, statuses, issues = csv_upload(tmp_path)
+    assert res.row_numbers.tolist() == CSV_DATA_ROWS and res.header_rows == [2]
+    out = write_feedback(res, messages, statuses, tmp_path / "fb" / "1-target_list.xlsx", blocking_message=None,
+                         source=src, issues=issues)
+    assert out == tmp_path / "fb" / "1-target_list.csv"
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\n") == src.read_bytes().count(b"\n")
+    lines = raw[3:].decode("utf-8").split("\r\n")
+    # lines that need no care come back as they were, the result after the table's widest row
+    assert lines[0] == CSV_LINES[0] and lines[6] == "" and lines[10] == CSV_LINES[10]
+    assert lines[1] == CSV_LINES[1] + "," + RESULT_HEADER
+    assert lines[2] == CSV_LINES[2] + ",OK"
+    assert lines[7] == '4,"Lê, Văn C",12/07/1980,1,9,0987654321,Ia Grai,,' + csv_field(messages[3])
+    assert lines[9] == CSV_LINES[9] + ",OK"
+    # what a spreadsheet would evaluate gets an apostrophe; the short row is padded to the result column
+    records = parsed(out)
+    by_line = dict(zip([1, 2, 3, 4, 6, 7, 8, 9, 10, 11], records, strict=True))
+    assert by_line[4][:6] == ["2", "'@SUM(1)", "01/02/1970", "0", "9", "'+84912345678"]
+    assert by_line[4][6] == "Ia Băng, thôn\r\nPlei Ku" and by_line[4][8] == messages[1]
+    assert by_line[6] == ["3", "'＝1+1", "01/02/1970", "1", "9", "'-1", "Ia Băng", "", messages[2]]
+    assert by_line[9][5] == "'=1+2" and by_line[9][7] == "'\tJrai"
+    assert by_line[10][1] == 'Rơ Châm "Hiền"'
+    for line, fields in by_line.items():
+        if line in CSV_DATA_ROWS:
+            assert len(fields) == 9 and fields[8] == messages[CSV_DATA_ROWS.index(line)], line
+        assert not any(starts_formula(f) for f in fields), line
+    # the copy, fixed and sent again, reads as the upload did, with the results in their column
+    again = read(out)
+    assert again.row_numbers.tolist() == CSV_DATA_ROWS
+    assert again.original_rows[RESULT_HEADER].tolist() == messages
+    assert again.frame["priority_group"].tolist() == res.frame["priority_group"].tolist()
+
+
+def csv_field(text: str) -> str:
+    return f'"{text}"' if "," in text or '"' in text else text
+
+
+def test_a_csv_uploads_problem_rows_come_highlighted_in_a_workbook_with_the_summary(tmp_path):
+    src, res, messages, statuses, issues = csv_upload(tmp_path)
+    out = write_feedback(res, messages, statuses, tmp_path / "1-target_list.xlsx", blocking_message=None,
+                         source=src, issues=issues)
+    problems = fb.problems_workbook_path(out)
+    assert problems == tmp_path / "1-target_list.problems.xlsx" and problems.is_file()
+    wb = openpyxl.load_workbook(problems)
+    assert wb.sheetnames == ["Tóm tắt kết quả", fb.PROBLEMS_SHEET]
+    ws = wb[fb.PROBLEMS_SHEET]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert rows[0] == ["Dòng", *res.original_rows.columns, RESULT_HEADER]
+    # only the rejected rows and those to check, in order, with their row numbers in the file
+    assert [r[0] for r in rows[1:]] == ["4", "6", "8"]
+    assert [r[-1] for r in rows[1:]] == [messages[1], messages[2], messages[3]]
+    assert statuses == ["ok", "rejected", "warning", "rejected", "repaired", "ok"]
+    assert ws["B2"].value == "2" and ws["C2"].value == "@SUM(1)" and ws["C2"].quotePrefix
+    assert ws["C2"].fill.fgColor.rgb == RED and ws["C3"].fill.fgColor.rgb == YELLOW
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+    text = summary_text(problems)
+    assert "ĐÃ NHẬN, trừ 2 dòng bị loại" in text and "Số dòng cần kiểm tra (tô vàng) | 1" in text
+    assert "1-target_list.csv" in text and fb.PROBLEMS_SHEET in text
+    links = {c.value: c.hyperlink.location for row in wb["Tóm tắt kết quả"].iter_rows() for c in row
+             if c.hyperlink is not None}
+    assert links == {"Dòng 4": f"'{fb.PROBLEMS_SHEET}'!A2", "Dòng 8": f"'{fb.PROBLEMS_SHEET}'!A4"}
+
+
+def test_a_clean_csv_upload_gets_a_summary_workbook_without_a_problem_sheet(tmp_path):
+    src, res, _m, _s, _i = csv_upload(tmp_path)
+    n = res.rows_total
+    out = write_feedback(res, ["OK"] * n, ["ok"] * n, tmp_path / "ok.xlsx", blocking_message=None, source=src)
+    assert [f[-1] for f in parsed(out) if f and f[0] in {"1", "2", "3", "4", "5", "6"}] == ["OK"] * n
+    wb = openpyxl.load_workbook(fb.problems_workbook_path(out))
+    assert wb.sheetnames == ["Tóm tắt kết quả"]
+    assert "Không có dòng nào bị loại hay cần kiểm tra" in summary_text(fb.problems_workbook_path(out))
+
+
+def test_the_fast_csv_copy_writes_what_the_csv_module_writes(tmp_path, monkeypatch):
+    """Records copied as they are and records through the csv module say the same thing, field by field."""
+    lines = [*CSV_LINES, '7,"a ""b"", c",01/02/1970,0,9,"0912,345",Ia Băng', "8 ,x,01/02/1970", ",,,", "  ,",
+             '9,"Thôn 1', 'xã A",01/02/1970,0,9,0912345678,Ia Băng',                  # plain quotes, two lines
+             "10,Y,01/02/1970,0,9,0912345678,Ia Băng", "11,Z,01/02/1970,0,9,0912345678,Ia Băng"]
+    src, res, messages, statuses, _i = csv_upload(tmp_path, lines)
+    fast = write_feedback(res, messages, statuses, tmp_path / "fast.xlsx", blocking_message=None, source=src)
+    real_scan = fb._scan_records
+
+    def all_slow(*args, **kwargs):
+        nfields, trail, slow, irregular = real_scan(*args, **kwargs)
+        return nfields, trail, np.ones_like(slow), irregular
+
+    monkeypatch.setattr(fb, "_scan_records", all_slow)
+    slow = write_feedback(res, messages, statuses, tmp_path / "slow.xlsx", blocking_message=None, source=src)
+    assert fast.read_bytes().count(b"\n") == slow.read_bytes().count(b"\n") == src.read_bytes().count(b"\n")
+
+    def normalized(path: Path) -> list[list[str]]:
+        import csv
+        import io
+
+        text = path.read_bytes()[3:].decode("utf-8")
+        return [[f for f in row] for row in csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)]
+
+    assert normalized(fast) == normalized(slow)
+
+
+def test_a_csv_upload_keeps_its_delimiter_and_comes_back_in_utf8(tmp_path):
+    lines = ["STT;Họ và tên;Ngày sinh;Giới tính;Nhóm ưu tiên;Số điện thoại;Xã/Phường;Dân tộc",
+             "1;Nguyễn Văn Ấn;01/02/1970;0;9;0912345678;Ia Băng;Kinh",
+             "2;Ksor H'Blang;01/02/1970;0;9;0912345679;Ia Băng;"]
+    src, res, messages, statuses, _i = csv_upload(tmp_path, lines, encoding="cp1258",
+                                                  issue_rows=((1, "full_name", "name_invalid"),))
+    assert res.encoding == "cp1258" and res.row_numbers.tolist() == [2, 3]
+    assert src.read_bytes() != "\r\n".join(lines).encode("utf-8")[:len(src.read_bytes())]
+    out = write_feedback(res, messages, statuses, tmp_path / "w.xlsx", blocking_message=None, source=src)
+    got = out.read_bytes()[3:].decode("utf-8").split("\r\n")
+    assert got == [lines[0] + ";" + RESULT_HEADER, lines[1] + ";OK", lines[2] + ";" + messages[1], ""]
+
+
+def test_a_csv_feedback_copy_sent_again_gets_its_result_column_replaced(tmp_path):
+    src, res, messages, statuses, _i = csv_upload(tmp_path)
+    first = write_feedback(res, messages, statuses, tmp_path / "first.xlsx", blocking_message=None, source=src)
+    again = read(first)
+    n = again.rows_total
+    second = write_feedback(again, ["OK"] * n, ["ok"] * n, tmp_path / "second.xlsx", blocking_message=None,
+                            source=first)
+    records = parsed(second)
+    assert records[1] == [*CSV_LINES[1].split(","), RESULT_HEADER]
+    data = [r for r in records if r and r[0] in {"1", "2", "3", "4", "5", "6"}]
+    assert [len(r) for r in data] == [9] * 6 and [r[-1] for r in data] == ["OK"] * 6
+
+
+def test_a_csv_upload_without_its_file_is_written_from_the_read(tmp_path):
+    src, res, messages, statuses, _i = csv_upload(tmp_path)
+    out = write_feedback(res, messages, statuses, tmp_path / "gone.xlsx", blocking_message=None,
+                         source=tmp_path / "missing.csv")
+    again = read(out)
+    assert again.row_numbers.tolist() == CSV_DATA_ROWS
+    assert again.original_rows[RESULT_HEADER].tolist() == messages
+    assert "Không có tệp gốc" in summary_text(fb.problems_workbook_path(out))
+
+
+def readings_rows(path: Path) -> list[list[str]]:
+    ws = openpyxl.load_workbook(path)["Tóm tắt kết quả"]
+    rows = [[c.value for c in row][:5] for row in ws.iter_rows()]
+    start = next(i for i, r in enumerate(rows) if r[0] == fb.READINGS_TITLE)
+    assert rows[start + 1] == list(fb.READINGS_HEADERS)
+    out = []
+    for r in rows[start + 2:]:
+        if r[0] is None:
+            break
+        out.append(r)
+    return out
+
+
+def test_the_summary_says_how_every_column_was_read(tmp_path, national):
+    src, res, messages, statuses, _i = csv_upload(tmp_path)
+    assert res.column_readings, "the reader gives one reading per column"
+    out = write_feedback(res, messages, statuses, tmp_path / "r.xlsx", blocking_message=None, source=src)
+    table = readings_rows(fb.problems_workbook_path(out))
+    assert table[0] == ["STT", "A", "—", "cột số thứ tự", "6"]
+    assert table[1] == ["Họ và tên", "B", "Họ và tên", "theo tiêu đề cột", "6"]
+    assert table[2] == ["Ngày sinh", "C", "Ngày sinh dạng dd/mm/yyyy", "theo tiêu đề cột", "6"]
+    assert table[-1] == ["Dân tộc", "H", "—", "không dùng", "3"]          # holds data, not used: said so
+    assert len(table) == len(res.column_readings)
+    ws = openpyxl.load_workbook(fb.problems_workbook_path(out))["Tóm tắt kết quả"]
+    dan_toc = next(row for row in ws.iter_rows() if row[0].value == "Dân tộc")
+    assert dan_toc[0].fill.fgColor.rgb == YELLOW and dan_toc[1].fill.fgColor.rgb == YELLOW
+    # a workbook upload's summary too
+    xsrc, xres, issues = national
+    xout = write_feedback(xres, row_messages(issues, 4, xres.kind, xres.column_headers), row_statuses(issues, 4),
+                          tmp_path / "x.xlsx", blocking_message=None, source=xsrc)
+    xtable = readings_rows(xout)
+    assert [r[0] for r in xtable] == [r.heading for r in xres.column_readings]
+    assert [r[1] for r in xtable] == [r.letter for r in xres.column_readings]
+    assert xtable[1][2:4] == ["Họ và tên", "theo tiêu đề cột"]
+    # a reading whose heading looks like a formula stays text
+    from campaign.io.columns import IGNORED, ColumnReading
+
+    res.column_readings = [*res.column_readings, ColumnReading("=HYPERLINK(1)", "I", None, IGNORED, 0)]
+    out2 = write_feedback(res, messages, statuses, tmp_path / "r2.xlsx", blocking_message=None, source=src)
+    cell = next(row[0] for row in openpyxl.load_workbook(fb.problems_workbook_path(out2))["Tóm tắt kết quả"].iter_rows()
+                if row[0].value == "=HYPERLINK(1)")
+    assert cell.data_type == "s" and cell.quotePrefix
+
+
+def test_without_column_readings_the_summary_has_no_such_table(tmp_path, national):
+    src, res, issues = national
+    res.column_readings = []
+    out = write_feedback(res, row_messages(issues, 4, res.kind, res.column_headers), row_statuses(issues, 4),
+                         tmp_path / "x.xlsx", blocking_message=None, source=src)
+    assert fb.READINGS_TITLE not in summary_text(out)
+
+
+def test_the_csv_copy_of_random_records_is_safe_and_the_same_either_way(tmp_path, monkeypatch):
+    """Random records (quotes plain and stray, every delimiter, formula characters, spaces, line breaks in
+    quotes, short and long rows): the copy keeps every line where it was, no field of it starts a formula
+    (`csv_safe`'s rule, the file split by its own delimiter), and copying as is gives what the csv module
+    gives."""
+    import csv
+    import io
+    import random
+    from types import SimpleNamespace
+
+    rng = random.Random(16)
+    pieces = ["a", "Bình", "0912", " ", "  x", "=1+1", "+84", "-1", "@S", "\t", "＝2", '"', '""', ",", ";", "|",
+              "x y", "'", "\r", "0"]
+
+    def field() -> str:
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 3)))
+        if rng.random() < 0.3:   # quoted as a spreadsheet would, sometimes with a line break inside
+            inner = text.replace('"', '""') + (rng.choice(["", "\r\n", "\n"]) if rng.random() < 0.3 else "")
+            return f'"{inner}"'
+        return text
+
+    real_scan = fb._scan_records
+
+    def all_slow(*args, **kwargs):
+        nfields, trail, slow, irregular = real_scan(*args, **kwargs)
+        return nfields, trail, np.ones_like(slow), irregular
+
+    for case in range(300):
+        delim = rng.choice([",", ",", ";", "\t"])
+        lines = [delim.join(["Họ và tên", "Ngày sinh", "Số điện thoại"])]
+        lines += [delim.join(field() for _ in range(rng.randint(1, 5))) for _ in range(rng.randint(1, 12))]
+        src = tmp_path / f"r{case}.csv"
+        src.write_bytes(("\r\n".join(lines) + rng.choice(["\r\n", "\n", ""])).encode("utf-8"))
+        starts, record_lines = fb._records(src.read_bytes())
+        data = sorted(rng.sample(record_lines[1:].tolist(), k=min(len(record_lines) - 1, rng.randint(1, 6))))
+        read = SimpleNamespace(row_numbers=np.array(data, dtype=np.int64), header_rows=[1],
+                               column_headers={"full_name": "Họ và tên", "birth_date": "Ngày sinh",
+                                               "phone": "Số điện thoại"}, column_readings=[])
+        messages = [rng.choice(["OK", "Bị loại: «Họ và tên», thiếu", 'Cần kiểm tra: "x"; y']) for _ in data]
+        outs = []
+        for variant in ("fast", "slow"):
+            if variant == "slow":
+                monkeypatch.setattr(fb, "_scan_records", all_slow)
+            out = tmp_path / f"r{case}-{variant}.csv"
+            try:
+                fb._write_csv_copy(out, src, read, messages)
+            except fb._CopyUnsafe:
+                out = None          # the caller writes such a file from the reader's grid instead
+            outs.append(out)
+            monkeypatch.setattr(fb, "_scan_records", real_scan)
+        fast, slow = outs
+        if fast is None or slow is None:
+            continue
+        raw = fast.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")
+        assert raw.count(b"\n") == src.read_bytes().count(b"\n") + (not src.read_bytes().endswith(b"\n")), case
+        text = raw[3:].decode("utf-8")
+        for skip in (False, True):              # split as the file is: no field starts a formula
+            for row in csv.reader(io.StringIO(text, newline=""), delimiter=delim, skipinitialspace=skip):
+                assert not any(starts_formula(f) for f in row), (case, row)
+
+        def parsed_rows(path: Path, delim: str = delim) -> list[list[str]]:
+            body = path.read_bytes()[3:].decode("utf-8")
+            return list(csv.reader(io.StringIO(body, newline=""), delimiter=delim, skipinitialspace=True))
+
+        assert parsed_rows(fast) == parsed_rows(slow), case
+        got = parsed_rows(fast)
+        assert got[0][-1] == RESULT_HEADER

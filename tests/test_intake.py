@@ -71,15 +71,27 @@ def test_accepted_file_loads_rows_with_repairs_and_warnings(env, tmp_path):
     assert loaded[3].phone == "+84331234567" and loaded[3].birth_date == dt.date(1985, 1, 1)
     assert quarantine[0].row_number == 6 and quarantine[0].reasons == ["name_missing"]
     assert quarantine[0].original["Số điện thoại (*)"] == "0912345679"   # original values kept
-    # The district's own file comes back with a result per row, at the row numbers it shows.
+    # The district's own file comes back with a result per row, at the row numbers it shows: a CSV upload
+    # as CSV (UTF-8 with BOM), with a workbook of the summary and the rows with problems beside it.
+    import csv
+    import io
+
     import openpyxl
 
-    wb = openpyxl.load_workbook(out.feedback_file, read_only=True)
-    data = wb.worksheets[1]
-    rows = list(data.iter_rows(values_only=True))
+    from campaign.feedback import PROBLEMS_SHEET, problems_workbook_path
+
+    raw = Path(out.feedback_file).read_bytes()
+    assert out.feedback_file.endswith(".csv") and raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline="")))
     result_col = rows[0].index("Kết quả kiểm tra")
     assert rows[1][result_col].startswith("Đã nhận")      # CSV line 2: loaded (commune code filled from the name)
     assert "Bị loại" in rows[5][result_col] and "Họ và tên" in rows[5][result_col]  # CSV line 6: no name
+    assert len(rows) == 6 and all(len(r) == result_col + 1 for r in rows)
+    wb = openpyxl.load_workbook(problems_workbook_path(out.feedback_file), read_only=True)
+    assert wb.sheetnames == ["Tóm tắt kết quả", PROBLEMS_SHEET]
+    problems = list(wb[PROBLEMS_SHEET].iter_rows(values_only=True))
+    assert [r[0] for r in problems[1:]] == ["5", "6"]     # the year-only birth date (to check), the row without a name
+    assert "Bị loại" in problems[2][-1]
     assert out.data_docs and Path(out.data_docs).is_file()
     assert "0912345679" not in Path(out.data_docs).read_text(encoding="utf-8")
 

@@ -689,6 +689,40 @@ def test_bulk_many_chunks(probe: tuple[Engine, Table, int], monkeypatch: pytest.
     assert len({r["id"] for r in got}) == n
 
 
+def test_bulk_binds_only_the_columns_holding_a_value(
+    probe: tuple[Engine, Table, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A district's file has a few of a kind's columns: the others are NULL in every row and are neither
+    converted nor bound (a 9-column target list bound 27 columns per row, 18 of them empty)."""
+    engine, table, sub_id = probe
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 4)
+    converted: list[str] = []
+    real = bulk._convert
+
+    def spy(series, column, target, conn):
+        converted.append(column.name)
+        return real(series, column, target, conn)
+
+    monkeypatch.setattr(bulk, "_convert", spy)
+    n = 10
+    frame = pd.DataFrame({
+        "submission_id": sub_id, "district": "633", "row_number": np.arange(n),
+        "c_text": pd.Series([f"r{i}" for i in range(n)], dtype="str"),
+        "c_phone": pd.Series([None] * n, dtype="str"),                    # a column the file does not have
+        "c_date": pd.Series([pd.NaT] * n, dtype="datetime64[us]"),
+        "c_integer": pd.Series([None] * 4 + [1] * 6, dtype="Int64"),      # empty in the first chunk only
+        "c_boolean": pd.Series([None] * n, dtype="object"),
+    })
+    with engine.begin() as conn:
+        assert insert_frame(conn, table, frame) == n
+    assert not {"c_phone", "c_date", "c_boolean"} & set(converted)
+    assert converted.count("c_text") == 3                                          # chunks of 4, 4, 2
+    got = _read(engine, table)
+    assert [r["c_text"] for r in got] == [f"r{i}" for i in range(n)]
+    assert all(r["c_phone"] is None and r["c_date"] is None and r["c_boolean"] is None for r in got)
+    assert [r["c_integer"] for r in got] == [None] * 4 + [1] * 6
+
+
 def test_bulk_bad_value_in_a_later_chunk_fails_the_whole_load(
     probe: tuple[Engine, Table, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -66,13 +66,21 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     else:
         writer, target = _write_generic, "python"
 
+    # Only the columns holding a value are bound: an all-empty optional column (the template columns a
+    # district's file does not have: 18 of a target list's 27 for a 9-column file) is left to its NULL,
+    # found with one vectorised test per column instead of converting and binding a million NULLs.
+    def holds_a_value(series: pd.Series) -> bool:
+        return bool(series.iloc[:1000].notna().any() or series.notna().any())   # most answer in the first rows
+
+    bound = [col for col in columns if col.server_default is not None or holds_a_value(frame[col.name])]
+
     def convert(start: int) -> tuple[list[Column[Any]], list[list[Any]]]:
         chunk = frame.iloc[start : start + CHUNK_ROWS]
         used: list[Column[Any]] = []
         values: list[list[Any]] = []
-        for col in columns:
+        for col in bound:
             converted = _convert(chunk[col.name], col, target, conn)
-            # An all-empty optional column (common: unused template columns) is left to its NULL.
+            # empty in this chunk (the loop stops at the first value of a column holding one)
             if col.server_default is None and all(v is None for v in converted):
                 continue
             used.append(col)
@@ -82,12 +90,16 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         return used, values
 
     starts = list(range(0, len(frame), CHUNK_ROWS))
-    if len(starts) == 1:
-        writer(conn, table, *convert(0))
+    if len(starts) == 1 or target == "sqlite":
+        # sqlite3 binds every value with the GIL held and gives it up only for each row's step: a helper
+        # thread converting meanwhile takes the GIL for its whole switch interval each time, so the writer
+        # crawls until the chunk is converted (measured on 1M rows: 6.0-7.3 s threaded, 5.4-5.7 s in turn).
+        for start in starts:
+            writer(conn, table, *convert(start))
         return len(frame)
-    # The next chunk is converted in a helper thread while this one is written: sqlite3 and psycopg
-    # release the GIL while the database works, so the two overlap (a 1M-row load: ~8.8 s -> see
-    # BENCHMARKS.md). The connection is used by this thread only.
+    # PostgreSQL: the next chunk is converted in a helper thread while this one is written (psycopg's COPY
+    # releases the GIL while the server works: 1.32x -> 1.21x the driver alone, see BENCHMARKS.md). The
+    # connection is used by this thread only.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-convert") as pool:
         pending = pool.submit(convert, starts[0])
         for following in [*starts[1:], None]:
