@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import machine, report, run_measured
+from _common import config_for_big_files, machine, report, run_measured
 from bench_demo import TRIVIAL_FLOW
 
 HERE = Path(__file__).parent
@@ -45,13 +45,6 @@ def _generate(out: Path, rows: int, layout: str) -> Path:
     return out
 
 
-def _config(tmp: Path) -> Path:
-    text = (ROOT / "config" / "gia_lai_2021.yaml").read_text(encoding="utf-8")
-    if "max_file_mb: 50" not in text:
-        raise SystemExit("config/gia_lai_2021.yaml: intake.max_file_mb is no longer 50; update the benchmark")
-    path = tmp / "campaign.yaml"
-    path.write_text(text.replace("max_file_mb: 50", "max_file_mb: 2000"), encoding="utf-8")
-    return path
 
 
 def _fresh_pg(url: str) -> None:
@@ -108,7 +101,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-intake-"))
     try:
-        config = _config(tmp)
+        config = config_for_big_files(ROOT, tmp)
         csv_file = _generate(tmp / "target_list_1m.csv", args.rows, "csv_bom")
         xlsx_file = _generate(tmp / "target_list_200k.xlsx", args.xlsx_rows, "xlsx_official")
         databases = {"sqlite": None} if args.no_pg else {"sqlite": None, "postgresql": args.pg_url}

@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from _common import machine, report, run_measured
+from _common import config_for_big_files, machine, report, run_measured
 from bench_demo import TRIVIAL_FLOW
 
 HERE = Path(__file__).parent
@@ -75,37 +72,14 @@ print(len(frame))
 """
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """`_common.run_measured` plus the CPU seconds (user + system) of the process and the children it
-    waited for (Prefect's server): on a shared machine the wall time also measures the neighbours."""
-    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=ROOT, stdout=out_file, stderr=err_file)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        out_file.seek(0)
-        err_file.seek(0)
-        out, err = out_file.read().decode(), err_file.read().decode()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.stderr.write(err[-4000:])
-        raise SystemExit(f"{cmd} exited {os.waitstatus_to_exitcode(status)}")
-    return {"seconds": wall, "peak_mib": usage.ru_maxrss / 1024, "cpu_seconds": usage.ru_utime + usage.ru_stime,
-            "stdout": out}
 
 
-def _config(tmp: Path) -> Path:
-    text = (ROOT / "config" / "gia_lai_2021.yaml").read_text(encoding="utf-8")
-    if "max_file_mb: 50" not in text:
-        raise SystemExit("config/gia_lai_2021.yaml: intake.max_file_mb is no longer 50; update the benchmark")
-    path = tmp / "campaign.yaml"
-    path.write_text(text.replace("max_file_mb: 50", "max_file_mb: 2000"), encoding="utf-8")
-    return path
 
 
 def _naive(csv_file: Path, tmp: Path) -> dict[str, Any]:
     db = tmp / "naive.sqlite3"
     db.unlink(missing_ok=True)
-    measured = _run([sys.executable, "-c", NAIVE, str(csv_file), str(db)])
+    measured = run_measured([sys.executable, "-c", NAIVE, str(csv_file), str(db)], cwd=ROOT)
     rows = int(measured["stdout"].strip().splitlines()[-1])
     db.unlink(missing_ok=True)
     return {"seconds": measured["seconds"], "peak_mib": measured["peak_mib"], "cpu_seconds": measured["cpu_seconds"],
@@ -115,7 +89,7 @@ def _naive(csv_file: Path, tmp: Path) -> dict[str, Any]:
 def _trivial_flow(tmp: Path) -> dict[str, Any]:
     home = tmp / "home-trivial"
     shutil.rmtree(home, ignore_errors=True)
-    measured = _run([sys.executable, "-c", TRIVIAL_FLOW], env={"CAMPAIGN_HOME": str(home)})
+    measured = run_measured([sys.executable, "-c", TRIVIAL_FLOW], cwd=ROOT, env={"CAMPAIGN_HOME": str(home)})
     shutil.rmtree(home, ignore_errors=True)
     return {"seconds": measured["seconds"], "peak_mib": measured["peak_mib"], "cpu_seconds": measured["cpu_seconds"]}
 
@@ -125,7 +99,8 @@ def _intake(csv_file: Path, tmp: Path, config: Path) -> dict[str, Any]:
     shutil.rmtree(home, ignore_errors=True)
     env = {"CAMPAIGN_HOME": str(home), "CAMPAIGN_CONFIG": str(config), "CAMPAIGN_NOW": "2021-07-28T08:00"}
     cli = str(Path(sys.executable).parent / "campaign")
-    measured = _run([cli, "intake", str(csv_file), "--district", "622", "--kind", "target_list", "--json"], env=env)
+    measured = run_measured([cli, "intake", str(csv_file), "--district", "622", "--kind", "target_list", "--json"],
+                            cwd=ROOT, env=env)
     outcome = json.loads(measured["stdout"].strip().splitlines()[-1])
     feedback = {p.name: round(p.stat().st_size / 2**20, 2)
                 for p in (home / "outputs" / "feedback").rglob("*") if p.is_file()}
@@ -147,7 +122,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-intake-cli-"))
     try:
-        config = _config(tmp)
+        config = config_for_big_files(ROOT, tmp)
         csv_file = args.keep or tmp / "target_list.csv"
         if not csv_file.is_file():
             generated = run_measured([sys.executable, "-c", GENERATE, str(csv_file), str(args.rows), "622",
