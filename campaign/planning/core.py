@@ -517,7 +517,7 @@ def keep_published(fixed: pd.DataFrame, pool: pd.DataFrame, products: dict[str, 
     # referred to hospital since publication ("Chuyển tiêm tại bệnh viện"): never kept at another site
     moved = pd.Series(False, index=f.index)
     if "referred" in person and "facility_code" in person:
-        referred = f["person_id"].map(person["referred"]).fillna(False).astype(bool)
+        referred = f["person_id"].map(person["referred"]).eq(True)   # a person not in the pool: not referred
         moved = referred & f["facility_code"].ne(f["person_id"].map(person["facility_code"]))
     keep = (keep & ~moved).fillna(False).to_numpy(dtype=bool)
     reason = np.where(nxt[~keep].isna(), "not_in_pool",
