@@ -17,6 +17,7 @@ Without `CAMPAIGN_TEST_DATABASE_URL` the `postgresql` variants are skipped with 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -125,9 +126,10 @@ def _sqlite_files(path: Path) -> list[Path]:
     return [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
 
 
-def _engine(request: pytest.FixtureRequest, tmp_path: Path, migrated: bool) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        path = tmp_path / "campaign.sqlite3"
+@contextlib.contextmanager
+def _engine(request: pytest.FixtureRequest, backend: str, directory: Path, migrated: bool) -> Iterator[Engine]:
+    if backend == "sqlite":
+        path = directory / "campaign.sqlite3"
         if migrated:
             template: Path = request.getfixturevalue("_sqlite_migrated_template")
             for src in _sqlite_files(template):
@@ -151,10 +153,19 @@ def _engine(request: pytest.FixtureRequest, tmp_path: Path, migrated: bool) -> I
 @pytest.fixture(params=DATABASES)
 def db_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty application database on SQLite, then on PostgreSQL."""
-    yield from _engine(request, tmp_path, migrated=False)
+    with _engine(request, request.param, tmp_path, migrated=False) as engine:
+        yield engine
 
 
 @pytest.fixture(params=DATABASES)
 def migrated_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An application database at Alembic head on SQLite, then on PostgreSQL."""
-    yield from _engine(request, tmp_path, migrated=True)
+    with _engine(request, request.param, tmp_path, migrated=True) as engine:
+        yield engine
+
+
+@pytest.fixture
+def fresh_migrated_engine(request: pytest.FixtureRequest):  # noqa: ANN201
+    """`fresh_migrated_engine(backend, directory)`: a context manager giving one more database at Alembic
+    head within a test (a property test wants a fresh one per example)."""
+    return lambda backend, directory: _engine(request, backend, directory, migrated=True)

@@ -231,3 +231,18 @@ def fill_template(template: Path, out: Path, rows: list[Person], *, district: st
                 cell.number_format = "@"
     wb.save(out)
     return ws.title, header_row + 1
+
+
+def sign_in(browser, base: str, username: str):  # noqa: ANN001, ANN201
+    """A new browser context signed in as `username` (PASSWORD), on the page the portal sends it to."""
+    import re
+
+    context = browser.new_context(base_url=base, viewport=VIEWPORT, accept_downloads=True, locale="vi-VN")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto("/dang-nhap")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/dang-nhap'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/(huyen/\d+|tinh)$"))
+    return context, page

@@ -94,3 +94,16 @@ class PortalWorld:
     @property
     def engine(self) -> Any:
         return self.res.engine
+
+
+def portal_world(res: Any) -> PortalWorld:
+    """The portal app over `res`, with the test accounts of ACCOUNTS created."""
+    from campaign import accounts
+    from campaign.portal.app import create_app
+
+    world = PortalWorld(res, create_app(res, prefect_ui="http://prefect.test"))
+    with Session(res.engine) as s, s.begin():
+        for name, role, district, password in ACCOUNTS:
+            world.users[name] = accounts.add_user(s, username=name, password=password, role=role,
+                                                  district_code=district, display_name=f"Tài khoản {name}").id
+    return world

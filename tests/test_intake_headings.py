@@ -21,16 +21,13 @@ No real personal data: every person comes from the generator (`campaign.synth`).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
 import random
-import shutil
 import tempfile
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +45,6 @@ from campaign.domain.text import fold
 from campaign.domain.vn_legacy import encode_cp1258
 from campaign.intake import IntakeOutcome, IntakeRequest, run_intake
 from campaign.settings import Settings
-from campaign.store.db import make_engine
 from campaign.store.models import KIND_TABLES, QuarantineRow, RowIssue
 from campaign.synth import (
     CATALOGUE,
@@ -59,6 +55,7 @@ from campaign.synth import (
     generate_target_list_file,
 )
 from campaign.synth.write import CLERK_HEADINGS, CLERK_LAYOUTS
+from tests.test_intake_acceptance import as_name, collapse
 
 NOW = dt.datetime(2021, 7, 28, 8, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 ROWS = 240
@@ -125,13 +122,6 @@ def cell_text(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def collapse(s: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", s).split())
-
-
-def as_name(raw: str) -> str:
-    name = collapse(raw)
-    return name.title() if name.isupper() or name.islower() else name
 
 
 def expected_rows(m: Manifest, f) -> tuple[list[int], int]:
@@ -424,35 +414,11 @@ def _rewrite(src: Path, dst: Path, f, m: Manifest, extra: tuple[str, list[str]] 
     dst.write_bytes(encode_cp1258(body) if f.encoding == "cp1258" else (b"\xef\xbb\xbf" if bom else b"") + body.encode())
 
 
-@contextlib.contextmanager
-def _fresh_engine(backend: str, template: Path | None, schemas: Any, work: Path) -> Iterator[Engine]:
-    if backend == "sqlite":
-        path = work / "campaign.sqlite3"
-        for src in (template, Path(f"{template}-wal"), Path(f"{template}-shm")):
-            if src.exists():
-                shutil.copyfile(src, work / src.name.replace(template.name, path.name))
-        engine = make_engine(f"sqlite:///{path}")
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-        return
-    schema = schemas.take(True)
-    engine = schemas.engine(schema)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        schemas.release(schema)
-
-
 @pytest.mark.parametrize("backend", DATABASES)
-def test_an_unknown_column_changes_nothing_but_the_report(request, backend, small_campaign):
+def test_an_unknown_column_changes_nothing_but_the_report(fresh_migrated_engine, backend, small_campaign):
     """Any generated file of a few kinds, plus a column headed with random Vietnamese words meaning no field
     and holding random data: `column_ignored`, the heading in `columns_ignored`, and every loaded row,
     row reason and quarantined row exactly as without the column."""
-    template = request.getfixturevalue("_sqlite_migrated_template") if backend == "sqlite" else None
-    schemas = request.getfixturevalue("_pg_schemas") if backend == "postgresql" else None
     out_dir, files, m = small_campaign
     campaign = load_campaign()
 
@@ -476,7 +442,7 @@ def test_an_unknown_column_changes_nothing_but_the_report(request, backend, smal
             plain, with_extra = work / f"plain.{ext}", work / f"extra.{ext}"
             _rewrite(out_dir / f.path, plain, f, m, None)
             _rewrite(out_dir / f.path, with_extra, f, m, (heading, values))
-            with _fresh_engine(backend, template, schemas, work) as engine:
+            with fresh_migrated_engine(backend, work) as engine:
                 settings_ = Settings(home=work / "home")
 
                 def run(path: Path, kind: str = f.kind) -> IntakeOutcome:

@@ -41,6 +41,7 @@ from tests.portal_http_support import (
     files_under,
     login,
     page_csrf,
+    portal_world,
     try_login,
     upload,
 )
@@ -58,7 +59,6 @@ NOT_FOUND_TEXT = "Không tìm thấy trang này"
 def make_portal(campaign_home, monkeypatch, tmp_path):
     """A portal on the fresh CAMPAIGN_HOME with the three accounts; options: a smaller upload limit
     (a copy of the campaign YAML), extra environment (before the resources are built)."""
-    from campaign.portal.app import create_app
     from campaign.resources import get_resources, reset_resources
 
     def make(*, max_file_mb: float | None = None, env: dict[str, str] | None = None) -> PortalWorld:
@@ -72,13 +72,7 @@ def make_portal(campaign_home, monkeypatch, tmp_path):
             config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
             monkeypatch.setenv("CAMPAIGN_CONFIG", str(config))
         reset_resources()
-        res = get_resources()
-        world = PortalWorld(res, create_app(res, prefect_ui="http://prefect.test"))
-        with Session(res.engine) as s, s.begin():
-            for name, role, district, password in ACCOUNTS:
-                world.users[name] = accounts.add_user(s, username=name, password=password, role=role,
-                                                      district_code=district, display_name=f"Tài khoản {name}").id
-        return world
+        return portal_world(get_resources())
 
     return make
 

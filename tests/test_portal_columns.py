@@ -18,13 +18,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from campaign import accounts
 from campaign.column_mappings import list_mappings, save_mappings
 from campaign.files import relative_path
 from campaign.io.columns import HOW_LABELS, ColumnReading
 from campaign.portal.pages import kind_label
 from campaign.store.models import ColumnMapping, PortalJob, Submission
-from tests.portal_http_support import ACCOUNTS, NOW, PortalWorld, count, login, page_csrf
+from tests.portal_http_support import NOW, PortalWorld, count, login, page_csrf, portal_world
 
 UNREAD = "Ký hiệu riêng"   # a heading none of whose words names a field of the target list
 HEADINGS = ["Họ và tên (*)", "Ngày sinh dạng dd/mm/yyyy (*)", "Giới tính (*)", "Mã nhóm đối tượng ưu tiên (*)",
@@ -44,18 +43,11 @@ ROW_RE = re.compile(r'<tr class="how-(\w+)([^"]*)" data-heading="([^"]*)">\s*<td
 
 @pytest.fixture()
 def portal(campaign_home, monkeypatch) -> PortalWorld:
-    from campaign.portal.app import create_app
     from campaign.resources import get_resources, reset_resources
 
     monkeypatch.setenv("CAMPAIGN_NOW", NOW)
     reset_resources()
-    res = get_resources()
-    world = PortalWorld(res, create_app(res, prefect_ui="http://prefect.test"))
-    with Session(res.engine) as s, s.begin():
-        for name, role, district, password in ACCOUNTS:
-            world.users[name] = accounts.add_user(s, username=name, password=password, role=role,
-                                                  district_code=district, display_name=f"Tài khoản {name}").id
-    return world
+    return portal_world(get_resources())
 
 
 def _csv(path: Path, rows: list[tuple[str, str, str]]) -> Path:

@@ -65,16 +65,6 @@ def _target_list(template: Path, out: Path, rows: list[sup.Person], ids: list[st
     wb.save(out)
 
 
-def _sign_in(browser, base: str, username: str):
-    context = browser.new_context(base_url=base, viewport=sup.VIEWPORT, locale="vi-VN")
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.goto("/dang-nhap")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", sup.PASSWORD)
-    page.click("form[action='/dang-nhap'] button[type=submit]")
-    page.wait_for_url(re.compile(r"/(huyen/\d+|tinh)$"))
-    return context, page
 
 
 def _upload(page, path: Path, *, timeout_s: float) -> int:
@@ -129,7 +119,7 @@ def test_a_district_fixes_an_unread_column_once_and_its_later_files_are_read_so(
         page = None
         try:
             # -- 1. the upload: the ID column is not read, and says so with its cells ------------------------
-            district, page = _sign_in(browser, base, "ttyt622")
+            district, page = sup.sign_in(browser, base, "ttyt622")
             first_id = _upload(page, work / FIRST, timeout_s=COLD_LIMIT_S)
             expect(page.locator("#cach-doc-cot h2")).to_have_text("Cách đọc các cột của tệp")
             unread = _column(page, UNREAD)
@@ -169,7 +159,7 @@ def test_a_district_fixes_an_unread_column_once_and_its_later_files_are_read_so(
             district.close()
 
             # -- 4. the coordinator sees the saved reading (from the board) and resets it ----------------------
-            board, page = _sign_in(browser, base, "dieuphoi")
+            board, page = sup.sign_in(browser, base, "dieuphoi")
             page.click("a[href='/tinh/cach-doc-cot']")
             page.wait_for_url(f"{base}/tinh/cach-doc-cot")
             group = page.locator(f"section.mapping-group[data-district='{DISTRICT}'][data-kind='target_list']")

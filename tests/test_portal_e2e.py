@@ -38,16 +38,6 @@ FIXED = "DS đối tượng Pleiku (đã sửa).xlsx"
 USERS = {"ttyt622": ("district", DISTRICT), "ttyt623": ("district", OTHER), "dieuphoi": ("coordinator", None)}
 
 
-def _sign_in(browser, base: str, username: str):
-    context = browser.new_context(base_url=base, viewport=sup.VIEWPORT, accept_downloads=True, locale="vi-VN")
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.goto("/dang-nhap")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", sup.PASSWORD)
-    page.click("form[action='/dang-nhap'] button[type=submit]")
-    page.wait_for_url(re.compile(r"/(huyen/\d+|tinh)$"))
-    return context, page
 
 
 def _upload(page, path: Path, *, timeout_s: float) -> tuple[int, float]:
@@ -113,7 +103,7 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=sup.CHROMIUM_ARGS)
         try:
             # -- 1. the clerk of 622 signs in: the target list is still owed -------------------------------
-            district, page = _sign_in(browser, base, "ttyt622")
+            district, page = sup.sign_in(browser, base, "ttyt622")
             assert page.url == f"{base}/huyen/{DISTRICT}"
             expect(page.locator("h1")).to_contain_text(name_622)
             owed = page.locator("#han-nop tr[data-deadline=district_target_list]")
@@ -206,7 +196,7 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
             district.close()
 
             # -- 6. another district may not see 622's submission -----------------------------------------------
-            other, page = _sign_in(browser, base, "ttyt623")
+            other, page = sup.sign_in(browser, base, "ttyt623")
             assert page.url == f"{base}/huyen/{OTHER}"
             for url in (f"/nop/{accepted_id}", f"/nop/{rejected_id}", f"/huyen/{DISTRICT}"):
                 response = page.goto(url)
@@ -220,7 +210,7 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
             other.close()
 
             # -- 7. the coordinators' board -------------------------------------------------------------------------
-            board, page = _sign_in(browser, base, "dieuphoi")
+            board, page = sup.sign_in(browser, base, "dieuphoi")
             assert page.url == f"{base}/tinh"
             response = page.goto("/tinh")
             assert response is not None and response.status == 200, (
