@@ -28,7 +28,7 @@ _PHONE = re.compile(r"^(?:\+?84|0)?[35789]\d{8}$|^(?:\+?84|0)?1[2689]\d{8}$")   
 _INSURANCE = re.compile(r"^[A-Za-z]{2}\d{13}$")
 _DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$|^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
 _YEAR = re.compile(r"^(19|20)\d\d$")
-_PRIORITY = re.compile(r"^(?:(?:ma\s*)?(?:nhom|n|group|g)\s*(?:doi\s*tuong|uu\s*tien)?\s*(?:so\s*)?)?0*(\d{1,2})(?:\.0)?$")
+_BARE_NUMBER = re.compile(r"^\d+(?:\.0+)?$")
 _FACILITY = re.compile(r"^[A-Z0-9]{2,}[-_][A-Z0-9\-_]+$")
 
 
@@ -105,11 +105,12 @@ def fit(col: ColumnSpec, values: Sequence[str], hints: ContentHints, *, strict: 
         forms = _enum_forms(col.enum)
         return _share(values, lambda v: _fold(v) in forms)
     if col.name == "priority_group":
+        from campaign.domain.standardize.codes import priority_group_of
+
         def group(v: str) -> bool:
-            f = _fold(v)
-            m = _PRIORITY.match(f)
+            g = priority_group_of(v)   # read as the standardizer reads it
             # an unknown heading over bare 1..16 may be ages, house numbers, doses: only "Nhóm 9" / "N9" says
-            return bool(m) and 1 <= int(m.group(1)) <= 16 and (not strict or not f.isdigit())
+            return g is not None and 1 <= g <= 16 and not (strict and _BARE_NUMBER.match(v.strip()))
         return _share(values, group)
     if t == "facility_code":
         if hints.facility_codes:

@@ -1,9 +1,6 @@
 """Header recognition: which row(s) of a district sheet hold the header, and which column is which.
 
-A heading is read as a *set of words* (docs/reading-columns.md): folded (no diacritics, `đ` -> `d`,
-lower case, `(*)` and hints in brackets dropped unless nothing else is left, punctuation as spaces), its
-phrases turned into the concepts of config/headings.yaml ("Số CCCD/CMND" and "SỐ CMND/CCCD/HỘ CHIẾU" are
-both {@id}), filler words dropped. Each column of a kind is known by the word sets of its header, name,
+A heading is read as a *set of words* (campaign/io/heading_words.py, docs/reading-columns.md). Each column of a kind is known by the word sets of its header, name,
 aliases and the vocabulary's extra headings; `words_score` says how well a heading fits one (1: the same
 set; less: one set holds the other, or most words are shared; numbers must agree). Each field is then
 read from the heading that fits it best (`assign_columns`); a heading fitting two fields alike ("ĐT")
@@ -22,10 +19,10 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from campaign.config import KindSpec
+from campaign.io.heading_words import _PARENS, _key, clean_label, heading_words, vocabulary, words_score
 
 HEADER_SCAN_ROWS = 30          # rows examined at the top of a sheet
 MIN_HEADER_SCORE = 2           # a header row maps at least this many columns of the kind
@@ -34,50 +31,6 @@ NUMBERING_KEYS = frozenset({"stt", "tt", "so tt", "so thu tu", "thu tu", "no", "
 NUMBERING_RAW = frozenset({"#", "no.", "no", "№", "n°", "n0"})
 MALE_RAW = frozenset({"nam", "male"})
 FEMALE_RAW = frozenset({"nữ", "nu", "nư", "female"})
-
-_PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\([^()]*$")  # an unclosed "(" runs to the end
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
-_SPACES = re.compile(r"\s+")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Folding (the colleague's campaign.domain.text.fold when present; an equivalent fallback otherwise)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _fallback_fold(s: str) -> str:
-    s = unicodedata.normalize("NFD", s.replace("đ", "d").replace("Đ", "D"))
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))
-    return _SPACES.sub(" ", s).strip().lower()
-
-
-@functools.cache
-def _fold_function():
-    try:
-        from campaign.domain.text import fold  # type: ignore[attr-defined]
-    except Exception:  # not written yet, or broken: the fallback folds the same way for headers
-        return _fallback_fold
-    return fold
-
-
-def fold(s: str) -> str:
-    out = _fold_function()(s)
-    return out if isinstance(out, str) else _fallback_fold(s)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Keys
-# ---------------------------------------------------------------------------------------------------------
-
-
-def clean_label(s: str) -> str:
-    """The header text as shown back to a district: one line, single spaces, NFC."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", str(s))).strip()
-
-
-def _key(s: str) -> str:
-    return _NON_ALNUM.sub(" ", fold(s)).strip()
-
 
 @functools.lru_cache(maxsize=65536)
 def header_keys(text: str) -> tuple[str, ...]:
@@ -121,109 +74,6 @@ def sex_mark_role(text: str) -> str | None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Headings as sets of words (config/headings.yaml)
-# ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Vocabulary:
-    phrases: dict[tuple[str, ...], str | None]   # folded words -> concept ("@id"), None: filler
-    longest: int
-    extra: dict[str, dict[str, list[str]]]
-    first_part: frozenset[frozenset[str]]        # word sets of "Họ" / "Họ và tên đệm" (split names)
-    last_part: frozenset[frozenset[str]]         # ... and of "Tên"
-
-
-@functools.cache
-def _vocabulary() -> _Vocabulary:
-    from campaign.config import load_heading_vocabulary
-
-    vocab = load_heading_vocabulary()
-    phrases: dict[tuple[str, ...], str | None] = {}
-    for phrase in vocab.filler:
-        phrases[tuple(_key(phrase).split())] = None
-    for concept, forms in vocab.concepts.items():
-        for form in forms:
-            phrases[tuple(_key(form).split())] = concept   # a concept wins over a filler of the same words
-    phrases.pop((), None)
-    longest = max(map(len, phrases), default=1)
-    v = _Vocabulary(phrases, longest, {k: dict(c) for k, c in vocab.extra.items()}, frozenset(), frozenset())
-    first = frozenset(_words_of(v, _key(t).split()) if not t.startswith("@") else frozenset({t})
-                      for t in vocab.name_parts.first)
-    last = frozenset(_words_of(v, _key(t).split()) for t in vocab.name_parts.last)
-    return _Vocabulary(phrases, longest, v.extra, first, last)
-
-
-def _words_of(vocab: _Vocabulary, tokens: list[str]) -> frozenset[str]:
-    """Tokens -> the heading's set of words: phrases become their concept (longest first, left to right),
-    filler words are dropped."""
-    out: set[str] = set()
-    i, n = 0, len(tokens)
-    while i < n:
-        for size in range(min(vocab.longest, n - i), 0, -1):
-            phrase = tuple(tokens[i:i + size])
-            if phrase in vocab.phrases:
-                concept = vocab.phrases[phrase]
-                if concept is not None:
-                    out.add(concept)
-                i += size
-                break
-        else:
-            out.add(tokens[i])
-            i += 1
-    return frozenset(out)
-
-
-@functools.lru_cache(maxsize=65536)
-def heading_words(text: str) -> frozenset[str]:
-    """The set of words a heading means ("SỐ CMND/CCCD/HỘ CHIẾU" -> {"@id"}): hints in brackets left out
-    unless nothing else is left."""
-    vocab = _vocabulary()
-    s = clean_label(text).replace("*", " ").rstrip(" :.;")
-    for key in (_key(_PARENS.sub(" ", s)), _key(s)):
-        words = _words_of(vocab, key.split())
-        if words:
-            return words
-    return frozenset()
-
-
-QUALIFIERS = frozenset({"them", "bo", "sung", "chi", "tiet", "hien", "nay", "tai", "moi", "chinh", "day", "du",
-                        "lien", "lac", "ca", "nhan", "rieng"})
-
-
-def _digits(words: frozenset[str]) -> frozenset[str]:
-    return frozenset(w.lstrip("0") or "0" for w in words if w.isdigit())
-
-
-def words_score(heading: frozenset[str], known: frozenset[str]) -> float:
-    """How well a heading's words fit a known heading's: 1 the same set; the share of words in common
-    when one set holds the other (at least half of the larger); 0 otherwise. Numbers must agree."""
-    if not heading or not known or _digits(heading) != _digits(known):
-        return 0.0
-    if heading == known:
-        return 1.0
-    common = len(heading & known)
-    if not common:
-        return 0.0
-    score = common / len(heading | known)
-    if heading <= known or known <= heading:
-        # one holds the other: a lone generic word must still carry a concept or be one of two ("Tỉnh" is
-        # not "Máy tính hiện có"); a heading saying more than a known one by one shared word only fits when
-        # what it adds only qualifies it ("Ghi chú thêm" is a note; "Nhóm máu", "Người liên hệ" are not)
-        if score < 0.5 or not (any(w.startswith("@") for w in heading & known) or common >= 2):
-            return 0.0
-        if common == 1 and not known >= heading and not (heading - known) <= QUALIFIERS:
-            return 0.0
-        return 0.99 * score
-    return 0.9 * score if score >= 0.6 else 0.0
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Matching one header text against one kind
-# ---------------------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Match:
     column: str
@@ -237,7 +87,7 @@ class KindMatcher:
 
     def __init__(self, spec: KindSpec):
         self.spec = spec
-        vocab = _vocabulary()
+        vocab = vocabulary()
         extra = vocab.extra.get(spec.name, {})
         self.known: list[tuple[frozenset[str], str]] = []
         seen: set[tuple[frozenset[str], str]] = set()
@@ -288,7 +138,7 @@ class KindMatcher:
         if not self.has_full_name:
             return None
         words = heading_words(text)
-        vocab = _vocabulary()
+        vocab = vocabulary()
         if words in vocab.first_part:
             return "first"
         if words in vocab.last_part:

@@ -50,13 +50,14 @@ from campaign.io.headers import (
     HEADER_SCAN_ROWS,
     NUMBERING,
     UNMAPPED,
+    HeaderColumn,
     HeaderLayout,
     apply_overrides,
     detect_header,
-    fold,
     refresh,
     set_column,
 )
+from campaign.io.heading_words import fold
 from campaign.io.sniff import ReadError, decode_text, sniff_file, unreadable
 
 __all__ = ["ReadError", "ReadResult", "read_submission", "SKIP_REASONS", "cell_to_str"]
@@ -1217,6 +1218,15 @@ def _formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]
             if not target:
                 return set()
             member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            # most sheets hold no formula: look for one streaming, and hold the sheet only when there is
+            with z.open(member) as f:
+                tail = b""
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    if _F_OPEN.search(tail + chunk):
+                        break
+                    tail = chunk[-64:]
+                else:
+                    return set()
             data = z.read(member)   # bounded: sniffing refused archives that unpack too large
     except (KeyError, zipfile.BadZipFile, OSError, SyntaxError):
         return set()
@@ -1321,8 +1331,6 @@ def _read_by_content(layout: HeaderLayout, spec: KindSpec, body: _Body, hints: C
             if values:
                 unknown[hc.index] = values
     # a column holding data past the header's last cell has no HeaderColumn yet
-    from campaign.io.headers import HeaderColumn
-
     for j in range(len(layout.columns), len(body.columns)):
         values = cells(j)
         if values:

@@ -249,6 +249,17 @@ def clean_decimals(
     return _numbers(series, one, required, "float64")
 
 
+def priority_group_of(text: str) -> int | None:
+    """The group number a priority cell names ("9", "09", "9.0", "Nhóm 9", "N9", "9 - Người trên 65 tuổi"),
+    or None; the range is the caller's to check."""
+    t = squash(text)
+    m = FLOAT_ARTIFACT.match(t)
+    if m:
+        t = m.group(1)
+    m = _PRIORITY.match(fold(t))
+    return int(m.group(1)) if m else None
+
+
 def clean_priority_groups(
     series: pd.Series, *, required: bool = True, min_group: int = 1, max_group: int = 16
 ) -> FieldResult:
@@ -256,17 +267,10 @@ def clean_priority_groups(
     [min_group, max_group]; anything else, or missing when required: `priority_group_invalid` (row)."""
 
     def one(text: str) -> tuple[int | None, str | None]:
-        t = squash(text)
-        if not t:
+        if not squash(text):
             return None, "missing"
-        m = FLOAT_ARTIFACT.match(t)
-        if m:
-            t = m.group(1)
-        m = _PRIORITY.match(fold(t))
-        if not m:
-            return None, "priority_group_invalid"
-        g = int(m.group(1))
-        if g < min_group or g > max_group:
+        g = priority_group_of(text)
+        if g is None or g < min_group or g > max_group:
             return None, "priority_group_invalid"
         return g, None
 
