@@ -18,6 +18,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -90,12 +91,16 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         return used, values
 
     starts = list(range(0, len(frame), CHUNK_ROWS))
-    if len(starts) == 1 or target == "sqlite":
+    if target == "sqlite":
         # sqlite3 binds every value with the GIL held and gives it up only for each row's step: a helper
         # thread converting meanwhile takes the GIL for its whole switch interval each time, so the writer
         # crawls until the chunk is converted (measured on 1M rows: 6.0-7.3 s threaded, 5.4-5.7 s in turn).
-        for start in starts:
-            writer(conn, table, *convert(start))
+        with _sqlite_cache_for(conn, len(frame)):
+            for start in starts:
+                writer(conn, table, *convert(start))
+        return len(frame)
+    if len(starts) == 1:
+        writer(conn, table, *convert(starts[0]))
         return len(frame)
     # PostgreSQL: the next chunk is converted in a helper thread while this one is written (psycopg's COPY
     # releases the GIL while the server works: 1.32x -> 1.21x the driver alone, see BENCHMARKS.md). The
@@ -113,6 +118,28 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
 # ---------------------------------------------------------------------------------------------------------
 # Writers
 # ---------------------------------------------------------------------------------------------------------
+
+
+# SQLite's page cache is 2 MB by default: a big load spills its table and index pages to the WAL again and
+# again while the indexes are updated. A cache sized to the load keeps them until the commit (1M rows of a
+# target list: ~40% less insert time, see BENCHMARKS.md, issue 16), bounded so that memory stays small.
+SQLITE_CACHE_BYTES_PER_ROW = 300
+SQLITE_CACHE_MAX_KIB = 256 * 1024
+
+
+@contextmanager
+def _sqlite_cache_for(conn: Connection, rows: int) -> Iterator[None]:
+    dbapi = conn.connection.dbapi_connection
+    before = dbapi.execute("PRAGMA cache_size").fetchone()[0]
+    wanted = min(SQLITE_CACHE_MAX_KIB, rows * SQLITE_CACHE_BYTES_PER_ROW // 1024)
+    if wanted <= abs(before) * (1 if before < 0 else 4):   # already large enough (pages of ~4 KiB)
+        yield
+        return
+    dbapi.execute(f"PRAGMA cache_size = -{wanted}")
+    try:
+        yield
+    finally:
+        dbapi.execute(f"PRAGMA cache_size = {before}")   # the pooled connection goes back as it came
 
 
 def _rows(values: list[list[Any]]) -> Iterator[tuple[Any, ...]]:
