@@ -3,23 +3,46 @@ and the outbox delivered with retries (no Prefect here; `flows/deadline_watch.py
 
     board(session, campaign, now)                       -> one dict per (deadline, party)
     escalate(session, campaign, now)                    -> the escalations written this time (outbox rows)
+    escalate_now(engine, campaign, now)                 -> the same, in its own transaction (the flow's task)
     deliver(session_factory, sender, real_now)          -> messages sent / failed this time
 
 Exactly once: an escalation is a row with a unique (deadline, party, step); its messages are written in
-the same transaction, one per recipient and channel (unique too). Two watches at once, or a watch that
-crashed after writing them, cannot write them twice. Delivery is a separate step over pending messages,
-each committed as sent right after it went out, so a crash loses nothing and repeats at most the one
-message that was in flight; a failure (SMTP down) schedules a retry with exponential back-off.
+the same transaction, one per recipient and channel (unique too). Watches that overlap (a manual `campaign
+watch` while the scheduled one runs) write them one after the other: PostgreSQL takes a transaction-level
+advisory lock, SQLite's transaction begins IMMEDIATE (the write lock, waited for with the busy timeout).
+
+Each message once (issue 18): delivery claims a message before sending it. The claim is its own short
+transaction (a conditional UPDATE of a pending message with no live lease, checked by its row count;
+PostgreSQL picks the row with FOR UPDATE SKIP LOCKED, SQLite under the write lock) that sets `claimed_by`
+and a lease `claimed_until`; the send happens outside any transaction; then the message is marked sent
+(or its failure recorded) only if the watch still holds the claim. A send cannot outlast the lease: the
+Notifier gives every send an overall deadline well under it (per-operation socket timeouts do not bound a
+send: a server trickling a line every few seconds would stretch it past the lease, and another watch would
+claim the message and send it again), and a live watch renews its claim while a send runs, whatever the
+channel. Any number of watches at once send each message once. A watch that dies mid-send leaves its claim
+(nothing renews it); when the lease runs out the next watch sends the message again. So across a crash between the server's acceptance and the commit a message may go out
+twice (at least once, never lost); every message carries a Message-ID made from its outbox row, the same
+on every attempt, so a receiver can recognise the repeat. A failure (SMTP down) schedules a retry with
+exponential back-off; after `max_attempts` claims (failed, or interrupted) the message is given up.
+Leases are in the watches' real clock: hosts running watches must agree on the time to well within the
+lease (5 minutes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
+import os
+import socket
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +51,7 @@ from campaign.deadlines import (
     DOH,
     Deliverable,
     Extension,
+    Recipient,
     WorkingCalendar,
     compose,
     deliverables,
@@ -36,10 +60,22 @@ from campaign.deadlines import (
     state_of,
     steps_due,
 )
+from campaign.store.db import write_lock
 from campaign.store.models import DeadlineExtension, Escalation, OutboxMessage, Submission
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 FIRST_RETRY = dt.timedelta(minutes=1)
+# How long a claimed message is left to its watch: far longer than one send (the Notifier gives up a send
+# at its overall deadline, 2 minutes, campaign.io.notify.DEADLINE_S), short against the 15 minutes between
+# scheduled watches. A live watch renews it every third of it while the send runs (`_KeepClaim`).
+LEASE = dt.timedelta(minutes=5)
+# Taken in the escalate transaction (PostgreSQL): overlapping watches write one after the other.
+ESCALATE_LOCK = "deadline-watch:escalate"
+# SQLite: begin with the write lock (campaign.store.db): a transaction that reads then writes would
+# otherwise fail with "database is locked" when another watch wrote in between.
+IMMEDIATE = {"sqlite_begin": "IMMEDIATE"}
 
 
 def extensions(session: Session) -> list[Extension]:
@@ -166,9 +202,12 @@ def _latest_feedback(session: Session, party: str) -> dict[str, str]:
     return {k: portal_url(f"/nop/{i}") for k, i in rows}
 
 
-def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[str, Any]:
+def board(session: Session, campaign: CampaignConfig, now: dt.datetime, *,
+          real_now: dt.datetime | None = None) -> dict[str, Any]:
     """DESIGN.md's deadlines summary: `deliverables` [{deadline, party, state, due_at, ...}] and
-    `escalations_sent` [{deadline, party, step, channel, sent_at (logical), delivered_at}]."""
+    `escalations_sent` [{deadline, party, step, channel, sent_at (logical), delivered_at, status}].
+    `status` is the message's (pending, sent, failed), or `sending` while a watch holds a live claim on
+    it; leases are in real time (`real_now`, default the clock), not the logical `now`."""
     first, ready, reports = _first_accepted(session), _first_ready(session), _first_submitted(session)
     calendar = WorkingCalendar.from_config(campaign)
     facilities = facility_parties(session, campaign)
@@ -193,10 +232,12 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[
         })
     sent = session.execute(
         select(Escalation.deadline_id, Escalation.party, Escalation.step, OutboxMessage.channel,
-               Escalation.logical_sent_at, OutboxMessage.delivered_at, OutboxMessage.status, OutboxMessage.payload)
+               Escalation.logical_sent_at, OutboxMessage.delivered_at, OutboxMessage.status, OutboxMessage.payload,
+               OutboxMessage.claimed_until)
         .join(OutboxMessage, OutboxMessage.escalation_id == Escalation.id)
         .order_by(Escalation.logical_sent_at, Escalation.id, OutboxMessage.id)
     ).all()
+    real = real_now or dt.datetime.now(dt.UTC)
     return {
         "now": now.isoformat(),
         "deliverables": items,
@@ -208,9 +249,10 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime) -> dict[
             for key, p in campaign.parties.items() if p.tasks],
         # `title`: what the message was titled when sent (a late reminder is "Quá hạn", compose/title_of)
         "escalations_sent": [{"deadline": d, "party": p, "step": s, "channel": c, "sent_at": t.isoformat(),
-                              "delivered_at": dl.isoformat() if dl else None, "status": st,
+                              "delivered_at": dl.isoformat() if dl else None,
+                              "status": "sending" if st == "pending" and lease is not None and lease > real else st,
                               "title": (pl or {}).get("title")}
-                             for d, p, s, c, t, dl, st, pl in sent],
+                             for d, p, s, c, t, dl, st, pl, lease in sent],
     }
 
 
@@ -222,14 +264,30 @@ class Written:
     messages: int
 
 
-def escalate(session: Session, campaign: CampaignConfig, now: dt.datetime) -> list[Written]:
-    """Write every escalation due at `now` that was not written before, with its messages. Each in its
-    own SAVEPOINT: one another watch wrote first is skipped, the others still go in. The caller commits."""
+@dataclass(frozen=True)
+class _Step:
+    """An escalation step due and not written yet, with its messages composed."""
+
+    deadline: str
+    party: str
+    step: str
+    due_at: dt.datetime
+    subject: str
+    body: str
+    payload: dict[str, Any]
+    targets: list[Recipient]
+
+
+def _written(session: Session) -> set[tuple[str, str, str]]:
+    return {(d, p, s) for d, p, s in session.execute(select(Escalation.deadline_id, Escalation.party, Escalation.step))}
+
+
+def _due(session: Session, campaign: CampaignConfig, now: dt.datetime, done: set[tuple[str, str, str]]) -> list[_Step]:
+    """Every step due at `now` not in `done`, composed (reads only)."""
     calendar = WorkingCalendar.from_config(campaign)
     first, ready, reports = _first_accepted(session), _first_ready(session), _first_submitted(session)
-    done = {(d, p, s) for d, p, s in session.execute(select(Escalation.deadline_id, Escalation.party, Escalation.step))}
     facilities = facility_parties(session, campaign)
-    written: list[Written] = []
+    steps: list[_Step] = []
     for item in deliverables(campaign, extensions(session), {f: d for f, (d, _n) in facilities.items()}):
         done_at, missing = completion(item, first, ready, reports)
         ladder = campaign.escalation_ladders[item.ladder]
@@ -244,29 +302,65 @@ def escalate(session: Session, campaign: CampaignConfig, now: dt.datetime) -> li
                    if item.party != DOH and item.party in campaign.district_codes else {},
                    "portal_page": _portal_page(item)}
         for due in due_steps:
-            key = (item.deadline, item.party, due.step.step)
             subject, body, payload = compose(item, due.step.step, now=now, fires_at=due.fires_at, **context)
-            try:
-                with session.begin_nested():
-                    esc = Escalation(deadline_id=item.deadline, party=item.party, step=due.step.step,
-                                     due_at=item.due_at, logical_sent_at=now)
-                    session.add(esc)
-                    session.flush()
-                    targets = recipients(due.step, item.party, campaign, district=item.district)
-                    for r in targets:
-                        session.add(OutboxMessage(escalation_id=esc.id, channel=r.channel, recipient=r.address,
-                                                  subject=subject, body=body, payload=payload, status="pending",
-                                                  attempts=0, next_attempt_at=None))
-                    session.flush()
-            except IntegrityError:   # another watch wrote this step first
-                continue
-            done.add(key)
-            written.append(Written(*key, len(targets)))
+            steps.append(_Step(item.deadline, item.party, due.step.step, item.due_at, subject, body, payload,
+                               recipients(due.step, item.party, campaign, district=item.district)))
+    return steps
+
+
+def _write(session: Session, steps: list[_Step], now: dt.datetime) -> list[Written]:
+    """Write the steps not written yet, each in its own SAVEPOINT: one another watch wrote first is
+    skipped (the unique key), the others still go in."""
+    write_lock(session, ESCALATE_LOCK)
+    done = _written(session)   # read under the lock: what a watch that went first wrote is seen here
+    written: list[Written] = []
+    for st in steps:
+        key = (st.deadline, st.party, st.step)
+        if key in done:
+            continue
+        try:
+            with session.begin_nested():
+                esc = Escalation(deadline_id=st.deadline, party=st.party, step=st.step, due_at=st.due_at,
+                                 logical_sent_at=now)
+                session.add(esc)
+                session.flush()
+                for r in st.targets:
+                    session.add(OutboxMessage(escalation_id=esc.id, channel=r.channel, recipient=r.address,
+                                              subject=st.subject, body=st.body, payload=st.payload,
+                                              status="pending", attempts=0, next_attempt_at=None))
+                session.flush()
+        except IntegrityError:   # another watch wrote this step first
+            continue
+        done.add(key)
+        written.append(Written(*key, len(st.targets)))
     return written
 
 
+def escalate(session: Session, campaign: CampaignConfig, now: dt.datetime) -> list[Written]:
+    """Write every escalation due at `now` that was not written before, with its messages, in the
+    caller's transaction (the caller commits; on SQLite it begins it IMMEDIATE). `escalate_now` is the
+    same in its own transactions, holding the write lock only to write."""
+    return _write(session, _due(session, campaign, now, _written(session)), now)
+
+
+def escalate_now(engine: Engine, campaign: CampaignConfig, now: dt.datetime) -> list[Written]:
+    """`escalate`, committed: what is due is read and composed without a lock (usually nothing is new);
+    only writing it takes the lock (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE), so overlapping
+    watches write one after the other, each briefly, and none fails with "database is locked"."""
+    with Session(engine) as session:
+        steps = _due(session, campaign, now, _written(session))
+    if not steps:
+        return []
+    with Session(engine.execution_options(**IMMEDIATE)) as session, session.begin():
+        return _write(session, steps, now)
+
+
 class Sender(Protocol):
-    def __call__(self, channel: str, recipient: str, subject: str, body: str, payload: dict[str, Any]) -> None: ...
+    """A channel: raises on failure. `key` names the outbox message, the same on every attempt (the
+    e-mail's Message-ID, the webhook's Idempotency-Key): a receiver can recognise a repeat by it."""
+
+    def __call__(self, channel: str, recipient: str, subject: str, body: str, payload: dict[str, Any], *,
+                 key: str) -> None: ...
 
 
 @dataclass
@@ -274,37 +368,162 @@ class Delivery:
     sent: int = 0
     failed: int = 0       # attempts that failed this time (retried later)
     given_up: int = 0     # messages that reached MAX_ATTEMPTS
+    lease_lost: int = 0   # sent, but the lease had run out and another watch had claimed it meanwhile
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    payload: dict[str, Any]
+    attempts: int
+    key: str
+
+
+def watcher_name() -> str:
+    """Who holds a claim: host, process and a random part (two watches of one process differ too)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def message_key(message_id: int, created_at: dt.datetime) -> str:
+    """The stable name of an outbox message: its row id and creation instant (ids alone repeat across
+    databases, e.g. a rehearsal's)."""
+    return f"outbox-{message_id}.{created_at.astimezone(dt.UTC):%Y%m%dT%H%M%S%f}"
+
+
+def _sendable(now: dt.datetime) -> list[ColumnElement[bool]]:
+    """Pending, its retry time come, and nobody holding a live claim on it."""
+    return [OutboxMessage.status == "pending",
+            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now)]
+
+
+def _claim(session_factory: Callable[[], Session], me: str, now: dt.datetime, lease: dt.timedelta,
+           after: int, max_attempts: int) -> tuple[_Claimed | None, int | None, bool]:
+    """Claim the next sendable message after id `after`, committed before anything is sent. Returns
+    (the message to send, or None; the id it looked at, or None when nothing is left; whether it was
+    given up: its claims all ended without an outcome, their watches died)."""
+    with session_factory() as session, session.begin():
+        session.connection(execution_options=IMMEDIATE)
+        pick = (select(OutboxMessage.id).where(OutboxMessage.id > after, *_sendable(now))
+                .order_by(OutboxMessage.id).limit(1))
+        if session.get_bind().dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)   # rows another watch is claiming are passed over
+        message_id = session.scalar(pick)
+        if message_id is None:
+            return None, None, False
+        # the claim itself: only one watch's UPDATE matches (the conditions are checked again here)
+        won = session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id, *_sendable(now))
+            .values(claimed_by=me, claimed_until=now + lease, attempts=OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)).rowcount
+        if not won:
+            return None, message_id, False
+        m = session.get(OutboxMessage, message_id)
+        assert m is not None
+        if m.attempts > max_attempts:
+            m.status, m.claimed_until = "failed", None
+            m.last_error = f"gave up: {max_attempts} attempts ended without an answer (the watch stopped)"
+            return None, message_id, True
+        return _Claimed(m.id, m.channel, m.recipient, m.subject, m.body, dict(m.payload or {}), m.attempts,
+                        message_key(m.id, m.created_at)), message_id, False
+
+
+def _settle(session_factory: Callable[[], Session], me: str, message_id: int, **values: Any) -> bool:
+    """Record a claimed message's outcome and end the claim, if this watch still holds it."""
+    with session_factory() as session, session.begin():
+        session.connection(execution_options=IMMEDIATE)
+        return bool(session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == me,
+                                        OutboxMessage.status == "pending")
+            .values(claimed_until=None, **values).execution_options(synchronize_session=False)).rowcount)
+
+
+def _renew(session_factory: Callable[[], Session], me: str, message_id: int, until: dt.datetime) -> bool:
+    """Extend this watch's claim on a message being sent to `until`, if it still holds it."""
+    with session_factory() as session, session.begin():
+        session.connection(execution_options=IMMEDIATE)
+        return bool(session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == me,
+                                        OutboxMessage.status == "pending", OutboxMessage.claimed_until.is_not(None))
+            .values(claimed_until=until).execution_options(synchronize_session=False)).rowcount)
+
+
+class _KeepClaim:
+    """Keeps a claim live while its send runs: a thread renews the lease (from now) every third of it, as
+    long as this watch holds the claim; so a send slower than the lease is not claimed again by another
+    watch. A watch that dies renews nothing: its lease runs out as before. Stopped, and waited for, before
+    the outcome is recorded (a renewal after it would hold a message to retry for a whole lease)."""
+
+    def __init__(self, session_factory: Callable[[], Session], me: str, message_id: int,
+                 real_now: Callable[[], dt.datetime], lease: dt.timedelta) -> None:
+        self._args = (session_factory, me, message_id)
+        self._real_now, self._lease = real_now, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"outbox-claim-{message_id}", daemon=True)
+
+    def _run(self) -> None:
+        every = max(self._lease.total_seconds() / 3, 0.05)
+        while not self._stop.wait(every):
+            try:
+                if not _renew(*self._args, self._real_now() + self._lease):
+                    return   # no longer this watch's claim: nothing to keep
+            except Exception:   # noqa: BLE001 - the database is unreachable now: again at the next turn
+                log.warning("outbox: could not renew the claim on message %s", self._args[2], exc_info=True)
+
+    def __enter__(self) -> _KeepClaim:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def deliver(session_factory: Callable[[], Session], send: Sender, real_now: Callable[[], dt.datetime], *,
-            max_attempts: int = MAX_ATTEMPTS, first_retry: dt.timedelta = FIRST_RETRY) -> Delivery:
-    """Send every pending message whose retry time has come, one transaction per message."""
+            max_attempts: int = MAX_ATTEMPTS, first_retry: dt.timedelta = FIRST_RETRY,
+            lease: dt.timedelta = LEASE, me: str | None = None) -> Delivery:
+    """Send every pending message whose retry time has come, one at a time: claim (committed), send
+    (outside any transaction, the claim renewed while it runs), record the outcome. Other watches may run
+    at the same time."""
+    me = me or watcher_name()
     result = Delivery()
-    with session_factory() as session:
-        now = real_now()
-        ids = list(session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.status == "pending",
-                                           or_(OutboxMessage.next_attempt_at.is_(None),
-                                               OutboxMessage.next_attempt_at <= now))
-            .order_by(OutboxMessage.id)))
-    for message_id in ids:
-        with session_factory() as session, session.begin():
-            m = session.get(OutboxMessage, message_id)
-            if m is None or m.status != "pending":
-                continue   # another watch delivered it meanwhile
-            try:
-                send(m.channel, m.recipient, m.subject, m.body, dict(m.payload or {}))
-            except Exception as exc:   # noqa: BLE001 - any failure of the channel is retried
-                m.attempts += 1
-                m.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                if m.attempts >= max_attempts:
-                    m.status = "failed"
-                    result.given_up += 1
-                else:
-                    m.next_attempt_at = real_now() + first_retry * (2 ** (m.attempts - 1))
-                result.failed += 1
-                continue
-            m.attempts += 1
-            m.status, m.sent_at, m.delivered_at, m.last_error = "sent", real_now(), real_now(), None
+    after = 0   # in id order, each message looked at once per run: a run ends
+    while True:
+        claimed, looked_at, given_up = _claim(session_factory, me, real_now(), lease, after, max_attempts)
+        if looked_at is None:
+            return result
+        after = looked_at
+        result.given_up += given_up
+        if claimed is None:   # another watch won it, or it was given up just now
+            continue
+        try:
+            with _KeepClaim(session_factory, me, claimed.id, real_now, lease):
+                send(claimed.channel, claimed.recipient, claimed.subject, claimed.body, claimed.payload,
+                     key=claimed.key)
+        except Exception as exc:   # noqa: BLE001 - any failure of the channel is retried
+            values: dict[str, Any] = {"last_error": f"{type(exc).__name__}: {exc}"[:2000]}
+            if claimed.attempts >= max_attempts:
+                values["status"] = "failed"
+                result.given_up += 1
+            else:
+                values["next_attempt_at"] = real_now() + first_retry * (2 ** (claimed.attempts - 1))
+            _settle(session_factory, me, claimed.id, **values)
+            result.failed += 1
+            continue
+        except BaseException:
+            # stopped mid-send (Ctrl-C): whether it went out is unknown; let the next watch retry it
+            # now rather than after the lease (a SIGKILL gets no say: the lease covers that)
+            with contextlib.suppress(Exception):   # best effort: the lease is the net
+                _settle(session_factory, me, claimed.id)
+            raise
+        sent_at = real_now()
+        if _settle(session_factory, me, claimed.id, status="sent", sent_at=sent_at, delivered_at=sent_at,
+                   last_error=None):
             result.sent += 1
-    return result
+        else:
+            result.lease_lost += 1
+

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from campaign import clock
 from campaign.io.notify import Notifier
 from campaign.resources import get_resources
-from campaign.watch import board, deliver, escalate
+from campaign.watch import board, deliver, escalate_now
 
 
 def logical_now(now: str | None) -> dt.datetime:
@@ -22,16 +22,16 @@ def logical_now(now: str | None) -> dt.datetime:
 
 @task(name="escalate-due-steps", cache_policy=NO_CACHE)
 def escalate_due(now: str | None = None) -> list[dict[str, Any]]:
-    """Write the escalation steps due at `now` (each once) and their messages to the outbox."""
+    """Write the escalation steps due at `now` (each once, whatever other watch runs at the same time) and
+    their messages to the outbox."""
     res = get_resources()
-    with Session(res.engine) as session, session.begin():
-        written = escalate(session, res.campaign, logical_now(now))
-    return [w.__dict__ for w in written]
+    return [w.__dict__ for w in escalate_now(res.engine, res.campaign, logical_now(now))]
 
 
 @task(name="deliver-outbox", cache_policy=NO_CACHE)
 def deliver_outbox() -> dict[str, int]:
-    """Send the pending messages whose time has come; failures are retried by later watches."""
+    """Send the pending messages whose time has come, each claimed first (another watch running at the same
+    time sends the others); failures are retried by later watches."""
     res = get_resources()
     result = deliver(lambda: Session(res.engine), Notifier.from_settings(res.settings),
                      lambda: dt.datetime.now(dt.UTC))

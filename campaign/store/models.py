@@ -316,6 +316,10 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None]
     delivered_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The claim (campaign/watch.py deliver): the watch sending it and its lease; a pending message with a
+    # live lease is being sent, one whose lease ran out (its watch died) is pending again.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[dt.datetime | None]
 
     __table_args__ = (
         UniqueConstraint("escalation_id", "channel", "recipient"),
