@@ -677,6 +677,10 @@ class PortalUser(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128), default="cli")
     disabled_at: Mapped[dt.datetime | None]
+    # When a coordinator last lifted the sign-in locks (enabled the account or reset its password): failed
+    # sign-ins before it no longer count (campaign.accounts). `failed_logins`/`locked_until` only show the
+    # account-wide count and lock of the last attempt; the audit log holds the attempts themselves.
+    locks_lifted_at: Mapped[dt.datetime | None]
 
     __table_args__ = (
         CheckConstraint(_in("role", USER_ROLES), name="role"),
@@ -733,6 +737,52 @@ class PortalJob(Base):
         Index("ix_portal_jobs_district", "district_code", "id"),
         CheckConstraint(_in("action", JOB_ACTIONS), name="action"),
         CheckConstraint(_in("status", JOB_STATUSES), name="status"),
+    )
+
+
+# What the audit log records (campaign/audit.py says what each means); a fixed set, checked by the database.
+AUDIT_ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "upload", "read_again", "withdraw", "download_feedback",
+                 "download_report", "export", "report_build", "report_submit", "approval", "mappings_reset",
+                 "account_created", "account_changed", "account_disabled", "password_reset", "access_denied",
+                 "audit_purge", "data_purge")
+AUDIT_OUTCOMES = ("ok", "pending", "wrong_password", "unknown_account", "disabled", "locked", "throttled",
+                  "refused", "failed")
+
+
+class AuditEvent(Base):
+    """Who did what, to what, from where, when (the real clock), and how it ended. Never personal data:
+    ids, codes, counts and labels only (no cell values, CCCD, phone numbers, passwords). Kept for
+    `audit_retention_days` (campaign.audit.purge)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    # who: a portal account (user_id), or a command (`cli:<os user>`, `demo`); for a sign-in, the account
+    # whose name was given (none for a name that is not an account: it may be a password typed there)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(16))
+    district_code: Mapped[str | None] = mapped_column(String(3))
+    # from where: the client's address (behind a trusted proxy, the address it forwarded) and user agent
+    client: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(160))
+    # to what: e.g. ("submission", 12), ("job", 5, file name cut), ("user", 3, "ttyt622")
+    target_type: Mapped[str | None] = mapped_column(String(16))
+    target_id: Mapped[int | None] = mapped_column(BigInteger)
+    target_label: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (
+        Index("ix_audit_events_at", "at"),
+        Index("ix_audit_events_client", "client", "action", "at"),       # sign-in throttling per address
+        Index("ix_audit_events_user", "user_id", "action", "at"),        # per account; the page's filter
+        Index("ix_audit_events_district", "district_code", "at"),
+        Index("ix_audit_events_action", "action", "at"),
+        CheckConstraint(_in("action", AUDIT_ACTIONS), name="action"),
+        CheckConstraint(_in("outcome", AUDIT_OUTCOMES), name="outcome"),
     )
 
 
