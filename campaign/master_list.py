@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -154,7 +153,10 @@ def prepare(rows: pd.DataFrame, doubts: pd.DataFrame) -> pd.DataFrame:
 
 
 # A submission's rows never change (a correction is a new submission): its prepared records are kept per
-# submission and reused by later runs, as long as the code that prepares them is the same.
+# submission and reused by later runs, as long as the code that prepares them is the same. They hold names,
+# birth dates, IDs and phones: each file is sealed (AES-256-GCM, campaign.files.seal) with a key kept
+# outside the cache (CAMPAIGN_CACHE_KEY or CAMPAIGN_HOME/keys/cache.key), so a copy of the cache alone
+# reveals nothing and a changed file is refused before it is unpickled (docs/data-protection.md).
 RECORDS_CACHE_VERSION = hashlib.sha1(
     Path(sys.modules[build_records.__module__].__file__).read_bytes()   # type: ignore[arg-type]
     + repr(ROW_COLUMNS).encode()).hexdigest()[:12]
@@ -164,34 +166,67 @@ def _cached(cache_dir: Path, submission_id: int) -> Path:
     return cache_dir / f"records-{RECORDS_CACHE_VERSION}-{int(submission_id)}.pkl"
 
 
-def current_records(session: Session, cache_dir: Path | None = None
+def cache_files_of(cache_dir: Path, submission_ids: list[int]) -> list[Path]:
+    """The cache files of these submissions, of any preparation (what a purge of them deletes)."""
+    wanted = {str(int(i)) for i in submission_ids}
+    return sorted(p for p in cache_dir.glob("records-*-*.pkl") if p.stem.rsplit("-", 1)[-1] in wanted)
+
+
+def _read_cached(path: Path, key: bytes) -> pd.DataFrame | None:
+    """A submission's sealed records; None when there are none this key opens (not prepared yet, another
+    key, a file from before sealing or changed since): the submission is prepared again."""
+    import pickle
+
+    from campaign.files import SealError, unseal
+
+    try:
+        return pickle.loads(unseal(path.read_bytes(), key, context=path.name.encode()))
+    except (FileNotFoundError, SealError):
+        return None
+
+
+def _write_cached(path: Path, frame: pd.DataFrame, key: bytes) -> None:
+    import pickle
+
+    from campaign.files import seal, write_private
+
+    write_private(path, seal(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL), key,
+                             context=path.name.encode()))
+
+
+def current_records(session: Session, cache_dir: Path | None = None, cache_key: bytes | None = None
                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """The current submissions, their records (record_id = position, in submission order) and the
     vaccination records. With `cache_dir`, only submissions not prepared before are read and prepared
-    (a rebuild after one district's upload reads one district). Also how many submissions were reused."""
+    (a rebuild after one district's upload reads one district). Also how many submissions were reused.
+    `cache_key`: the cache's key (default: `campaign.files.cache_key` of the settings)."""
     subs = current_submissions(session)
     ids = [int(i) for i in subs["submission_id"]]
-    reuse = [i for i in ids if cache_dir is not None and _cached(cache_dir, i).exists()]
-    fresh_ids = [i for i in ids if i not in set(reuse)]
+    if cache_dir is not None and cache_key is None:
+        from campaign.files import cache_key as settings_cache_key
+        from campaign.settings import get_settings
+
+        cache_key = settings_cache_key(get_settings())
+    cached: dict[int, pd.DataFrame] = {}
+    if cache_dir is not None and cache_key is not None:
+        for i in ids:
+            if (frame := _read_cached(_cached(cache_dir, i), cache_key)) is not None:
+                cached[i] = frame
+    fresh_ids = [i for i in ids if i not in cached]
     _, rows, doubts, events = load_rows(session, only=fresh_ids)
     fresh = prepare(rows, doubts)
     parts = {int(k): g for k, g in fresh.groupby("submission_id", sort=False)}
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
+    if cache_dir is not None and cache_key is not None:
         for sid in fresh_ids:
-            target = _cached(cache_dir, sid)
-            tmp = target.with_suffix(".tmp")
-            parts.get(sid, fresh.iloc[0:0]).to_pickle(tmp)
-            os.replace(tmp, target)
+            _write_cached(_cached(cache_dir, sid), parts.get(sid, fresh.iloc[0:0]), cache_key)
         keep = {_cached(cache_dir, i).name for i in ids}
-        for old in cache_dir.glob("records-*.pkl"):   # superseded submissions, an older preparation
+        for old in cache_dir.glob("records-*"):   # superseded submissions, an older preparation, clear ones
             if old.name not in keep:
                 old.unlink(missing_ok=True)
-    frames = [parts.get(i, fresh.iloc[0:0]) if i in set(fresh_ids) else pd.read_pickle(_cached(cache_dir, i))
-              for i in ids]
+    frames = [cached[i] if i in cached else parts.get(i, fresh.iloc[0:0]) for i in ids]
     records = pd.concat(frames, ignore_index=True) if frames else fresh
     records["record_id"] = np.arange(len(records), dtype=np.int64)
-    return subs, records, events, {"reused": len(reuse), "prepared": len(fresh_ids)}
+    return subs, records, events, {"reused": len(cached), "prepared": len(fresh_ids)}
 
 
 def link_events(records: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -268,14 +303,15 @@ def district_stats(records: pd.DataFrame, labels: np.ndarray, status: np.ndarray
 
 
 def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_run_id: str | None = None,
-          retrain: bool = False, cache_dir: Path | None = None) -> MasterListResult:
+          retrain: bool = False, cache_dir: Path | None = None, cache_key: bytes | None = None) -> MasterListResult:
     """Build the master list from the current target lists and make it the current one (with
-    `cache_dir`, the records of submissions prepared by an earlier run are reused)."""
+    `cache_dir`, the records of submissions prepared by an earlier run are reused; sealed with `cache_key`,
+    by default the settings' `campaign.files.cache_key`)."""
     rules = campaign.master_list
     watch = Stopwatch()
     with Session(engine) as session, session.begin():
         with watch.stage("records"):   # read and prepared, or reused per submission
-            subs, records, events, reuse = current_records(session, cache_dir)
+            subs, records, events, reuse = current_records(session, cache_dir, cache_key)
         with watch.stage("read"):
             decisions = pd.DataFrame(session.execute(select(
                 ReviewDecision.id, ReviewDecision.pair_key, ReviewDecision.fingerprint_a,

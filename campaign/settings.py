@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from campaign.config import DEFAULT_CAMPAIGN_FILE, PROJECT_ROOT
@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     # The portal's address as the districts reach it: escalation messages link to its pages (the district's
     # page /huyen/<code>, a submission's feedback /nop/<id>), never to files on the server.
     portal_url: str = "http://127.0.0.1:8080"
+    # Addresses of reverse proxies in front of the portal (comma-separated): from these the client's own
+    # address is read from X-Forwarded-For (sign-in throttling and the audit log are per client address);
+    # from any other peer the header is ignored, since a client could write anything there.
+    portal_trusted_proxies: str = ""
+    # How long the audit log keeps its events (days, real clock); older ones go with `campaign.audit.purge`.
+    audit_retention_days: int = Field(default=365, ge=1)
+
+    # Personal data at rest (docs/data-protection.md). The key of the master list's cache (AES-256-GCM), 32
+    # bytes in URL-safe base64; unset: a key generated once into `keys_dir` (outside the cache). Set it from
+    # a secret store to keep the key off the data disk; a new key only makes the next build prepare again.
+    cache_key: SecretStr | None = None
+    # Age-based retention: `campaign data purge --expired` deletes the personal data of submissions received
+    # more than this many days before now (the logical clock); unset: no age-based purge.
+    retention_days: int | None = Field(default=None, ge=1)
 
     @property
     def resolved_database_url(self) -> str:
@@ -55,6 +69,16 @@ class Settings(BaseSettings):
     @property
     def outputs_dir(self) -> Path:
         return self.home / "outputs"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Work files a later run reuses (the master list's prepared records, sealed)."""
+        return self.home / "cache"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Keys generated on this machine (the cache's, when CAMPAIGN_CACHE_KEY is unset); never in a cache."""
+        return self.home / "keys"
 
 
 @functools.cache

@@ -186,7 +186,16 @@ def test_master_list_and_review_commands(prefect_harness, campaign_home) -> None
     exported = runner.invoke(main, ["export", "--kind", "target_list", "--district", "Pleiku", "--out", str(xlsx),
                                     "--json"])
     assert exported.exit_code == 0, exported.output
-    assert json.loads(exported.stdout.strip().splitlines()[-1])["persons_written"] > 0 and xlsx.stat().st_size > 0
+    written = json.loads(exported.stdout.strip().splitlines()[-1])["persons_written"]
+    assert written > 0 and xlsx.stat().st_size > 0
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from campaign.store.models import AuditEvent
+
+    with Session(get_resources().engine) as s:   # an export of personal data is on record (issue 18)
+        [event] = s.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
+        assert (event.target_label, event.details, event.role) == ("622", {"persons": written}, "cli")
     assert runner.invoke(main, ["export", "--kind", "target_list", "--district", "Ba Đình",
                                 "--out", str(xlsx)]).exit_code == 2
 

@@ -317,7 +317,6 @@ def _save_atomic(doc: DocxDocument, path: Path) -> None:
             doc.save(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

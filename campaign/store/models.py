@@ -137,10 +137,12 @@ def _mode_of_kind(context: Any) -> str:
 
 
 class Submission(Base):
-    """One uploaded file for a (district, kind[, facility]), versioned; never deleted.
+    """One uploaded file for a (district, kind[, facility]), versioned; never deleted by the application.
 
     Immutable once written, except `MUTABLE_FIELDS`; the other fields may only be filled once when
-    still NULL (e.g. `feedback_path`, written after the load). Enforced on ORM flush; never deleted.
+    still NULL (e.g. `feedback_path`, written after the load). Enforced on ORM flush, deletion included.
+    The one way out is the retention purge (`campaign data purge`, campaign/retention.py), which deletes
+    a district's or an age's submissions with everything derived from them, in one transaction.
 
     `mode` defaults to the kind's spec. At most one current snapshot per (district, kind, facility)
     is enforced by unique partial indexes: to replace one, set the old `is_current=False` before (or in
@@ -914,7 +916,8 @@ def _guard_immutable(session: Session, flush_context: Any, instances: Any) -> No
             _check_immutable(session, obj, frozenset())
     for obj in session.deleted:
         if isinstance(obj, Submission | StoredFile):
-            raise ImmutableFieldError(f"{type(obj).__name__} rows are never deleted")
+            # the retention purge (campaign/retention.py) deletes them with Core statements, deliberately
+            raise ImmutableFieldError(f"{type(obj).__name__} rows are never deleted (except by `campaign data purge`)")
 
 
 __all__ = [
