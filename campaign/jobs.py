@@ -4,11 +4,14 @@ The portal writes the job (and the uploaded file, content-addressed) and answers
 claims it, runs the flow, and records the outcome. Kept in the database so that no upload is lost when
 the portal or a worker stops: jobs left running by a stopped worker are queued again at the next start
 (intake is idempotent for a file already accepted: it answers `duplicate` with the original submission).
+A job's flow run id is kept as soon as the run starts (`started`), so that the run of a worker that died
+can be marked Crashed in Prefect by whoever takes its job back (`take_back`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -21,6 +24,11 @@ from campaign.store.models import PortalJob, Submission, utcnow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 MAX_ATTEMPTS = 3
+# Kept in `error` while a job whose worker died waits to run again (finish() clears it), and when it is given up.
+INTERRUPTED = "lần xử lý trước bị dừng đột ngột (tiến trình xử lý bị tắt); đang chờ xử lý lại"
+GIVEN_UP = "xử lý bị gián đoạn nhiều lần; đã dừng thử lại"
+# The prefix of a job error that is a lost database connection: its sentence is shown to the district as is
+CONNECTION_LOST = "ConnectionLost"
 
 
 def enqueue_upload(session: Session, user: SignedIn, *, district: str, kind: str, facility: str | None,
@@ -55,12 +63,21 @@ def claim_next(engine: Engine, worker: str) -> PortalJob | None:
             if job_id is None:
                 return None
             with session.begin():
+                # flow_run_id: the previous attempt's run (already marked Crashed) is not this attempt's
                 won = session.execute(update(PortalJob).where(PortalJob.id == job_id, PortalJob.status == QUEUED)
-                                      .values(status=RUNNING, worker=worker, started_at=utcnow(),
+                                      .values(status=RUNNING, worker=worker, started_at=utcnow(), flow_run_id=None,
                                               attempts=PortalJob.attempts + 1)).rowcount
             if won:
                 return session.get(PortalJob, job_id)
     return None
+
+
+def started(engine: Engine, job_id: int, flow_run_id: str) -> None:
+    """The job's flow run is running: its id is kept now, not only at the end, so that the run can be marked
+    Crashed if the worker dies (by the pool's supervisor, or at the next start)."""
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        session.execute(update(PortalJob).where(PortalJob.id == job_id, PortalJob.status == RUNNING)
+                        .values(flow_run_id=flow_run_id))
 
 
 def finish(engine: Engine, job_id: int, *, outcome: dict[str, Any], flow_run_id: str | None,
@@ -77,22 +94,39 @@ def fail(engine: Engine, job_id: int, *, error: str, flow_run_id: str | None) ->
             status=FAILED, error=error[:4000], flow_run_id=flow_run_id, finished_at=utcnow()))
 
 
+@dataclass(frozen=True)
+class TakenBack:
+    """Jobs taken back from dead workers: queued again, or given up; and the flow runs they were running,
+    which nobody will finish (to be marked Crashed in Prefect)."""
+
+    requeued: int = 0
+    failed: int = 0
+    flow_run_ids: list[str] = field(default_factory=list)
+
+
+def take_back(engine: Engine, worker: str | None = None) -> TakenBack:
+    """The jobs `worker` (None: any worker, at start) left running go back to the queue, or fail after
+    MAX_ATTEMPTS (a file that kills its worker every time must not do it forever)."""
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        running = [PortalJob.status == RUNNING] + ([PortalJob.worker == worker] if worker else [])
+        runs = [r for r in session.scalars(select(PortalJob.flow_run_id).where(*running)) if r]
+        failed = session.execute(update(PortalJob).where(*running, PortalJob.attempts >= MAX_ATTEMPTS)
+                                 .values(status=FAILED, finished_at=utcnow(), error=GIVEN_UP)).rowcount
+        requeued = session.execute(update(PortalJob).where(*running)
+                                   .values(status=QUEUED, worker=None, error=INTERRUPTED)).rowcount
+    return TakenBack(requeued or 0, failed or 0, runs)
+
+
 def requeue_worker(engine: Engine, worker: str) -> int:
     """A worker died: the job it was running goes back to the queue (or fails after MAX_ATTEMPTS)."""
-    return requeue_interrupted(engine, worker)[0]
+    return take_back(engine, worker).requeued
 
 
 def requeue_interrupted(engine: Engine, worker: str | None = None) -> tuple[int, int]:
-    """At start: jobs a stopped worker left running go back to the queue, or fail after MAX_ATTEMPTS
-    (a file that kills its worker every time must not do it forever). Returns (requeued, failed)."""
-    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
-        running = [PortalJob.status == RUNNING] + ([PortalJob.worker == worker] if worker else [])
-        failed = session.execute(update(PortalJob).where(*running, PortalJob.attempts >= MAX_ATTEMPTS)
-                                 .values(status=FAILED, finished_at=utcnow(),
-                                         error="xử lý bị gián đoạn nhiều lần; đã dừng thử lại")).rowcount
-        requeued = session.execute(update(PortalJob).where(*running)
-                                   .values(status=QUEUED, worker=None)).rowcount
-    return requeued or 0, failed or 0
+    """At start: jobs a stopped worker left running go back to the queue, or fail after MAX_ATTEMPTS.
+    Returns (requeued, failed)."""
+    taken = take_back(engine, worker)
+    return taken.requeued, taken.failed
 
 
 def job_for(session: Session, user: SignedIn, job_id: int) -> PortalJob | None:

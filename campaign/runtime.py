@@ -2,19 +2,44 @@
 
 The embedded default keeps everything under CAMPAIGN_HOME (./var): the app's SQLite database,
 Prefect's home (its own, separate database) and the outputs, so `campaign serve` shows the demo's runs.
-This system holds personal data and runs on closed networks: analytics of Prefect and GX are off.
+This system holds personal data and runs on closed networks: analytics of Prefect and GX are off, and
+the process's umask is 0o077 (directories 0700, files 0600).
+
+Nothing a command starts outlives it (docs/reliability.md): SIGTERM ends a command the way Ctrl-C does
+(its `finally` blocks and atexit run: Prefect's ephemeral API server is stopped by atexit), and a small
+reaper process terminates the command's children if it is killed outright (SIGKILL, the OOM killer).
+Flow runs send a heartbeat every HEARTBEAT_SECONDS: a run whose process died is marked Crashed by the
+automation of flows/automations.yaml (under `campaign serve`). The reaper marks them itself first: every
+flow of the campaign notes its run (`note_flow_run`, an on_running hook) in a file the reaper reads once
+the command is gone, and the runs still Running there are set Crashed through the same API, before the
+command's ephemeral API server is stopped (which has no automations: its runs stayed Running forever).
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
+from campaign.files import private_dir, private_umask
 from campaign.settings import Settings
+
+HEARTBEAT_SECONDS = 30
+# The state message of a run whose command was killed (read by the coordinators in the Prefect UI).
+KILLED_MESSAGE = ("Lệnh chạy lượt này đã bị dừng đột ngột (tiến trình bị tắt: kill -9, hết bộ nhớ, máy khởi động "
+                  "lại); lượt chạy không hoàn thành. Chạy lại lệnh để làm lại")
+_runs_file: str | None = None   # where this process notes its flow runs for its reaper
 
 
 def configure_environment(settings: Settings) -> None:
-    home = settings.home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    # Personal data at rest: everything this process and its children (Prefect's server, the portal's
+    # workers) create is the system user's only, and so is the home (docs/data-protection.md).
+    private_umask()
+    home = private_dir(settings.home.resolve())
     defaults = {
         "PREFECT_HOME": str(home / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -23,6 +48,157 @@ def configure_environment(settings: Settings) -> None:
         # The ephemeral API starts slowly on a loaded 2-core machine (DESIGN.md pitfalls).
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_LOGGING_LEVEL": "WARNING",
+        # Prefect's minimum (default 180 s): a dead run is seen 3 missed beats later (flows/automations.yaml).
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    stop_on_sigterm()
+    reap_children_when_killed(private_dir(home / "run") / f"{os.getpid()}.runs")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Nothing left behind
+# ---------------------------------------------------------------------------------------------------------
+
+
+class PortInUse(RuntimeError):
+    """A port this command must listen on is taken (by another program, or a `campaign serve` still running)."""
+
+
+def ensure_ports_free(host: str, ports: dict[str, int]) -> None:
+    """Raise PortInUse naming the first taken port, before anything is started. `ports`: what -> port."""
+    for what, port in ports.items():
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            # as uvicorn binds: a port whose last connection is in TIME_WAIT is free, a listening one is not
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise PortInUse(f"port {port} on {host} ({what}) is already in use: another program, or a "
+                                f"`campaign serve` still running, listens on it ({exc.strerror}). Stop it or "
+                                "choose another port; nothing was started.") from None
+
+
+class Terminated(SystemExit):
+    """SIGTERM: a stop asked for (exit status 143, as a process killed by SIGTERM has)."""
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise Terminated(128 + signum)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the command as a SystemExit (Python's default dies at once: no `finally`, no atexit, and
+    Prefect's ephemeral API server, stopped by atexit, was left running). Prefect's own handler takes over
+    while a flow runs (the run is marked Crashed), and `campaign serve` installs its own."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+# Run with `python -I -S`: no site, no imports but the interpreter's own. It lists the children of the
+# command (argv[1]) every second; once the command is gone (this process is re-parented), it sets Crashed
+# the command's flow runs still Running (argv[2]: lines "<API URL> <flow run id>", written by
+# `note_flow_run`; argv[3]: the state message) while the command's API server still answers, then
+# terminates the children still alive (checked by their start time: a pid can be reused), then kills what
+# ignored it.
+_REAPER = r"""
+import json, os, signal, sys, time, urllib.request
+signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the command, which stops its children itself
+parent, me = int(sys.argv[1]), os.getpid()
+runs_file, message = sys.argv[2], sys.argv[3]
+
+def stat(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), fields[19]   # ppid, start time
+
+children = {}
+while os.getppid() == parent:
+    found = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != me:
+            s = stat(int(name))
+            if s is not None and s[0] == parent:
+                found[int(name)] = s[1]
+    children = found
+    time.sleep(1)
+
+def alive():
+    return [pid for pid, started in children.items() if (s := stat(pid)) is not None and s[1] == started]
+
+def signal_all(sig):
+    for pid in alive():
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+def crash_runs_left_running():
+    try:
+        with open(runs_file, encoding="utf-8") as f:
+            noted = [line.split() for line in f if len(line.split()) == 2]
+    except OSError:
+        return   # no flow ran
+    for api, run_id in noted:
+        url = api.rstrip("/") + "/flow_runs/" + run_id
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                state = json.load(answer).get("state") or {}
+            if state.get("type") not in ("RUNNING", "PENDING"):
+                continue   # it ended (the command exited normally, or its own handler marked it)
+            body = json.dumps({"state": {"type": "CRASHED", "name": "Crashed", "message": message},
+                               "force": True}).encode()
+            urllib.request.urlopen(urllib.request.Request(url + "/set_state", data=body, method="POST",
+                                   headers={"Content-Type": "application/json"}), timeout=5).close()
+        except Exception:
+            pass   # the API is gone (a normal exit stopped it): the no-heartbeat automation is the second line
+    try:
+        os.remove(runs_file)
+    except OSError:
+        pass
+
+crash_runs_left_running()
+signal_all(signal.SIGTERM)
+end = time.monotonic() + 10
+while alive() and time.monotonic() < end:
+    time.sleep(0.2)
+signal_all(signal.SIGKILL)
+"""
+_reaper: subprocess.Popen[bytes] | None = None
+
+
+def reap_children_when_killed(runs_file: Path) -> None:
+    """Start, once per process, the reaper that marks this process's flow runs Crashed and stops its
+    children if it dies without doing so (SIGKILL: no handler, no atexit). Linux only (/proc); elsewhere a
+    no-op."""
+    global _reaper, _runs_file
+    if _reaper is not None or not os.path.isdir("/proc/self/task"):
+        return
+    _runs_file = str(runs_file)
+    # no inherited stdout/stderr: a caller reading the command's output to its end must not wait for the reaper
+    _reaper = subprocess.Popen([sys.executable, "-I", "-S", "-c", _REAPER, str(os.getpid()), _runs_file,
+                                KILLED_MESSAGE],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               close_fds=True)
+
+
+def note_flow_run(_flow: object, flow_run: object, _state: object) -> None:
+    """A flow's on_running hook: note the run and the API it reports to, for this process's reaper."""
+    if _runs_file is None:
+        return   # no reaper (not Linux, or not configured): the no-heartbeat automation is the only line
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            api = str(client.api_url)
+        with open(_runs_file, "a", encoding="utf-8") as f:
+            f.write(f"{api} {flow_run.id}\n")   # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - a note for the reaper must never fail the run
+        import logging
+
+        logging.getLogger("campaign.runtime").warning("could not note flow run for the reaper: %s", exc)

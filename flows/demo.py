@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from campaign import clock
 from campaign.demo import planned_uploads, summarize
 from campaign.resources import get_resources
+from campaign.runtime import note_flow_run
 from flows.compile_report import compile_report_flow
 from flows.deadline_watch import deadline_watch_flow
 from flows.master_list import master_list_flow
@@ -24,7 +25,7 @@ from tasks.intake import intake_submission, publish_intake_artifact
 from tasks.master_list import publish_master_list_outputs
 
 
-@flow(name="demo", flow_run_name="demo-{people}-people")
+@flow(name="demo", flow_run_name="demo-{people}-people", on_running=[note_flow_run])
 def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = clock.DEMO_NOW) -> dict[str, Any]:
     started = time.monotonic()
     at = clock.parse_instant(now)

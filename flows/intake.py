@@ -6,10 +6,11 @@ from typing import Any
 
 from prefect import flow
 
+from campaign.runtime import note_flow_run
 from tasks.intake import emit_submission_event, intake_submission, publish_intake_artifact
 
 
-@flow(name="intake", flow_run_name="intake-{kind}-{district}", log_prints=False)
+@flow(name="intake", flow_run_name="intake-{kind}-{district}", log_prints=False, on_running=[note_flow_run])
 def intake_flow(path: str, district: str, kind: str, facility: str | None = None, channel: str = "cli",
                 submitted_by: str = "cli", received_at: str | None = None,
                 original_filename: str | None = None,

@@ -5,6 +5,7 @@ caller is allowed to see; every look-up by id checks it again (`SignedIn.may_see
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from campaign import clock
 from campaign.config import CampaignConfig, load_input_kinds, load_reasons
 from campaign.deadlines import STEP_TITLES
 from campaign.feedback import describe_issue
-from campaign.jobs import submission_ready
+from campaign.jobs import CONNECTION_LOST, submission_ready
 from campaign.readiness import district_names
 from campaign.store.models import (
     MasterListRun,
@@ -36,10 +37,30 @@ READINESS_LABEL = {"ready": "Sẵn sàng", "ready_with_warnings": "Sẵn sàng (
                    "unknown": "Chưa đủ dữ liệu"}
 CHANNEL_LABEL = {"email": "Thư điện tử", "webhook": "Hệ thống nhận tin (webhook)", "cli": "Dòng lệnh",
                  "portal": "Cổng dữ liệu", "inbox": "Thư mục nhận tệp", "demo": "Dữ liệu mẫu"}
-DELIVERY_LABEL = {"sent": "Đã gửi", "pending": "Đang chờ gửi", "failed": "Gửi lỗi"}
+DELIVERY_LABEL = {"sent": "Đã gửi", "sending": "Đang gửi", "pending": "Đang chờ gửi", "failed": "Gửi lỗi"}
 SEVERITY_LABEL = {"blocking": "Từ chối cả tệp", "row": "Dòng bị loại", "warning": "Cảnh báo", "repair": "Đã sửa"}
 _RANK = {"blocking": 0, "row": 1, "warning": 2, "repair": 3}   # which issue colours a row
 FIRST_ROWS = 50   # rows with problems shown on the page; the annotated file has them all
+# Flow runs that ended badly, on the coordinators' board (read from Prefect by campaign/portal/runs.py):
+# each flow (by its Prefect name) in words, the end state, why the list could not be read
+FLOW_LABEL = {"intake": "Tiếp nhận, kiểm tra tệp của huyện",
+              "master-list": "Lập danh sách đối tượng hợp nhất (master list)",
+              "plan-sessions": "Lập kế hoạch buổi tiêm", "readiness": "Đánh giá mức sẵn sàng",
+              "compile-report": "Lập báo cáo, kế hoạch", "submit-report": "Gửi báo cáo",
+              "deadline_watch": "Theo dõi hạn nộp, gửi nhắc việc",
+              "alert_coordinators": "Gửi cảnh báo cho điều phối viên", "demo": "Chạy dữ liệu mẫu"}
+RUN_STATE_LABEL = {"CRASHED": "Dừng đột ngột", "FAILED": "Lỗi"}
+RUNS_UNREADABLE = "Không đọc được các lượt chạy từ Prefect: {reason}."
+RUNS_REASON = {"not_configured": "chưa cấu hình địa chỉ máy chủ Prefect (PREFECT_API_URL)",
+               "timeout": "máy chủ Prefect ({server}) không trả lời trong {seconds:g} giây",
+               "unreachable": "không kết nối được tới máy chủ Prefect ({server})",
+               "refused": "máy chủ Prefect ({server}) trả lời mã lỗi {status}",
+               "other": "lỗi {error} khi đọc từ máy chủ Prefect ({server})"}
+JOB_ACTION_LABEL = {"intake": "Kiểm tra tệp tải lên", "report": "Lập báo cáo, kế hoạch"}
+JOB_TROUBLE_LABEL = {"failed": "Không xử lý được", "retried": "Xử lý lại sau khi tiến trình bị dừng ({attempts} lần chạy)"}
+RUN_DAYS = 7          # how far back the board looks for runs (and portal jobs) that ended badly
+RUN_LIMIT = 20        # at most this many of each, newest first
+RUN_MESSAGE_MAX = 300   # characters of a state message shown (Prefect's UI has the whole of it)
 
 
 def show_time(moment: dt.datetime | None) -> str:
@@ -147,6 +168,8 @@ def job_error(job: PortalJob, technical: bool) -> str | None:
         return None
     if technical:
         return job.error
+    if (job.error or "").startswith(f"{CONNECTION_LOST}: "):   # the database was out of reach: say so
+        return job.error.removeprefix(f"{CONNECTION_LOST}: ")
     return (f"hệ thống gặp lỗi khi xử lý (việc số {job.id}, đã được ghi lại để Sở Y tế kiểm tra). "
             "Xin gửi lại sau ít phút; nếu vẫn lỗi, báo điều phối viên của Sở Y tế")
 
@@ -157,6 +180,65 @@ def job_row(job: PortalJob, technical: bool = False) -> dict[str, Any]:
             "filename": job.original_filename, "created": show_time(job.received_at or job.created_at),
             "error": job_error(job, technical),
             "submission_id": job.submission_id, "flow_run_id": job.flow_run_id}
+
+
+def runs_unreadable(reason: str, **values: Any) -> str:
+    """Why the board could not list the runs that ended badly, in one sentence."""
+    return RUNS_UNREADABLE.format(reason=RUNS_REASON[reason].format(**values))
+
+
+def _run_ended(run: Any) -> dt.datetime | None:
+    state = getattr(run, "state", None)
+    return (run.end_time or (state.timestamp if state is not None else None) or run.start_time
+            or run.expected_start_time)
+
+
+def _state_type(run: Any) -> str:
+    state = getattr(run, "state", None)
+    found = run.state_type or (state.type if state is not None else None)
+    return str(getattr(found, "value", found) or "")
+
+
+def flow_run_rows(runs: list[Any], flow_names: dict[Any, str]) -> list[dict[str, Any]]:
+    """Prefect flow runs that ended Crashed or Failed, as the board shows them, newest end first: the
+    flow in words (its Prefect name where there are none), when it ended, the state in words, the state's
+    message (one line, cut at RUN_MESSAGE_MAX), the run's id for its link. A pure function of the runs'
+    fields (Prefect's FlowRun, or anything with the same attributes) and `flow_names` (flow id -> name)."""
+    rows = []
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    for run in sorted(runs, key=lambda r: _run_ended(r) or epoch, reverse=True):
+        flow = flow_names.get(run.flow_id) or ""
+        state_type = _state_type(run)
+        state = getattr(run, "state", None)
+        message = " ".join(((state.message if state is not None else None) or "").split())
+        if len(message) > RUN_MESSAGE_MAX:
+            message = message[:RUN_MESSAGE_MAX - 1].rstrip() + "…"
+        rows.append({"flow_run_id": str(run.id), "run_name": run.name, "flow": flow,
+                     "flow_label": FLOW_LABEL.get(flow, flow), "state": state_type,
+                     "state_label": RUN_STATE_LABEL.get(state_type, run.state_name or state_type),
+                     "at": show_time(_run_ended(run)), "message": message})
+    return rows
+
+
+def troubled_jobs(session: Session, since: dt.datetime) -> dict[str, Any]:
+    """The portal's jobs created since `since` (the real clock) that were taken back after their worker
+    died (attempts > 1) or that failed (given up after being taken back, or the flow failed): how many
+    of each, and the newest RUN_LIMIT of them."""
+    from sqlalchemy import case, or_
+
+    failing = PortalJob.status == "failed"
+    where = (PortalJob.created_at >= since, or_(PortalJob.attempts > 1, failing))
+    total, failed = session.execute(select(func.count(), func.sum(case((failing, 1), else_=0))).where(*where)).one()
+    retried = (total or 0) - (failed or 0)
+    found = session.scalars(select(PortalJob).where(*where).order_by(PortalJob.id.desc()).limit(RUN_LIMIT)).all()
+    names = district_names(sorted({j.district_code for j in found if j.district_code}))
+    return {"total": total or 0, "retried": retried or 0, "failed": failed or 0,
+            "jobs": [{"id": j.id, "action_label": JOB_ACTION_LABEL.get(j.action, j.action),
+                      "district_name": names.get(j.district_code or "", j.district_code or ""),
+                      "created": show_time(j.created_at), "attempts": j.attempts, "failed": j.status == "failed",
+                      "trouble_label": JOB_TROUBLE_LABEL["failed" if j.status == "failed" else "retried"].format(
+                          attempts=j.attempts),
+                      "flow_run_id": j.flow_run_id} for j in found]}
 
 
 def feedback(session: Session, sub: Submission) -> dict[str, Any]:
@@ -334,9 +416,156 @@ def _per_deadline(deliverables: list[dict[str, Any]], names: dict[str, str]) -> 
 def users_page(session: Session) -> list[dict[str, Any]]:
     names = district_names([u.district_code for u in session.scalars(select(PortalUser)) if u.district_code])
     return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
-             "role_label": "Điều phối (Sở Y tế)" if u.role == "coordinator" else "Huyện",
+             "role_label": ROLE_LABEL.get(u.role, u.role),
              "district": u.district_code, "district_name": names.get(u.district_code or "", ""),
              "active": u.is_active, "created": show_time(u.created_at),
              "locked": bool(u.locked_until and u.locked_until > dt.datetime.now(dt.UTC))}
             for u in session.scalars(select(PortalUser).order_by(PortalUser.role, PortalUser.district_code,
                                                                  PortalUser.username))]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The audit log (coordinators only): every label shown for an event is here
+# ---------------------------------------------------------------------------------------------------------
+
+ROLE_LABEL = {"coordinator": "Điều phối (Sở Y tế)", "district": "Huyện", "cli": "Dòng lệnh", "system": "Hệ thống"}
+AUDIT_ACTION_LABEL = {
+    "sign_in": "Đăng nhập", "sign_in_failed": "Đăng nhập không thành công", "sign_out": "Đăng xuất",
+    "upload": "Tải tệp lên", "read_again": "Sửa cách đọc cột, đọc lại tệp", "withdraw": "Rút tệp",
+    "download_feedback": "Tải tệp phản hồi", "download_report": "Tải báo cáo", "export": "Xuất dữ liệu",
+    "report_build": "Yêu cầu lập báo cáo, kế hoạch", "report_submit": "Gửi báo cáo", "approval": "Duyệt báo cáo",
+    "mappings_reset": "Xóa cách đọc cột đã lưu", "account_created": "Tạo tài khoản",
+    "account_changed": "Mở lại tài khoản", "account_disabled": "Khóa tài khoản", "password_reset": "Đặt lại mật khẩu",
+    "access_denied": "Từ chối truy cập", "audit_purge": "Xóa nhật ký quá hạn lưu",
+    "data_purge": "Xóa dữ liệu đã gửi (hết hạn lưu hoặc theo yêu cầu)"}
+AUDIT_OUTCOME_LABEL = {
+    "ok": "Thành công", "pending": "Đang kiểm tra mật khẩu", "wrong_password": "Sai mật khẩu",
+    "unknown_account": "Không có tài khoản này", "disabled": "Tài khoản đã bị khóa", "locked": "Đang tạm khóa",
+    "throttled": "Máy bị tạm chặn (sai quá nhiều lần)", "refused": "Bị từ chối", "failed": "Lỗi"}
+AUDIT_TARGET_LABEL = {"submission": "Lần gửi", "job": "Việc", "report": "Báo cáo", "user": "Tài khoản",
+                      "district": "Huyện", "facility": "Cơ sở", "file": "Tệp"}
+AUDIT_DETAIL_LABEL = {
+    "reason": "Lý do", "scope": "Phạm vi khóa", "kind": "Loại dữ liệu", "district": "Huyện", "facility": "Cơ sở",
+    "status": "Mã trả lời", "bytes": "Kích thước (byte)", "file": "Tệp", "format": "Định dạng", "level": "Cấp",
+    "unit": "Đơn vị", "error": "Lỗi", "sessions_ended": "Số phiên đã kết thúc", "change": "Thay đổi",
+    "was_active": "Trước đó đang dùng", "role": "Vai trò", "job": "Việc", "columns": "Số cột sửa",
+    "one_heading": "Chỉ một tiêu đề", "removed": "Số cách đọc đã xóa", "deleted": "Số sự kiện đã xóa",
+    "retention_days": "Số ngày lưu", "cutoff": "Trước mốc", "before": "Nhận trước", "submissions": "Số lần gửi",
+    "rows": "Số dòng", "files": "Số tệp"}
+AUDIT_VALUE_LABEL = {
+    "reason": {"other_district": "hỏi dữ liệu của huyện khác", "other_facility": "cơ sở không thuộc huyện",
+               "coordinators_page": "trang chỉ dành cho Sở Y tế", "csrf": "mã bảo vệ biểu mẫu (CSRF) sai",
+               "csrf_login": "biểu mẫu đăng nhập cũ hoặc giả", "origin": "yêu cầu gửi từ trang khác"},
+    "scope": {"client": "máy này, mọi tài khoản", "account_client": "tài khoản này trên máy này",
+              "account": "tài khoản này, mọi máy"},
+    "file": {"annotated": "tệp kèm kết quả kiểm tra", "problems": "bảng các dòng bị loại"},
+    "level": {"district": "huyện", "facility": "cơ sở", "province": "tỉnh"},
+    "change": {"enabled": "mở lại"}}
+AUDIT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """The audit page's filters as asked in its URL, each checked (a value that is not valid is dropped and
+    said so): `nguoi` account name, `huyen` district code, `hanh_dong` action, `tu`/`den` days, `trang`."""
+
+    username: str | None = None
+    district: str | None = None
+    action: str | None = None
+    day_from: dt.date | None = None
+    day_to: dt.date | None = None
+    page: int = 1
+    invalid: tuple[str, ...] = ()
+
+
+def _day(text: str) -> dt.date | None:
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def audit_query(params: dict[str, str]) -> AuditQuery:
+    """The filters of the page's URL (a pure function: the page shows what it made of them)."""
+    from campaign.store.models import AUDIT_ACTIONS
+
+    invalid: list[str] = []
+    username = (params.get("nguoi") or "").strip().lower()[:64] or None
+    district = (params.get("huyen") or "").strip() or None
+    if district is not None and not (len(district) == 3 and district.isdigit()):
+        invalid.append("huyện")
+        district = None
+    action = (params.get("hanh_dong") or "").strip() or None
+    if action is not None and action not in AUDIT_ACTIONS:
+        invalid.append("việc làm")
+        action = None
+    days = []
+    for key, label in (("tu", "từ ngày"), ("den", "đến ngày")):
+        raw = (params.get(key) or "").strip()
+        day = _day(raw) if raw else None
+        if raw and day is None:
+            invalid.append(label)
+        days.append(day)
+    page_text = (params.get("trang") or "1").strip()
+    page = int(page_text) if page_text.isdigit() and 0 < len(page_text) <= 6 else 1
+    return AuditQuery(username, district, action, days[0], days[1], max(page, 1), tuple(invalid))
+
+
+def _local_midnight_utc(day: dt.date) -> dt.datetime:
+    return clock.to_utc(dt.datetime(day.year, day.month, day.day, tzinfo=clock.TZ))
+
+
+def _detail_text(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        shown = "có" if value else "không"
+    elif key == "kind" and isinstance(value, str):
+        shown = kind_label(value)
+    else:
+        shown = AUDIT_VALUE_LABEL.get(key, {}).get(str(value), str(value))
+    return f"{AUDIT_DETAIL_LABEL.get(key, key)}: {shown}"
+
+
+def audit_row(event: Any, names: dict[str, str]) -> dict[str, Any]:
+    target = None
+    if event.target_type:
+        target = " ".join(str(p) for p in (AUDIT_TARGET_LABEL.get(event.target_type, event.target_type),
+                                           event.target_id, event.target_label) if p is not None)
+    link = ({"submission": f"/nop/{event.target_id}", "job": f"/viec/{event.target_id}"}.get(event.target_type or "")
+            if event.target_id is not None and event.action != "access_denied" else None)
+    return {"id": event.id, "at": show_time(event.at), "action": event.action,
+            "action_label": AUDIT_ACTION_LABEL.get(event.action, event.action), "outcome": event.outcome,
+            "outcome_label": AUDIT_OUTCOME_LABEL.get(event.outcome, event.outcome), "username": event.username,
+            "role_label": ROLE_LABEL.get(event.role or "", event.role or ""), "district": event.district_code,
+            "district_name": names.get(event.district_code or "", ""), "client": event.client,
+            "user_agent": event.user_agent, "target": target, "link": link,
+            "details": [_detail_text(k, v) for k, v in sorted((event.details or {}).items())]}
+
+
+def audit_page(session: Session, campaign: CampaignConfig, query: AuditQuery) -> dict[str, Any]:
+    """One page of the audit log, newest first, with the filters and the choices the form offers."""
+    from urllib.parse import urlencode
+
+    from campaign import audit
+
+    names = district_names(list(campaign.district_codes))
+    district = query.district if query.district in names else None
+    invalid = list(query.invalid) + (["huyện"] if query.district and district is None else [])
+    filters = audit.Filters(username=query.username, district_code=district, action=query.action,
+                            since=_local_midnight_utc(query.day_from) if query.day_from else None,
+                            until=_local_midnight_utc(query.day_to + dt.timedelta(days=1)) if query.day_to else None)
+    events, total = audit.events(session, filters, page=query.page, page_size=AUDIT_PAGE_SIZE)
+    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
+    kept = {k: v for k, v in (("nguoi", query.username), ("huyen", district), ("hanh_dong", query.action),
+                              ("tu", query.day_from.isoformat() if query.day_from else None),
+                              ("den", query.day_to.isoformat() if query.day_to else None)) if v}
+
+    def page_url(n: int) -> str:
+        return "/tinh/nhat-ky?" + urlencode({**kept, "trang": n})
+
+    return {"events": [audit_row(e, names) for e in events], "total": total, "page": min(query.page, pages),
+            "pages": pages, "previous_url": page_url(query.page - 1) if query.page > 1 else None,
+            "next_url": page_url(query.page + 1) if query.page < pages else None, "filters": kept,
+            "invalid": invalid, "districts": names, "actions": AUDIT_ACTION_LABEL,
+            "usernames": list(session.scalars(select(PortalUser.username).order_by(PortalUser.username)))}

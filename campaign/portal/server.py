@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 
 from campaign import jobs
 from campaign.portal.app import create_app
-from campaign.portal.worker import WorkerPool
+from campaign.portal.worker import WorkerPool, mark_crashed
 from campaign.resources import Resources, get_resources
 
 log = logging.getLogger("campaign.portal")
@@ -41,6 +42,13 @@ def worker_env() -> dict[str, str]:
     return env
 
 
+def take_back(res: Resources, worker: str | None = None) -> jobs.TakenBack:
+    """The jobs of a dead worker (or, at start, of any worker) queued again, their flow runs marked Crashed."""
+    taken = jobs.take_back(res.engine, worker)
+    mark_crashed(taken.flow_run_ids)
+    return taken
+
+
 def build(resources: Resources | None = None, *, workers: int | None = None,
           say: Callable[[str], None] = log.info) -> FastAPI:
     """The portal app; its lifespan queues again what a stopped portal left running and runs the workers."""
@@ -49,10 +57,11 @@ def build(resources: Resources | None = None, *, workers: int | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        requeued, failed = jobs.requeue_interrupted(res.engine)
-        if requeued or failed:
-            say(f"portal: {requeued} interrupted job(s) queued again, {failed} given up")
-        pool = WorkerPool(size, worker_env(), on_death=lambda name: jobs.requeue_worker(res.engine, name))
+        taken = await asyncio.to_thread(take_back, res)   # the Prefect client is blocking
+        if taken.requeued or taken.failed:
+            say(f"portal: {taken.requeued} interrupted job(s) queued again, {taken.failed} given up; "
+                "their flow runs marked crashed")
+        pool = WorkerPool(size, worker_env(), on_death=lambda name: take_back(res, name))
         if size > 0:
             pool.start()
         app.state.workers = pool

@@ -3,8 +3,9 @@ upload's intake flow in-process, so a file of a few hundred rows has its feedbac
 
 A served deployment would poll every ~10 s and start a fresh process per run (~4.5 s of imports; see
 DESIGN.md's pitfalls). Each job still is a real flow run on the Prefect server (its id is recorded, the
-coordinators' board links to it). Jobs live in the database (`campaign.jobs`): a worker that dies leaves
-its job to be queued again at the next start.
+coordinators' board links to it). Jobs live in the database (`campaign.jobs`): a worker that dies has
+its job queued again by the pool's supervisor (or at the next start), and its flow run, which nobody will
+finish, marked Crashed in Prefect (`mark_crashed`), so that the failed-run automation fires for it.
 """
 
 from __future__ import annotations
@@ -16,32 +17,46 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from typing import Any
 
 log = logging.getLogger("campaign.portal.worker")
 
 IDLE_POLL_S = 0.1   # how often an idle worker looks at the queue (a few tiny indexed SELECTs a second)
+SUPERVISE_S = 1.0   # how often the pool looks for dead workers: a killed worker's run is Crashed within ~1-2 s
+# The state message of a run whose worker died (read by the coordinators in the Prefect UI).
+CRASHED_MESSAGE = "Tiến trình xử lý của cổng tiếp nhận bị dừng đột ngột khi đang chạy lượt này; việc đã được xếp hàng lại"
+
+Hook = Callable[[Any, Any, Any], None]   # a Prefect flow state hook: (flow, flow_run, state)
 
 
-def _run_intake(job: Any, username: str) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
+def _with_hooks(flow: Any, on_running: Iterable[Hook]) -> Any:
+    hooks = list(on_running)
+    return flow.with_options(on_running=[*flow.on_running_hooks, *hooks]) if hooks else flow
+
+
+def _run_intake(job: Any, username: str, on_running: Iterable[Hook] = ()) -> tuple[dict[str, Any], str | None,
+                                                                                      dict[str, Any]]:
     from campaign.files import relative_path
     from campaign.resources import get_resources
     from flows.intake import intake_flow
 
     path = get_resources().settings.files_dir / relative_path(job.checksum)
-    state = intake_flow(str(path), job.district_code, job.kind, job.facility_code, channel="portal",
-                        submitted_by=username, received_at=job.received_at.isoformat(),
-                        original_filename=job.original_filename, return_state=True)
+    state = _with_hooks(intake_flow, on_running)(
+        str(path), job.district_code, job.kind, job.facility_code, channel="portal", submitted_by=username,
+        received_at=job.received_at.isoformat(), original_filename=job.original_filename, return_state=True)
     outcome = state.result()   # raises if the flow failed
     return outcome, _flow_run_id(state), {"submission_id": outcome["submission_id"]}
 
 
-def _run_report(job: Any, username: str) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
+def _run_report(job: Any, username: str, on_running: Iterable[Hook] = ()) -> tuple[dict[str, Any], str | None,
+                                                                                      dict[str, Any]]:
     from flows.compile_report import compile_report_flow
 
     # a facility's plan (the district asked for one of its own facilities) or the district's report
     level, unit = ("facility", job.facility_code) if job.facility_code else ("district", job.district_code)
-    state = compile_report_flow(levels=[level], unit=unit, now=job.received_at.isoformat(), return_state=True)
+    state = _with_hooks(compile_report_flow, on_running)(levels=[level], unit=unit, now=job.received_at.isoformat(),
+                                                         return_state=True)
     built = state.result()["reports"]
     return {"reports": built}, _flow_run_id(state), {"report_id": built[0]["report_id"] if built else None}
 
@@ -53,8 +68,36 @@ def _flow_run_id(state: Any) -> str | None:
 RUNNERS = {"intake": _run_intake, "report": _run_report}
 
 
-def work(name: str, stop: Any, env: dict[str, str]) -> None:
-    """A worker process's loop: claim a job, run its flow, record the outcome; until `stop` is set."""
+def mark_crashed(flow_run_ids: Iterable[str], message: str = CRASHED_MESSAGE) -> int:
+    """Mark Crashed the flow runs of dead workers (left Running, they would stay so forever); a run that
+    reached a final state meanwhile (or that the heartbeat automation marked first) is left as it is.
+    Returns how many were marked; a Prefect API that cannot be reached is logged, not raised (the
+    zombie-run automation of flows/automations.yaml still catches them once it can)."""
+    from uuid import UUID
+
+    ids = [UUID(str(i)) for i in flow_run_ids]
+    if not ids:
+        return 0
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    marked = 0
+    try:
+        with get_client(sync_client=True) as client:
+            for run_id in ids:
+                run = client.read_flow_run(run_id)
+                if run.state is not None and run.state.is_final():
+                    continue
+                client.set_flow_run_state(run_id, Crashed(message=message), force=True)
+                marked += 1
+    except Exception as exc:   # noqa: BLE001 - best effort; the automation is the second line
+        log.warning("could not mark flow runs %s crashed: %s", [str(i) for i in ids], exc)
+    return marked
+
+
+def work(name: str, stop: Any, env: dict[str, str], busy: Any = None) -> None:
+    """A worker process's loop: claim a job, run its flow, record the outcome; until `stop` is set.
+    `busy` (a shared flag) is set while a job is in hand: a stopping pool waits for those workers only."""
     os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the whole group: the portal stops us
     from sqlalchemy import select
@@ -62,6 +105,7 @@ def work(name: str, stop: Any, env: dict[str, str]) -> None:
 
     from campaign import jobs
     from campaign.resources import get_resources
+    from campaign.store.bulk import connection_lost_text
     from campaign.store.models import PortalUser
 
     engine = get_resources().engine
@@ -74,19 +118,31 @@ def work(name: str, stop: Any, env: dict[str, str]) -> None:
     while not stop.is_set():
         if os.getppid() != parent:   # the portal is gone (killed): take no more jobs
             return
+        if busy is not None:
+            busy.value = 1   # before the claim: a stop that reads 0 finds no job in hand
         job = jobs.claim_next(engine, name)
         if job is None:
+            if busy is not None:
+                busy.value = 0
             stop.wait(IDLE_POLL_S)
             continue
         with Session(engine) as session:
             username = session.scalar(select(PortalUser.username).where(PortalUser.id == job.user_id)) or "portal"
         flow_run_id = None
+
+        def keep_run_id(_flow: Any, flow_run: Any, _state: Any, job_id: int = job.id) -> None:
+            jobs.started(engine, job_id, str(flow_run.id))
+
         try:
-            outcome, flow_run_id, links = RUNNERS[job.action](job, username)
+            outcome, flow_run_id, links = RUNNERS[job.action](job, username, on_running=[keep_run_id])
             jobs.finish(engine, job.id, outcome=outcome, flow_run_id=flow_run_id, **links)
         except Exception as exc:   # noqa: BLE001 - any failure of one job is recorded, the worker goes on
             log.error("job %s failed: %s", job.id, "".join(traceback.format_exception_only(exc)).strip())
-            jobs.fail(engine, job.id, error=f"{type(exc).__name__}: {exc}", flow_run_id=flow_run_id)
+            lost = connection_lost_text(exc)   # kept apart: the district is told what it is (job_error)
+            error = f"{jobs.CONNECTION_LOST}: {lost}" if lost is not None else f"{type(exc).__name__}: {exc}"
+            jobs.fail(engine, job.id, error=error, flow_run_id=flow_run_id)
+        if busy is not None:
+            busy.value = 0
 
 
 class WorkerPool:
@@ -98,6 +154,7 @@ class WorkerPool:
         self._ctx = mp.get_context("spawn")
         self._stop = self._ctx.Event()
         self._procs: list[Any] = []
+        self._busy = [self._ctx.Value("b", 0, lock=False) for _ in range(self.size)]
         self._watch: threading.Thread | None = None
 
     def start(self) -> None:
@@ -107,7 +164,8 @@ class WorkerPool:
         self._watch.start()
 
     def _spawn(self, i: int) -> None:
-        proc = self._ctx.Process(target=work, args=(self.name_of(i), self._stop, self.env),
+        self._busy[i].value = 0
+        proc = self._ctx.Process(target=work, args=(self.name_of(i), self._stop, self.env, self._busy[i]),
                                  name=f"campaign-portal-worker-{i}", daemon=True)
         proc.start()
         if i < len(self._procs):
@@ -120,23 +178,38 @@ class WorkerPool:
 
     def _keep_alive(self) -> None:
         # A worker that died (killed by the system, a crash in a native library) is replaced and the job
-        # it was running is queued again (`on_death`).
-        while not self._stop.wait(2.0):
+        # it was running is taken back (`on_death`: queued again, its flow run marked Crashed).
+        while not self._stop.wait(SUPERVISE_S):
             for i, proc in enumerate(self._procs):
-                if not proc.is_alive():
+                if not proc.is_alive() and not self._stop.is_set():
                     log.warning("portal worker %s exited (%s); starting another", i, proc.exitcode)
-                    if self.on_death is not None:
-                        self.on_death(self.name_of(i))
+                    self._died(i)
                     self._spawn(i)
+
+    def _died(self, i: int) -> None:
+        if self.on_death is not None:
+            try:
+                self.on_death(self.name_of(i))
+            except Exception:   # noqa: BLE001 - the supervisor must go on replacing workers
+                log.exception("taking back the job of portal worker %s failed", i)
 
     def stop(self, timeout_s: float = 30) -> None:
         self._stop.set()
+        if self._watch is not None:
+            self._watch.join(SUPERVISE_S + 5)
         deadline = time.monotonic() + timeout_s
-        for proc in self._procs:
-            proc.join(max(0.1, deadline - time.monotonic()))
+        for i, proc in enumerate(self._procs):
+            # one still warming up (imports) or idle holds no job: it need not be waited for
+            proc.join(max(0.1, deadline - time.monotonic()) if self._busy[i].value else 1.0)
             if proc.is_alive():
+                holding = self._busy[i].value
                 proc.terminate()
                 proc.join(5)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(5)
+                if holding:   # its job outlasted the stop: taken back now (queued for the next start)
+                    self._died(i)
 
     @property
     def alive(self) -> int:

@@ -34,6 +34,42 @@ class BulkInsertError(ValueError):
     """The frame does not fit the table; the message names the column."""
 
 
+class ConnectionLost(RuntimeError):
+    """The database connection broke during the load (server restarted or out of reach, backend terminated):
+    the transaction died with it, so nothing of the load, nor the submission it belongs to, was written.
+    `str()` is the message for the person who sent the file (Vietnamese), then the driver's own words."""
+
+    code = "database_connection_lost"
+    MESSAGE = ("mất kết nối tới cơ sở dữ liệu khi đang ghi dữ liệu của tệp; không dòng nào được ghi và tệp chưa "
+               "được nhận. Xin gửi lại tệp sau ít phút")
+
+    def __init__(self, detail: str):
+        super().__init__(f"{self.MESSAGE} ({detail.strip()})")
+        self.detail = detail
+
+
+# The same loss at any other moment (a query, a commit): said the same way, wherever it is shown
+CONNECTION_LOST_MESSAGE = ("mất kết nối tới cơ sở dữ liệu; việc đang làm dở không được ghi. Xin thử lại sau ít "
+                           "phút; nếu vẫn lỗi, báo điều phối viên của Sở Y tế")
+
+
+def connection_lost_text(exc: BaseException) -> str | None:
+    """The Vietnamese sentence for an error that is a lost database connection (anywhere in its chain of
+    causes), with the driver's words in brackets; None for any other error."""
+    from sqlalchemy.exc import DBAPIError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionLost):
+            return str(current)
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return f"{CONNECTION_LOST_MESSAGE} ({str(current.orig).strip().splitlines()[0]})"
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     """Insert every row of `frame` (columns named as `table`'s) into `table`; returns the row count.
 
@@ -163,12 +199,23 @@ def _write_sqlite(
 def _write_postgresql_copy(
     conn: Connection, table: Table, columns: list[Column[Any]], values: list[list[Any]]
 ) -> None:
+    import psycopg
+
     prep = conn.dialect.identifier_preparer
     names = ", ".join(prep.quote(c.name) for c in columns)
     sql = f"COPY {prep.format_table(table)} ({names}) FROM STDIN"
-    with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(sql) as copy:
-        for row in _rows(values):
-            copy.write_row(row)
+    raw = conn.connection.dbapi_connection
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in _rows(values):
+                copy.write_row(row)
+    except psycopg.OperationalError as exc:
+        if not (raw.broken or raw.closed):
+            raise
+        # SQLAlchemy did not see the error (raw DB-API use): drop the dead connection from the pool, so
+        # that the caller's rollback and the next checkout do not use it
+        conn.invalidate(exc)
+        raise ConnectionLost(str(exc)) from exc
 
 
 def _write_generic(
@@ -330,4 +377,5 @@ def _datetimes(series: pd.Series, column: Column[Any], target: str) -> list[Any]
     return _via_uniques(series, fmt)
 
 
-__all__ = ["CHUNK_ROWS", "BulkInsertError", "insert_frame"]
+__all__ = ["CHUNK_ROWS", "CONNECTION_LOST_MESSAGE", "BulkInsertError", "ConnectionLost", "connection_lost_text",
+           "insert_frame"]
