@@ -846,7 +846,9 @@ def build_kind_table(metadata: MetaData, kind: KindSpec) -> Table:
         name,
         metadata,
         Column("id", RowId, primary_key=True),
-        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False, index=True),
+        # no index of its own: `ix_<table>_submission_row` below starts with it (one index less to update
+        # for every row of a load; issue 16)
+        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
         Column("district", String(3), nullable=False),
         Column("sheet", String(100), nullable=True),
         Column("row_number", Integer, nullable=False),
