@@ -1194,18 +1194,12 @@ def _write_csv_copy(out: Path, source: Path, read: Any, messages: Sequence[str])
     that are not plain, fields that could start a formula) go through the csv module with `csv_safe`.
     Raises `_CopyUnsafe` (or any error) when it cannot vouch for the copy: the caller then writes it from
     the reader's grid."""
-    from campaign.io.sniff import decode_text
+    from campaign.io.sniff import decode_text, utf8_buffer
 
     data = source.read_bytes()
-    text, encoding, normalized = decode_text(data)
     # the reader's own buffer (same transcoding), hence its record starts and line numbers
-    if encoding == "utf-8" and not normalized:
-        buf = data
-    elif encoding == "utf-8-sig" and not normalized and "\ufffd" not in text:
-        buf = data[3:]                    # what encoding the text again would give, without the work
-    else:
-        buf = text.encode("utf-8", errors="replace")
-    del data, text
+    buf = utf8_buffer(data, *decode_text(data))
+    del data
     starts, lines = _records(buf)
     n_rec = len(starts)
     row_numbers = np.asarray(read.row_numbers, dtype=np.int64)

@@ -8,7 +8,9 @@ district's current one, event kinds append; a rejected file loads no row but kee
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import functools
 import resource
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import Column, String, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -28,7 +30,14 @@ from campaign.files import StoredOriginal, store_original
 from campaign.settings import Settings
 from campaign.store.bulk import insert_frame
 from campaign.store.db import write_lock
-from campaign.store.models import KIND_TABLES, QuarantineRow, RowIssue, StoredFile, Submission
+from campaign.store.models import (
+    KIND_TABLES,
+    PROVENANCE_COLUMNS,
+    QuarantineRow,
+    RowIssue,
+    StoredFile,
+    Submission,
+)
 
 ACCEPTED, REJECTED, DUPLICATE, WITHDRAWN = "accepted", "rejected", "duplicate", "withdrawn"
 REPEAT_CODE = "repeat_of_earlier_submission"
@@ -117,6 +126,12 @@ def resolve_request(request: IntakeRequest, campaign: CampaignConfig) -> tuple[s
     kinds = load_input_kinds()
     if request.kind not in kinds.kinds:
         raise UsageError(f"unknown kind {request.kind!r}; expected one of: {', '.join(kinds.names)}")
+    # who and how it was sent are the operator's words, not the district's: a usage error, nothing stored
+    for what, value, column in (("submitted by", request.submitted_by, Submission.__table__.c.submitted_by),
+                                ("channel", request.channel, Submission.__table__.c.channel)):
+        limit = text_limit(column)
+        if limit is not None and len(value) > limit:
+            raise UsageError(f"{what} is {len(value)} characters long; at most {limit}")
     found = get_admin_units().resolve_district(str(request.district), campaign.province.code)
     if found.status == "ambiguous":
         names = ", ".join(f"{u.code} {u.name}" for u in found.candidates)
@@ -126,6 +141,58 @@ def resolve_request(request: IntakeRequest, campaign: CampaignConfig) -> tuple[s
     if not request.path.is_file():
         raise UsageError(f"no such file: {request.path}")
     return found.unit.code, request.kind
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bounded columns: every text intake writes into a String(n) column fits, known before anything is written
+# (SQLite would store a longer one, PostgreSQL refuses the whole transaction). The bounds are the tables'.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def text_limit(*columns: Column[Any]) -> int | None:
+    """The characters the tightest of these String(n) columns holds (None: unbounded)."""
+    return min((c.type.length for c in columns if isinstance(c.type, String) and c.type.length), default=None)
+
+
+@functools.cache
+def value_limits(kind: str) -> dict[str, int]:
+    """{column of the kind: characters its `<kind>_rows` column holds}; the standardizer refuses longer
+    values as row reasons (checked per distinct value: a pass over every cell of a million rows cost ~3 s)."""
+    return {c.name: limit for c in KIND_TABLES[kind].c
+            if c.name not in PROVENANCE_COLUMNS and (limit := text_limit(c)) is not None}
+
+
+def _shown(text: str, at_most: int = 40) -> str:
+    return text if len(text) <= at_most else text[:at_most] + "…"
+
+
+def file_value_refusal(kind: str, *, facility: str | None = None, sheet: str | None = None):  # noqa: ANN201
+    """The ReadError refusing a file whose file-level value cannot be stored (a sheet name every row of
+    it carries, the facility code of the submission), or None."""
+    from campaign.io.sniff import refusal
+
+    if facility is not None:
+        limit = text_limit(Submission.__table__.c.facility_code)
+        if limit is not None and len(facility) > limit:
+            return refusal("facility_code_too_long", facility=_shown(facility), length=len(facility), limit=limit)
+    if sheet is not None:
+        limit = text_limit(KIND_TABLES[kind].c.sheet, RowIssue.__table__.c.sheet, QuarantineRow.__table__.c.sheet)
+        if limit is not None and len(sheet) > limit:
+            return refusal("sheet_name_too_long", sheet=_shown(sheet), length=len(sheet), limit=limit)
+    return None
+
+
+def fit_file_name(name: str, limit: int | None) -> tuple[str, bool]:
+    """The name as stored: cut to `limit` characters when longer, its extension kept after "…" (the name
+    is a label; refusing a good file for it would help no one). Returns (name, whether it was cut)."""
+    if limit is None or len(name) <= limit:
+        return name, False
+    stem, dot, ext = name.rpartition(".")
+    ext = f".{ext}" if dot and stem and len(ext) <= 10 else ""
+    return name[:max(limit - len(ext) - 1, 0)] + "…" + ext, True
+
+
+FILE_NAME_SHORTENED = "file_name_shortened"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -240,9 +307,11 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
         read = read_submission(path, kind, max_bytes=int(campaign.intake.max_file_mb * 1024 * 1024),
                                max_rows=campaign.intake.max_rows, overrides=overrides,
                                hints=content_hints(district, known_facilities, today))
+    if (too_long := file_value_refusal(kind, sheet=read.sheet)) is not None:
+        raise too_long
     with watch.stage("standardize"):
         std = standardize(read.frame, kind, district_code=district, campaign_date=campaign.campaign.campaign_date,
-                          today=today, known_facilities=known_facilities)
+                          today=today, known_facilities=known_facilities, max_lengths=value_limits(kind))
     issues = std.issues
     # A formula the file holds no value for is not a missing value: the clerk sees one in Excel.
     formula_rows = pd.Series(False, index=std.quarantined.index)
@@ -314,8 +383,10 @@ def _original_values(read: Any, positions: list[int]) -> list[dict[str, Any]]:
 
 def load_checked(session: Session, *, district: str, kind: str, facility: str | None, stored: StoredOriginal,
                  original_name: str, checked: Checked | None, blocking: list[tuple[str, str]],
-                 request: IntakeRequest, received_at: dt.datetime, now_real: dt.datetime) -> IntakeOutcome:
-    """Write the submission, its rows or quarantine, and its issues. The caller owns the transaction."""
+                 request: IntakeRequest, received_at: dt.datetime, now_real: dt.datetime,
+                 notes: dict[str, int] | None = None) -> IntakeOutcome:
+    """Write the submission, its rows or quarantine, and its issues. The caller owns the transaction.
+    `notes`: file-level reasons about the upload itself (its name shortened), counted once each."""
     from campaign.feedback import blocking_text
 
     spec = load_input_kinds()[kind]
@@ -330,6 +401,7 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
         reasons.setdefault(code, 1)  # a file-level reason counts once
     for code, n in (checked.file_reasons if checked else {}).items():
         reasons[code] = n            # file-level reasons about columns count the columns
+    reasons.update(notes or {})
     severities = checked.issues if checked else pd.DataFrame(columns=["row", "severity"])
     warned_rows = set(severities.loc[severities["severity"] == "warning", "row"].tolist()) if len(severities) else set()
     loaded_mask = ~quarantined if checked else pd.Series(dtype=bool)
@@ -370,7 +442,9 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
         row_numbers = pd.Series(read.row_numbers, index=checked.clean.index)
         conn = session.connection()
         if status == ACCEPTED and loaded_mask.any():
-            rows = checked.clean.loc[loaded_mask].copy()
+            # every row loads in most files: no boolean take (a copy of the frame); a shallow copy suffices,
+            # since pandas' copy-on-write keeps the key columns inserted below out of `checked.clean`
+            rows = (checked.clean if loaded_mask.all() else checked.clean.loc[loaded_mask]).copy(deep=False)
             rows.insert(0, "row_number", row_numbers.loc[loaded_mask].to_numpy())
             rows.insert(0, "sheet", read.sheet)
             rows.insert(0, "district", district)
@@ -417,6 +491,16 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
     received_at = clock.to_utc(request.received_at or clock.now())
     now_real = now_real or dt.datetime.now(dt.UTC)
     facility = request.facility.strip().upper() if request.facility else None
+    # values of the upload itself that its columns cannot hold: a facility code is refused (it cannot be
+    # stored, the refusal names it), a file name is shortened (a label: the file is not at fault)
+    early = file_value_refusal(kind, facility=facility)
+    if early is not None:
+        facility = None
+    name, cut = fit_file_name(request.display_name, text_limit(Submission.__table__.c.original_filename,
+                                                               StoredFile.__table__.c.original_filename))
+    if cut:
+        request = dataclasses.replace(request, original_filename=name)
+    notes = {FILE_NAME_SHORTENED: 1} if cut else None
     watch = watch or Stopwatch()
     with watch.stage("store_original"):
         stored = store_original(request.path, settings.files_dir)
@@ -433,6 +517,8 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
         return out
 
     def duplicate_of(session: Session) -> IntakeOutcome | None:
+        if early is not None:   # refused for the upload's own values: a new (rejected) submission
+            return None
         dup = find_duplicate(session, district, kind, facility, stored.sha256)
         if dup is None or not _read_alike(dup, overrides_of(session)):
             return None
@@ -447,6 +533,8 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
 
     def check(session: Session, exclude: int | None = None) -> tuple[Checked | None, list[tuple[str, str]],
                                                                     Exception | None]:
+        if early is not None:
+            return None, [(early.code, early.detail_vi)], early
         try:
             checked = check_rows(
                 request.path, kind, district, campaign=campaign, today=clock.local(received_at).date(),
@@ -485,7 +573,7 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
         with watch.stage("load"):
             outcome = load_checked(session, district=district, kind=kind, facility=facility, stored=stored,
                                    original_name=request.display_name, checked=checked, blocking=blocking,
-                                   request=request, received_at=received_at, now_real=now_real)
+                                   request=request, received_at=received_at, now_real=now_real, notes=notes)
     # The submission stands once committed; the feedback file is written after it and linked to it.
     with watch.stage("feedback"):
         feedback = write_submission_feedback(outcome, checked, blocking, request, settings,

@@ -41,6 +41,9 @@ def test_usage_errors_exit_2(runner, tmp_path):
     assert missing_option.exit_code == 2
     no_file = runner.invoke(main, ["intake", str(tmp_path / "nope.csv"), "-d", "633", "-k", "target_list"])
     assert no_file.exit_code == 2
+    # who submits is kept in a bounded column: too long is the operator's usage error, before any flow run
+    long_by = runner.invoke(main, ["intake", str(path), "-d", "633", "-k", "target_list", "--by", "x" * 200])
+    assert long_by.exit_code == 2 and "at most 128" in long_by.output
     no_submission = runner.invoke(main, ["withdraw", "999", "--reason", "x"])
     assert no_submission.exit_code == 2 and "no submission 999" in no_submission.output
 

@@ -24,6 +24,7 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 
 from campaign import accounts, jobs
 from campaign.config import DEFAULT_CAMPAIGN_FILE
@@ -162,29 +163,37 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(portal):
 
 
 def test_failed_logins_are_counted_through_the_login_route_and_lock_the_account(portal):
-    def failed_logins() -> tuple[int, dt.datetime | None]:
+    """Wrong passwords lock the account for the address they came from (the clerk's own typos); the real
+    user at another address still signs in (a stranger cannot lock them out); the lock lifts with time."""
+    def failed_logins() -> int:
         with Session(portal.engine) as s:
-            user = s.get(PortalUser, portal.users["ttyt622"])
-            return user.failed_logins, user.locked_until
+            return s.get(PortalUser, portal.users["ttyt622"]).failed_logins
 
     _, first = try_login(portal.app, "ttyt622", "sai-mat-khau-1")
     assert first.status_code == 401
-    assert failed_logins() == (1, None)          # committed, not rolled back with the refusal
+    assert failed_logins() == 1          # committed, not rolled back with the refusal
     for i in range(2, accounts.MAX_FAILED_LOGINS + 1):
         _, response = try_login(portal.app, "ttyt622", f"sai-mat-khau-{i}")
         assert response.status_code == 401
-    _, locked_until = failed_logins()
-    assert locked_until is not None and locked_until > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
-    # locked: even the right password is refused, with the same answer as any failure (which says that
-    # repeated failures lock for a while), so that trying names does not tell which accounts exist
+    assert failed_logins() == accounts.MAX_FAILED_LOGINS
+    # locked from this address: even the right password is refused, with the same answer as any failure
+    # (which says that repeated failures lock for a while), so that trying names does not tell which
+    # accounts exist
     _, right = try_login(portal.app, "ttyt622", PASSWORD["ttyt622"])
     assert right.status_code == 401 and alert_in(right.text) == SAME_MESSAGE and "tạm khóa" in SAME_MESSAGE
     assert count(portal.engine, PortalSession) == 0
-    # another account is not affected; the lock lifts after LOCK_MINUTES
+    # the clerk at another address signs in; another account is not affected
+    elsewhere = TestClient(portal.app, base_url=BASE, follow_redirects=False, client=("10.20.30.40", 50000))
+    page = elsewhere.get("/dang-nhap")
+    signed = elsewhere.post("/dang-nhap", data={"username": "ttyt622", "password": PASSWORD["ttyt622"],
+                                                "csrf_token": csrf_in(page.text)})
+    assert signed.status_code == 303
     login(portal.app, "ttyt633")
+    # the lock lifts after LOCK_MINUTES
     with Session(portal.engine) as s, s.begin():
-        later = locked_until + dt.timedelta(seconds=1)
-        assert accounts.authenticate(s, "ttyt622", PASSWORD["ttyt622"], now=later).username == "ttyt622"
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=accounts.LOCK_MINUTES, seconds=1)
+        assert accounts.authenticate(s, "ttyt622", PASSWORD["ttyt622"], client="testclient",
+                                     now=later).username == "ttyt622"
 
 
 def test_disabling_an_account_ends_its_open_sessions(portal):
@@ -538,6 +547,24 @@ def _multipart_chunks(csrf: str, content: bytes):
     for i in range(0, len(content), 256 * 1024):
         yield content[i:i + 256 * 1024]
     yield b"\r\n--XyZ--\r\n"
+
+
+def test_a_facility_code_too_long_is_refused_and_a_long_file_name_keeps_its_extension(portal):
+    """Issue 18: the facility field was cut to 32 characters without a word (a different code than the clerk
+    chose); now the intake's own rule refuses it in Vietnamese before anything is stored. A long file name
+    is a label: shortened, its extension kept."""
+    clerk = login(portal.app, "ttyt622")
+    csrf = page_csrf(clerk, "/huyen/622")
+    content = "Họ và tên (*),Ngày sinh dạng dd/mm/yyyy (*),Giới tính (*)\nNguyễn Văn An,25/05/1980,0\n".encode()
+    refused = clerk.post("/huyen/622/tai-len", data={"csrf_token": csrf, "kind": "target_list", "facility": "F" * 40},
+                         files={"file": ("ds.csv", content, "text/csv")})
+    assert refused.status_code == 400 and "Mã cơ sở" in refused.text and "40 ký tự" in refused.text
+    assert count(portal.engine, PortalJob) == 0
+    long_name = "danh sach " * 40 + ".csv"
+    assert upload(clerk, "622", long_name, content, csrf=csrf).status_code == 303
+    with Session(portal.engine) as s:
+        [name] = s.scalars(select(PortalJob.original_filename)).all()
+    assert len(name) <= 200 and name.endswith("….csv")
 
 
 def test_file_types_are_checked_by_content_and_kinds_by_name(portal, tmp_path):

@@ -16,13 +16,27 @@ A file that cannot be read as this kind raises `ReadError(code, detail_vi)`: `un
 not a spreadsheet, encrypted, corrupt, zip bomb, too large, too many rows, no header), `wrong_kind`
 (the header is another kind's: the message names it) or `required_column_missing` (all missing columns,
 by their Vietnamese header, in one message).
+
+Hostile files: every sheet is measured from the file's own bytes before a reader builds it
+(campaign/io/extent.py): a sheet reaching far beyond what it holds ("trang «DS» kéo dài tới ô
+XFD1048576"), a CSV record of thousands of fields and a CSV mixing UTF-8 with another encoding are
+refused under `unreadable_file`, each worded by its entry of config/reasons.yaml (`sheet_too_large`,
+`csv_too_wide`, `encoding_unreadable`), before anything large is allocated. So is a part the measure finds
+damaged, naming what and where (`sheet_damaged`, `file_damaged`: a cell address that is no address, shared
+strings announcing billions), and a workbook whose sheets together cost too much (`workbook_too_large`,
+`workbook_too_many_sheets`): a candidate sheet keeps only its top rows, the chosen one is built again. A
+CSV's row limit is checked while its records are found (lines ended by CR alone count), and the empty
+fields padding a record (Excel's export of a sheet once used far to the right) do not make it wide.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import functools
 import gc
+import hashlib
 import io
 import logging
 import math
@@ -31,6 +45,7 @@ import sys
 import time
 import unicodedata
 import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +59,27 @@ from campaign.config import InputKinds, KindSpec, load_input_kinds
 from campaign.io import columns as readings_of
 from campaign.io.columns import ColumnOverride, ColumnReading
 from campaign.io.content import ContentHints, choose_among, fit, guess_unknown, has_profile, sample
+from campaign.io.extent import (
+    DAMAGE,
+    EXCEL_COLUMNS,
+    HOLLOW_FLOOR,
+    MAX_CELLS,
+    MAX_SHEETS,
+    WORKBOOK_CELLS,
+    XLS_COLUMNS,
+    XLS_ROWS,
+    Extent,
+    ods_extents,
+    oversized,
+    workbook_parts,
+    xls_extents,
+    xls_sheet_extent,
+    xls_sheets,
+    xls_stream,
+    xlsb_sheet_extent,
+    xlsx_shared_strings,
+    xlsx_sheet_extent,
+)
 from campaign.io.headers import (
     DATA,
     EMPTY,
@@ -58,7 +94,17 @@ from campaign.io.headers import (
     set_column,
 )
 from campaign.io.heading_words import fold
-from campaign.io.sniff import ReadError, decode_text, sniff_file, unreadable
+from campaign.io.sniff import (
+    TRIED_ENCODINGS,
+    ReadError,
+    decode_text,
+    mixed_encoding,
+    sniff_file,
+    unreadable,
+    unreadable_because,
+    utf8_buffer,
+    vi_int,
+)
 
 __all__ = ["ReadError", "ReadResult", "read_submission", "SKIP_REASONS", "cell_to_str"]
 
@@ -67,7 +113,6 @@ log = logging.getLogger(__name__)
 SKIP_REASONS = ("title", "blank", "header_repeat", "numbering", "totals", "notes")
 TEXT_TYPES_FOR_REPAIR = {"text", "enum", "boolean"}
 ROW_LIMIT_SLACK = 1.05  # before reading a whole sheet: refuse early only when far above max_rows
-MAX_CELLS = 80_000_000  # a sheet range larger than this (rows x columns) is refused before it is read
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -452,6 +497,7 @@ class _SheetCandidate:
     layouts: _Layouts
     load_body: Callable[[int], _Body]    # rows after grid row index -> body
     total_rows: int                      # rows in the sheet (for the early row limit)
+    formulas: bool | None = None         # xlsx: whether the sheet holds a formula (None: not measured)
 
 
 def _top_strings(rows: list[list[Any]]) -> list[list[str]]:
@@ -494,22 +540,61 @@ def _layouts(top: list[list[str]], kinds: InputKinds, merges) -> _Layouts:
 
 # --- workbooks (python-calamine) ---------------------------------------------------------------------------
 
-def _calamine_error(exc: Exception) -> ReadError:
+def _calamine_error(exc: BaseException) -> ReadError:
     name = type(exc).__name__
     if "Password" in name or "password" in str(exc).lower() or "encrypt" in str(exc).lower():
         return unreadable("tệp Excel có đặt mật khẩu; xin mở tệp, bỏ mật khẩu, lưu lại rồi gửi lại")
     return unreadable("tệp Excel bị hỏng hoặc không đúng định dạng; xin mở bằng Excel, lưu lại rồi gửi lại")
 
 
-def _workbook_candidates(path: Path, fmt: str, kinds: InputKinds, sheet_names: list[str]):
+def _damaged(exc: BaseException, sheet: str | None = None) -> ReadError:
+    """The refusal of a file the measure found damaged: what and where when it could say (a cell whose
+    address is no address, a count its part cannot hold), else the general sentence."""
+    what = getattr(exc, "vi", None)
+    sheet = sheet or getattr(exc, "sheet", None)
+    if not what:
+        return _calamine_error(exc)
+    if sheet:
+        return unreadable_because("sheet_damaged", sheet=sheet, what=what)
+    return unreadable_because("file_damaged", what=what)
+
+
+def _failed(exc: BaseException) -> bool:
+    """Is this what calamine raises on a file it cannot read? Its errors, and the Rust panics a damaged
+    record sets off (a MERGECELLS record shorter than its count, a BOUNDSHEET pointing past the stream):
+    pyo3 raises those as PanicException, a BaseException, which no `except Exception` catches."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+def _workbook_candidates(path: Path, fmt: str, kinds: InputKinds, sheet_names: list[str], *,
+                         max_rows: int | None = None):
+    """The sheets of a workbook as candidates, in the order they are tried (visible worksheets first).
+
+    Every sheet is measured before a reader builds it (campaign/io/extent.py), one at a time and the whole
+    workbook too: a candidate keeps only its top rows (its grid is built again only if it is chosen), at
+    most MAX_SHEETS sheets and WORKBOOK_CELLS cells are built looking for the list, and xls/ods, which
+    calamine lays out whole when it opens them, are refused before opening when all their sheets together
+    exceed WORKBOOK_CELLS."""
     try:
         import python_calamine as pc
     except ImportError:  # pragma: no cover - a declared dependency
         raise unreadable("máy chủ thiếu thư viện đọc Excel") from None
+    if fmt in _LAID_OUT_ON_OPEN:
+        # these readers lay out every sheet when the workbook is opened: measure them all first
+        _check_laid_out(path, fmt, max_rows)
+    elif fmt == "xlsx":
+        # calamine reads the shared strings when it opens the workbook, reserving what they announce
+        try:
+            with zipfile.ZipFile(path) as z:
+                xlsx_shared_strings(z)
+        except DAMAGE as exc:
+            raise _damaged(exc) from None
     try:
         wb = pc.CalamineWorkbook.from_path(str(path))
         metas = list(wb.sheets_metadata)
-    except Exception as exc:
+    except BaseException as exc:
+        if not _failed(exc):
+            raise
         if fmt == "xls":
             yield from _xlrd_candidates(path, kinds, exc, sheet_names)
             return
@@ -520,33 +605,162 @@ def _workbook_candidates(path: Path, fmt: str, kinds: InputKinds, sheet_names: l
     visible = getattr(pc.SheetVisibleEnum, "Visible", None)
     order = [m for m in metas if (worksheet is None or m.typ == worksheet)]
     order.sort(key=lambda m: 0 if (visible is None or m.visible == visible) else 1)
-    first_error: Exception | None = None
-    yielded = 0
+    built: dict[str, Any] = {}   # the one sheet grid alive: the last built, or the chosen one
+
+    def sheet_of(name: str):
+        if name not in built:
+            built.clear()            # the previous grid goes before the next is built
+            built[name] = wb.get_sheet_by_name(name)
+        return built[name]
+
+    def take(name: str):
+        sheet = sheet_of(name)
+        built.clear()
+        return sheet
+
+    first_error: BaseException | None = None
+    too_large: ReadError | None = None   # raised only when no other sheet holds the kind
+    damaged: ReadError | None = None     # likewise
+    yielded = visited = cells_built = 0
     for meta in order:
+        visited += 1
+        if visited > MAX_SHEETS:
+            raise _too_many_sheets(len(order), visited - 1, cells_built)
+        formulas = None
+        ext: Extent | None = None
+        if fmt not in _LAID_OUT_ON_OPEN:
+            # built only when asked for: measured just before, from the file's own bytes
+            try:
+                ext = _sheet_extent(path, fmt, meta.name)
+            except DAMAGE as exc:
+                first_error = first_error or exc
+                if getattr(exc, "vi", None):
+                    damaged = damaged or _damaged(exc, meta.name)
+                continue
+            if (err := _size_refusal(meta.name, ext, max_rows, fmt)) is not None:
+                too_large = too_large or err
+                continue
+            formulas = ext.formulas
+        if ext is not None and cells_built + ext.grid > WORKBOOK_CELLS:
+            raise _too_many_sheets(len(order), visited - 1, cells_built)
         try:
-            sheet = wb.get_sheet_by_name(meta.name)
+            sheet = sheet_of(meta.name)
             top_raw = sheet.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS + 1)
             merges = sheet.merged_cell_ranges
             end = sheet.end
-        except Exception as exc:  # one unreadable sheet: try the others, report if none works
+        except BaseException as exc:  # one unreadable sheet: try the others, report if none works
+            if not _failed(exc):
+                raise
+            built.clear()
             first_error = first_error or exc
             continue
+        del sheet
         top = _top_strings(top_raw)
         total = (end[0] + 1) if end else 0
-        if end and total * (end[1] + 1) > MAX_CELLS:
-            raise unreadable(f"trang «{meta.name}» quá lớn ({_vi_int(total)} dòng × {_vi_int(end[1] + 1)} cột); "
-                             "xin xoá các ô thừa ở cuối trang hoặc chia nhỏ tệp")
+        width = (end[1] + 1) if end else 0
+        cells_built += ext.grid if ext is not None else total * width
+        if total * width > MAX_CELLS:   # a backstop: the measure above already said so
+            raise unreadable_because("sheet_grid_too_large", sheet=meta.name,
+                                     cell=Extent(total, width).corner, rows=_vi_int(total),
+                                     columns=_vi_int(width))
 
-        def load(after: int, sheet=sheet) -> _Body:
-            return _calamine_body(sheet, after)
+        def load(after: int, name=meta.name) -> _Body:
+            return _calamine_body(lambda: take(name), after)
 
         yielded += 1
         yield _SheetCandidate(meta.name, top, list(range(1, len(top) + 1)), merges, _layouts(top, kinds, merges),
-                              load, total)
+                              load, total, formulas)
+    built.clear()
+    if too_large is not None:
+        raise too_large
+    if damaged is not None:
+        raise damaged
     if first_error is not None and not yielded:
         raise _calamine_error(first_error)
     if first_error is not None:
         log.info("some sheets of %s could not be read: %s", path.name, first_error)
+
+
+def _too_many_sheets(sheets: int, read: int, cells: int) -> ReadError:
+    """The list was not among the sheets read so far, and reading on would cost too much."""
+    return unreadable_because("workbook_too_many_sheets", sheets=_vi_int(sheets), read=_vi_int(read),
+                              cells=_vi_int(cells), limit_sheets=_vi_int(MAX_SHEETS),
+                              limit_cells=_vi_int(WORKBOOK_CELLS))
+
+
+# --- sheet sizes, from the file's own bytes (campaign/io/extent.py) ------------------------------------
+
+_LAID_OUT_ON_OPEN = ("xls", "ods")
+
+
+def _size_refusal(sheet: str, ext: Extent, max_rows: int | None, fmt: str = "xlsx") -> ReadError | None:
+    """The refusal of a sheet too large to lay out (or holding far too many rows), before it is built."""
+    limits = {"row_limit": XLS_ROWS, "column_limit": XLS_COLUMNS} if fmt == "xls" else {}
+    if oversized(ext, **limits):
+        return unreadable_because("sheet_too_large", sheet=sheet, cell=ext.corner, rows=_vi_int(ext.rows),
+                       columns=_vi_int(ext.columns), cells=_vi_int(ext.cells))
+    if max_rows is not None and ext.rows - 1 - HEADER_SCAN_ROWS > max_rows * ROW_LIMIT_SLACK + 100:
+        return _too_many_rows(ext.rows - 1, max_rows)
+    return None
+
+
+def _check_laid_out(path: Path, fmt: str, max_rows: int | None) -> None:
+    """Refuse an xls or ods whose sheets, which the reader lays out all at once when it opens the file, are
+    too large one by one or all together."""
+    built, others = _all_extents(path, fmt)
+    for name, ext in [*built, *others]:
+        if (err := _size_refusal(name, ext, max_rows, fmt)) is not None:
+            raise err
+    total = sum(ext.grid for _name, ext in built)
+    if total > WORKBOOK_CELLS:
+        raise unreadable_because("workbook_too_large", sheets=_vi_int(len(built)), cells=_vi_int(total),
+                                 limit=_vi_int(WORKBOOK_CELLS))
+
+
+def _file_key(path: Path) -> tuple[str, int, int, bytes]:
+    """The file as a cache key: path, size, mtime and a digest of its first and last 64 KB (a zip's
+    central directory, at its end, holds every member's CRC: a rewrite within one mtime tick still shows)."""
+    st = path.stat()
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+        fh.seek(max(st.st_size - (1 << 16), 0))
+        tail = fh.read()
+    return str(path), st.st_size, st.st_mtime_ns, hashlib.blake2b(head + tail, digest_size=16).digest()
+
+
+def _sheet_extent(path: Path, fmt: str, sheet: str) -> Extent:
+    return _cached_sheet_extent(_file_key(path), fmt, sheet)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_sheet_extent(key: tuple[str, int, int, bytes], fmt: str, sheet: str) -> Extent:
+    # cached by (path, size, mtime): the feedback reads the same upload again
+    with zipfile.ZipFile(key[0]) as z:
+        parts = workbook_parts(z, "xl/workbook.bin" if fmt == "xlsb" else "xl/workbook.xml")
+        member = parts[sheet]
+        if fmt == "xlsb":
+            return xlsb_sheet_extent(z.read(member))
+        return xlsx_sheet_extent(z, member)
+
+
+def _all_extents(path: Path, fmt: str) -> tuple[list[tuple[str, Extent]], list[tuple[str, Extent]]]:
+    """(the sheets of an xls or ods the reader builds, with their extents; other parts it may read: the
+    xls substreams walked from their BOF). A file that cannot be measured is refused as damaged."""
+    sheet: str | None = None
+    try:
+        if fmt == "ods":
+            with zipfile.ZipFile(path) as z:
+                return ods_extents(z), []
+        stream = xls_stream(path)
+        built = []
+        for sheet, at in xls_sheets(stream):
+            built.append((sheet, xls_sheet_extent(stream, at)))
+        sheet = None
+        names = {at: name for name, at in xls_sheets(stream)}
+        # every substream counts, named or not (xlrd reads on past an embedded chart)
+        return built, [(names.get(at, "?"), ext) for at, ext in xls_extents(stream).items()]
+    except DAMAGE as exc:
+        raise _damaged(exc, sheet) from None
 
 
 def _rows_to_body(rows: list[list[Any]], first_row_number: int) -> _Body:
@@ -568,14 +782,20 @@ def _rows_to_body(rows: list[list[Any]], first_row_number: int) -> _Body:
     return _Body(cols, row_numbers, numeric, nfc_checked=False, blank_checked=False, text_columns=text_columns)
 
 
-def _calamine_body(sheet, after: int) -> _Body:
+def _calamine_body(take: Callable[[], Any], after: int) -> _Body:
+    """The rows after grid row `after` of the sheet `take()` builds (or hands over): the sheet's grid is
+    let go as soon as its rows are Python lists."""
     gc_was = gc.isenabled()
     gc.disable()  # millions of small objects: the cyclic GC would walk them for nothing
     try:
         try:
+            sheet = take()
             rows = sheet.to_python(skip_empty_area=False)
-        except Exception as exc:
+        except BaseException as exc:
+            if not _failed(exc):
+                raise
             raise _calamine_error(exc) from None
+        del sheet
         data = rows[after:]
         del rows
         return _rows_to_body(data, after + 1)
@@ -584,14 +804,16 @@ def _calamine_body(sheet, after: int) -> _Body:
             gc.enable()
 
 
-def _xlrd_candidates(path: Path, kinds: InputKinds, original: Exception, sheet_names: list[str]):
-    """Old .xls files calamine cannot open (BIFF5/Excel 95): xlrd."""
+def _xlrd_candidates(path: Path, kinds: InputKinds, original: BaseException, sheet_names: list[str]):
+    """Old .xls files calamine cannot open (BIFF5/Excel 95): xlrd. A candidate keeps its top rows; the
+    chosen sheet's rows are read again when its body is loaded."""
     try:
         import xlrd
     except ImportError:  # pragma: no cover
         raise _calamine_error(original) from None
     try:
-        book = xlrd.open_workbook(str(path), formatting_info=False, on_demand=True)
+        # xlrd writes its warnings to stdout by default: `campaign intake --json` prints its answer there
+        book = xlrd.open_workbook(str(path), formatting_info=False, on_demand=True, logfile=io.StringIO())
     except Exception as exc:
         raise _calamine_error(exc) from None
     sheet_names.extend(book.sheet_names())
@@ -609,20 +831,33 @@ def _xlrd_candidates(path: Path, kinds: InputKinds, original: Exception, sheet_n
             return ""
         return cell.value
 
+    def rows_of(idx: int, first: int = 0, stop: int | None = None) -> list[list[Any]]:
+        sh = book.sheet_by_index(idx)
+        return [[value(c) for c in sh.row(r)] for r in range(first, sh.nrows if stop is None else min(stop, sh.nrows))]
+
+    cells_read = 0
     for idx in range(book.nsheets):
+        if idx >= MAX_SHEETS:
+            raise _too_many_sheets(book.nsheets, idx, cells_read)
         try:
             sh = book.sheet_by_index(idx)
-            rows = [[value(c) for c in sh.row(r)] for r in range(sh.nrows)]
+            top_raw = rows_of(idx, 0, HEADER_SCAN_ROWS + 1)
+            total = sh.nrows
+            cells_read += total * sh.ncols
         except Exception:
             continue
-        top = _top_strings(rows[:HEADER_SCAN_ROWS + 1])
+        top = _top_strings(top_raw)
         merges = [((r0, c0), (r1 - 1, c1 - 1)) for r0, r1, c0, c1 in getattr(sh, "merged_cells", [])] or None
+        name = sh.name
+        with contextlib.suppress(Exception):
+            book.unload_sheet(idx)
+        del sh
 
-        def load(after: int, rows=rows) -> _Body:
-            return _rows_to_body(rows[after:], after + 1)
+        def load(after: int, idx=idx) -> _Body:
+            return _rows_to_body(rows_of(idx, after), after + 1)
 
-        yield _SheetCandidate(sh.name, top, list(range(1, len(top) + 1)), merges, _layouts(top, kinds, merges),
-                              load, len(rows))
+        yield _SheetCandidate(name, top, list(range(1, len(top) + 1)), merges, _layouts(top, kinds, merges),
+                              load, total)
 
 
 # --- CSV ---------------------------------------------------------------------------------------------------
@@ -630,17 +865,108 @@ def _xlrd_candidates(path: Path, kinds: InputKinds, original: Exception, sheet_n
 DELIMITERS = (",", ";", "\t", "|")
 
 
-def _record_starts(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(start offsets, 1-based start line) of each CSV record; quote-aware (RFC 4180 quoting)."""
-    arr = np.frombuffer(buf, dtype=np.uint8)
+def _line_ends(arr: np.ndarray, has_cr: bool) -> np.ndarray:
+    """Offsets of the bytes that end a line: LF, and a CR not followed by LF (old Mac files end lines with
+    CR alone; pandas and the csv module split records there too). `arr` may hold one byte more than the
+    caller's part (what follows its last CR)."""
     nl = np.flatnonzero(arr == 10)
-    quotes = np.flatnonzero(arr == 34)
-    term = nl[(np.searchsorted(quotes, nl) & 1) == 0] if len(quotes) else nl
-    starts = np.concatenate(([0], term + 1)).astype(np.int64)
-    if len(starts) and starts[-1] >= len(buf):
-        starts = starts[:-1]
-    lines = np.searchsorted(nl, starts).astype(np.int64) + 1
-    return starts, lines
+    if not has_cr:
+        return nl
+    crlf = np.count_nonzero(arr[nl[nl > 0] - 1] == 13)
+    if np.count_nonzero(arr == 13) == crlf:   # every CR is a CRLF's (Excel's line ends)
+        return nl
+    cr = np.flatnonzero(arr == 13)
+    nxt = np.minimum(cr + 1, len(arr) - 1)
+    bare = cr[(cr + 1 >= len(arr)) | (arr[nxt] != 10)]
+    ends = np.concatenate((nl, bare))
+    ends.sort()
+    return ends
+
+
+class _TooManyRecords(Exception):
+    def __init__(self, records: int):
+        super().__init__(records)
+        self.records = records
+
+
+_CSV_CHUNK = 1 << 22   # 4 MB: at most ~200 MB of arrays for a chunk of nothing but line ends
+
+
+def _bare_crs(part: np.ndarray, own: int, nl: np.ndarray) -> np.ndarray:
+    """The CRs of part[:own] not followed by LF (`nl`: the LFs of part[:own]; part holds one byte more)."""
+    crs = np.count_nonzero(part[:own] == 13)
+    if not crs:
+        return nl[:0]
+    crlf = np.count_nonzero(part[nl[nl > 0] - 1] == 13) + int(len(part) > own and part[own] == 10
+                                                               and own > 0 and part[own - 1] == 13)
+    if crs == crlf:   # every CR is a CRLF's (Excel's line ends)
+        return nl[:0]
+    cr = np.flatnonzero(part[:own] == 13)
+    nxt = np.minimum(cr + 1, len(part) - 1)
+    return cr[(cr + 1 >= len(part)) | (part[nxt] != 10)]
+
+
+def _record_starts(buf: bytes, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(start offsets, 1-based start line) of each CSV record ending at LF; quote-aware (RFC 4180 quoting).
+
+    Read 4 MB at a time, so that past `limit` records it stops (raising _TooManyRecords with the exact
+    count) before arrays as long as the file's lines are built: 40 MB of line ends were 1.4 GB of arrays
+    before the row limit refused them. The limit counts a CR not followed by LF as a record's end too, as
+    pandas and the csv module read it (a header, a row and 40 MB of CR made 40 million rows of pandas and
+    5 GB); such a file within the limit is read by the csv module (pandas then finds more records than
+    these starts)."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    n = len(arr)
+    has_cr = limit is not None and b"\r" in buf
+    starts = [np.zeros(min(n, 1), dtype=np.int64)]
+    lines = [np.ones(min(n, 1), dtype=np.int64)]
+    counted, parity, nl_before = min(n, 1), 0, 0
+    for at in range(0, n, _CSV_CHUNK):
+        own = min(_CSV_CHUNK, n - at)
+        nl = np.flatnonzero(arr[at: at + own] == 10)
+        quotes = np.flatnonzero(arr[at: at + own] == 34)
+
+        def outside(ends: np.ndarray, quotes=quotes, parity=parity) -> np.ndarray:
+            return ends[((np.searchsorted(quotes, ends) + parity) & 1) == 0] if len(quotes) or parity else ends
+
+        term = outside(nl)
+        starts.append(term.astype(np.int64) + (at + 1))
+        lines.append(np.searchsorted(nl, term, side="right").astype(np.int64) + (nl_before + 1))
+        if limit is not None:
+            counted += len(term)
+            if has_cr:
+                counted += len(outside(_bare_crs(arr[at: at + own + 1], own, nl)))
+            if counted > limit + 1:
+                raise _TooManyRecords(_record_count(buf))
+        nl_before += len(nl)
+        parity = (parity + len(quotes)) & 1
+    start_at, line_at = np.concatenate(starts), np.concatenate(lines)
+    if len(start_at) and start_at[-1] >= n:
+        start_at, line_at = start_at[:-1], line_at[:-1]
+    return start_at, line_at
+
+
+def _record_count(buf: bytes, chunk: int = 1 << 22) -> int:
+    """The records of a CSV (what `_record_starts` finds), counted a few MB at a time: a file of 40 MB of
+    line ends is refused for its rows without arrays of 8 bytes per line end."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    n = len(arr)
+    has_cr = b"\r" in buf
+    parity = terms = 0
+    last = -1
+    for at in range(0, n, chunk):
+        part = arr[at: at + chunk + 1]           # one byte more: what follows a CR
+        own = part[:chunk]
+        quotes = np.flatnonzero(own == 34)
+        ends = _line_ends(part, has_cr)
+        ends = ends[ends < len(own)]
+        if len(ends):
+            outside = ends[((np.searchsorted(quotes, ends) + parity) & 1) == 0]
+            terms += len(outside)
+            if len(outside):
+                last = at + int(outside[-1])
+        parity = (parity + len(quotes)) & 1
+    return 0 if n == 0 else terms + 1 - (last == n - 1)
 
 
 def _csv_top(text: str, delimiter: str, n: int) -> tuple[list[list[str]], list[int]]:
@@ -665,6 +991,10 @@ def _csv_top(text: str, delimiter: str, n: int) -> tuple[list[list[str]], list[i
 def _csv_candidates(path: Path, kinds: InputKinds, spec: KindSpec, max_rows: int):
     data = path.read_bytes()
     text, encoding, normalized = decode_text(data)
+    if encoding in ("utf-8-sig", "cp1258", "cp1252") and (mixed := mixed_encoding(data)) is not None:
+        # no one decoding reads it: say so, rather than "no header" over half-gibberish text
+        raise unreadable_because("encoding_unreadable", good_line=_vi_int(mixed[0]), bad_line=_vi_int(mixed[1]),
+                      tried=TRIED_ENCODINGS)
     head = text[: 1 << 20]
     n_top = HEADER_SCAN_ROWS + 1
     best = None
@@ -673,6 +1003,9 @@ def _csv_candidates(path: Path, kinds: InputKinds, spec: KindSpec, max_rows: int
         if delim not in head:
             continue
         rows, lines = _csv_top(head, delim, n_top)
+        widest = max(range(len(rows)), key=lambda i: _fields(rows[i]), default=None)
+        if widest is not None and _fields(rows[widest]) > EXCEL_COLUMNS:
+            raise _too_wide(lines[widest], _fields(rows[widest]))
         top = _top_strings(rows)
         layouts = _layouts(top, kinds, None)
         own = layouts.get(spec.name)
@@ -689,49 +1022,116 @@ def _csv_candidates(path: Path, kinds: InputKinds, spec: KindSpec, max_rows: int
         top = _top_strings(rows)
         best = ((0, 0, 0), ",", top, lines, _layouts(top, kinds, None), rows)
     _score, delim, top, lines, layouts, raw_rows = best
-    buf = data if encoding == "utf-8" and not normalized else text.encode("utf-8", errors="replace")
+    buf = utf8_buffer(data, text, encoding, normalized)
     del data, text
 
-    width = max((len(r) for r in raw_rows), default=1)   # fields as written, trailing empty ones too
+    widest = max(range(len(raw_rows)), key=lambda i: _fields(raw_rows[i]), default=None)
+    width = _fields(raw_rows[widest]) if widest is not None else 1   # up to the last field holding something
+    width_line = lines[widest] if widest is not None and widest < len(lines) else 1
 
     def load(after: int) -> _Body:
-        return _csv_body(buf, delim, after, max_rows=max_rows, width=width)
+        return _csv_body(buf, delim, after, max_rows=max_rows, width=width, width_line=width_line)
 
     return _SheetCandidate("", top, lines, None, layouts, load, 0), encoding
 
 
-def _csv_body(buf: bytes, delim: str, after: int, *, max_rows: int, width: int) -> _Body:
-    starts, lines = _record_starts(buf)
-    if len(starts) - after > max_rows * ROW_LIMIT_SLACK + 100:
+def _fields(row: list[str]) -> int:
+    """The fields of a record up to its last one holding something: Excel pads every row of a CSV export
+    with empty fields up to the widest one ("1,An,,,,,,"), which holds nothing to read."""
+    n = len(row)
+    while n > 1 and not row[n - 1].strip(" "):
+        n -= 1
+    return n
+
+
+def _csv_body(buf: bytes, delim: str, after: int, *, max_rows: int, width: int, width_line: int = 1) -> _Body:
+    limit = max_rows * ROW_LIMIT_SLACK + 100
+    try:   # the row limit checked while the records are found, before arrays as long as the file's lines
+        starts, lines = _record_starts(buf, limit=int(limit) + after)
+    except _TooManyRecords as exc:
+        raise _too_many_rows(exc.records - after, max_rows) from None
+    if len(starts) - after > limit:
         raise _too_many_rows(len(starts) - after, max_rows)
+    fields = _FieldCount(buf, delim, len(starts))
     body = None
     try:
-        body = _csv_body_fast(buf, delim, starts, lines, after, width)
+        fields.check(width, width_line)
+        body = _csv_body_fast(buf, delim, starts, lines, after, width, fields)
     except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, UnicodeDecodeError) as exc:
         log.info("fast CSV parse failed (%s); falling back to the csv module", exc)
     if body is None:
-        body = _csv_body_slow(buf.decode("utf-8", errors="replace"), delim, after)
+        body = _csv_body_slow(buf.decode("utf-8", errors="replace"), delim, after, fields)
     body_start = int(starts[after]) if after < len(starts) else len(buf)
     body.legacy_possible = _legacy_gate(buf, body_start)
     return body
 
 
-def _max_fields(buf: bytes, delim: str, starts: np.ndarray) -> int:
-    """An upper bound of the fields per record (delimiters inside quotes counted too)."""
+def _fields_per_record(buf: bytes, delim: str, starts: np.ndarray) -> np.ndarray:
+    """An upper bound of the fields of each record (delimiters inside quotes counted too)."""
     if not len(starts):
-        return 1
+        return np.ones(1, dtype=np.int64)
     is_delim = (np.frombuffer(buf, dtype=np.uint8) == ord(delim)).view(np.uint8)
-    return int(np.add.reduceat(is_delim, starts, dtype=np.int64).max()) + 1
+    return np.add.reduceat(is_delim, starts, dtype=np.int64) + 1
+
+
+_TRIMMED_RECORDS = 10_000   # records wider than the header whose trailing empty fields are looked at
+
+
+def _held_width(buf: bytes, delim: str, starts: np.ndarray, lines: np.ndarray, per_record: np.ndarray,
+                width: int) -> tuple[int, int]:
+    """(fields up to the last one holding something, its line) of the widest record: the records wider
+    than `width` are cut after their last byte that is not a delimiter, a space or a line end (Excel pads
+    rows with empty fields). When too many records are wider, their fields as written."""
+    wide = np.flatnonzero(per_record > width)
+    if len(wide) > _TRIMMED_RECORDS:
+        i = int(per_record.argmax())
+        return int(per_record[i]), int(lines[i])
+    ends = np.append(starts[1:], len(buf))
+    sep, pad = delim.encode(), delim.encode() + b" \r\n"
+    best, line = width, int(lines[wide[0]]) if len(wide) else 1
+    for i in wide.tolist():
+        held = buf[int(starts[i]):int(ends[i])].rstrip(pad).count(sep) + 1
+        if held > best:
+            best, line = held, int(lines[i])
+    return best, line
+
+
+class _FieldCount:
+    """The fields of a whole CSV (delimiters + records: an upper bound), counted once and only when a
+    grid is large enough to ask whether it is mostly empty."""
+
+    def __init__(self, buf: bytes, delim: str, records: int):
+        self.buf, self.delim, self.records = buf, delim, records
+        self._cells: int | None = None
+
+    def check(self, width: int, line: int) -> None:
+        """Refuse a grid of records × width that the file's fields leave mostly empty (one record far
+        wider than the others: a pandas frame of that width for every record), or wider than a sheet."""
+        if width > EXCEL_COLUMNS:
+            raise _too_wide(line, width)
+        if self.records * width <= HOLLOW_FLOOR:
+            return
+        if self._cells is None:
+            self._cells = self.buf.count(self.delim.encode()) + self.records
+        if oversized(Extent(self.records, width, self._cells), row_limit=None):
+            raise _too_wide(line, width)
+
+
+def _too_wide(line: int, columns: int) -> ReadError:
+    return unreadable_because("csv_too_wide", line=_vi_int(line), columns=_vi_int(columns),
+                   column=xl_col_to_name(max(columns, 1) - 1), limit=_vi_int(EXCEL_COLUMNS))
 
 
 def _csv_body_fast(buf: bytes, delim: str, starts: np.ndarray, lines: np.ndarray, after: int,
-                   width: int) -> _Body | None:
-    def parse(ncols: int) -> pd.DataFrame:
+                   width: int, fields: _FieldCount | None = None) -> _Body | None:
+    def parse(ncols: int, keep: int | None = None) -> pd.DataFrame:
+        """Records of up to `ncols` fields, the first `keep` of them kept (the others are empty)."""
         with warnings.catch_warnings():
             # "names do not match the data ... loss of data": never silently, parse wider instead
             warnings.simplefilter("error", pd.errors.ParserWarning)
             return pd.read_csv(
                 io.BytesIO(buf), sep=delim, header=None, names=list(range(ncols)), dtype=object, engine="c",
+                usecols=list(range(keep)) if keep is not None and keep < ncols else None,
                 keep_default_na=False, na_values=[""], skip_blank_lines=False, skipinitialspace=True,
                 quotechar='"', doublequote=True, encoding="utf-8", encoding_errors="replace", index_col=False,
                 on_bad_lines="error",
@@ -740,7 +1140,11 @@ def _csv_body_fast(buf: bytes, delim: str, starts: np.ndarray, lines: np.ndarray
     try:
         df = parse(max(width, 1))
     except (pd.errors.ParserError, pd.errors.ParserWarning):   # a record wider than the header: make room
-        df = parse(_max_fields(buf, delim, starts))
+        per_record = _fields_per_record(buf, delim, starts)
+        held, line = _held_width(buf, delim, starts, lines, per_record, max(width, 1))
+        if fields is not None:
+            fields.check(held, line)
+        df = parse(int(per_record.max()), held)
     if len(df) != len(starts):
         log.info("CSV record count mismatch (pandas %d, scan %d)", len(df), len(starts))
         return None
@@ -761,7 +1165,7 @@ def _csv_body_fast(buf: bytes, delim: str, starts: np.ndarray, lines: np.ndarray
     return _Body(cols, lines[after:].copy(), {}, nfc_checked=True, blank_checked=True)
 
 
-def _csv_body_slow(text: str, delim: str, after: int) -> _Body:
+def _csv_body_slow(text: str, delim: str, after: int, fields: _FieldCount | None = None) -> _Body:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, quotechar='"', doublequote=True,
                         skipinitialspace=True, strict=False)
     rows: list[list[str]] = []
@@ -769,13 +1173,20 @@ def _csv_body_slow(text: str, delim: str, after: int) -> _Body:
     prev = 0
     try:
         for rec in reader:
+            while rec and rec[-1] == "":   # empty fields padding the record: nothing to keep
+                rec.pop()
             rows.append(rec)
             lines.append(prev + 1)
             prev = reader.line_num
     except csv.Error as exc:
-        raise unreadable(f"tệp CSV bị lỗi ở dòng {prev + 1} ({exc}); xin mở bằng Excel, lưu lại rồi gửi lại") from None
+        log.info("csv module: %s", exc)
+        raise unreadable(f"tệp CSV bị lỗi ở dòng {prev + 1} (không tách được các ô); xin mở bằng Excel, lưu lại "
+                         "rồi gửi lại") from None
     rows, lines = rows[after:], lines[after:]
-    width = max((len(r) for r in rows), default=0)
+    widest = max(range(len(rows)), key=lambda i: len(rows[i]), default=None)
+    width = len(rows[widest]) if widest is not None else 0
+    if fields is not None and widest is not None:
+        fields.check(width, lines[widest])
     cols = []
     for j in range(width):
         col = np.array([r[j] if j < len(r) and r[j] != "" else None for r in rows], dtype=object)
@@ -788,8 +1199,7 @@ def _csv_body_slow(text: str, delim: str, after: int) -> _Body:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _vi_int(n: int) -> str:
-    return f"{n:,}".replace(",", ".")
+_vi_int = vi_int
 
 
 def _too_many_rows(n: int, max_rows: int) -> ReadError:
@@ -1228,7 +1638,7 @@ def _formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]
                 else:
                     return set()
             data = z.read(member)   # bounded: sniffing refused archives that unpack too large
-    except (KeyError, zipfile.BadZipFile, OSError, SyntaxError):
+    except DAMAGE:
         return set()
     # Byte scans, not an XML parse: most sheets hold no formula at all, and one formula per row (a
     # numbering "=ROW()-1") must not cost a parse of every cell.
@@ -1381,7 +1791,8 @@ def read_submission(path: Path | str, kind: str, *, max_bytes: int, max_rows: in
             raise unreadable("không mở được tệp") from None
         cand, layout = _choose(kind, kinds, [cand])
     else:
-        cand, layout = _choose(kind, kinds, _workbook_candidates(path, sniffed.format, kinds, sheet_names))
+        cand, layout = _choose(kind, kinds, _workbook_candidates(path, sniffed.format, kinds, sheet_names,
+                                                                 max_rows=max_rows))
 
     apply_overrides(layout, spec, overrides)
 
@@ -1404,7 +1815,8 @@ def read_submission(path: Path | str, kind: str, *, max_bytes: int, max_rows: in
         detail = f"thiếu cột bắt buộc: {names}{where}; xin bổ sung các cột này theo mẫu «{spec.label}»"
         raise ReadError("required_column_missing", detail, params={"column": names, "detail": detail},
                         missing=layout.missing_required)
-    formulas = _formulas_without_value(path, cand.name) if sniffed.format == "xlsx" else set()
+    formulas = (_formulas_without_value(path, cand.name)
+                if sniffed.format == "xlsx" and cand.formulas is not False else set())
     result = _assemble(kind, spec, cand, layout, body, max_rows=max_rows, file_format=sniffed.format,
                        encoding=encoding, sheet_names=sheet_names, formulas=formulas)
     timings["rows_and_frame"] = clock() - t2

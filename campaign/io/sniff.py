@@ -56,6 +56,31 @@ def unreadable(detail: str) -> ReadError:
     return ReadError("unreadable_file", detail, params={"detail": detail})
 
 
+def worded(key: str, **params: object) -> tuple[str, dict[str, str]]:
+    """The catalogue's sentence `key` (config/reasons.yaml) with `params` filled in, and the params."""
+    from campaign.config import load_reasons
+
+    values = {k: str(v) for k, v in params.items()}
+    return load_reasons()[key].message.format_map(values), values
+
+
+def refusal(code: str, **params: object) -> ReadError:
+    """A refusal under its own catalogue code, worded wholly by the catalogue."""
+    detail, values = worded(code, **params)
+    return ReadError(code, detail, params={**values, "detail": detail})
+
+
+def unreadable_because(key: str, **params: object) -> ReadError:
+    """`unreadable_file` (read_submission's contract) with the catalogue's sentence `key` as its detail."""
+    detail, values = worded(key, **params)
+    return ReadError("unreadable_file", detail, params={**values, "detail": detail, "why": key})
+
+
+def vi_int(n: int) -> str:
+    """A count as Vietnamese write it: 1.048.576."""
+    return f"{n:,}".replace(",", ".")
+
+
 _SIGNATURES: list[tuple[bytes, str]] = [
     (b"%PDF", "tệp PDF"),
     (b"\x89PNG\r\n\x1a\n", "ảnh PNG"),
@@ -259,6 +284,35 @@ def _decode_cp1252(data: bytes) -> str:
     return data.decode("latin-1").translate(_CP1252)
 
 
+# Vietnamese letters only UTF-8 spells with these bytes: ă Ă đ Đ ơ Ơ ư Ư (2 bytes), the toned letters
+# U+1EA0-U+1EF9 (3 bytes). Legacy text (Windows-1258, TCVN3, VNI) practically never forms them.
+_UTF8_VIETNAMESE = re.compile(rb"\xc4[\x82\x83\x90\x91]|\xc6[\xa0\xa1\xaf\xb0]|\xe1[\xba\xbb][\x80-\xbf]")
+TRIED_ENCODINGS = "UTF-8, UTF-16, Windows-1258, Windows-1252 (TCVN3/VNI)"
+
+
+def mixed_encoding(data: bytes) -> tuple[int, int] | None:
+    """(a line written in UTF-8 Vietnamese, the first line that is not valid UTF-8), 1-based, when a text
+    file mixes UTF-8 with another encoding (files joined byte for byte, a line pasted from elsewhere); None
+    when one encoding fits. No single decoding reads such a file: guessing one turns half its lines into
+    gibberish (and its header into one nobody recognises)."""
+    try:
+        data.decode("utf-8")
+        return None
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    for tries, m in enumerate(_UTF8_VIETNAMESE.finditer(data)):
+        if tries >= 1000:
+            break
+        start = data.rfind(b"\n", 0, m.start()) + 1
+        end = data.find(b"\n", m.end())
+        try:
+            data[start:len(data) if end < 0 else end].decode("utf-8")
+        except UnicodeDecodeError:
+            continue   # that line is not UTF-8 either: legacy bytes that happen to look like it
+        return data.count(b"\n", 0, m.start()) + 1, data.count(b"\n", 0, bad) + 1
+    return None
+
+
 def decode_text(data: bytes) -> tuple[str, str, bool]:
     """(NFC text, encoding name, whether NFC changed the decoded text) of a text file's bytes."""
     if data.startswith(b"\xef\xbb\xbf"):
@@ -282,6 +336,16 @@ def decode_text(data: bytes) -> tuple[str, str, bool]:
     if maybe_nfd and not text.isascii():
         text, normalized = nfc_by_line(text)
     return text, enc, normalized
+
+
+def utf8_buffer(data: bytes, text: str, encoding: str, normalized: bool) -> bytes:
+    """`text` (what `decode_text(data)` gave) as UTF-8 bytes without a BOM, without encoding it again when
+    the file's own bytes already are that (a 90 MB file: 0.1 s and a second copy saved)."""
+    if encoding == "utf-8" and not normalized:
+        return data
+    if encoding == "utf-8-sig" and not normalized and "\ufffd" not in text:
+        return data[3:]
+    return text.encode("utf-8", errors="replace")
 
 
 @functools.cache

@@ -155,6 +155,25 @@ def map_distinct(
     return values, reasons, codes
 
 
+TOO_LONG = "value_too_long"
+
+
+def bounded(fn: Callable[[str], tuple[Any, str | None]], max_length: int | None
+            ) -> Callable[[str], tuple[Any, str | None]]:
+    """`fn` whose clean text longer than `max_length` (the column's storage bound) is refused as
+    `value_too_long`: checked once per distinct value, never by a pass over every row."""
+    if max_length is None:
+        return fn
+
+    def one(text: str) -> tuple[Any, str | None]:
+        value, reason = fn(text)
+        if isinstance(value, str) and len(value) > max_length:
+            return None, TOO_LONG
+        return value, reason
+
+    return one
+
+
 def distinct_str_field(
     series: pd.Series, fn: Callable[[str], tuple[str | None, str | None]], missing_code: str | None
 ) -> FieldResult:

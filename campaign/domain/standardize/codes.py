@@ -24,6 +24,7 @@ from ._base import (
     FLOAT_ARTIFACT,
     FieldResult,
     as_str,
+    bounded,
     distinct_str_field,
     map_distinct,
     reason_series,
@@ -118,10 +119,11 @@ def clean_enum(
     required: bool = False,
     invalid_code: str = "value_invalid",
     missing_code: str = "value_missing",
+    max_length: int | None = None,
 ) -> FieldResult:
     """Enum cells -> enum keys. `enum` is the name of an enum in `input_kinds.yaml` or its values.
     A cell that is no option's key, label or variant but holds the words of exactly one option is that
-    option, reported as a repair (`value_matched_by_words`)."""
+    option, reported as a repair (`value_matched_by_words`). `max_length`: the storage bound of the key."""
     table = _enum_table(enum) if isinstance(enum, str) else enum_table(enum)
     forms = _enum_words(enum) if isinstance(enum, str) else enum_words(enum)
 
@@ -135,7 +137,7 @@ def clean_enum(
         key = match_enum_words(f, forms)
         return (key, WORDS_REPAIR) if key is not None else (None, invalid_code)
 
-    return _collect(series, one, missing_code if required else None)
+    return _collect(series, bounded(one, max_length), missing_code if required else None)
 
 
 def clean_sex(series: pd.Series, *, required: bool = True) -> FieldResult:
@@ -311,10 +313,12 @@ def normalize_facility_code(text: str) -> str:
 
 
 def clean_facility_codes(
-    series: pd.Series, *, required: bool = True, known: Iterable[str] | None = None
+    series: pd.Series, *, required: bool = True, known: Iterable[str] | None = None,
+    max_length: int | None = None,
 ) -> FieldResult:
     """Facility codes -> upper case without spaces; when `known` codes are given, a code not among them
-    is `facility_unknown` (row). Missing and required: `value_missing`."""
+    is `facility_unknown` (row). Missing and required: `value_missing`; longer than `max_length` (the
+    storage bound): `value_too_long`."""
     known_set = {normalize_facility_code(k) for k in known} if known is not None else None
 
     def one(text: str) -> tuple[str | None, str | None]:
@@ -327,16 +331,19 @@ def clean_facility_codes(
             return None, "facility_unknown"
         return code, None
 
-    return _collect(series, one, "value_missing" if required else None)
+    return _collect(series, bounded(one, max_length), "value_missing" if required else None)
 
 
 ADMIN_CODE_WIDTH = {"province_code": 2, "district_code": 3, "commune_code": 5}
 
 
-def clean_admin_codes(series: pd.Series, *, width: int | None = None, required: bool = False) -> FieldResult:
+def clean_admin_codes(series: pd.Series, *, width: int | None = None, required: bool = False,
+                      max_length: int | None = None) -> FieldResult:
     """GSO codes -> digit strings zero-padded to `width` (2 province, 3 district, 5 commune), restoring
-    the zeros Excel drops. Not digits, or longer than `width`: `value_invalid`."""
-    return _collect(series, lambda t: clean_code_value(t, width), "value_missing" if required else None)
+    the zeros Excel drops. Not digits, or longer than `width`: `value_invalid`; longer than `max_length`
+    (the storage bound, for a code without a width): `value_too_long`."""
+    return _collect(series, bounded(lambda t: clean_code_value(t, width), max_length),
+                    "value_missing" if required else None)
 
 
 def clean_code_value(text: str, width: int | None) -> tuple[str | None, str | None]:

@@ -10,7 +10,7 @@ values only.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,11 +95,15 @@ def clean_column(
     today: dt.date,
     known_facilities: Iterable[str] | None = None,
     phone_rules: PhoneRules | None = None,
+    max_length: int | None = None,
 ) -> FieldResult:
-    """One column by its spec (the dispatch of `standardize`, commune pairs excepted)."""
+    """One column by its spec (the dispatch of `standardize`, commune pairs excepted). `max_length`: what
+    the column's storage holds (the intake derives it from the table); text is cut by the tighter bound.
+    Phones, IDs and insurance numbers are fixed-width by construction."""
     req = col.required
+    text_bound = min((b for b in (col.length, max_length) if b is not None), default=None)
     if col.name in NAME_COLUMNS:
-        return clean_names(raw, required=req, max_length=col.length)
+        return clean_names(raw, required=req, max_length=text_bound)
     if col.name == "birth_date":
         return parse_dates(raw, role="birth", today=today, required=req)
     if col.name == "priority_group":
@@ -110,7 +114,7 @@ def clean_column(
         return clean_sex(raw, required=req)
     t = col.type
     if t == "text":
-        return clean_text(raw, required=req, max_length=col.length)
+        return clean_text(raw, required=req, max_length=text_bound)
     if t == "integer":
         return clean_integers(raw, required=req, min_value=col.min, max_value=col.max)
     if t == "decimal":
@@ -123,7 +127,7 @@ def clean_column(
         return clean_booleans(raw, required=req)
     if t == "enum":
         assert col.enum is not None
-        return clean_enum(raw, col.enum, required=req)
+        return clean_enum(raw, col.enum, required=req, max_length=max_length)
     if t == "phone":
         return clean_phones(raw, required=req, rules=phone_rules)
     if t == "id_number":
@@ -131,9 +135,9 @@ def clean_column(
     if t == "insurance_number":
         return clean_insurance_numbers(raw, required=req)
     if t == "facility_code":
-        return clean_facility_codes(raw, required=req, known=known_facilities)
+        return clean_facility_codes(raw, required=req, known=known_facilities, max_length=max_length)
     if t == "admin_code":
-        return clean_admin_codes(raw, width=ADMIN_CODE_WIDTH.get(col.name), required=req)
+        return clean_admin_codes(raw, width=ADMIN_CODE_WIDTH.get(col.name), required=req, max_length=max_length)
     raise ValueError(f"column {col.name}: unknown type {t!r}")  # pragma: no cover - the spec validates types
 
 
@@ -154,6 +158,7 @@ def standardize(
     min_age_years: int | None = None,
     admin_units: Any = None,
     phone_rules: PhoneRules | None = None,
+    max_lengths: Mapping[str, int] | None = None,
 ) -> Standardized:
     """Standardize the reader's frame of one input kind (see the package doc for every rule).
 
@@ -163,6 +168,8 @@ def standardize(
     today          the logical today: birth dates after it are invalid
     known_facilities  facility codes of the district; when given, others are `facility_unknown`
     min_age_years  default: the campaign config's `campaign.min_age_years`
+    max_lengths    {column: characters its storage holds}: a longer clean value is refused
+                   (`value_too_long`, or the text/name reasons), never cut or left to fail the load
     """
     spec = load_input_kinds()[kind] if isinstance(kind, str) else kind
     index = frame.index
@@ -179,7 +186,8 @@ def standardize(
             clean[col.name] = _empty_typed(col, index)
             continue
         r = clean_column(
-            col, frame[col.name], today=today, known_facilities=known_facilities, phone_rules=phone_rules
+            col, frame[col.name], today=today, known_facilities=known_facilities, phone_rules=phone_rules,
+            max_length=(max_lengths or {}).get(col.name),
         )
         results[col.name] = r
         clean[col.name] = r.value
@@ -198,7 +206,8 @@ def standardize(
                 district_code=district_code,
                 units=admin_units,
                 required=name_col.required or code_col.required,
-                max_length=name_col.length,
+                max_length=min((b for b in (name_col.length, (max_lengths or {}).get("commune_name"))
+                                if b is not None), default=None),
             )
             results["commune_name"], results["commune_code"] = cr.name, cr.code
             clean["commune_name"], clean["commune_code"] = cr.name.value, cr.code.value
