@@ -221,10 +221,27 @@ FAR = {
     # beyond Excel's last row / column: 8.5 s and 1.2 GB, then 42 s for ZZZZ3
     "past-the-last-row": (far_cell("A5000000"), None, "G5000000"),
     "past-the-last-column": (far_cell("ZZZZ3"), None, "ZZZZ3"),
-    # a dimension claiming the whole sheet: the reader would not follow it, Excel users see it as the used
-    # range (Ctrl+End goes there): refused the same way, and harmless to refuse
-    "dimension": ("", "A1:XFD1048576", "XFD1048576"),
 }
+
+# What Excel writes for formatting alone, which calamine does not lay out (it spans the cells holding
+# something, and ignores <dimension>): ordinary files that must read as the data they hold. A reviewer found
+# each refused as "too large" by a measure that counted them.
+FORMATTED_ONLY = {
+    "dimension-of-the-whole-sheet": ("", "A1:XFD1048576"),
+    "formatted-empty-cell-at-xfd1048576": ('<row r="1048576"><c r="XFD1048576" s="1"/></row>', "A1:XFD1048576"),
+    "custom-height-last-row": ('<row r="1048576" ht="30" customHeight="1"/>', None),
+    "template-bordered-to-row-200000": ("".join(f'<row r="{r}"><c r="A{r}" s="2"/><c r="B{r}" s="2"/></row>'
+                                                for r in range(3, 60_000, 7)) + '<row r="200000"><c r="AD200000" s="2"/></row>',
+                                        "A1:AD200000"),
+}
+
+
+@pytest.mark.parametrize("case", list(FORMATTED_ONLY))
+def test_formatting_far_from_the_data_is_not_a_sheet_too_large(tmp_path, case):
+    extra, dimension = FORMATTED_ONLY[case]
+    path = xlsx_file(tmp_path / f"{case}.xlsx", sheet_xml([HEADER, ROW], extra_rows=extra, dimension=dimension))
+    got = read_capped(path)
+    assert got == {"read": 1}, got
 
 
 @pytest.mark.parametrize("case", list(FAR))

@@ -163,7 +163,6 @@ def _shown(raw: bytes, limit: int = 40) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 _F_ANY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
-_DIMENSION = re.compile(rb"<(?:[\w.-]+:)?dimension(?=[\s/>])(" + _TAG_BODY + rb")>")
 _CELL_REF = re.compile(rb"\$?([A-Za-z]+)\$?(\d+)")
 _FAR = 1 << 40             # a row or column written with more digits or letters than any sheet has
 
@@ -188,16 +187,6 @@ def _row_number(text: bytes) -> int | None:
         return None
     digits = text.lstrip(b"0")
     return int(digits) if len(digits) <= 12 else _FAR
-
-
-def _declared(head: bytes) -> tuple[int, int]:
-    """(rows, columns) of the sheet's `<dimension ref="A1:Y100491"/>`, (0, 0) when absent or unreadable."""
-    m = _DIMENSION.search(head)
-    if m is None:
-        return 0, 0
-    refs = [value for name, value in _attributes(m.group(1)) if name == b"ref"]
-    last = _ref(refs[-1].split(b":")[-1]) if refs else None
-    return last if last is not None else (0, 0)
 
 
 def _digits(a: np.ndarray, at: np.ndarray, width: int = 9) -> tuple[np.ndarray, bool]:
@@ -269,6 +258,9 @@ class _ByteMeasure:
             return False
         if not self._r_only_first(a, n, end, lt_all, cells, rows):
             return False
+        held = self._held(a, n, lt_all, cells)
+        if held is None:
+            return False
         refs = cells + 6
         if len(refs):
             if not ((a[refs] - 65) < 26).all():   # uint8 arithmetic wraps: one comparison per range
@@ -285,16 +277,42 @@ class _ByteMeasure:
             row, plain = _digits(a, refs + 1 + l1 + l2 + l3)
             if not plain:
                 return False
-            self.columns = max(self.columns, int(col.max()))
-            self.rows = max(self.rows, int(row.max()))
+            if held.any():   # calamine's grid spans the cells holding something: an empty styled one is skipped
+                self.columns = max(self.columns, int(col[held].max()))
+                self.rows = max(self.rows, int(row[held].max()))
         if len(rows):
-            row, plain = _digits(a, rows + 8)
+            _row, plain = _digits(a, rows + 8)
             if not plain:
-                return False
-            self.rows = max(self.rows, int(row.max()))
-        self.cells += len(cells)
+                return False   # the tokenizer says which row number is no number
+        self.cells += int(held.sum())
         self.first = False
         return True
+
+    @staticmethod
+    def _held(a: np.ndarray, n: int, lt_all: np.ndarray, cells: np.ndarray) -> np.ndarray | None:
+        """Which cell tags may hold something: all but the self-closed ones (`<c r="Z9" s="3"/>`, a
+        formatted empty cell, which calamine skips). None when a tag's end cannot be found safely with
+        bytes alone (a quote, or a '<', inside it): the tokenizer reads those. A tag running past the
+        buffer counts as holding something."""
+        held = np.ones(len(cells), dtype=bool)
+        if not len(cells):
+            return held
+        gt = np.flatnonzero(a[:n] == 62)
+        k = np.searchsorted(gt, cells)
+        inside = k < len(gt)
+        ends = gt[k[inside]]
+        starts = cells[inside]
+        following = np.searchsorted(lt_all, starts, side="right")
+        next_lt = np.where(following < len(lt_all), lt_all[np.minimum(following, len(lt_all) - 1)], n)
+        if (next_lt < ends).any():
+            return None
+        if len(ends):
+            dq = np.concatenate(([0], np.cumsum(a[:n] == 34)))
+            sq = np.concatenate(([0], np.cumsum(a[:n] == 39)))
+            if ((dq[ends] - dq[starts]) % 2).any() or (sq[ends] - sq[starts]).any():
+                return None
+            held[inside] = a[ends - 1] != 47   # "/>": empty
+        return held
 
     def _r_only_first(self, a: np.ndarray, n: int, end: int, lt_all: np.ndarray, cells: np.ndarray,
                       rows: np.ndarray) -> bool:
@@ -339,7 +357,7 @@ class _Tokenizer:
             if name:
                 rs = [value for attr, value in _attributes(body) if attr == b"r"] if _HAS_R(body) else []
                 if name[-1] == 99:   # c
-                    self._cell(rs)
+                    self._cell(rs, held=not body.endswith(b"/"))
                 else:
                     self._row(rs)
             elif rest:
@@ -356,10 +374,9 @@ class _Tokenizer:
             self.row = max(n for n in numbers if n is not None)
         else:
             self.row += 1
-        self.col = 0
-        self.rows = max(self.rows, self.row)
+        self.col = 0   # a row alone (a custom height) is no part of calamine's grid: only its cells are
 
-    def _cell(self, rs: list[bytes]) -> None:
+    def _cell(self, rs: list[bytes], held: bool = True) -> None:
         if rs:
             where = [_ref(v) for v in rs]
             if None in where:
@@ -371,8 +388,9 @@ class _Tokenizer:
         else:
             self.col += 1
             row = max(self.row, 1)
-        self.cells += 1
-        self.rows, self.columns = max(self.rows, row), max(self.columns, self.col)
+        if held:   # an empty cell (`<c r="Z9" s="3"/>`, formatted) still places the next one, nothing more
+            self.cells += 1
+            self.rows, self.columns = max(self.rows, row), max(self.columns, self.col)
 
 
 def _chunks(stream) -> Iterator[bytes]:
@@ -380,26 +398,25 @@ def _chunks(stream) -> Iterator[bytes]:
 
 
 def xlsx_sheet_extent(z: zipfile.ZipFile, member: str) -> Extent:
-    """The extent of one worksheet part of an xlsx, streaming."""
-    declared: tuple[int, int] | None = None
+    """The extent of one worksheet part of an xlsx, streaming: the grid calamine builds, from the first row
+    and column to the last cell holding something. Neither the `<dimension>` (Excel counts formatted empty
+    cells in it; calamine ignores it), nor rows without cells, nor self-closed empty cells widen it: a
+    template bordered down to row 200,000 or one formatted cell at XFD1048576 reads as the data it holds."""
     fast = _ByteMeasure()
     tail = b""
     with z.open(member) as f:
         for chunk in _chunks(f):
             buf = tail + chunk
-            if declared is None and (b"<sheetData" in buf or b":sheetData" in buf or len(buf) > _CHUNK):
-                declared = _declared(buf)
             end = max(len(buf) - _OVERLAP, 0)
             if not fast.feed(buf, end):
-                return _tokenized(z, member, declared or (0, 0))
+                return _tokenized(z, member)
             tail = buf[end:]
     if tail and not fast.feed(tail, len(tail)):
-        return _tokenized(z, member, declared or (0, 0))
-    rows, cols = declared or (0, 0)
-    return Extent(max(rows, fast.rows), max(cols, fast.columns), fast.cells, fast.formulas)
+        return _tokenized(z, member)
+    return Extent(fast.rows, fast.columns, fast.cells, fast.formulas)
 
 
-def _tokenized(z: zipfile.ZipFile, member: str, declared: tuple[int, int]) -> Extent:
+def _tokenized(z: zipfile.ZipFile, member: str) -> Extent:
     tok = _Tokenizer()
     formulas = False
     carry = b""
@@ -412,7 +429,7 @@ def _tokenized(z: zipfile.ZipFile, member: str, declared: tuple[int, int]) -> Ex
                 raise Unmeasurable(member, vi="một thẻ XML dài quá 1 MB hoặc không bao giờ đóng")
     if carry:   # a tag, comment or section that never ends: the sheet is cut short or is not XML
         raise Unmeasurable(member, vi="trang kết thúc giữa chừng một thẻ XML (tệp bị cắt cụt hoặc hỏng)")
-    return Extent(max(declared[0], tok.rows), max(declared[1], tok.columns), tok.cells, formulas)
+    return Extent(tok.rows, tok.columns, tok.cells, formulas)
 
 
 _SST_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sst(?=[\s/>])(" + _TAG_BODY + rb")>")
