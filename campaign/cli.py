@@ -46,24 +46,6 @@ def _drain_prefect() -> None:
         pass
 
 
-def _warm_up_intake() -> None:
-    """Import the reader, the standardizer and GX (and build GX's context) in a thread while the main one
-    waits for Prefect's API to start: ~2-3 s of a one-file intake that would otherwise come after it."""
-    import threading
-
-    def warm() -> None:
-        try:
-            import campaign.domain.standardize  # noqa: F401
-            import campaign.io.reader  # noqa: F401
-            from expectations.gate import warm_up
-
-            warm_up()
-        except Exception:  # noqa: BLE001 - only a head start: the intake imports the same itself and reports
-            pass
-
-    threading.Thread(target=warm, name="intake-warm-up", daemon=True).start()
-
-
 class CampaignGroup(click.Group):
     """Turns unexpected exceptions into exit 1 with a short message (the traceback with --debug)."""
 
@@ -74,9 +56,12 @@ class CampaignGroup(click.Group):
             raise
         except Exception as exc:  # noqa: BLE001
             from campaign.config import ConfigError
+            from campaign.store.bulk import connection_lost_text
 
             if isinstance(exc, ConfigError):
                 _say(f"configuration error:\n{exc}")
+            elif (lost := connection_lost_text(exc)) is not None:
+                _say(lost)   # not "unexpected": a database restart or a network cut; the person can try again
             else:
                 _say(f"unexpected failure: {type(exc).__name__}: {exc}")
             if ctx.obj and ctx.obj.get("debug"):
@@ -95,6 +80,10 @@ def main(ctx: click.Context, debug: bool) -> None:
     CAMPAIGN_HOME (./var).
     """
     ctx.obj = {"debug": debug}
+    # Every command writes personal data (the database, exports, files): owner-only, whatever the shell's umask.
+    from campaign.files import private_umask
+
+    private_umask()
     # Fail at start on a bad config file, naming file, key and reason.
     from campaign.config import load_campaign, load_input_kinds, load_reasons
 
@@ -162,7 +151,8 @@ def intake(ctx: click.Context, file: Path, district: str, kind: str, facility: s
     from campaign.resources import get_resources
 
     try:
-        district_code, kind = resolve_request(IntakeRequest(file, district, kind, facility), get_resources().campaign)
+        district_code, kind = resolve_request(IntakeRequest(file, district, kind, facility, submitted_by=submitted_by),
+                                             get_resources().campaign)
     except UsageError as exc:
         _say(f"usage error: {exc}")
         ctx.exit(EXIT_USAGE)
@@ -170,7 +160,6 @@ def intake(ctx: click.Context, file: Path, district: str, kind: str, facility: s
     if columns:
         _save_columns(district_code, kind, columns, submitted_by)
     _prepare()
-    _warm_up_intake()
     from flows.intake import intake_flow
 
     outcome = intake_flow(path=str(file.resolve()), district=district_code, kind=kind, facility=facility,
@@ -342,6 +331,7 @@ def deadlines(ctx: click.Context, at: str | None, as_json: bool) -> None:
     messages = summary["escalations_sent"]
     delivered = sum(1 for m in messages if m["delivered_at"])
     _say(f"{len(messages)} escalation messages written so far: {delivered} delivered, "
+         f"{sum(1 for m in messages if m['status'] == 'sending')} being sent, "
          f"{sum(1 for m in messages if m['status'] == 'pending')} waiting for a retry, "
          f"{sum(1 for m in messages if m['status'] == 'failed')} given up")
     if as_json:
@@ -418,11 +408,17 @@ def watch(ctx: click.Context, at: str | None, as_json: bool) -> None:
 def serve(host: str, prefect_port: int, port: int) -> None:
     """Start the Prefect server with its UI, the upload portal and its workers, serve the scheduled
     deployments (the deadline watch every 15 minutes, readiness three times a day, in Asia/Ho_Chi_Minh)
-    and create the automations; Ctrl-C stops them and leaves the schedules active."""
+    and create the automations; Ctrl-C or SIGTERM (a service manager's stop) stops all of them and leaves the
+    schedules active. A port already taken is said (exit 1) before anything starts."""
     _prepare()
+    from campaign.runtime import PortInUse
     from flows.serve import serve as run_serve
 
-    run_serve(host, prefect_port, say=_say, portal_port=port)
+    try:
+        run_serve(host, prefect_port, say=_say, portal_port=port)
+    except PortInUse as exc:
+        _say(str(exc))
+        sys.exit(EXIT_FAILURE)
 
 
 @main.command()
@@ -435,9 +431,18 @@ def portal(host: str, port: int, workers: int | None) -> None:
     the Prefect API in PREFECT_API_URL."""
     _prepare()
     from campaign.portal.server import run
+    from campaign.runtime import PortInUse, Terminated, ensure_ports_free
 
+    try:   # before the workers start: uvicorn binds its port only after the app's start-up
+        ensure_ports_free(host, {"--port (the portal)": port})
+    except PortInUse as exc:
+        _say(str(exc))
+        sys.exit(EXIT_FAILURE)
     _say(f"portal: http://{host}:{port}")
-    run(host, port, workers)
+    import contextlib
+
+    with contextlib.suppress(Terminated):   # SIGTERM, raised again by uvicorn once stopped cleanly: exit 0
+        run(host, port, workers)
 
 
 @main.group()
@@ -1052,6 +1057,11 @@ def export(ctx: click.Context, kind: str, district: str, out: Path, include_inel
     except ExportError as exc:
         _say(f"{'usage error' if exc.exit_code == EXIT_USAGE else 'refused'}: {exc}")
         ctx.exit(exc.exit_code)
+    from campaign import audit as audit_log
+
+    with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        audit_log.record(session, "export", actor=audit_log.cli_actor(), target_type="district",
+                         target_label=result.district, details={"persons": result.persons_written})
     summary = result.to_json()
     _say(f"{result.persons_written} people of {result.district} {result.district_name} written to {result.path}"
          f" ({result.ineligible_excluded} not eligible left out)")
@@ -1060,6 +1070,155 @@ def export(ctx: click.Context, kind: str, district: str, out: Path, include_inel
              "for an up-to-date file")
     if as_json:
         _emit_json(summary)
+
+
+@main.group()
+def data() -> None:
+    """Personal data held by the system: retention and deletion (docs/data-protection.md)."""
+
+
+@data.command("purge")
+@click.option("--district", "-d", default=None, help="The district whose data goes (GSO code or name).")
+@click.option("--before", default=None,
+              help="Only the submissions received before this time (ISO 8601; a date is its midnight, +07:00).")
+@click.option("--expired", is_flag=True,
+              help="Age-based retention: the submissions received more than CAMPAIGN_RETENTION_DAYS days ago.")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted (rows per table, files); change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
+@click.pass_context
+def data_purge(ctx: click.Context, district: str | None, before: str | None, expired: bool, dry_run: bool, yes: bool,
+               as_json: bool) -> None:
+    """Delete for good the personal data of a district (--district), of the submissions received before a
+    time (--before), or past their retention (--expired): rows of every table that holds them and the
+    files written from them, in one transaction. Aggregates without personal data stay (readiness
+    history, reports, escalations). Exit 0 done (or a dry run), 2 usage error, 3 not confirmed, 1 an
+    unexpected failure (then nothing was deleted) or files that could not be deleted after the commit
+    (listed, to remove by hand)."""
+    from campaign import clock
+    from campaign.resources import get_resources
+    from campaign.retention import PurgeError, PurgeScope, expired_before, purge, record_in_audit_log
+
+    res = get_resources()
+    code = _district_or_exit(ctx, district, res.campaign)
+    if before and expired:
+        _say("usage error: --before and --expired are two ways to give the date: give one")
+        ctx.exit(EXIT_USAGE)
+    cutoff = _instant_or_exit(ctx, before, "--before")
+    if expired:
+        if res.settings.retention_days is None:
+            _say("usage error: --expired needs CAMPAIGN_RETENTION_DAYS (how many days submissions are kept)")
+            ctx.exit(EXIT_USAGE)
+        cutoff = expired_before(clock.now(), res.settings.retention_days)
+    try:
+        scope = PurgeScope(district=code, before=clock.to_utc(cutoff) if cutoff is not None else None)
+    except PurgeError as exc:
+        _say(f"usage error: {exc}")
+        ctx.exit(EXIT_USAGE)
+
+    def run(dry: bool) -> Any:
+        return purge(res.engine, res.settings, scope, dry_run=dry, district_codes=res.campaign.district_codes,
+                     record=record_in_audit_log)
+
+    def show(report: Any) -> None:
+        what = (f"huyện {scope.district}" if scope.district else "mọi huyện") + (
+            f", nộp trước {clock.show_time(scope.before)}" if scope.before else "")
+        verb = "sẽ xoá (dry run)" if report.dry_run else "đã xoá"
+        _say(f"{what}: {verb} {len(report.submissions)} lần nộp, {report.total_rows} dòng, {len(report.files)} tệp")
+        for table, n in sorted(report.rows.items()):
+            if n:
+                _say(f"  {table}: {n}")
+        for path in report.files:
+            _say(f"  {path}")
+        if report.master_list_rebuild:   # people linked across districts leave the list whole (retention.py)
+            _say(f"  {report.unlisted} dòng của huyện khác {'sẽ ra' if report.dry_run else 'đã ra'} khỏi danh sách "
+                 "hợp nhất cho tới lần chạy `campaign master-list` tiếp theo")
+
+    if dry_run or not yes:   # what would go, shown before anyone is asked
+        plan = run(dry=True)
+        show(plan)
+        if dry_run or (not plan.total_rows and not plan.files):
+            if as_json:
+                _emit_json(plan.to_json())
+            return
+        try:
+            confirmed = click.confirm("Xoá vĩnh viễn những dữ liệu này? / Delete this data for good?", default=False,
+                                      err=True)
+        except click.exceptions.Abort:
+            confirmed = False
+        if not confirmed:
+            _say("không xoá gì (not confirmed)")
+            ctx.exit(EXIT_REFUSED)
+    done = run(dry=False)
+    show(done)
+    if as_json:
+        _emit_json(done.to_json())
+    if done.left_behind:
+        _say("these files could not be deleted after the commit; remove them by hand:")
+        for path in done.left_behind:
+            _say(f"  {path}")
+        ctx.exit(EXIT_FAILURE)
+
+
+@main.group()
+def audit() -> None:
+    """The audit log: who signed in, uploaded, downloaded, exported, approved or changed what, from where
+    (the portal's page /tinh/nhat-ky shows the same to coordinators)."""
+
+
+@audit.command("show")
+@click.option("--user", "username", default=None, help="Only this account (its user name).")
+@click.option("--district", "-d", default=None, help="Only this district (GSO code or name).")
+@click.option("--action", default=None, help="Only this action (sign_in, access_denied, upload, ...).")
+@click.option("--since", default=None, help="From this time (ISO 8601; a date is its midnight, +07:00).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="Print the events as one JSON object on stdout.")
+@click.pass_context
+def audit_show(ctx: click.Context, username: str | None, district: str | None, action: str | None,
+               since: str | None, limit: int, as_json: bool) -> None:
+    """The newest events first."""
+    from sqlalchemy.orm import Session
+
+    from campaign import audit as audit_log
+    from campaign import clock
+    from campaign.resources import get_resources
+    from campaign.store.models import AUDIT_ACTIONS
+
+    res = get_resources()
+    code = _district_or_exit(ctx, district, res.campaign)
+    if action is not None and action not in AUDIT_ACTIONS:
+        _say(f"usage error: --action {action!r}: one of {', '.join(AUDIT_ACTIONS)}")
+        ctx.exit(EXIT_USAGE)
+    start = _instant_or_exit(ctx, since, "--since")
+    filters = audit_log.Filters(username=username.lower() if username else None, district_code=code, action=action,
+                                since=clock.to_utc(start) if start is not None else None)
+    with Session(res.engine) as session:
+        rows, total = audit_log.events(session, filters, page_size=limit)
+        shown = [audit_log.as_json(e) for e in rows]
+    for e in shown:
+        target = " ".join(str(x) for x in (e["target_type"], e["target_id"], e["target_label"]) if x is not None)
+        _say(f"{e['at']}  {e['action']:<18} {e['outcome']:<8} {e['username'] or '-':<16} "
+             f"{e['district_code'] or '-':<3} {e['client'] or '-':<15} {target}")
+    _say(f"{len(shown)} of {total} event(s)")
+    if as_json:
+        _emit_json({"total": total, "events": shown})
+
+
+@audit.command("purge")
+@click.option("--days", default=None, type=click.IntRange(1, None),
+              help="Keep this many days (default CAMPAIGN_AUDIT_RETENTION_DAYS).")
+def audit_purge(days: int | None) -> None:
+    """Delete the events older than the retention (real clock); the purge itself is recorded."""
+    from sqlalchemy.orm import Session
+
+    from campaign import audit as audit_log
+    from campaign.resources import get_resources
+
+    res = get_resources()
+    retention = days if days is not None else res.settings.audit_retention_days
+    with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        deleted = audit_log.purge(session, retention_days=retention)
+    _say(f"{deleted} event(s) older than {retention} days deleted")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -232,11 +232,23 @@ def _portal_lines(portal: dict[str, Any] | None) -> list[str]:
     if not portal:
         return []
     lines = [f"Portal: {portal['accounts_created']} account(s) created (a coordinator `dieuphoi` and `huyen<code>` per "
-             f"district; passwords in {portal['accounts_file']}); start it with `campaign serve`."]
+             f"district; passwords in {portal['accounts_file']}, a demo secret: plain text, owner-only 0600, "
+             f"delete it when done); start it with `campaign serve`."]
     up = portal.get("upload")
     if up:
         lines.append(f"  {up['district']} uploaded its {up['kind']} file through the portal: {up.get('status', up.get('error'))}, "
                      f"feedback page {up.get('page', '-')} after {up.get('seconds', '-')} s.")
+        if up.get("tampering"):
+            t = up["tampering"]
+            lines.append(f"  it then asked for another district's submission ({t['page']}): HTTP {t['status']}, "
+                         "recorded as access_denied.")
+        if up.get("hostile_file"):
+            h = up["hostile_file"]
+            lines.append(f"  then a {h['bytes']:,}-byte workbook with one stray cell at XFD1048576 ({h['file']}): {h['status']}, "
+                         f"measured before any grid was built: «{h['message'][:160]}»")
+        if up.get("audit"):
+            lines.append("  audit log of that clerk: " + ", ".join(f"{a} {n}" for a, n in sorted(up["audit"].items()))
+                         + " (all of it: `campaign audit show`, or the page /tinh/nhat-ky).")
     return lines
 
 

@@ -70,6 +70,14 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
     assert sum(states["district_preparation"].values()) == 17 and states["doh_central_report"] == {"due": 1}
     assert summary["not_yet_uploaded"], "some districts upload after 28/7 08:00 in the planned schedule"
     assert summary["never_uploaded"], "one district never sends one kind"
+    # issue 18: through the portal, a clerk asking for another district's submission is refused and on record
+    up = summary["portal"]["upload"]
+    assert up["page_ok"] and up["tampering"]["status"] == 404
+    assert up["audit"]["access_denied"] == 1 and up["audit"]["upload"] == 2 and up["audit"]["sign_in"] == 1
+    # the stray cell at XFD1048576 (issue 18): refused from the file's own measure, in Vietnamese
+    hostile = up["hostile_file"]
+    assert hostile["status"] == "rejected" and hostile["bytes"] < 20_000, hostile
+    assert "XFD1048576" in hostile["message"] and "trang" in hostile["message"], hostile
     assert set(summary["outputs"]) >= {"database", "inputs", "manifest", "stored_originals", "prefect_home",
                                        "master_list_csv"}
     # the master list linked the target lists; its quality is measured against the generator's truth

@@ -12,20 +12,25 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign import accounts, jobs
+from campaign.audit import Actor
 from campaign.readiness import district_names
 from campaign.resources import Resources
-from campaign.store.models import PortalUser
+from campaign.store.models import AuditEvent, PortalUser, Submission
 
 COORDINATOR = "dieuphoi"
+# The first line of the accounts file, and what the demo says of it: these are passwords in plain text.
+DEMO_SECRET_NOTE = ("# DEMO SECRET - demo accounts' passwords in plain text, for this demo only: never use them for "
+                    "real accounts; readable by its owner only (mode 0600); delete it when done")
 
 
 def ensure_accounts(res: Resources, out: Path) -> dict[str, str]:
     """A coordinator and one account per district (`huyen<code>`), with generated passwords written once
-    to `out` (a CSV under var/, never in the repository). Existing accounts are left as they are."""
+    to `out` (a CSV under var/, never in the repository; mode 0600, its first line says it is a demo
+    secret). Existing accounts are left as they are."""
     names = district_names(res.campaign.district_codes)
     wanted = [(COORDINATOR, accounts.COORDINATOR, None, "Điều phối viên Sở Y tế")]
     wanted += [(f"huyen{c}", accounts.DISTRICT, c, f"TTYT {names.get(c, c)}") for c in res.campaign.district_codes]
@@ -40,14 +45,22 @@ def ensure_accounts(res: Resources, out: Path) -> dict[str, str]:
                               display_name=display, by="demo")
             created[username] = password
     if created:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        new_file = not out.exists()
-        with out.open("a", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            if new_file:
-                writer.writerow(["username", "password"])
-            writer.writerows(created.items())
+        write_demo_secrets(out, created)
     return created
+
+
+def write_demo_secrets(out: Path, passwords: dict[str, str]) -> None:
+    """Append username,password lines to `out`, created owner-only (0600) with the demo-secret note and a
+    header; an older file made with wider permissions is narrowed first."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # created 0600 atomically (never readable by others, not even for a moment); the umask only narrows
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", newline="", encoding="utf-8") as fh:
+        os.fchmod(fd, 0o600)
+        if fh.tell() == 0:
+            fh.write(DEMO_SECRET_NOTE + "\n")
+            csv.writer(fh).writerow(["username", "password"])
+        csv.writer(fh).writerows(passwords.items())
 
 
 def upload_through_portal(res: Resources, *, district: str, kind: str, path: Path, facility: str | None,
@@ -78,7 +91,7 @@ def _upload(res: Resources, *, district: str, kind: str, path: Path, facility: s
     if password is None:   # the account existed before this demo run: give it a fresh password
         password = accounts.generate_password()
         with Session(res.engine) as s, s.begin():
-            accounts.reset_password(s, username, password)
+            accounts.reset_password(s, username, password, actor=Actor(username="demo", role="system"))
     app = create_app(res)
     started = time.perf_counter()
     with TestClient(app, base_url="http://portal.demo") as client:
@@ -95,10 +108,49 @@ def _upload(res: Resources, *, district: str, kind: str, path: Path, facility: s
         outcome, flow_run_id, links = RUNNERS[job.action](job, username)
         jobs.finish(res.engine, job.id, outcome=outcome, flow_run_id=flow_run_id, **links)
         feedback = client.get(f"/nop/{links['submission_id']}")
+        # what a curious clerk tries: another district's submission by its id in the address
+        with Session(res.engine) as s:
+            other = s.scalar(select(Submission.id).where(Submission.district_code != district)
+                             .order_by(Submission.id).limit(1))
+        tampered = client.get(f"/nop/{other}") if other is not None else None
+        # a bad day's file: a few KB whose sheet reaches the last cell of Excel (something typed in XFD1048576);
+        # measured from the file itself and refused in Vietnamese, never built as a 17-billion-cell grid
+        hostile = _far_reaching_workbook(res.settings.home / "demo" / "o-cuoi-trang-tinh.xlsx", kind)
+        with hostile.open("rb") as fh:
+            client.post(f"/huyen/{district}/tai-len", follow_redirects=False,
+                        data={"csrf_token": _csrf(home.text), "kind": kind, "facility": facility or ""},
+                        files={"file": (hostile.name, fh, "application/octet-stream")})
+        bad_job = jobs.claim_next(res.engine, "demo")
+        bad, bad_run, bad_links = RUNNERS[bad_job.action](bad_job, username)
+        jobs.finish(res.engine, bad_job.id, outcome=bad, flow_run_id=bad_run, **bad_links)
+    with Session(res.engine) as s:   # what the audit log holds of this walk (the clerk's own events)
+        logged = dict(s.execute(select(AuditEvent.action, func.count()).where(AuditEvent.username == username)
+                                .group_by(AuditEvent.action)).all())
     return {"district": district, "kind": kind, "file": path.name, "status": outcome["status"],
             "submission_id": links["submission_id"], "page": f"/nop/{links['submission_id']}",
             "page_ok": feedback.status_code == 200, "seconds": round(time.perf_counter() - started, 2),
-            "flow_run_id": flow_run_id}
+            "flow_run_id": flow_run_id,
+            "tampering": {"page": f"/nop/{other}", "status": tampered.status_code} if tampered is not None else None,
+            "hostile_file": {"file": hostile.name, "bytes": hostile.stat().st_size, "status": bad["status"],
+                             "message": bad.get("message") or ""},
+            "audit": logged}
+
+
+def _far_reaching_workbook(out: Path, kind: str) -> Path:
+    """The kind's template headings in row 1 and one stray cell at XFD1048576, written by openpyxl as any
+    spreadsheet program writes it (sparse: a few KB)."""
+    from openpyxl import Workbook
+
+    from campaign.config import load_input_kinds
+
+    spec = load_input_kinds()[kind]
+    wb = Workbook()
+    ws = wb.active
+    ws.append([c.template_header for c in spec.columns])
+    ws["XFD1048576"] = "x"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(out)
+    return out
 
 
 def _csrf(html: str) -> str:
