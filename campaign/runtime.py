@@ -10,9 +10,10 @@ Nothing a command starts outlives it (docs/reliability.md): SIGTERM ends a comma
 reaper process terminates the command's children if it is killed outright (SIGKILL, the OOM killer).
 Flow runs send a heartbeat every HEARTBEAT_SECONDS: a run whose process died is marked Crashed by the
 automation of flows/automations.yaml (under `campaign serve`). The reaper marks them itself first: every
-flow of the campaign notes its run (`note_flow_run`, an on_running hook) in a file the reaper reads once
-the command is gone, and the runs still Running there are set Crashed through the same API, before the
-command's ephemeral API server is stopped (which has no automations: its runs stayed Running forever).
+flow of the campaign notes its run (`flows.hooks.note_flow_run`, an on_running hook, through
+`note_run_for_reaper`) in a file the reaper reads once the command is gone, and the runs still Running
+there are set Crashed through the same API, before the command's ephemeral API server is stopped (which
+has no automations: its runs stayed Running forever).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def stop_on_sigterm() -> None:
 # Run with `python -I -S`: no site, no imports but the interpreter's own. It lists the children of the
 # command (argv[1]) every second; once the command is gone (this process is re-parented), it sets Crashed
 # the command's flow runs still Running (argv[2]: lines "<API URL> <flow run id>", written by
-# `note_flow_run`; argv[3]: the state message) while the command's API server still answers, then
+# `note_run_for_reaper`; argv[3]: the state message) while the command's API server still answers, then
 # terminates the children still alive (checked by their start time: a pid can be reused), then kills what
 # ignored it.
 _REAPER = r"""
@@ -187,18 +188,11 @@ def reap_children_when_killed(runs_file: Path) -> None:
                                close_fds=True)
 
 
-def note_flow_run(_flow: object, flow_run: object, _state: object) -> None:
-    """A flow's on_running hook: note the run and the API it reports to, for this process's reaper."""
+def note_run_for_reaper(api_url: str, flow_run_id: str) -> None:
+    """Note a flow run and the API it reports to, for this process's reaper (flows/hooks.py calls this as
+    every flow starts running). Without a reaper (not Linux, or not configured) nothing is noted: the
+    no-heartbeat automation is then the only line."""
     if _runs_file is None:
-        return   # no reaper (not Linux, or not configured): the no-heartbeat automation is the only line
-    from prefect.client.orchestration import get_client
-
-    try:
-        with get_client(sync_client=True) as client:
-            api = str(client.api_url)
-        with open(_runs_file, "a", encoding="utf-8") as f:
-            f.write(f"{api} {flow_run.id}\n")   # type: ignore[attr-defined]
-    except Exception as exc:  # noqa: BLE001 - a note for the reaper must never fail the run
-        import logging
-
-        logging.getLogger("campaign.runtime").warning("could not note flow run for the reaper: %s", exc)
+        return
+    with open(_runs_file, "a", encoding="utf-8") as f:
+        f.write(f"{api_url} {flow_run_id}\n")

@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from campaign.io.notify import Notifier
 from campaign.resources import get_resources
-from campaign.runtime import note_flow_run
+from flows.hooks import note_flow_run
 
 
 @task(name="send-alert", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[30, 120, 600])

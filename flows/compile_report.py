@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect import flow
 
-from campaign.runtime import note_flow_run
+from flows.hooks import note_flow_run
 from tasks.report import compile_reports, publish_report_artifacts, submit_report
 
 ALL_LEVELS = ["facility", "district", "province"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow
 
-from campaign.runtime import note_flow_run
+from flows.hooks import note_flow_run
 from tasks.deadlines import deliver_outbox, escalate_due, publish_deadline_board
 
 

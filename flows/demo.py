@@ -14,9 +14,9 @@ from prefect.artifacts import create_markdown_artifact
 from campaign import clock
 from campaign.demo import planned_uploads, summarize
 from campaign.resources import get_resources
-from campaign.runtime import note_flow_run
 from flows.compile_report import compile_report_flow
 from flows.deadline_watch import deadline_watch_flow
+from flows.hooks import note_flow_run
 from flows.master_list import master_list_flow
 from flows.plan_sessions import plan_sessions_flow
 from flows.readiness import readiness_flow

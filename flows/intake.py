@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow
 
-from campaign.runtime import note_flow_run
+from flows.hooks import note_flow_run
 from tasks.intake import emit_submission_event, intake_submission, publish_intake_artifact
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow
 
-from campaign.runtime import note_flow_run
+from flows.hooks import note_flow_run
 from tasks.master_list import build_master_list, publish_master_list_artifacts
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow
 
 from campaign.planning.run import default_start
-from campaign.runtime import note_flow_run
+from flows.hooks import note_flow_run
 from tasks.plan import make_plan, publish_plan_artifacts, write_invitation_lists
 
 

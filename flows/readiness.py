@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow
 
-from campaign.runtime import note_flow_run
+from flows.hooks import note_flow_run
 from tasks.readiness import assess_readiness, publish_readiness_artifacts
 
 
