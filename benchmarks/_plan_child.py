@@ -151,8 +151,8 @@ def baseline(db: Path) -> dict[str, Any]:
     from sqlalchemy import Column, Integer, MetaData, String, Table, select
     from sqlalchemy.orm import Session
 
-    from campaign.master_list import frame_of
     from campaign.store.bulk import insert_frame
+    from campaign.store.current import frame_of
     from campaign.store.models import MasterPerson
 
     engine = _engine(db)

@@ -29,6 +29,7 @@ from campaign.domain.admin_units import get_admin_units
 from campaign.files import StoredOriginal, store_original
 from campaign.settings import Settings
 from campaign.store.bulk import insert_frame
+from campaign.store.current import current_submission_records
 from campaign.store.db import write_lock
 from campaign.store.models import (
     KIND_TABLES,
@@ -212,17 +213,9 @@ def find_duplicate(session: Session, district: str, kind: str, facility: str | N
     ).first()
 
 
-def current_submissions(session: Session, district: str, kind: str, facility: str | None = None) -> list[Submission]:
-    stmt = select(Submission).where(Submission.district_code == district, Submission.kind == kind,
-                                    Submission.status == ACCEPTED, Submission.is_current.is_(True))
-    if facility is not None:
-        stmt = stmt.where(Submission.facility_code == facility)
-    return list(session.scalars(stmt.order_by(Submission.id)))
-
-
 def known_facility_codes(session: Session, district: str) -> set[str] | None:
     """Facility codes of the district's current `facilities` submission; None when it has none yet."""
-    subs = current_submissions(session, district, "facilities")
+    subs = current_submission_records(session, district, "facilities")
     if not subs:
         return None
     table = KIND_TABLES["facilities"]
@@ -253,7 +246,7 @@ def _inputs_state(session: Session, district: str, kind: str) -> tuple[int | Non
 def _existing_event_keys(session: Session, district: str, kind: str, key: list[str],
                          exclude: int | None = None) -> pd.DataFrame:
     table = KIND_TABLES[kind]
-    subs = [s.id for s in current_submissions(session, district, kind) if s.id != exclude]
+    subs = [s.id for s in current_submission_records(session, district, kind) if s.id != exclude]
     if not subs:
         return pd.DataFrame(columns=key)
     rows = session.execute(select(*[table.c[k] for k in key]).where(table.c.submission_id.in_(subs))).all()

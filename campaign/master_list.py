@@ -32,6 +32,7 @@ from campaign.dedupe.eligibility import PriorityRules, people
 from campaign.dedupe.records import DOB_DOUBTS, ID_DOUBTS, INSURANCE_DOUBTS, RECORD_COLUMNS, build_records
 from campaign.domain.text import fold_series
 from campaign.intake import Stopwatch
+from campaign.store.current import current_submission_ids, current_submissions, frame_of
 from campaign.store.models import (
     KIND_TABLES,
     LinkageModel,
@@ -42,7 +43,6 @@ from campaign.store.models import (
     ReviewDecision,
     ReviewPair,
     RowIssue,
-    Submission,
 )
 
 KIND = "target_list"
@@ -80,42 +80,12 @@ class MasterListResult:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def frame_of(session: Session, statement: Any, columns: list[str]) -> pd.DataFrame:
-    """A query's rows as a DataFrame built column by column, through the driver without SQLAlchemy's
-    per-value result processing: handing pandas a million Row objects cost ~20 s (it probes each row),
-    converting three date columns value by value ~3 s more. Dates arrive as the driver gives them
-    (ISO text on SQLite, dates on PostgreSQL); the readers parse them vectorised."""
-    conn = session.connection()
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params if conn.dialect.paramstyle in ("named", "pyformat") \
-        else tuple(compiled.params[k] for k in compiled.positiontup or [])
-    cursor = conn.connection.cursor()   # the DB-API cursor of this transaction: plain tuples
-    try:
-        cursor.execute(str(compiled), params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    if not rows:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    return pd.DataFrame(dict(zip(columns, (np.array(col, dtype=object) for col in zip(*rows, strict=True)),
-                                 strict=True)))
-
-
-def current_submissions(session: Session, kind: str = KIND) -> pd.DataFrame:
-    subs = session.execute(
-        select(Submission.id, Submission.district_code, Submission.version, Submission.received_at)
-        .where(Submission.kind == kind, Submission.status == "accepted", Submission.is_current.is_(True))
-        .order_by(Submission.id)
-    ).all()
-    return pd.DataFrame(subs, columns=["submission_id", "district", "version", "received_at"])
-
-
 def load_rows(session: Session, only: list[int] | None = None
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The current target-list submissions, their loaded rows (with `received_at`; of the submissions
     `only` when given), the warnings intake found on them that matter for linkage, and the current
     vaccination records."""
-    subs = current_submissions(session)
+    subs = current_submissions(session, KIND)
     ids = subs["submission_id"].tolist() if only is None else list(only)
     table = KIND_TABLES[KIND]
     if ids:
@@ -129,9 +99,7 @@ def load_rows(session: Session, only: list[int] | None = None
         rows = pd.DataFrame(columns=ROW_COLUMNS)
         doubts = pd.DataFrame(columns=["submission_id", "row_number", "code"])
     rows["received_at"] = rows["submission_id"].map(subs.set_index("submission_id")["received_at"])
-    vsubs = session.execute(select(Submission.id).where(Submission.kind == "vaccinations",
-                                                        Submission.status == "accepted",
-                                                        Submission.is_current.is_(True))).scalars().all()
+    vsubs = current_submission_ids(session, "vaccinations")
     vt = KIND_TABLES["vaccinations"]
     vcols = ["district", "full_name", "birth_date", "id_number", "session_date", "screening_result", "vaccinated",
              "dose_number", "product"]
@@ -200,7 +168,7 @@ def current_records(session: Session, cache_dir: Path | None = None, cache_key: 
     vaccination records. With `cache_dir`, only submissions not prepared before are read and prepared
     (a rebuild after one district's upload reads one district). Also how many submissions were reused.
     `cache_key`: the cache's key (default: `campaign.files.cache_key` of the settings)."""
-    subs = current_submissions(session)
+    subs = current_submissions(session, KIND)
     ids = [int(i) for i in subs["submission_id"]]
     if cache_dir is not None and cache_key is None:
         from campaign.files import cache_key as settings_cache_key

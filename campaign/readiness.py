@@ -55,7 +55,8 @@ from sqlalchemy.orm import Session
 from campaign import clock
 from campaign.config import CampaignConfig
 from campaign.domain.text import fold_series
-from campaign.store.models import KIND_TABLES, Submission
+from campaign.store.current import current_submissions, latest_per_facility
+from campaign.store.models import KIND_TABLES
 
 READY, WARNINGS, NOT_READY, UNKNOWN = "ready", "ready_with_warnings", "not_ready", "unknown"
 STATUSES = (READY, WARNINGS, UNKNOWN, NOT_READY)   # from best to worst
@@ -201,15 +202,7 @@ class Assessment:
 
 def load_inputs(session: Session, districts: Iterable[str]) -> ReadinessInputs:
     districts = list(districts)
-    subs = session.execute(
-        select(Submission.id, Submission.district_code, Submission.kind, Submission.facility_code,
-               Submission.version, Submission.received_at)
-        .where(Submission.kind.in_(KINDS), Submission.status == "accepted", Submission.is_current.is_(True),
-               Submission.district_code.in_(districts))
-        .order_by(Submission.id)
-    ).all()
-    submissions = pd.DataFrame(subs, columns=["submission_id", "district", "kind", "facility_scope", "version",
-                                              "received_at"])
+    submissions = current_submissions(session, KINDS, districts).rename(columns={"facility": "facility_scope"})
     frames: dict[str, pd.DataFrame] = {}
     for kind in KINDS:
         table = KIND_TABLES[kind]
@@ -235,18 +228,6 @@ def _gap(rows: list[dict[str, Any]], district: str, facility: str | None, dimens
          severity: str, owner: str, detail: str) -> None:
     rows.append({"district": district, "facility": facility, "dimension": dimension, "item": item,
                  "missing": int(missing), "severity": severity, "owner": owner, "detail": detail})
-
-
-def latest_per_facility(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the most recently received current submission covering each facility (a facility's own
-    upload after the district's file wins for that facility, and the other way round)."""
-    if frame.empty:
-        return frame
-    latest = frame.groupby(["district", "facility_code"])["received_at"].transform("max")
-    newest = frame["received_at"] == latest
-    last_sub = frame[newest].groupby(["district", "facility_code"])["submission_id"].transform("max")
-    keep = frame[newest].index[frame.loc[newest, "submission_id"] == last_sub]
-    return frame.loc[keep]
 
 
 def _by_facility(frame: pd.DataFrame) -> Callable[[str, str], pd.DataFrame]:

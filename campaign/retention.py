@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from campaign.clock import local
 from campaign.settings import Settings
+from campaign.store.current import in_force
 from campaign.store.db import write_lock
 from campaign.store.models import (
     KIND_TABLES,
@@ -275,8 +276,8 @@ def _delete_rows(session: Session, settings: Settings, scope: PurgeScope, report
         # a key the district's current list still gives stays: its people keep their ids (a corrected list
         # repeats most rows of the one it replaced; a key holds its district, so no other list shares it)
         in_use = session.execute(select(Submission.id).where(
-            Submission.kind == "target_list", Submission.status == "accepted", Submission.is_current.is_(True),
-            Submission.district_code.in_(sorted({r.district_code for r in lists})), Submission.id.not_in(ids))).scalars()
+            *in_force(kinds="target_list", districts=sorted({r.district_code for r in lists})),
+            Submission.id.not_in(ids))).scalars()
         keys -= _record_keys(session, list(in_use))
     listed = bool(ids) and session.execute(
         select(MasterRecord.id).where(MasterRecord.submission_id.in_(ids)).limit(1)).first() is not None
@@ -403,7 +404,8 @@ def _record_keys(session: Session, target_ids: list[int]) -> set[str]:
     if not target_ids:
         return set()
     from campaign.dedupe.records import build_records
-    from campaign.master_list import ROW_COLUMNS, frame_of
+    from campaign.master_list import ROW_COLUMNS
+    from campaign.store.current import frame_of
 
     table = KIND_TABLES["target_list"]
     keys: set[str] = set()

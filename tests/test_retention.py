@@ -30,6 +30,7 @@ from campaign.intake import IntakeRequest, run_intake
 from campaign.io.invitations import file_name
 from campaign.retention import KEPT_TABLES, PURGED_TABLES, TEAMS_CLEARED, PurgeError, PurgeScope, purge
 from campaign.settings import Settings
+from campaign.store.current import frame_of
 from campaign.store.models import (
     KIND_TABLES,
     AuditEvent,
@@ -171,7 +172,7 @@ def district_view(engine, district: str) -> dict[str, Any]:
         ids = {r.id for r in subs}
         other = set(s.execute(sa.select(Submission.checksum).where(Submission.district_code != district)).scalars())
         table = KIND_TABLES["target_list"]
-        rows = ml.frame_of(s, sa.select(*(table.c[c] for c in ml.ROW_COLUMNS)).where(table.c.submission_id.in_(ids)),
+        rows = frame_of(s, sa.select(*(table.c[c] for c in ml.ROW_COLUMNS)).where(table.c.submission_id.in_(ids)),
                            ml.ROW_COLUMNS)
         records = build_records(rows)
         persons = set(s.execute(sa.select(MasterPerson.person_id).where(MasterPerson.district == district)).scalars())

@@ -68,7 +68,8 @@ from campaign.domain.admin_units import AdminUnits, get_admin_units
 from campaign.domain.standardize.phones import load_phone_rules
 from campaign.feedback import starts_formula
 from campaign.io.xlsx import write_atomically
-from campaign.store.models import KIND_TABLES, MasterListRun, MasterPerson, Submission
+from campaign.store.current import current_submission_ids
+from campaign.store.models import KIND_TABLES, MasterListRun, MasterPerson
 
 __all__ = [
     "COLUMNS",
@@ -391,9 +392,7 @@ def _resolve_district(district: str, campaign: CampaignConfig, units: AdminUnits
 
 def _changed_submissions(session: Session, run: MasterListRun) -> list[int]:
     """Target-list submissions current now but not read by the run, and read by it but no longer current."""
-    current = set(session.execute(
-        select(Submission.id).where(Submission.kind == KIND, Submission.status == "accepted",
-                                    Submission.is_current.is_(True))).scalars())
+    current = set(current_submission_ids(session, KIND))
     used = {int(i) for i in (run.inputs or [])}
     return sorted(current ^ used)
 

@@ -29,9 +29,8 @@ from sqlalchemy.orm import Session
 
 from campaign import readiness
 from campaign.config import CampaignConfig, load_input_kinds
-from campaign.master_list import frame_of
 from campaign.planning import core
-from campaign.store.current import current_rows
+from campaign.store.current import current_rows, frame_of
 from campaign.store.models import (
     KIND_TABLES,
     MasterListRun,

@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 
 from campaign import clock, readiness
 from campaign.config import CampaignConfig, load_input_kinds
-from campaign.master_list import frame_of
 from campaign.reports.model import Chart, Report, Section, Table
-from campaign.store.current import current_rows
+from campaign.store.current import current_rows, current_submissions, frame_of
 from campaign.store.models import (
     MasterPerson,
     PlanInvitation,
@@ -29,7 +28,6 @@ from campaign.store.models import (
     PlanSession,
     PlanUnplanned,
     ReportRecord,
-    Submission,
 )
 
 LEVELS = ("facility", "district", "province")
@@ -117,13 +115,7 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
                            per_facility=False)
     backfill, _ = current_rows(session, "backfill", ["facility_code", "product", "dose_number"], districts,
                                per_facility=False)
-    subs = session.execute(
-        select(Submission.id, Submission.district_code, Submission.kind, Submission.facility_code, Submission.version,
-               Submission.received_at)
-        .where(Submission.status == "accepted", Submission.is_current.is_(True))
-        .order_by(Submission.district_code, Submission.kind, Submission.id)).all()
-    submissions = pd.DataFrame(subs, columns=["submission_id", "district", "kind", "facility", "version",
-                                              "received_at"])
+    submissions = current_submissions(session).sort_values(["district", "kind", "submission_id"], ignore_index=True)
     return ReportData(as_of=as_of, campaign=campaign, names=readiness.district_names(districts),
                       district_reports=_district_reports(session),
                       assessment=assessment, facilities=fac, stock=stock, persons=persons, plan=plan,

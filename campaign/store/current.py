@@ -1,13 +1,92 @@
-"""The rows in force: those of the current accepted submissions of a kind, per facility the latest."""
+"""The rows in force, for every reader: the current accepted submissions of a kind and their rows, per
+facility the latest. One home for "which rows count", so readiness, the master list, the plan, the
+reports, the export and intake cannot disagree on it. The store imports nothing above itself."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from campaign.master_list import current_submissions, frame_of
-from campaign.store.models import KIND_TABLES
+from campaign.store.models import KIND_TABLES, Submission
+
+ACCEPTED = "accepted"
+SUBMISSION_COLUMNS = ["submission_id", "district", "kind", "facility", "version", "received_at"]
+
+
+def frame_of(session: Session, statement: Any, columns: list[str]) -> pd.DataFrame:
+    """A query's rows as a DataFrame built column by column, through the driver without SQLAlchemy's
+    per-value result processing: handing pandas a million Row objects cost ~20 s (it probes each row),
+    converting three date columns value by value ~3 s more. Dates arrive as the driver gives them
+    (ISO text on SQLite, dates on PostgreSQL); the readers parse them vectorised."""
+    conn = session.connection()
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params if conn.dialect.paramstyle in ("named", "pyformat") \
+        else tuple(compiled.params[k] for k in compiled.positiontup or [])
+    cursor = conn.connection.cursor()   # the DB-API cursor of this transaction: plain tuples
+    try:
+        cursor.execute(str(compiled), params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.DataFrame(dict(zip(columns, (np.array(col, dtype=object) for col in zip(*rows, strict=True)),
+                                 strict=True)))
+
+
+def in_force(*, kinds: str | Iterable[str] | None = None, districts: Iterable[str] | None = None
+             ) -> list[ColumnElement[bool]]:
+    """The conditions of a submission in force: accepted and current (not superseded, not withdrawn),
+    of `kinds` and `districts` when given."""
+    where: list[ColumnElement[bool]] = [Submission.status == ACCEPTED, Submission.is_current.is_(True)]
+    if kinds is not None:
+        where.append(Submission.kind == kinds if isinstance(kinds, str) else Submission.kind.in_(list(kinds)))
+    if districts is not None:
+        where.append(Submission.district_code.in_(list(districts)))
+    return where
+
+
+def current_submissions(session: Session, kinds: str | Iterable[str] | None = None,
+                        districts: Iterable[str] | None = None) -> pd.DataFrame:
+    """The submissions in force (`SUBMISSION_COLUMNS`; `facility` is the facility a submission covers
+    alone, None for a district's file), ordered by id."""
+    subs = session.execute(
+        select(Submission.id, Submission.district_code, Submission.kind, Submission.facility_code,
+               Submission.version, Submission.received_at)
+        .where(*in_force(kinds=kinds, districts=districts)).order_by(Submission.id)
+    ).all()
+    return pd.DataFrame(subs, columns=SUBMISSION_COLUMNS)
+
+
+def current_submission_ids(session: Session, kind: str, districts: Iterable[str] | None = None) -> list[int]:
+    return list(session.scalars(select(Submission.id).where(*in_force(kinds=kind, districts=districts))
+                                .order_by(Submission.id)))
+
+
+def current_submission_records(session: Session, district: str, kind: str,
+                               facility: str | None = None) -> list[Submission]:
+    """The submissions in force of one district and kind as ORM objects (to update them)."""
+    stmt = select(Submission).where(*in_force(kinds=kind, districts=[district]))
+    if facility is not None:
+        stmt = stmt.where(Submission.facility_code == facility)
+    return list(session.scalars(stmt.order_by(Submission.id)))
+
+
+def latest_per_facility(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the most recently received current submission covering each facility (a facility's own
+    upload after the district's file wins for that facility, and the other way round)."""
+    if frame.empty:
+        return frame
+    latest = frame.groupby(["district", "facility_code"])["received_at"].transform("max")
+    newest = frame["received_at"] == latest
+    last_sub = frame[newest].groupby(["district", "facility_code"])["submission_id"].transform("max")
+    keep = frame[newest].index[frame.loc[newest, "submission_id"] == last_sub]
+    return frame.loc[keep]
 
 
 def current_rows(session: Session, kind: str, columns: list[str], districts: list[str], *,
@@ -16,10 +95,7 @@ def current_rows(session: Session, kind: str, columns: list[str], districts: lis
     `kind` in `districts`; with `per_facility`, only the most recently received submission covering each
     facility (a facility's own upload after the district's file wins for that facility). Also the ids of
     the submissions read."""
-    from campaign.readiness import latest_per_facility
-
-    subs = current_submissions(session, kind)
-    subs = subs[subs["district"].isin(districts)]
+    subs = current_submissions(session, kind, districts)
     ids = subs["submission_id"].tolist()
     table = KIND_TABLES[kind]
     cols = list(dict.fromkeys(["district", "submission_id", *(["facility_code"] if per_facility else []), *columns]))
