@@ -164,7 +164,8 @@ def load(path: Path) -> dict[str, Any]:
 
     res = get_resources()
     std = standardize(_read(path).frame, KIND, district_code=DISTRICT, today=dt.date(2021, 7, 28),
-                      campaign_date=res.campaign.campaign.campaign_date, known_facilities=None)
+                      campaign_date=res.campaign.campaign.campaign_date, known_facilities=None,
+                      min_age_years=res.campaign.campaign.min_age_years)
     rows = std.clean.copy()
     rows.insert(0, "row_number", range(2, len(rows) + 2))
     rows.insert(0, "district", DISTRICT)

@@ -304,7 +304,7 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
         raise too_long
     with watch.stage("standardize"):
         std = standardize(read.frame, kind, district_code=district, campaign_date=campaign.campaign.campaign_date,
-                          today=today, known_facilities=known_facilities, max_lengths=value_limits(kind))
+                          min_age_years=campaign.campaign.min_age_years, today=today, known_facilities=known_facilities, max_lengths=value_limits(kind))
     issues = std.issues
     # A formula the file holds no value for is not a missing value: the clerk sees one in Excel.
     formula_rows = pd.Series(False, index=std.quarantined.index)

@@ -506,16 +506,9 @@ def _without_rules_on(vd: Any, columns: set[str]) -> Iterator[None]:
         suite.save()
 
 
-def _default_campaign_date() -> dt.date:
-    from campaign.config import load_campaign
-    from campaign.settings import get_settings
-
-    return load_campaign(get_settings().config).campaign.campaign_date
-
-
 def run_gate(std: Standardized, kind: str, *, max_rejected_share: float, data_docs_dir: Path | None,
              submission_label: str, repeats: pd.Series | np.ndarray | None = None,
-             campaign_date: dt.date | None = None, suites_dir: Path = SUITES_DIR) -> GateResult:
+             campaign_date: dt.date, suites_dir: Path = SUITES_DIR) -> GateResult:
     """Validate a standardized submission with its kind's suite and decide.
 
     std                 `campaign.domain.standardize.standardize(...)` of the submission
@@ -525,13 +518,12 @@ def run_gate(std: Standardized, kind: str, *, max_rejected_share: float, data_do
     submission_label    names the validation run (and the page path): no personal data, e.g. "submission-42"
     repeats             event kinds: per row, True when the row was received in an earlier submission
                         (not counted in the share of rejected rows, not checked for duplicates)
-    campaign_date       the latest acceptable birth date (default: the campaign config's campaign_date)
+    campaign_date       the latest acceptable birth date (the campaign config's campaign_date, passed in)
     """
     t0 = time.perf_counter()
     spec = load_input_kinds()[kind]
     if not 0 < max_rejected_share <= 1:
         raise ValueError(f"max_rejected_share must be in (0, 1], got {max_rejected_share}")
-    campaign_date = campaign_date or _default_campaign_date()
     engine = _engine()
     timings: dict[str, float] = {}
     with engine.lock:

@@ -306,7 +306,7 @@ def test_the_projects_reader_and_standardizer_read_it_back(migrated_engine, camp
     assert f.loc[1, "dose1_product"] == "AstraZeneca" and f.loc[1, "dose1_lot"] == "0123"
 
     clean = standardize(f, "target_list", district_code="633", campaign_date=campaign.campaign.campaign_date,
-                        today=dt.date(2021, 7, 28))
+                        min_age_years=campaign.campaign.min_age_years, today=dt.date(2021, 7, 28))
     c = clean.clean
     assert c["phone"].tolist()[:3] == ["+84387654321", "+84912345678", "+84355000222"]
     assert c["id_number"].tolist()[:2] == ["023456789", "064150000123"]

@@ -62,7 +62,8 @@ def target_list(n: int, bad: int = 0, **changes: Any) -> pd.DataFrame:
 
 
 def std_of(frame: pd.DataFrame, kind: str = "target_list") -> Standardized:
-    return standardize(frame.astype("str"), kind, district_code=DISTRICT, campaign_date=CAMPAIGN_DAY, today=TODAY)
+    return standardize(frame.astype("str"), kind, district_code=DISTRICT, campaign_date=CAMPAIGN_DAY, today=TODAY,
+                       min_age_years=18)
 
 
 def gate(std: Standardized, kind: str = "target_list", *, share: float = 0.5, docs: Path | None = None,

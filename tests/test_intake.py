@@ -183,3 +183,30 @@ def test_usage_errors_store_nothing(env, tmp_path):
     with pytest.raises(UsageError, match="no such file"):
         intake(tmp_path / "absent.csv")
     assert count(engine, Submission.__table__) == 0
+
+
+def test_minimum_age_comes_from_the_campaign_passed_in_not_from_settings(migrated_engine, tmp_path):
+    """The minimum age is the campaign's rule: intake judges it with the config it was given. It used to
+    reach the standardizer from a settings fallback, so a campaign with another age went unheard."""
+    settings = Settings(home=tmp_path / "home")
+    adult_at_18 = load_campaign()
+    day = adult_at_18.campaign.campaign_date
+    seventeen = day.replace(year=day.year - 17) - dt.timedelta(days=30)
+    row = f"1,Nguyễn Văn Bình,{seventeen:%d/%m/%Y},0,9,0912345678,,Ia Blang\n"
+    path = write(tmp_path, "tl.csv", HEADER + row)
+    outcomes = {}
+    for min_age in (18, 16):
+        campaign = adult_at_18.model_copy(update={
+            "campaign": adult_at_18.campaign.model_copy(update={"min_age_years": min_age})})
+        request = IntakeRequest(path=path, district="633", kind="target_list", received_at=NOW,
+                                submitted_by=f"age-{min_age}")
+        outcomes[min_age] = run_intake(request, engine=migrated_engine, settings=settings, campaign=campaign)
+        withdraw_all(migrated_engine)
+    assert outcomes[18].reasons.get("under_age") == 1
+    assert "under_age" not in outcomes[16].reasons
+
+
+def withdraw_all(engine) -> None:
+    with Session(engine) as s, s.begin():
+        for sub in s.scalars(sa.select(Submission).where(Submission.status == "accepted")):
+            withdraw(s, sub.id, reason="test", by="test", at=NOW)

@@ -806,6 +806,7 @@ def test_every_emitted_code_is_in_the_catalogue():
 
 def test_standardize_keeps_the_index_and_accepts_objects():
     frame = pd.DataFrame({"full_name": ["An", np.nan], "sex": [1, None]}, index=[10, 11], dtype=object)
-    res = standardize(frame, "training", district_code="632", campaign_date=CAMPAIGN_DAY, today=TODAY)
+    res = standardize(frame, "training", district_code="632", campaign_date=CAMPAIGN_DAY, today=TODAY,
+                      min_age_years=18)
     assert list(res.clean.index) == [10, 11]
     assert res.issues["row"].dropna().isin([0, 1]).all()

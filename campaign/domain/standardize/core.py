@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from campaign.config import ColumnSpec, KindSpec, load_campaign, load_input_kinds, load_reasons
+from campaign.config import ColumnSpec, KindSpec, load_input_kinds, load_reasons
 
 from ._base import SEVERITY_RANK, STR, FieldResult, rank, reason_series, worst
 from .codes import (
@@ -141,12 +141,6 @@ def clean_column(
     raise ValueError(f"column {col.name}: unknown type {t!r}")  # pragma: no cover - the spec validates types
 
 
-def _default_min_age() -> int:
-    from campaign.settings import get_settings
-
-    return load_campaign(get_settings().config).campaign.min_age_years
-
-
 def standardize(
     frame: pd.DataFrame,
     kind: str | KindSpec,
@@ -154,8 +148,8 @@ def standardize(
     district_code: str,
     campaign_date: dt.date,
     today: dt.date,
+    min_age_years: int,
     known_facilities: set[str] | None = None,
-    min_age_years: int | None = None,
     admin_units: Any = None,
     phone_rules: PhoneRules | None = None,
     max_lengths: Mapping[str, int] | None = None,
@@ -167,7 +161,7 @@ def standardize(
     campaign_date  the day age is judged on (`under_age`)
     today          the logical today: birth dates after it are invalid
     known_facilities  facility codes of the district; when given, others are `facility_unknown`
-    min_age_years  default: the campaign config's `campaign.min_age_years`
+    min_age_years  the campaign's `campaign.min_age_years` (passed in: one source for the rule)
     max_lengths    {column: characters its storage holds}: a longer clean value is refused
                    (`value_too_long`, or the text/name reasons), never cut or left to fail the load
     """
@@ -230,8 +224,7 @@ def standardize(
         extra.append((year_bad, "birth_date", "cccd_birth_year_mismatch"))
 
     if "birth_date" in results:
-        min_age = _default_min_age() if min_age_years is None else min_age_years
-        young = under_age(results["birth_date"].value, campaign_date=campaign_date, min_age_years=min_age)
+        young = under_age(results["birth_date"].value, campaign_date=campaign_date, min_age_years=min_age_years)
         extra.append((young, None, "under_age"))
 
     clean_frame = pd.DataFrame({name: clean[name] for name in names}, index=index, copy=False)
