@@ -170,36 +170,21 @@ def test_readiness_flow_publishes_district_and_province_artifacts(prefect_harnes
 
 
 def test_deadline_watch_flow_replays_moments_and_mails_once(prefect_harness, campaign_home, monkeypatch):
-    import socket
-
-    from aiosmtpd.controller import Controller
-
     from campaign.resources import reset_resources
     from flows.deadline_watch import deadline_watch_flow
+    from tests.smtp_support import free_port, smtp_server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    received: list[list[str]] = []
-
-    class Mailbox:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's API
-            received.append(list(envelope.rcpt_tos))
-            return "250 OK"
-
+    port = free_port()
     monkeypatch.setenv("CAMPAIGN_SMTP_PORT", str(port))
     reset_resources()
-    controller = Controller(Mailbox(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(port) as (_, mailbox):
         quiet = deadline_watch_flow(now="2021-07-28T15:00:00+07:00")
         assert quiet["written_now"] == [] and quiet["delivery"]["sent"] == 0
         reminders = deadline_watch_flow(now="2021-07-28T16:00:00+07:00")
         assert len(reminders["written_now"]) == 34 and reminders["delivery"]["sent"] == 34
         again = deadline_watch_flow(now="2021-07-28T16:30:00+07:00")
         assert again["written_now"] == [] and again["delivery"]["sent"] == 0
-    finally:
-        controller.stop()
+    received = [recipients for _sender, recipients, _content in mailbox.messages]
     assert len(received) == 34 and ["ttyt.633@example.gov.vn"] in received
     states = {(d["deadline"], d["party"]): d["state"] for d in again["deliverables"]}
     assert states[("district_preparation", "633")] == "due" and states[("doh_central_report", "doh")] == "due"
