@@ -27,6 +27,7 @@ from typing import Any
 
 from campaign.clock import TZ, local
 from campaign.config import CampaignConfig, EscalationStep
+from campaign.vocabulary import deliverable_state_label, party_label
 
 DONE_ON_TIME, DONE_LATE, DUE, OVERDUE = "done_on_time", "done_late", "due", "overdue"
 DOH = "doh"
@@ -244,10 +245,11 @@ def local_text(instant: dt.datetime) -> str:
     return local(instant).strftime("%H:%M %d/%m/%Y")
 
 
-STEP_TITLES = {"reminder": "Nhắc việc", "warning": "Cảnh báo sắp hết hạn", "overdue": "Quá hạn",
-               "escalated": "Báo cáo cấp trên: quá hạn"}
+STEP_TITLES = {"reminder": "Nhắc việc", "warning": "Cảnh báo sắp hết hạn",
+               "overdue": deliverable_state_label(OVERDUE), "escalated": "Báo cáo cấp trên: quá hạn"}
 # a date the province set itself is not reported upward in the directive's name
-PROVINCE_STEP_TITLES = {**STEP_TITLES, "escalated": "Báo cáo Sở Y tế: quá hạn (hạn do tỉnh quyết định)"}
+PROVINCE_STEP_TITLES = {**STEP_TITLES,
+                        "escalated": f"Báo cáo {party_label('doh')}: quá hạn (hạn do tỉnh quyết định)"}
 
 
 def title_of(item: Deliverable, step: str, now: dt.datetime) -> str:

@@ -767,9 +767,6 @@ def _dimension_of(item: str) -> str:
             "team_not_updated": "teams", "communication": "communication"}.get(head, "infrastructure")
 
 
-STATUS_VI = {READY: "sẵn sàng", WARNINGS: "sẵn sàng (có lưu ý)", NOT_READY: "chưa sẵn sàng", UNKNOWN: "chưa rõ (thiếu số liệu)"}
-
-
 def render_text(summary: dict[str, Any]) -> str:
     p = summary["province"]
     lines = [f"Readiness as of {summary['as_of']}: province {p['status']} - {p['facilities_ready']}/"

@@ -46,7 +46,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from campaign.config import CampaignConfig, load_input_kinds
+from campaign.config import CampaignConfig
 from campaign.deadlines import (
     DOH,
     Deliverable,
@@ -62,6 +62,7 @@ from campaign.deadlines import (
 )
 from campaign.store.db import write_lock
 from campaign.store.models import DeadlineExtension, Escalation, OutboxMessage, Submission
+from campaign.vocabulary import kind_label, level_label, party_label, status_label
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def _first_accepted(session: Session) -> dict[tuple[str, str], dt.datetime]:
     return {(d, k): t if t.tzinfo else t.replace(tzinfo=dt.UTC) for d, k, t in rows}
 
 
-READINESS_LABEL = {"ready": "sẵn sàng", "ready_with_warnings": "sẵn sàng (có lưu ý)"}
+READINESS_REQUIRED = ("ready", "ready_with_warnings")   # the statuses a deadline may require
 
 
 def _first_ready(session: Session) -> dict[tuple[str, str], dt.datetime]:
@@ -102,7 +103,7 @@ def _first_ready(session: Session) -> dict[tuple[str, str], dt.datetime]:
 
     rows = session.execute(select(ReadinessRecord.district, ReadinessRecord.status, func.min(ReadinessRecord.as_of))
                            .where(ReadinessRecord.level == "district",
-                                  ReadinessRecord.status.in_(list(READINESS_LABEL)))
+                                  ReadinessRecord.status.in_(list(READINESS_REQUIRED)))
                            .group_by(ReadinessRecord.district, ReadinessRecord.status)).all()
     out: dict[tuple[str, str], dt.datetime] = {}
     for district, status, when in rows:
@@ -125,18 +126,15 @@ def completion(item: Deliverable, first: dict[tuple[str, str], dt.datetime],
         when = (ready or {}).get((item.party, item.readiness))
         times.append(when)
         if when is None:
-            missing.append(f"mức sẵn sàng: {READINESS_LABEL[item.readiness]}")
+            missing.append(f"mức sẵn sàng: {status_label(item.readiness, capitalized=False)}")
     if item.report is not None:
         when = (reports or {}).get((item.party, item.report))
         times.append(when)
         if when is None:
-            missing.append(f"báo cáo ({REPORT_LABEL.get(item.report, item.report)}) đã duyệt và gửi")
+            missing.append(f"báo cáo ({level_label(item.report, form='report')}) đã duyệt và gửi")
     if not times:
         return None, missing
     return (None if missing else max(times)), missing  # type: ignore[type-var]
-
-
-REPORT_LABEL = {"facility": "kế hoạch của cơ sở", "district": "cấp huyện", "province": "cấp tỉnh"}
 
 
 def _first_submitted(session: Session) -> dict[tuple[str, str], dt.datetime]:
@@ -151,20 +149,15 @@ def _first_submitted(session: Session) -> dict[tuple[str, str], dt.datetime]:
             for level, unit, t in rows}
 
 
-def _kind_label(kind: str) -> str:
-    kinds = load_input_kinds()
-    return kinds.kinds[kind].label if kind in kinds.kinds else kind
-
-
 def _party_name(party: str, campaign: CampaignConfig, facilities: dict[str, tuple[str, str]] | None = None) -> str:
     if party == DOH:
-        return campaign.parties[DOH].name or "Sở Y tế"
+        return campaign.parties[DOH].name or party_label("doh")
     from campaign.readiness import district_names
 
     if facilities and party in facilities:   # a facility: its name, and the district whose TTYT collects
         district, name = facilities[party]
         return f"{name or party} ({party}), {district_names([district]).get(district, district)}"
-    return f"TTYT {district_names([party]).get(party, party)} ({party})"
+    return f"{party_label('health_centre_short', district_names([party]).get(party, party))} ({party})"
 
 
 def facility_parties(session: Session, campaign: CampaignConfig) -> dict[str, tuple[str, str]]:
@@ -297,7 +290,7 @@ def _due(session: Session, campaign: CampaignConfig, now: dt.datetime, done: set
             continue
         # what the messages of this deliverable say, read once for all its steps
         context = {"party_name": _party_name(item.party, campaign, facilities),
-                   "missing": [_kind_label(k) for k in missing],   # readiness and report labels pass through
+                   "missing": [kind_label(k) for k in missing],   # readiness and report labels pass through
                    "feedback": _latest_feedback(session, item.party)
                    if item.party != DOH and item.party in campaign.district_codes else {},
                    "portal_page": _portal_page(item)}

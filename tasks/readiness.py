@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign import clock
-from campaign.readiness import STATUS_VI, ReadinessRules, assess, district_names, load_inputs, record, to_json
+from campaign.readiness import ReadinessRules, assess, district_names, load_inputs, record, to_json
 from campaign.resources import get_resources
 from campaign.store.models import ReadinessRecord
+from campaign.vocabulary import status_label
 
 
 @task(name="assess-readiness", cache_policy=NO_CACHE)
@@ -71,14 +72,17 @@ def readiness_artifacts(records: list[ReadinessRecord], names: dict[str, str]
                           "warnings": int(g["severity"] == "warning"), "first_gap": f"{g['item']}: {g['detail']}"})
         tables.append(dict(
             key=f"readiness-{d.district}", table=table or [{"facility": "-", "status": d.status}],
-            description=f"{d.district} {names.get(d.district, '')}: {d.status} ({STATUS_VI[d.status]}), "
+            description=f"{d.district} {names.get(d.district, '')}: {d.status} "
+                        f"({status_label(d.status, capitalized=False)}), "
                         f"{d.facilities_ready}/{d.facilities_total} facilities ready, communication "
                         f"{d.details.get('communication')}; as of {clock.local(province.as_of):%d/%m/%Y %H:%M}"))
     lines = [f"# Readiness of the province as of {clock.local(province.as_of):%d/%m/%Y %H:%M}",
-             "", f"**{province.status}** ({STATUS_VI[province.status]}): {province.facilities_ready}/"
+             "", f"**{province.status}** ({status_label(province.status, capitalized=False)}): "
+             f"{province.facilities_ready}/"
              f"{province.facilities_total} facilities ready, {province.details.get('districts_ready', 0)}/"
              f"{province.details.get('districts_total', 0)} districts ready.", "",
-             "| district | status | facilities ready | not ready | unknown | communication |",
+             f"| district | status | facilities ready | {status_label('not_ready', 'en')} | "
+             f"{status_label('unknown', 'en')} | communication |",
              "| --- | --- | --- | --- | --- | --- |"]
     for d in districts:
         by = d.details.get("by_status", {})

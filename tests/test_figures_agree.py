@@ -168,7 +168,7 @@ def test_every_output_shows_the_same_figures(migrated_engine, generated, tmp_pat
 
 
 def _status_text(status: str) -> str:
-    from campaign.reports.content import STATUS_TEXT
+    from campaign.vocabulary import STATUS_LABELS as STATUS_TEXT
 
     return STATUS_TEXT[status]
 

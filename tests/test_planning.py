@@ -342,7 +342,7 @@ def test_people_referred_to_hospital_without_one_are_left_out_with_the_reason() 
     """"Chuyển tiêm tại bệnh viện" and no hospital site with tables in the district: not planned at the
     commune's site instead, but left out with `referred_no_hospital` (its Vietnamese label in REASON_TEXT)."""
     from campaign.planning.core import UNPLANNED_REASONS
-    from campaign.planning.run import REASON_TEXT
+    from campaign.vocabulary import UNPLANNED_LABELS as REASON_TEXT
 
     people = _people(20).assign(referred=[True] * 3 + [False] * 17)
     stock = _stock([("F1", "astrazeneca", "A1", DAY + dt.timedelta(days=30), 10)])

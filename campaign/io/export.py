@@ -70,6 +70,7 @@ from campaign.feedback import starts_formula
 from campaign.io.xlsx import write_atomically
 from campaign.store.current import current_submission_ids
 from campaign.store.models import KIND_TABLES, MasterListRun, MasterPerson
+from campaign.vocabulary import kind_label
 
 __all__ = [
     "COLUMNS",
@@ -511,7 +512,7 @@ class _Sheet:
 
 def _properties(unit: Any, code: str, run: MasterListRun, campaign: CampaignConfig) -> dict[str, Any]:
     """Workbook properties; created = the master list's as_of, so the same list gives the same bytes."""
-    return {"title": f"Danh sách đối tượng tiêm chủng - {unit.name}", "subject": KIND,
+    return {"title": f"{kind_label(KIND)} - {unit.name}", "subject": KIND,
             "author": "campaign-readiness", "company": campaign.campaign.name,
             "comments": f"master list run {run.id}; district {code}",
             "created": run.as_of.astimezone(dt.UTC).replace(tzinfo=None)}

@@ -64,6 +64,7 @@ from campaign.config import load_input_kinds
 from campaign.feedback import starts_formula
 from campaign.io.export import national_phone
 from campaign.io.xlsx import write_atomically
+from campaign.vocabulary import level_label
 
 __all__ = [
     "COLUMNS",
@@ -421,7 +422,8 @@ def _write_session(sheet: _Sheet, s: _Session, *, code: str, facility_name: str 
                    products: dict[str, str]) -> None:
     # Title rows.
     sheet.line(title, "title", height=22)
-    place = f"Cơ sở tiêm chủng: {facility_name} — Mã cơ sở: {code}" if facility_name else f"Mã cơ sở: {code}"
+    place = (f"{level_label('facility', capitalized=True)}: {facility_name} — Mã cơ sở: {code}" if facility_name
+             else f"Mã cơ sở: {code}")
     sheet.line(place, "subtitle", height=18)
     sheet.line(f"Ngày: {_dmy(s.day)} — Buổi: {_hours(s.part, part_labels, part_hours)}")
     for rec in s.products:

@@ -12,6 +12,7 @@ from pathlib import Path
 import xlsxwriter
 
 from campaign.config import ColumnSpec, InputKinds, KindSpec, load_campaign, load_input_kinds
+from campaign.vocabulary import kind_label
 
 TEXT_TYPES = {"phone", "id_number", "insurance_number", "facility_code", "admin_code"}
 HEADER_ROW = 3  # 0-based: title, instruction, blank, header
@@ -57,7 +58,7 @@ def write_template(kind: KindSpec, kinds: InputKinds, path: Path, *, rows: int =
         ws = wb.add_worksheet("Du lieu")
         lists = wb.add_worksheet("Danh muc")
         lists.hide()
-        ws.write(0, 0, f"{kind.label.upper()} ({campaign.province.name}, {campaign.campaign.directive}, mục {kind.section})", title)
+        ws.write(0, 0, f"{kind_label(kind.name).upper()} ({campaign.province.name}, {campaign.campaign.directive}, mục {kind.section})", title)
         ws.write(1, 0, "Cột có dấu (*) là bắt buộc. Không sửa tên cột. Ngày ghi dạng dd/mm/yyyy. "
                        "Xem giải thích từng cột ở trang «Huong dan».", note)
         ws.write(HEADER_ROW, 0, "STT", header)

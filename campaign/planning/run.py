@@ -41,6 +41,7 @@ from campaign.store.models import (
     PlanStandby,
     PlanUnplanned,
 )
+from campaign.vocabulary import unplanned_reason
 
 PERSON_COLUMNS = ["person_id", "district", "commune_code", "eligible", "ineligible_reason", "deferred_on",
                   "invite_rank", "next_dose", "dose1_product", "dose1_date", "priority_group", "referred"]
@@ -339,12 +340,6 @@ def to_json(result: PlanResult, *, names: dict[str, str] | None = None) -> dict[
     }
 
 
-REASON_TEXT = {"not_eligible": "không đủ điều kiện", "no_team": "không có ê kíp", "no_stock": "hết vắc xin",
-               "no_capacity": "hết chỗ", "dose2_not_due": "chưa đến hạn mũi 2",
-               "dose1_unknown": "thiếu thông tin mũi 1", "awaiting_result": "chờ kết quả buổi tiêm trước",
-               "referred_no_hospital": "chuyển tiêm tại bệnh viện: huyện chưa có điểm tiêm tại bệnh viện"}
-
-
 def render_text(summary: dict[str, Any]) -> str:
     p, q = summary["province"], summary["quality"]
     end = dt.date.fromisoformat(summary["from"]) + dt.timedelta(days=summary["days"] - 1)
@@ -353,14 +348,14 @@ def render_text(summary: dict[str, Any]) -> str:
              f"  {p['planned']} người được mời ({p['invitations']} lượt, {p['dose2_planned']} mũi 2), "
              f"{p['sessions']} buổi tiêm, {p['vials']} lọ cần mở, {p['wasted_doses']} liều hủy dự kiến "
              f"(tối thiểu {p['wastage_lower_bound']})",
-             "  chưa xếp lịch: " + (", ".join(f"{REASON_TEXT.get(k, k)} {v}" for k, v in
+             "  chưa xếp lịch: " + (", ".join(f"{unplanned_reason(k)} {v}" for k, v in
                                               sorted(p["unplanned_by_reason"].items())) or "0")]
     if q.get("capacity_used") is not None:
         inv = q["priority_inversions"]
         lines.append(f"  dùng {q['capacity_used']:.0%} công suất các buổi, {q['own_commune_share']:.0%} tiêm tại xã "
                      f"mình, ưu tiên đảo ngược không giải thích: {inv['unexplained']}")
     for d in summary["districts"]:
-        un = ", ".join(f"{REASON_TEXT.get(k, k)} {v}" for k, v in sorted(d["unplanned"].items()))
+        un = ", ".join(f"{unplanned_reason(k)} {v}" for k, v in sorted(d["unplanned"].items()))
         lines.append(f"  {d['district']} {d.get('name') or ''}: {d['planned']} người, {d['sessions']} buổi, "
                      f"{d['vials']} lọ{'; chưa xếp: ' + un if un else ''}")
     return "\n".join(lines)

@@ -29,19 +29,22 @@ from campaign.store.models import (
     PlanUnplanned,
     ReportRecord,
 )
+from campaign.vocabulary import (
+    kind_label,
+    level_codes,
+    party_label,
+    report_state_label,
+    status_label,
+    unplanned_reason,
+)
 
-LEVELS = ("facility", "district", "province")
+LEVELS = level_codes()
 KIND_ORDER = ("facilities", "infrastructure", "training", "communication", "staff", "target_list", "vaccine_stock",
               "vaccinations", "aefi", "backfill")
 # the kinds each part of the annex is built from (a district without them is named on that part's page)
 NEEDS = {"II.1": ("facilities", "infrastructure", "training", "communication"),
          "II.2": ("facilities", "target_list", "staff", "vaccine_stock"),
          "II.3": ("vaccinations", "aefi", "backfill")}
-UNPLANNED_TEXT = {"not_eligible": "không đủ điều kiện", "no_team": "không có ê kíp", "no_stock": "hết vắc xin",
-                  "no_capacity": "hết chỗ", "dose2_not_due": "chưa đến hạn mũi 2",
-                  "dose1_unknown": "thiếu thông tin mũi 1", "awaiting_result": "chờ kết quả buổi tiêm trước"}
-STATUS_TEXT = {"ready": "Sẵn sàng", "ready_with_warnings": "Sẵn sàng (có lưu ý)", "not_ready": "Chưa sẵn sàng",
-               "unknown": "Chưa rõ (thiếu dữ liệu)"}
 
 
 class ReportError(ValueError):
@@ -75,10 +78,6 @@ class ReportData:
 
 def _labels(enum: str) -> dict[str, str]:
     return {k: v.label for k, v in load_input_kinds().enums[enum].items()}
-
-
-def _kind_label(kind: str) -> str:
-    return load_input_kinds().kinds[kind].label
 
 
 def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) -> ReportData:
@@ -132,8 +131,9 @@ def _district_reports(session: Session) -> dict[str, str]:
                            .order_by(ReportRecord.unit, ReportRecord.version)).all()
     out: dict[str, str] = {}
     for unit, version, approved, submitted in rows:   # the latest version wins
-        out[unit] = (f"v{version} đã gửi {clock.local(submitted):%d/%m %H:%M}" if submitted else
-                     f"v{version} đã duyệt, chưa gửi" if approved else f"v{version} chưa duyệt")
+        state = "sent" if submitted else "approved" if approved else "awaiting"
+        out[unit] = f"v{version} {report_state_label(state, capitalized=False)}" + (
+            f" {clock.local(submitted):%d/%m %H:%M}" if submitted else "")
     return out
 
 
@@ -208,7 +208,7 @@ def scope_of(data: ReportData, level: str, unit: str | None) -> _Scope:
         # directive section 3: the district's People's Committee and steering committee report ("UBND - BCĐ
         # các huyện ... Tổng hợp công tác chuẩn bị ..., báo cáo về Ban Chỉ đạo của tỉnh"), its health
         # centre drafts ("Chỉ đạo Trung tâm Y tế trực thuộc chủ trì ... tham mưu")
-        return _Scope(level, unit, f"UBND - Ban Chỉ đạo {data.names.get(unit, unit)}", [unit], None)
+        return _Scope(level, unit, party_label("steering_committee", data.names.get(unit, unit)), [unit], None)
     if level == "facility":
         row = data.facilities[data.facilities["facility_code"] == unit]
         if row.empty:
@@ -231,7 +231,7 @@ def _missing_warnings(data: ReportData, scope: _Scope, part: str) -> list[str]:
     have = set(zip(data.submissions["district"], data.submissions["kind"], strict=True))
     out = []
     for d in scope.districts:
-        missing = [_kind_label(k) for k in NEEDS[part] if (d, k) not in have]
+        missing = [kind_label(k) for k in NEEDS[part] if (d, k) not in have]
         if missing:
             out.append(f"{data.names.get(d, d)} ({d}) chưa có dữ liệu được chấp nhận: {', '.join(missing)}. "
                        "Các số liệu dưới đây không tính phần này.")
@@ -268,7 +268,7 @@ def build_report(data: ReportData, level: str, unit: str | None = None, *, versi
                          & (data.submissions["facility"].isna() | (data.submissions["facility"] == scope.facility))]
     appendix = Table("Các lần nộp dữ liệu được dùng cho báo cáo này",
                      ["Huyện", "Loại dữ liệu", "Mã lần nộp", "Phiên bản", "Thời điểm nhận"],
-                     [[_district_label(data, r.district), _kind_label(r.kind), int(r.submission_id), int(r.version),
+                     [[_district_label(data, r.district), kind_label(r.kind), int(r.submission_id), int(r.version),
                        f"{clock.local(r.received_at):%d/%m/%Y %H:%M}"] for r in subs.itertuples(index=False)])
     figures["submissions"] = [int(x) for x in subs["submission_id"]]
     local = clock.local(data.as_of)
@@ -277,7 +277,7 @@ def build_report(data: ReportData, level: str, unit: str | None = None, *, versi
               "district": f"ỦY BAN NHÂN DÂN {district_name.upper()}\nBAN CHỈ ĐẠO TRIỂN KHAI CHIẾN DỊCH "
                           "TIÊM CHỦNG VẮC XIN PHÒNG COVID-19",
               "facility": scope.name.upper()}[level]
-    drafted_by = f"Trung tâm Y tế {district_name}" if level == "district" else None
+    drafted_by = party_label("health_centre", district_name) if level == "district" else None
     recipients = recipient_names(data.campaign, level, scope.unit, None if level == "province" else scope.districts[0],
                                  data.names)
     return Report(level=level, unit=scope.unit, unit_name=scope.name, issuer=issuer,
@@ -291,7 +291,7 @@ def build_report(data: ReportData, level: str, unit: str | None = None, *, versi
 
 
 # a district's contacts (`district_default`, "{code}" its GSO code) are its health centre and its committee
-DISTRICT_CONTACT_NAMES = {"health_centre": "Trung tâm Y tế {name}", "steering_committee": "UBND - Ban Chỉ đạo {name}"}
+DISTRICT_CONTACT_ROLES = ("health_centre", "steering_committee")   # worded: the vocabulary's parties
 
 
 def recipient_names(campaign: CampaignConfig, level: str, unit: str, district: str | None,
@@ -307,8 +307,8 @@ def recipient_names(campaign: CampaignConfig, level: str, unit: str, district: s
             if "{code}" in contact.email:
                 if district is None:
                     continue
-                template = DISTRICT_CONTACT_NAMES.get(role) if key == "district_default" else None
-                label = template.format(name=names.get(district, district)) if template else (party.name or key)
+                named = key == "district_default" and role in DISTRICT_CONTACT_ROLES
+                label = party_label(role, names.get(district, district)) if named else (party.name or key)
                 owners.setdefault(contact.email.replace("{code}", district), label)
             else:
                 owners.setdefault(contact.email, party.name or key)
@@ -340,18 +340,18 @@ def _general(data: ReportData, scope: _Scope, fac: pd.DataFrame, figures: dict[s
         status = data.assessment.districts.set_index("district")["status"] \
             if len(data.assessment.districts) else pd.Series(dtype=object)
         tables.append(Table("Tình trạng dữ liệu và mức sẵn sàng theo huyện",
-                            ["Huyện", "Mức sẵn sàng", "Báo cáo của huyện", *[_kind_label(k) for k in KIND_ORDER]],
-                            [[_district_label(data, d), STATUS_TEXT.get(status.get(d, "unknown"), "-"),
-                              data.district_reports.get(d, "chưa lập"),
+                            ["Huyện", "Mức sẵn sàng", "Báo cáo của huyện", *[kind_label(k) for k in KIND_ORDER]],
+                            [[_district_label(data, d), status_label(status.get(d, "unknown")),
+                              data.district_reports.get(d, report_state_label("none", capitalized=False)),
                               *["Có" if (d, k) in have else "Chưa" for k in KIND_ORDER]]
                              for d in scope.districts]))
-        figures["district_reports_sent"] = sum(1 for d in scope.districts
-                                               if "đã gửi" in data.district_reports.get(d, ""))
+        sent = report_state_label("sent", capitalized=False)
+        figures["district_reports_sent"] = sum(1 for d in scope.districts if sent in data.district_reports.get(d, ""))
         dist = data.assessment.districts
         if len(dist):
             charts.append(Chart("Cơ sở tiêm chủng sẵn sàng theo huyện", "barh",
                                 [data.names.get(d, d) for d in dist["district"]],
-                                {"Sẵn sàng": dist["facilities_ready"].astype(float).tolist(),
+                                {status_label("ready"): dist["facilities_ready"].astype(float).tolist(),
                                  "Tổng số": dist["facilities_total"].astype(float).tolist()}, "cơ sở"))
     return Section("I", "Thông tin chung", paragraphs=paragraphs, tables=tables, charts=charts)
 
@@ -365,7 +365,7 @@ def _infrastructure(data: ReportData, scope: _Scope, fac: pd.DataFrame, gaps: pd
     labels = {"computers": "Máy tính", "qr_scanners": "Máy quét QR (nếu có, không bắt buộc)", "printers": "Máy in",
               "internet_lines": "Đường truyền Internet", "vaccination_tables": "Bàn tiêm"}
     # the counts of section I (readiness.counts_of), not counted again here
-    rows = [[STATUS_TEXT.get(s, s), int(n)] for s, n in figures["facilities_by_status"].items() if n]
+    rows = [[status_label(s), int(n)] for s, n in figures["facilities_by_status"].items() if n]
     tables = [Table("Mức sẵn sàng của các cơ sở tiêm chủng", ["Mức sẵn sàng", "Số cơ sở"], rows)]
     if missing:
         tables.append(Table("Trang thiết bị còn thiếu", ["Hạng mục", "Số lượng còn thiếu"],
@@ -373,7 +373,7 @@ def _infrastructure(data: ReportData, scope: _Scope, fac: pd.DataFrame, gaps: pd
     if scope.level != "province" and len(fac):
         tables.append(Table("Hạ tầng từng cơ sở", ["Mã cơ sở", "Tên cơ sở", "Bàn tiêm", "Hạ tầng", "Mức sẵn sàng"],
                             [[r.facility_code, r.facility_name, r.vaccination_tables,
-                              STATUS_TEXT.get(r.infrastructure, r.infrastructure), STATUS_TEXT.get(r.status, r.status)]
+                              status_label(r.infrastructure), status_label(r.status)]
                              for r in fac.itertuples(index=False)]))
     return Section("II.1.a", "Hạ tầng kỹ thuật: máy tính, đường truyền Internet, máy in, máy quét QR",
                    paragraphs=["Nhu cầu tính theo số bàn tiêm của từng cơ sở (cấu hình infrastructure_rules)."],
@@ -522,7 +522,7 @@ def _plan_section(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> S
         "Theo " + "; ".join(describe(r) for r in runs) + ": "
         f"{len(s.drop_duplicates(['facility_code', 'date', 'part'])) if len(s) else 0} buổi tiêm, "
         f"{figures['planned_invitations']} lượt mời, {int(s['vials'].sum()) if len(s) else 0} lọ vắc xin cần mở.",
-        "Chưa xếp lịch: " + (", ".join(f"{UNPLANNED_TEXT.get(k, k)} {int(v)}" for k, v in reasons.items()) or "0") + "."],
+        "Chưa xếp lịch: " + (", ".join(f"{unplanned_reason(k)} {int(v)}" for k, v in reasons.items()) or "0") + "."],
         tables=[Table("Kế hoạch theo vắc xin", ["Vắc xin", "Lượt mời", "Trong đó mũi 2", "Lọ cần mở",
                                                "Liều hủy dự kiến"],
                       [[products.get(r.product, r.product), int(r.invited), int(r.dose2), int(r.vials),

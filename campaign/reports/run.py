@@ -22,16 +22,14 @@ from campaign import clock
 from campaign.config import CampaignConfig
 from campaign.reports.content import LEVELS, ReportData, ReportError, build_report, load_data, units_of
 from campaign.store.models import ReportRecord
+from campaign.vocabulary import level_label
 
 FORMATS = ("docx", "pdf", "html")
 MIME = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "pdf": "application/pdf", "html": "text/html"}
 # a facility's plan goes to its district's health centre (directive section 3: "gửi Kế hoạch này cho Trung
 # tâm Y tế để tổng hợp"); a district's to the provincial steering committee; the province's to the ministries
-SUBMITTABLE = ("facility", "district", "province")
-
-
-LEVEL_WORD = {"province": "tỉnh", "district": "huyện", "facility": "cơ sở tiêm chủng"}
+SUBMITTABLE = LEVELS
 
 
 class ApprovalError(ReportError):
@@ -199,7 +197,7 @@ def submit(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: st
         subject = f"[{campaign.campaign.name}] Báo cáo công tác chuẩn bị - {unit} - phiên bản {record.version}"
         body = (f"Kính gửi: {', '.join(to)}\n\n"
                 f"Gửi kèm báo cáo công tác chuẩn bị triển khai chiến dịch tiêm chủng vắc xin phòng COVID-19 "
-                f"(cấp {LEVEL_WORD.get(level, level)}, đơn vị {unit}), phiên bản {record.version}, "
+                f"(cấp {level_label(level)}, đơn vị {unit}), phiên bản {record.version}, "
                 f"đã được {record.approved_by} duyệt lúc {clock.local(record.approved_at):%H:%M ngày %d/%m/%Y}.\n"
                 f"Gửi lúc {local:%H:%M ngày %d/%m/%Y}.\n")
         attachments = []
