@@ -46,7 +46,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from campaign.config import CampaignConfig, load_input_kinds
+from campaign.config import CampaignConfig
+from campaign.config_kinds import load_input_kinds
 from campaign.deadlines import (
     DOH,
     Deliverable,
