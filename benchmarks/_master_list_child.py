@@ -117,7 +117,7 @@ def _data_rows(lines: list[list[str]]) -> list[int]:
 def modify(work: Path, district: str) -> dict[str, Any]:
     """The district's list again as it would be re-sent: 20 phones corrected (last digit), 10 people
     added at the end (new people, drawn with another seed for the same district and layout)."""
-    from campaign.config import load_input_kinds
+    from campaign.config_kinds import load_input_kinds
     from campaign.synth import LAYOUTS, generate_target_list_file
     from campaign.synth.write import header_text
 

@@ -22,7 +22,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import machine  # noqa: E402
-from campaign.config import load_input_kinds  # noqa: E402
+from campaign.config_kinds import load_input_kinds  # noqa: E402
 from campaign.io import headers, reader  # noqa: E402
 from campaign.io import heading_words as words  # noqa: E402
 from campaign.io.content import ContentHints  # noqa: E402

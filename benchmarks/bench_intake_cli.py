@@ -43,7 +43,8 @@ import sys
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from campaign.config import load_campaign, load_input_kinds
+from campaign.config import load_campaign
+from campaign.config_kinds import load_input_kinds
 from campaign.synth import generate as gen
 from campaign.synth.write import LAYOUTS, render_column
 

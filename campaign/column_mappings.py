@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from campaign.config import KindSpec, load_input_kinds
+from campaign.config_kinds import KindSpec, load_input_kinds
 from campaign.io.columns import SAVED, ColumnOverride
 from campaign.io.headers import heading_key
 from campaign.store.models import ColumnMapping

@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from campaign.clock import TZ, local
-from campaign.config import CampaignConfig, EscalationStep
+from campaign.config import CampaignConfig
+from campaign.config_directive import EscalationStep
 from campaign.vocabulary import deliverable_state_label, party_label
 
 DONE_ON_TIME, DONE_LATE, DUE, OVERDUE = "done_on_time", "done_late", "due", "overdue"

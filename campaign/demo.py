@@ -95,7 +95,7 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
 def _columns_digest(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     """How the files' columns were read: headings not the template's own that were understood, and the
     columns holding data that nothing read (each also a `column_ignored` warning to its district)."""
-    from campaign.config import load_input_kinds
+    from campaign.config_kinds import load_input_kinds
 
     kinds = load_input_kinds()
     read, ignored = Counter(), Counter()

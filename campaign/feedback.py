@@ -65,7 +65,8 @@ import pandas as pd
 import xlsxwriter
 import xlsxwriter.workbook
 
-from campaign.config import ColumnSpec, InputKinds, KindSpec, load_input_kinds, load_reasons
+from campaign.config_kinds import ColumnSpec, InputKinds, KindSpec, load_input_kinds
+from campaign.config_reasons import load_reasons
 from campaign.io.templates import expected_form
 from campaign.io.xlsx import write_atomically
 

@@ -24,7 +24,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from campaign import clock
-from campaign.config import CampaignConfig, load_input_kinds, load_reasons
+from campaign.config import CampaignConfig
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
 from campaign.domain.admin_units import get_admin_units
 from campaign.files import StoredOriginal, store_original
 from campaign.settings import Settings

@@ -538,7 +538,7 @@ def _communication(inputs: ReadinessInputs, rules: ReadinessRules, today: dt.dat
     group_of = {c: g for g, channels in rules.channel_groups.items() for c in channels}
     order = {c: i for i, c in enumerate(group_of)}
     everywhere = "+".join(rules.channel_groups)
-    from campaign.config import load_input_kinds
+    from campaign.config_kinds import load_input_kinds
 
     labels = {k: v.label for k, v in load_input_kinds().enums["comm_channel"].items()}
     rows, status = [], {}

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from campaign.config import DEFAULT_CAMPAIGN_FILE, PROJECT_ROOT
+from campaign.config_files import DEFAULT_CAMPAIGN_FILE, PROJECT_ROOT
 
 
 class Settings(BaseSettings):

@@ -14,14 +14,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
-from campaign.config import CONFIG_DIR, _Strict, _validate
+from campaign.config_files import CONFIG_DIR, Strict, validate_file
 
 VOCABULARY_FILE = CONFIG_DIR / "vocabulary.yaml"
 
 Lang = Literal["vi", "en"]
 
 
-class Words(_Strict):
+class Words(Strict):
     """One thing's label, in Vietnamese and (where English text shows it) in English."""
     vi: str
     en: str | None = None
@@ -32,7 +32,7 @@ class LevelWords(Words):
     report: str
 
 
-class Vocabulary(_Strict):
+class Vocabulary(Strict):
     statuses: dict[str, Words]
     deliverable_states: dict[str, str]
     report_states: dict[str, str]
@@ -44,7 +44,7 @@ class Vocabulary(_Strict):
 
 @functools.cache
 def load_vocabulary(path: str | Path = VOCABULARY_FILE) -> Vocabulary:
-    return _validate(Vocabulary, Path(path))
+    return validate_file(Vocabulary, Path(path))
 
 
 def _case(text: str, capitalized: bool) -> str:

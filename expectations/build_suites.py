@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from campaign.config import load_input_kinds
+from campaign.config_kinds import load_input_kinds
 
 
 def main(argv: list[str] | None = None) -> int:

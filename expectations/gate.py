@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from campaign.config import ColumnSpec, KindSpec, load_input_kinds
+from campaign.config_kinds import ColumnSpec, KindSpec, load_input_kinds
 
 from .suites import (
     COUNTED_MARK,

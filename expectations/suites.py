@@ -43,7 +43,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from campaign.config import ColumnSpec, InputKinds, KindSpec, ReasonCatalogue, load_input_kinds, load_reasons
+from campaign.config_kinds import ColumnSpec, InputKinds, KindSpec, load_input_kinds
+from campaign.config_reasons import ReasonCatalogue, load_reasons
 
 SUITES_DIR = Path(__file__).resolve().parent
 

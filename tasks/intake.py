@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from campaign import clock
-from campaign.config import load_reasons
+from campaign.config_reasons import load_reasons
 from campaign.intake import IntakeRequest, Stopwatch, run_intake
 from campaign.resources import get_resources
 

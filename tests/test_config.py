@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from campaign.config import (
-    DEFAULT_CAMPAIGN_FILE,
-    ConfigError,
-    load_campaign,
-    load_input_kinds,
-    load_reasons,
-)
+from campaign.config import load_campaign
+from campaign.config_files import DEFAULT_CAMPAIGN_FILE, ConfigError
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
 
 DESIGN_SEVERITIES = {
     "row": ["name_missing", "name_invalid", "dob_missing", "dob_invalid", "priority_group_invalid", "sex_invalid",
@@ -111,7 +108,7 @@ def test_escalation_step_needs_exactly_one_trigger(tmp_path):
 
 
 def test_column_spec_errors_are_caught(tmp_path):
-    from campaign.config import INPUT_KINDS_FILE
+    from campaign.config_files import INPUT_KINDS_FILE
 
     data = yaml.safe_load(INPUT_KINDS_FILE.read_text(encoding="utf-8"))
     data["kinds"]["facilities"]["natural_key"] = ["no_such_column"]

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from campaign.config import EscalationStep, load_campaign
+from campaign.config import load_campaign
+from campaign.config_directive import EscalationStep
 from campaign.deadlines import (
     DONE_LATE,
     DONE_ON_TIME,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from campaign.config import DEFAULT_CAMPAIGN_FILE, ConfigError, load_campaign
+from campaign.config import load_campaign
+from campaign.config_files import DEFAULT_CAMPAIGN_FILE, ConfigError
 from campaign.deadlines import compose, deliverables, recipients
 from tests.clock_support import at
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from campaign.config import DEFAULT_CAMPAIGN_FILE, INPUT_KINDS_FILE
+from campaign.config_files import DEFAULT_CAMPAIGN_FILE, INPUT_KINDS_FILE
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SPEC = DOCS / "directive.md"

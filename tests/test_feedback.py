@@ -17,7 +17,8 @@ import xlsxwriter
 from openpyxl.utils.escape import unescape
 
 import campaign.feedback as fb
-from campaign.config import load_input_kinds, load_reasons
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
 from campaign.feedback import (
     FORMULA_TRIGGERS,
     OK_MESSAGE,

@@ -116,7 +116,7 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
 
 def _csv(path, kind: str, rows: list[dict]) -> str:
     """A district file with the template's Vietnamese headers (required columns marked (*))."""
-    from campaign.config import load_input_kinds
+    from campaign.config_kinds import load_input_kinds
 
     spec = load_input_kinds()[kind]
     cols = [c for c in spec.columns if any(c.name in r for r in rows)]

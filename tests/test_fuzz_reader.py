@@ -39,7 +39,7 @@ import xlsxwriter
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from campaign.config import load_reasons
+from campaign.config_reasons import load_reasons
 from tests.test_hostile_files import HEADER, ROW, ods_file, sheet_xml, xlsb_file, xlsx_file
 from tests.test_reader import _biff8_workbook, _biff_record, _ole2_file
 

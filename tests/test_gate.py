@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from campaign.config import load_campaign, load_input_kinds, load_reasons
+from campaign.config import load_campaign
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
 from campaign.domain.standardize import Standardized, standardize
 from expectations.gate import GateResult, mask_phones, natural_key_hash, run_gate
 from expectations.suites import (

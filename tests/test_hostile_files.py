@@ -526,7 +526,7 @@ def test_many_sheets_each_under_the_floor_are_not_all_built(tmp_path):
 
 
 def test_the_list_on_a_later_sheet_reads_and_an_earlier_candidate_is_built_again(tmp_path):
-    from campaign.config import load_input_kinds
+    from campaign.config_kinds import load_input_kinds
     from campaign.io.reader import _workbook_candidates
 
     path = xlsx_sheets(tmp_path / "three.xlsx", [("Ghi chú", sheet_xml([["Ghi chú"], ["dòng 2"]])),
@@ -639,7 +639,7 @@ def test_emoji_and_symbols_in_a_name_are_a_row_reason_of_their_own():
                 "Ksor H'Blang", "Nguyễn T. An", "Y-Blang Êban")
     assert [c for _v, c in got[:5]] == ["name_has_symbols"] * 5
     assert got[5:] == [("Ksor H'Blang", None), ("Nguyễn T. An", None), ("Y-Blang Êban", None)]
-    from campaign.config import load_reasons
+    from campaign.config_reasons import load_reasons
 
     reason = load_reasons()["name_has_symbols"]
     assert reason.severity == "row" and "biểu tượng" in reason.message

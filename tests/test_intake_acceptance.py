@@ -45,7 +45,9 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from campaign.config import CampaignConfig, load_campaign, load_input_kinds, load_reasons
+from campaign.config import CampaignConfig, load_campaign
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
 from campaign.domain.standardize import parse_dates
 from campaign.intake import IntakeOutcome, IntakeRequest, run_intake
 from campaign.settings import Settings

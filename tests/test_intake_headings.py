@@ -40,7 +40,9 @@ from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 from sqlalchemy.engine import Engine
 
-from campaign.config import load_campaign, load_input_kinds, load_reasons
+from campaign.config import load_campaign
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
 from campaign.domain.text import fold
 from campaign.domain.vn_legacy import encode_cp1258
 from campaign.intake import IntakeOutcome, IntakeRequest, run_intake

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from campaign import accounts, jobs
-from campaign.config import DEFAULT_CAMPAIGN_FILE
+from campaign.config_files import DEFAULT_CAMPAIGN_FILE
 from campaign.store.models import PortalJob, PortalSession, PortalUser, ReportRecord, StoredFile, Submission
 from tests.portal_http_support import (
     ACCOUNTS,

@@ -19,7 +19,7 @@ import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign.config import load_input_kinds
+from campaign.config_kinds import load_input_kinds
 from campaign.io.headers import detect_header, header_keys
 from campaign.io.reader import ReadError, ReadResult, cell_to_str, read_submission
 

@@ -215,7 +215,7 @@ def test_an_if_available_item_never_hides_a_required_one(rules) -> None:
 def test_requirement_level_is_validated(tmp_path) -> None:
     import yaml
 
-    from campaign.config import DEFAULT_CAMPAIGN_FILE, ConfigError
+    from campaign.config_files import DEFAULT_CAMPAIGN_FILE, ConfigError
 
     data = yaml.safe_load(DEFAULT_CAMPAIGN_FILE.read_text(encoding="utf-8"))
     data["infrastructure_rules"]["qr_scanners"]["level"] = "optional"

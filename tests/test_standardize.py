@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from campaign.config import load_input_kinds, load_reasons
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
 from campaign.domain.standardize import (
     FieldResult,
     PhoneRules,

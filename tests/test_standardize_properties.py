@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign.config import load_input_kinds, load_reasons
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
 from campaign.domain.standardize import (
     FieldResult,
     clean_admin_codes,

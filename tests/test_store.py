@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
-from campaign.config import KindSpec, load_input_kinds
+from campaign.config_kinds import KindSpec, load_input_kinds
 from campaign.store import bulk
 from campaign.store.bulk import BulkInsertError, insert_frame
 from campaign.store.db import PrefectDatabaseError, ensure_not_prefect_database, make_engine, session_factory

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 from python_calamine import CalamineWorkbook
 
-from campaign.config import load_campaign, load_input_kinds, load_reasons
+from campaign.config import load_campaign
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
 from campaign.domain.admin_units import get_admin_units
 from campaign.domain.text import fold
 from campaign.domain.vn_legacy import to_tcvn3, to_vni

@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 
 from campaign import deadlines, readiness, vocabulary
-from campaign.config import ConfigError, Requirement, load_input_kinds
+from campaign.config_directive import Requirement
+from campaign.config_files import ConfigError
+from campaign.config_kinds import load_input_kinds
 from campaign.planning import core as planning_core
 from campaign.planning import run as planning_run
 from campaign.reports import content

@@ -273,7 +273,7 @@ def test_webhook_posts_json(migrated_engine, campaign) -> None:
 
 
 def test_a_readiness_level_as_deliverable(migrated_engine, campaign) -> None:
-    from campaign.config import Deadline
+    from campaign.config_directive import Deadline
     from campaign.store.models import ReadinessRecord
 
     go_live = Deadline.model_validate({

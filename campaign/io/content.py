@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from campaign.config import ColumnSpec, KindSpec
+from campaign.config_kinds import ColumnSpec, KindSpec
 
 SAMPLE = 200            # non-empty cells looked at per column
 MIN_FIT = 0.7           # share of the sample that must look like the field

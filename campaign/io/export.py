@@ -63,7 +63,8 @@ import xlsxwriter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign.config import CampaignConfig, load_input_kinds
+from campaign.config import CampaignConfig
+from campaign.config_kinds import load_input_kinds
 from campaign.domain.admin_units import AdminUnits, get_admin_units
 from campaign.domain.standardize.phones import load_phone_rules
 from campaign.feedback import starts_formula

@@ -21,7 +21,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from campaign.config import KindSpec
+from campaign.config_kinds import KindSpec
 from campaign.io.heading_words import _PARENS, _key, clean_label, heading_words, vocabulary, words_score
 
 HEADER_SCAN_ROWS = 30          # rows examined at the top of a sheet

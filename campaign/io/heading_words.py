@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from campaign.config import load_heading_vocabulary
+from campaign.config_kinds import load_heading_vocabulary
 
 _PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\([^()]*$")  # an unclosed "(" runs to the end
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")

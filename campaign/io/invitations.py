@@ -60,7 +60,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from campaign.config import load_input_kinds
+from campaign.config_kinds import load_input_kinds
 from campaign.feedback import starts_formula
 from campaign.io.export import national_phone
 from campaign.io.xlsx import write_atomically

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 from xlsxwriter.utility import xl_col_to_name
 
-from campaign.config import InputKinds, KindSpec, load_input_kinds
+from campaign.config_kinds import InputKinds, KindSpec, load_input_kinds
 from campaign.io import columns as readings_of
 from campaign.io.columns import ColumnOverride, ColumnReading
 from campaign.io.content import ContentHints, choose_among, fit, guess_unknown, has_profile, sample

@@ -58,7 +58,7 @@ def unreadable(detail: str) -> ReadError:
 
 def worded(key: str, **params: object) -> tuple[str, dict[str, str]]:
     """The catalogue's sentence `key` (config/reasons.yaml) with `params` filled in, and the params."""
-    from campaign.config import load_reasons
+    from campaign.config_reasons import load_reasons
 
     values = {k: str(v) for k, v in params.items()}
     return load_reasons()[key].message.format_map(values), values

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from campaign.config import ColumnSpec, InputKinds, KindSpec, load_campaign, load_input_kinds
+from campaign.config import load_campaign
+from campaign.config_kinds import ColumnSpec, InputKinds, KindSpec, load_input_kinds
 from campaign.vocabulary import kind_label
 
 TEXT_TYPES = {"phone", "id_number", "insurance_number", "facility_code", "admin_code"}

@@ -28,7 +28,8 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from campaign import readiness
-from campaign.config import CampaignConfig, load_input_kinds
+from campaign.config import CampaignConfig
+from campaign.config_kinds import load_input_kinds
 from campaign.planning import core
 from campaign.store.current import current_rows, frame_of
 from campaign.store.models import (

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign import clock, readiness
-from campaign.config import CampaignConfig, load_input_kinds
+from campaign.config import CampaignConfig
+from campaign.config_kinds import load_input_kinds
 from campaign.reports.model import Chart, Report, Section, Table
 from campaign.store.current import current_rows, current_submissions, frame_of
 from campaign.store.models import (

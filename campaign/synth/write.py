@@ -27,7 +27,8 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-from campaign.config import CampaignConfig, ColumnSpec, KindSpec, load_campaign, load_input_kinds
+from campaign.config import CampaignConfig, load_campaign
+from campaign.config_kinds import ColumnSpec, KindSpec, load_input_kinds
 from campaign.domain.admin_units import get_admin_units
 from campaign.domain.text import fold
 from campaign.synth import defects as dfx

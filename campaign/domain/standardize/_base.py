@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from campaign.config import load_reasons
+from campaign.config_reasons import load_reasons
 from campaign.domain.text import collapse_spaces, nfc
 
 STR = "str"  # pandas 3 default string dtype; missing is NaN

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from campaign.config import EnumValue, load_input_kinds
+from campaign.config_kinds import EnumValue, load_input_kinds
 from campaign.domain.text import fold
 
 from ._base import (

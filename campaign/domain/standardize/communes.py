@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from campaign.config import load_reasons
+from campaign.config_reasons import load_reasons
 
 from ._base import STR, FieldResult, as_str
 from .codes import clean_code_value

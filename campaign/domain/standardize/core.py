@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from campaign.config import ColumnSpec, KindSpec, load_input_kinds, load_reasons
+from campaign.config_kinds import ColumnSpec, KindSpec, load_input_kinds
+from campaign.config_reasons import load_reasons
 
 from ._base import SEVERITY_RANK, STR, FieldResult, rank, reason_series, worst
 from .codes import (

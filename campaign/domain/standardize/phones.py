@@ -20,7 +20,7 @@ import phonenumbers
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from campaign.config import CONFIG_DIR, ConfigError
+from campaign.config_files import CONFIG_DIR, ConfigError
 
 from ._base import (
     PLUS,
