@@ -386,15 +386,15 @@ def _source_grid(source: Path, read: Any) -> _Grid:
     feedback can never disagree with the read about which line is which."""
     # Private helpers of the reader on purpose: a second CSV/workbook parser here could number rows
     # differently from the read and put a message next to the wrong person.
-    from campaign.io import reader as rd
+    from campaign.io import csv_read, workbook
 
     kinds = load_input_kinds()
     spec = kinds.kinds[read.kind]
     if read.file_format == "csv":
-        cand, _encoding = rd._csv_candidates(source, kinds, spec, 1 << 40)
+        cand, _encoding = csv_read._csv_candidates(source, kinds, spec, 1 << 40)
     else:
         names: list[str] = []
-        cand = next((c for c in rd._workbook_candidates(source, read.file_format, kinds, names)
+        cand = next((c for c in workbook._workbook_candidates(source, read.file_format, kinds, names)
                      if c.name == read.sheet), None)
         if cand is None:
             raise LookupError(f"sheet {read.sheet!r} not found in {source.name}")
@@ -1171,9 +1171,9 @@ def _scan_records(arr: np.ndarray, starts: np.ndarray, cend: np.ndarray, dch: in
 
 
 def _records(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """The reader's record starts and start lines (`campaign.io.reader._record_starts`); without any quote
+    """The reader's record starts and start lines (`campaign.io.csv_read._record_starts`); without any quote
     in the file every line is a record, which is found without the quote-aware search."""
-    from campaign.io.reader import _record_starts
+    from campaign.io.csv_read import _record_starts
 
     if b'"' in buf:
         return _record_starts(buf)
