@@ -61,8 +61,8 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from campaign.config import load_input_kinds
-from campaign.feedback import starts_formula
 from campaign.io.export import national_phone
+from campaign.io.safety import starts_formula
 from campaign.io.xlsx import write_atomically
 
 __all__ = [
