@@ -5,7 +5,7 @@ xls, CSV/TXT; also xlsb and ods, which python-calamine reads the same way), find
 row(s) of the kind, maps header cells to the kind's canonical columns (campaign/io/headers.py), drops the
 rows that are not data (title, blank, repeated header, column numbering, totals, the notes and signature
 block at the bottom: each reported with its row number), repairs legacy-encoded text (TCVN3/VNI, via
-campaign.domain.vn_legacy) and returns a `ReadResult`. It never standardizes values: "0912345678",
+campaign.domain.vn_legacy_detect) and returns a `ReadResult`. It never standardizes values: "0912345678",
 "12/07/1980" and "Nam" stay strings for the standardizer.
 
 Cells become strings without losing information: integral numbers without ".0", other numbers as Excel
@@ -18,7 +18,7 @@ not a spreadsheet, encrypted, corrupt, zip bomb, too large, too many rows, no he
 by their Vietnamese header, in one message).
 
 Hostile files: every sheet is measured from the file's own bytes before a reader builds it
-(campaign/io/extent.py): a sheet reaching far beyond what it holds ("trang «DS» kéo dài tới ô
+(campaign/io/extent/): a sheet reaching far beyond what it holds ("trang «DS» kéo dài tới ô
 XFD1048576"), a CSV record of thousands of fields and a CSV mixing UTF-8 with another encoding are
 refused under `unreadable_file`, each worded by its entry of config/reasons.yaml (`sheet_too_large`,
 `csv_too_wide`, `encoding_unreadable`), before anything large is allocated. So is a part the measure finds
@@ -27,6 +27,11 @@ strings announcing billions), and a workbook whose sheets together cost too much
 `workbook_too_many_sheets`): a candidate sheet keeps only its top rows, the chosen one is built again. A
 CSV's row limit is checked while its records are found (lines ended by CR alone count), and the empty
 fields padding a record (Excel's export of a sheet once used far to the right) do not make it wide.
+
+This module assembles the result; the steps are their own modules: `sniff` (the real format, text
+decoding), `workbook` (sheets of a workbook as candidates) and `csv_read` (a CSV as one), `sheets` (the
+shape they share, choosing the sheet and header), `headers` (header cells to columns), `rows` (rows that
+are not data), `cells` (cells to strings, column cleaning).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def _workbook_candidates(path: Path, fmt: str, kinds: InputKinds, sheet_names: l
                          max_rows: int | None = None):
     """The sheets of a workbook as candidates, in the order they are tried (visible worksheets first).
 
-    Every sheet is measured before a reader builds it (campaign/io/extent.py), one at a time and the whole
+    Every sheet is measured before a reader builds it (campaign/io/extent/), one at a time and the whole
     workbook too: a candidate keeps only its top rows (its grid is built again only if it is chosen), at
     most MAX_SHEETS sheets and WORKBOOK_CELLS cells are built looking for the list, and xls/ods, which
     calamine lays out whole when it opens them, are refused before opening when all their sheets together
@@ -205,7 +205,7 @@ def _too_many_sheets(sheets: int, read: int, cells: int) -> ReadError:
                               limit_cells=_vi_int(WORKBOOK_CELLS))
 
 
-# --- sheet sizes, from the file's own bytes (campaign/io/extent.py) ------------------------------------
+# --- sheet sizes, from the file's own bytes (campaign/io/extent/) ------------------------------------
 
 _LAID_OUT_ON_OPEN = ("xls", "ods")
 
