@@ -108,3 +108,7 @@ def oversized(extent: Extent, *, row_limit: int | None = EXCEL_ROWS, column_limi
 
 def _chunks(stream) -> Iterator[bytes]:
     return iter(lambda: stream.read(_CHUNK), b"")
+
+
+def _vi(n: int) -> str:
+    return f"{n:,}".replace(",", ".")

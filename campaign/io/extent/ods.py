@@ -8,7 +8,7 @@ import re
 import zipfile
 
 from campaign.io.extent.budget import _MAX_TAG, Extent, Unmeasurable, _chunks
-from campaign.io.extent.xml import _attributes, _local, _scanner, _shown
+from campaign.io.extent.xml_tags import _attributes, _local, _scanner, _shown
 
 # calamine reads these elements by their qualified names: `table:` and no other prefix
 _ODS_SCAN = _scanner(rb"table:(?:table-row|table-cell|covered-table-cell|table)", closings=True)

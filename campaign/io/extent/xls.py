@@ -7,8 +7,7 @@ import struct
 from collections.abc import Sequence
 from pathlib import Path
 
-from campaign.io.extent.budget import Extent, Unmeasurable
-from campaign.io.extent.xml import _vi
+from campaign.io.extent.budget import Extent, Unmeasurable, _vi
 
 _BIFF_CELLS = frozenset({0x0001, 0x0002, 0x0003, 0x0004, 0x0005, 0x0006, 0x0201, 0x0203, 0x0204, 0x0205,
                          0x0206, 0x0406, 0x027E, 0x00FD, 0x00D6})

@@ -17,9 +17,10 @@ from campaign.io.extent.budget import (
     Extent,
     Unmeasurable,
     _chunks,
+    _vi,
 )
 from campaign.io.extent.xlsb import _xlsb_sheets
-from campaign.io.extent.xml import _HAS_R, _TAG_BODY, _attributes, _local, _scanner, _shown, _vi
+from campaign.io.extent.xml_tags import _HAS_R, _TAG_BODY, _attributes, _local, _scanner, _shown
 
 _F_ANY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
 _CELL_REF = re.compile(rb"\$?([A-Za-z]+)\$?(\d+)")

@@ -35,10 +35,6 @@ def _attributes(body: bytes) -> list[tuple[bytes, bytes]]:
     return [(name, a if a or not b else b) for name, a, b in _ATTR.findall(body)]
 
 
-def _vi(n: int) -> str:
-    return f"{n:,}".replace(",", ".")
-
-
 def _local(name: bytes) -> bytes:
     return name.rpartition(b":")[2]
 
