@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import machine  # noqa: E402
 from campaign.config_kinds import load_input_kinds  # noqa: E402
-from campaign.io import headers, reader  # noqa: E402
+from campaign.io import headers, reader, workbook  # noqa: E402
 from campaign.io import heading_words as words  # noqa: E402
 from campaign.io.content import ContentHints  # noqa: E402
 
@@ -57,7 +57,7 @@ def read_headings(rows: list[list[str]], spec) -> headers.HeaderLayout:  # noqa:
     layout = headers.detect_header(rows[: headers.HEADER_SCAN_ROWS + 1], spec)
     assert layout is not None
     first = layout.rows[-1] + 1
-    body = reader._rows_to_body(rows[first:], first + 1)
+    body = workbook._rows_to_body(rows[first:], first + 1)
     reader._read_by_content(layout, spec, body, ContentHints())
     return layout
 

@@ -20,19 +20,21 @@ import campaign.feedback as fb
 from campaign.config_kinds import load_input_kinds
 from campaign.config_reasons import load_reasons
 from campaign.feedback import (
-    FORMULA_TRIGGERS,
     OK_MESSAGE,
     RESULT_HEADER,
     blocking_text,
-    csv_safe,
+    csv_copy,
     describe_issue,
     row_messages,
     row_statuses,
-    starts_formula,
+    summary,
     write_feedback,
     write_refusal,
 )
+from campaign.feedback import write as fb_write
+from campaign.io import xlsx_rows
 from campaign.io.reader import ReadResult, read_submission
+from campaign.io.safety import FORMULA_TRIGGERS, csv_safe, starts_formula
 from campaign.io.templates import expected_form
 
 LIMITS = {"max_bytes": 50 * 1024 * 1024, "max_rows": 100_000}
@@ -383,7 +385,7 @@ def test_the_fast_row_path_writes_the_same_cells_as_xlsxwriters_api(tmp_path, na
     messages = row_messages(issues, res.rows_total, res.kind, res.column_headers)
     statuses = row_statuses(issues, res.rows_total)
     fast = write_feedback(res, messages, statuses, tmp_path / "fast.xlsx", blocking_message=None, source=src)
-    monkeypatch.setattr(fb._RawRows, "supported", staticmethod(lambda ws: False))
+    monkeypatch.setattr(xlsx_rows._RawRows, "supported", staticmethod(lambda ws: False))
     slow = write_feedback(res, messages, statuses, tmp_path / "slow.xlsx", blocking_message=None, source=src)
 
     def cells(path: Path) -> dict:
@@ -462,7 +464,7 @@ def test_header_only_file_and_argument_checks(tmp_path):
 
 
 def test_a_csv_longer_than_an_excel_sheet_comes_back_as_csv(tmp_path, monkeypatch):
-    monkeypatch.setattr(fb, "EXCEL_MAX_ROWS", 4)
+    monkeypatch.setattr(fb_write, "EXCEL_MAX_ROWS", 4)
     src = write_csv(tmp_path / "long.csv", [
         "Họ và tên,Ngày sinh,Giới tính,Nhóm ưu tiên,Số điện thoại,Xã/Phường",      # 1
         'Nguyễn Văn An,01/02/1970,0,9,0912345678,"Ia',                             # 2 (record spans 2-3)
@@ -627,13 +629,13 @@ def test_the_fast_csv_copy_writes_what_the_csv_module_writes(tmp_path, monkeypat
              "10,Y,01/02/1970,0,9,0912345678,Ia Băng", "11,Z,01/02/1970,0,9,0912345678,Ia Băng"]
     src, res, messages, statuses, _i = csv_upload(tmp_path, lines)
     fast = write_feedback(res, messages, statuses, tmp_path / "fast.xlsx", blocking_message=None, source=src)
-    real_scan = fb._scan_records
+    real_scan = csv_copy._scan_records
 
     def all_slow(*args, **kwargs):
         nfields, trail, slow, irregular = real_scan(*args, **kwargs)
         return nfields, trail, np.ones_like(slow), irregular
 
-    monkeypatch.setattr(fb, "_scan_records", all_slow)
+    monkeypatch.setattr(csv_copy, "_scan_records", all_slow)
     slow = write_feedback(res, messages, statuses, tmp_path / "slow.xlsx", blocking_message=None, source=src)
     assert fast.read_bytes().count(b"\n") == slow.read_bytes().count(b"\n") == src.read_bytes().count(b"\n")
 
@@ -686,8 +688,8 @@ def test_a_csv_upload_without_its_file_is_written_from_the_read(tmp_path):
 def readings_rows(path: Path) -> list[list[str]]:
     ws = openpyxl.load_workbook(path)["Tóm tắt kết quả"]
     rows = [[c.value for c in row][:5] for row in ws.iter_rows()]
-    start = next(i for i, r in enumerate(rows) if r[0] == fb.READINGS_TITLE)
-    assert rows[start + 1] == list(fb.READINGS_HEADERS)
+    start = next(i for i, r in enumerate(rows) if r[0] == summary.READINGS_TITLE)
+    assert rows[start + 1] == list(summary.READINGS_HEADERS)
     out = []
     for r in rows[start + 2:]:
         if r[0] is None:
@@ -732,7 +734,7 @@ def test_without_column_readings_the_summary_has_no_such_table(tmp_path, nationa
     res.column_readings = []
     out = write_feedback(res, row_messages(issues, 4, res.kind, res.column_headers), row_statuses(issues, 4),
                          tmp_path / "x.xlsx", blocking_message=None, source=src)
-    assert fb.READINGS_TITLE not in summary_text(out)
+    assert summary.READINGS_TITLE not in summary_text(out)
 
 
 def test_the_csv_copy_of_random_records_is_safe_and_the_same_either_way(tmp_path, monkeypatch):
@@ -756,7 +758,7 @@ def test_the_csv_copy_of_random_records_is_safe_and_the_same_either_way(tmp_path
             return f'"{inner}"'
         return text
 
-    real_scan = fb._scan_records
+    real_scan = csv_copy._scan_records
 
     def all_slow(*args, **kwargs):
         nfields, trail, slow, irregular = real_scan(*args, **kwargs)
@@ -768,7 +770,7 @@ def test_the_csv_copy_of_random_records_is_safe_and_the_same_either_way(tmp_path
         lines += [delim.join(field() for _ in range(rng.randint(1, 5))) for _ in range(rng.randint(1, 12))]
         src = tmp_path / f"r{case}.csv"
         src.write_bytes(("\r\n".join(lines) + rng.choice(["\r\n", "\n", ""])).encode("utf-8"))
-        starts, record_lines = fb._records(src.read_bytes())
+        starts, record_lines = csv_copy._records(src.read_bytes())
         data = sorted(rng.sample(record_lines[1:].tolist(), k=min(len(record_lines) - 1, rng.randint(1, 6))))
         read = SimpleNamespace(row_numbers=np.array(data, dtype=np.int64), header_rows=[1],
                                column_headers={"full_name": "Họ và tên", "birth_date": "Ngày sinh",
@@ -777,14 +779,14 @@ def test_the_csv_copy_of_random_records_is_safe_and_the_same_either_way(tmp_path
         outs = []
         for variant in ("fast", "slow"):
             if variant == "slow":
-                monkeypatch.setattr(fb, "_scan_records", all_slow)
+                monkeypatch.setattr(csv_copy, "_scan_records", all_slow)
             out = tmp_path / f"r{case}-{variant}.csv"
             try:
-                fb._write_csv_copy(out, src, read, messages)
-            except fb._CopyUnsafe:
+                csv_copy._write_csv_copy(out, src, read, messages)
+            except csv_copy._CopyUnsafe:
                 out = None          # the caller writes such a file from the reader's grid instead
             outs.append(out)
-            monkeypatch.setattr(fb, "_scan_records", real_scan)
+            monkeypatch.setattr(csv_copy, "_scan_records", real_scan)
         fast, slow = outs
         if fast is None or slow is None:
             continue

@@ -402,7 +402,7 @@ def mutate_csv(data: bytes, how: tuple) -> bytes:
 
 @st.composite
 def mutated_files(draw, directory: Path, measure: bool = False):
-    """A seed file mutated. `measure`: also the ways the measure of campaign/io/extent.py was fooled (the
+    """A seed file mutated. `measure`: also the ways the measure of campaign/io/extent/ was fooled (the
     reads draw them; the intakes keep the draws they always made)."""
     kind = draw(st.sampled_from(SEEDS))
     path = seed_file(kind, directory)

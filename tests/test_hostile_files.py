@@ -389,9 +389,9 @@ def test_a_cell_reference_that_is_no_reference_refuses_the_sheet_as_damaged(tmp_
 
 
 def test_the_late_backstop_does_not_claim_a_cell_count_it_does_not_know(tmp_path, monkeypatch):
-    import campaign.io.reader as reader
+    import campaign.io.workbook as workbook
 
-    monkeypatch.setattr(reader, "MAX_CELLS", 10)   # the grid calamine built is "too large": 2 x 7
+    monkeypatch.setattr(workbook, "MAX_CELLS", 10)   # the grid calamine built is "too large": 2 x 7
     with pytest.raises(ReadError) as info:
         read(xlsx_file(tmp_path / "ok.xlsx", sheet_xml([HEADER, ROW])))
     assert "trang «DS» kéo dài tới ô G2 (2 dòng × 7 cột), quá lớn để đọc" in info.value.detail_vi
@@ -527,7 +527,7 @@ def test_many_sheets_each_under_the_floor_are_not_all_built(tmp_path):
 
 def test_the_list_on_a_later_sheet_reads_and_an_earlier_candidate_is_built_again(tmp_path):
     from campaign.config_kinds import load_input_kinds
-    from campaign.io.reader import _workbook_candidates
+    from campaign.io.workbook import _workbook_candidates
 
     path = xlsx_sheets(tmp_path / "three.xlsx", [("Ghi chú", sheet_xml([["Ghi chú"], ["dòng 2"]])),
                                                  ("Nháp", hollow_sheet()), ("DS", sheet_xml([HEADER, ROW]))])

@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaign.config_kinds import load_input_kinds
+from campaign.io.cells import cell_to_str
 from campaign.io.headers import detect_header, header_keys
-from campaign.io.reader import ReadError, ReadResult, cell_to_str, read_submission
+from campaign.io.reader import ReadError, ReadResult, read_submission
 
 MB = 1024 * 1024
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

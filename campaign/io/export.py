@@ -67,7 +67,7 @@ from campaign.config import CampaignConfig
 from campaign.config_kinds import load_input_kinds
 from campaign.domain.admin_units import AdminUnits, get_admin_units
 from campaign.domain.standardize.phones import load_phone_rules
-from campaign.feedback import starts_formula
+from campaign.io.safety import starts_formula
 from campaign.io.xlsx import write_atomically
 from campaign.store.current import current_submission_ids
 from campaign.store.models import KIND_TABLES, MasterListRun, MasterPerson

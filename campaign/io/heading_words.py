@@ -13,35 +13,11 @@ import unicodedata
 from dataclasses import dataclass
 
 from campaign.config_kinds import load_heading_vocabulary
+from campaign.domain.text import fold
 
 _PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\([^()]*$")  # an unclosed "(" runs to the end
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _SPACES = re.compile(r"\s+")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Folding (the colleague's campaign.domain.text.fold when present; an equivalent fallback otherwise)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _fallback_fold(s: str) -> str:
-    s = unicodedata.normalize("NFD", s.replace("đ", "d").replace("Đ", "D"))
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))
-    return _SPACES.sub(" ", s).strip().lower()
-
-
-@functools.cache
-def _fold_function():
-    try:
-        from campaign.domain.text import fold  # type: ignore[attr-defined]
-    except Exception:  # not written yet, or broken: the fallback folds the same way for headers
-        return _fallback_fold
-    return fold
-
-
-def fold(s: str) -> str:
-    out = _fold_function()(s)
-    return out if isinstance(out, str) else _fallback_fold(s)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ Cells: everything is text (number format "@") but STT, Nhóm ưu tiên and Mũi 
 national form (`national_phone`: "+84912345678" -> "0912345678"), ID numbers, person ids and lots keep
 their leading zeros; dates dd/mm/yyyy as text; sex as Nam/Nữ; products by their label (input_kinds.yaml
 enum `vaccine_product`). Every text goes through `write_string`; one starting with a formula character
-(`campaign.feedback.starts_formula`, as in `campaign.io.export`) also gets Excel's quote prefix. Table cells
+(`campaign.io.safety.starts_formula`, as in `campaign.io.export`) also gets Excel's quote prefix. Table cells
 have borders, so the sheet prints as a table.
 
 Printing: A4 landscape, 1 page wide (as many pages tall as needed), the invitation header row repeated
@@ -61,8 +61,8 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from campaign.config_kinds import load_input_kinds
-from campaign.feedback import starts_formula
 from campaign.io.export import national_phone
+from campaign.io.safety import starts_formula
 from campaign.io.xlsx import write_atomically
 from campaign.vocabulary import level_label
 

@@ -12,13 +12,14 @@ as the characters a legacy font would show (the cell repair stage turns those in
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from campaign.domain.vn_legacy_detect import decode_8bit
 
 SUPPORTED_HINT = "xin gửi tệp Excel (.xlsx, .xls) hoặc CSV"
 
@@ -231,86 +232,7 @@ def sniff_file(path: Path, *, max_bytes: int, max_uncompressed: int | None = Non
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _legacy():
-    try:
-        from campaign.domain import vn_legacy  # type: ignore[attr-defined]
-    except Exception:
-        return None
-    return vn_legacy
-
-
-_CP1258_COMBINING = re.compile(rb"[\x41-\x7a\xc0-\xff][\xcc\xd2\xde\xec\xf2]")
-
-
-def _looks_like_cp1258(data: bytes) -> bool:
-    legacy = _legacy()
-    fn = getattr(legacy, "looks_like_cp1258", None) if legacy else None
-    if fn is not None:
-        try:
-            return bool(fn(data))
-        except Exception:
-            pass
-    # Windows-1258 writes tones as combining bytes (0xCC grave, 0xEC acute, 0xD2 hook, 0xDE tilde,
-    # 0xF2 dot) after a letter; in Windows-1252 those bytes are letters that rarely follow letters.
-    return len(_CP1258_COMBINING.findall(data[:1_000_000])) >= 3
-
-
-def _decode_cp1258(data: bytes) -> str:
-    legacy = _legacy()
-    fn = getattr(legacy, "decode_cp1258", None) if legacy else None
-    if fn is not None:
-        try:
-            out = fn(data)
-            if isinstance(out, str):
-                return out
-        except Exception:
-            pass
-    return data.decode("cp1258", errors="replace")
-
-
-def _cp1252_table() -> dict[int, str]:
-    # the five bytes cp1252 leaves undefined stay as latin-1 (TCVN3 uses them)
-    table = {}
-    for b in range(0x80, 0xA0):
-        with contextlib.suppress(UnicodeDecodeError):
-            table[b] = bytes([b]).decode("cp1252")
-    return table
-
-
-_CP1252 = _cp1252_table()
-
-
-def _decode_cp1252(data: bytes) -> str:
-    return data.decode("latin-1").translate(_CP1252)
-
-
-# Vietnamese letters only UTF-8 spells with these bytes: ă Ă đ Đ ơ Ơ ư Ư (2 bytes), the toned letters
-# U+1EA0-U+1EF9 (3 bytes). Legacy text (Windows-1258, TCVN3, VNI) practically never forms them.
-_UTF8_VIETNAMESE = re.compile(rb"\xc4[\x82\x83\x90\x91]|\xc6[\xa0\xa1\xaf\xb0]|\xe1[\xba\xbb][\x80-\xbf]")
 TRIED_ENCODINGS = "UTF-8, UTF-16, Windows-1258, Windows-1252 (TCVN3/VNI)"
-
-
-def mixed_encoding(data: bytes) -> tuple[int, int] | None:
-    """(a line written in UTF-8 Vietnamese, the first line that is not valid UTF-8), 1-based, when a text
-    file mixes UTF-8 with another encoding (files joined byte for byte, a line pasted from elsewhere); None
-    when one encoding fits. No single decoding reads such a file: guessing one turns half its lines into
-    gibberish (and its header into one nobody recognises)."""
-    try:
-        data.decode("utf-8")
-        return None
-    except UnicodeDecodeError as exc:
-        bad = exc.start
-    for tries, m in enumerate(_UTF8_VIETNAMESE.finditer(data)):
-        if tries >= 1000:
-            break
-        start = data.rfind(b"\n", 0, m.start()) + 1
-        end = data.find(b"\n", m.end())
-        try:
-            data[start:len(data) if end < 0 else end].decode("utf-8")
-        except UnicodeDecodeError:
-            continue   # that line is not UTF-8 either: legacy bytes that happen to look like it
-        return data.count(b"\n", 0, m.start()) + 1, data.count(b"\n", 0, bad) + 1
-    return None
 
 
 def decode_text(data: bytes) -> tuple[str, str, bool]:
@@ -326,10 +248,7 @@ def decode_text(data: bytes) -> tuple[str, str, bool]:
         try:
             text, enc = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
-            if _looks_like_cp1258(data):
-                text, enc = _decode_cp1258(data), "cp1258"
-            else:
-                text, enc = _decode_cp1252(data), "cp1252"
+            text, enc = decode_8bit(data)
     normalized = False
     # UTF-8 without a combining mark (U+0300-U+036F: bytes CC xx / CD xx) is NFC for Vietnamese: skip the scan
     maybe_nfd = not enc.startswith("utf-8") or b"\xcc" in data or b"\xcd" in data
