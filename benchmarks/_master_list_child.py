@@ -119,7 +119,7 @@ def modify(work: Path, district: str) -> dict[str, Any]:
     added at the end (new people, drawn with another seed for the same district and layout)."""
     from campaign.config_kinds import load_input_kinds
     from campaign.synth import LAYOUTS, generate_target_list_file
-    from campaign.synth.write import header_text
+    from campaign.synth.files.layouts import header_text
 
     manifest = json.loads((work / "inputs" / "manifest.json").read_text(encoding="utf-8"))
     entry = next(f for f in manifest["files"] if f["district"] == district)

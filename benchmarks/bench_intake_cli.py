@@ -45,16 +45,18 @@ import numpy as np
 import pandas as pd
 from campaign.config import load_campaign
 from campaign.config_kinds import load_input_kinds
-from campaign.synth import generate as gen
-from campaign.synth.write import LAYOUTS, render_column
+from campaign.synth.files.cells import render_column
+from campaign.synth.files.layouts import LAYOUTS
+from campaign.synth.world.admin import prepare_admin
+from campaign.synth.world.people import draw_people
 
 out, rows, district, columns = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4].split(",")
 campaign = load_campaign()
 rng = np.random.Generator(np.random.PCG64(2021))
-districts, communes = gen._prepare_admin(campaign)
+districts, communes = prepare_admin(campaign)
 one = districts[districts.code == district].reset_index(drop=True)
 comm = communes[communes.district_code == district].reset_index(drop=True)
-people = gen._people(rng, rows, one, comm, None, campaign.campaign.campaign_date)
+people = draw_people(rng, rows, one, comm, None, campaign.campaign.campaign_date)
 people["sex"] = np.where(people["female"].to_numpy(dtype=bool), "female", "male").astype(object)
 spec = load_input_kinds()["target_list"]
 layout = LAYOUTS["csv_bom"]

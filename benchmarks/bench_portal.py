@@ -73,7 +73,7 @@ class Sampler(threading.Thread):
 
 
 def make_files(folder: Path, districts: list[str], rows: int) -> dict[str, Path]:
-    from campaign.synth.write import generate_target_list_file
+    from campaign.synth.target_lists import generate_target_list_file
 
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -87,7 +87,7 @@ def make_files(folder: Path, districts: list[str], rows: int) -> dict[str, Path]
 
 
 def latency_files(work: Path, district: str, n: int, rows: int = 300) -> list[Path]:
-    from campaign.synth.write import generate_target_list_file
+    from campaign.synth.target_lists import generate_target_list_file
 
     out = []
     for i in range(n):
@@ -188,7 +188,7 @@ def one_run(backend: str, args: argparse.Namespace, files: dict[str, Path], dist
         # Warm: the workers import Prefect, pandas and GX when they start; wait for that with a tiny upload.
         tiny = work / "tiny.csv"
         if not tiny.exists():
-            from campaign.synth.write import generate_target_list_file
+            from campaign.synth.target_lists import generate_target_list_file
 
             generate_target_list_file(tiny, 50, seed=1, district=districts[1])
         warm: dict[str, Any] = {}

@@ -94,7 +94,7 @@ def prepare_district(res: Any, out_dir: Path, district: str, *, people: int = 30
     """Accepted facilities, staff (one facility's team list is enough for the deadline) and vaccine stock
     for `district`, taken in with `run_intake` from a small synthetic province. Returns kind -> rows."""
     from campaign.intake import IntakeRequest, run_intake
-    from campaign.synth.write import generate_campaign
+    from campaign.synth.run import generate_campaign
 
     manifest = generate_campaign(out_dir, people=people, seed=seed)
     loaded: dict[str, int] = {}

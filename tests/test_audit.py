@@ -47,7 +47,7 @@ def world(migrated_engine, campaign_home, monkeypatch, tmp_path) -> PortalWorld:
     from campaign.intake import IntakeRequest, run_intake
     from campaign.resources import Resources
     from campaign.settings import Settings
-    from campaign.synth.write import generate_target_list_file
+    from campaign.synth.target_lists import generate_target_list_file
 
     monkeypatch.setenv("CAMPAIGN_NOW", NOW)
     monkeypatch.setenv("CAMPAIGN_SMTP_PORT", str(free_port()))   # the mail server is down

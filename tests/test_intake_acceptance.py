@@ -55,7 +55,7 @@ from campaign.store.db import make_engine
 from campaign.store.models import KIND_TABLES, Base, QuarantineRow, RowIssue, StoredFile, Submission
 from campaign.synth import CATALOGUE, LAYOUTS, Manifest, generate_campaign
 from campaign.synth.defects import VIETNAMESE_LETTERS
-from campaign.synth.write import NATIONAL_GROUPS, NATIONAL_HEADERS, header_text
+from campaign.synth.files.layouts import NATIONAL_GROUPS, NATIONAL_HEADERS, header_text
 
 PEOPLE = 3000
 SEED = 2021

@@ -1,7 +1,7 @@
 """Acceptance tests of issue 16: intake reads any real heading, says how it read the file, and never drops
 a column in silence.
 
-Files come from the generator's clerk layouts (`campaign.synth.write.CLERK_HEADINGS`: `NAM/NỮ`,
+Files come from the generator's clerk layouts (`campaign.synth.files.layouts.CLERK_HEADINGS`: `NAM/NỮ`,
 `SỐ CMND/CCCD/HỘ CHIẾU`, `NS`, `GT`, `ĐT` holding phones, `Nhóm`, `Đối tượng`, `Số CCCD/CMND`, split names
 `Họ và tên đệm` + `Tên`, unknown columns holding data: `Dân tộc`, `Tiền sử dị ứng`, `Kết quả import`),
 each as xlsx, CSV UTF-8 and CSV Windows-1258; the manifest says how every heading must be read. They go
@@ -56,7 +56,7 @@ from campaign.synth import (
     generate_campaign,
     generate_target_list_file,
 )
-from campaign.synth.write import CLERK_HEADINGS, CLERK_LAYOUTS
+from campaign.synth.files.layouts import CLERK_HEADINGS, CLERK_LAYOUTS
 from tests.test_intake_acceptance import as_name, collapse
 
 NOW = dt.datetime(2021, 7, 28, 8, tzinfo=dt.timezone(dt.timedelta(hours=7)))

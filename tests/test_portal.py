@@ -84,7 +84,7 @@ def portal(make_portal) -> PortalWorld:
 
 
 def _target_list(path: Path, seed: int, rows: int = 25) -> Path:
-    from campaign.synth.write import generate_target_list_file
+    from campaign.synth.target_lists import generate_target_list_file
 
     generate_target_list_file(path, rows, seed=seed, district="622")
     return path

@@ -32,7 +32,7 @@ from campaign.synth import (
 )
 from campaign.synth import names as nm
 from campaign.synth.defects import NOT_A_COMMUNE
-from campaign.synth.write import CLERK_HEADINGS, CLERK_LAYOUTS, choose_columns, header_text
+from campaign.synth.files.layouts import CLERK_HEADINGS, CLERK_LAYOUTS, choose_columns, header_text
 
 PEOPLE = 2000
 SEED = 2021

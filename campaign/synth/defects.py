@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from campaign.synth.generate import EXCEL_EPOCH, OLD_PREFIX_OF
+from campaign.synth.files.cells import EXCEL_EPOCH
 from campaign.synth.names import strip_diacritics
+from campaign.synth.world.identity import OLD_PREFIX_OF
 
 
 @dataclass(frozen=True)
