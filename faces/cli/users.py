@@ -123,9 +123,11 @@ def users_reset_password(ctx: click.Context, username: str, password_stdin: bool
 @click.pass_context
 def users_list(ctx: click.Context, as_json: bool) -> None:
     """Every account, its role, district and whether it can sign in."""
-    from campaign.portal.pages import users_page
+    from campaign import accounts
 
-    rows = _account_action(ctx, lambda session, res: users_page(session))
+    rows = _account_action(ctx, lambda session, res: [
+        {"username": u.username, "display_name": u.display_name, "role": u.role, "district": u.district_code,
+         "active": u.is_active} for u in accounts.list_users(session)])
     if as_json:
         emit_json({"users": [{k: r[k] for k in ("username", "display_name", "role", "district", "active")}
                               for r in rows]})
