@@ -170,12 +170,12 @@ def one_run(backend: str, args: argparse.Namespace, files: dict[str, Path], dist
     env = {**os.environ, "CAMPAIGN_HOME": str(home), "CAMPAIGN_DATABASE_URL": fresh_database(backend, args.pg, home),
            "PREFECT_API_URL": api, "CAMPAIGN_NOW": "2021-07-28T10:00", "CAMPAIGN_PORTAL_WORKERS": str(args.workers)}
     for code in districts:
-        subprocess.run([sys.executable, "-c", "from campaign.cli import main; main()", "users", "add", f"huyen{code}",
+        subprocess.run([sys.executable, "-c", "from faces.cli import main; main()", "users", "add", f"huyen{code}",
                         "--role", "district", "-d", code, "--password-stdin"], input=PASSWORD + "\n", text=True,
                        env=env, cwd=ROOT, check=True, capture_output=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    portal = subprocess.Popen([sys.executable, "-c", "from campaign.cli import main; main()", "portal", "--port",
+    portal = subprocess.Popen([sys.executable, "-c", "from faces.cli import main; main()", "portal", "--port",
                                str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):

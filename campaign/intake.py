@@ -27,6 +27,7 @@ from campaign import clock
 from campaign.config import CampaignConfig
 from campaign.config_kinds import load_input_kinds
 from campaign.config_reasons import load_reasons
+from campaign.districts import DistrictError, resolve_district
 from campaign.domain.admin_units import get_admin_units
 from campaign.files import StoredOriginal, store_original
 from campaign.settings import Settings
@@ -135,15 +136,13 @@ def resolve_request(request: IntakeRequest, campaign: CampaignConfig) -> tuple[s
         limit = text_limit(column)
         if limit is not None and len(value) > limit:
             raise UsageError(f"{what} is {len(value)} characters long; at most {limit}")
-    found = get_admin_units().resolve_district(str(request.district), campaign.province.code)
-    if found.status == "ambiguous":
-        names = ", ".join(f"{u.code} {u.name}" for u in found.candidates)
-        raise UsageError(f"district {request.district!r} is ambiguous: {names}")
-    if found.status != "found" or found.unit.code not in campaign.district_codes:
-        raise UsageError(f"unknown district {request.district!r} in province {campaign.province.name}")
+    try:
+        district = resolve_district(request.district, campaign)
+    except DistrictError as exc:
+        raise UsageError(str(exc)) from exc
     if not request.path.is_file():
         raise UsageError(f"no such file: {request.path}")
-    return found.unit.code, request.kind
+    return district.code, request.kind
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, bindparam, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.config import CampaignConfig
@@ -513,6 +513,11 @@ def side_text(side: dict[str, Any]) -> str:
     return (f"{side.get('full_name')} · {side.get('birth_date')} · {side.get('sex')} · group "
             f"{side.get('priority_group')} · {side.get('commune_code')} ({side.get('district')}) · "
             f"{side.get('phone')} · {side.get('id_number') or '-'}")
+
+
+def pairs_to_review(session: Session) -> int:
+    """How many candidate pairs wait for a person's decision (every district)."""
+    return session.scalar(select(func.count()).select_from(ReviewPair)) or 0
 
 
 def open_pairs(session: Session, *, district: str | None = None, limit: int | None = None,

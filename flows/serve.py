@@ -66,7 +66,7 @@ def start_server(host: str, port: int, started: list[tuple[subprocess.Popen[byte
 def start_portal(host: str, port: int, started: list[tuple[subprocess.Popen[bytes], float]] | None = None,
                  ) -> subprocess.Popen[bytes]:
     """The upload portal and its warm workers, in a child process talking to the same Prefect API."""
-    return _spawn([sys.executable, "-c", "from campaign.cli import main; main()", "portal", "--host", host,
+    return _spawn([sys.executable, "-c", "from faces.cli import main; main()", "portal", "--host", host,
                    "--port", str(port)], [] if started is None else started, PORTAL_STOP_S)
 
 

@@ -224,8 +224,8 @@ def test_what_districts_and_coordinators_do_is_recorded_without_personal_data(wo
 
 
 def test_the_account_commands_record_who_ran_them(campaign_home):
-    from campaign.cli import main
     from campaign.resources import get_resources
+    from faces.cli import main
 
     runner = CliRunner()
     assert runner.invoke(main, ["users", "add", "ttyt.622", "--role", "district", "--district", "622"]).exit_code == 0
@@ -337,8 +337,8 @@ def test_purge_removes_events_past_retention_and_records_itself(migrated_engine,
 def test_the_audit_commands_show_and_purge_the_log(campaign_home):
     """`campaign audit show` lists what the accounts commands recorded (newest first, filters, JSON);
     `campaign audit purge --days` removes older events and records itself."""
-    from campaign.cli import main
     from campaign.resources import get_resources
+    from faces.cli import main
 
     runner = CliRunner()
     assert runner.invoke(main, ["users", "add", "ttyt.622", "--role", "district", "--district", "622"]).exit_code == 0

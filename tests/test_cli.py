@@ -9,8 +9,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from campaign.cli import main
 from campaign.config_files import DEFAULT_CAMPAIGN_FILE
+from faces.cli import main
 
 COMMANDS = ["demo", "templates", "intake", "withdraw", "readiness", "deadlines", "watch", "master-list", "review", "export"]
 HEADER = "Họ và tên (*),Ngày sinh dạng dd/mm/yyyy (*),Giới tính (*),Mã nhóm đối tượng ưu tiên (*),Số điện thoại (*),Xã/Phường (*)\n"

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign.cli import main
 from campaign.column_mappings import (
     field_choices,
     list_mappings,
@@ -24,6 +23,7 @@ from campaign.io.columns import ColumnOverride
 from campaign.io.headers import heading_key
 from campaign.resources import get_resources
 from campaign.store.models import KIND_TABLES, ColumnMapping, Submission
+from faces.cli import main
 
 AT = dt.datetime(2021, 7, 28, 3, 0, tzinfo=dt.UTC)
 LATER = AT + dt.timedelta(hours=2)

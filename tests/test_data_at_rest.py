@@ -79,7 +79,7 @@ def commands_home(tmp_path_factory) -> Path:
     commands = [["intake", str(upload), "-d", "633", "-k", "target_list"], ["master-list"],
                 ["report", "--level", "district", "--unit", "633", "--format", "docx", "--format", "pdf"]]
     # the `campaign` command's own entry point, three commands in one process: one Prefect start, not three
-    script = ("import sys\nfrom campaign.cli import main\n"
+    script = ("import sys\nfrom faces.cli import main\n"
               f"for args in {commands!r}:\n"
               "    code = main(args, standalone_mode=False)\n"
               "    if code:\n        sys.exit(f'{args[0]} exited {code}')\n")

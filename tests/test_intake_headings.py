@@ -259,7 +259,7 @@ def test_campaign_intake_json_says_how_every_column_was_read(prefect_harness, ca
 
     from click.testing import CliRunner
 
-    from campaign.cli import main
+    from faces.cli import main
 
     path, m = clerk_files["xlsx_clerk_mobile"]
     (f,) = m.files

@@ -164,8 +164,8 @@ def test_masked_pairs_hide_ids_phones_and_names() -> None:
 def test_master_list_and_review_commands(prefect_harness, campaign_home) -> None:
     from click.testing import CliRunner
 
-    from campaign.cli import main
     from campaign.resources import get_resources
+    from faces.cli import main
 
     runner = CliRunner()
     assert runner.invoke(main, ["master-list", "--latest"]).exit_code == 3     # nothing built yet

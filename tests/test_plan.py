@@ -149,8 +149,8 @@ def test_plan_command_flow_artifacts_and_invitation_lists(prefect_harness, campa
     from click.testing import CliRunner
     from prefect.client.orchestration import get_client
 
-    from campaign.cli import main
     from campaign.resources import get_resources
+    from faces.cli import main
 
     runner = CliRunner()
     assert runner.invoke(main, ["plan", "--from", "2021-07-29"]).exit_code == 3      # no master list yet

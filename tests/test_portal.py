@@ -808,8 +808,8 @@ def test_only_an_accepted_submission_can_be_withdrawn(portal, tmp_path):
 
 
 def test_users_commands(campaign_home):
-    from campaign.cli import main
     from campaign.resources import get_resources
+    from faces.cli import main
 
     runner = CliRunner()
     no_district = runner.invoke(main, ["users", "add", "ttyt.622", "--role", "district"])

@@ -176,8 +176,8 @@ def _pdf_text_bytes(content: bytes, tmp_path) -> str:
 def test_report_commands_and_flow_artifacts(prefect_harness, campaign_home) -> None:
     from click.testing import CliRunner
 
-    from campaign.cli import main
     from campaign.resources import get_resources
+    from faces.cli import main
 
     runner = CliRunner()
     _world(get_resources().engine)

@@ -23,7 +23,6 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from campaign import master_list as ml
-from campaign.cli import main
 from campaign.config import load_campaign
 from campaign.dedupe.records import build_records
 from campaign.intake import IntakeRequest, run_intake
@@ -50,6 +49,7 @@ from campaign.store.models import (
     StoredFile,
     Submission,
 )
+from faces.cli import main
 
 ICT = dt.timezone(dt.timedelta(hours=7))
 OLD, NEW, SHARED = (dt.datetime(2021, 7, d, 9, tzinfo=ICT) for d in (20, 26, 27))

@@ -65,6 +65,7 @@ from sqlalchemy.orm import Session
 
 from campaign.config import CampaignConfig
 from campaign.config_kinds import load_input_kinds
+from campaign.districts import DistrictError, resolve_district
 from campaign.domain.admin_units import AdminUnits, get_admin_units
 from campaign.domain.standardize.phones import load_phone_rules
 from campaign.io.safety import starts_formula
@@ -383,13 +384,10 @@ def _render(person: _Person, row: dict[str, Any], places: _Places, products: dic
 
 
 def _resolve_district(district: str, campaign: CampaignConfig, units: AdminUnits) -> Any:
-    found = units.resolve_district(str(district).strip(), campaign.province.code)
-    if found.status == "ambiguous":
-        names = ", ".join(f"{u.code} {u.name}" for u in found.candidates)
-        raise UnknownDistrictError(f"district {district!r} is ambiguous: {names}")
-    if found.status != "found" or found.unit is None or found.unit.code not in campaign.district_codes:
-        raise UnknownDistrictError(f"unknown district {district!r} in province {campaign.province.name}")
-    return found.unit
+    try:
+        return resolve_district(district, campaign, units)
+    except DistrictError as exc:
+        raise UnknownDistrictError(str(exc)) from exc
 
 
 def _changed_submissions(session: Session, run: MasterListRun) -> list[int]:

@@ -1,0 +1,76 @@
+"""What every command of the `campaign` command line shares: the exit codes, the two outputs (one JSON
+object on stdout, human text on stderr), the environment Prefect needs before it is imported, and the
+options every group parses alike (a district, a moment, an input kind), exiting 2 on a bad one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from campaign.settings import get_settings
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def say(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def prepare() -> None:
+    """Environment defaults for Prefect/GX, before they are imported."""
+    from campaign.runtime import configure_environment
+
+    configure_environment(get_settings())
+
+
+def drain_prefect() -> None:
+    """Let Prefect's event worker deliver what it holds before the process exits (DESIGN.md pitfall)."""
+    try:
+        from prefect.events.worker import EventsWorker
+
+        EventsWorker.drain_all(timeout=30)
+    except Exception:  # noqa: BLE001 - draining is best effort; the run's result already stands
+        pass
+
+
+def district_or_exit(ctx: click.Context, text: str | None, campaign: Any) -> str | None:
+    """A district given by GSO code or name (with or without diacritics) -> its code (`campaign.districts`);
+    exit 2 if unknown or ambiguous."""
+    if not text:
+        return None
+    from campaign.districts import DistrictError, resolve_district
+
+    try:
+        return resolve_district(text, campaign).code
+    except DistrictError as exc:
+        say(f"usage error: {exc}")
+        ctx.exit(EXIT_USAGE)
+
+
+def instant_or_exit(ctx: click.Context, text: str | None, option: str):
+    from campaign import clock
+
+    if text is None:
+        return None
+    try:
+        return clock.parse_instant(text)
+    except ValueError as exc:
+        say(f"usage error: {option} {text!r}: {exc}")
+        ctx.exit(EXIT_USAGE)
+
+
+def kind_or_exit(ctx: click.Context, kind: str | None) -> None:
+    from campaign.config_kinds import load_input_kinds
+
+    kinds = load_input_kinds()
+    if kind is not None and kind not in kinds.kinds:
+        say(f"usage error: unknown kind {kind!r}; expected one of: {', '.join(kinds.names)}")
+        ctx.exit(EXIT_USAGE)

@@ -1,0 +1,52 @@
+"""`campaign readiness`: the readiness flow run, or the history of earlier runs."""
+
+from __future__ import annotations
+
+import click
+
+from faces.cli.common import EXIT_USAGE, district_or_exit, drain_prefect, emit_json, prepare, say
+
+
+@click.command()
+@click.option("--district", "-d", default=None, help="Only this district (GSO code or name), with its facilities.")
+@click.option("--at", "at", default=None, help="The moment to assess (ISO 8601; default CAMPAIGN_NOW or now).")
+@click.option("--history", is_flag=True, help="Show the statuses of earlier runs instead of running one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
+@click.pass_context
+def readiness(ctx: click.Context, district: str | None, at: str | None, history: bool, as_json: bool) -> None:
+    """Readiness of every facility and district (infrastructure, training, teams, communication), as a
+    Prefect flow run; kept as history."""
+    from campaign.resources import get_resources
+
+    res = get_resources()
+    code = district_or_exit(ctx, district, res.campaign)
+    if history:
+        from sqlalchemy.orm import Session
+
+        from campaign.readiness import history as read_history
+
+        with Session(res.engine) as session:
+            runs = read_history(session, district=code)
+        for r in runs:
+            say(f"{r['as_of']}: {r['status']} {r['facilities_ready']}/{r['facilities_total']} facilities ready")
+        if as_json:
+            emit_json({"district": code, "history": runs})
+        return
+    if at:
+        from campaign import clock
+
+        try:
+            clock.parse_instant(at)
+        except ValueError as exc:
+            say(f"usage error: --at {at!r}: {exc}")
+            ctx.exit(EXIT_USAGE)
+    prepare()
+    from flows.readiness import readiness_flow
+
+    summary = readiness_flow(now=at, district=code)
+    drain_prefect()
+    from campaign.readiness import render_text
+
+    say(render_text(summary))
+    if as_json:
+        emit_json(summary)
