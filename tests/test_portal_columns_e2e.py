@@ -93,7 +93,7 @@ def test_a_district_fixes_an_unread_column_once_and_its_later_files_are_read_so(
     from campaign.config import load_input_kinds
     from campaign.io.columns import HOW_LABELS
     from campaign.io.templates import write_template
-    from campaign.portal.server import build
+    from faces.portal.server import build
     from campaign.resources import get_resources
     from campaign.store.models import KIND_TABLES, Submission
 

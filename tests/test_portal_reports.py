@@ -32,8 +32,8 @@ def _signed_in(app, username: str):
 
 def test_district_asks_for_its_report_and_a_coordinator_approves_and_sends_it(prefect_harness, campaign_home,
                                                                               monkeypatch):
-    from campaign.portal.app import create_app
-    from campaign.portal.worker import RUNNERS
+    from faces.portal.app import create_app
+    from faces.portal.worker import RUNNERS
     from campaign.resources import get_resources, reset_resources
 
     monkeypatch.setenv("CAMPAIGN_NOW", "2021-07-28T15:00")
@@ -89,7 +89,7 @@ def test_district_asks_for_its_report_and_a_coordinator_approves_and_sends_it(pr
 
 def test_an_approved_report_whose_mail_failed_can_be_sent_again_from_the_board(campaign_home, monkeypatch):
     from campaign import clock
-    from campaign.portal.app import create_app
+    from faces.portal.app import create_app
     from campaign.reports import run as reports
     from campaign.resources import get_resources, reset_resources
     from tests.smtp_support import free_port
@@ -131,8 +131,8 @@ def test_a_district_builds_and_sends_its_own_facilitys_plan_to_its_health_centre
     compile-report flow (a portal job, as the district report), approved and sent to the health centre's
     mailbox; the facility's `facility_plan` deliverable is then done. Another district reaches none of it."""
     from campaign import clock
-    from campaign.portal.app import create_app
-    from campaign.portal.worker import RUNNERS
+    from faces.portal.app import create_app
+    from faces.portal.worker import RUNNERS
     from campaign.resources import get_resources, reset_resources
     from campaign.watch import board
     from tests.dedupe_support import store_rows

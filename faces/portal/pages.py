@@ -41,7 +41,7 @@ DELIVERY_LABEL = {"sent": "Đã gửi", "sending": "Đang gửi", "pending": "Đ
 SEVERITY_LABEL = {"blocking": "Từ chối cả tệp", "row": "Dòng bị loại", "warning": "Cảnh báo", "repair": "Đã sửa"}
 _RANK = {"blocking": 0, "row": 1, "warning": 2, "repair": 3}   # which issue colours a row
 FIRST_ROWS = 50   # rows with problems shown on the page; the annotated file has them all
-# Flow runs that ended badly, on the coordinators' board (read from Prefect by campaign/portal/runs.py):
+# Flow runs that ended badly, on the coordinators' board (read from Prefect by faces/portal/runs.py):
 # each flow (by its Prefect name) in words, the end state, why the list could not be read
 FLOW_LABEL = {"intake": "Tiếp nhận, kiểm tra tệp của huyện",
               "master-list": "Lập danh sách đối tượng hợp nhất (master list)",
