@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import Session
 
+from campaign.store.models import PortalJob
 from faces.portal import pages
 from faces.portal.runs import read_troubled_runs
-from campaign.store.models import PortalJob
 from tests.portal_http_support import NOW, PortalWorld, login, portal_world
 
 UI = "http://prefect.test"   # the Prefect UI portal_world gives the app

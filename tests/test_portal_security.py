@@ -43,9 +43,9 @@ def make_world(migrated_engine, campaign_home, monkeypatch):
     """The portal over `migrated_engine` (SQLite, then PostgreSQL) with the three test accounts; options:
     sign-in limits, the proxies it trusts."""
     from campaign.config import load_campaign
-    from faces.portal.app import create_app
     from campaign.resources import Resources
     from campaign.settings import Settings
+    from faces.portal.app import create_app
 
     def make(*, limits: Any = None, trusted_proxies: str | None = None) -> PortalWorld:
         monkeypatch.setenv("CAMPAIGN_NOW", NOW)
@@ -400,8 +400,8 @@ def test_ids_beyond_64_bits_are_not_found_and_keep_the_connection(make_world):
     """Every path with an integer id answers 404 in Vietnamese for an id no database holds (2**64, 10**30,
     2**63, past PostgreSQL's INTEGER, 0, -1) on the same keep-alive connection (before: OverflowError or
     "integer out of range", HTTP 500, connection dropped); the largest id the columns hold is looked up."""
-    from faces.portal.state import MAX_ID
     from campaign.store.models import PortalJob, PortalUser, ReportRecord, Submission
+    from faces.portal.state import MAX_ID
 
     # the bound is the ids' column type: if one of them grows to BIGINT, the bound may grow with it
     assert {type(m.__table__.c.id.type).__name__ for m in (Submission, PortalJob, ReportRecord, PortalUser)} == {
@@ -454,8 +454,8 @@ def test_ids_beyond_64_bits_are_not_found_and_keep_the_connection(make_world):
 
 
 def test_the_demo_accounts_file_says_it_is_a_demo_secret_and_is_owner_only(campaign_home, tmp_path):
-    from faces.portal import demo
     from campaign.resources import get_resources
+    from faces.portal import demo
 
     out = tmp_path / "demo" / "portal-accounts.csv"
     created = demo.ensure_accounts(get_resources(), out)

@@ -7,11 +7,9 @@ import datetime as dt
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from campaign import clock, jobs
-from campaign.store.models import PortalJob
 from faces.portal import pages
 from faces.portal.deps import CoordinatorDep, Form10, PortalDep
 from faces.portal.state import PortalError
@@ -72,5 +70,5 @@ def audit_log(request: Request, portal: PortalDep, user: CoordinatorDep) -> Resp
 @router.get("/suc-khoe")
 def health(portal: PortalDep) -> Response:
     with portal.session() as s:
-        queued = len(s.scalars(select(PortalJob.id).where(PortalJob.status == jobs.QUEUED).limit(1000)).all())
+        queued = jobs.queued_count(s)
     return JSONResponse({"status": "ok", "queued": queued})

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from campaign import clock, jobs
 from campaign.accounts import SignedIn
+from campaign.reports import access
 from campaign.store.models import ReportRecord
-from faces.portal import pages
 from faces.portal.deps import DistrictDep, Form5, PortalDep, UserDep
 from faces.portal.state import COORDINATORS_ONLY, NOT_FOUND, DbId, PortalError
 
@@ -42,7 +42,7 @@ async def request_facility_plan(request: Request, portal: PortalDep, user: UserD
     built by the compile-report flow like the district's report, then approved and sent from the page."""
     def enqueue() -> int:
         with portal.session() as s:
-            if facility not in pages.district_facilities(s, code):   # only the district's own facilities
+            if facility not in access.district_facilities(s, code):   # only the district's own facilities
                 raise PortalError(404, NOT_FOUND, denied={"reason": "other_facility", "target_type": "facility",
                                                           "target_label": facility})
         with portal.writer() as s, s.begin():
@@ -61,9 +61,7 @@ def _report(s: Session, user: SignedIn, report_id: int) -> ReportRecord:
     rep = s.get(ReportRecord, report_id)
     if rep is None:
         raise PortalError(404, NOT_FOUND)
-    if not (user.is_coordinator or (rep.level == "district" and rep.unit == user.district_code)
-            or (rep.level == "facility" and user.district_code is not None
-                and rep.unit in pages.district_facilities(s, user.district_code))):
+    if not access.may_see(s, user, rep):
         raise PortalError(404, NOT_FOUND, denied={"reason": "other_district", "target_type": "report",
                                                   "target_id": report_id})
     return rep
@@ -84,7 +82,8 @@ def report_file(request: Request, portal: PortalDep, user: UserDep, report_id: D
 @router.post("/bao-cao/{report_id}/duyet")
 async def approve_report(request: Request, portal: PortalDep, user: UserDep, form: Form5, report_id: DbId) -> Response:
     from campaign.io.notify import DeliveryError, Notifier
-    from campaign.reports.run import ReportError, approve, submit
+    from campaign.reports.content import ReportError
+    from campaign.reports.send import send
 
     # the DoH approves and sends a district's report; a health centre its own facilities' plans, which
     # come to it (directive section 3: "gửi Kế hoạch này cho Trung tâm Y tế để tổng hợp")
@@ -92,42 +91,25 @@ async def approve_report(request: Request, portal: PortalDep, user: UserDep, for
     with portal.session() as s:
         if not user.is_coordinator:   # anything but a facility's plan is the DoH's to approve
             found = s.get(ReportRecord, report_id)
-            if found is None or found.level != "facility":
+            if found is None or not access.may_approve(user, found.level):
                 raise PortalError(403, COORDINATORS_ONLY, denied=None if found is None else {
                     "reason": "coordinators_page", "target_type": "report", "target_id": report_id})
         rep = _report(s, user, report_id)   # a facility of another district: not found
         level, unit, version, approved = rep.level, rep.unit, rep.version, rep.approved_at is not None
     at = clock.to_utc(clock.now())
-    label = f"{level}:{unit}:v{version}"
-    steps = ([] if approved else ["approval"]) + ["report_submit"]
-    done: list[str] = []
 
     def approve_and_send() -> None:   # the database and the mail server: off the event loop
-        if not approved:
-            approve(resources.engine, level=level, unit=unit, by=user.display_name, at=at, version=version)
-            done.append("approval")
-        submit(resources.engine, resources.campaign, Notifier.from_settings(resources.settings), level=level,
-               unit=unit, by=user.display_name, at=at)
-        done.append("report_submit")
-
-    def record(failed: str | None = None, error: str | None = None) -> None:
-        for step in steps:   # each step tried: done, or how it failed (the first not done)
-            if step in done:
-                portal.record(request, user, step, target_type="report", target_id=report_id, target_label=label)
-            elif failed is not None:
-                portal.record(request, user, step, outcome=failed, target_type="report", target_id=report_id,
-                              target_label=label, details={"error": error})
-                break
+        send(resources.engine, resources.campaign, lambda: Notifier.from_settings(resources.settings), level=level,
+             unit=unit, by=user.display_name, at=at, actor=portal.actor(request, user),
+             approve_version=None if approved else version, target_id=report_id,
+             target_label=f"{level}:{unit}:v{version}")
 
     try:
         await run_in_threadpool(approve_and_send)
     except ReportError as exc:
-        await run_in_threadpool(record, "refused", type(exc).__name__)
         raise PortalError(409, str(exc)) from None
     except (DeliveryError, OSError) as exc:
-        await run_in_threadpool(record, "failed", type(exc).__name__)
         raise PortalError(502, f"Đã duyệt nhưng chưa gửi được thư ({type(exc).__name__}); thử gửi lại sau.") from None
-    await run_in_threadpool(record)
     if not user.is_coordinator:
         return RedirectResponse(f"/huyen/{user.district_code}?notice=plan-sent#ke-hoach-co-so", status_code=303)
     return RedirectResponse("/tinh?notice=report-approved", status_code=303)
