@@ -171,3 +171,32 @@ def queue_position(session: Session, job: PortalJob) -> int:
         return 0
     return session.scalar(select(func.count()).select_from(PortalJob)
                           .where(PortalJob.status == QUEUED, PortalJob.id < job.id)) or 0
+
+
+def queued_count(session: Session, *, at_most: int = 1000) -> int:
+    """How many jobs wait in the queue, counted up to `at_most` (the health check's figure)."""
+    return len(session.scalars(select(PortalJob.id).where(PortalJob.status == QUEUED).limit(at_most)).all())
+
+
+@dataclass(frozen=True)
+class Troubled:
+    """The jobs created since a moment that were taken back after their worker died (attempts > 1) or that
+    failed: how many of each, and the newest of them."""
+
+    total: int
+    retried: int
+    failed: int
+    jobs: list[PortalJob]
+
+
+def troubled(session: Session, since: dt.datetime, *, newest: int) -> Troubled:
+    """The jobs created since `since` (the real clock) that were taken back (attempts > 1) or that failed
+    (given up after being taken back, or the flow failed): the counts, and the newest `newest` of them."""
+    from sqlalchemy import case, or_
+
+    failing = PortalJob.status == FAILED
+    where = (PortalJob.created_at >= since, or_(PortalJob.attempts > 1, failing))
+    total, failed = session.execute(select(func.count(), func.sum(case((failing, 1), else_=0))).where(*where)).one()
+    retried = (total or 0) - (failed or 0)
+    found = session.scalars(select(PortalJob).where(*where).order_by(PortalJob.id.desc()).limit(newest)).all()
+    return Troubled(total or 0, retried or 0, failed or 0, list(found))

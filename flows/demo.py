@@ -76,7 +76,7 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
 
 
 def _portal_walkthrough(later: list[Any], now: str) -> dict[str, Any]:
-    from campaign.portal.demo import ensure_accounts, upload_through_portal
+    from faces.portal.demo import ensure_accounts, upload_through_portal
 
     res = get_resources()
     accounts_file = res.settings.home / "demo" / "portal-accounts.csv"

@@ -99,7 +99,7 @@ class PortalWorld:
 def portal_world(res: Any) -> PortalWorld:
     """The portal app over `res`, with the test accounts of ACCOUNTS created."""
     from campaign import accounts
-    from campaign.portal.app import create_app
+    from faces.portal.app import create_app
 
     world = PortalWorld(res, create_app(res, prefect_ui="http://prefect.test"))
     with Session(res.engine) as s, s.begin():

@@ -1,5 +1,5 @@
 """The coordinators' board shows the campaign's flow runs that ended Crashed or Failed (issue 18 item 2), read
-from Prefect (campaign/portal/runs.py), and the portal jobs taken back after a crash or failed; reading
+from Prefect (faces/portal/runs.py), and the portal jobs taken back after a crash or failed; reading
 Prefect never breaks or slows the board.
 
 The rows are a pure function of Prefect's FlowRun objects (tested on constructed ones); then real runs in
@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import Session
 
-from campaign.portal import pages
-from campaign.portal.runs import read_troubled_runs
 from campaign.store.models import PortalJob
+from faces.portal import pages
+from faces.portal.runs import read_troubled_runs
 from tests.portal_http_support import NOW, PortalWorld, login, portal_world
 
 UI = "http://prefect.test"   # the Prefect UI portal_world gives the app

@@ -119,8 +119,8 @@ def test_a_connection_lost_between_queries_is_named_as_such(migrated_engine):
 
 def test_a_district_is_told_its_upload_met_a_lost_connection_not_a_generic_failure():
     from campaign.jobs import CONNECTION_LOST
-    from campaign.portal.pages import job_error
     from campaign.store.models import PortalJob
+    from faces.portal.pages import job_error
 
     lost = PortalJob(id=7, status="failed", error=f"{CONNECTION_LOST}: {ConnectionLost('server closed')}")
     assert job_error(lost, technical=False) == str(ConnectionLost("server closed"))

@@ -320,7 +320,7 @@ def _running_with_its_flow_run(engine: Engine, job_id: int, under_way: Callable[
 def test_a_killed_portal_worker_has_its_run_crashed_and_its_job_done_again(prefect_harness, migrated_engine, tmp_path):
     from prefect.settings import PREFECT_API_URL
 
-    from campaign.portal.worker import CRASHED_MESSAGE
+    from faces.portal.worker import CRASHED_MESSAGE
 
     home, port, log = tmp_path / "home", _free_port(), tmp_path / "portal.log"
     env = _env(home, database_url(migrated_engine, "portal"), PREFECT_API_URL=str(PREFECT_API_URL.value()))

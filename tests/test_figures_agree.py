@@ -89,10 +89,10 @@ def _numbers(text: str, pattern: str) -> list[tuple[int, int]]:
 
 def test_every_output_shows_the_same_figures(migrated_engine, generated, tmp_path, monkeypatch) -> None:
     import tasks.readiness as readiness_tasks
-    from campaign.portal.pages import province_board
     from campaign.reports import run as reports
     from campaign.resources import Resources
     from campaign.store.models import ReadinessRecord
+    from faces.portal.pages import province_board
 
     out, manifest, files = generated
     campaign = load_campaign()

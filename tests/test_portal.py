@@ -351,7 +351,7 @@ def test_posts_from_another_origin_are_refused(portal, tmp_path):
 
 def _docs_page(world: PortalWorld, sub_id: int) -> str:
     """The URL of a submission's validation page inside its Data Docs site (what /data-docs/ redirects to)."""
-    from campaign.portal.app import _data_docs_site
+    from faces.portal.routes.submissions import data_docs_site as _data_docs_site
 
     page = Path(_sub(world, sub_id).data_docs_path)
     root = _data_docs_site(page, world.res.settings.home / "data_docs")
@@ -637,7 +637,7 @@ def test_hostile_file_names_are_labels_only_and_shown_escaped(world, tmp_path):
 def test_data_docs_paths_cannot_leave_the_submissions_docs_folder(world):
     sub = _sub(world, world.ids["second"])
     clerk = login(world.app, "ttyt622")
-    from campaign.portal.app import _data_docs_site
+    from faces.portal.routes.submissions import data_docs_site as _data_docs_site
 
     root = _data_docs_site(Path(sub.data_docs_path), world.res.settings.home / "data_docs")
     assert clerk.get(_docs_page(world, sub.id)).status_code == 200   # the route serves files
@@ -749,7 +749,7 @@ def test_interrupted_jobs_are_queued_again_then_given_up(migrated_engine):
 def test_the_portal_queues_again_at_start_what_a_stopped_portal_left_running(portal):
     from starlette.testclient import TestClient
 
-    from campaign.portal.server import build
+    from faces.portal.server import build
 
     clerk = login(portal.app, "ttyt622")
     response = upload(clerk, "622", "a.csv", "Họ và tên (*)\nAn\n".encode(), csrf=page_csrf(clerk, "/huyen/622"))
@@ -894,7 +894,7 @@ def test_pages_show_dates_as_dd_mm_yyyy(world):
 
 @pytest.mark.prefect
 def test_an_upload_runs_the_intake_flow_and_links_its_submission(prefect_harness, portal, tmp_path):
-    from campaign.portal.worker import RUNNERS, _run_intake
+    from faces.portal.worker import RUNNERS, _run_intake
 
     assert RUNNERS["intake"] is _run_intake
     clerk = login(portal.app, "ttyt622")
@@ -907,7 +907,7 @@ def test_an_upload_runs_the_intake_flow_and_links_its_submission(prefect_harness
     assert waiting.status_code == 200 and "Đang chờ xử lý" in waiting.text and name in waiting.text
     assert clerk.get(f"/viec/{job_id}/trang-thai").json()["status"] == "queued"
 
-    job = jobs.claim_next(portal.engine, "test-worker")      # what a warm worker does (campaign.portal.worker.work)
+    job = jobs.claim_next(portal.engine, "test-worker")      # what a warm worker does (faces.portal.worker.work)
     assert job is not None and job.id == job_id
     with Session(portal.engine) as s:
         username = s.scalar(select(PortalUser.username).where(PortalUser.id == job.user_id))

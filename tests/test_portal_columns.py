@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from campaign.column_mappings import list_mappings, save_mappings
 from campaign.files import relative_path
 from campaign.io.columns import HOW_LABELS, ColumnReading
-from campaign.portal.pages import kind_label
 from campaign.store.models import ColumnMapping, PortalJob, Submission
+from faces.portal.pages import kind_label
 from tests.portal_http_support import NOW, PortalWorld, count, login, page_csrf, portal_world
 
 UNREAD = "Ký hiệu riêng"   # a heading none of whose words names a field of the target list
@@ -146,7 +146,7 @@ def test_a_district_corrects_a_column_and_the_same_file_is_taken_in_again(portal
         assert job.original_filename == "DS Pleiku.csv" and job.user_id == portal.users["ttyt622"]
     assert clerk.get(f"/viec/{job_id}").status_code == 200
 
-    # the job, as a warm worker runs it (campaign.portal.worker._run_intake, without Prefect here): the same
+    # the job, as a warm worker runs it (faces.portal.worker._run_intake, without Prefect here): the same
     # stored original, read with the district's saved readings; not answered "duplicate"
     phone_back = {"Số điện thoại (*)": "phone"}   # undo the "not used" above: the phone is required
     with Session(portal.engine) as s, s.begin():

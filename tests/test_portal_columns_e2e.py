@@ -93,9 +93,9 @@ def test_a_district_fixes_an_unread_column_once_and_its_later_files_are_read_so(
     from campaign.config_kinds import load_input_kinds
     from campaign.io.columns import HOW_LABELS
     from campaign.io.templates import write_template
-    from campaign.portal.server import build
     from campaign.resources import get_resources
     from campaign.store.models import KIND_TABLES, Submission
+    from faces.portal.server import build
 
     monkeypatch.setenv("CAMPAIGN_NOW", NOW)   # before the workers start: they inherit the environment
     res = get_resources()

@@ -79,11 +79,11 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
     from playwright.sync_api import expect, sync_playwright
 
     from campaign.feedback import describe_issue
-    from campaign.portal.app import NOT_FOUND
-    from campaign.portal.pages import kind_label
-    from campaign.portal.server import build
     from campaign.readiness import district_names
     from campaign.resources import get_resources
+    from faces.portal.pages import kind_label
+    from faces.portal.server import build
+    from faces.portal.state import NOT_FOUND
 
     monkeypatch.setenv("CAMPAIGN_NOW", NOW)   # before the workers start: they inherit the environment
     res = get_resources()

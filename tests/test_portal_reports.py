@@ -32,9 +32,9 @@ def _signed_in(app, username: str):
 
 def test_district_asks_for_its_report_and_a_coordinator_approves_and_sends_it(prefect_harness, campaign_home,
                                                                               monkeypatch):
-    from campaign.portal.app import create_app
-    from campaign.portal.worker import RUNNERS
     from campaign.resources import get_resources, reset_resources
+    from faces.portal.app import create_app
+    from faces.portal.worker import RUNNERS
 
     monkeypatch.setenv("CAMPAIGN_NOW", "2021-07-28T15:00")
     with smtp_server() as (port, mailbox):
@@ -89,9 +89,9 @@ def test_district_asks_for_its_report_and_a_coordinator_approves_and_sends_it(pr
 
 def test_an_approved_report_whose_mail_failed_can_be_sent_again_from_the_board(campaign_home, monkeypatch):
     from campaign import clock
-    from campaign.portal.app import create_app
     from campaign.reports import run as reports
     from campaign.resources import get_resources, reset_resources
+    from faces.portal.app import create_app
     from tests.smtp_support import free_port
 
     monkeypatch.setenv("CAMPAIGN_NOW", "2021-07-28T15:00")
@@ -131,10 +131,10 @@ def test_a_district_builds_and_sends_its_own_facilitys_plan_to_its_health_centre
     compile-report flow (a portal job, as the district report), approved and sent to the health centre's
     mailbox; the facility's `facility_plan` deliverable is then done. Another district reaches none of it."""
     from campaign import clock
-    from campaign.portal.app import create_app
-    from campaign.portal.worker import RUNNERS
     from campaign.resources import get_resources, reset_resources
     from campaign.watch import board
+    from faces.portal.app import create_app
+    from faces.portal.worker import RUNNERS
     from tests.dedupe_support import store_rows
     from tests.test_plan import AT, _facilities
 

@@ -43,9 +43,9 @@ def make_world(migrated_engine, campaign_home, monkeypatch):
     """The portal over `migrated_engine` (SQLite, then PostgreSQL) with the three test accounts; options:
     sign-in limits, the proxies it trusts."""
     from campaign.config import load_campaign
-    from campaign.portal.app import create_app
     from campaign.resources import Resources
     from campaign.settings import Settings
+    from faces.portal.app import create_app
 
     def make(*, limits: Any = None, trusted_proxies: str | None = None) -> PortalWorld:
         monkeypatch.setenv("CAMPAIGN_NOW", NOW)
@@ -344,7 +344,7 @@ def test_the_sign_in_rule_as_a_pure_function():
 
 
 def test_the_client_address_is_read_from_a_trusted_proxy_only():
-    from campaign.portal.app import client_address, trusted_addresses
+    from faces.portal.state import client_address, trusted_addresses
 
     trusted = trusted_addresses(" 127.0.0.1, 10.0.0.2 , not-an-address, ::1")
     assert trusted == {"127.0.0.1", "10.0.0.2", "::1"}
@@ -400,8 +400,8 @@ def test_ids_beyond_64_bits_are_not_found_and_keep_the_connection(make_world):
     """Every path with an integer id answers 404 in Vietnamese for an id no database holds (2**64, 10**30,
     2**63, past PostgreSQL's INTEGER, 0, -1) on the same keep-alive connection (before: OverflowError or
     "integer out of range", HTTP 500, connection dropped); the largest id the columns hold is looked up."""
-    from campaign.portal.app import MAX_ID
     from campaign.store.models import PortalJob, PortalUser, ReportRecord, Submission
+    from faces.portal.state import MAX_ID
 
     # the bound is the ids' column type: if one of them grows to BIGINT, the bound may grow with it
     assert {type(m.__table__.c.id.type).__name__ for m in (Submission, PortalJob, ReportRecord, PortalUser)} == {
@@ -454,8 +454,8 @@ def test_ids_beyond_64_bits_are_not_found_and_keep_the_connection(make_world):
 
 
 def test_the_demo_accounts_file_says_it_is_a_demo_secret_and_is_owner_only(campaign_home, tmp_path):
-    from campaign.portal import demo
     from campaign.resources import get_resources
+    from faces.portal import demo
 
     out = tmp_path / "demo" / "portal-accounts.csv"
     created = demo.ensure_accounts(get_resources(), out)

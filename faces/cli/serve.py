@@ -39,8 +39,8 @@ def portal(host: str, port: int, workers: int | None) -> None:
     """Only the upload portal and its workers (`serve` starts it with the Prefect server). Flow runs go to
     the Prefect API in PREFECT_API_URL."""
     prepare()
-    from campaign.portal.server import run
     from campaign.runtime import PortInUse, Terminated, ensure_ports_free
+    from faces.portal.server import run
 
     try:   # before the workers start: uvicorn binds its port only after the app's start-up
         ensure_ports_free(host, {"--port (the portal)": port})

@@ -13,11 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign import clock
-from campaign.config import CampaignConfig, load_input_kinds, load_reasons
+from campaign.config import CampaignConfig
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
 from campaign.deadlines import STEP_TITLES
 from campaign.feedback import describe_issue
 from campaign.jobs import CONNECTION_LOST, submission_ready
 from campaign.readiness import district_names
+from campaign.reports.access import district_facilities
 from campaign.store.models import (
     MasterListRun,
     PlanRun,
@@ -41,7 +44,7 @@ DELIVERY_LABEL = {"sent": "Đã gửi", "sending": "Đang gửi", "pending": "Đ
 SEVERITY_LABEL = {"blocking": "Từ chối cả tệp", "row": "Dòng bị loại", "warning": "Cảnh báo", "repair": "Đã sửa"}
 _RANK = {"blocking": 0, "row": 1, "warning": 2, "repair": 3}   # which issue colours a row
 FIRST_ROWS = 50   # rows with problems shown on the page; the annotated file has them all
-# Flow runs that ended badly, on the coordinators' board (read from Prefect by campaign/portal/runs.py):
+# Flow runs that ended badly, on the coordinators' board (read from Prefect by faces/portal/runs.py):
 # each flow (by its Prefect name) in words, the end state, why the list could not be read
 FLOW_LABEL = {"intake": "Tiếp nhận, kiểm tra tệp của huyện",
               "master-list": "Lập danh sách đối tượng hợp nhất (master list)",
@@ -118,15 +121,6 @@ def district_page(session: Session, campaign: CampaignConfig, district: str, now
             "jobs": [job_row(j, technical) for j in jobs if not (j.status == "running" and submission_ready(session, j))],
             "reports": [report_row(r) for r in reports],
             "kinds": uploadable_kinds()}
-
-
-def district_facilities(session: Session, district: str) -> dict[str, str]:
-    """facility code -> name, of the district's current accepted facility list (the facilities whose plans
-    its health centre collects)."""
-    from campaign.store.current import current_rows
-
-    rows, _ = current_rows(session, "facilities", ["facility_code", "facility_name"], [district])
-    return {str(r.facility_code): str(r.facility_name or "") for r in rows.itertuples(index=False) if r.facility_code}
 
 
 def facility_plans(session: Session, campaign: CampaignConfig, district: str,
@@ -224,15 +218,12 @@ def troubled_jobs(session: Session, since: dt.datetime) -> dict[str, Any]:
     """The portal's jobs created since `since` (the real clock) that were taken back after their worker
     died (attempts > 1) or that failed (given up after being taken back, or the flow failed): how many
     of each, and the newest RUN_LIMIT of them."""
-    from sqlalchemy import case, or_
+    from campaign.jobs import troubled
 
-    failing = PortalJob.status == "failed"
-    where = (PortalJob.created_at >= since, or_(PortalJob.attempts > 1, failing))
-    total, failed = session.execute(select(func.count(), func.sum(case((failing, 1), else_=0))).where(*where)).one()
-    retried = (total or 0) - (failed or 0)
-    found = session.scalars(select(PortalJob).where(*where).order_by(PortalJob.id.desc()).limit(RUN_LIMIT)).all()
+    found_jobs = troubled(session, since, newest=RUN_LIMIT)
+    total, retried, failed, found = found_jobs.total, found_jobs.retried, found_jobs.failed, found_jobs.jobs
     names = district_names(sorted({j.district_code for j in found if j.district_code}))
-    return {"total": total or 0, "retried": retried or 0, "failed": failed or 0,
+    return {"total": total, "retried": retried, "failed": failed,
             "jobs": [{"id": j.id, "action_label": JOB_ACTION_LABEL.get(j.action, j.action),
                       "district_name": names.get(j.district_code or "", j.district_code or ""),
                       "created": show_time(j.created_at), "attempts": j.attempts, "failed": j.status == "failed",
@@ -414,14 +405,16 @@ def _per_deadline(deliverables: list[dict[str, Any]], names: dict[str, str]) -> 
 
 
 def users_page(session: Session) -> list[dict[str, Any]]:
-    names = district_names([u.district_code for u in session.scalars(select(PortalUser)) if u.district_code])
+    from campaign.accounts import list_users
+
+    accounts = list_users(session)
+    names = district_names([u.district_code for u in accounts if u.district_code])
     return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
              "role_label": ROLE_LABEL.get(u.role, u.role),
              "district": u.district_code, "district_name": names.get(u.district_code or "", ""),
              "active": u.is_active, "created": show_time(u.created_at),
              "locked": bool(u.locked_until and u.locked_until > dt.datetime.now(dt.UTC))}
-            for u in session.scalars(select(PortalUser).order_by(PortalUser.role, PortalUser.district_code,
-                                                                 PortalUser.username))]
+            for u in accounts]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ Reading Prefect never breaks or slows the board: one short timeout per request a
 failure (no API configured, the server down or slow, an error answer) becomes one Vietnamese sentence in
 the section instead of an error page. Without PREFECT_API_URL nothing is started: Prefect's client would
 otherwise start an ephemeral API server (seconds, and a process) from a page request. The words shown are
-in campaign/portal/pages.py; this module only reads.
+in faces/portal/pages.py; this module only reads.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from campaign.portal import pages
+from faces.portal import pages
 
 log = logging.getLogger("campaign.portal")
 TIMEOUT_S = 2.0

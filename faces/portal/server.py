@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 
 from campaign import jobs
-from campaign.portal.app import create_app
-from campaign.portal.worker import WorkerPool, mark_crashed
 from campaign.resources import Resources, get_resources
+from faces.portal.app import create_app
+from faces.portal.worker import WorkerPool, mark_crashed
 
 log = logging.getLogger("campaign.portal")
 

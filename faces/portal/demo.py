@@ -84,8 +84,8 @@ def _upload(res: Resources, *, district: str, kind: str, path: Path, facility: s
         warnings.simplefilter("ignore", DeprecationWarning)
         from starlette.testclient import TestClient
 
-    from campaign.portal.app import create_app
-    from campaign.portal.worker import RUNNERS
+    from faces.portal.app import create_app
+    from faces.portal.worker import RUNNERS
 
     username = f"huyen{district}"
     if password is None:   # the account existed before this demo run: give it a fresh password
@@ -141,7 +141,7 @@ def _far_reaching_workbook(out: Path, kind: str) -> Path:
     spreadsheet program writes it (sparse: a few KB)."""
     from openpyxl import Workbook
 
-    from campaign.config import load_input_kinds
+    from campaign.config_kinds import load_input_kinds
 
     spec = load_input_kinds()[kind]
     wb = Workbook()

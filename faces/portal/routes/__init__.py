@@ -1,0 +1,1 @@
+"""The portal's routers, one per area; faces.portal.app.create_app includes them."""
