@@ -33,7 +33,7 @@ import datetime as dt, json, sys, time
 from pathlib import Path
 from sqlalchemy.orm import Session
 from campaign.config import load_campaign
-from campaign.reports import content, run as reports
+from campaign.reports import rules, run as reports, store
 from campaign.store.db import make_engine
 mode, db, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 engine = make_engine(f"sqlite:///{db}")
@@ -41,7 +41,7 @@ campaign = load_campaign()
 at = dt.datetime(2021, 7, 28, 1, tzinfo=dt.UTC)
 t = time.perf_counter()
 with Session(engine) as s:
-    data = content.load_data(s, campaign, at)
+    data = store.load_data(s, campaign, at)
 read = time.perf_counter() - t
 result = {"read": read, "levels": {}}
 if mode == "reports":
@@ -53,7 +53,7 @@ if mode == "reports":
 else:
     from campaign.reports.render_html import render_html
     t = time.perf_counter()
-    html = render_html(content.build_report(data, "province"))
+    html = render_html(rules.build_report(data, "province"))
     result["levels"]["province_html"] = {"seconds": time.perf_counter() - t, "bytes": len(html)}
 print(json.dumps(result))
 """

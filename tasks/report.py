@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from campaign import audit, clock
 from campaign.io.notify import Notifier
-from campaign.reports import content
+from campaign.reports import rules, store
 from campaign.reports import run as reports
-from campaign.reports.send import send
+from campaign.reports.run import send
 from campaign.resources import get_resources
 
 
@@ -31,7 +31,7 @@ def compile_reports(levels: list[str], unit: str | None, now: str | None, format
     res = get_resources()
     at = _at(now)
     with Session(res.engine) as session:
-        data = content.load_data(session, res.campaign, at)
+        data = store.load_data(session, res.campaign, at)
     run_id = flow_run.get_id()
     out = Path(out_dir) if out_dir else res.settings.outputs_dir / "reports"
     built = []
@@ -59,18 +59,18 @@ def publish_report_artifacts(built: list[dict[str, Any]], now: str | None) -> in
     create_table_artifact(key="reports-built", table=rows or [{"level": "-"}],
                           description=f"{len(built)} reports built ({facilities} facility reports not listed)")
     with Session(res.engine) as session:
-        data = content.load_data(session, res.campaign, at)
-    province = content.progress_table(data, content.scope_of(data, "province", None))
+        data = store.load_data(session, res.campaign, at)
+    province = rules.progress_table(data, rules.scope_of(data, "province", None))
     create_table_artifact(key="progress-province",
                           table=[dict(zip(province.columns, r, strict=True)) for r in province.rows],
                           description=f"Tiến độ tiêm chủng theo huyện, {clock.local(at):%H:%M %d/%m/%Y}")
-    groups = content.priority_progress(data, content.scope_of(data, "province", None))
+    groups = rules.priority_progress(data, rules.scope_of(data, "province", None))
     create_table_artifact(key="progress-priority-province",
                           table=[dict(zip(groups.columns, r, strict=True)) for r in groups.rows] or [{"Nhóm": "-"}],
                           description=f"Theo nhóm ưu tiên: trong danh sách, được mời, đã tiêm; "
                                       f"{clock.local(at):%H:%M %d/%m/%Y}")
     for d in res.campaign.district_codes:
-        t = content.progress_table(data, content.scope_of(data, "district", d))
+        t = rules.progress_table(data, rules.scope_of(data, "district", d))
         create_table_artifact(key=f"progress-{d}", table=[dict(zip(t.columns, r, strict=True)) for r in t.rows]
                               or [{"Đơn vị": "-"}],
                               description=f"Tiến độ tiêm chủng {data.names.get(d, d)}, {clock.local(at):%d/%m/%Y}")
@@ -84,7 +84,7 @@ def publish_report_artifacts(built: list[dict[str, Any]], now: str | None) -> in
 @task(name="submit-report", cache_policy=NO_CACHE)
 def submit_report(level: str, unit: str, now: str | None, by: str) -> dict[str, Any]:
     """E-mail the latest approved version; the deliverable that needs it closes. The portal's path too
-    (campaign.reports.send): recorded in the audit log, by the person at the command line."""
+    (campaign.reports.run.send): recorded in the audit log, by the person at the command line."""
     res = get_resources()
     return send(res.engine, res.campaign, lambda: Notifier.from_settings(res.settings), level=level, unit=unit,
                 by=by, at=_at(now), actor=audit.cli_actor())

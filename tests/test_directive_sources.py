@@ -100,7 +100,7 @@ def test_a_source_must_be_cited_or_said_to_be_the_provinces(tmp_path, source) ->
 def test_the_doh_report_goes_to_the_addresses_the_directive_names(campaign) -> None:
     """Mục 1: "gửi Kế hoạch này về Bộ Y tế, Bộ Thông tin và Truyền thông qua địa chỉ thư điện tử:
     tiemchungcovid.cntt@moh.gov.vn và dnvinh@mic.gov.vn"; the provincial committee's copy is the province's."""
-    from campaign.reports.run import recipients_of
+    from campaign.reports.present import recipients_of
 
     province = {r.address: r.source.by for r in campaign.reports.recipients["province"]}
     assert province["tiemchungcovid.cntt@moh.gov.vn"] == "directive" and province["dnvinh@mic.gov.vn"] == "directive"
@@ -188,7 +188,7 @@ def test_the_district_report_is_issued_by_the_district_and_drafted_by_its_health
     reports.approve(migrated_engine, level="facility", unit=facility, by="Phụ trách cơ sở", at=AT)
     with smtp_server() as (port, mailbox):
         send = Notifier(smtp_host="127.0.0.1", smtp_port=port, sender="syt@example.gov.vn", timeout_s=5)
-        sent = reports.submit(migrated_engine, campaign, send, level="facility", unit=facility, by="cơ sở", at=AT)
+        sent = reports.submit_report(migrated_engine, campaign, send, level="facility", unit=facility, by="cơ sở", at=AT)
     assert sent["recipients"] == ["ttyt.622@example.gov.vn"]
     with Session(migrated_engine) as s:
         b = board(s, campaign, AT)
@@ -249,8 +249,9 @@ def test_the_district_report_lists_its_recipients_not_its_drafter_under_noi_nhan
     from sqlalchemy.orm import Session
 
     from campaign.reports import run as reports
-    from campaign.reports.content import build_report, load_data
     from campaign.reports.render_html import render_html
+    from campaign.reports.rules import build_report
+    from campaign.reports.store import load_data
     from tests.test_report import AT, _pdf_text, _world
 
     campaign = load_campaign()

@@ -21,8 +21,9 @@ from campaign import master_list as ml
 from campaign.config import load_campaign
 from campaign.io.notify import Notifier
 from campaign.planning import run as planning
+from campaign.reports import present
 from campaign.reports import run as reports
-from campaign.reports.content import ReportError
+from campaign.reports.rules import ReportError
 from campaign.store.models import MasterPerson, ReportRecord
 from campaign.watch import board
 from tests.dedupe_support import store_rows
@@ -116,7 +117,7 @@ def test_nothing_goes_upward_unapproved_and_a_sent_report_closes_its_deadline(mi
         send = Notifier(smtp_host="127.0.0.1", smtp_port=port, sender="syt@example.gov.vn", timeout_s=5)
         reports.compile_reports(migrated_engine, campaign, level="district", units=["622"], as_of=AT, out_dir=tmp_path)
         with pytest.raises(reports.ApprovalError, match="chưa được duyệt"):
-            reports.submit(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=AT)
+            reports.submit_report(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=AT)
         approved = reports.approve(migrated_engine, level="district", unit="622", by="Giám đốc TTYT", at=AT)
         assert approved["version"] == 1
         with pytest.raises(reports.ApprovalError, match="đã được"):
@@ -124,32 +125,32 @@ def test_nothing_goes_upward_unapproved_and_a_sent_report_closes_its_deadline(mi
         # a newer build must be approved again before anything is sent
         reports.compile_reports(migrated_engine, campaign, level="district", units=["622"], as_of=AT, out_dir=tmp_path)
         with pytest.raises(reports.ApprovalError, match="phiên bản mới nhất \\(2\\)"):
-            reports.submit(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=AT)
+            reports.submit_report(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=AT)
         reports.approve(migrated_engine, level="district", unit="622", by="Giám đốc TTYT", at=AT)
         with pytest.raises(reports.ApprovalError, match="trước thời điểm duyệt"):   # no backdating
-            reports.submit(migrated_engine, campaign, send, level="district", unit="622", by="ttyt",
-                           at=AT - dt.timedelta(hours=1))
+            reports.submit_report(migrated_engine, campaign, send, level="district", unit="622", by="ttyt",
+                                  at=AT - dt.timedelta(hours=1))
         late = DUE_DISTRICT + dt.timedelta(hours=9)       # 29/7 09:00: after the deadline
-        sent = reports.submit(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=late)
+        sent = reports.submit_report(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=late)
         province = reports.compile_reports(migrated_engine, campaign, level="province", as_of=AT, out_dir=tmp_path)
         # the province's report says which districts stand behind their own report
         assert province.built[0].figures["district_reports_sent"] == 1
         assert "v2 đã gửi 29/07 09:00" in _docx_text(province.built[0].files["docx"])[1]
         reports.approve(migrated_engine, level="province", unit="64", by="Giám đốc Sở", at=AT)
         on_time = DUE_DISTRICT + dt.timedelta(hours=10)   # 29/7 10:00: the province's is due on 30/7
-        reports.submit(migrated_engine, campaign, send, level="province", unit="64", by="syt", at=on_time)
+        reports.submit_report(migrated_engine, campaign, send, level="province", unit="64", by="syt", at=on_time)
         with pytest.raises(reports.ApprovalError, match="đã được gửi"):
-            reports.submit(migrated_engine, campaign, send, level="province", unit="64", by="syt", at=on_time)
+            reports.submit_report(migrated_engine, campaign, send, level="province", unit="64", by="syt", at=on_time)
         # a version with no PDF or DOCX has nothing to send
         reports.compile_reports(migrated_engine, campaign, level="district", units=["633"], as_of=AT,
                                 out_dir=tmp_path, formats=("html",))
         reports.approve(migrated_engine, level="district", unit="633", by="GĐ", at=AT)
         with pytest.raises(reports.ApprovalError, match="không có tệp PDF hay DOCX"):
-            reports.submit(migrated_engine, campaign, send, level="district", unit="633", by="ttyt", at=on_time)
+            reports.submit_report(migrated_engine, campaign, send, level="district", unit="633", by="ttyt", at=on_time)
         time.sleep(0.2)
     assert len(mailbox.messages) == 2
     _sender, rcpts, raw = mailbox.messages[0]
-    assert rcpts == reports.recipients_of(campaign, "district", "622") == sent["recipients"]
+    assert rcpts == present.recipients_of(campaign, "district", "622") == sent["recipients"]
     msg = email.message_from_bytes(raw)
     names = sorted(part.get_filename() for part in msg.walk() if part.get_filename())
     assert names == ["bao-cao-district-622-v2.docx", "bao-cao-district-622-v2.pdf"]

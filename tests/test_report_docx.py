@@ -15,8 +15,8 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from campaign.reports.model import Chart, Report, Section, Table
+from campaign.reports.present import vn_number
 from campaign.reports.render_docx import render_docx
-from campaign.reports.text import vn_number
 
 ISSUER = "SỞ Y TẾ TỈNH THỬ NGHIỆM"
 TITLE = "KẾ HOẠCH TRIỂN KHAI TIÊM CHỦNG COVID-19 (THỬ NGHIỆM)"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from campaign.reports.model import Chart, Report, Section, Table
+from campaign.reports.present import vn_number
 from campaign.reports.render_html import render_html
 from campaign.reports.render_pdf import render_pdf
-from campaign.reports.text import vn_number
 
 pypdf = pytest.importorskip("pypdf")
 pdfium = pytest.importorskip("pypdfium2")

@@ -22,7 +22,7 @@ from campaign.config_files import ConfigError
 from campaign.config_kinds import load_input_kinds
 from campaign.planning import core as planning_core
 from campaign.planning import run as planning_run
-from campaign.reports import content
+from campaign.reports import rules
 from campaign.store import models
 from campaign.vocabulary import (
     deliverable_state_label,
@@ -101,7 +101,7 @@ def test_every_input_kind_has_its_label_and_the_same_one_as_input_kinds_yaml() -
 
 
 def test_every_level_and_deliverable_state_has_a_label() -> None:
-    assert level_codes() == models.READINESS_LEVELS == models.REPORT_LEVELS == content.LEVELS
+    assert level_codes() == models.READINESS_LEVELS == models.REPORT_LEVELS == rules.LEVELS
     assert set(_literal(Requirement, "report")) <= set(level_codes())
     for level in level_codes():
         for form in ("name", "short", "report"):
@@ -146,7 +146,7 @@ def test_the_plan_summary_words_unplanned_reasons_from_the_vocabulary() -> None:
 
 def test_the_report_words_statuses_from_the_vocabulary() -> None:
     by_status = {s: i + 1 for i, s in enumerate(models.READINESS_STATUSES)}
-    section = content._infrastructure(None, SimpleNamespace(level="province"), pd.DataFrame(), pd.DataFrame(),
+    section = rules._infrastructure(None, SimpleNamespace(level="province"), pd.DataFrame(), pd.DataFrame(),
                                       {"facilities_by_status": by_status})
     assert section.tables[0].rows == [[status_label(s), n] for s, n in by_status.items()]
 

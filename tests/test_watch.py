@@ -36,7 +36,7 @@ def campaign():
 
 
 def report_sent(engine: Engine, district: str, when: dt.datetime) -> None:
-    """The district's preparation report, approved and sent at `when` (campaign.reports.run.submit)."""
+    """The district's preparation report, approved and sent at `when` (campaign.reports.run.submit_report)."""
     from campaign.store.models import ReportRecord
 
     with Session(engine) as s, s.begin():

@@ -1,5 +1,5 @@
 """What a report says, independent of its format: sections of paragraphs, tables and charts. Built by
-`campaign.reports.content`, rendered by `render_docx`, `render_pdf` and `render_html` (all three from the
+`campaign.reports.rules`, rendered by `render_docx`, `render_pdf` and `render_html` (all three from the
 same model: the DOCX an official edits and signs, the PDF beside it, the HTML for the portal)."""
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from docx.table import Table as DocxTable
 from docx.text.paragraph import Paragraph
 
 from campaign.reports.model import DRAFTED_LABEL, Chart, Report, Section, Table
-from campaign.reports.text import is_number, vn_number
+from campaign.reports.present import is_number, vn_number
 
 FONT = "Times New Roman"
 BODY_PT = 13

@@ -11,8 +11,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from campaign.reports.model import Chart, Report
+from campaign.reports.present import is_number, vn_number
 from campaign.reports.render_pdf import _chart_png_cached
-from campaign.reports.text import is_number, vn_number
 
 __all__ = ["render_html"]
 

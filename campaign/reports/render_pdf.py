@@ -44,7 +44,7 @@ from reportlab.platypus import (
 from campaign.reports.charts import chart_png
 from campaign.reports.model import DRAFTED_LABEL, Chart, Report, Section
 from campaign.reports.model import Table as ReportTable
-from campaign.reports.text import is_number, vn_number
+from campaign.reports.present import is_number, vn_number
 
 __all__ = ["render_pdf"]
 

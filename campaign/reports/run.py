@@ -1,7 +1,9 @@
-"""Reports against the database: compile (build, render, store a new version), approve, submit by e-mail.
+"""Reports as steps (what the Prefect tasks call): compile (build, render, store a new version), approve,
+submit by e-mail. `send` (approve when asked, then `submit_report`, each step recorded in the audit log) is
+the one path a report goes upward by, for the CLI's `submit-report` flow and the portal's "Duyệt và gửi".
 
-Nothing goes upward unapproved: `submit` sends the latest version of a unit's report only when that
-version was approved (a newer build must be approved again), records when it was sent (the logical
+Nothing goes upward unapproved: `submit_report` sends the latest version of a unit's report only when
+that version was approved (a newer build must be approved again), records when it was sent (the logical
 clock) and to whom; the deadline watch then counts the deliverable that needs it as done, on time or
 late (`campaign.watch.completion`).
 """
@@ -10,19 +12,25 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from campaign import clock
+from campaign import audit
+from campaign.audit import Actor
 from campaign.config import CampaignConfig
-from campaign.reports.content import LEVELS, ReportData, ReportError, build_report, load_data, units_of
-from campaign.store.models import ReportRecord
-from campaign.vocabulary import level_label
+from campaign.io.notify import DeliveryError
+from campaign.reports import store
+from campaign.reports.present import recipients_of, submission_email
+from campaign.reports.rules import LEVELS, ReportData, ReportError, build_report, refusal, units_of
+
+log = logging.getLogger("campaign.reports")
 
 FORMATS = ("docx", "pdf", "html")
 MIME = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -96,15 +104,14 @@ def compile_reports(engine: Engine, campaign: CampaignConfig, *, level: str, as_
     t = time.perf_counter()
     if data is None:
         with Session(engine) as session:
-            data = load_data(session, campaign, as_of)
+            data = store.load_data(session, campaign, as_of)
     result.seconds["read"] = time.perf_counter() - t
     wanted = units if units else units_of(data, level)
     folder = out_dir / level
     folder.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     with Session(engine) as session, session.begin():
-        versions = dict(session.execute(select(ReportRecord.unit, func.max(ReportRecord.version))
-                                        .where(ReportRecord.level == level).group_by(ReportRecord.unit)).all())
+        versions = store.latest_versions(session, level)
         for unit in wanted:
             started = time.perf_counter()
             version = int(versions.get(unit) or 0) + 1
@@ -114,12 +121,8 @@ def compile_reports(engine: Engine, campaign: CampaignConfig, *, level: str, as_
                 path = _render(report, fmt, folder / f"bao-cao-{level}-{_safe(report.unit)}-v{version}.{fmt}")
                 content = path.read_bytes()
                 files[fmt] = {"path": str(path), "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
-            record = ReportRecord(level=level, unit=report.unit, version=version, as_of=as_of,
-                                  flow_run_id=flow_run_id, inputs=report.figures.get("submissions", []),
-                                  figures={k: v for k, v in report.figures.items() if k != "submissions"},
-                                  files=files)
-            session.add(record)
-            session.flush()
+            record = store.add_version(session, level=level, unit=report.unit, version=version, as_of=as_of,
+                                       flow_run_id=flow_run_id, figures=report.figures, files=files)
             warnings = sum(len(s.warnings) for s in report.all_sections())
             result.built.append(Built(record.id, level, report.unit, report.unit_name, version,
                                       {k: v["path"] for k, v in files.items()}, report.figures, warnings,
@@ -128,43 +131,24 @@ def compile_reports(engine: Engine, campaign: CampaignConfig, *, level: str, as_
     return result
 
 
-def _latest(session: Session, level: str, unit: str) -> ReportRecord | None:
-    return session.execute(select(ReportRecord).where(ReportRecord.level == level, ReportRecord.unit == unit)
-                           .order_by(ReportRecord.version.desc()).limit(1)).scalar_one_or_none()
-
-
 def approve(engine: Engine, *, level: str, unit: str, by: str, at: dt.datetime,
             version: int | None = None) -> dict[str, Any]:
     """Record who approved which version (the latest unless `version`)."""
     if not by.strip():
         raise ReportError("ghi rõ người duyệt (--by)")
     with Session(engine) as session, session.begin():
-        record = _latest(session, level, unit) if version is None else session.execute(
-            select(ReportRecord).where(ReportRecord.level == level, ReportRecord.unit == unit,
-                                       ReportRecord.version == version)).scalar_one_or_none()
-        if record is None:
-            raise ApprovalError(f"chưa có báo cáo {level} {unit}{f' phiên bản {version}' if version else ''} "
-                                "để duyệt: chạy `campaign report` trước")
-        if record.approved_at is not None:
-            raise ApprovalError(f"phiên bản {record.version} đã được {record.approved_by} duyệt lúc "
-                                f"{clock.local(record.approved_at):%H:%M %d/%m/%Y}")
-        if clock.local(at) < clock.local(record.as_of):
-            raise ApprovalError("không duyệt một báo cáo trước thời điểm nó được lập")
+        record = store.report_record(session, level, unit, version)
+        if why := refusal(record, "approve", level=level, unit=unit, at=at, version=version):
+            raise ApprovalError(why)
         record.approved_at, record.approved_by = at, by.strip()
         return {"report_id": record.id, "level": level, "unit": unit, "version": record.version,
                 "approved_by": record.approved_by, "approved_at": at.isoformat()}
 
 
-def recipients_of(campaign: CampaignConfig, level: str, unit: str, district: str | None = None) -> list[str]:
-    """The addresses of `reports.recipients` for a unit ("{code}": the unit, "{district}": a facility's
-    district)."""
-    return [r.address.replace("{code}", unit).replace("{district}", district or unit)
-            for r in campaign.reports.recipients.get(level, [])]
-
-
-def submit(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: str, unit: str, by: str,
-           at: dt.datetime) -> dict[str, Any]:
-    """E-mail the latest version, approved, with its files attached; record when and to whom."""
+def submit_report(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: str, unit: str, by: str,
+                  at: dt.datetime) -> dict[str, Any]:
+    """E-mail the latest version, approved, with its files attached; record when and to whom. The one
+    core path of a report's submission (the `submit-report` flow's task and the portal)."""
     if level not in SUBMITTABLE:
         raise ReportError(f"cấp báo cáo không gửi được: {level!r}")
     district = None
@@ -179,27 +163,14 @@ def submit(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: st
     if not to:
         raise ApprovalError(f"chưa cấu hình người nhận báo cáo cấp {level} (reports.recipients)")
     with Session(engine) as session, session.begin():
-        record = _latest(session, level, unit)
-        if record is None:
-            raise ApprovalError(f"chưa có báo cáo {level} {unit}: chạy `campaign report` trước")
-        if record.approved_at is None:
-            raise ApprovalError(f"phiên bản mới nhất ({record.version}) của báo cáo {level} {unit} chưa được duyệt: "
-                                "không gửi báo cáo chưa duyệt (`campaign report approve`)")
-        if record.submitted_at is not None:
-            raise ApprovalError(f"phiên bản {record.version} đã được gửi lúc "
-                                f"{clock.local(record.submitted_at):%H:%M %d/%m/%Y} tới {', '.join(record.recipients)}")
-        if clock.local(at) < clock.local(record.approved_at):
-            raise ApprovalError("thời điểm gửi không thể trước thời điểm duyệt")
+        record = store.report_record(session, level, unit)
+        if why := refusal(record, "submit", level=level, unit=unit, at=at):
+            raise ApprovalError(why)
         if not any(fmt in record.files for fmt in ("pdf", "docx")):
             raise ApprovalError(f"phiên bản {record.version} không có tệp PDF hay DOCX để gửi: lập báo cáo với "
                                 "--format pdf/docx")
-        local = clock.local(at)
-        subject = f"[{campaign.campaign.name}] Báo cáo công tác chuẩn bị - {unit} - phiên bản {record.version}"
-        body = (f"Kính gửi: {', '.join(to)}\n\n"
-                f"Gửi kèm báo cáo công tác chuẩn bị triển khai chiến dịch tiêm chủng vắc xin phòng COVID-19 "
-                f"(cấp {level_label(level)}, đơn vị {unit}), phiên bản {record.version}, "
-                f"đã được {record.approved_by} duyệt lúc {clock.local(record.approved_at):%H:%M ngày %d/%m/%Y}.\n"
-                f"Gửi lúc {local:%H:%M ngày %d/%m/%Y}.\n")
+        subject, body = submission_email(campaign, level=level, unit=unit, version=record.version,
+                                         approved_by=record.approved_by, approved_at=record.approved_at, at=at, to=to)
         attachments = []
         for fmt in ("pdf", "docx"):
             if fmt in record.files:
@@ -218,15 +189,47 @@ def submit(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: st
                 "attachments": [a[0] for a in attachments]}
 
 
-def history(session: Session, level: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
-    stmt = select(ReportRecord).order_by(ReportRecord.level, ReportRecord.unit, ReportRecord.version)
-    if level:
-        stmt = stmt.where(ReportRecord.level == level)
-    if unit:
-        stmt = stmt.where(ReportRecord.unit == unit)
-    return [{"report_id": r.id, "level": r.level, "unit": r.unit, "version": r.version,
-             "as_of": r.as_of.isoformat(), "approved_by": r.approved_by,
-             "approved_at": r.approved_at.isoformat() if r.approved_at else None,
-             "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None,
-             "recipients": r.recipients, "files": {k: v["path"] for k, v in r.files.items()}}
-            for r in session.execute(stmt).scalars()]
+def send(engine: Engine, campaign: CampaignConfig, notifier: Callable[[], Any], *, level: str, unit: str, by: str,
+         at: dt.datetime, actor: Actor, approve_version: int | None = None, target_id: int | None = None,
+         target_label: str | None = None) -> dict[str, Any]:
+    """Approve `approve_version` (if given) by `by` at `at`, then e-mail the latest version, approved
+    (submit_report: the message, the recipients, the deadline it closes). `notifier`: makes
+    the Notifier, once the approval is recorded. Returns what `submit_report` returns. The audit events name the
+    report `target_id` / `target_label` (default: the one sent, else `level:unit`)."""
+    steps = (["approval"] if approve_version is not None else []) + ["report_submit"]
+    done: list[str] = []
+    target = {"target_type": "report", "target_id": target_id, "target_label": target_label or f"{level}:{unit}"}
+    try:
+        if approve_version is not None:
+            approve(engine, level=level, unit=unit, by=by, at=at, version=approve_version)
+            done.append("approval")
+        result = submit_report(engine, campaign, notifier(), level=level, unit=unit, by=by, at=at)
+        done.append("report_submit")
+    except ReportError as exc:
+        _record(engine, actor, steps, done, target, failed="refused", error=type(exc).__name__)
+        raise
+    except (DeliveryError, OSError) as exc:
+        _record(engine, actor, steps, done, target, failed="failed", error=type(exc).__name__)
+        raise
+    if target_id is None:
+        target.update(target_id=result["report_id"],
+                      target_label=target_label or f"{level}:{unit}:v{result['version']}")
+    _record(engine, actor, steps, done, target)
+    return result
+
+
+def _record(engine: Engine, actor: Actor, steps: list[str], done: list[str], target: dict[str, Any], *,
+            failed: str | None = None, error: str | None = None) -> None:
+    """Each step tried: done, or how it failed (the first not done). Each event in its own transaction; an
+    event that cannot be written does not hide what happened to the report: it is logged."""
+    for step in steps:
+        if step not in done and failed is None:
+            break
+        event = dict(target) if step in done else dict(target, outcome=failed, details={"error": error})
+        try:
+            with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as s, s.begin():
+                audit.record(s, step, actor=actor, **event)
+        except Exception:   # noqa: BLE001 - the report was (or was not) sent whatever the log says
+            log.warning("reports: could not write an audit event (%s)", step, exc_info=True)
+        if step not in done:
+            break

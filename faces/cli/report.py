@@ -51,7 +51,7 @@ def report(ctx: click.Context, level: str, unit: str | None, formats: tuple[str,
     records who approved a version; `--submit` sends the approved one upward by e-mail."""
     if ctx.invoked_subcommand is not None:
         return
-    from campaign.reports.content import ReportError
+    from campaign.reports.rules import ReportError
     from campaign.resources import get_resources
 
     res = get_resources()
@@ -103,7 +103,7 @@ def report_approve(ctx: click.Context, level: str, unit: str | None, version: in
     """Record who approved which version of a unit's report; only an approved version can be sent."""
     from campaign import clock
     from campaign.reports import run as reports
-    from campaign.reports.content import ReportError
+    from campaign.reports.rules import ReportError
     from campaign.resources import get_resources
 
     res = get_resources()
@@ -131,11 +131,11 @@ def report_history(level: str | None, unit: str | None, as_json: bool) -> None:
     """Every version built: approved by whom, sent when and to whom."""
     from sqlalchemy.orm import Session
 
-    from campaign.reports import run as reports
+    from campaign.reports import store
     from campaign.resources import get_resources
 
     with Session(get_resources().engine) as session:
-        rows = reports.history(session, level, unit)
+        rows = store.history(session, level, unit)
     for r in rows:
         state = (f"gửi {r['submitted_at']}" if r["submitted_at"] else
                  f"duyệt bởi {r['approved_by']}" if r["approved_by"] else "chưa duyệt")

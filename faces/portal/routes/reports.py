@@ -82,8 +82,8 @@ def report_file(request: Request, portal: PortalDep, user: UserDep, report_id: D
 @router.post("/bao-cao/{report_id}/duyet")
 async def approve_report(request: Request, portal: PortalDep, user: UserDep, form: Form5, report_id: DbId) -> Response:
     from campaign.io.notify import DeliveryError, Notifier
-    from campaign.reports.content import ReportError
-    from campaign.reports.send import send
+    from campaign.reports.rules import ReportError
+    from campaign.reports.run import send
 
     # the DoH approves and sends a district's report; a health centre its own facilities' plans, which
     # come to it (directive section 3: "gửi Kế hoạch này cho Trung tâm Y tế để tổng hợp")

@@ -1,10 +1,12 @@
-"""What a report says, from the database: one load for the whole province (`load_data`), then each unit's
-report is a slice of it (`build_report`), so the ~300 facility reports cost one read.
+"""What a report says, pure: from the frames `campaign.reports.store.load_data` read once for the whole
+province, each unit's report is a slice of them (`build_report`), so the ~300 facility reports cost one read.
+No database and no files here.
 
 The sections follow the annex of directive 1038 (section II: 1 preparation, 2 before vaccination, 3
 during vaccination, 4 reporting), then who is responsible for what, what is still missing, and an
 appendix of the submissions every figure comes from. A district without an accepted submission of a
-kind says so on the page of every section that needs it.
+kind says so on the page of every section that needs it. Also the life of a version (built, approved,
+submitted: each step once, in order, in time) as `refusal`.
 """
 
 from __future__ import annotations
@@ -14,22 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from campaign import clock, readiness
 from campaign.config import CampaignConfig
-from campaign.config_kinds import load_input_kinds
 from campaign.reports.model import Chart, Report, Section, Table
-from campaign.store.current import current_rows, current_submissions, frame_of
-from campaign.store.models import (
-    MasterPerson,
-    PlanInvitation,
-    PlanRun,
-    PlanSession,
-    PlanUnplanned,
-    ReportRecord,
-)
+from campaign.reports.present import enum_labels, recipient_names
 from campaign.vocabulary import (
     kind_label,
     level_codes,
@@ -75,104 +66,6 @@ class ReportData:
     @property
     def today(self) -> dt.date:
         return clock.local(self.as_of).date()
-
-
-def _labels(enum: str) -> dict[str, str]:
-    return {k: v.label for k, v in load_input_kinds().enums[enum].items()}
-
-
-def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) -> ReportData:
-    districts = campaign.district_codes
-    today = clock.local(as_of).date()
-    inputs = readiness.load_inputs(session, districts)
-    assessment = readiness.assess(inputs, readiness.ReadinessRules.from_config(campaign), today=today)
-    fac, _ = current_rows(session, "facilities", ["facility_code", "facility_name", "facility_type", "commune_code",
-                                                  "commune_name", "vaccination_tables", "person_in_charge",
-                                                  "latitude", "longitude"], districts)
-    fac = fac.drop_duplicates(["district", "facility_code"], keep="last")
-    stock, _ = current_rows(session, "vaccine_stock", ["product", "lot", "expiry_date", "doses_per_vial",
-                                                       "vials_received", "vials_issued", "vials_on_hand"], districts)
-    pcols = ["person_id", "district", "commune_code", "priority_group", "eligible", "ineligible_reason", "next_dose"]
-    persons = frame_of(session, select(*(getattr(MasterPerson, c) for c in pcols)), pcols)
-    from campaign.planning.core import assign_facilities
-
-    fac_frame = pd.DataFrame({"facility_code": fac["facility_code"], "district": fac["district"],
-                              "commune_code": fac["commune_code"],
-                              "tables": pd.to_numeric(fac["vaccination_tables"], errors="coerce").fillna(0),
-                              "latitude": pd.to_numeric(fac["latitude"], errors="coerce"),
-                              "longitude": pd.to_numeric(fac["longitude"], errors="coerce")})
-    persons["facility_code"] = assign_facilities(persons, fac_frame).to_numpy() if len(persons) else []
-    plan, plan_sessions, plan_unplanned, plan_invitations = _plan(session, districts)
-    vacc, _ = current_rows(session, "vaccinations", ["facility_code", "id_number", "session_date", "screening_result",
-                                                     "vaccinated", "product", "dose_number"], districts,
-                           per_facility=False)
-    # the priority group of a vaccinated person: the target-list row with the same ID number
-    targets, _ = current_rows(session, "target_list", ["id_number", "priority_group"], districts, per_facility=False)
-    group_of = targets.dropna(subset=["id_number"]).drop_duplicates("id_number").set_index("id_number")["priority_group"]
-    vacc["priority_group"] = vacc["id_number"].map(group_of)
-    vacc = vacc.drop(columns="id_number")
-    aefi, _ = current_rows(session, "aefi", ["facility_code", "serious", "outcome", "product"], districts,
-                           per_facility=False)
-    backfill, _ = current_rows(session, "backfill", ["facility_code", "product", "dose_number"], districts,
-                               per_facility=False)
-    submissions = current_submissions(session).sort_values(["district", "kind", "submission_id"], ignore_index=True)
-    return ReportData(as_of=as_of, campaign=campaign, names=readiness.district_names(districts),
-                      district_reports=_district_reports(session),
-                      assessment=assessment, facilities=fac, stock=stock, persons=persons, plan=plan,
-                      plan_sessions=plan_sessions, plan_unplanned=plan_unplanned,
-                      plan_invitations=plan_invitations, vaccinations=vacc, aefi=aefi,
-                      backfill=backfill, submissions=submissions)
-
-
-def _district_reports(session: Session) -> dict[str, str]:
-    """Each district's own latest report: sent (when), approved, or built and awaiting approval. The
-    province's report is compiled from the same database; this says which districts stand behind theirs."""
-    rows = session.execute(select(ReportRecord.unit, ReportRecord.version, ReportRecord.approved_at,
-                                  ReportRecord.submitted_at).where(ReportRecord.level == "district")
-                           .order_by(ReportRecord.unit, ReportRecord.version)).all()
-    out: dict[str, str] = {}
-    for unit, version, approved, submitted in rows:   # the latest version wins
-        state = "sent" if submitted else "approved" if approved else "awaiting"
-        out[unit] = f"v{version} {report_state_label(state, capitalized=False)}" + (
-            f" {clock.local(submitted):%d/%m %H:%M}" if submitted else "")
-    return out
-
-
-def _plan(session: Session, districts: list[str]
-          ) -> tuple[dict[str, Any] | None, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Per district, the latest published plan covering it (a province plan or the district's own), else
-    the latest plan covering it; their sessions, people left out and invitations, for those districts."""
-    runs = session.execute(select(PlanRun).order_by(PlanRun.id.desc())).scalars().all()
-    source: dict[str, PlanRun] = {}
-    for published in (True, False):
-        for run in runs:
-            if (run.published_at is not None) != published:
-                continue
-            for d in districts if run.district is None else [run.district]:
-                if d in districts:
-                    source.setdefault(d, run)
-    scols = ["district", "facility_code", "date", "part", "product", "invited", "dose2", "vials", "wasted_doses",
-             "teams", "team_source"]
-    icols = ["district", "facility_code", "person_id", "dose"]
-    ucols = ["person_id", "district", "reason"]
-    sessions, unplanned, invitations = [], [], []
-    for run in {r.id: r for r in source.values()}.values():
-        mine = [d for d, r in source.items() if r.id == run.id]
-        sessions.append(frame_of(session, select(*(getattr(PlanSession, c) for c in scols))
-                                 .where(PlanSession.run_id == run.id, PlanSession.district.in_(mine)), scols))
-        unplanned.append(frame_of(session, select(*(getattr(PlanUnplanned, c) for c in ucols))
-                                  .where(PlanUnplanned.run_id == run.id, PlanUnplanned.district.in_(mine)), ucols))
-        invitations.append(frame_of(session, select(*(getattr(PlanInvitation, c) for c in icols))
-                                    .where(PlanInvitation.run_id == run.id, PlanInvitation.district.in_(mine)), icols))
-    if not source:
-        return None, pd.DataFrame(columns=scols), pd.DataFrame(columns=ucols), pd.DataFrame(columns=icols)
-    plan_sessions = pd.concat(sessions, ignore_index=True)
-    plan_sessions["date"] = pd.to_datetime(plan_sessions["date"]).dt.date
-    used = sorted({r.id: r for r in source.values()}.values(), key=lambda r: r.id)
-    info = {"runs": [{"run_id": r.id, "start": r.start_date, "days": r.days, "district": r.district,
-                      "published_at": r.published_at, "published_by": r.published_by} for r in used],
-            "by_district": {d: r.id for d, r in source.items()}}
-    return info, plan_sessions, pd.concat(unplanned, ignore_index=True), pd.concat(invitations, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -291,35 +184,6 @@ def build_report(data: ReportData, level: str, unit: str | None = None, *, versi
                   drafted_by=drafted_by, recipients=recipients, figures=figures)
 
 
-# a district's contacts (`district_default`, "{code}" its GSO code) are its health centre and its committee
-DISTRICT_CONTACT_ROLES = ("health_centre", "steering_committee")   # worded: the vocabulary's parties
-
-
-def recipient_names(campaign: CampaignConfig, level: str, unit: str, district: str | None,
-                    names: dict[str, str]) -> list[str]:
-    """"Nơi nhận" of a report: each address of `reports.recipients.<level>` (as `run.recipients_of` fills
-    it) with the name of the party whose contact holds it ("Ban Chỉ đạo tỉnh (bcd.tinh@...)"), else the
-    address alone (the ministries' mailboxes the directive names)."""
-    owners: dict[str, str] = {}
-    for key, party in campaign.parties.items():
-        for role, contact in party.contacts.items():
-            if not contact.email:
-                continue
-            if "{code}" in contact.email:
-                if district is None:
-                    continue
-                named = key == "district_default" and role in DISTRICT_CONTACT_ROLES
-                label = party_label(role, names.get(district, district)) if named else (party.name or key)
-                owners.setdefault(contact.email.replace("{code}", district), label)
-            else:
-                owners.setdefault(contact.email, party.name or key)
-    out = []
-    for r in campaign.reports.recipients.get(level, []):
-        address = r.address.replace("{code}", unit).replace("{district}", district or unit)
-        out.append(f"{owners[address]} ({address})" if address in owners else address)
-    return out
-
-
 def _general(data: ReportData, scope: _Scope, fac: pd.DataFrame, figures: dict[str, Any]) -> Section:
     persons = scope.rows(data.persons)
     counts = readiness.counts_of(data.assessment, facility=scope.facility,
@@ -383,7 +247,7 @@ def _infrastructure(data: ReportData, scope: _Scope, fac: pd.DataFrame, gaps: pd
 
 def _training(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
     cov = scope.rows(data.assessment.training)
-    staff_types, roles = _labels("staff_type"), _labels("team_role")
+    staff_types, roles = enum_labels("staff_type"), enum_labels("team_role")
     if len(cov):
         g = cov.groupby(["staff_type", "role"], dropna=False)[["people", "trained"]].sum().reset_index()
         rows = [[staff_types.get(r.staff_type, "Chưa rõ"), roles.get(r.role, r.role or "-"), int(r.people),
@@ -404,7 +268,7 @@ def _training(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Secti
 
 def _communication(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
     comm = scope.rows(data.assessment.communication)
-    messages, channels = _labels("comm_message"), _labels("comm_channel")
+    messages, channels = enum_labels("comm_message"), enum_labels("comm_channel")
     done = int(comm["done"].sum()) if len(comm) else 0
     figures["communication_done"], figures["communication_required"] = done, int(len(comm))
     rows = [[_district_label(data, r.district), messages.get(r.message, r.message), channels.get(r.channel, r.channel),
@@ -417,7 +281,7 @@ def _communication(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> 
 
 def _stock(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
     st = scope.rows(data.stock)
-    products = _labels("vaccine_product")
+    products = enum_labels("vaccine_product")
     rows, charts = [], []
     if len(st):
         st = st.assign(**{c: pd.to_numeric(st[c], errors="coerce").fillna(0) for c in
@@ -440,7 +304,7 @@ def _stock(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
 
 def _facilities(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
     f = scope.rows(data.facilities)
-    types = _labels("facility_type")
+    types = enum_labels("facility_type")
     figures["vaccination_tables"] = int(pd.to_numeric(f["vaccination_tables"], errors="coerce").fillna(0).sum()) \
         if len(f) else 0
     rows = [[r.facility_code, r.facility_name, types.get(r.facility_type, r.facility_type or "-"),
@@ -483,7 +347,7 @@ def _targets(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Sectio
 def _teams(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
     s = scope.rows(data.assessment.sessions)
     figures["sessions_with_complete_teams"] = int((s["complete_teams"] > 0).sum()) if len(s) else 0
-    rows = [[r.facility_code, f"{pd.Timestamp(r.session_date):%d/%m/%Y}", _labels("session_part").get(r.session_part),
+    rows = [[r.facility_code, f"{pd.Timestamp(r.session_date):%d/%m/%Y}", enum_labels("session_part").get(r.session_part),
              int(r.teams), int(r.complete_teams), r.tables] for r in s.itertuples(index=False)]
     return Section("II.2.d", "Cán bộ tham gia chiến dịch và ê kíp tiêm", paragraphs=[
         f"{figures['sessions_with_complete_teams']}/{len(s)} buổi tiêm sắp tới có ít nhất một ê kíp đủ người đã tập "
@@ -509,7 +373,7 @@ def _plan_section(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> S
     per_day = s.groupby("date")["invited"].sum() if len(s) else pd.Series(dtype=float)
     charts = [Chart("Số mũi tiêm dự kiến theo ngày", "bar", [f"{d:%d/%m}" for d in per_day.index],
                     {"Mũi tiêm": per_day.astype(float).tolist()}, "mũi")] if len(per_day) else []
-    products = _labels("vaccine_product")
+    products = enum_labels("vaccine_product")
     by_product = s.groupby("product")[["invited", "dose2", "vials", "wasted_doses"]].sum().reset_index() \
         if len(s) else pd.DataFrame(columns=["product", "invited", "dose2", "vials", "wasted_doses"])
 
@@ -535,7 +399,7 @@ def _during(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section
     v = scope.rows(data.vaccinations)
     ae = scope.rows(data.aefi)
     bf = scope.rows(data.backfill)
-    screening = _labels("screening_result")
+    screening = enum_labels("screening_result")
     given = v[v["vaccinated"] == "yes"] if len(v) else v
     figures.update(vaccinated=int(len(given)), screened=int(len(v)), aefi=int(len(ae)),
                    aefi_serious=int((ae["serious"] == "yes").sum()) if len(ae) else 0, backfill=int(len(bf)))
@@ -642,3 +506,33 @@ def _missing(data: ReportData, scope: _Scope, gaps: pd.DataFrame, figures: dict[
         f"{len(blocking)} tồn tại chặn (cơ sở hoặc huyện chưa sẵn sàng vì thiếu hạng mục dưới đây)."],
         tables=[Table("Tồn tại cần khắc phục", ["Huyện", "Cơ sở", "Lĩnh vực", "Nội dung", "Thiếu"], rows[:300],
                       note=f"và {len(rows) - 300} tồn tại khác" if len(rows) > 300 else None)])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The life of a version: built, approved, submitted
+# ---------------------------------------------------------------------------------------------------------
+
+
+def refusal(record: Any, step: str, *, level: str, unit: str, at: dt.datetime,
+            version: int | None = None) -> str | None:
+    """Why `step` ("approve" or "submit") of a report version (a `ReportRecord`, None when there is none)
+    is refused at `at`, or None: each step once, after the one before it (built, then approved), never
+    before it in time."""
+    approving = step == "approve"
+    if record is None:
+        return (f"chưa có báo cáo {level} {unit}{f' phiên bản {version}' if version else ''} "
+                "để duyệt: chạy `campaign report` trước" if approving
+                else f"chưa có báo cáo {level} {unit}: chạy `campaign report` trước")
+    before, done = (record.as_of, record.approved_at) if approving else (record.approved_at, record.submitted_at)
+    if before is None:
+        return (f"phiên bản mới nhất ({record.version}) của báo cáo {level} {unit} chưa được duyệt: "
+                "không gửi báo cáo chưa duyệt (`campaign report approve`)")
+    if done is not None:
+        return (f"phiên bản {record.version} đã được {record.approved_by} duyệt lúc "
+                f"{clock.local(done):%H:%M %d/%m/%Y}" if approving else
+                f"phiên bản {record.version} đã được gửi lúc "
+                f"{clock.local(done):%H:%M %d/%m/%Y} tới {', '.join(record.recipients)}")
+    if clock.local(at) < clock.local(before):
+        return ("không duyệt một báo cáo trước thời điểm nó được lập" if approving
+                else "thời điểm gửi không thể trước thời điểm duyệt")
+    return None
