@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 from sqlalchemy.orm import Session
 
 from campaign import clock
-from campaign.io.notify import Notifier
+from campaign.deadlines.notify import Notifier
 from campaign.reports import content
 from campaign.reports import run as reports
 from campaign.resources import get_resources

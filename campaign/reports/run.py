@@ -3,7 +3,7 @@
 Nothing goes upward unapproved: `submit` sends the latest version of a unit's report only when that
 version was approved (a newer build must be approved again), records when it was sent (the logical
 clock) and to whom; the deadline watch then counts the deliverable that needs it as done, on time or
-late (`campaign.watch.completion`).
+late (`campaign.deadlines.rules.completion`).
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def submit(engine: Engine, campaign: CampaignConfig, notifier: Any, *, level: st
         raise ReportError(f"cấp báo cáo không gửi được: {level!r}")
     district = None
     if level == "facility":
-        from campaign.watch import facility_parties
+        from campaign.deadlines.store import facility_parties
 
         with Session(engine) as session:
             district = facility_parties(session, campaign).get(unit, (None, ""))[0]
