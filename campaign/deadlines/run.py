@@ -20,6 +20,7 @@ from campaign.deadlines import present, store
 from campaign.deadlines.outbox import IMMEDIATE, Pending, Written, write
 from campaign.deadlines.rules import (
     DOH,
+    Deliverable,
     WorkingCalendar,
     completion,
     deliverables,
@@ -31,17 +32,24 @@ from campaign.deadlines.rules import (
 from campaign.vocabulary import kind_label
 
 
+def _progress(session: Session, campaign: CampaignConfig, facilities: dict[str, tuple[str, str]],
+              ) -> list[tuple[Deliverable, dt.datetime | None, list[str]]]:
+    """Every deliverable (extensions applied; `facilities`: the store's `facility_parties`), when it was
+    complete and what is still missing, from what the database records."""
+    first, ready, reports = store.first_accepted(session), store.first_ready(session), store.first_submitted(session)
+    items = deliverables(campaign, store.extensions(session), {f: d for f, (d, _n) in facilities.items()})
+    return [(item, *completion(item, first, ready, reports)) for item in items]
+
+
 def board(session: Session, campaign: CampaignConfig, now: dt.datetime, *,
           real_now: dt.datetime | None = None) -> dict[str, Any]:
     """DESIGN.md's deadlines summary (`present.board_json`): `deliverables` [{deadline, party, state,
     due_at, ...}] and `escalations_sent` [{deadline, party, step, channel, sent_at (logical), delivered_at,
     status}]. Leases are in real time (`real_now`, default the clock), not the logical `now`."""
-    first, ready, reports = store.first_accepted(session), store.first_ready(session), store.first_submitted(session)
     calendar = WorkingCalendar.from_config(campaign)
     facilities = store.facility_parties(session, campaign)
     rows = []
-    for item in deliverables(campaign, store.extensions(session), {f: d for f, (d, _n) in facilities.items()}):
-        done_at, missing = completion(item, first, ready, reports)
+    for item, done_at, missing in _progress(session, campaign, facilities):
         upcoming = steps_to_come(item, campaign.escalation_ladders[item.ladder], done_at, now, calendar,
                                  count=campaign.working_time.count)
         rows.append(present.board_row(item, state_of(item, done_at, now), done_at, missing, upcoming, now))
@@ -52,11 +60,9 @@ def board(session: Session, campaign: CampaignConfig, now: dt.datetime, *,
 def due(session: Session, campaign: CampaignConfig, now: dt.datetime, done: set[tuple[str, str, str]]) -> list[Pending]:
     """Every step due at `now` not in `done`, composed (reads only)."""
     calendar = WorkingCalendar.from_config(campaign)
-    first, ready, reports = store.first_accepted(session), store.first_ready(session), store.first_submitted(session)
     facilities = store.facility_parties(session, campaign)
     steps: list[Pending] = []
-    for item in deliverables(campaign, store.extensions(session), {f: d for f, (d, _n) in facilities.items()}):
-        done_at, missing = completion(item, first, ready, reports)
+    for item, done_at, missing in _progress(session, campaign, facilities):
         ladder = campaign.escalation_ladders[item.ladder]
         due_steps = [d for d in steps_due(item, ladder, done_at, now, calendar, count=campaign.working_time.count)
                      if (item.deadline, item.party, d.step.step) not in done]
