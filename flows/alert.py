@@ -7,7 +7,7 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from campaign.io.notify import Notifier
+from campaign.deadlines.notify import Notifier
 from campaign.resources import get_resources
 from flows.hooks import note_flow_run
 

@@ -1,4 +1,4 @@
-"""Deadline-watch tasks: thin wrappers over campaign.watch; they own the artifacts."""
+"""Deadline-watch tasks: thin wrappers over campaign.deadlines; they own the artifacts."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.orm import Session
 
 from campaign import clock
-from campaign.io.notify import Notifier
+from campaign.deadlines.notify import Notifier
+from campaign.deadlines.outbox import deliver
+from campaign.deadlines.run import board, escalate_now
 from campaign.resources import get_resources
-from campaign.watch import board, deliver, escalate_now
 
 
 def logical_now(now: str | None) -> dt.datetime:

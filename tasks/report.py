@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 from sqlalchemy.orm import Session
 
 from campaign import audit, clock
-from campaign.io.notify import Notifier
+from campaign.deadlines.notify import Notifier
 from campaign.reports import rules, store
 from campaign.reports import run as reports
 from campaign.reports.run import send

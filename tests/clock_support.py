@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from campaign.deadlines import TZ
+from campaign.clock import TZ
 
 
 def at(text: str) -> dt.datetime:

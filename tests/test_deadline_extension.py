@@ -1,4 +1,4 @@
-"""Moving a deadline (campaign.deadline_extension): who may be given more time, and what is recorded."""
+"""Moving a deadline (campaign.deadlines.extension): who may be given more time, and what is recorded."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from campaign.config import load_campaign
-from campaign.deadline_extension import ExtensionError, Target, extend_deadline, extension_target
-from campaign.deadlines import deliverables
-from campaign.watch import extensions
+from campaign.deadlines.extension import ExtensionError, Target, extend_deadline, extension_target
+from campaign.deadlines.rules import deliverables
+from campaign.deadlines.store import extensions
 
 ICT = dt.timezone(dt.timedelta(hours=7))
 

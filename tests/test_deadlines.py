@@ -8,7 +8,8 @@ import pytest
 
 from campaign.config import load_campaign
 from campaign.config_directive import EscalationStep
-from campaign.deadlines import (
+from campaign.deadlines.present import compose
+from campaign.deadlines.rules import (
     DONE_LATE,
     DONE_ON_TIME,
     DUE,
@@ -16,7 +17,6 @@ from campaign.deadlines import (
     Deliverable,
     Extension,
     WorkingCalendar,
-    compose,
     deliverables,
     fire_at,
     recipients,

@@ -12,7 +12,8 @@ import yaml
 
 from campaign.config import load_campaign
 from campaign.config_files import DEFAULT_CAMPAIGN_FILE, ConfigError
-from campaign.deadlines import compose, deliverables, recipients
+from campaign.deadlines.present import compose
+from campaign.deadlines.rules import deliverables, recipients
 from tests.clock_support import at
 
 DIRECTIVE = Path(__file__).resolve().parents[1] / "config" / "directive-1038-UBND-KGVX.txt"  # kept with the repo
@@ -135,8 +136,9 @@ def test_the_dic_and_viettel_are_parties_with_what_the_directive_asks(campaign) 
 
 
 def test_a_catch_up_step_is_titled_by_its_real_state_and_links_to_the_portal(campaign, monkeypatch) -> None:
+    from campaign.deadlines.present import portal_page as _portal_page
+    from campaign.deadlines.present import portal_url
     from campaign.settings import get_settings
-    from campaign.watch import _portal_page, portal_url
 
     monkeypatch.setenv("CAMPAIGN_PORTAL_URL", "https://tiemchung.gialai.example/")
     get_settings.cache_clear()
@@ -164,9 +166,9 @@ def test_the_district_report_is_issued_by_the_district_and_drafted_by_its_health
     health centre drafts. A facility's plan, sent, goes to the health centre and closes its deliverable."""
     from sqlalchemy.orm import Session
 
-    from campaign.io.notify import Notifier
+    from campaign.deadlines.notify import Notifier
+    from campaign.deadlines.run import board
     from campaign.reports import run as reports
-    from campaign.watch import board
     from tests.smtp_support import smtp_server
     from tests.test_report import AT, _docx_text, _pdf_text, _world
 
@@ -204,8 +206,8 @@ def test_a_facility_plan_overdue_is_escalated_to_its_health_centre(migrated_engi
     import pandas as pd
     from sqlalchemy.orm import Session
 
+    from campaign.deadlines.run import escalate
     from campaign.store.models import Escalation
-    from campaign.watch import escalate
     from tests.dedupe_support import store_rows
 
     campaign = load_campaign()
@@ -227,7 +229,7 @@ def test_the_board_shows_a_late_reminder_as_the_message_was_titled(migrated_engi
     messages sent says the same, never "Nhắc việc" (one wording, campaign.deadlines)."""
     from sqlalchemy.orm import Session
 
-    from campaign.watch import board, escalate
+    from campaign.deadlines.run import board, escalate
 
     campaign = load_campaign()
     with Session(migrated_engine) as s, s.begin():

@@ -131,8 +131,8 @@ def test_a_district_builds_and_sends_its_own_facilitys_plan_to_its_health_centre
     compile-report flow (a portal job, as the district report), approved and sent to the health centre's
     mailbox; the facility's `facility_plan` deliverable is then done. Another district reaches none of it."""
     from campaign import clock
+    from campaign.deadlines.run import board
     from campaign.resources import get_resources, reset_resources
-    from campaign.watch import board
     from faces.portal.app import create_app
     from faces.portal.worker import RUNNERS
     from tests.dedupe_support import store_rows

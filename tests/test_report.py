@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from campaign import master_list as ml
 from campaign.config import load_campaign
-from campaign.io.notify import Notifier
+from campaign.deadlines.notify import Notifier
+from campaign.deadlines.run import board
 from campaign.planning import run as planning
 from campaign.reports import present
 from campaign.reports import run as reports
 from campaign.reports.rules import ReportError
 from campaign.store.models import MasterPerson, ReportRecord
-from campaign.watch import board
 from tests.dedupe_support import store_rows
 from tests.smtp_support import smtp_server
 from tests.test_plan import AT, DAY, _facilities, _people, _staff, _stock

@@ -16,10 +16,12 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from campaign import deadlines, readiness, vocabulary
+from campaign import readiness, vocabulary
 from campaign.config_directive import Requirement
 from campaign.config_files import ConfigError
 from campaign.config_kinds import load_input_kinds
+from campaign.deadlines import present as deadline_present
+from campaign.deadlines import rules as deadline_rules
 from campaign.planning import core as planning_core
 from campaign.planning import run as planning_run
 from campaign.reports import rules
@@ -106,7 +108,7 @@ def test_every_level_and_deliverable_state_has_a_label() -> None:
     for level in level_codes():
         for form in ("name", "short", "report"):
             assert level_label(level, form=form) != level
-    states = {deadlines.DONE_ON_TIME, deadlines.DONE_LATE, deadlines.DUE, deadlines.OVERDUE}
+    states = {deadline_rules.DONE_ON_TIME, deadline_rules.DONE_LATE, deadline_rules.DUE, deadline_rules.OVERDUE}
     assert states == set(load_vocabulary().deliverable_states)
     assert all(deliverable_state_label(s) != s for s in states)
 
@@ -122,14 +124,14 @@ def test_a_bad_vocabulary_fails_loudly_with_file_and_key(tmp_path: Path) -> None
 # --- the renderers show the vocabulary's label -------------------------------------------------------------
 
 def test_the_deadline_board_words_readiness_and_reports_from_the_vocabulary() -> None:
-    from campaign.watch import completion
+    from campaign.deadlines.rules import completion
 
-    item = deadlines.Deliverable(deadline="d", name="d", party="622", opens_at=NOW, due_at=NOW, kinds=("staff",),
-                                 report="district", ladder="default", readiness="ready_with_warnings")
+    item = deadline_rules.Deliverable(deadline="d", name="d", party="622", opens_at=NOW, due_at=NOW, kinds=("staff",),
+                                      report="district", ladder="default", readiness="ready_with_warnings")
     _, missing = completion(item, {})
     assert missing == ["staff", f"mức sẵn sàng: {status_label('ready_with_warnings', capitalized=False)}",
                        f"báo cáo ({level_label('district', form='report')}) đã duyệt và gửi"]
-    assert deadlines.STEP_TITLES["overdue"] == deliverable_state_label("overdue")
+    assert deadline_present.STEP_TITLES["overdue"] == deliverable_state_label("overdue")
 
 
 def test_the_plan_summary_words_unplanned_reasons_from_the_vocabulary() -> None:

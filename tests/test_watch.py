@@ -21,9 +21,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from campaign.config import load_campaign
-from campaign.io.notify import DeliveryError, Notifier
+from campaign.deadlines.notify import DeliveryError, Notifier
+from campaign.deadlines.outbox import LEASE, deliver, message_key
+from campaign.deadlines.run import board, escalate
 from campaign.store.models import Escalation, OutboxMessage, StoredFile, Submission
-from campaign.watch import LEASE, board, deliver, escalate, message_key
 from tests.clock_support import at
 from tests.smtp_support import free_port, smtp_server
 

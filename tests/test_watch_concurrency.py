@@ -4,7 +4,7 @@ watch processes against one database (a SQLite file, a PostgreSQL schema) and a 
 claim whose lease runs out, and the next watch finishes its work.
 
 The watch processes run this module (`python -m tests.test_watch_concurrency URL ...`): what the
-`deadline_watch` flow's tasks run (campaign.watch.escalate_now, then deliver with the SMTP Notifier and
+`deadline_watch` flow's tasks run (campaign.deadlines.run.escalate_now, then deliver with the SMTP Notifier and
 the real clock), without Prefect around it.
 """
 
@@ -41,9 +41,10 @@ WATCH_AT = "2021-07-28T16:00:00+07:00"   # the reminders of both district deadli
 
 def _watch_main(argv: list[str]) -> None:
     from campaign.config import load_campaign
-    from campaign.io.notify import Notifier
+    from campaign.deadlines.notify import Notifier
+    from campaign.deadlines.outbox import deliver
+    from campaign.deadlines.run import escalate_now
     from campaign.store.db import make_engine
-    from campaign.watch import deliver, escalate_now
 
     p = argparse.ArgumentParser()
     p.add_argument("url")
@@ -164,8 +165,8 @@ def outbox(engine: Engine) -> list:
 
 def message_ids(rows: list) -> list[str]:
     """The Message-ID each outbox row must go out with, whichever watch sends it and how often."""
-    from campaign.io.notify import Notifier
-    from campaign.watch import message_key
+    from campaign.deadlines.notify import Notifier
+    from campaign.deadlines.outbox import message_key
 
     return [Notifier(sender=SENDER).message_id(message_key(m.id, m.created_at)) for m in rows]
 
@@ -206,8 +207,9 @@ def test_a_watch_killed_mid_send_is_finished_after_its_lease_once(migrated_engin
     message received at least once and marked sent once, the one duplicate is the message in flight at
     the kill and both copies carry the same Message-ID, nothing is left claimed."""
     from campaign.config import load_campaign
-    from campaign.io.notify import Notifier
-    from campaign.watch import deliver, escalate
+    from campaign.deadlines.notify import Notifier
+    from campaign.deadlines.outbox import deliver
+    from campaign.deadlines.run import escalate
 
     with Session(migrated_engine) as s, s.begin():
         escalate(s, load_campaign(), dt.datetime.fromisoformat(WATCH_AT))

@@ -5,7 +5,7 @@ the one path a report goes upward by, for the CLI's `submit-report` flow and the
 Nothing goes upward unapproved: `submit_report` sends the latest version of a unit's report only when
 that version was approved (a newer build must be approved again), records when it was sent (the logical
 clock) and to whom; the deadline watch then counts the deliverable that needs it as done, on time or
-late (`campaign.watch.completion`).
+late (`campaign.deadlines.rules.completion`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from campaign import audit
 from campaign.audit import Actor
 from campaign.config import CampaignConfig
-from campaign.io.notify import DeliveryError
+from campaign.deadlines.notify import DeliveryError
 from campaign.reports import store
 from campaign.reports.present import recipients_of, submission_email
 from campaign.reports.rules import LEVELS, ReportData, ReportError, build_report, refusal, units_of
@@ -153,7 +153,7 @@ def submit_report(engine: Engine, campaign: CampaignConfig, notifier: Any, *, le
         raise ReportError(f"cấp báo cáo không gửi được: {level!r}")
     district = None
     if level == "facility":
-        from campaign.watch import facility_parties
+        from campaign.deadlines.store import facility_parties
 
         with Session(engine) as session:
             district = facility_parties(session, campaign).get(unit, (None, ""))[0]

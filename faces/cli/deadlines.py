@@ -1,4 +1,4 @@
-"""Deadlines: `campaign deadlines` (the board), `deadlines extend` (`campaign.deadline_extension`) and
+"""Deadlines: `campaign deadlines` (the board), `deadlines extend` (`campaign.deadlines.extension`) and
 `watch` (the deadline watch once, a flow run)."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ def deadlines(ctx: click.Context, at: str | None, as_json: bool) -> None:
     from sqlalchemy.orm import Session
 
     from campaign import clock
+    from campaign.deadlines.run import board
     from campaign.resources import get_resources
-    from campaign.watch import board
 
     moment = instant_or_exit(ctx, at, "--at") or clock.now()
     res = get_resources()
@@ -63,7 +63,7 @@ def deadlines_extend(ctx: click.Context, deadline: str, party: str, to: str, rea
     from sqlalchemy.orm import Session
 
     from campaign import clock
-    from campaign.deadline_extension import ExtensionError, extension_target, record_extension
+    from campaign.deadlines.extension import ExtensionError, extension_target, record_extension
     from campaign.resources import get_resources
 
     res = get_resources()

@@ -16,7 +16,8 @@ from campaign import clock
 from campaign.config import CampaignConfig
 from campaign.config_kinds import load_input_kinds
 from campaign.config_reasons import load_reasons
-from campaign.deadlines import STEP_TITLES
+from campaign.deadlines.present import STEP_TITLES
+from campaign.deadlines.run import board as deadline_board
 from campaign.feedback import describe_issue
 from campaign.jobs import CONNECTION_LOST, submission_ready
 from campaign.readiness import district_names
@@ -31,7 +32,6 @@ from campaign.store.models import (
     RowIssue,
     Submission,
 )
-from campaign.watch import board as deadline_board
 
 STATE_LABEL = {"done_on_time": "Đã xong đúng hạn", "done_late": "Đã xong, trễ hạn", "due": "Chưa đến hạn",
                "overdue": "Quá hạn"}

@@ -66,7 +66,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None]
     delivered_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # The claim (campaign/watch.py deliver): the watch sending it and its lease; a pending message with a
+    # The claim (campaign/deadlines/outbox.py deliver): the watch sending it and its lease; a pending message with a
     # live lease is being sent, one whose lease ran out (its watch died) is pending again.
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[dt.datetime | None]

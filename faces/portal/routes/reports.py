@@ -81,7 +81,7 @@ def report_file(request: Request, portal: PortalDep, user: UserDep, report_id: D
 
 @router.post("/bao-cao/{report_id}/duyet")
 async def approve_report(request: Request, portal: PortalDep, user: UserDep, form: Form5, report_id: DbId) -> Response:
-    from campaign.io.notify import DeliveryError, Notifier
+    from campaign.deadlines.notify import DeliveryError, Notifier
     from campaign.reports.rules import ReportError
     from campaign.reports.run import send
 

@@ -1,6 +1,6 @@
 """Moving a deadline for one party or for all, without editing the campaign's files: a coordinator's
 decision recorded with who, when and why (a `DeadlineExtension` row; never updated, the latest one for a
-party wins: `campaign.deadlines.deliverables`).
+party wins: `campaign.deadlines.rules.deliverables`).
 
     target = extension_target(campaign, deadline, party)     # the checks (no database); ExtensionError
     record_extension(session, target, due_at=..., reason=..., by=..., at=...)   # the write
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from campaign import clock
 from campaign.config import CampaignConfig
-from campaign.deadlines import DOH
+from campaign.deadlines.rules import DOH
 from campaign.districts import DistrictError, resolve_district
 from campaign.store.models import DeadlineExtension
 

@@ -1,9 +1,11 @@
 """Deadlines as data: what each party owes, by when, its state at any moment, and which escalation steps
-are due (pure functions; the database and the sending are elsewhere).
+are due (pure functions; the database is `store`, the words `present`, the sending `outbox` and `notify`).
 
     board = deliverables(campaign, extensions, facilities)      # one per (deadline, party)
+    completion(d, first, ready, reports)                        # (when it was complete, what is missing)
     state_of(d, completed_at, now)                              # done_on_time | done_late | due | overdue
     steps_due(d, ladder, completed_at, now, calendar)           # the steps to have sent by `now`
+    recipients(step, party, campaign)                           # who a step reaches, on which channel
 
 Times are aware datetimes; they are computed in Asia/Ho_Chi_Minh and compared as instants.
 
@@ -23,12 +25,11 @@ import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
-from campaign.clock import TZ, local
+from campaign.clock import TZ
 from campaign.config import CampaignConfig
 from campaign.config_directive import EscalationStep
-from campaign.vocabulary import deliverable_state_label, party_label
+from campaign.vocabulary import level_label, status_label
 
 DONE_ON_TIME, DONE_LATE, DUE, OVERDUE = "done_on_time", "done_late", "due", "overdue"
 DOH = "doh"
@@ -60,9 +61,6 @@ class Extension:
     reason: str
     by: str
     at: dt.datetime
-
-
-PROVINCE_DECISION = "theo quyết định của tỉnh"
 
 
 def deliverables(campaign: CampaignConfig, extensions: Iterable[Extension] = (),
@@ -206,8 +204,16 @@ def steps_due(item: Deliverable, ladder: Iterable[EscalationStep], completed_at:
     return sorted(out, key=lambda d: d.fires_at)
 
 
+def steps_to_come(item: Deliverable, ladder: Iterable[EscalationStep], completed_at: dt.datetime | None,
+                  now: dt.datetime, calendar: WorkingCalendar, *, count: str = "calendar") -> list[tuple[dt.datetime, str]]:
+    """(when, step) of the ladder's steps still to fire after `now`, soonest first; none once it is done."""
+    if completed_at is not None and completed_at <= now:
+        return []
+    return sorted((t, s.step) for s in ladder if (t := fire_at(item, s, calendar, count=count)) > now)
+
+
 # ---------------------------------------------------------------------------------------------------------
-# Recipients and messages
+# Recipients
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -242,55 +248,32 @@ def recipients(step: EscalationStep, party: str, campaign: CampaignConfig, *,
     return out
 
 
-def local_text(instant: dt.datetime) -> str:
-    return local(instant).strftime("%H:%M %d/%m/%Y")
+# ---------------------------------------------------------------------------------------------------------
+# Completion
+# ---------------------------------------------------------------------------------------------------------
 
 
-STEP_TITLES = {"reminder": "Nhắc việc", "warning": "Cảnh báo sắp hết hạn",
-               "overdue": deliverable_state_label(OVERDUE), "escalated": "Báo cáo cấp trên: quá hạn"}
-# a date the province set itself is not reported upward in the directive's name
-PROVINCE_STEP_TITLES = {**STEP_TITLES,
-                        "escalated": f"Báo cáo {party_label('doh')}: quá hạn (hạn do tỉnh quyết định)"}
+READINESS_REQUIRED = ("ready", "ready_with_warnings")   # the statuses a deadline may require
 
 
-def title_of(item: Deliverable, step: str, now: dt.datetime) -> str:
-    """The title by the real state at `now`: a reminder or warning sent after the due time (a watch
-    catching up) is titled as overdue, never "Nhắc việc"."""
-    titles = PROVINCE_STEP_TITLES if item.source == "province" else STEP_TITLES
-    if now >= item.due_at and step in ("reminder", "warning"):
-        return STEP_TITLES["overdue"]
-    return titles.get(step, step)
-
-
-def compose(item: Deliverable, step: str, *, party_name: str, missing: list[str], feedback: Mapping[str, str],
-            now: dt.datetime, fires_at: dt.datetime | None = None, portal_page: str | None = None,
-            ) -> tuple[str, str, dict[str, Any]]:
-    """(subject, body, payload) in Vietnamese: what is owed, by whom, on whose word (the directive's line
-    or the province's own decision), what is missing, where to look (the portal's pages)."""
-    title = title_of(item, step, now)
-    subject = f"[{title}] {item.name} - {party_name} - hạn {local_text(item.due_at)}"
-    if item.source == "province":
-        subject += f" ({PROVINCE_DECISION})"
-    lines = [f"{title}: {item.name}.", f"Đơn vị: {party_name}.", f"Hạn nộp: {local_text(item.due_at)}."]
-    if item.source_text:
-        lines.append(f"Căn cứ: {item.source_text}." if item.source == "directive"
-                     else f"Thời hạn này {item.source_text}.")
-    if item.original_due_at is not None:
-        lines.append(f"(Đã gia hạn từ {local_text(item.original_due_at)}: {item.extension_reason})")
-    if now >= item.due_at:
-        hours = (now - item.due_at).total_seconds() / 3600
-        lines.append(f"Đã quá hạn {hours:.0f} giờ.")
-        if fires_at is not None and step in ("reminder", "warning") and fires_at < now:
-            lines.append(f"(Bước {STEP_TITLES[step].lower()} lẽ ra gửi lúc {local_text(fires_at)}, "
-                         "gửi bù khi hệ thống theo dõi chạy lại.)")
-    if missing:
-        lines.append("Còn thiếu: " + "; ".join(missing) + ".")
-    if portal_page:
-        lines.append(f"Xem và nộp trên cổng điều phối: {portal_page}")
-    for label, where in feedback.items():
-        lines.append(f"Kết quả kiểm tra lần nộp gần nhất ({label}): {where}")
-    lines.append("Tin nhắn tự động của hệ thống điều phối chiến dịch tiêm chủng.")
-    payload = {"deadline": item.deadline, "party": item.party, "step": step, "title": title,
-               "due_at": item.due_at.isoformat(), "source": item.source, "missing": missing,
-               "feedback": dict(feedback), "portal": portal_page, "text": "\n".join(lines)}
-    return subject, "\n".join(lines), payload
+def completion(item: Deliverable, first: dict[tuple[str, str], dt.datetime],
+               ready: dict[tuple[str, str], dt.datetime] | None = None,
+               reports: dict[tuple[str, str], dt.datetime] | None = None) -> tuple[dt.datetime | None, list[str]]:
+    """(when the deliverable was complete, what is still missing, as kinds or labels): the latest of its
+    required kinds' first acceptance, the readiness reached, and the report's submission. `first`, `ready`
+    and `reports` are the store's `first_accepted`, `first_ready` and `first_submitted`."""
+    times = [first.get((item.party, k)) for k in item.kinds]
+    missing = [k for k, t in zip(item.kinds, times, strict=True) if t is None]
+    if item.readiness is not None:
+        when = (ready or {}).get((item.party, item.readiness))
+        times.append(when)
+        if when is None:
+            missing.append(f"mức sẵn sàng: {status_label(item.readiness, capitalized=False)}")
+    if item.report is not None:
+        when = (reports or {}).get((item.party, item.report))
+        times.append(when)
+        if when is None:
+            missing.append(f"báo cáo ({level_label(item.report, form='report')}) đã duyệt và gửi")
+    if not times:
+        return None, missing
+    return (None if missing else max(times)), missing  # type: ignore[type-var]

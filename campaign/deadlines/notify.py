@@ -1,4 +1,5 @@
 """Channels of the deadline watch: e-mail over SMTP and a generic JSON webhook (standard library only).
+The reports are e-mailed with the same Notifier (`campaign.reports.run.submit`).
 
     send = Notifier(smtp_host="127.0.0.1", smtp_port=25, sender="canhbao@syt.gialai.example")
     send("email", "ttyt.633@example.gov.vn", subject, body, payload, key="outbox-7.20210728T090000000000")
@@ -8,10 +9,10 @@ job, not the channel's. `key` names the outbox message, the same on every attemp
 is made from it (`<key@sender's domain>`), the webhook gets it as `Idempotency-Key`, so a receiver can
 recognise a message sent again after a watch died between the server's acceptance and its commit.
 
-Every send has an overall deadline (`deadline_s`), well under the outbox's claim lease (campaign.watch):
-the per-operation timeouts of smtplib and urllib (`timeout_s`) do not bound a send, as a server trickling
-a line every few seconds stretches it at will, and a send past the lease would be claimed and sent again
-by another watch. A watchdog timer shuts the connection's socket down when the deadline passes: whatever
+Every send has an overall deadline (`deadline_s`), well under the outbox's claim lease
+(campaign.deadlines.outbox): the per-operation timeouts of smtplib and urllib (`timeout_s`) do not bound a
+send, as a server trickling a line every few seconds stretches it at will, and a send past the lease would
+be claimed and sent again by another watch. A watchdog timer shuts the connection's socket down when the deadline passes: whatever
 the send was waiting for fails at once, and the send raises DeliveryError (retried by the outbox). Once the
 SMTP server has accepted the message (250 after DATA) it is delivered: what QUIT answers, or fails to
 answer before the deadline, no longer makes it a failure (it would be sent again).
@@ -38,9 +39,10 @@ from campaign.settings import Settings
 # The defaults of CAMPAIGN_SMTP_* live with the settings; a Notifier made without them uses the same.
 _SMTP = Settings.model_fields
 log = logging.getLogger(__name__)
-# A send's overall deadline: less than half the outbox's claim lease (5 minutes, campaign.watch.LEASE), so a
-# send has ended (given up) long before another watch may claim its message, even with the connect of its
-# last address (each address is tried with the per-operation timeout) on top.
+# A send's overall deadline: less than half the outbox's claim lease (5 minutes,
+# campaign.deadlines.outbox.LEASE), so a send has ended (given up) long before another watch may claim its
+# message, even with the connect of its last address (each address is tried with the per-operation timeout)
+# on top.
 DEADLINE_S = 120.0
 
 

@@ -1,0 +1,100 @@
+"""The steps of the deadline watch (what `tasks/deadlines.py` calls): the board as of a moment, and the
+escalations due written into the outbox. Each composes the store's reads, the rules and the words
+(`present`); the outbox writes and delivers (`outbox.deliver` is the third step).
+
+    board(session, campaign, now)                       -> one dict per (deadline, party), and what was sent
+    escalate(session, campaign, now)                    -> the escalations written this time (outbox rows)
+    escalate_now(engine, campaign, now)                 -> the same, in its own transaction (the flow's task)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from campaign.config import CampaignConfig
+from campaign.deadlines import present, store
+from campaign.deadlines.outbox import IMMEDIATE, Pending, Written, write
+from campaign.deadlines.rules import (
+    DOH,
+    Deliverable,
+    WorkingCalendar,
+    completion,
+    deliverables,
+    recipients,
+    state_of,
+    steps_due,
+    steps_to_come,
+)
+from campaign.vocabulary import kind_label
+
+
+def _progress(session: Session, campaign: CampaignConfig, facilities: dict[str, tuple[str, str]],
+              ) -> list[tuple[Deliverable, dt.datetime | None, list[str]]]:
+    """Every deliverable (extensions applied; `facilities`: the store's `facility_parties`), when it was
+    complete and what is still missing, from what the database records."""
+    first, ready, reports = store.first_accepted(session), store.first_ready(session), store.first_submitted(session)
+    items = deliverables(campaign, store.extensions(session), {f: d for f, (d, _n) in facilities.items()})
+    return [(item, *completion(item, first, ready, reports)) for item in items]
+
+
+def board(session: Session, campaign: CampaignConfig, now: dt.datetime, *,
+          real_now: dt.datetime | None = None) -> dict[str, Any]:
+    """DESIGN.md's deadlines summary (`present.board_json`): `deliverables` [{deadline, party, state,
+    due_at, ...}] and `escalations_sent` [{deadline, party, step, channel, sent_at (logical), delivered_at,
+    status}]. Leases are in real time (`real_now`, default the clock), not the logical `now`."""
+    calendar = WorkingCalendar.from_config(campaign)
+    facilities = store.facility_parties(session, campaign)
+    rows = []
+    for item, done_at, missing in _progress(session, campaign, facilities):
+        upcoming = steps_to_come(item, campaign.escalation_ladders[item.ladder], done_at, now, calendar,
+                                 count=campaign.working_time.count)
+        rows.append(present.board_row(item, state_of(item, done_at, now), done_at, missing, upcoming, now))
+    sent = store.escalations_sent(session)
+    return present.board_json(campaign, now, rows, sent, real_now or dt.datetime.now(dt.UTC))
+
+
+def due(session: Session, campaign: CampaignConfig, now: dt.datetime, done: set[tuple[str, str, str]]) -> list[Pending]:
+    """Every step due at `now` not in `done`, composed (reads only)."""
+    calendar = WorkingCalendar.from_config(campaign)
+    facilities = store.facility_parties(session, campaign)
+    steps: list[Pending] = []
+    for item, done_at, missing in _progress(session, campaign, facilities):
+        ladder = campaign.escalation_ladders[item.ladder]
+        due_steps = [d for d in steps_due(item, ladder, done_at, now, calendar, count=campaign.working_time.count)
+                     if (item.deadline, item.party, d.step.step) not in done]
+        if not due_steps:
+            continue
+        # what the messages of this deliverable say, read once for all its steps
+        context = {"party_name": present.party_name(item.party, campaign, facilities),
+                   "missing": [kind_label(k) for k in missing],   # readiness and report labels pass through
+                   "feedback": present.feedback_pages(store.latest_feedback(session, item.party))
+                   if item.party != DOH and item.party in campaign.district_codes else {},
+                   "portal_page": present.portal_page(item)}
+        for d in due_steps:
+            subject, body, payload = present.compose(item, d.step.step, now=now, fires_at=d.fires_at, **context)
+            steps.append(Pending(item.deadline, item.party, d.step.step, item.due_at, subject, body, payload,
+                                 recipients(d.step, item.party, campaign, district=item.district)))
+    return steps
+
+
+def escalate(session: Session, campaign: CampaignConfig, now: dt.datetime) -> list[Written]:
+    """Write every escalation due at `now` that was not written before, with its messages, in the
+    caller's transaction (the caller commits; on SQLite it begins it IMMEDIATE). `escalate_now` is the
+    same in its own transactions, holding the write lock only to write."""
+    return write(session, due(session, campaign, now, store.escalations_written(session)), now)
+
+
+def escalate_now(engine: Engine, campaign: CampaignConfig, now: dt.datetime) -> list[Written]:
+    """`escalate`, committed: what is due is read and composed without a lock (usually nothing is new);
+    only writing it takes the lock (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE), so overlapping
+    watches write one after the other, each briefly, and none fails with "database is locked"."""
+    with Session(engine) as session:
+        steps = due(session, campaign, now, store.escalations_written(session))
+    if not steps:
+        return []
+    with Session(engine.execution_options(**IMMEDIATE)) as session, session.begin():
+        return write(session, steps, now)
