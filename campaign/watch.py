@@ -152,7 +152,7 @@ def _first_submitted(session: Session) -> dict[tuple[str, str], dt.datetime]:
 def _party_name(party: str, campaign: CampaignConfig, facilities: dict[str, tuple[str, str]] | None = None) -> str:
     if party == DOH:
         return campaign.parties[DOH].name or party_label("doh")
-    from campaign.readiness import district_names
+    from campaign.readiness.present import district_names
 
     if facilities and party in facilities:   # a facility: its name, and the district whose TTYT collects
         district, name = facilities[party]

@@ -82,7 +82,7 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
     from campaign.portal.app import NOT_FOUND
     from campaign.portal.pages import kind_label
     from campaign.portal.server import build
-    from campaign.readiness import district_names
+    from campaign.readiness.present import district_names
     from campaign.resources import get_resources
 
     monkeypatch.setenv("CAMPAIGN_NOW", NOW)   # before the workers start: they inherit the environment

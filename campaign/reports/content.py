@@ -17,9 +17,13 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign import clock, readiness
+from campaign import clock
 from campaign.config import CampaignConfig
 from campaign.config_kinds import load_input_kinds
+from campaign.readiness import present as readiness_present
+from campaign.readiness import rules as readiness_rules
+from campaign.readiness import status as readiness_status
+from campaign.readiness import store as readiness_store
 from campaign.reports.model import Chart, Report, Section, Table
 from campaign.store.current import current_rows, current_submissions, frame_of
 from campaign.store.models import (
@@ -58,7 +62,7 @@ class ReportData:
     as_of: dt.datetime
     campaign: CampaignConfig
     names: dict[str, str]
-    assessment: readiness.Assessment
+    assessment: readiness_rules.Assessment
     facilities: pd.DataFrame
     stock: pd.DataFrame
     persons: pd.DataFrame
@@ -84,8 +88,8 @@ def _labels(enum: str) -> dict[str, str]:
 def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) -> ReportData:
     districts = campaign.district_codes
     today = clock.local(as_of).date()
-    inputs = readiness.load_inputs(session, districts)
-    assessment = readiness.assess(inputs, readiness.ReadinessRules.from_config(campaign), today=today)
+    inputs = readiness_store.load_inputs(session, districts)
+    assessment = readiness_rules.assess(inputs, readiness_rules.ReadinessRules.from_config(campaign), today=today)
     fac, _ = current_rows(session, "facilities", ["facility_code", "facility_name", "facility_type", "commune_code",
                                                   "commune_name", "vaccination_tables", "person_in_charge",
                                                   "latitude", "longitude"], districts)
@@ -116,7 +120,7 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
     backfill, _ = current_rows(session, "backfill", ["facility_code", "product", "dose_number"], districts,
                                per_facility=False)
     submissions = current_submissions(session).sort_values(["district", "kind", "submission_id"], ignore_index=True)
-    return ReportData(as_of=as_of, campaign=campaign, names=readiness.district_names(districts),
+    return ReportData(as_of=as_of, campaign=campaign, names=readiness_present.district_names(districts),
                       district_reports=_district_reports(session),
                       assessment=assessment, facilities=fac, stock=stock, persons=persons, plan=plan,
                       plan_sessions=plan_sessions, plan_unplanned=plan_unplanned,
@@ -322,7 +326,7 @@ def recipient_names(campaign: CampaignConfig, level: str, unit: str, district: s
 
 def _general(data: ReportData, scope: _Scope, fac: pd.DataFrame, figures: dict[str, Any]) -> Section:
     persons = scope.rows(data.persons)
-    counts = readiness.counts_of(data.assessment, facility=scope.facility,
+    counts = readiness_status.counts_of(data.assessment, facility=scope.facility,
                                  district=scope.districts[0] if scope.level != "province" else None)
     figures.update(facilities_total=counts["facilities_total"], facilities_ready=counts["facilities_ready"],
                    facilities_by_status=counts["facilities_by_status"],
@@ -365,7 +369,7 @@ def _infrastructure(data: ReportData, scope: _Scope, fac: pd.DataFrame, gaps: pd
     # "máy quét QR (nếu có)" (directive II.1): an if_available item is said so, never beside the required
     labels = {"computers": "Máy tính", "qr_scanners": "Máy quét QR (nếu có, không bắt buộc)", "printers": "Máy in",
               "internet_lines": "Đường truyền Internet", "vaccination_tables": "Bàn tiêm"}
-    # the counts of section I (readiness.counts_of), not counted again here
+    # the counts of section I (readiness_status.counts_of), not counted again here
     rows = [[status_label(s), int(n)] for s, n in figures["facilities_by_status"].items() if n]
     tables = [Table("Mức sẵn sàng của các cơ sở tiêm chủng", ["Mức sẵn sàng", "Số cơ sở"], rows)]
     if missing:
