@@ -1,5 +1,5 @@
 """Count once (issue 17): every output shows the same readiness figures, read from one count in
-campaign/readiness.py (`count_facilities`, `count_districts`, `counts_of`): the CLI's JSON and text, the
+campaign/readiness/status.py (`count_facilities`, `count_districts`, `counts_of`): the CLI's JSON and text, the
 portal's board, the Prefect artifacts, the demo's summary and the province report's DOCX and PDF; on
 SQLite and PostgreSQL. A `ready_with_warnings` facility (or district) is ready."""
 
