@@ -49,7 +49,8 @@ import json, sys, time, statistics, uuid, datetime as dt
 import pandas as pd
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
-from campaign.readiness import ReadinessRules, assess, load_inputs, record
+from campaign.readiness.rules import ReadinessRules, assess
+from campaign.readiness.store import load_inputs, record
 from campaign.resources import get_resources
 from campaign.store.models import KIND_TABLES, Submission
 res = get_resources(); rules = ReadinessRules.from_config(res.campaign)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from campaign import clock
 from campaign import master_list as ml
-from campaign.readiness import district_names
+from campaign.readiness.present import district_names
 from campaign.resources import get_resources
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from campaign import clock
 from campaign.planning import run as planning
-from campaign.readiness import district_names
+from campaign.readiness.present import district_names
 from campaign.resources import get_resources
 from campaign.store.models import PlanSession
 

@@ -1,5 +1,5 @@
 """Count once (issue 17): every output shows the same readiness figures, read from one count in
-campaign/readiness.py (`count_facilities`, `count_districts`, `counts_of`): the CLI's JSON and text, the
+campaign/readiness/status.py (`count_facilities`, `count_districts`, `counts_of`): the CLI's JSON and text, the
 portal's board, the Prefect artifacts, the demo's summary and the province report's DOCX and PDF; on
 SQLite and PostgreSQL. A `ready_with_warnings` facility (or district) is ready."""
 
@@ -16,18 +16,16 @@ from sqlalchemy.orm import Session
 from campaign import demo
 from campaign.config import load_campaign
 from campaign.intake import IntakeRequest, run_intake
-from campaign.readiness import (
+from campaign.readiness.present import render_text, to_json
+from campaign.readiness.rules import ReadinessRules, assess
+from campaign.readiness.status import (
     NOT_READY,
     READY,
     STATUSES,
     UNKNOWN,
     WARNINGS,
-    ReadinessRules,
-    assess,
     count_districts,
     count_facilities,
-    render_text,
-    to_json,
 )
 from campaign.settings import Settings
 from campaign.synth import generate_campaign
@@ -89,6 +87,7 @@ def _numbers(text: str, pattern: str) -> list[tuple[int, int]]:
 
 def test_every_output_shows_the_same_figures(migrated_engine, generated, tmp_path, monkeypatch) -> None:
     import tasks.readiness as readiness_tasks
+    from campaign.readiness import present as readiness_present
     from campaign.reports import run as reports
     from campaign.resources import Resources
     from campaign.store.models import ReadinessRecord
@@ -131,7 +130,7 @@ def test_every_output_shows_the_same_figures(migrated_engine, generated, tmp_pat
         {c: v for c, v in per_district.items() if districts[c]["facilities_total"]}
 
     # the Prefect artifacts the readiness flow publishes
-    tables, markdown = readiness_tasks.readiness_artifacts(records, {})
+    tables, markdown = readiness_present.readiness_artifacts(records, {})
     assert f"{ready}/{total} facilities ready, {district_counts[0]}/{district_counts[1]} districts ready" \
         in markdown["markdown"]
     for t in tables:

@@ -1121,7 +1121,8 @@ def test_an_unpadded_month_first_date_is_flagged_in_a_day_first_column():
 def readiness_of(province):
     from sqlalchemy.orm import Session
 
-    from campaign.readiness import ReadinessRules, assess, load_inputs
+    from campaign.readiness.rules import ReadinessRules, assess
+    from campaign.readiness.store import load_inputs
 
     campaign = load_campaign()
     with Session(province.engine) as session:

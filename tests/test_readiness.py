@@ -8,18 +8,9 @@ import pandas as pd
 import pytest
 
 from campaign.config import load_campaign
-from campaign.readiness import (
-    NOT_READY,
-    READY,
-    UNKNOWN,
-    WARNINGS,
-    ReadinessInputs,
-    ReadinessRules,
-    assess,
-    render_text,
-    to_json,
-    worst,
-)
+from campaign.readiness.present import render_text, to_json
+from campaign.readiness.rules import ReadinessInputs, ReadinessRules, assess
+from campaign.readiness.status import NOT_READY, READY, UNKNOWN, WARNINGS, worst
 
 TODAY = dt.date(2021, 7, 28)
 RECEIVED = dt.datetime(2021, 7, 27, 3, 0, tzinfo=dt.UTC)   # 27/7 10:00 in Gia Lai

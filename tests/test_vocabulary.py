@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from campaign import readiness, vocabulary
+from campaign import vocabulary
 from campaign.config_directive import Requirement
 from campaign.config_files import ConfigError
 from campaign.config_kinds import load_input_kinds
@@ -24,6 +24,7 @@ from campaign.deadlines import present as deadline_present
 from campaign.deadlines import rules as deadline_rules
 from campaign.planning import core as planning_core
 from campaign.planning import run as planning_run
+from campaign.readiness import status as readiness_status
 from campaign.reports import rules
 from campaign.store import models
 from campaign.vocabulary import (
@@ -50,7 +51,7 @@ def _literal(model, field: str) -> tuple[str, ...]:
 # --- every code has a label ------------------------------------------------------------------------------
 
 def test_every_readiness_status_the_rules_emit_has_a_label() -> None:
-    emitted = {readiness.READY, readiness.WARNINGS, readiness.NOT_READY, readiness.UNKNOWN}
+    emitted = {readiness_status.READY, readiness_status.WARNINGS, readiness_status.NOT_READY, readiness_status.UNKNOWN}
     assert emitted == set(models.READINESS_STATUSES)   # what a readiness record may hold
     assert emitted == set(load_vocabulary().statuses)
     for status in emitted:
@@ -154,14 +155,14 @@ def test_the_report_words_statuses_from_the_vocabulary() -> None:
 
 
 def test_the_readiness_artifact_words_statuses_from_the_vocabulary() -> None:
-    import tasks.readiness as readiness_tasks
+    from campaign.readiness import present as readiness_present
 
     def record(level: str, status: str, **details) -> SimpleNamespace:
         return SimpleNamespace(level=level, status=status, district="622", facility_code=None, as_of=NOW,
                                facilities_ready=0, facilities_total=1, details={"gaps": [], **details})
 
     records = [record("province", "unknown"), record("district", "not_ready")]
-    tables, markdown = readiness_tasks.readiness_artifacts(records, {})
+    tables, markdown = readiness_present.readiness_artifacts(records, {})
     assert f"**unknown** ({status_label('unknown', capitalized=False)})" in markdown["markdown"]
     assert f"not_ready ({status_label('not_ready', capitalized=False)})" in tables[0]["description"]
     assert f"| {status_label('not_ready', 'en')} | {status_label('unknown', 'en')} |" in markdown["markdown"]

@@ -79,7 +79,7 @@ def party_name(party: str, campaign: CampaignConfig, facilities: Mapping[str, tu
     """How a message names its party: the DoH, a district's health centre, or a facility and its district."""
     if party == DOH:
         return campaign.parties[DOH].name or party_label("doh")
-    from campaign.readiness import district_names
+    from campaign.readiness.present import district_names
 
     if facilities and party in facilities:   # a facility: its name, and the district whose TTYT collects
         district, name = facilities[party]

@@ -27,10 +27,11 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from campaign import readiness
 from campaign.config import CampaignConfig
 from campaign.config_kinds import load_input_kinds
 from campaign.planning import core
+from campaign.readiness import rules as readiness_rules
+from campaign.readiness import store as readiness_store
 from campaign.store.current import current_rows, frame_of
 from campaign.store.models import (
     KIND_TABLES,
@@ -185,8 +186,8 @@ def load_inputs(session: Session, campaign: CampaignConfig, start: dt.date, days
         "doses_per_vial": pd.to_numeric(stock_rows["doses_per_vial"], errors="coerce").fillna(1).astype(int).to_numpy(),
         "vials_on_hand": pd.to_numeric(stock_rows["vials_on_hand"], errors="coerce").fillna(0).astype(int).to_numpy()})
     stock = stock[pd.notna(stock["expiry"])]   # intake requires the expiry; a lot without one is never used
-    ready_inputs = readiness.load_inputs(session, districts)
-    assessment = readiness.assess(ready_inputs, readiness.ReadinessRules.from_config(campaign), today=start)
+    ready_inputs = readiness_store.load_inputs(session, districts)
+    assessment = readiness_rules.assess(ready_inputs, readiness_rules.ReadinessRules.from_config(campaign), today=start)
     members = assessment.team_members.assign(role=assessment.team_members["role"].map(
         lambda r: ROLE_LABELS.get(r, r)))
     duty = core.duty_rosters(members, facilities["facility_code"], days, list(campaign.teams.sessions),

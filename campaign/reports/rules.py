@@ -17,8 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from campaign import clock, readiness
+from campaign import clock
 from campaign.config import CampaignConfig
+from campaign.readiness import rules as readiness_rules
+from campaign.readiness import status as readiness_status
 from campaign.reports.model import Chart, Report, Section, Table
 from campaign.reports.present import enum_labels, recipient_names
 from campaign.vocabulary import (
@@ -49,7 +51,7 @@ class ReportData:
     as_of: dt.datetime
     campaign: CampaignConfig
     names: dict[str, str]
-    assessment: readiness.Assessment
+    assessment: readiness_rules.Assessment
     facilities: pd.DataFrame
     stock: pd.DataFrame
     persons: pd.DataFrame
@@ -186,7 +188,7 @@ def build_report(data: ReportData, level: str, unit: str | None = None, *, versi
 
 def _general(data: ReportData, scope: _Scope, fac: pd.DataFrame, figures: dict[str, Any]) -> Section:
     persons = scope.rows(data.persons)
-    counts = readiness.counts_of(data.assessment, facility=scope.facility,
+    counts = readiness_status.counts_of(data.assessment, facility=scope.facility,
                                  district=scope.districts[0] if scope.level != "province" else None)
     figures.update(facilities_total=counts["facilities_total"], facilities_ready=counts["facilities_ready"],
                    facilities_by_status=counts["facilities_by_status"],
@@ -229,7 +231,7 @@ def _infrastructure(data: ReportData, scope: _Scope, fac: pd.DataFrame, gaps: pd
     # "máy quét QR (nếu có)" (directive II.1): an if_available item is said so, never beside the required
     labels = {"computers": "Máy tính", "qr_scanners": "Máy quét QR (nếu có, không bắt buộc)", "printers": "Máy in",
               "internet_lines": "Đường truyền Internet", "vaccination_tables": "Bàn tiêm"}
-    # the counts of section I (readiness.counts_of), not counted again here
+    # the counts of section I (readiness_status.counts_of), not counted again here
     rows = [[status_label(s), int(n)] for s, n in figures["facilities_by_status"].items() if n]
     tables = [Table("Mức sẵn sàng của các cơ sở tiêm chủng", ["Mức sẵn sàng", "Số cơ sở"], rows)]
     if missing:

@@ -11,8 +11,11 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign import clock, readiness
+from campaign import clock
 from campaign.config import CampaignConfig
+from campaign.readiness import present as readiness_present
+from campaign.readiness import rules as readiness_rules
+from campaign.readiness import store as readiness_store
 from campaign.reports.rules import ReportData
 from campaign.store.current import current_rows, current_submissions, frame_of
 from campaign.store.models import (
@@ -29,8 +32,8 @@ from campaign.vocabulary import report_state_label
 def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) -> ReportData:
     districts = campaign.district_codes
     today = clock.local(as_of).date()
-    inputs = readiness.load_inputs(session, districts)
-    assessment = readiness.assess(inputs, readiness.ReadinessRules.from_config(campaign), today=today)
+    inputs = readiness_store.load_inputs(session, districts)
+    assessment = readiness_rules.assess(inputs, readiness_rules.ReadinessRules.from_config(campaign), today=today)
     fac, _ = current_rows(session, "facilities", ["facility_code", "facility_name", "facility_type", "commune_code",
                                                   "commune_name", "vaccination_tables", "person_in_charge",
                                                   "latitude", "longitude"], districts)
@@ -61,7 +64,7 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
     backfill, _ = current_rows(session, "backfill", ["facility_code", "product", "dose_number"], districts,
                                per_facility=False)
     submissions = current_submissions(session).sort_values(["district", "kind", "submission_id"], ignore_index=True)
-    return ReportData(as_of=as_of, campaign=campaign, names=readiness.district_names(districts),
+    return ReportData(as_of=as_of, campaign=campaign, names=readiness_present.district_names(districts),
                       district_reports=district_report_states(session),
                       assessment=assessment, facilities=fac, stock=stock, persons=persons, plan=plan,
                       plan_sessions=plan_sessions, plan_unplanned=plan_unplanned,

@@ -36,7 +36,7 @@ def master_list(ctx: click.Context, out: Path | None, district: str | None, retr
     from sqlalchemy.orm import Session
 
     from campaign import master_list as ml
-    from campaign.readiness import district_names
+    from campaign.readiness.present import district_names
     from campaign.resources import get_resources
 
     res = get_resources()

@@ -23,7 +23,7 @@ def readiness(ctx: click.Context, district: str | None, at: str | None, history:
     if history:
         from sqlalchemy.orm import Session
 
-        from campaign.readiness import history as read_history
+        from campaign.readiness.store import history as read_history
 
         with Session(res.engine) as session:
             runs = read_history(session, district=code)
@@ -45,7 +45,7 @@ def readiness(ctx: click.Context, district: str | None, at: str | None, history:
 
     summary = readiness_flow(now=at, district=code)
     drain_prefect()
-    from campaign.readiness import render_text
+    from campaign.readiness.present import render_text
 
     say(render_text(summary))
     if as_json:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from campaign import accounts, jobs
 from campaign.audit import Actor
-from campaign.readiness import district_names
+from campaign.readiness.present import district_names
 from campaign.resources import Resources
 from campaign.store.models import AuditEvent, PortalUser, Submission
 

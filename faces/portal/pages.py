@@ -20,7 +20,7 @@ from campaign.deadlines.present import STEP_TITLES
 from campaign.deadlines.run import board as deadline_board
 from campaign.feedback import describe_issue
 from campaign.jobs import CONNECTION_LOST, submission_ready
-from campaign.readiness import district_names
+from campaign.readiness.present import district_names
 from campaign.reports.access import district_facilities
 from campaign.store.models import (
     MasterListRun,

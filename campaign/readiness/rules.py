@@ -1,11 +1,12 @@
 """Readiness (directive II.1 and part of II.2): is every facility equipped, trained and staffed, and
 has every district told the public how to register and look up a certificate?
 
-    inputs = load_inputs(session, district_codes)           # current accepted submissions, from the store
+    inputs = store.load_inputs(session, district_codes)     # current accepted submissions, from the store
     result = assess(inputs, ReadinessRules.from_config(campaign), today=date(2021, 7, 28))
     result.facilities / result.gaps / result.districts / result.province
 
-`assess` is pure (frames in, frames out) and is what the tests drive with tiny hand-made provinces.
+`assess` is pure (frames in, frames out: no database, no files) and is what the tests drive with tiny
+hand-made provinces. The statuses, their roll-up and their counts are in `campaign.readiness.status`.
 
 Statuses (DESIGN.md): `ready`, `ready_with_warnings`, `not_ready`, `unknown`; a roll-up takes the worst
 by the precedence not_ready > unknown > ready_with_warnings > ready. A facility is judged on three
@@ -43,24 +44,29 @@ common), so when in doubt a member shows as untrained and the district confirms.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from campaign import clock
 from campaign.config import CampaignConfig
+from campaign.config_kinds import load_input_kinds
 from campaign.domain.text import fold_series
-from campaign.store.current import current_submissions, latest_per_facility
+from campaign.readiness.status import (
+    NOT_READY,
+    READY,
+    UNKNOWN,
+    WARNINGS,
+    count_districts,
+    count_facilities,
+    worst,
+)
+from campaign.store.current import latest_per_facility
 from campaign.store.models import KIND_TABLES
 
-READY, WARNINGS, NOT_READY, UNKNOWN = "ready", "ready_with_warnings", "not_ready", "unknown"
-STATUSES = (READY, WARNINGS, UNKNOWN, NOT_READY)   # from best to worst
-_RANK = {s: i for i, s in enumerate(STATUSES)}
 BLOCKING, WARNING = "blocking", "warning"
 DIMENSIONS = ("infrastructure", "training", "teams")
 KINDS = ("facilities", "infrastructure", "training", "staff", "communication")
@@ -72,42 +78,6 @@ DECLARED_COLUMN = {"computers": "computers_needed", "qr_scanners": "qr_scanners_
                    "printers": "printers_needed"}
 
 GAP_COLUMNS = ["district", "facility", "dimension", "item", "missing", "severity", "owner", "detail"]
-
-
-def district_names(codes: Iterable[str]) -> dict[str, str]:
-    """GSO district code -> name (GSO 2021), for summaries."""
-    from campaign.domain.admin_units import get_admin_units
-
-    units = get_admin_units()
-    return {c: u.name for c in codes if (u := units.district(c)) is not None}
-
-
-# A facility or district in one of these statuses counts as ready ("ready_with_warnings" is ready).
-READY_STATUSES = (READY, WARNINGS)
-
-
-def count_facilities(statuses: Iterable[str]) -> dict[str, Any]:
-    """The one count of facilities every output shows (CLI, portal, artifacts, demo, reports):
-    `facilities_total`, `facilities_ready` (ready + ready_with_warnings) and `facilities_by_status`."""
-    statuses = list(statuses)
-    by_status = {s: statuses.count(s) for s in STATUSES}
-    return {"facilities_total": len(statuses), "facilities_ready": sum(by_status[s] for s in READY_STATUSES),
-            "facilities_by_status": by_status}
-
-
-def count_districts(statuses: Iterable[str]) -> dict[str, Any]:
-    """The one count of districts: `districts_total`, `districts_ready` (ready + ready_with_warnings) and
-    `districts_by_status`."""
-    statuses = list(statuses)
-    by_status = {s: statuses.count(s) for s in STATUSES}
-    return {"districts_total": len(statuses), "districts_ready": sum(by_status[s] for s in READY_STATUSES),
-            "districts_by_status": by_status}
-
-
-def worst(statuses: Iterable[str]) -> str:
-    """The roll-up of statuses (an empty roll-up is unknown)."""
-    ranked = [_RANK[s] for s in statuses]
-    return STATUSES[max(ranked)] if ranked else UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -126,6 +96,8 @@ class ReadinessRules:
     infrastructure_levels: dict[str, str] = field(default_factory=dict)
     # dimension -> the names of the parties the directive has work with the owner on it (training: Viettel)
     partners: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # channel -> its label (the `comm_channel` values of config/input_kinds.yaml), for the gaps' wording
+    channel_labels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, campaign: CampaignConfig) -> ReadinessRules:
@@ -145,6 +117,7 @@ class ReadinessRules:
             infrastructure_levels={k: v.level for k, v in campaign.infrastructure_rules.items()},
             partners={dim: tuple(campaign.parties[p].name or p for p in parties)
                       for dim, parties in campaign.readiness.partners.items()},
+            channel_labels={k: v.label for k, v in load_input_kinds().enums["comm_channel"].items()},
         )
 
 
@@ -193,35 +166,6 @@ class Assessment:
     province: dict[str, Any] = field(default_factory=dict)
     submissions: pd.DataFrame = field(default_factory=pd.DataFrame)
     partners: dict[str, tuple[str, ...]] = field(default_factory=dict)   # ReadinessRules.partners
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Loading (the only part that touches the database)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def load_inputs(session: Session, districts: Iterable[str]) -> ReadinessInputs:
-    districts = list(districts)
-    submissions = current_submissions(session, KINDS, districts).rename(columns={"facility": "facility_scope"})
-    frames: dict[str, pd.DataFrame] = {}
-    for kind in KINDS:
-        table = KIND_TABLES[kind]
-        ids = submissions.loc[submissions["kind"] == kind, "submission_id"].tolist()
-        spec_columns = [c for c in table.c if c.name not in ("id", "sheet")]
-        if ids:
-            rows = session.execute(select(*spec_columns).where(table.c.submission_id.in_(ids))).all()
-        else:
-            rows = []
-        frame = pd.DataFrame(rows, columns=[c.name for c in spec_columns])
-        received = submissions.set_index("submission_id")["received_at"]
-        frame["received_at"] = frame["submission_id"].map(received) if len(frame) else pd.Series(dtype=object)
-        frames[kind] = frame
-    return ReadinessInputs(districts=districts, submissions=submissions, **frames)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The assessment (pure)
-# ---------------------------------------------------------------------------------------------------------
 
 
 def _gap(rows: list[dict[str, Any]], district: str, facility: str | None, dimension: str, item: str, missing: int,
@@ -538,9 +482,7 @@ def _communication(inputs: ReadinessInputs, rules: ReadinessRules, today: dt.dat
     group_of = {c: g for g, channels in rules.channel_groups.items() for c in channels}
     order = {c: i for i, c in enumerate(group_of)}
     everywhere = "+".join(rules.channel_groups)
-    from campaign.config_kinds import load_input_kinds
-
-    labels = {k: v.label for k, v in load_input_kinds().enums["comm_channel"].items()}
+    labels = rules.channel_labels
     rows, status = [], {}
     for d in inputs.districts:
         if not inputs.has_kind(d, "communication"):
@@ -634,154 +576,9 @@ def assess(inputs: ReadinessInputs, rules: ReadinessRules, *, today: dt.date) ->
                       submissions=inputs.submissions, partners=dict(rules.partners))
 
 
-# ---------------------------------------------------------------------------------------------------------
-# History, JSON and text
-# ---------------------------------------------------------------------------------------------------------
-
-
-def counts_of(result: Assessment, *, district: str | None = None, facility: str | None = None) -> dict[str, Any]:
-    """The facility counts of the province (no argument), of one district or of one facility, read from the
-    assessment as `assess` counted them (`count_facilities`): what the reports show next to the CLI."""
-    if facility is not None:
-        f = result.facilities
-        mine = f["facility_code"] == facility
-        if district is not None:
-            mine &= f["district"] == district
-        return count_facilities(f.loc[mine, "status"])
-    if district is not None:
-        rows = result.districts[result.districts["district"] == district].to_dict("records")
-        row = rows[0] if rows else count_facilities([])
-    else:
-        row = result.province
-    return {"facilities_total": int(row["facilities_total"]), "facilities_ready": int(row["facilities_ready"]),
-            "facilities_by_status": {s: int(n) for s, n in row["facilities_by_status"].items()}}
-
-
-def _gap_dicts(gaps: pd.DataFrame) -> list[dict[str, Any]]:
+def gap_dicts(gaps: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a gap frame as plain dicts (a missing value as None), without the district: as records and
+    summaries keep them."""
     return [{k: (None if pd.isna(v) else v) for k, v in r.items() if k != "district"}
             for r in gaps.to_dict("records")]
 
-
-def record(session: Session, result: Assessment, *, run_id: str, as_of: dt.datetime) -> int:
-    """Add the run's records (facility, district, province); returns how many. The caller commits."""
-    from campaign.store.models import ReadinessRecord
-
-    subs = result.submissions
-    inputs_by_district = {d: sorted(int(i) for i in g["submission_id"]) for d, g in subs.groupby("district")} \
-        if len(subs) else {}
-    records = []
-    gaps = result.gaps
-    for f in result.facilities.to_dict("records"):
-        mine = gaps[(gaps["district"] == f["district"]) & (gaps["facility"] == f["facility_code"])]
-        records.append(ReadinessRecord(
-            run_id=run_id, as_of=as_of, level="facility", district=f["district"], facility_code=f["facility_code"],
-            status=f["status"], details={d: f[d] for d in DIMENSIONS} | {"gaps": _gap_dicts(mine)},
-            inputs=inputs_by_district.get(f["district"], [])))
-    for d in result.districts.to_dict("records"):
-        mine = gaps[gaps["district"] == d["district"]]
-        records.append(ReadinessRecord(
-            run_id=run_id, as_of=as_of, level="district", district=d["district"], status=d["status"],
-            facilities_total=d["facilities_total"], facilities_ready=d["facilities_ready"],
-            details={"communication": d["communication"],
-                     "by_status": dict(d["facilities_by_status"]),
-                     "gaps": _gap_dicts(mine[mine["facility"].isna()])},
-            inputs=inputs_by_district.get(d["district"], [])))
-    p = result.province
-    records.append(ReadinessRecord(
-        run_id=run_id, as_of=as_of, level="province", status=p["status"], facilities_total=p["facilities_total"],
-        facilities_ready=p["facilities_ready"], details={k: v for k, v in p.items() if k != "status"},
-        inputs=sorted(int(i) for i in subs["submission_id"]) if len(subs) else []))
-    session.add_all(records)
-    return len(records)
-
-
-def history(session: Session, *, district: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
-    """The last `limit` runs' statuses of the province (or of one district), newest first."""
-    from campaign.store.models import ReadinessRecord
-
-    stmt = select(ReadinessRecord).where(ReadinessRecord.level == ("district" if district else "province"))
-    if district:
-        stmt = stmt.where(ReadinessRecord.district == district)
-    rows = session.scalars(stmt.order_by(ReadinessRecord.id.desc()).limit(limit))
-    return [{"as_of": r.as_of.isoformat(), "computed_at": r.computed_at.isoformat(), "status": r.status,
-             "facilities_total": r.facilities_total, "facilities_ready": r.facilities_ready, "run_id": r.run_id}
-            for r in rows]
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for r in frame.to_dict("records"):
-        out.append({k: (v.isoformat() if isinstance(v, dt.date) else None if _missing(v) else
-                        int(v) if isinstance(v, np.integer) else bool(v) if isinstance(v, np.bool_) else v)
-                    for k, v in r.items()})
-    return out
-
-
-def _missing(v: Any) -> bool:
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def to_json(result: Assessment, *, district: str | None = None, names: dict[str, str] | None = None) -> dict[str, Any]:
-    """DESIGN.md's readiness summary: `province`, `districts` [{district, status, facilities_total,
-    facilities_ready, gaps (blocking), warnings, ...}]; with `district`, that district only, with its
-    facilities, sessions, training coverage and training still to be held."""
-    names = names or {}
-    gaps = result.gaps
-    rows = []
-    for d in result.districts.to_dict("records"):
-        if district and d["district"] != district:
-            continue
-        mine = gaps[gaps["district"] == d["district"]]
-        rows.append({
-            "district": d["district"], "name": names.get(d["district"]), "status": d["status"],
-            "facilities_total": int(d["facilities_total"]), "facilities_ready": int(d["facilities_ready"]),
-            "facilities_by_status": {s: int(n) for s, n in d["facilities_by_status"].items()},
-            "communication": d["communication"],
-            # who works with the district on each dimension (directive section 4: Viettel trains the facilities)
-            "partners": {dim: list(names) for dim, names in result.partners.items()},
-            "gaps": [{"facility": g["facility"], "item": g["item"], "missing": g["missing"], "owner": g["owner"],
-                      "detail": g["detail"]} for g in _gap_dicts(mine[mine["severity"] == BLOCKING])],
-            "warnings": [{"facility": g["facility"], "item": g["item"], "missing": g["missing"], "owner": g["owner"],
-                          "detail": g["detail"]} for g in _gap_dicts(mine[mine["severity"] == WARNING])],
-        })
-    out: dict[str, Any] = {"as_of": result.as_of.isoformat(), "province": dict(result.province), "districts": rows}
-    if district:
-        def pick(frame: pd.DataFrame) -> pd.DataFrame:
-            return frame[frame["district"] == district]
-
-        out["facilities"] = _records(pick(result.facilities))
-        out["sessions"] = _records(pick(result.sessions))
-        out["training"] = _records(pick(result.training))
-        out["training_to_hold"] = _records(pick(result.training_to_hold))
-        out["communication"] = _records(pick(result.communication))
-    return out
-
-
-def _dimension_of(item: str) -> str:
-    """The dimension a gap item belongs to ("trained:vaccinator" -> training)."""
-    head = item.split(":", 1)[0]
-    return {"trained": "training", "training_not_completed": "training", "team": "teams",
-            "team_not_updated": "teams", "communication": "communication"}.get(head, "infrastructure")
-
-
-def render_text(summary: dict[str, Any]) -> str:
-    p = summary["province"]
-    lines = [f"Readiness as of {summary['as_of']}: province {p['status']} - {p['facilities_ready']}/"
-             f"{p['facilities_total']} facilities ready, {p['districts_ready']}/{p['districts_total']} districts ready"]
-    for d in summary["districts"]:
-        lines.append(f"  {d['district']} {d.get('name') or ''}: {d['status']} - {d['facilities_ready']}/"
-                     f"{d['facilities_total']} facilities ready, communication {d['communication']}, "
-                     f"{len(d['gaps'])} blocking gaps, {len(d['warnings'])} warnings"
-                     + "".join(f"; {dim} with {', '.join(names)}" for dim, names in d.get("partners", {}).items()
-                               if any(_dimension_of(g["item"]) == dim for g in d["gaps"] + d["warnings"])))
-        if "facilities" in summary:
-            for g in d["gaps"]:
-                lines.append(f"      ! {g['facility'] or '(district)'} {g['item']} x{g['missing']} "
-                             f"[{g['owner']}]: {g['detail']}")
-    for f in summary.get("facilities", []):
-        lines.append(f"    {f['facility_code']} {f.get('facility_name') or ''}: {f['status']} (infrastructure "
-                     f"{f['infrastructure']}, training {f['training']}, teams {f['teams']})")
-    return "\n".join(lines)
