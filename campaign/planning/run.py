@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from campaign.config import CampaignConfig
 from campaign.planning import store
-from campaign.planning.invitations import write_invitation_lists as write_workbooks
 from campaign.planning.present import PART_LABELS
 from campaign.planning.rules import PlanError, plan_days, plan_sessions, products_of, rules_of
 from campaign.planning.rules_figures import quality
@@ -75,6 +74,8 @@ def make_plan(engine: Engine, campaign: CampaignConfig, *, start: dt.date, days:
 def write_invitation_lists(session: Session, campaign: CampaignConfig, run_id: int, out_dir: Any,
                            district: str | None = None) -> list[Any]:
     """The printable invitation lists of a stored plan: one workbook per facility, a sheet per session."""
+    from campaign.planning.invitations import write_invitation_lists as write_workbooks
+
     sessions, invitations, standby, names = store.read_invitation_lists(session, campaign, run_id, district)
     return write_workbooks(Path(out_dir), sessions, invitations, standby, facility_names=names,
                            part_labels={k: PART_LABELS.get(k, k) for k in campaign.teams.sessions},
