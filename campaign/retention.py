@@ -439,7 +439,7 @@ def _outputs(settings: Settings, scope: PurgeScope, subs: list[Any], facilities:
              listed: bool, remaining_docs: set[Path]) -> list[Path]:
     """The files written from what is purged."""
     from campaign.feedback import problems_workbook_path
-    from campaign.io.invitations import file_name
+    from campaign.planning.invitations import file_name
 
     home = settings.home
     out: list[Path] = []

@@ -1,4 +1,4 @@
-"""Planning tasks: thin wrappers over campaign.planning.run; they own the artifacts (no personal data:
+"""Planning tasks: thin wrappers over campaign.planning (run, store, present); they own the artifacts (no personal data:
 figures per district and session, never names, phones or IDs)."""
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign import clock
+from campaign.planning import present as planning_present
 from campaign.planning import run as planning
+from campaign.planning import store as planning_store
 from campaign.readiness.present import district_names
 from campaign.resources import get_resources
 from campaign.store.models import PlanSession
@@ -30,8 +32,8 @@ def make_plan(start: str, days: int, district: str | None = None, now: str | Non
     result = planning.make_plan(res.engine, res.campaign, start=dt.date.fromisoformat(start), days=days, as_of=at,
                                 district=district, keep_published=keep_published, publish_by=publish_by,
                                 flow_run_id=str(run_id) if run_id else None)
-    planning.discard_drafts(res.engine)
-    return planning.to_json(result, names=district_names(res.campaign.district_codes))
+    planning_store.discard_drafts(res.engine)
+    return planning_present.to_json(result, names=district_names(res.campaign.district_codes))
 
 
 @task(name="publish-plan-artifacts", cache_policy=NO_CACHE)

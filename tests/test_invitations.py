@@ -1,4 +1,4 @@
-"""`campaign.io.invitations`: printable invitation lists, one workbook per facility and one sheet per
+"""`campaign.planning.invitations`: printable invitation lists, one workbook per facility and one sheet per
 session. Tiny hand-made frames (made-up names and numbers); the files are read back with openpyxl
 (values, cell types, merged cells, print settings)."""
 
@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from campaign.io.invitations import (
+from campaign.planning.invitations import (
     COLUMNS,
     DEFAULT_TITLE,
     NO_INVITATIONS,

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from campaign import master_list as ml
 from campaign.config import load_campaign
+from campaign.planning import rules as planning_rules
 from campaign.planning import run as planning
+from campaign.planning import store as planning_store
 from campaign.store.models import PlanInvitation, PlanRun, PlanSession, PlanUnplanned
 from tests.dedupe_support import row, store_rows
 
@@ -131,15 +133,15 @@ def test_plan_publish_and_drafts(migrated_engine) -> None:
     campaign = load_campaign()
     _world(migrated_engine, people=_people(30, C1, "A"))
     drafts = [planning.make_plan(migrated_engine, campaign, start=DAY, days=1, as_of=AT) for _ in range(3)]
-    planning.publish(migrated_engine, drafts[0].run_id, by="syt", at=AT)
-    with pytest.raises(planning.PlanError, match="published"):
-        planning.publish(migrated_engine, drafts[0].run_id, by="syt", at=AT)
-    with pytest.raises(planning.PlanError):
-        planning.publish(migrated_engine, 999, by="syt", at=AT)
+    planning_store.publish(migrated_engine, drafts[0].run_id, by="syt", at=AT)
+    with pytest.raises(planning_rules.PlanError, match="published"):
+        planning_store.publish(migrated_engine, drafts[0].run_id, by="syt", at=AT)
+    with pytest.raises(planning_rules.PlanError):
+        planning_store.publish(migrated_engine, 999, by="syt", at=AT)
     # a draft made before another plan was published would lose that plan's invitations: refused
-    with pytest.raises(planning.PlanError, match="published after"):
-        planning.publish(migrated_engine, drafts[1].run_id, by="syt", at=AT)
-    assert planning.discard_drafts(migrated_engine, keep=1) == 1
+    with pytest.raises(planning_rules.PlanError, match="published after"):
+        planning_store.publish(migrated_engine, drafts[1].run_id, by="syt", at=AT)
+    assert planning_store.discard_drafts(migrated_engine, keep=1) == 1
     with Session(migrated_engine) as s:
         left = {r: len(_invitations(migrated_engine, r)) for (r,) in s.execute(select(PlanRun.id))}
     assert left == {drafts[0].run_id: 30, drafts[1].run_id: 0, drafts[2].run_id: 30}

@@ -1,4 +1,4 @@
-"""Session planning (campaign.planning.core): small cases with a known best plan, and properties that
+"""Session planning (campaign.planning.rules): small cases with a known best plan, and properties that
 must hold for any input (hypothesis): no session over capacity, no person twice, no lot after expiry,
 stock never negative, dose 2 never before its interval, whole vials but the last."""
 
@@ -11,15 +11,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign.planning.core import (
-    DUTY_COLUMNS,
-    PlanRules,
-    Product,
-    assign_facilities,
-    duty_rosters,
-    plan_sessions,
-    priority_inversions,
-)
+from campaign.planning.rules import PlanRules, Product, plan_sessions
+from campaign.planning.rules_figures import priority_inversions
+from campaign.planning.rules_teams import DUTY_COLUMNS, assign_facilities, duty_rosters
 
 DAY = dt.date(2021, 7, 29)
 PRODUCTS = {"astrazeneca": Product(10, (56, 84)), "pfizer": Product(6, (21, 28))}
@@ -341,7 +335,7 @@ def test_a_published_invitation_at_the_commune_is_freed_when_the_person_is_refer
 def test_people_referred_to_hospital_without_one_are_left_out_with_the_reason() -> None:
     """"Chuyển tiêm tại bệnh viện" and no hospital site with tables in the district: not planned at the
     commune's site instead, but left out with `referred_no_hospital` (its Vietnamese label in REASON_TEXT)."""
-    from campaign.planning.core import UNPLANNED_REASONS
+    from campaign.planning.rules import UNPLANNED_REASONS
     from campaign.vocabulary import UNPLANNED_LABELS as REASON_TEXT
 
     people = _people(20).assign(referred=[True] * 3 + [False] * 17)

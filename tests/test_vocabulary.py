@@ -22,8 +22,8 @@ from campaign.config_files import ConfigError
 from campaign.config_kinds import load_input_kinds
 from campaign.deadlines import present as deadline_present
 from campaign.deadlines import rules as deadline_rules
-from campaign.planning import core as planning_core
-from campaign.planning import run as planning_run
+from campaign.planning import present as planning_present
+from campaign.planning import rules as planning_rules
 from campaign.readiness import status as readiness_status
 from campaign.reports import rules
 from campaign.store import models
@@ -62,7 +62,7 @@ def test_every_readiness_status_the_rules_emit_has_a_label() -> None:
 def _unplanned_codes_in_planner() -> set[str]:
     """Every reason the planner writes, read from its source: `drop(mask, "<code>")`, the codes assigned to
     `reason`/`why` in a function that fills `unplanned`, and the last member of the tuples added to it."""
-    tree = ast.parse(inspect.getsource(planning_core))
+    tree = ast.parse(inspect.getsource(planning_rules))
     found: set[str] = set()
 
     def strings(node: ast.AST) -> set[str]:
@@ -89,9 +89,9 @@ def _unplanned_codes_in_planner() -> set[str]:
 def test_every_unplanned_reason_the_planner_emits_has_a_label() -> None:
     emitted = _unplanned_codes_in_planner()
     assert emitted, "the planner's reasons were not found in its source"
-    assert emitted <= set(planning_core.UNPLANNED_REASONS), emitted - set(planning_core.UNPLANNED_REASONS)
-    assert set(planning_core.UNPLANNED_REASONS) == set(load_vocabulary().unplanned)
-    for code in planning_core.UNPLANNED_REASONS:
+    assert emitted <= set(planning_rules.UNPLANNED_REASONS), emitted - set(planning_rules.UNPLANNED_REASONS)
+    assert set(planning_rules.UNPLANNED_REASONS) == set(load_vocabulary().unplanned)
+    for code in planning_rules.UNPLANNED_REASONS:
         assert unplanned_reason(code) != code
 
 
@@ -136,13 +136,13 @@ def test_the_deadline_board_words_readiness_and_reports_from_the_vocabulary() ->
 
 
 def test_the_plan_summary_words_unplanned_reasons_from_the_vocabulary() -> None:
-    reasons = {code: i + 1 for i, code in enumerate(planning_core.UNPLANNED_REASONS)}
+    reasons = {code: i + 1 for i, code in enumerate(planning_rules.UNPLANNED_REASONS)}
     summary = {"run_id": 1, "from": "2021-07-28", "days": 3, "published": False, "quality": {},
                "province": {"planned": 0, "invitations": 0, "dose2_planned": 0, "sessions": 0, "vials": 0,
                             "wasted_doses": 0, "wastage_lower_bound": 0, "unplanned_by_reason": reasons},
                "districts": [{"district": "622", "name": "X", "planned": 0, "sessions": 0, "vials": 0,
                               "unplanned": reasons}]}
-    text = planning_run.render_text(summary)
+    text = planning_present.render_text(summary)
     for code, n in reasons.items():
         assert text.count(f"{unplanned_reason(code)} {n}") == 2, code
 

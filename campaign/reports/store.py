@@ -42,7 +42,7 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
                                                        "vials_received", "vials_issued", "vials_on_hand"], districts)
     pcols = ["person_id", "district", "commune_code", "priority_group", "eligible", "ineligible_reason", "next_dose"]
     persons = frame_of(session, select(*(getattr(MasterPerson, c) for c in pcols)), pcols)
-    from campaign.planning.core import assign_facilities
+    from campaign.planning.rules_teams import assign_facilities
 
     fac_frame = pd.DataFrame({"facility_code": fac["facility_code"], "district": fac["district"],
                               "commune_code": fac["commune_code"],

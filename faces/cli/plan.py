@@ -43,7 +43,8 @@ def plan(ctx: click.Context, start: str | None, days: int, district: str | None,
     from sqlalchemy.orm import Session
 
     from campaign.master_list import latest_run
-    from campaign.planning import run as planning
+    from campaign.planning import present as planning_present
+    from campaign.planning import rules as planning_rules
     from campaign.resources import get_resources
 
     res = get_resources()
@@ -75,12 +76,12 @@ def plan(ctx: click.Context, start: str | None, days: int, district: str | None,
         summary = plan_sessions_flow(start=first.isoformat() if first else None, days=days, district=code, now=now,
                                      publish_by=by.strip() if publish and by else None,
                                      keep_published=not discard_published, out_dir=str(out) if out else None)
-    except planning.PlanError as exc:
+    except planning_rules.PlanError as exc:
         say(f"refused: {exc}")
         ctx.exit(EXIT_REFUSED)
     finally:
         drain_prefect()
-    say(planning.render_text(summary))
+    say(planning_present.render_text(summary))
     if out is not None:
         say(f"{len(summary.get('invitation_lists', []))} invitation lists written to {out}")
     if as_json:
@@ -95,13 +96,14 @@ def plan(ctx: click.Context, start: str | None, days: int, district: str | None,
 def plan_publish(ctx: click.Context, run_id: int, by: str, at: str | None) -> None:
     """Publish a stored draft plan: its sessions are kept by every later plan of its scope."""
     from campaign import clock
-    from campaign.planning import run as planning
+    from campaign.planning import rules as planning_rules
+    from campaign.planning import store as planning_store
     from campaign.resources import get_resources
 
     moment = instant_or_exit(ctx, at, "--at") or clock.now()
     try:
-        planning.publish(get_resources().engine, run_id, by=by, at=clock.to_utc(moment))
-    except planning.PlanError as exc:
+        planning_store.publish(get_resources().engine, run_id, by=by, at=clock.to_utc(moment))
+    except planning_rules.PlanError as exc:
         say(f"usage error: {exc}")
         ctx.exit(EXIT_USAGE)
     say(f"plan {run_id} published by {by.strip()}")

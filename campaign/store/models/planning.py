@@ -103,7 +103,7 @@ class PlanStandby(Base):
 
 
 class PlanUnplanned(Base):
-    """Who a plan left out, and why (campaign.planning.core.UNPLANNED_REASONS)."""
+    """Who a plan left out, and why (campaign.planning.rules.UNPLANNED_REASONS)."""
 
     __tablename__ = "plan_unplanned"
 

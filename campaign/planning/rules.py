@@ -1,6 +1,9 @@
 """Session planning (issue 6), the pure part: who is vaccinated where, when, by which team, from which vial.
 
-Frames in, frames out; no database, no Prefect. The rules, all settings of `config/`:
+Frames in, frames out; no database, no Prefect. This module plans the sessions facility by facility;
+beside it `rules_teams` (where and by whom: facilities, duty rosters, the session calendar), `rules_stock`
+(doses: lots in whole vials, appointment slots) and `rules_figures` (what a plan is worth).
+The rules, all settings of `config/`:
 - a person is served at the facility of their own commune when it has vaccination tables, else at the
   facility of their district nearest to their commune's health station (GPS), else at the district's
   largest facility;
@@ -31,11 +34,18 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from campaign.planning.rules_figures import summarize
+from campaign.planning.rules_stock import Stock, slot_times
+from campaign.planning.rules_teams import assign_facilities, route_referred, session_calendar
+
+if TYPE_CHECKING:
+    from campaign.config import CampaignConfig
 
 UNPLANNED_REASONS = ("not_eligible", "no_team", "no_stock", "no_capacity", "dose2_not_due", "dose1_unknown",
                      "awaiting_result", "referred_no_hospital")
@@ -44,9 +54,12 @@ INVITATION_COLUMNS = ["person_id", "facility_code", "district", "date", "part", 
 SESSION_COLUMNS = ["facility_code", "district", "date", "part", "product", "lots", "tables", "teams", "capacity",
                    "invited", "dose2", "vials", "wasted_doses", "team", "team_source"]
 STANDBY_COLUMNS = ["person_id", "facility_code", "date", "part", "order"]
-DUTY_COLUMNS = ["facility_code", "date", "part", "complete_teams", "team", "team_source", "member_keys"]
 # where an invitation comes from: planned now, kept from the published plan, moved up from a standby list
 SOURCES = ("planned", "published", "standby")
+
+
+class PlanError(ValueError):
+    """A plan that cannot be made or published as asked (exit code 2 on the command line)."""
 
 
 @dataclass(frozen=True)
@@ -76,171 +89,24 @@ class Plan:
     summary: dict = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Where and by whom
-# ---------------------------------------------------------------------------------------------------------
+def rules_of(campaign: CampaignConfig) -> PlanRules:
+    parts = tuple((name, t.start, t.end) for name, t in campaign.teams.sessions.items())
+    p = campaign.planning
+    return PlanRules(people_per_table=campaign.capacity.people_per_table_per_session, parts=parts,
+                     standby_per_session=p.standby_per_session, standing_teams=p.standing_teams,
+                     reserve_dose2=p.reserve_dose2, results_grace_days=p.results_grace_days)
 
 
-def assign_facilities(people: pd.DataFrame, facilities: pd.DataFrame) -> pd.Series:
-    """Each person's facility: their commune's, else the nearest of the district (GPS of the commune's
-    station), else the district's largest. NaN for a district without any facility with tables."""
-    usable = facilities[facilities["tables"] > 0]
-    by_size = usable.sort_values(["tables", "facility_code"], ascending=[False, True])
-    own = by_size.drop_duplicates("commune_code").set_index("commune_code")["facility_code"]
-    largest = by_size.drop_duplicates("district").set_index("district")["facility_code"]
-    # nearest usable facility of the district to each commune's station (any station, even with 0 tables)
-    stations = facilities.dropna(subset=["latitude", "longitude"]).drop_duplicates("commune_code")
-    nearest: dict[str, str] = {}
-    for district, group in usable.dropna(subset=["latitude", "longitude"]).groupby("district"):
-        mine = stations[stations["district"] == district]
-        if mine.empty:
-            continue
-        d = ((mine["latitude"].to_numpy(dtype=float)[:, None] - group["latitude"].to_numpy(dtype=float)[None, :]) ** 2
-             + (mine["longitude"].to_numpy(dtype=float)[:, None]
-                - group["longitude"].to_numpy(dtype=float)[None, :]) ** 2)
-        nearest.update(zip(mine["commune_code"], group["facility_code"].to_numpy()[d.argmin(axis=1)], strict=True))
-    commune = people["commune_code"]
-    out = commune.map(own)
-    out = out.fillna(commune.map(pd.Series(nearest, dtype=object)))
-    return out.fillna(people["district"].map(largest))
+def products_of(campaign: CampaignConfig) -> dict[str, Product]:
+    return {k: Product(v.doses_per_vial, tuple(v.interval_days)) for k, v in campaign.vaccine_products.items()}
 
 
-def route_referred(people: pd.DataFrame, facilities: pd.DataFrame, assigned: pd.Series) -> pd.Series:
-    """Screening result "Chuyển tiêm tại bệnh viện" (`referred`): such a person is vaccinated at a hospital,
-    not at the commune's site: the district's largest hospital site with tables; NaN when it has none."""
-    if "referred" not in people or not people["referred"].fillna(False).astype(bool).any():
-        return assigned
-    referred = people["referred"].fillna(False).astype(bool)
-    kind = facilities["facility_type"] if "facility_type" in facilities else pd.Series(None, index=facilities.index)
-    hospitals = facilities[kind.eq("hospital").fillna(False).astype(bool) & (facilities["tables"] > 0)]
-    hospital = hospitals.sort_values(["tables", "facility_code"], ascending=[False, True]) \
-        .drop_duplicates("district").set_index("district")["facility_code"]
-    return assigned.where(~referred, people["district"].map(hospital))
-
-
-def duty_rosters(members: pd.DataFrame, facilities: pd.Series, days: list[dt.date], parts: list[str], *,
-                 standing: bool = True) -> pd.DataFrame:
-    """The teams on duty per facility, day and part (DUTY_COLUMNS), from the members of complete teams
-    (`facility_code`, `session_day`, `session_part`, `team_no`, `role`, `full_name`, `member_key`).
-
-    A roster sent for a session is used as sent. With `standing`, a facility's latest complete roster up
-    to the day (its first one before any) stands for the sessions it sent none for; a standing team is dropped for a session when one of its
-    people is on duty elsewhere then (a rostered team first, else the facility listed first): nobody is
-    on duty in two places."""
-    rows: list[tuple] = []
-    if members.empty:
-        return pd.DataFrame(rows, columns=DUTY_COLUMNS)
-    m = members.assign(session_day=pd.to_datetime(members["session_day"]).dt.date)
-    teams = {}   # (facility, day, part) -> {team_no: (member keys, text)}
-    for (f, d, p, t), g in m.groupby(["facility_code", "session_day", "session_part", "team_no"], sort=True):
-        text = f"Ê kíp {t}: " + ", ".join(f"{n} ({r})" for n, r in zip(g["full_name"], g["role"], strict=True))
-        teams.setdefault((f, d, p), {})[t] = (frozenset(g["member_key"]), text)
-    order = {p: i for i, p in enumerate(parts)}
-    history: dict[str, list[tuple]] = {}   # facility -> its rosters in time order
-    for (f, d, p) in sorted(teams, key=lambda k: (k[1], order.get(k[2], 99))):
-        history.setdefault(f, []).append((d, teams[(f, d, p)]))
-
-    def standing_team(f: str, day: dt.date) -> dict:
-        """The latest roster up to the day, or the first one when the day comes before any."""
-        past = [t for d, t in history[f] if d <= day]
-        return past[-1] if past else history[f][0][1]
-
-    wanted = set(facilities)
-    for d in days:
-        for p in parts:
-            busy: set[str] = set()
-            rostered = [(f, teams[(f, d, p)]) for f in sorted(wanted) if (f, d, p) in teams]
-            for f, t in rostered:
-                for keys, _text in t.values():
-                    busy |= keys
-                rows.append((f, d, p, len(t), "; ".join(text for _k, text in t.values()), "roster",
-                             frozenset().union(*(k for k, _t in t.values()))))
-            if not standing:
-                continue
-            sent = {f for f, _t in rostered}
-            for f in sorted(wanted - sent):
-                if f not in history:
-                    continue
-                on_duty = {n: (keys, text) for n, (keys, text) in standing_team(f, d).items() if not keys & busy}
-                for keys, _text in on_duty.values():
-                    busy |= keys
-                if on_duty:
-                    rows.append((f, d, p, len(on_duty), "; ".join(text for _k, text in on_duty.values()),
-                                 "standing", frozenset().union(*(k for k, _t in on_duty.values()))))
-    return pd.DataFrame(rows, columns=DUTY_COLUMNS)
-
-
-def session_calendar(facilities: pd.DataFrame, duty: pd.DataFrame, days: list[dt.date],
-                     rules: PlanRules) -> pd.DataFrame:
-    """Every (facility, day, part) with its tables, teams on duty and capacity (0: no session)."""
-    grid = pd.MultiIndex.from_product([facilities["facility_code"], days, [p[0] for p in rules.parts]],
-                                      names=["facility_code", "date", "part"]).to_frame(index=False)
-    grid = grid.merge(facilities[["facility_code", "district", "tables"]], on="facility_code")
-    grid = grid.merge(duty.drop(columns="member_keys", errors="ignore"), on=["facility_code", "date", "part"],
-                      how="left")
-    grid["teams"] = grid["complete_teams"].fillna(0).astype(int)
-    grid["team"] = grid["team"].fillna("").astype(object)
-    grid["team_source"] = grid["team_source"].fillna("").astype(object)
-    grid["capacity"] = np.minimum(grid["tables"].astype(int), grid["teams"]) * rules.people_per_table
-    return grid.drop(columns="complete_teams")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Doses
-# ---------------------------------------------------------------------------------------------------------
-
-
-class _Stock:
-    """One facility's lots in whole vials, earliest expiry first. A session opens whole vials; what an
-    opened vial still holds when the session ends is discarded (the open-vial rule), never used later."""
-
-    def __init__(self, lots: pd.DataFrame) -> None:
-        lots = lots.sort_values(["expiry", "lot"], kind="stable")
-        self.lots = [[str(p), str(lot), e, int(v), max(1, int(d))] for p, lot, e, v, d in zip(
-            lots["product"], lots["lot"], lots["expiry"], lots["vials_on_hand"], lots["doses_per_vial"], strict=True)]
-        self.reserved: dict[str, int] = {}   # doses held for dose 2s due inside the horizon
-        self.opened = (0, 0)
-
-    def usable(self, product: str, day: dt.date) -> int:
-        """Doses in the unopened vials of the product usable on the day."""
-        return sum(x[3] * x[4] for x in self.lots if x[0] == product and x[2] >= day)
-
-    def free(self, product: str, day: dt.date) -> int:
-        return max(0, self.usable(product, day) - self.reserved.get(product, 0))
-
-    def products(self, day: dt.date) -> list[str]:
-        """Products usable on the day, the one whose lot expires first first."""
-        out: list[str] = []
-        for p, _lot, e, n, _d in self.lots:
-            if n > 0 and e >= day and p not in out:
-                out.append(p)
-        return out
-
-    def open(self, product: str, doses: int, day: dt.date) -> list[str]:
-        """Open the whole vials `doses` need, lot by lot (earliest expiry first); the lot of each dose
-        (fewer when the stock runs out)."""
-        out: list[str] = []
-        self.opened = (0, 0)   # vials and doses the last call opened (a lot's own doses per vial)
-        for x in self.lots:
-            need = doses - len(out)
-            if need <= 0:
-                break
-            if x[0] == product and x[2] >= day and x[3] > 0:
-                vials = min(x[3], -(-need // x[4]))
-                x[3] -= vials
-                out.extend([x[1]] * min(need, vials * x[4]))
-                self.opened = (self.opened[0] + vials, self.opened[1] + vials * x[4])
-        return out
-
-
-def _slots(n: int, start: str, end: str) -> np.ndarray:
-    """Staggered hourly slots: the session's hours, people spread evenly over them."""
-    h0, m0 = (int(x) for x in start.split(":"))
-    h1, m1 = (int(x) for x in end.split(":"))
-    hours = max(1, math.ceil(((h1 * 60 + m1) - (h0 * 60 + m0)) / 60))
-    per = max(1, math.ceil(n / hours))
-    labels = np.array([f"{h0 + i:02d}:{m0:02d}" for i in range(hours)], dtype=object)
-    return labels[np.arange(n) // per]
+def plan_days(start: dt.date, days: int) -> list[dt.date]:
+    """Every calendar day of the horizon: vaccination sessions run at weekends too (a facility without a
+    team on a day has no session that day)."""
+    if days < 1:
+        raise PlanError("the plan needs at least one day (--days N, N >= 1)")
+    return [start + dt.timedelta(days=i) for i in range(days)]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -279,7 +145,7 @@ class _FacilityPlanner:
     invitations kept, the published standby lists for the places freed, the dose-2 people due (most
     urgent first), then dose-1 people in the order of the list; then opens whole vials per product."""
 
-    def __init__(self, facility: str, queue: pd.DataFrame, stock: _Stock, products: dict[str, Product],
+    def __init__(self, facility: str, queue: pd.DataFrame, stock: Stock, products: dict[str, Product],
                  rules: PlanRules, horizon_end: dt.date, chunks: dict[tuple, _Chunk]) -> None:
         self.facility, self.stock, self.products, self.rules = facility, stock, products, rules
         self.horizon_end, self.chunks = horizon_end, chunks
@@ -591,7 +457,7 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
     for facility in sorted(set(p["facility_code"]) | set(fixed_of)):
         queue = p[(p["facility_code"] == facility) & ~p["person_id"].isin(taken)].sort_values("order", kind="stable")
         cal = cal_of.get(facility)
-        planner = _FacilityPlanner(facility, queue, _Stock(stock_of.get(facility, empty_stock)), products, rules,
+        planner = _FacilityPlanner(facility, queue, Stock(stock_of.get(facility, empty_stock)), products, rules,
                                    horizon_end, chunks)
         planner.run(cal if cal is not None else calendar.iloc[0:0], part_order, fixed_of.get(facility),
                     freed_of.get(facility), standby_of.get(facility))
@@ -627,7 +493,7 @@ def _assemble(chunks: dict[tuple, _Chunk], calendar: pd.DataFrame, products: dic
     rep = np.repeat(np.arange(len(keys)), sizes)
     # slots kept from the published plan stay; the others are spread over the session's hours
     slots = np.concatenate([np.where(pd.isna(np.asarray(chunks[k].slot, dtype=object)),
-                                     _slots(len(chunks[k].ids), *part_times[k[2]]),
+                                     slot_times(len(chunks[k].ids), *part_times[k[2]]),
                                      np.asarray(chunks[k].slot, dtype=object)) for k in keys])
     key_frame = pd.DataFrame(keys, columns=["facility_code", "date", "part"])
     inv = pd.DataFrame({
@@ -659,64 +525,3 @@ def _assemble(chunks: dict[tuple, _Chunk], calendar: pd.DataFrame, products: dic
     ses = ses[SESSION_COLUMNS].assign(_po=ses["part"].map(order)) \
         .sort_values(["facility_code", "date", "_po", "product"], kind="stable").drop(columns="_po")
     return inv, ses.reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Figures
-# ---------------------------------------------------------------------------------------------------------
-
-
-def wastage_lower_bound(invitations: pd.DataFrame, products: dict[str, Product]) -> int:
-    """The least open-vial wastage for the same doses: at most one partly used vial per facility and
-    product over the whole plan."""
-    if invitations.empty:
-        return 0
-    per = invitations.groupby(["facility_code", "product"]).size()
-    vial = per.index.get_level_values("product").map({k: v.doses_per_vial for k, v in products.items()})
-    return int(((-per.to_numpy()) % np.nan_to_num(vial.to_numpy(dtype=float), nan=1).astype(int)).sum())
-
-
-def priority_inversions(people: pd.DataFrame, invitations: pd.DataFrame, priority_order: list[int]) -> dict:
-    """Dose-1 invitations of a lower priority while an eligible person of a higher priority of the same
-    commune was left waiting. Explained: kept from the published plan, moved up from a standby list."""
-    rank = {g: i for i, g in enumerate(priority_order)}
-    pr = people.set_index("person_id")
-    inv = invitations[invitations["dose"] == 1]
-    invited = set(inv["person_id"])
-    pool = people[people["eligible"].astype(bool) & people["next_dose"].eq(1)]
-    waiting = pool[~pool["person_id"].isin(invited)]
-    best_waiting = waiting.assign(_r=pd.to_numeric(waiting["priority_group"], errors="coerce").map(rank)) \
-        .groupby("commune_code")["_r"].min()
-    r = inv.assign(commune_code=inv["person_id"].map(pr["commune_code"]),
-                   _r=pd.to_numeric(inv["person_id"].map(pr["priority_group"]), errors="coerce").map(rank))
-    inverted = r[r["_r"] > r["commune_code"].map(best_waiting)]
-    by_source = inverted["source"].value_counts().to_dict()
-    explained = {k: int(v) for k, v in by_source.items() if k != "planned"}
-    return {"unexplained": int(by_source.get("planned", 0)), "explained": explained}
-
-
-def summarize(sessions: pd.DataFrame, invitations: pd.DataFrame, unplanned: pd.DataFrame,
-              people: pd.DataFrame, products: dict[str, Product]) -> dict:
-    """Per district and for the province: people planned (a person recalled for dose 2 in the same plan
-    counts once; `invitations` counts both), unplanned by reason, vials to open, planned wastage and its
-    lower bound for the same sessions."""
-    by_district: dict[str, dict] = {}
-    planned = invitations.groupby("district")["person_id"].nunique() if len(invitations) else pd.Series(dtype=int)
-    reasons = unplanned.groupby(["district", "reason"]).size() if len(unplanned) else pd.Series(dtype=int)
-    for d in sorted(set(people["district"].dropna())):
-        s = sessions[sessions["district"] == d]
-        u = reasons.xs(d, level="district").to_dict() if len(reasons) and d in reasons.index.get_level_values(0) else {}
-        by_district[d] = {"planned": int(planned.get(d, 0)), "unplanned": {k: int(v) for k, v in u.items()},
-                          "sessions": int(s[["facility_code", "date", "part"]].drop_duplicates().shape[0]),
-                          "vials": int(s["vials"].sum()), "wasted_doses": int(s["wasted_doses"].sum())}
-    doses = int(sessions["invited"].sum()) if len(sessions) else 0
-    return {"districts": by_district,
-            "province": {"planned": int(invitations["person_id"].nunique()) if len(invitations) else 0,
-                         "invitations": int(len(invitations)), "unplanned": int(len(unplanned)),
-                         "unplanned_by_reason": {k: int(v) for k, v in unplanned["reason"].value_counts().items()},
-                         "dose2_planned": int((invitations["dose"] == 2).sum()) if len(invitations) else 0,
-                         "sessions": int(sessions[["facility_code", "date", "part"]].drop_duplicates().shape[0]),
-                         "vials": int(sessions["vials"].sum()) if len(sessions) else 0,
-                         "doses": doses,
-                         "wasted_doses": int(sessions["wasted_doses"].sum()) if len(sessions) else 0,
-                         "wastage_lower_bound": wastage_lower_bound(invitations, products)}}
