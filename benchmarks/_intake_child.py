@@ -123,8 +123,10 @@ def pandas_rules(path: Path) -> dict[str, Any]:
 
 
 def intake(path: Path) -> dict[str, Any]:
-    from campaign.intake import IntakeRequest, Stopwatch, run_intake
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
     from campaign.resources import get_resources
+    from campaign.timing import Stopwatch
 
     started = time.perf_counter()
     res = get_resources()   # engine and migrations

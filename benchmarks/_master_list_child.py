@@ -74,7 +74,8 @@ def _checkpoint(engine) -> None:
 
 
 def load(work: Path, people: int, seed: int) -> dict[str, Any]:
-    from campaign.intake import IntakeRequest, run_intake
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
     from campaign.settings import Settings
     from campaign.synth import generate_province_target_lists
 
@@ -162,8 +163,10 @@ def modify(work: Path, district: str) -> dict[str, Any]:
 
 
 def reupload(db: Path, file: Path, district: str, home: Path) -> dict[str, Any]:
-    from campaign.intake import IntakeRequest, Stopwatch, run_intake
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
     from campaign.settings import Settings
+    from campaign.timing import Stopwatch
 
     engine = _engine(db)
     watch = Stopwatch()
@@ -185,7 +188,7 @@ def reupload(db: Path, file: Path, district: str, home: Path) -> dict[str, Any]:
 
 def build(db: Path, retrain: bool, cache_dir: Path | None = None) -> dict[str, Any]:
     from campaign import master_list
-    from campaign.intake import Stopwatch
+    from campaign.timing import Stopwatch
 
     watches: list[Stopwatch] = []
 

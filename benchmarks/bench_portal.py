@@ -102,7 +102,8 @@ def bare_intake_seconds(work: Path, paths: list[Path], district: str) -> float:
     """The baseline of the small-file latency: the same intake stages in this process, no HTTP, no queue,
     no Prefect, in a warm process (the first file warms the imports and GX's context; not counted)."""
     from campaign.config import load_campaign
-    from campaign.intake import IntakeRequest, run_intake
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
     from campaign.settings import Settings
     from campaign.store.db import make_engine, migrate
 

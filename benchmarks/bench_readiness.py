@@ -31,7 +31,8 @@ LOAD = """
 import sys, datetime as dt
 from pathlib import Path
 from campaign.demo import planned_uploads
-from campaign.intake import IntakeRequest, run_intake
+from campaign.intake.rules import IntakeRequest
+from campaign.intake.run import run_intake
 from campaign.resources import get_resources
 from campaign.synth import generate_campaign
 out = Path(sys.argv[1]); generate_campaign(out, people=2000, seed=2021)

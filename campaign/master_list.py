@@ -31,7 +31,6 @@ from campaign.dedupe.clusters import Thresholds, active_decisions, assign_person
 from campaign.dedupe.eligibility import PriorityRules, people
 from campaign.dedupe.records import DOB_DOUBTS, ID_DOUBTS, INSURANCE_DOUBTS, RECORD_COLUMNS, build_records
 from campaign.domain.text import fold_series
-from campaign.intake import Stopwatch
 from campaign.store.current import current_submission_ids, current_submissions, frame_of
 from campaign.store.models import (
     KIND_TABLES,
@@ -44,6 +43,7 @@ from campaign.store.models import (
     ReviewPair,
     RowIssue,
 )
+from campaign.timing import Stopwatch
 
 KIND = "target_list"
 ROW_COLUMNS = ["submission_id", "sheet", "row_number", "district", "full_name", "birth_date", "sex", "phone",

@@ -438,7 +438,7 @@ def _facilities_of(session: Session, scope: PurgeScope, ids: list[int], persons:
 def _outputs(settings: Settings, scope: PurgeScope, subs: list[Any], facilities: set[str], exported: set[str],
              listed: bool, remaining_docs: set[Path]) -> list[Path]:
     """The files written from what is purged."""
-    from campaign.feedback import problems_workbook_path
+    from campaign.intake.feedback import problems_workbook_path
     from campaign.planning.invitations import file_name
 
     home = settings.home

@@ -13,8 +13,10 @@ from prefect.events import emit_event
 
 from campaign import clock
 from campaign.config_reasons import load_reasons
-from campaign.intake import IntakeRequest, Stopwatch, run_intake
+from campaign.intake.rules import IntakeRequest
+from campaign.intake.run import run_intake
 from campaign.resources import get_resources
+from campaign.timing import Stopwatch
 
 
 @task(name="intake-submission", cache_policy=NO_CACHE, task_run_name="intake-{kind}-{district}")

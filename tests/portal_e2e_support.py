@@ -93,7 +93,8 @@ def serve(app: Any, *, start_timeout_s: float = 60) -> Iterator[str]:
 def prepare_district(res: Any, out_dir: Path, district: str, *, people: int = 300, seed: int = 7) -> dict[str, int]:
     """Accepted facilities, staff (one facility's team list is enough for the deadline) and vaccine stock
     for `district`, taken in with `run_intake` from a small synthetic province. Returns kind -> rows."""
-    from campaign.intake import IntakeRequest, run_intake
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
     from campaign.synth.run import generate_campaign
 
     manifest = generate_campaign(out_dir, people=people, seed=seed)

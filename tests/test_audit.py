@@ -44,7 +44,8 @@ def world(migrated_engine, campaign_home, monkeypatch, tmp_path) -> PortalWorld:
     """The portal over `migrated_engine` with the three test accounts; district 622 has an accepted target
     list, a report (a PDF on disk) and an upload job; district 633 has nothing."""
     from campaign.config import load_campaign
-    from campaign.intake import IntakeRequest, run_intake
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
     from campaign.resources import Resources
     from campaign.settings import Settings
     from campaign.synth.target_lists import generate_target_list_file

@@ -1,4 +1,4 @@
-"""A district's saved way of reading its headings (campaign/column_mappings.py): saved once, keyed by the
+"""A district's saved way of reading its headings (campaign/intake/columns.py): saved once, keyed by the
 folded heading, checked against the kind's column spec, listed and reset; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign.column_mappings import (
+from campaign.intake.columns import (
     field_choices,
     list_mappings,
     load_mappings,

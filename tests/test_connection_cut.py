@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from campaign.config import load_campaign
-from campaign.intake import IntakeRequest, run_intake
+from campaign.intake.rules import IntakeRequest
+from campaign.intake.run import run_intake
 from campaign.settings import Settings
 from campaign.store.bulk import CONNECTION_LOST_MESSAGE, ConnectionLost, connection_lost_text
 from campaign.store.db import make_engine

@@ -16,10 +16,10 @@ import pytest
 import xlsxwriter
 from openpyxl.utils.escape import unescape
 
-import campaign.feedback as fb
+import campaign.intake.feedback as fb
 from campaign.config_kinds import load_input_kinds
 from campaign.config_reasons import load_reasons
-from campaign.feedback import (
+from campaign.intake.feedback import (
     OK_MESSAGE,
     RESULT_HEADER,
     blocking_text,
@@ -31,7 +31,7 @@ from campaign.feedback import (
     write_feedback,
     write_refusal,
 )
-from campaign.feedback import write as fb_write
+from campaign.intake.feedback import write as fb_write
 from campaign.io import xlsx_rows
 from campaign.io.reader import ReadResult, read_submission
 from campaign.io.safety import FORMULA_TRIGGERS, csv_safe, starts_formula

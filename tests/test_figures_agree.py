@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from campaign import demo
 from campaign.config import load_campaign
-from campaign.intake import IntakeRequest, run_intake
+from campaign.intake.rules import IntakeRequest
+from campaign.intake.run import run_intake
 from campaign.readiness.present import render_text, to_json
 from campaign.readiness.rules import ReadinessRules, assess
 from campaign.readiness.status import (

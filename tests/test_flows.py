@@ -128,7 +128,8 @@ def _csv(path, kind: str, rows: list[dict]) -> str:
 
 
 def test_readiness_flow_publishes_district_and_province_artifacts(prefect_harness, campaign_home, tmp_path):
-    from campaign.intake import IntakeRequest, run_intake
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
     from campaign.resources import get_resources
     from flows.readiness import readiness_flow
 

@@ -60,7 +60,8 @@ cap = int(float(sys.argv[1]) * 2**30)
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 import sqlalchemy as sa
 from campaign.config import load_campaign
-from campaign.intake import IntakeRequest, run_intake
+from campaign.intake.rules import IntakeRequest
+from campaign.intake.run import run_intake
 from campaign.io.reader import ReadError, read_submission
 from campaign.settings import Settings
 from campaign.store.db import make_engine, migrate

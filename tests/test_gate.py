@@ -152,7 +152,7 @@ def test_the_share_of_quarantined_rows_blocks_only_above_the_configured_threshol
     std = std_of(target_list(rows, bad=bad))
     assert int(std.quarantined.sum()) == bad
     result = gate(std, share=MAX_SHARE)
-    assert blocked == (bad / rows > MAX_SHARE)  # what campaign/intake.py decides by hand today
+    assert blocked == (bad / rows > MAX_SHARE)  # what campaign/intake/run.py decides by hand today
     if blocked:
         assert result.blocking == [("too_many_rejected_rows", f"{bad}/{rows} dòng, quá {MAX_SHARE:.0%}")]
     else:

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from campaign.config import load_campaign
 from campaign.domain.standardize import clean_names, clean_text
-from campaign.intake import IntakeRequest, UsageError, run_intake
+from campaign.intake.rules import IntakeRequest, UsageError
+from campaign.intake.run import run_intake
 from campaign.io.reader import ReadError, read_submission
 from campaign.io.sniff import ReadError as SniffReadError
 from campaign.settings import Settings
@@ -765,7 +766,7 @@ def test_fixed_width_columns_fit_their_storage_whatever_the_cells(cells):
     import pandas as pd
 
     from campaign.domain.standardize import clean_id_numbers, clean_insurance_numbers, clean_phones
-    from campaign.intake import value_limits
+    from campaign.intake.rules import value_limits
 
     limits = value_limits("target_list")
     raw = pd.Series(cells, dtype=object)

@@ -14,7 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from campaign.config import load_campaign
-from campaign.intake import IntakeRequest, UsageError, run_intake, withdraw
+from campaign.intake.rules import IntakeRequest, UsageError
+from campaign.intake.run import run_intake
+from campaign.intake.store import withdraw
 from campaign.settings import Settings
 from campaign.store.models import KIND_TABLES, QuarantineRow, RowIssue, StoredFile, Submission
 
@@ -78,7 +80,7 @@ def test_accepted_file_loads_rows_with_repairs_and_warnings(env, tmp_path):
 
     import openpyxl
 
-    from campaign.feedback import PROBLEMS_SHEET, problems_workbook_path
+    from campaign.intake.feedback import PROBLEMS_SHEET, problems_workbook_path
 
     raw = Path(out.feedback_file).read_bytes()
     assert out.feedback_file.endswith(".csv") and raw.startswith(b"\xef\xbb\xbf")

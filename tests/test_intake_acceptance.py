@@ -49,7 +49,9 @@ from campaign.config import CampaignConfig, load_campaign
 from campaign.config_kinds import load_input_kinds
 from campaign.config_reasons import load_reasons
 from campaign.domain.standardize import parse_dates
-from campaign.intake import IntakeOutcome, IntakeRequest, run_intake
+from campaign.intake.present import IntakeOutcome
+from campaign.intake.rules import IntakeRequest
+from campaign.intake.run import run_intake
 from campaign.settings import Settings
 from campaign.store.db import make_engine
 from campaign.store.models import KIND_TABLES, Base, QuarantineRow, RowIssue, StoredFile, Submission

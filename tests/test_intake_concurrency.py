@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-import campaign.intake as intake_module
+import campaign.intake.run as intake_module
 from campaign.store.models import KIND_TABLES, Submission
 from tests import test_intake
 from tests.test_intake import GOOD_ROWS, HEADER, count, write
@@ -99,7 +99,7 @@ def test_same_file_uploaded_twice_at_once_is_loaded_once(env, tmp_path):
 def test_a_withdrawal_while_a_file_is_checked_makes_it_checked_again(env, tmp_path, monkeypatch):
     """B (day 1) is current; A (day 1 + day 2) is checked and sees B's rows as repeats; B is withdrawn
     before A writes: A is checked again under the lock and loads all three rows (none is current twice)."""
-    from campaign.intake import withdraw
+    from campaign.intake.store import withdraw
 
     engine, intake = env
     b = intake(write(tmp_path, "b.csv", EVENT_HEADER + DAY1), kind="vaccinations")

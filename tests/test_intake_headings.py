@@ -45,7 +45,9 @@ from campaign.config_kinds import load_input_kinds
 from campaign.config_reasons import load_reasons
 from campaign.domain.text import fold
 from campaign.domain.vn_legacy import encode_cp1258
-from campaign.intake import IntakeOutcome, IntakeRequest, run_intake
+from campaign.intake.present import IntakeOutcome
+from campaign.intake.rules import IntakeRequest
+from campaign.intake.run import run_intake
 from campaign.settings import Settings
 from campaign.store.models import KIND_TABLES, QuarantineRow, RowIssue
 from campaign.synth import (

@@ -91,7 +91,8 @@ def _target_list(path: Path, seed: int, rows: int = 25) -> Path:
 
 
 def _intake(world: PortalWorld, path: Path, *, name: str, by: str = "ttyt622", district: str = "622"):
-    from campaign.intake import IntakeRequest, run_intake
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
 
     res = world.res
     return run_intake(IntakeRequest(path=path, district=district, kind="target_list", channel="portal",

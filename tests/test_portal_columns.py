@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from campaign.column_mappings import list_mappings, save_mappings
 from campaign.files import relative_path
+from campaign.intake.columns import list_mappings, save_mappings
 from campaign.io.columns import HOW_LABELS, ColumnReading
 from campaign.store.models import ColumnMapping, PortalJob, Submission
 from faces.portal.pages import kind_label
@@ -67,7 +67,8 @@ PEOPLE = [("Nguyễn Văn An", "25/05/1980", "064080001234"), ("Lê Văn Cườn
 
 
 def _intake(world: PortalWorld, path: Path, name: str, by: str = "ttyt622"):
-    from campaign.intake import IntakeRequest, run_intake
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
 
     res = world.res
     return run_intake(IntakeRequest(path=path, district="622", kind="target_list", channel="portal",

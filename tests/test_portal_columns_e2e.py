@@ -89,8 +89,8 @@ def test_a_district_fixes_an_unread_column_once_and_its_later_files_are_read_so(
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from campaign.column_mappings import list_mappings
     from campaign.config_kinds import load_input_kinds
+    from campaign.intake.columns import list_mappings
     from campaign.io.columns import HOW_LABELS
     from campaign.io.templates import write_template
     from campaign.resources import get_resources

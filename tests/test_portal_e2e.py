@@ -78,7 +78,7 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
     chromium = sup.chromium_path()
     from playwright.sync_api import expect, sync_playwright
 
-    from campaign.feedback import describe_issue
+    from campaign.intake.feedback import describe_issue
     from campaign.readiness.present import district_names
     from campaign.resources import get_resources
     from faces.portal.pages import kind_label

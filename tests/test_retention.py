@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from campaign import master_list as ml
 from campaign.config import load_campaign
 from campaign.dedupe.records import build_records
-from campaign.intake import IntakeRequest, run_intake
+from campaign.intake.rules import IntakeRequest
+from campaign.intake.run import run_intake
 from campaign.planning.invitations import file_name
 from campaign.retention import KEPT_TABLES, PURGED_TABLES, TEAMS_CLEARED, PurgeError, PurgeScope, purge
 from campaign.settings import Settings

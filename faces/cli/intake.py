@@ -45,7 +45,8 @@ def templates(directory: Path) -> None:
 def intake(ctx: click.Context, file: Path, district: str, kind: str, facility: str | None, submitted_by: str,
            column_specs: tuple[str, ...], as_json: bool) -> None:
     """Read, check and load one district FILE (.xlsx, .xls, .csv) as a submission of KIND."""
-    from campaign.intake import IntakeRequest, UsageError, resolve_request
+    from campaign.intake.rules import IntakeRequest, UsageError
+    from campaign.intake.run import resolve_request
     from campaign.resources import get_resources
 
     try:
@@ -92,7 +93,7 @@ def intake(ctx: click.Context, file: Path, district: str, kind: str, facility: s
 def _columns_or_exit(ctx: click.Context, specs: tuple[str, ...], kind: str) -> dict[str, str | None]:
     """`--column "Heading=field"` options -> {heading: field, None: ignore}; exit 2 on a malformed one or
     a field the kind does not have (naming the valid fields)."""
-    from campaign.column_mappings import field_choices
+    from campaign.intake.columns import field_choices
 
     valid = [c["name"] for c in field_choices(kind)]
     columns: dict[str, str | None] = {}
@@ -117,7 +118,7 @@ def _save_columns(district: str, kind: str, columns: dict[str, str | None], by: 
     from sqlalchemy.orm import Session
 
     from campaign import clock
-    from campaign.column_mappings import save_mappings
+    from campaign.intake.columns import save_mappings
     from campaign.resources import get_resources
 
     engine = get_resources().engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -139,7 +140,7 @@ def mappings(ctx: click.Context, district: str | None, kind: str | None, as_json
     from sqlalchemy.orm import Session
 
     from campaign import clock
-    from campaign.column_mappings import list_mappings
+    from campaign.intake.columns import list_mappings
     from campaign.resources import get_resources
 
     res = get_resources()
@@ -167,7 +168,7 @@ def mappings_reset(ctx: click.Context, district: str, kind: str | None, heading:
     headings' words again."""
     from sqlalchemy.orm import Session
 
-    from campaign.column_mappings import reset_mappings
+    from campaign.intake.columns import reset_mappings
     from campaign.resources import get_resources
 
     res = get_resources()
@@ -191,8 +192,8 @@ def withdraw(ctx: click.Context, submission_id: int, reason: str, withdrawn_by: 
     from sqlalchemy.orm import Session
 
     from campaign import clock
-    from campaign.intake import UsageError
-    from campaign.intake import withdraw as do_withdraw
+    from campaign.intake.rules import UsageError
+    from campaign.intake.store import withdraw as do_withdraw
     from campaign.resources import get_resources
 
     res = get_resources()

@@ -18,7 +18,7 @@ from campaign.config_kinds import load_input_kinds
 from campaign.config_reasons import load_reasons
 from campaign.deadlines.present import STEP_TITLES
 from campaign.deadlines.run import board as deadline_board
-from campaign.feedback import describe_issue
+from campaign.intake.feedback import describe_issue
 from campaign.jobs import CONNECTION_LOST, submission_ready
 from campaign.readiness.present import district_names
 from campaign.reports.access import district_facilities
@@ -288,7 +288,7 @@ def column_readings(sub: Submission) -> dict[str, Any]:
     written, what it was read as (the field's Vietnamese header, or "Không dùng"), how (content guesses
     ask to be checked), its cells; columns holding data that were not used stand out. With the choices
     the correction form offers: the kind's fields by Vietnamese header, and "Không dùng cột này"."""
-    from campaign.column_mappings import IGNORE_LABEL, field_choices, field_header
+    from campaign.intake.columns import IGNORE_LABEL, field_choices, field_header
     from campaign.io.columns import CONTENT, IGNORED, ColumnReading, describe_how
 
     if not sub.columns:
@@ -305,7 +305,7 @@ def column_readings(sub: Submission) -> dict[str, Any]:
 
 def column_mappings_page(session: Session, campaign: CampaignConfig) -> dict[str, Any]:
     """The coordinators' view of the headings districts taught once, per district and kind."""
-    from campaign.column_mappings import list_mappings
+    from campaign.intake.columns import list_mappings
 
     names = district_names(list(campaign.district_codes))
     groups: dict[tuple[str, str], dict[str, Any]] = {}

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from campaign import accounts, audit, clock
 from campaign.accounts import SignedIn
 from campaign.audit import Actor
-from campaign.intake import fit_file_name
+from campaign.intake.rules import fit_file_name
 from campaign.resources import Resources
 from faces.portal import pages
 

@@ -37,8 +37,8 @@ def column_mappings(request: Request, portal: PortalDep, user: CoordinatorDep) -
 
 @router.post("/tinh/cach-doc-cot/xoa")
 async def reset_column_mappings(request: Request, portal: PortalDep, user: CoordinatorDep, form: Form10) -> Response:
-    from campaign.column_mappings import reset_mappings
     from campaign.config_kinds import load_input_kinds
+    from campaign.intake.columns import reset_mappings
 
     district = str(form.get("district", ""))
     kind = str(form.get("kind", "")) or None

@@ -33,7 +33,7 @@ def _submission(s: Session, user: SignedIn, sub_id: int) -> Submission:
 
 def _problems_workbook(sub: Submission) -> Path | None:
     """A CSV upload's feedback is a .csv; the summary and its rows with problems are a workbook beside it."""
-    from campaign.feedback import problems_workbook_path
+    from campaign.intake.feedback import problems_workbook_path
 
     if not sub.feedback_path or not sub.feedback_path.endswith(".csv"):
         return None
@@ -106,8 +106,8 @@ def data_docs(portal: PortalDep, user: UserDep, sub_id: DbId, rest: str) -> Resp
 
 @router.post("/nop/{sub_id}/rut")
 async def withdraw(request: Request, portal: PortalDep, user: UserDep, form: Form5, sub_id: DbId) -> Response:
-    from campaign.intake import UsageError
-    from campaign.intake import withdraw as withdraw_submission
+    from campaign.intake.rules import UsageError
+    from campaign.intake.store import withdraw as withdraw_submission
 
     reason = str(form.get("reason", "")).strip()[:500]
     if not reason:
@@ -134,8 +134,8 @@ async def read_again(request: Request, portal: PortalDep, user: UserDep,
                      form: Annotated[Any, Depends(csrf_form(max_files=0, max_fields=1000))], sub_id: DbId) -> Response:
     """The clerk corrects how columns were read ("cột này là ..."): the readings are saved for the
     district and kind (by the signed-in user), and the same stored file is queued to be taken in again."""
-    from campaign.column_mappings import check_field, save_mappings
     from campaign.files import StoredOriginal, relative_path
+    from campaign.intake.columns import check_field, save_mappings
 
     def save_and_queue() -> int:
         with portal.writer() as s, s.begin():

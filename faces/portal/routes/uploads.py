@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from campaign import clock, jobs
 from campaign.accounts import SignedIn
 from campaign.files import store_original
-from campaign.intake import file_value_refusal
+from campaign.intake.rules import file_value_refusal
 from campaign.store.models import PortalJob
 from faces.portal import pages
 from faces.portal.deps import DistrictDep, MaybeUserDep, PortalDep, UserDep, read_form

@@ -17,10 +17,10 @@ import pandas as pd
 import xlsxwriter
 import xlsxwriter.workbook
 
-from campaign.feedback.csv_copy import _CopyUnsafe, _write_csv_copy
-from campaign.feedback.grid import _Grid, _present_width, _rebuilt_grid, _source_grid
-from campaign.feedback.messages import REJECTED, RESULT_HEADER, STATUSES, WARNING
-from campaign.feedback.summary import (
+from campaign.intake.feedback.csv_copy import _CopyUnsafe, _write_csv_copy
+from campaign.intake.feedback.grid import _Grid, _present_width, _rebuilt_grid, _source_grid
+from campaign.intake.feedback.messages import REJECTED, RESULT_HEADER, STATUSES, WARNING
+from campaign.intake.feedback.summary import (
     DATA_SHEET_FOR_CSV,
     MAX_LISTED_ROWS,
     ROW_NUMBER_HEADER,

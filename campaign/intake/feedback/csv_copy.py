@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from campaign.feedback.messages import RESULT_HEADER
+from campaign.intake.feedback.messages import RESULT_HEADER
 from campaign.io.safety import FORMULA_TRIGGERS, csv_safe, safe_own
 
 if TYPE_CHECKING:

@@ -50,7 +50,7 @@ sheet as the reader sees it), `csv_copy` (a CSV upload's records copied back). T
 public functions below; everything else is imported from its module.
 """
 
-from campaign.feedback.messages import (
+from campaign.intake.feedback.messages import (
     OK_MESSAGE,
     RESULT_HEADER,
     STATUSES,
@@ -59,7 +59,12 @@ from campaign.feedback.messages import (
     row_messages,
     row_statuses,
 )
-from campaign.feedback.write import PROBLEMS_SHEET, problems_workbook_path, write_feedback, write_refusal
+from campaign.intake.feedback.write import (
+    PROBLEMS_SHEET,
+    problems_workbook_path,
+    write_feedback,
+    write_refusal,
+)
 
 __all__ = [
     "OK_MESSAGE",

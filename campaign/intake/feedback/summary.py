@@ -16,7 +16,7 @@ import xlsxwriter
 import xlsxwriter.workbook
 
 from campaign.config_kinds import load_input_kinds
-from campaign.feedback.messages import (
+from campaign.intake.feedback.messages import (
     _NEXT_HEAD,
     _STATUS_OF_RANK,
     OK,

@@ -1,0 +1,320 @@
+"""The intake step: a district file becomes a submission: read, standardize, gate, load (one transaction).
+
+The stages are plain functions so that the Prefect flow (flows/intake.py) stays wiring only and the
+tests can run the whole path without Prefect. A submission is immutable: snapshot kinds supersede the
+district's current one, event kinds append; a rejected file loads no row but keeps its reasons.
+`check_rows` reads, standardizes and gates one file; `run_intake` composes it with the store
+(`campaign.intake.store`) and writes the district's feedback (`campaign.intake.feedback`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from campaign import clock
+from campaign.config import CampaignConfig
+from campaign.config_kinds import load_input_kinds
+from campaign.config_reasons import load_reasons
+from campaign.districts import DistrictError, resolve_district
+from campaign.files import store_original
+from campaign.intake.present import IntakeOutcome
+from campaign.intake.rules import (
+    ACCEPTED,
+    DUPLICATE,
+    FILE_NAME_SHORTENED,
+    REPEAT_CODE,
+    Checked,
+    IntakeRequest,
+    UsageError,
+    content_hints,
+    file_value_refusal,
+    fit_file_name,
+    text_limit,
+    value_limits,
+)
+from campaign.intake.store import (
+    existing_event_keys,
+    find_duplicate,
+    inputs_state,
+    known_facility_codes,
+    load_checked,
+)
+from campaign.settings import Settings
+from campaign.store.db import write_lock
+from campaign.store.models import StoredFile, Submission
+from campaign.timing import Stopwatch
+
+
+def resolve_request(request: IntakeRequest, campaign: CampaignConfig) -> tuple[str, str]:
+    """The district's GSO code and the kind, or a UsageError naming what is wrong."""
+    kinds = load_input_kinds()
+    if request.kind not in kinds.kinds:
+        raise UsageError(f"unknown kind {request.kind!r}; expected one of: {', '.join(kinds.names)}")
+    # who and how it was sent are the operator's words, not the district's: a usage error, nothing stored
+    for what, value, column in (("submitted by", request.submitted_by, Submission.__table__.c.submitted_by),
+                                ("channel", request.channel, Submission.__table__.c.channel)):
+        limit = text_limit(column)
+        if limit is not None and len(value) > limit:
+            raise UsageError(f"{what} is {len(value)} characters long; at most {limit}")
+    try:
+        district = resolve_district(request.district, campaign)
+    except DistrictError as exc:
+        raise UsageError(str(exc)) from exc
+    if not request.path.is_file():
+        raise UsageError(f"no such file: {request.path}")
+    return district.code, request.kind
+
+
+
+def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig, today: dt.date,
+               known_facilities: set[str] | None,
+               existing_keys: Callable[[list[str]], pd.DataFrame] | None = None,
+               docs_dir: Path | None = None, label: str = "submission", watch: Stopwatch | None = None,
+               overrides: dict | None = None) -> Checked:
+    """Read, standardize and gate one file. Raises ReadError for a file that cannot be read at all.
+    `overrides` ({heading_key: ColumnOverride}): headings read as the district said."""
+    from campaign.domain.standardize import standardize
+    from campaign.io.columns import guessed, ignored_with_data
+    from campaign.io.reader import read_submission
+
+    watch = watch or Stopwatch()
+    spec = load_input_kinds()[kind]
+    reasons_cat = load_reasons()
+    with watch.stage("read"):
+        read = read_submission(path, kind, max_bytes=int(campaign.intake.max_file_mb * 1024 * 1024),
+                               max_rows=campaign.intake.max_rows, overrides=overrides,
+                               hints=content_hints(district, known_facilities, today))
+    if (too_long := file_value_refusal(kind, sheet=read.sheet)) is not None:
+        raise too_long
+    with watch.stage("standardize"):
+        std = standardize(read.frame, kind, district_code=district, campaign_date=campaign.campaign.campaign_date,
+                          min_age_years=campaign.campaign.min_age_years, today=today, known_facilities=known_facilities, max_lengths=value_limits(kind))
+    issues = std.issues
+    # A formula the file holds no value for is not a missing value: the clerk sees one in Excel.
+    formula_rows = pd.Series(False, index=std.quarantined.index)
+    for column, mask in read.formula_cells.items():
+        rows = std.quarantined.index[mask]
+        if not len(rows):
+            continue
+        formula_rows.loc[rows] = True
+        if len(issues):
+            issues = issues[~(issues["row"].isin(rows) & (issues["column"] == column))]
+        issues = pd.concat([issues, pd.DataFrame({"row": rows, "column": column, "code": "formula_not_calculated",
+                                                  "severity": reasons_cat.severity("formula_not_calculated")})],
+                           ignore_index=True)
+    file_reasons: dict[str, int] = {}
+    if ignored := ignored_with_data(read.column_readings):
+        file_reasons["column_ignored"] = len(ignored)
+    if guesses := guessed(read.column_readings):
+        file_reasons["column_guessed"] = len(guesses)
+    # Legacy TCVN3/VNI text the reader converted is a repair the district should hear about.
+    if len(read.reencoded):
+        reenc = pd.DataFrame({"row": read.reencoded["row_index"].to_numpy(), "column": read.reencoded["column"].to_numpy(),
+                              "code": "text_reencoded", "severity": load_reasons().severity("text_reencoded")})
+        issues = pd.concat([issues, reenc], ignore_index=True)
+    quarantined = std.quarantined.copy() | formula_rows
+
+    # Event kinds: rows already received in an earlier submission are repeats, not new events.
+    repeats = pd.Series(False, index=quarantined.index)
+    if spec.mode == "event" and existing_keys is not None and len(std.clean):
+        existing = existing_keys(spec.natural_key)
+        if len(existing):
+            left = std.clean[spec.natural_key].astype("string").fillna("\x00")
+            right = existing.astype("string").fillna("\x00").drop_duplicates()
+            marker = left.merge(right.assign(_seen=True), how="left", on=spec.natural_key)["_seen"]
+            repeats = pd.Series(marker.fillna(False).to_numpy(dtype=bool), index=quarantined.index) & ~quarantined
+            if repeats.any():
+                extra = pd.DataFrame({"row": repeats.index[repeats], "column": pd.NA, "code": REPEAT_CODE,
+                                      "severity": load_reasons().severity(REPEAT_CODE)})
+                issues = pd.concat([issues, extra], ignore_index=True)
+                quarantined = quarantined | repeats
+
+    # The gate (GX suite of the kind) decides what blocks the whole submission; rows' reasons come from
+    # the standardizer. Repeats are not errors: a cumulative re-upload must not be rejected for them.
+    with watch.stage("gate_import"):
+        from expectations.gate import run_gate, warm_up
+
+        warm_up()   # importing GX and building its context, once per process
+    with watch.stage("gate"):
+        gate = run_gate(std, kind, max_rejected_share=campaign.intake.max_rejected_share, data_docs_dir=docs_dir,
+                        submission_label=label, repeats=repeats.to_numpy(),
+                        campaign_date=campaign.campaign.campaign_date)
+    blocking = list(gate.blocking)
+    return Checked(read, std.clean, issues, quarantined, blocking, gate.data_docs_index, file_reasons)
+
+
+
+def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, campaign: CampaignConfig,
+               now_real: dt.datetime | None = None, watch: Stopwatch | None = None) -> IntakeOutcome:
+    """The whole intake of one file, without Prefect (the flow calls the same stages as tasks).
+    `watch` (optional) collects the seconds spent in each stage."""
+    from campaign.io.reader import ReadError
+
+    district, kind = resolve_request(request, campaign)
+    received_at = clock.to_utc(request.received_at or clock.now())
+    now_real = now_real or dt.datetime.now(dt.UTC)
+    facility = request.facility.strip().upper() if request.facility else None
+    # values of the upload itself that its columns cannot hold: a facility code is refused (it cannot be
+    # stored, the refusal names it), a file name is shortened (a label: the file is not at fault)
+    early = file_value_refusal(kind, facility=facility)
+    if early is not None:
+        facility = None
+    name, cut = fit_file_name(request.display_name, text_limit(Submission.__table__.c.original_filename,
+                                                               StoredFile.__table__.c.original_filename))
+    if cut:
+        request = dataclasses.replace(request, original_filename=name)
+    notes = {FILE_NAME_SHORTENED: 1} if cut else None
+    watch = watch or Stopwatch()
+    with watch.stage("store_original"):
+        stored = store_original(request.path, settings.files_dir)
+
+    def overrides_of(session: Session) -> dict:
+        """The district's saved readings of its headings, then those given with this upload."""
+        from campaign.intake.columns import load_mappings
+        from campaign.io.columns import GIVEN, ColumnOverride
+        from campaign.io.headers import heading_key
+
+        out = dict(load_mappings(session, district, kind))
+        for heading, fld in request.columns.items():
+            out[heading_key(heading)] = ColumnOverride(fld or None, GIVEN)
+        return out
+
+    def duplicate_of(session: Session) -> IntakeOutcome | None:
+        if early is not None:   # refused for the upload's own values: a new (rejected) submission
+            return None
+        dup = find_duplicate(session, district, kind, facility, stored.sha256)
+        if dup is None or not _read_alike(dup, overrides_of(session)):
+            return None
+        out = IntakeOutcome(submission_id=dup.id, district=district, kind=kind, status=DUPLICATE,
+                            rows_total=dup.rows_total, rows_loaded=dup.rows_loaded,
+                            rows_quarantined=dup.rows_quarantined, rows_skipped=dup.rows_skipped,
+                            rows_with_warnings=dup.rows_with_warnings, reasons=dict(dup.reasons or {}),
+                            feedback_file=dup.feedback_path, data_docs=dup.data_docs_path, facility=facility,
+                            version=dup.version)
+        out.set_readings(dup.columns)
+        return out
+
+    def check(session: Session, exclude: int | None = None) -> tuple[Checked | None, list[tuple[str, str]],
+                                                                    Exception | None]:
+        if early is not None:
+            return None, [(early.code, early.detail_vi)], early
+        try:
+            checked = check_rows(
+                request.path, kind, district, campaign=campaign, today=clock.local(received_at).date(),
+                known_facilities=known_facility_codes(session, district),
+                existing_keys=lambda key: existing_event_keys(session, district, kind, key, exclude=exclude),
+                docs_dir=settings.home / "data_docs" / district / kind / stored.sha256[:16],
+                label=f"{district}-{kind}-{stored.sha256[:12]}", watch=watch,
+                overrides=overrides_of(session),
+            )
+            return checked, checked.blocking, None
+        except ReadError as exc:
+            return None, [(exc.code, exc.detail_vi)], exc
+
+    # Check without holding the write lock (the slow part: read, standardize, gate), so that districts'
+    # uploads are checked side by side; then write under the lock, checking again only if what the check
+    # read (the district's earlier submissions of this kind, its facilities) changed meanwhile.
+    with Session(engine) as session:
+        if (dup := duplicate_of(session)) is not None:
+            if dup.feedback_file and Path(dup.feedback_file).is_file():
+                return dup
+            # the run that loaded it stopped before writing its feedback (a worker killed after the
+            # commit): the district's annotated file is written now, from the same file (its own rows are
+            # not repeats of themselves)
+            checked, blocking, read_error = check(session, exclude=dup.submission_id)
+        else:
+            seen = inputs_state(session, district, kind)
+            checked, blocking, read_error = check(session)
+    if dup is not None:
+        return _complete_feedback(dup, checked, blocking, read_error, request, settings, engine)
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        write_lock(session, f"intake:{district}:{kind}")
+        if (dup := duplicate_of(session)) is not None:
+            return dup
+        if inputs_state(session, district, kind) != seen:
+            checked, blocking, read_error = check(session)
+        with watch.stage("load"):
+            outcome = load_checked(session, district=district, kind=kind, facility=facility, stored=stored,
+                                   original_name=request.display_name, checked=checked, blocking=blocking,
+                                   request=request, received_at=received_at, now_real=now_real, notes=notes)
+    # The submission stands once committed; the feedback file is written after it and linked to it.
+    with watch.stage("feedback"):
+        feedback = write_submission_feedback(outcome, checked, blocking, request, settings,
+                                             refused=read_error is not None)
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        sub = session.get(Submission, outcome.submission_id)
+        sub.feedback_path = str(feedback)
+        if checked is not None and checked.data_docs_index is not None:
+            sub.data_docs_path = str(checked.data_docs_index)
+    outcome.feedback_file = str(feedback)
+    outcome.data_docs = str(checked.data_docs_index) if checked and checked.data_docs_index else None
+    return outcome
+
+
+def _read_alike(earlier: Submission, overrides: dict) -> bool:
+    """Would the same file be read as the earlier submission read it? Not when a heading is now to be read
+    otherwise (the district corrected it): then sending the same file again is a new submission."""
+    from campaign.io.columns import GIVEN, SAVED, ColumnReading
+
+    if earlier.columns is None:
+        return not overrides
+    readings = list(map(ColumnReading.from_json, earlier.columns))
+    if any(r.how in (SAVED, GIVEN) and r.key not in overrides for r in readings):
+        return False   # read by a correction since reset: read afresh
+    read_as = {r.key: r.field for r in readings}
+    return all(read_as.get(key, o.field) == o.field for key, o in overrides.items())
+
+
+def _complete_feedback(dup: IntakeOutcome, checked: Checked | None, blocking: list[tuple[str, str]],
+                       read_error: Exception | None, request: IntakeRequest, settings: Settings,
+                       engine: Engine) -> IntakeOutcome:
+    """An accepted submission without its feedback file gets it (the answer stays `duplicate`)."""
+    original = IntakeOutcome(**{**dup.to_json(), "status": ACCEPTED})
+    feedback = write_submission_feedback(original, checked, blocking, request, settings,
+                                         refused=read_error is not None)
+    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        sub = session.get(Submission, dup.submission_id)
+        if sub.feedback_path is None:   # filled once; a file that vanished is written again at its path
+            sub.feedback_path = str(feedback)
+        if sub.data_docs_path is None and checked is not None and checked.data_docs_index is not None:
+            sub.data_docs_path = str(checked.data_docs_index)
+        dup.feedback_file, dup.data_docs = sub.feedback_path, sub.data_docs_path
+    return dup
+
+
+def write_submission_feedback(outcome: IntakeOutcome, checked: Checked | None, blocking: list[tuple[str, str]],
+                              request: IntakeRequest, settings: Settings, *, refused: bool) -> Path:
+    """The district's own file back with a result per row (or, for an unreadable file, the reason). A CSV
+    upload's is a CSV, with the workbook of its summary and problem rows beside it
+    (`campaign.intake.feedback.problems_workbook_path`); the path returned is the annotated copy's."""
+    from campaign.intake.feedback import (
+        blocking_text,
+        row_messages,
+        row_statuses,
+        write_feedback,
+        write_refusal,
+    )
+
+    kind = outcome.kind
+    out = settings.outputs_dir / "feedback" / outcome.district / f"{outcome.submission_id}-{kind}.xlsx"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    info = {"submission_id": outcome.submission_id, "district": outcome.district, "kind": kind,
+            "status": outcome.status, "rows_total": outcome.rows_total, "rows_loaded": outcome.rows_loaded,
+            "rows_quarantined": outcome.rows_quarantined, "rows_skipped": outcome.rows_skipped}
+    message = blocking_text(blocking, kind)
+    if refused or checked is None:
+        return write_refusal(out, message, kind=kind, source_name=request.display_name, info=info)
+    n = len(checked.clean)
+    messages = row_messages(checked.issues, n, kind, checked.read.column_headers, quarantined=checked.quarantined)
+    statuses = row_statuses(checked.issues, n, quarantined=checked.quarantined)
+    return write_feedback(checked.read, messages, statuses, out, blocking_message=message, source=request.path,
+                          source_name=request.display_name,
+                          issues=checked.issues, info=info)
+
