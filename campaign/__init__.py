@@ -1,4 +1,4 @@
-"""The campaign readiness orchestrator's core (no Prefect here; see DESIGN.md)."""
+"""The campaign readiness orchestrator's core (no Prefect here; see docs/architecture.md)."""
 
 import pandas as _pd
 

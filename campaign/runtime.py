@@ -46,7 +46,7 @@ def configure_environment(settings: Settings) -> None:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "GX_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "true",
-        # The ephemeral API starts slowly on a loaded 2-core machine (DESIGN.md pitfalls).
+        # The ephemeral API starts slowly on a loaded 2-core machine (docs/contracts.md, pitfalls).
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         # Prefect's minimum (default 180 s): a dead run is seen 3 missed beats later (flows/automations.yaml).

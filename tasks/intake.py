@@ -37,7 +37,7 @@ def intake_submission(path: str, district: str, kind: str, facility: str | None 
     )
     watch = Stopwatch()
     outcome = run_intake(request, engine=res.engine, settings=res.settings, campaign=res.campaign, watch=watch)
-    # where the time went, for the run's artifact (not part of DESIGN.md's JSON summary's meaning)
+    # where the time went, for the run's artifact (not part of the JSON summary's contract, docs/contracts.md)
     return {**outcome.to_json(), "stage_seconds": {k: round(v, 3) for k, v in watch.seconds.items()}}
 
 

@@ -1,4 +1,4 @@
-"""The `campaign` command line: help for every command, exit codes and --json per DESIGN.md."""
+"""The `campaign` command line: help for every command, exit codes and --json per docs/contracts.md."""
 
 from __future__ import annotations
 

@@ -345,7 +345,7 @@ def test_em_keeps_a_vanishing_m_at_splinks_floor_instead_of_failing() -> None:
 
 
 def test_abdala_counts_three_doses_before_fully_vaccinated() -> None:
-    """vaccine_products.abdala.doses: 3 (DOMAIN.md: "3 doses, 14 days apart"): after dose 2 of Abdala a
+    """vaccine_products.abdala.doses: 3 (docs/domain.md: "3 doses, 14 days apart"): after dose 2 of Abdala a
     person is not fully vaccinated; their next dose is 3, due from dose 2. A 2-dose product stops at 2."""
     from campaign.config import load_campaign
 

@@ -1,6 +1,6 @@
 """The intake core end to end on small hand-made files, on SQLite and PostgreSQL, without Prefect.
 
-What a district sees: counts and reasons per DESIGN.md, snapshots that replace, events that append,
+What a district sees: counts and reasons per docs/contracts.md, snapshots that replace, events that append,
 duplicates recognised, withdrawals that restore, and nothing half-loaded when a file is refused.
 """
 

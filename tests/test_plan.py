@@ -213,9 +213,10 @@ def test_rosters_without_id_numbers_stand_at_every_facility(migrated_engine) -> 
 
 
 def test_a_person_referred_to_hospital_is_planned_at_a_hospital_or_said_why_not(migrated_engine) -> None:
-    """Screening result "Chuyển tiêm tại bệnh viện" (DOMAIN.md; directive II.3 "kết quả khám sàng lọc"):
-    the master list keeps it, the plan sends the person to a hospital site of the district, or leaves them
-    out with `referred_no_hospital` when the district has none."""
+    """Screening result "Chuyển tiêm tại bệnh viện" (directive II.3 "kết quả khám sàng lọc";
+    `enums.screening_result.referred` in config/input_kinds.yaml): the master list keeps it, the plan sends
+    the person to a hospital site of the district, or leaves them out with `referred_no_hospital` when the
+    district has none."""
     from sqlalchemy import select as sa_select
 
     from campaign.store.models import MasterPerson

@@ -349,7 +349,7 @@ def test_people_referred_to_hospital_without_one_are_left_out_with_the_reason() 
 
 
 def test_a_three_dose_product_is_planned_as_dose_3() -> None:
-    """Abdala: 3 doses 14 days apart (DOMAIN.md; vaccine_products.abdala.doses: 3). A person with dose 2 of
+    """Abdala: 3 doses 14 days apart (docs/domain.md; vaccine_products.abdala.doses: 3). A person with dose 2 of
     Abdala given is invited for dose 3 from 14 days after it, with Abdala."""
     products = {**PRODUCTS, "abdala": Product(10, (14, 14))}
     people = _people(10).assign(next_dose=[3] * 10, dose1_product=["abdala"] * 10,

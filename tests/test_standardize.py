@@ -191,7 +191,7 @@ def test_insurance_numbers():
 # Phones
 # ---------------------------------------------------------------------------------------------------------
 
-# DOMAIN.md, written out here on purpose: the config file must say the same.
+# docs/domain.md, written out here on purpose: the config file must say the same.
 OLD_PREFIXES = {
     "0162": "032", "0163": "033", "0164": "034", "0165": "035", "0166": "036", "0167": "037", "0168": "038",
     "0169": "039",

@@ -127,7 +127,7 @@ def board_row(item: Deliverable, state: str, done_at: dt.datetime | None, missin
 
 def board_json(campaign: CampaignConfig, now: dt.datetime, rows: list[dict[str, Any]], sent: Sequence[Sequence[Any]],
                real_now: dt.datetime) -> dict[str, Any]:
-    """DESIGN.md's deadlines summary: `deliverables` (the `board_row`s) and `escalations_sent` [{deadline,
+    """The deadlines summary (docs/contracts.md): `deliverables` (the `board_row`s) and `escalations_sent` [{deadline,
     party, step, channel, sent_at (logical), delivered_at, status, title}] from the store's
     `escalations_sent` rows. `status` is the message's (pending, sent, failed), or `sending` while a watch
     holds a live claim on it; leases are in real time (`real_now`), not the logical `now`."""

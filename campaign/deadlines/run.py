@@ -43,7 +43,7 @@ def _progress(session: Session, campaign: CampaignConfig, facilities: dict[str, 
 
 def board(session: Session, campaign: CampaignConfig, now: dt.datetime, *,
           real_now: dt.datetime | None = None) -> dict[str, Any]:
-    """DESIGN.md's deadlines summary (`present.board_json`): `deliverables` [{deadline, party, state,
+    """The deadlines summary (docs/contracts.md; `present.board_json`): `deliverables` [{deadline, party, state,
     due_at, ...}] and `escalations_sent` [{deadline, party, step, channel, sent_at (logical), delivered_at,
     status}]. Leases are in real time (`real_now`, default the clock), not the logical `now`."""
     calendar = WorkingCalendar.from_config(campaign)

@@ -49,7 +49,7 @@ def _missing(v: Any) -> bool:
 
 
 def to_json(result: Assessment, *, district: str | None = None, names: dict[str, str] | None = None) -> dict[str, Any]:
-    """DESIGN.md's readiness summary: `province`, `districts` [{district, status, facilities_total,
+    """The readiness summary (docs/contracts.md): `province`, `districts` [{district, status, facilities_total,
     facilities_ready, gaps (blocking), warnings, ...}]; with `district`, that district only, with its
     facilities, sessions, training coverage and training still to be held."""
     names = names or {}

@@ -8,7 +8,7 @@ has every district told the public how to register and look up a certificate?
 `assess` is pure (frames in, frames out: no database, no files) and is what the tests drive with tiny
 hand-made provinces. The statuses, their roll-up and their counts are in `campaign.readiness.status`.
 
-Statuses (DESIGN.md): `ready`, `ready_with_warnings`, `not_ready`, `unknown`; a roll-up takes the worst
+Statuses (docs/contracts.md): `ready`, `ready_with_warnings`, `not_ready`, `unknown`; a roll-up takes the worst
 by the precedence not_ready > unknown > ready_with_warnings > ready. A facility is judged on three
 dimensions (infrastructure, training, teams), a district also on communication. A dimension with no
 submission behind it is `unknown`, never `ready`.

@@ -1,6 +1,6 @@
 """Readiness statuses, how they roll up, and the one count of them every output shows.
 
-Statuses (DESIGN.md): `ready`, `ready_with_warnings`, `not_ready`, `unknown`; a roll-up takes the worst by
+Statuses (docs/contracts.md): `ready`, `ready_with_warnings`, `not_ready`, `unknown`; a roll-up takes the worst by
 the precedence not_ready > unknown > ready_with_warnings > ready. `count_facilities`, `count_districts`
 and `counts_of` are the single source of the readiness figures (the CLI, the portal, the Prefect artifacts,
 the demo and the reports all show these; tests/test_figures_agree.py). Their words are in

@@ -1,4 +1,4 @@
-"""The `campaign` command line: a stable contract (DESIGN.md) that tests and scripts rely on.
+"""The `campaign` command line: a stable contract (docs/contracts.md) that tests and scripts rely on.
 
 Exit codes: 0 done (intake: accepted or duplicate), 3 refused by a rule (intake: rejected), 2 usage error,
 1 unexpected failure. `--json` prints one JSON object on stdout; human output goes to stderr.

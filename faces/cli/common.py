@@ -32,7 +32,7 @@ def prepare() -> None:
 
 
 def drain_prefect() -> None:
-    """Let Prefect's event worker deliver what it holds before the process exits (DESIGN.md pitfall)."""
+    """Let Prefect's event worker deliver what it holds before the process exits (docs/contracts.md, pitfalls)."""
     try:
         from prefect.events.worker import EventsWorker
 

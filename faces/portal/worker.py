@@ -2,7 +2,7 @@
 upload's intake flow in-process, so a file of a few hundred rows has its feedback in about a second.
 
 A served deployment would poll every ~10 s and start a fresh process per run (~4.5 s of imports; see
-DESIGN.md's pitfalls). Each job still is a real flow run on the Prefect server (its id is recorded, the
+docs/contracts.md, pitfalls). Each job still is a real flow run on the Prefect server (its id is recorded, the
 coordinators' board links to it). Jobs live in the database (`campaign.jobs`): a worker that dies has
 its job queued again by the pool's supervisor (or at the next start), and its flow run, which nobody will
 finish, marked Crashed in Prefect (`mark_crashed`), so that the failed-run automation fires for it.

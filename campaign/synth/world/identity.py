@@ -18,7 +18,7 @@ PRIORITY_AGES: dict[int, tuple[int, int]] = {
     9: (18, 95), 10: (18, 90), 11: (18, 90), 12: (18, 45), 13: (18, 60), 14: (30, 85), 15: (18, 65),
     16: (18, 90),
 }
-# Mobile prefixes in use in 2021 and their carrier weights; the old 11-digit prefix of each (DOMAIN.md).
+# Mobile prefixes in use in 2021 and their carrier weights; the old 11-digit prefix of each (docs/domain.md).
 PHONE_PREFIXES: dict[str, float] = {
     "086": 4, "096": 7, "097": 8, "098": 8, "032": 4, "033": 4, "034": 4, "035": 4, "036": 3, "037": 3,
     "038": 3, "039": 3, "089": 2, "090": 5, "093": 4, "070": 2, "076": 1.5, "077": 1.5, "078": 1.5,
