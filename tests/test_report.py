@@ -17,9 +17,9 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign import master_list as ml
 from campaign.config import load_campaign
 from campaign.io.notify import Notifier
+from campaign.master_list import run as ml_run
 from campaign.planning import run as planning
 from campaign.reports import run as reports
 from campaign.reports.content import ReportError
@@ -58,7 +58,7 @@ def _world(engine) -> None:
     for kind, rows in _preparation_rows().items():
         store_rows(engine, rows, when=AT, kind=kind)
     campaign = load_campaign()
-    ml.build(engine, campaign, as_of=AT)
+    ml_run.build(engine, campaign, as_of=AT)
     planning.make_plan(engine, campaign, start=DAY, days=3, as_of=AT)
 
 
