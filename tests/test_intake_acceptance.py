@@ -1225,16 +1225,17 @@ def test_master_list_of_the_loaded_province_against_the_planted_duplicates(provi
     """Files with every planted defect, through intake, then the master list (model trained on the
     province itself). The truth is the generator's: within-district repeats, cross-district listings
     (CMND in one list, CCCD in the other, name without diacritics), exact copies."""
-    from campaign import master_list as ml
+    from campaign.master_list import run as ml_run
+    from campaign.master_list import store as ml_store
     from campaign.store.models import MasterRecord
 
     campaign = load_campaign()
-    result = ml.build(province.engine, campaign, as_of=NOW)
+    result = ml_run.build(province.engine, campaign, as_of=NOW)
     loaded = {(sid, rn) for sid, sub in province.subs.items() if sub.kind == "target_list" and sub.is_current
               for rn in province.rows.get(sid, {})}
     with Session(province.engine) as session:
         listed = [(r.submission_id, r.row_number) for r in session.scalars(sa.select(MasterRecord))]
-        quality = ml.quality_against(session, province.manifest.duplicates)
+        quality = ml_store.quality_against(session, province.manifest.duplicates)
     assert len(listed) == len(set(listed)) and set(listed) == loaded
     assert result.rows == len(loaded)
     assert quality["true_pairs"] >= 20, quality
