@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from campaign.config_files import HEADINGS_FILE, INPUT_KINDS_FILE, ConfigError, Strict, validate_file
+from campaign.vocabulary import kind_label
 
 ColumnType = Literal[
     "text", "integer", "decimal", "date", "datetime", "boolean", "enum", "phone", "id_number",
@@ -55,8 +56,7 @@ class ColumnSpec(Strict):
 
 
 class KindSpec(Strict):
-    name: str = ""
-    label: str
+    name: str = ""   # the kind's key in input_kinds.yaml (set by InputKinds); its words: campaign.vocabulary
     section: str
     mode: Literal["snapshot", "event"]
     scope: Literal["district", "facility"]
@@ -79,6 +79,12 @@ class KindSpec(Strict):
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    @property
+    def label(self) -> str:
+        """The kind as a district reads it: `campaign.vocabulary.kind_label(name)`, the one wording (kept for
+        campaign/feedback's two readers of `spec.label` until they call kind_label themselves)."""
+        return kind_label(self.name)
 
     @property
     def required_columns(self) -> list[ColumnSpec]:
