@@ -187,7 +187,7 @@ def reupload(db: Path, file: Path, district: str, home: Path) -> dict[str, Any]:
 
 
 def build(db: Path, retrain: bool, cache_dir: Path | None = None) -> dict[str, Any]:
-    from campaign import master_list
+    from campaign.master_list import run as ml_run
     from campaign.timing import Stopwatch
 
     watches: list[Stopwatch] = []
@@ -196,13 +196,13 @@ def build(db: Path, retrain: bool, cache_dir: Path | None = None) -> dict[str, A
         watches.append(Stopwatch())
         return watches[-1]
 
-    master_list.Stopwatch = watch
+    ml_run.Stopwatch = watch
     started = time.perf_counter()
     engine = _engine(db)
     campaign = _campaign()
     setup = time.perf_counter() - started
     started = time.perf_counter()
-    r = master_list.build(engine, campaign, as_of=AS_OF, retrain=retrain, cache_dir=cache_dir)
+    r = ml_run.build(engine, campaign, as_of=AS_OF, retrain=retrain, cache_dir=cache_dir)
     seconds = time.perf_counter() - started
     province = r.stats.get("province", {})
     return {"retrain": retrain, "trained": r.trained, "seconds": seconds, "setup_seconds": setup,
@@ -219,7 +219,7 @@ def current_rows(engine):
     import pandas as pd
     from sqlalchemy import select
 
-    from campaign.master_list import ROW_COLUMNS
+    from campaign.master_list.rules import ROW_COLUMNS
     from campaign.store.models import KIND_TABLES, Submission
 
     table = KIND_TABLES["target_list"]
@@ -392,7 +392,7 @@ def _examples(engine, rec, pred, truth_label, in_truth, review, ia, ib, k, manif
     import pandas as pd
     from sqlalchemy import select
 
-    from campaign.master_list import SIDE_COLUMNS
+    from campaign.master_list.rules import SIDE_COLUMNS
     from campaign.store.models import KIND_TABLES
 
     rng = np.random.Generator(np.random.PCG64(1))

@@ -55,8 +55,7 @@ class ColumnSpec(Strict):
 
 
 class KindSpec(Strict):
-    name: str = ""
-    label: str
+    name: str = ""   # the kind's key in input_kinds.yaml (set by InputKinds); its words: campaign.vocabulary
     section: str
     mode: Literal["snapshot", "event"]
     scope: Literal["district", "facility"]

@@ -403,8 +403,8 @@ def _record_keys(session: Session, target_ids: list[int]) -> set[str]:
     """The person keys (fingerprints and soft keys) the master list gives these target-list rows."""
     if not target_ids:
         return set()
-    from campaign.dedupe.records import build_records
-    from campaign.master_list import ROW_COLUMNS
+    from campaign.master_list.dedupe.records import build_records
+    from campaign.master_list.rules import ROW_COLUMNS
     from campaign.store.current import frame_of
 
     table = KIND_TABLES["target_list"]
@@ -472,7 +472,7 @@ def _outputs(settings: Settings, scope: PurgeScope, subs: list[Any], facilities:
 
 
 def _cache_files(settings: Settings, ids: list[int]) -> list[Path]:
-    from campaign.master_list import cache_files_of
+    from campaign.master_list.store import cache_files_of
 
     cache = settings.home.joinpath(*MASTER_LIST_CACHE)
     return cache_files_of(cache, ids) if cache.is_dir() else []

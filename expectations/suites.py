@@ -45,6 +45,7 @@ from typing import Any
 
 from campaign.config_kinds import ColumnSpec, InputKinds, KindSpec, load_input_kinds
 from campaign.config_reasons import ReasonCatalogue, load_reasons
+from campaign.vocabulary import kind_label
 
 SUITES_DIR = Path(__file__).resolve().parent
 
@@ -164,7 +165,7 @@ class _Builder:
         if spec.mode == "snapshot":
             self.add("ExpectTableRowCountToBeBetween", {"min_value": 1},
                      reason="unreadable_file", detail_vi=EMPTY_FILE_DETAIL,
-                     description=(f"Tệp «{spec.label}» phải có ít nhất một dòng dữ liệu: đây là loại dữ liệu "
+                     description=(f"Tệp «{kind_label(spec.name)}» phải có ít nhất một dòng dữ liệu: đây là loại dữ liệu "
                                   "thay thế toàn bộ, một tệp rỗng sẽ xoá dữ liệu hiện có của huyện."))
         for col in spec.required_columns:
             self.add("ExpectColumnToExist", {"column": col.name}, reason="required_column_missing", column=col,
@@ -263,13 +264,13 @@ def suite_spec(kind: str, *, kinds: InputKinds | None = None, reasons: ReasonCat
         "name": kind,
         "meta": {
             "kind": kind,
-            "label": spec.label,
+            "label": kind_label(kind),
             "mode": spec.mode,
             "natural_key": list(spec.natural_key),
             "parameters": dict(PARAMETERS),
             "generated_by": "python -m expectations.build_suites (from config/input_kinds.yaml, config/reasons.yaml)",
         },
-        "notes": (f"Bộ kiểm tra cho «{spec.label}» (mục {spec.section} của chỉ thị). Sinh tự động từ đặc tả cột; "
+        "notes": (f"Bộ kiểm tra cho «{kind_label(kind)}» (mục {spec.section} của chỉ thị). Sinh tự động từ đặc tả cột; "
                   "sửa đặc tả rồi chạy lại `python -m expectations.build_suites`."),
         "expectations": b.items,
     }

@@ -1,5 +1,5 @@
 """Flow `master_list`: the province's master target list from the districts' current target lists
-(wiring only; the work is in campaign.master_list)."""
+(wiring only; the work is in campaign.master_list.run)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,10 @@ from prefect.runtime import flow_run
 from sqlalchemy.orm import Session
 
 from campaign import clock
-from campaign import master_list as ml
+from campaign.master_list import present as ml_present
+from campaign.master_list import review as ml_review
+from campaign.master_list import run as ml_run
+from campaign.master_list import store as ml_store
 from campaign.readiness.present import district_names
 from campaign.resources import get_resources
 
@@ -24,9 +27,9 @@ def build_master_list(now: str | None = None, retrain: bool = False) -> dict[str
     res = get_resources()
     at = clock.to_utc(clock.parse_instant(now) if now else clock.now())
     run_id = flow_run.get_id()
-    result = ml.build(res.engine, res.campaign, as_of=at, flow_run_id=str(run_id) if run_id else None,
+    result = ml_run.build(res.engine, res.campaign, as_of=at, flow_run_id=str(run_id) if run_id else None,
                       retrain=retrain, cache_dir=res.settings.home / "cache" / "master_list")
-    return ml.to_json(result, names=district_names(res.campaign.district_codes))
+    return ml_present.to_json(result, names=district_names(res.campaign.district_codes))
 
 
 @task(name="publish-master-list-artifacts", cache_policy=NO_CACHE)
@@ -46,13 +49,13 @@ def publish_master_list_artifacts(summary: dict[str, Any]) -> int:
                     f"listed by two districts or more, {summary['review_pairs']} pairs to review"
                     f"{'; model trained in this run' if summary['model_trained'] else ''}")
     with Session(res.engine) as session:
-        pairs = ml.open_pairs(session, limit=50, mask=True)
+        pairs = ml_review.open_pairs(session, limit=50, mask=True)
     lines = [f"# Pairs to review ({summary['review_pairs']})", "",
              "Decide with `campaign review decide PAIR same|different --by NAME`; decisions apply on the next run.",
              "", "| pair | probability | reason | A | B |", "| --- | --- | --- | --- | --- |"]
     for pr in pairs:
-        lines.append(f"| {pr['pair']} | {pr['match_probability']:.3f} | {pr['reason']} | {ml.side_text(pr['a'])} | "
-                     f"{ml.side_text(pr['b'])} |")
+        lines.append(f"| {pr['pair']} | {pr['match_probability']:.3f} | {pr['reason']} | {ml_present.side_text(pr['a'])} | "
+                     f"{ml_present.side_text(pr['b'])} |")
     create_markdown_artifact(key="master-list-review", markdown="\n".join(lines),
                              description=f"{summary['review_pairs']} pairs to review")
     return len(table)
@@ -69,12 +72,12 @@ def publish_master_list_outputs(manifest_path: str) -> dict[str, Any]:
     out_dir = res.settings.outputs_dir / "master_list"
     csv_path = out_dir / "master_list.csv"
     truth = json.loads(Path(manifest_path).read_text(encoding="utf-8")).get("duplicates", [])
-    from campaign.io.export import NoPersonsError, export_target_list
+    from campaign.master_list.export.run import NoPersonsError, export_target_list
 
     exports = []
     with Session(res.engine) as session:
-        ml.write_csv(session, csv_path)
-        quality = ml.quality_against(session, truth)
+        ml_store.write_csv(session, csv_path)
+        quality = ml_store.quality_against(session, truth)
         for district in res.campaign.district_codes:  # each district's list, ready for the national platform
             try:
                 exports.append(export_target_list(session, district, out_dir / "national" / f"{district}.xlsx",

@@ -3,6 +3,8 @@ accounts, signed-in TestClients, CSRF tokens scraped from the pages, uploads as 
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +82,22 @@ def count(engine: Any, model: Any, *where: Any) -> int:
 
 def files_under(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def add_district_report(engine: Any, directory: Path, unit: str = "622") -> int:
+    """A district's report, version 1, built on 28/07/2021 and not approved: a small PDF written in
+    `directory` (bao-cao-<unit>.pdf) and its record. Returns the report's id."""
+    from campaign.store.models import ReportRecord
+
+    pdf = directory / f"bao-cao-{unit}.pdf"
+    pdf.write_bytes(f"%PDF-1.4\n% bao cao huyen {unit}\n%%EOF\n".encode())
+    with Session(engine) as s, s.begin():
+        rep = ReportRecord(level="district", unit=unit, version=1, as_of=dt.datetime(2021, 7, 28, 2, tzinfo=dt.UTC),
+                           files={"pdf": {"path": str(pdf), "sha256": hashlib.sha256(pdf.read_bytes()).hexdigest(),
+                                          "bytes": pdf.stat().st_size}})
+        s.add(rep)
+        s.flush()
+        return rep.id
 
 
 @dataclass

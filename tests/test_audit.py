@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import json
 import re
 from typing import Any
@@ -21,12 +20,13 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from campaign import audit
-from campaign.store.models import AuditEvent, ReportRecord
+from campaign.store.models import AuditEvent
 from tests.portal_http_support import (
     BASE,
     NOW,
     PASSWORD,
     PortalWorld,
+    add_district_report,
     csrf_in,
     login,
     page_csrf,
@@ -60,15 +60,7 @@ def world(migrated_engine, campaign_home, monkeypatch, tmp_path) -> PortalWorld:
                                      submitted_by="ttyt622", original_filename=source.name),
                        engine=w.engine, settings=w.res.settings, campaign=w.res.campaign)
     assert taken.status == "accepted"
-    pdf = tmp_path / "bao-cao-622.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n% bao cao huyen 622\n%%EOF\n")
-    with Session(w.engine) as s, s.begin():
-        rep = ReportRecord(level="district", unit="622", version=1, as_of=dt.datetime(2021, 7, 28, 2, tzinfo=dt.UTC),
-                           files={"pdf": {"path": str(pdf), "sha256": hashlib.sha256(pdf.read_bytes()).hexdigest(),
-                                          "bytes": pdf.stat().st_size}})
-        s.add(rep)
-        s.flush()
-        w.ids["report"] = rep.id
+    w.ids["report"] = add_district_report(w.engine, tmp_path)
     clerk = login(w.app, "ttyt622")
     sent = upload(clerk, "622", "danh-sach-v2.csv", source.read_bytes(), csrf=page_csrf(clerk, "/huyen/622"))
     assert sent.status_code == 303

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from campaign import master_list as ml
 from campaign.config import load_campaign
 from campaign.files import SealError, cache_key, make_tree_private, seal, store_original, unseal
+from campaign.master_list import run as ml_run
 from campaign.resources import private_sqlite_files
 from campaign.settings import Settings
 from campaign.store.db import make_engine, migrate
@@ -183,14 +183,14 @@ def test_the_cache_holds_no_id_or_phone_in_clear_and_is_still_reused(migrated_en
     rows = background(1500)
     store_rows(migrated_engine, rows)
     cache = tmp_path / "cache" / "master_list"
-    first = ml.build(migrated_engine, load_campaign(), as_of=AT, cache_dir=cache, cache_key=KEY)
+    first = ml_run.build(migrated_engine, load_campaign(), as_of=AT, cache_dir=cache, cache_key=KEY)
     files = sorted(cache.glob("records-*.pkl"))
     assert len(files) == 17 and first.submissions_reused == 0
     secrets = _identifiers(rows)
     assert len(secrets) > 1000
     leaked = {s for f in files for s in secrets if s in f.read_bytes()}
     assert not leaked, sorted(leaked)[:5]
-    again = ml.build(migrated_engine, load_campaign(), as_of=AT, cache_dir=cache, cache_key=KEY)
+    again = ml_run.build(migrated_engine, load_campaign(), as_of=AT, cache_dir=cache, cache_key=KEY)
     assert again.submissions_reused == 17 and again.persons == first.persons
 
 
@@ -198,16 +198,16 @@ def test_the_cache_holds_no_id_or_phone_in_clear_and_is_still_reused(migrated_en
 def test_a_changed_or_foreign_cache_file_is_prepared_again_never_unpickled(migrated_engine, tmp_path) -> None:
     store_rows(migrated_engine, background(1500))
     cache = tmp_path / "cache"
-    first = ml.build(migrated_engine, load_campaign(), as_of=AT, cache_dir=cache, cache_key=KEY)
+    first = ml_run.build(migrated_engine, load_campaign(), as_of=AT, cache_dir=cache, cache_key=KEY)
     victim = sorted(cache.glob("records-*.pkl"))[0]
     blob = bytearray(victim.read_bytes())
     blob[-1] ^= 1                                    # one bit changed on disk
     victim.write_bytes(bytes(blob))
     other = sorted(cache.glob("records-*.pkl"))[1]
     other.write_bytes(b"not a sealed file")   # garbage, e.g. a clear pickle from before sealing
-    again = ml.build(migrated_engine, load_campaign(), as_of=AT, cache_dir=cache, cache_key=KEY)
+    again = ml_run.build(migrated_engine, load_campaign(), as_of=AT, cache_dir=cache, cache_key=KEY)
     assert again.submissions_reused == 15 and again.persons == first.persons
-    rekeyed = ml.build(migrated_engine, load_campaign(), as_of=AT, cache_dir=cache, cache_key=bytes(32))
+    rekeyed = ml_run.build(migrated_engine, load_campaign(), as_of=AT, cache_dir=cache, cache_key=bytes(32))
     assert rekeyed.submissions_reused == 0 and rekeyed.persons == first.persons
 
 

@@ -1,4 +1,4 @@
-"""Record linkage of the master list (campaign.dedupe): the hard cases of issue 5, pinned.
+"""Record linkage of the master list (campaign.master_list.dedupe): the hard cases of issue 5, pinned.
 
 The model is trained once per session, unsupervised, on a generated province (20,000 people with the
 generator's own within- and cross-district duplicates) plus the hand-made rows below; each case then
@@ -14,10 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from campaign.dedupe import model as linkage
-from campaign.dedupe.clusters import Thresholds, active_decisions, assign_person_ids, cluster, pair_key
-from campaign.dedupe.eligibility import PriorityRules, age_on, people
-from campaign.dedupe.records import build_records
+from campaign.master_list.dedupe import model as linkage
+from campaign.master_list.dedupe.clusters import (
+    Thresholds,
+    active_decisions,
+    assign_person_ids,
+    cluster,
+    pair_key,
+)
+from campaign.master_list.dedupe.eligibility import PriorityRules, age_on, people
+from campaign.master_list.dedupe.records import build_records
 from tests.dedupe_support import row, with_cases
 
 THRESHOLDS = Thresholds(match=0.95, review=0.5)
@@ -331,7 +337,7 @@ def test_em_keeps_a_vanishing_m_at_splinks_floor_instead_of_failing() -> None:
     from splink.internals.comparison_level import ComparisonLevel
     from splink.internals.dialects import SplinkDialect
 
-    from campaign.dedupe.model import SPLINK_MIN_PROBABILITY, em_m_floor
+    from campaign.master_list.dedupe.model import SPLINK_MIN_PROBABILITY, em_m_floor
 
     level = ComparisonLevel("ELSE", SplinkDialect.from_string("duckdb"), label_for_charts="else")
     with em_m_floor():

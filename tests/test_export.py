@@ -1,4 +1,4 @@
-"""`campaign.io.export`: the standardized target list of a district in the national platform's subject-list
+"""`campaign.master_list.export`: the standardized target list of a district in the national platform's subject-list
 import layout. A tiny master list is inserted directly (no dedupe run): a submission, its target_list rows,
 a linkage model, a master-list run and the master_persons rows; then the file is read back with
 python-calamine, with openpyxl (cell types, quote prefix) and with the project's own reader and
@@ -19,12 +19,16 @@ from sqlalchemy.orm import Session
 
 from campaign.config import load_campaign
 from campaign.domain.standardize import standardize
-from campaign.io.export import (
+from campaign.io.reader import read_submission
+from campaign.master_list.export.rules import (
     COLUMNS,
     FIRST_DATA_ROW,
     HEADER_ROWS,
     SHEET_NAME,
     TITLE_LINES,
+    national_phone,
+)
+from campaign.master_list.export.run import (
     ExportError,
     ExportUsageError,
     InconsistentMasterListError,
@@ -32,9 +36,7 @@ from campaign.io.export import (
     NoPersonsError,
     UnknownDistrictError,
     export_target_list,
-    national_phone,
 )
-from campaign.io.reader import read_submission
 from campaign.store.models import (
     KIND_TABLES,
     LinkageModel,
@@ -332,12 +334,13 @@ def test_same_list_same_bytes(migrated_engine, campaign, tmp_path):
 
 
 def test_streamed_in_small_batches_and_passes_gives_the_same_file(migrated_engine, campaign, tmp_path, monkeypatch):
-    import campaign.io.export as export_module
+    from campaign.master_list.export import run as export_run
+    from campaign.master_list.export import store as export_store
 
     seed(migrated_engine)
     whole = export(migrated_engine, campaign, tmp_path / "a.xlsx", include_ineligible=True).path.read_bytes()
-    monkeypatch.setattr(export_module, "FETCH_ROWS", 2)                     # server-side cursor on PostgreSQL
-    monkeypatch.setattr(export_module, "BUFFER_PERSONS", 2)                 # three passes over the rows
+    monkeypatch.setattr(export_store, "FETCH_ROWS", 2)                     # server-side cursor on PostgreSQL
+    monkeypatch.setattr(export_run, "BUFFER_PERSONS", 2)                 # three passes over the rows
     batched = export(migrated_engine, campaign, tmp_path / "b.xlsx", include_ineligible=True).path.read_bytes()
     assert batched == whole
 

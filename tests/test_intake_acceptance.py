@@ -58,6 +58,7 @@ from campaign.store.models import KIND_TABLES, Base, QuarantineRow, RowIssue, St
 from campaign.synth import CATALOGUE, LAYOUTS, Manifest, generate_campaign
 from campaign.synth.defects import VIETNAMESE_LETTERS
 from campaign.synth.files.layouts import NATIONAL_GROUPS, NATIONAL_HEADERS, header_text
+from campaign.vocabulary import kind_label
 
 PEOPLE = 3000
 SEED = 2021
@@ -1055,8 +1056,7 @@ def test_unreadable_file(migrated_engine, tmp_path, campaign_files, case):
     assert isinstance(message, str) and bad.says in message, (case, message)
     assert not message.isascii() and "\n" not in message  # one line, Vietnamese with its diacritics
     if bad.code == "wrong_kind":  # what was expected, and the kind it looks like
-        kinds = load_input_kinds()
-        assert kinds[bad.kind].label in message and kinds[bad.build].label in message, message
+        assert kind_label(bad.kind) in message and kind_label(bad.build) in message, message
 
     after = table_counts(migrated_engine)
     changed = {name: after[name] - counts[name] for name in after if after[name] != counts[name]}
@@ -1225,16 +1225,17 @@ def test_master_list_of_the_loaded_province_against_the_planted_duplicates(provi
     """Files with every planted defect, through intake, then the master list (model trained on the
     province itself). The truth is the generator's: within-district repeats, cross-district listings
     (CMND in one list, CCCD in the other, name without diacritics), exact copies."""
-    from campaign import master_list as ml
+    from campaign.master_list import run as ml_run
+    from campaign.master_list import store as ml_store
     from campaign.store.models import MasterRecord
 
     campaign = load_campaign()
-    result = ml.build(province.engine, campaign, as_of=NOW)
+    result = ml_run.build(province.engine, campaign, as_of=NOW)
     loaded = {(sid, rn) for sid, sub in province.subs.items() if sub.kind == "target_list" and sub.is_current
               for rn in province.rows.get(sid, {})}
     with Session(province.engine) as session:
         listed = [(r.submission_id, r.row_number) for r in session.scalars(sa.select(MasterRecord))]
-        quality = ml.quality_against(session, province.manifest.duplicates)
+        quality = ml_store.quality_against(session, province.manifest.duplicates)
     assert len(listed) == len(set(listed)) and set(listed) == loaded
     assert result.rows == len(loaded)
     assert quality["true_pairs"] >= 20, quality

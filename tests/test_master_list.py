@@ -13,8 +13,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign import master_list as ml
 from campaign.config import load_campaign
+from campaign.master_list import present as ml_present
+from campaign.master_list import review as ml_review
+from campaign.master_list import rules as ml_rules
+from campaign.master_list import run as ml_run
+from campaign.master_list import store as ml_store
 from campaign.store.models import LinkageModel, MasterPerson, MasterRecord, ReviewPair
 from tests.dedupe_support import row, store_rows, with_cases
 
@@ -57,7 +61,7 @@ def _person_of(engine, subs: dict[str, int], rows: pd.DataFrame, truth: str) -> 
 def test_build_links_rows_and_keeps_ids_on_a_rerun(migrated_engine, rows) -> None:
     campaign = load_campaign()
     subs = store_rows(migrated_engine, rows)
-    first = ml.build(migrated_engine, campaign, as_of=AT)
+    first = ml_run.build(migrated_engine, campaign, as_of=AT)
     assert first.trained and first.rows == len(rows) and first.inputs == sorted(subs.values())
     records = _records(migrated_engine)
     assert len(records) == len(rows) and not records.duplicated(["submission_id", "row_number"]).any()
@@ -75,7 +79,7 @@ def test_build_links_rows_and_keeps_ids_on_a_rerun(migrated_engine, rows) -> Non
         assert not person.eligible and person.ineligible_reason == "under_age" and person.invite_rank is None
         assert s.scalar(select(func.count()).select_from(LinkageModel)) == 1
 
-    second = ml.build(migrated_engine, campaign, as_of=AT)
+    second = ml_run.build(migrated_engine, campaign, as_of=AT)
     assert not second.trained and second.model_id == first.model_id
     again = _records(migrated_engine)
     assert again.sort_values(["submission_id", "row_number"])["person_id"].tolist() == \
@@ -87,7 +91,7 @@ def test_build_links_rows_and_keeps_ids_on_a_rerun(migrated_engine, rows) -> Non
 def test_person_ids_survive_a_reupload_with_a_corrected_and_a_new_row(migrated_engine, rows) -> None:
     campaign = load_campaign()
     subs = store_rows(migrated_engine, rows)
-    ml.build(migrated_engine, campaign, as_of=AT)
+    ml_run.build(migrated_engine, campaign, as_of=AT)
     before = _records(migrated_engine)
     d = "633"
     part = rows[rows["district"] == d].copy()
@@ -96,7 +100,7 @@ def test_person_ids_survive_a_reupload_with_a_corrected_and_a_new_row(migrated_e
     extra = row("newcomer", "Kpă H'Lan", "1991-10-10", "female", district=d, commune="23962", phone="+84900000002")
     part = pd.concat([part, pd.DataFrame([extra])], ignore_index=True)
     new_subs = store_rows(migrated_engine, part, when=AT + dt.timedelta(hours=2))
-    ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=3))
+    ml_run.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=3))
     after = _records(migrated_engine)
     assert len(after) == len(rows) + 1 and not after.duplicated(["submission_id", "row_number"]).any()
     assert subs[d] not in set(after["submission_id"])          # the superseded list is gone from the list
@@ -110,10 +114,10 @@ def test_person_ids_survive_a_reupload_with_a_corrected_and_a_new_row(migrated_e
 def test_review_decisions_apply_on_the_next_run_and_can_be_reversed(migrated_engine, rows, tmp_path) -> None:
     campaign = load_campaign()
     subs = store_rows(migrated_engine, rows)
-    ml.build(migrated_engine, campaign, as_of=AT)
+    ml_run.build(migrated_engine, campaign, as_of=AT)
     twins = _person_of(migrated_engine, subs, rows, "twin_a") | _person_of(migrated_engine, subs, rows, "twin_b")
     with Session(migrated_engine) as s:
-        pairs = ml.open_pairs(s, district="622")
+        pairs = ml_review.open_pairs(s, district="622")
     twin_pair = next(p for p in pairs if {p["a"]["full_name"], p["b"]["full_name"]} ==
                      {"Nguyễn Văn An", "Nguyễn Văn Bình"})
     assert twin_pair["reason"] == "given_name"
@@ -121,8 +125,8 @@ def test_review_decisions_apply_on_the_next_run_and_can_be_reversed(migrated_eng
     assert set(status[list(twins)]) == {"review"}
 
     with Session(migrated_engine) as s, s.begin():
-        different = ml.decide(s, twin_pair["pair"], "different", by="coordinator", at=AT).id
-    ml.build(migrated_engine, campaign, as_of=AT)
+        different = ml_review.decide(s, twin_pair["pair"], "different", by="coordinator", at=AT).id
+    ml_run.build(migrated_engine, campaign, as_of=AT)
     status = _records(migrated_engine).set_index("person_id")["status"]
     assert set(status[list(twins)]) == {"unique"}
     with Session(migrated_engine) as s:
@@ -130,22 +134,22 @@ def test_review_decisions_apply_on_the_next_run_and_can_be_reversed(migrated_eng
 
     # the reviewer was wrong: they are one person after all; the earlier decision is reversed
     with Session(migrated_engine) as s, s.begin():
-        ml.reverse(s, different, by="coordinator", at=AT)
-        ml.decide(s, twin_pair["pair"], "same", by="coordinator", at=AT, note="một người, nhập hai lần")
-    ml.build(migrated_engine, campaign, as_of=AT)
+        ml_review.reverse(s, different, by="coordinator", at=AT)
+        ml_review.decide(s, twin_pair["pair"], "same", by="coordinator", at=AT, note="một người, nhập hai lần")
+    ml_run.build(migrated_engine, campaign, as_of=AT)
     merged = _person_of(migrated_engine, subs, rows, "twin_a") | _person_of(migrated_engine, subs, rows, "twin_b")
     assert len(merged) == 1
     with Session(migrated_engine) as s:
-        history = ml.decisions(s)
+        history = ml_review.decisions(s)
         assert [d["decision"] for d in history] == ["different", "same"] and history[0]["reversed_by"] == "coordinator"
-        with pytest.raises(ml.ReviewError):
-            ml.reverse(s, different, by="x", at=AT)
-        with pytest.raises(ml.ReviewError):
-            ml.decide(s, "nosuchpair", "same", by="x", at=AT)
+        with pytest.raises(ml_review.ReviewError):
+            ml_review.reverse(s, different, by="x", at=AT)
+        with pytest.raises(ml_review.ReviewError):
+            ml_review.decide(s, "nosuchpair", "same", by="x", at=AT)
 
     out = tmp_path / "master.csv"
     with Session(migrated_engine) as s:
-        assert ml.write_csv(s, out) == len(rows)
+        assert ml_store.write_csv(s, out) == len(rows)
     with out.open(encoding="utf-8") as fh:
         lines = list(csv.DictReader(fh))
     assert list(lines[0]) == ["person_id", "submission_id", "row_number", "district", "status"]
@@ -155,7 +159,7 @@ def test_review_decisions_apply_on_the_next_run_and_can_be_reversed(migrated_eng
 def test_masked_pairs_hide_ids_phones_and_names() -> None:
     side = {"full_name": "Nguyễn Văn An", "id_number": "064201001234", "phone": "+84967778899",
             "insurance_number": "DN4646401001234", "birth_date": "2001-08-09", "district": "622"}
-    shown = ml.side_text(ml.masked(side))
+    shown = ml_present.side_text(ml_rules.masked(side))
     for secret in ("064201001234", "+84967778899", "Nguyễn Văn An", "6401001234"):
         assert secret not in shown
     assert "N. V. A." in shown and "2001-08-09" in shown
@@ -228,26 +232,26 @@ def test_a_first_small_list_trains_and_a_list_four_times_larger_trains_again(mig
     small = pd.DataFrame([row(f"S{i}", f"Trần Văn Số{i}", f"19{60 + i}-03-0{1 + i % 9}", "male", district="622",
                               commune="23566", phone=f"+8490111{i:04d}") for i in range(30)])
     store_rows(migrated_engine, small)
-    first = ml.build(migrated_engine, campaign, as_of=AT)
+    first = ml_run.build(migrated_engine, campaign, as_of=AT)
     assert first.trained and first.persons == 30
     store_rows(migrated_engine, with_cases(CASES, people=PEOPLE), when=AT + dt.timedelta(hours=1))
-    assert ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=1)).trained
-    assert not ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=2)).trained
+    assert ml_run.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=1)).trained
+    assert not ml_run.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=2)).trained
 
 
 def test_prepared_records_are_reused_per_submission_and_give_the_same_list(migrated_engine, rows, tmp_path) -> None:
     campaign = load_campaign()
     store_rows(migrated_engine, rows)
     cache = tmp_path / "cache"
-    first = ml.build(migrated_engine, campaign, as_of=AT, cache_dir=cache)
+    first = ml_run.build(migrated_engine, campaign, as_of=AT, cache_dir=cache)
     before = _records(migrated_engine).sort_values(["submission_id", "row_number"]).reset_index(drop=True)
     assert first.submissions_reused == 0 and len(list(cache.glob("records-*.pkl"))) == 17   # a list per district
-    again = ml.build(migrated_engine, campaign, as_of=AT, cache_dir=cache)
+    again = ml_run.build(migrated_engine, campaign, as_of=AT, cache_dir=cache)
     assert again.submissions_reused == 17 and again.persons == first.persons
     after = _records(migrated_engine).sort_values(["submission_id", "row_number"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)
     # one district uploads again: only its list is read and prepared; the superseded file leaves the cache
     store_rows(migrated_engine, rows[rows["district"] == "622"], when=AT + dt.timedelta(hours=1))
-    third = ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=1), cache_dir=cache)
+    third = ml_run.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=1), cache_dir=cache)
     assert third.submissions_reused == 16 and len(list(cache.glob("records-*.pkl"))) == 17
     assert third.persons == first.persons

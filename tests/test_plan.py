@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign import master_list as ml
 from campaign.config import load_campaign
+from campaign.master_list import run as ml_run
 from campaign.planning import rules as planning_rules
 from campaign.planning import run as planning
 from campaign.planning import store as planning_store
-from campaign.store.models import PlanInvitation, PlanRun, PlanSession, PlanUnplanned
+from campaign.store.models import MasterPerson, PlanInvitation, PlanRun, PlanSession, PlanUnplanned
 from tests.dedupe_support import row, store_rows
 
 AT = dt.datetime(2021, 7, 28, 1, tzinfo=dt.UTC)
@@ -63,7 +63,7 @@ def _world(engine, *, people: list[dict], vials: int = 10) -> None:
     store_rows(engine, _facilities(), when=AT, kind="facilities")
     store_rows(engine, _staff(), when=AT, kind="staff")
     store_rows(engine, _stock(vials), when=AT, kind="vaccine_stock")
-    ml.build(engine, load_campaign(), as_of=AT)
+    ml_run.build(engine, load_campaign(), as_of=AT)
 
 
 def _invitations(engine, run_id: int) -> pd.DataFrame:
@@ -109,9 +109,9 @@ def test_a_published_plan_is_kept_and_a_freed_place_goes_to_the_standby_list(mig
     # list rebuilt; a group-1 newcomer arrives
     later = [p for p in people if p["truth"] != "A5"] + _people(1, C1, "N", priority=1)
     store_rows(migrated_engine, pd.DataFrame(later), when=AT + dt.timedelta(hours=2))
-    ml.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=2))
+    ml_run.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=2))
     with Session(migrated_engine) as s:
-        gone = set(inv1["person_id"]) - {p for (p,) in s.execute(select(ml.MasterPerson.person_id))}
+        gone = set(inv1["person_id"]) - {p for (p,) in s.execute(select(MasterPerson.person_id))}
     assert len(gone) == 1
     second = planning.make_plan(migrated_engine, campaign, start=DAY, days=1, as_of=AT + dt.timedelta(hours=3))
     inv2 = _invitations(migrated_engine, second.run_id)
@@ -203,7 +203,7 @@ def test_rosters_without_id_numbers_stand_at_every_facility(migrated_engine) -> 
     store_rows(migrated_engine, _facilities(), when=AT, kind="facilities")
     store_rows(migrated_engine, staff, when=AT, kind="staff")
     store_rows(migrated_engine, stock, when=AT, kind="vaccine_stock")
-    ml.build(migrated_engine, campaign, as_of=AT)
+    ml_run.build(migrated_engine, campaign, as_of=AT)
     result = planning.make_plan(migrated_engine, campaign, start=DAY, days=3, as_of=AT)
     with Session(migrated_engine) as s:
         held = s.execute(select(PlanSession.facility_code, PlanSession.team_source)
@@ -230,7 +230,7 @@ def test_a_person_referred_to_hospital_is_planned_at_a_hospital_or_said_why_not(
                            "screening_result": "referred", "vaccinated": "no", "product": None, "lot": None,
                            "dose_number": None, "vaccinated_at": None, "deferral_reason": None}])
     store_rows(migrated_engine, visit, when=AT, kind="vaccinations")
-    ml.build(migrated_engine, campaign, as_of=AT)
+    ml_run.build(migrated_engine, campaign, as_of=AT)
     with Session(migrated_engine) as s:
         referred = {p for (p,) in s.execute(sa_select(MasterPerson.person_id).where(MasterPerson.referred))}
     assert len(referred) == 1

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import threading
 from pathlib import Path
 from urllib.parse import quote, urljoin
@@ -35,6 +34,7 @@ from tests.portal_http_support import (
     NOW,
     PASSWORD,
     PortalWorld,
+    add_district_report,
     alert_in,
     client,
     count,
@@ -46,6 +46,7 @@ from tests.portal_http_support import (
     try_login,
     upload,
 )
+from tests.smtp_support import free_port, smtp_server
 
 SAME_MESSAGE = accounts.WRONG   # one answer for a wrong name, a wrong password and a locked account
 NOT_FOUND_TEXT = "Không tìm thấy trang này"
@@ -107,16 +108,7 @@ def world(portal, tmp_path) -> PortalWorld:
     first = _intake(portal, _target_list(tmp_path / "v1.csv", seed=1), name="danh-sach-v1.csv")
     second = _intake(portal, _target_list(tmp_path / "v2.csv", seed=2), name="danh-sach-v2.csv")
     assert first.status == second.status == "accepted"
-    pdf = tmp_path / "bao-cao-622.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n% bao cao huyen 622\n%%EOF\n")
-    with Session(portal.engine) as s, s.begin():
-        rep = ReportRecord(level="district", unit="622", version=1,
-                           as_of=dt.datetime(2021, 7, 28, 2, 0, tzinfo=dt.UTC),
-                           files={"pdf": {"path": str(pdf), "sha256": hashlib.sha256(pdf.read_bytes()).hexdigest(),
-                                          "bytes": pdf.stat().st_size}})
-        s.add(rep)
-        s.flush()
-        portal.ids["report"] = rep.id
+    portal.ids["report"] = add_district_report(portal.engine, tmp_path)
     own = login(portal.app, "ttyt622")
     response = upload(own, "622", "danh-sach-v3.csv", _target_list(tmp_path / "v3.csv", seed=3).read_bytes(),
                       csrf=page_csrf(own, "/huyen/622"))
@@ -451,35 +443,13 @@ def test_the_coordinators_board_shows_every_district(world):
 
 
 def test_coordinator_approves_and_sends_a_districts_report(make_portal, tmp_path):
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    received: list[list[str]] = []
-
-    class Mailbox:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's API
-            received.append(list(envelope.rcpt_tos))
-            return "250 OK"
-
+    port = free_port()
     world = make_portal(env={"CAMPAIGN_SMTP_PORT": str(port)})
-    pdf = tmp_path / "r.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
-    with Session(world.engine) as s, s.begin():
-        rep = ReportRecord(level="district", unit="622", version=1, as_of=dt.datetime(2021, 7, 28, 2, tzinfo=dt.UTC),
-                           files={"pdf": {"path": str(pdf), "sha256": hashlib.sha256(pdf.read_bytes()).hexdigest(),
-                                          "bytes": pdf.stat().st_size}})
-        s.add(rep)
-        s.flush()
-        rep_id = rep.id
+    rep_id = add_district_report(world.engine, tmp_path)
     coordinator = login(world.app, "syt.dieuphoi")
-    controller = Controller(Mailbox(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(port) as (_, mailbox):
         done = coordinator.post(f"/bao-cao/{rep_id}/duyet", data={"csrf_token": page_csrf(coordinator, "/tai-khoan")})
-    finally:
-        controller.stop()
+    received = [recipients for _sender, recipients, _content in mailbox.messages]
     assert done.status_code == 303 and done.headers["location"] == "/tinh?notice=report-approved", done.text[-1500:]
     with Session(world.engine) as s:
         rep = s.get(ReportRecord, rep_id)

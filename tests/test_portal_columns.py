@@ -22,7 +22,7 @@ from campaign.files import relative_path
 from campaign.intake.columns import list_mappings, save_mappings
 from campaign.io.columns import HOW_LABELS, ColumnReading
 from campaign.store.models import ColumnMapping, PortalJob, Submission
-from faces.portal.pages import kind_label
+from campaign.vocabulary import kind_label
 from tests.portal_http_support import NOW, PortalWorld, count, login, page_csrf, portal_world
 
 UNREAD = "Ký hiệu riêng"   # a heading none of whose words names a field of the target list

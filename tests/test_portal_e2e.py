@@ -81,7 +81,7 @@ def test_district_uploads_a_target_list_and_the_province_sees_it(prefect_harness
     from campaign.intake.feedback import describe_issue
     from campaign.readiness.present import district_names
     from campaign.resources import get_resources
-    from faces.portal.pages import kind_label
+    from campaign.vocabulary import kind_label
     from faces.portal.server import build
     from faces.portal.state import NOT_FOUND
 

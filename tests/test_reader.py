@@ -23,6 +23,7 @@ from campaign.config_kinds import load_input_kinds
 from campaign.io.cells import cell_to_str
 from campaign.io.headers import detect_header, header_keys
 from campaign.io.reader import ReadError, ReadResult, read_submission
+from campaign.vocabulary import kind_label
 
 MB = 1024 * 1024
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -213,7 +214,7 @@ def test_every_kind_reads_its_own_template_header(tmp_path):
     kinds = load_input_kinds()
     for name, spec in kinds.kinds.items():
         header = ["STT"] + [c.template_header for c in spec.columns]
-        path = write_xlsx(tmp_path / f"{name}.xlsx", [[spec.label.upper()], [], header, [1] + ["x"] * len(spec.columns)])
+        path = write_xlsx(tmp_path / f"{name}.xlsx", [[kind_label(name).upper()], [], header, [1] + ["x"] * len(spec.columns)])
         res = read(path, name)
         assert list(res.frame.columns) == [c.name for c in spec.columns], name
         assert res.header_rows == [3]

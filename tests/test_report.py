@@ -17,10 +17,10 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign import master_list as ml
 from campaign.config import load_campaign
 from campaign.deadlines.notify import Notifier
 from campaign.deadlines.run import board
+from campaign.master_list import run as ml_run
 from campaign.planning import run as planning
 from campaign.reports import present
 from campaign.reports import run as reports
@@ -59,7 +59,7 @@ def _world(engine) -> None:
     for kind, rows in _preparation_rows().items():
         store_rows(engine, rows, when=AT, kind=kind)
     campaign = load_campaign()
-    ml.build(engine, campaign, as_of=AT)
+    ml_run.build(engine, campaign, as_of=AT)
     planning.make_plan(engine, campaign, start=DAY, days=3, as_of=AT)
 
 
@@ -129,7 +129,7 @@ def test_nothing_goes_upward_unapproved_and_a_sent_report_closes_its_deadline(mi
         reports.approve(migrated_engine, level="district", unit="622", by="Giám đốc TTYT", at=AT)
         with pytest.raises(reports.ApprovalError, match="trước thời điểm duyệt"):   # no backdating
             reports.submit_report(migrated_engine, campaign, send, level="district", unit="622", by="ttyt",
-                                  at=AT - dt.timedelta(hours=1))
+                           at=AT - dt.timedelta(hours=1))
         late = DUE_DISTRICT + dt.timedelta(hours=9)       # 29/7 09:00: after the deadline
         sent = reports.submit_report(migrated_engine, campaign, send, level="district", unit="622", by="ttyt", at=late)
         province = reports.compile_reports(migrated_engine, campaign, level="province", as_of=AT, out_dir=tmp_path)

@@ -22,11 +22,13 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from campaign import master_list as ml
 from campaign.config import load_campaign
-from campaign.dedupe.records import build_records
 from campaign.intake.rules import IntakeRequest
 from campaign.intake.run import run_intake
+from campaign.master_list import rules as ml_rules
+from campaign.master_list import run as ml_run
+from campaign.master_list import store as ml_store
+from campaign.master_list.dedupe.records import build_records
 from campaign.planning.invitations import file_name
 from campaign.retention import KEPT_TABLES, PURGED_TABLES, TEAMS_CLEARED, PurgeError, PurgeScope, purge
 from campaign.settings import Settings
@@ -100,7 +102,7 @@ def build_world(engine, home: Path, work: Path) -> dict[str, Any]:
             # kept while 622 references it
             "shared622": _intake(engine, settings, files["shared.csv"], "622", SHARED, "communication"),
             "shared633": _intake(engine, settings, files["shared.csv"], "633", SHARED, "communication")}
-    ml.build(engine, load_campaign(), as_of=SHARED, cache_dir=home / "cache" / "master_list", cache_key=KEY)
+    ml_run.build(engine, load_campaign(), as_of=SHARED, cache_dir=home / "cache" / "master_list", cache_key=KEY)
     with Session(engine) as s, s.begin():
         persons = s.execute(sa.select(MasterPerson.person_id, MasterPerson.district)).all()
         fingerprints = dict(s.execute(sa.select(MasterRecord.fingerprint, MasterRecord.district)).all())
@@ -134,7 +136,7 @@ def build_world(engine, home: Path, work: Path) -> dict[str, Any]:
             s.add(PortalJob(action="intake", user_id=user.id, district_code=district, kind="target_list",
                             original_filename="ds.csv", checksum=s.get(Submission, sub_id).checksum,
                             status="done", submission_id=sub_id, outcome={"submission_id": sub_id}))
-        ml.write_csv(s, settings.outputs_dir / "master_list" / "master_list.csv")
+        ml_store.write_csv(s, settings.outputs_dir / "master_list" / "master_list.csv")
     for district, slug in (("633", "633-chu-se"), ("622", "622-pleiku")):
         for path in (settings.outputs_dir / "master_list" / "national" / f"{district}.xlsx",
                      settings.outputs_dir / "plans" / "invitations" / file_name(FACILITY[district]),
@@ -173,8 +175,8 @@ def district_view(engine, district: str) -> dict[str, Any]:
         ids = {r.id for r in subs}
         other = set(s.execute(sa.select(Submission.checksum).where(Submission.district_code != district)).scalars())
         table = KIND_TABLES["target_list"]
-        rows = frame_of(s, sa.select(*(table.c[c] for c in ml.ROW_COLUMNS)).where(table.c.submission_id.in_(ids)),
-                           ml.ROW_COLUMNS)
+        rows = frame_of(s, sa.select(*(table.c[c] for c in ml_rules.ROW_COLUMNS)).where(table.c.submission_id.in_(ids)),
+                           ml_rules.ROW_COLUMNS)
         records = build_records(rows)
         persons = set(s.execute(sa.select(MasterPerson.person_id).where(MasterPerson.district == district)).scalars())
         persons |= set(s.execute(sa.select(MasterRecord.person_id).where(MasterRecord.district == district)).scalars())
@@ -365,7 +367,7 @@ def test_a_person_linked_across_districts_leaves_the_master_list_whole(world, pu
     assert ((national / "622.xlsx").resolve() in report.files) == (purged == "622")
 
     # the next master-list run lists An's remaining row again, as a person of the kept district alone
-    ml.build(engine, load_campaign(), as_of=NEW + dt.timedelta(days=3), cache_dir=settings.home / "cache" / "master_list",
+    ml_run.build(engine, load_campaign(), as_of=NEW + dt.timedelta(days=3), cache_dir=settings.home / "cache" / "master_list",
              cache_key=KEY)
     assert not dangling(engine)
     rebuilt = _records_by_row(engine)

@@ -72,6 +72,7 @@ from campaign.io.sniff import (
     unreadable,
 )
 from campaign.io.workbook import _formulas_without_value, _workbook_candidates
+from campaign.vocabulary import kind_label
 
 __all__ = ["ReadError", "ReadResult", "read_submission", "SKIP_REASONS"]
 
@@ -444,7 +445,7 @@ def read_submission(path: Path | str, kind: str, *, max_bytes: int, max_rows: in
         where = f" (trang «{cand.name}», dòng tiêu đề {cand.top_row_numbers[layout.rows[0]]})" if cand.name else (
             f" (dòng tiêu đề {cand.top_row_numbers[layout.rows[0]]})")
         names = _header_names(spec, layout.missing_required)
-        detail = f"thiếu cột bắt buộc: {names}{where}; xin bổ sung các cột này theo mẫu «{spec.label}»"
+        detail = f"thiếu cột bắt buộc: {names}{where}; xin bổ sung các cột này theo mẫu «{kind_label(kind)}»"
         raise ReadError("required_column_missing", detail, params={"column": names, "detail": detail},
                         missing=layout.missing_required)
     formulas = (_formulas_without_value(path, cand.name)

@@ -23,6 +23,7 @@ from campaign.io.sniff import (
     unreadable,
     vi_int,
 )
+from campaign.vocabulary import kind_label, party_label
 
 ROW_LIMIT_SLACK = 1.05  # before reading a whole sheet: refuse early only when far above max_rows
 
@@ -153,17 +154,16 @@ def _choose(kind: str, kinds: InputKinds, candidates) -> tuple[_SheetCandidate, 
         own = cand.layouts.get(kind)
         other = _looks_like_other(kind, own, cand.layouts)
         if other is not None:
-            other_spec = kinds.kinds[other.kind]
             where = f" (trang «{cand.name}»)" if cand.name else ""
-            detail = (f"tiêu đề cột{where} giống mẫu «{other_spec.label}» ({other.kind}), không phải mẫu "
-                      f"«{spec.label}» ({kind}); xin chọn đúng loại tệp khi gửi, hoặc gửi đúng tệp")
-            raise ReadError("wrong_kind", detail, params={"expected": spec.label, "detail": detail},
+            detail = (f"tiêu đề cột{where} giống mẫu «{kind_label(other.kind)}» ({other.kind}), không phải mẫu "
+                      f"«{kind_label(kind)}» ({kind}); xin chọn đúng loại tệp khi gửi, hoặc gửi đúng tệp")
+            raise ReadError("wrong_kind", detail, params={"expected": kind_label(kind), "detail": detail},
                             looks_like=other.kind)
     if chosen is None:
         if not seen:
             raise unreadable("tệp không có trang tính nào đọc được")
         expected = ", ".join(f"«{c.header}»" for c in spec.required_columns[:4])
-        detail = (f"không tìm thấy dòng tiêu đề cột của mẫu «{spec.label}» trong {HEADER_SCAN_ROWS} dòng đầu "
-                  f"(cần các cột như {expected}); xin dùng mẫu của Sở Y tế")
+        detail = (f"không tìm thấy dòng tiêu đề cột của mẫu «{kind_label(kind)}» trong {HEADER_SCAN_ROWS} dòng đầu "
+                  f"(cần các cột như {expected}); xin dùng mẫu của {party_label('doh')}")
         raise unreadable(detail)
     return chosen

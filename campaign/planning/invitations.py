@@ -28,7 +28,7 @@ Cells: everything is text (number format "@") but STT, Nhóm ưu tiên and Mũi 
 national form (`national_phone`: "+84912345678" -> "0912345678"), ID numbers, person ids and lots keep
 their leading zeros; dates dd/mm/yyyy as text; sex as Nam/Nữ; products by their label (input_kinds.yaml
 enum `vaccine_product`). Every text goes through `write_string`; one starting with a formula character
-(`campaign.io.safety.starts_formula`, as in `campaign.io.export`) also gets Excel's quote prefix. Table cells
+(`campaign.io.safety.starts_formula`, as in `campaign.master_list.export`) also gets Excel's quote prefix. Table cells
 have borders, so the sheet prints as a table.
 
 Printing: A4 landscape, 1 page wide (as many pages tall as needed), the invitation header row repeated
@@ -37,7 +37,7 @@ the page footer, centred horizontally.
 
 Writing: `campaign.io.xlsx.write_atomically` with `SAFE_OPTIONS` (xlsxwriter constant-memory mode: each
 sheet is written strictly row by row, one sheet after the other; merged cells are single-row ranges
-registered beside their written cells as `campaign.io.export` does); mode 0600, a file is only replaced
+registered beside their written cells as `campaign.master_list.export` does); mode 0600, a file is only replaced
 once complete. Personal data goes only into the workbooks: the log has counts and facility codes.
 
 Core code: no Prefect, no database. A missing column or a part not in `part_labels` raises ValueError.
@@ -61,9 +61,9 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from campaign.config_kinds import load_input_kinds
-from campaign.io.export import national_phone
 from campaign.io.safety import starts_formula
 from campaign.io.xlsx import write_atomically
+from campaign.master_list.export.rules import national_phone
 from campaign.vocabulary import level_label
 
 __all__ = [

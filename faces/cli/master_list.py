@@ -35,7 +35,8 @@ def master_list(ctx: click.Context, out: Path | None, district: str | None, retr
     run): duplicates within and across districts linked, eligibility and order of invitation."""
     from sqlalchemy.orm import Session
 
-    from campaign import master_list as ml
+    from campaign.master_list import present as ml_present
+    from campaign.master_list import store as ml_store
     from campaign.readiness.present import district_names
     from campaign.resources import get_resources
 
@@ -44,11 +45,11 @@ def master_list(ctx: click.Context, out: Path | None, district: str | None, retr
     instant_or_exit(ctx, at, "--at")
     if latest:
         with Session(res.engine) as session:
-            run = ml.latest_run(session)
+            run = ml_store.latest_run(session)
             if run is None:
                 say("no master list yet: run `campaign master-list` first")
                 ctx.exit(EXIT_REFUSED)
-            summary = ml.to_json(ml.result_of(run), names=district_names(res.campaign.district_codes))
+            summary = ml_present.to_json(ml_store.result_of(run), names=district_names(res.campaign.district_codes))
     else:
         prepare()
         from flows.master_list import master_list_flow
@@ -57,10 +58,10 @@ def master_list(ctx: click.Context, out: Path | None, district: str | None, retr
         drain_prefect()
     if code:
         summary = {**summary, "districts": [d for d in summary["districts"] if d["district"] == code]}
-    say(ml.render_text(summary))
+    say(ml_present.render_text(summary))
     if out is not None:
         with Session(res.engine) as session:
-            n = ml.write_csv(session, out)
+            n = ml_store.write_csv(session, out)
         say(f"{n} rows written to {out}")
         summary = {**summary, "out": str(out)}
     if as_json:
@@ -80,16 +81,17 @@ def review(ctx: click.Context, district: str | None, limit: int, as_json: bool) 
         return
     from sqlalchemy.orm import Session
 
-    from campaign import master_list as ml
+    from campaign.master_list import review as ml_review
+    from campaign.master_list import rules as ml_rules
     from campaign.resources import get_resources
 
     res = get_resources()
     code = district_or_exit(ctx, district, res.campaign)
     with Session(res.engine) as session:
-        total = ml.pairs_to_review(session)
-        pairs = ml.open_pairs(session, district=code, limit=limit)
+        total = ml_review.pairs_to_review(session)
+        pairs = ml_review.open_pairs(session, district=code, limit=limit)
     say(f"{total} pairs to review; showing {len(pairs)}")
-    fields = ml.SIDE_COLUMNS
+    fields = ml_rules.SIDE_COLUMNS
     for p in pairs:
         say(f"\npair {p['pair']}  probability {p['match_probability']:.3f}  ({p['reason']})")
         for f in fields:
@@ -114,15 +116,15 @@ def review_decide(ctx: click.Context, pair: str, decision: str, by: str, note: s
     from sqlalchemy.orm import Session
 
     from campaign import clock
-    from campaign import master_list as ml
+    from campaign.master_list import review as ml_review
     from campaign.resources import get_resources
 
     res = get_resources()
     try:
         with Session(res.engine) as session, session.begin():
-            made = ml.decide(session, pair, decision, by=by, at=clock.to_utc(clock.now()), note=note)
+            made = ml_review.decide(session, pair, decision, by=by, at=clock.to_utc(clock.now()), note=note)
             result = {"decision_id": made.id, "pair": pair, "decision": decision, "decided_by": by}
-    except ml.ReviewError as exc:
+    except ml_review.ReviewError as exc:
         say(f"usage error: {exc}")
         ctx.exit(EXIT_USAGE)
     say(f"decision {result['decision_id']}: pair {pair} = {decision} (applies from the next master-list run)")
@@ -140,15 +142,15 @@ def review_reverse(ctx: click.Context, decision_id: int, by: str, as_json: bool)
     from sqlalchemy.orm import Session
 
     from campaign import clock
-    from campaign import master_list as ml
+    from campaign.master_list import review as ml_review
     from campaign.resources import get_resources
 
     res = get_resources()
     try:
         with Session(res.engine) as session, session.begin():
-            made = ml.reverse(session, decision_id, by=by, at=clock.to_utc(clock.now()))
+            made = ml_review.reverse(session, decision_id, by=by, at=clock.to_utc(clock.now()))
             result = {"decision_id": made.id, "pair": made.pair_key, "reversed_by": by}
-    except ml.ReviewError as exc:
+    except ml_review.ReviewError as exc:
         say(f"usage error: {exc}")
         ctx.exit(EXIT_USAGE)
     say(f"decision {decision_id} reversed (applies from the next master-list run)")
@@ -162,11 +164,11 @@ def review_decisions(as_json: bool) -> None:
     """Every decision ever recorded, with who, when, and whether it was reversed."""
     from sqlalchemy.orm import Session
 
-    from campaign import master_list as ml
+    from campaign.master_list import review as ml_review
     from campaign.resources import get_resources
 
     with Session(get_resources().engine) as session:
-        rows = ml.decisions(session)
+        rows = ml_review.decisions(session)
     for d in rows:
         state = f"reversed {d['reversed_at']} by {d['reversed_by']}" if d["reversed_at"] else "in force"
         say(f"{d['id']:>5} {d['pair']} {d['decision']:<9} by {d['decided_by']} at {d['decided_at']} ({state})")
@@ -187,7 +189,7 @@ def export(ctx: click.Context, kind: str, district: str, out: Path, include_inel
     platform's subject-list import layout (one row per person, in the order of invitation)."""
     from sqlalchemy.orm import Session
 
-    from campaign.io.export import ExportError, export_target_list
+    from campaign.master_list.export.run import ExportError, export_target_list
     from campaign.resources import get_resources
 
     res = get_resources()

@@ -42,7 +42,7 @@ def plan(ctx: click.Context, start: str | None, days: int, district: str | None,
 
     from sqlalchemy.orm import Session
 
-    from campaign.master_list import latest_run
+    from campaign.master_list.store import latest_run
     from campaign.planning import present as planning_present
     from campaign.planning import rules as planning_rules
     from campaign.resources import get_resources

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from campaign.vocabulary import level_codes
 from faces.cli.common import (
     EXIT_REFUSED,
     EXIT_USAGE,
@@ -30,7 +31,7 @@ def _report_unit(ctx: click.Context, level: str, unit: str | None, campaign: Any
 
 
 @click.group(invoke_without_command=True)
-@click.option("--level", type=click.Choice(["facility", "district", "province"]), default="province",
+@click.option("--level", type=click.Choice(list(level_codes())), default="province",
               show_default=True)
 @click.option("--unit", "-u", default=None, help="A facility code or a district (code or name); default: every "
                                                   "unit of the level (the province: itself).")
@@ -90,7 +91,7 @@ def report(ctx: click.Context, level: str, unit: str | None, formats: tuple[str,
 
 
 @report.command("approve")
-@click.option("--level", type=click.Choice(["facility", "district", "province"]), default="province",
+@click.option("--level", type=click.Choice(list(level_codes())), default="province",
               show_default=True)
 @click.option("--unit", "-u", default=None, help="A facility code or a district (code or name).")
 @click.option("--version", "version", type=int, default=None, help="Default: the latest version.")
@@ -124,7 +125,7 @@ def report_approve(ctx: click.Context, level: str, unit: str | None, version: in
 
 
 @report.command("history")
-@click.option("--level", type=click.Choice(["facility", "district", "province"]), default=None)
+@click.option("--level", type=click.Choice(list(level_codes())), default=None)
 @click.option("--unit", "-u", default=None)
 @click.option("--json", "as_json", is_flag=True)
 def report_history(level: str | None, unit: str | None, as_json: bool) -> None:

@@ -20,6 +20,7 @@ from campaign.audit import Actor
 from campaign.readiness.present import district_names
 from campaign.resources import Resources
 from campaign.store.models import AuditEvent, PortalUser, Submission
+from campaign.vocabulary import party_label
 
 COORDINATOR = "dieuphoi"
 # The first line of the accounts file, and what the demo says of it: these are passwords in plain text.
@@ -32,8 +33,9 @@ def ensure_accounts(res: Resources, out: Path) -> dict[str, str]:
     to `out` (a CSV under var/, never in the repository; mode 0600, its first line says it is a demo
     secret). Existing accounts are left as they are."""
     names = district_names(res.campaign.district_codes)
-    wanted = [(COORDINATOR, accounts.COORDINATOR, None, "Điều phối viên Sở Y tế")]
-    wanted += [(f"huyen{c}", accounts.DISTRICT, c, f"TTYT {names.get(c, c)}") for c in res.campaign.district_codes]
+    wanted = [(COORDINATOR, accounts.COORDINATOR, None, f"Điều phối viên {party_label('doh')}")]
+    wanted += [(f"huyen{c}", accounts.DISTRICT, c, party_label("health_centre_short", names.get(c, c)))
+               for c in res.campaign.district_codes]
     created: dict[str, str] = {}
     with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as s, s.begin():
         existing = set(s.scalars(select(PortalUser.username)))

@@ -32,12 +32,19 @@ from campaign.store.models import (
     RowIssue,
     Submission,
 )
+from campaign.vocabulary import (
+    deliverable_state_label,
+    kind_label,
+    level_codes,
+    level_label,
+    party_label,
+    report_state_label,
+    status_label,
+)
 
-STATE_LABEL = {"done_on_time": "Đã xong đúng hạn", "done_late": "Đã xong, trễ hạn", "due": "Chưa đến hạn",
-               "overdue": "Quá hạn"}
+# the deliverable states in the order the board counts them (their words: campaign.vocabulary)
+STATE_ORDER = ("done_on_time", "done_late", "due", "overdue")
 STATUS_LABEL = {"accepted": "Đã nhận", "rejected": "Bị từ chối", "withdrawn": "Đã rút", "duplicate": "Trùng tệp đã gửi"}
-READINESS_LABEL = {"ready": "Sẵn sàng", "ready_with_warnings": "Sẵn sàng (có lưu ý)", "not_ready": "Chưa sẵn sàng",
-                   "unknown": "Chưa đủ dữ liệu"}
 CHANNEL_LABEL = {"email": "Thư điện tử", "webhook": "Hệ thống nhận tin (webhook)", "cli": "Dòng lệnh",
                  "portal": "Cổng dữ liệu", "inbox": "Thư mục nhận tệp", "demo": "Dữ liệu mẫu"}
 DELIVERY_LABEL = {"sent": "Đã gửi", "sending": "Đang gửi", "pending": "Đang chờ gửi", "failed": "Gửi lỗi"}
@@ -70,14 +77,8 @@ def show_time(moment: dt.datetime | None) -> str:
     return clock.show_time(moment) if moment else ""
 
 
-def kind_label(kind: str | None) -> str:
-    kinds = load_input_kinds()
-    return kinds.kinds[kind].label if kind in kinds.kinds else (kind or "")
-
-
 def uploadable_kinds() -> list[dict[str, str]]:
-    kinds = load_input_kinds()
-    return [{"name": name, "label": kinds.kinds[name].label} for name in kinds.names]
+    return [{"name": name, "label": kind_label(name)} for name in load_input_kinds().names]
 
 
 def _deliverables(board: dict[str, Any], party: str | None) -> list[dict[str, Any]]:
@@ -89,7 +90,7 @@ def _deliverables(board: dict[str, Any], party: str | None) -> list[dict[str, An
         due = dt.datetime.fromisoformat(item["due_at"])
         done = dt.datetime.fromisoformat(item["completed_at"]) if item["completed_at"] else None
         out.append({**item, "name": item.get("name") or item["deadline"],
-                    "state_label": STATE_LABEL.get(item["state"], item["state"]), "due_text": show_time(due),
+                    "state_label": deliverable_state_label(item["state"]), "due_text": show_time(due),
                     "done_text": show_time(done), "missing_labels": [kind_label(k) for k in item["missing"]]})
     return sorted(out, key=lambda d: (d["state"] in ("done_on_time", "done_late"), d["due_at"]))
 
@@ -147,10 +148,9 @@ def facility_plans(session: Session, campaign: CampaignConfig, district: str,
 def report_row(r: ReportRecord) -> dict[str, Any]:
     state = ("sent" if r.submitted_at else "approved" if r.approved_at else "awaiting")
     # a facility's plan is approved and sent by its district's health centre, a district's report by the DoH
-    awaiting = "Chờ Trung tâm Y tế duyệt và gửi" if r.level == "facility" else "Chờ Sở Y tế duyệt"
+    shown = ("awaiting_health_centre" if r.level == "facility" else "awaiting_doh") if state == "awaiting" else state
     return {"id": r.id, "level": r.level, "unit": r.unit, "version": r.version, "built": show_time(r.as_of),
-            "state": state, "state_label": {"sent": "Đã gửi", "approved": "Đã duyệt, chưa gửi",
-                                            "awaiting": awaiting}[state],
+            "state": state, "state_label": report_state_label(shown),
             "approved_by": r.approved_by, "approved": show_time(r.approved_at), "sent": show_time(r.submitted_at),
             "formats": sorted(r.files), "flow_run_id": r.flow_run_id}
 
@@ -164,8 +164,9 @@ def job_error(job: PortalJob, technical: bool) -> str | None:
         return job.error
     if (job.error or "").startswith(f"{CONNECTION_LOST}: "):   # the database was out of reach: say so
         return job.error.removeprefix(f"{CONNECTION_LOST}: ")
-    return (f"hệ thống gặp lỗi khi xử lý (việc số {job.id}, đã được ghi lại để Sở Y tế kiểm tra). "
-            "Xin gửi lại sau ít phút; nếu vẫn lỗi, báo điều phối viên của Sở Y tế")
+    doh = party_label("doh")
+    return (f"hệ thống gặp lỗi khi xử lý (việc số {job.id}, đã được ghi lại để {doh} kiểm tra). "
+            f"Xin gửi lại sau ít phút; nếu vẫn lỗi, báo điều phối viên của {doh}")
 
 
 def job_row(job: PortalJob, technical: bool = False) -> dict[str, Any]:
@@ -345,7 +346,7 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
         rows.append({
             "code": code, "name": names.get(code, code),
             "readiness": rec.status if rec else "unknown",
-            "readiness_label": READINESS_LABEL.get(rec.status if rec else "unknown", ""),
+            "readiness_label": status_label(rec.status if rec else "unknown"),
             "facilities": f"{rec.facilities_ready}/{rec.facilities_total}" if rec and rec.facilities_total else "",
             "readiness_at": show_time(rec.as_of) if rec else "",
             "readiness_run": rec.run_id if rec else None,   # the readiness flow run that assessed it
@@ -362,7 +363,7 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
                     "step_label": e.get("title") or STEP_TITLES.get(e["step"], e["step"]),
                     "channel_label": CHANNEL_LABEL.get(e["channel"], e["channel"]),
                     "status_label": DELIVERY_LABEL.get(e["status"], e["status"]),
-                    "party_name": names.get(e["party"], "Sở Y tế" if e["party"] == "doh" else e["party"])}
+                    "party_name": names.get(e["party"], party_label("doh") if e["party"] == "doh" else e["party"])}
                    for e in reversed(sent[-50:])]
     plan = session.scalars(select(PlanRun).where(PlanRun.published_at.is_not(None))
                            .order_by(PlanRun.id.desc()).limit(1)).first()
@@ -381,7 +382,10 @@ def province_board(session: Session, campaign: CampaignConfig, now: dt.datetime)
             "submissions": [submission_row(s) for s in subs], "escalations": escalations,
             # not sent yet: to approve, or approved and to send again (the mail failed)
             "awaiting": [report_row(r) for r in latest_report.values() if not r.submitted_at],
-            "province_reports": [report_row(r) for r in province_reports], "runs": runs, "now": show_time(now)}
+            "province_reports": [report_row(r) for r in province_reports], "runs": runs, "now": show_time(now),
+            # the districts table's words that are not a row's own (its columns, a district without a report)
+            "words": {"overdue": deliverable_state_label("overdue"), "due": deliverable_state_label("due"),
+                      "no_report": report_state_label("none", capitalized=False)}}
 
 
 def _per_deadline(deliverables: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
@@ -393,13 +397,13 @@ def _per_deadline(deliverables: list[dict[str, Any]], names: dict[str, str]) -> 
                                                "states": {}, "behind": []})
         entry["states"][d["state"]] = entry["states"].get(d["state"], 0) + 1
         if d["state"] in ("due", "overdue"):
-            party = names.get(d["party"], "Sở Y tế" if d["party"] == "doh" else d["party"])
+            party = names.get(d["party"], party_label("doh") if d["party"] == "doh" else d["party"])
             entry["behind"].append({"party": d["party"], "name": party, "state": d["state"],
                                     "state_label": d["state_label"], "missing": d["missing_labels"]})
     for entry in out.values():
-        entry["states"] = [{"state": k, "label": STATE_LABEL.get(k, k), "count": v}
-                           for k, v in sorted(entry["states"].items(), key=lambda kv: list(STATE_LABEL).index(kv[0])
-                                              if kv[0] in STATE_LABEL else 9)]
+        entry["states"] = [{"state": k, "label": deliverable_state_label(k), "count": v}
+                           for k, v in sorted(entry["states"].items(), key=lambda kv: STATE_ORDER.index(kv[0])
+                                              if kv[0] in STATE_ORDER else 9)]
         entry["behind"].sort(key=lambda b: (b["state"] != "overdue", b["party"]))
     return list(out.values())
 
@@ -421,7 +425,10 @@ def users_page(session: Session) -> list[dict[str, Any]]:
 # The audit log (coordinators only): every label shown for an event is here
 # ---------------------------------------------------------------------------------------------------------
 
-ROLE_LABEL = {"coordinator": "Điều phối (Sở Y tế)", "district": "Huyện", "cli": "Dòng lệnh", "system": "Hệ thống"}
+DISTRICT_WORD = level_label("district", form="short", capitalized=True)   # "Huyện"
+FACILITY_WORD = level_label("facility", form="short", capitalized=True)   # "Cơ sở"
+ROLE_LABEL = {"coordinator": f"Điều phối ({party_label('doh')})", "district": DISTRICT_WORD, "cli": "Dòng lệnh",
+              "system": "Hệ thống"}
 AUDIT_ACTION_LABEL = {
     "sign_in": "Đăng nhập", "sign_in_failed": "Đăng nhập không thành công", "sign_out": "Đăng xuất",
     "upload": "Tải tệp lên", "read_again": "Sửa cách đọc cột, đọc lại tệp", "withdraw": "Rút tệp",
@@ -436,9 +443,9 @@ AUDIT_OUTCOME_LABEL = {
     "unknown_account": "Không có tài khoản này", "disabled": "Tài khoản đã bị khóa", "locked": "Đang tạm khóa",
     "throttled": "Máy bị tạm chặn (sai quá nhiều lần)", "refused": "Bị từ chối", "failed": "Lỗi"}
 AUDIT_TARGET_LABEL = {"submission": "Lần gửi", "job": "Việc", "report": "Báo cáo", "user": "Tài khoản",
-                      "district": "Huyện", "facility": "Cơ sở", "file": "Tệp"}
+                      "district": DISTRICT_WORD, "facility": FACILITY_WORD, "file": "Tệp"}
 AUDIT_DETAIL_LABEL = {
-    "reason": "Lý do", "scope": "Phạm vi khóa", "kind": "Loại dữ liệu", "district": "Huyện", "facility": "Cơ sở",
+    "reason": "Lý do", "scope": "Phạm vi khóa", "kind": "Loại dữ liệu", "district": DISTRICT_WORD, "facility": FACILITY_WORD,
     "status": "Mã trả lời", "bytes": "Kích thước (byte)", "file": "Tệp", "format": "Định dạng", "level": "Cấp",
     "unit": "Đơn vị", "error": "Lỗi", "sessions_ended": "Số phiên đã kết thúc", "change": "Thay đổi",
     "was_active": "Trước đó đang dùng", "role": "Vai trò", "job": "Việc", "columns": "Số cột sửa",
@@ -447,12 +454,12 @@ AUDIT_DETAIL_LABEL = {
     "rows": "Số dòng", "files": "Số tệp"}
 AUDIT_VALUE_LABEL = {
     "reason": {"other_district": "hỏi dữ liệu của huyện khác", "other_facility": "cơ sở không thuộc huyện",
-               "coordinators_page": "trang chỉ dành cho Sở Y tế", "csrf": "mã bảo vệ biểu mẫu (CSRF) sai",
+               "coordinators_page": f"trang chỉ dành cho {party_label('doh')}", "csrf": "mã bảo vệ biểu mẫu (CSRF) sai",
                "csrf_login": "biểu mẫu đăng nhập cũ hoặc giả", "origin": "yêu cầu gửi từ trang khác"},
     "scope": {"client": "máy này, mọi tài khoản", "account_client": "tài khoản này trên máy này",
               "account": "tài khoản này, mọi máy"},
     "file": {"annotated": "tệp kèm kết quả kiểm tra", "problems": "bảng các dòng bị loại"},
-    "level": {"district": "huyện", "facility": "cơ sở", "province": "tỉnh"},
+    "level": {code: level_label(code, form="short") for code in level_codes()},
     "change": {"enabled": "mở lại"}}
 AUDIT_PAGE_SIZE = 50
 
@@ -488,7 +495,7 @@ def audit_query(params: dict[str, str]) -> AuditQuery:
     username = (params.get("nguoi") or "").strip().lower()[:64] or None
     district = (params.get("huyen") or "").strip() or None
     if district is not None and not (len(district) == 3 and district.isdigit()):
-        invalid.append("huyện")
+        invalid.append(level_label("district"))
         district = None
     action = (params.get("hanh_dong") or "").strip() or None
     if action is not None and action not in AUDIT_ACTIONS:
@@ -544,7 +551,7 @@ def audit_page(session: Session, campaign: CampaignConfig, query: AuditQuery) ->
 
     names = district_names(list(campaign.district_codes))
     district = query.district if query.district in names else None
-    invalid = list(query.invalid) + (["huyện"] if query.district and district is None else [])
+    invalid = list(query.invalid) + ([level_label("district")] if query.district and district is None else [])
     filters = audit.Filters(username=query.username, district_code=district, action=query.action,
                             since=_local_midnight_utc(query.day_from) if query.day_from else None,
                             until=_local_midnight_utc(query.day_to + dt.timedelta(days=1)) if query.day_to else None)

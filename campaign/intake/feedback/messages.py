@@ -17,6 +17,7 @@ from campaign.config_kinds import ColumnSpec, InputKinds, KindSpec, load_input_k
 from campaign.config_reasons import load_reasons
 from campaign.io.safety import safe_own
 from campaign.io.templates import expected_form
+from campaign.vocabulary import kind_label
 
 if TYPE_CHECKING:
     pass
@@ -65,7 +66,7 @@ def _bounds(col: ColumnSpec) -> str:
 
 def _expected(code: str, col: ColumnSpec | None, spec: KindSpec | None, kinds: InputKinds) -> str:
     if col is None:
-        return spec.label if spec is not None else ""
+        return kind_label(spec.name) if spec is not None else ""
     bounds = _bounds(col) if col.type in ("integer", "decimal") else ""
     if code == "value_out_of_range" and bounds:
         return bounds

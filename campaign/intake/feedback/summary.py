@@ -29,6 +29,7 @@ from campaign.intake.feedback.messages import (
 )
 from campaign.io.safety import safe_own, starts_formula
 from campaign.io.xlsx import write_atomically
+from campaign.vocabulary import kind_label
 
 if TYPE_CHECKING:
     pass
@@ -146,8 +147,7 @@ def _vi_int(n: int) -> str:
 def _kind_label(kind: str | None) -> str:
     if not kind:
         return ""
-    spec = load_input_kinds().kinds.get(kind)
-    return f"{spec.label} ({kind})" if spec is not None else kind
+    return f"{kind_label(kind)} ({kind})" if kind in load_input_kinds().kinds else kind
 
 
 def _write_pairs(ws, fmts: _Formats, row: int, pairs: list[tuple[str, str]], value_fmt=None) -> int:

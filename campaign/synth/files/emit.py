@@ -23,6 +23,7 @@ from campaign.synth.files.layouts import EXTRA_VALUES, Layout, OutCol, choose_co
 from campaign.synth.files.xlsx_writer import footer_lines, title_lines, write_xlsx
 from campaign.synth.manifest import DefectRecord, FileEntry, Manifest
 from campaign.synth.world.build import TZ
+from campaign.vocabulary import kind_label
 
 
 def _show(v: Any) -> str:
@@ -179,7 +180,7 @@ def emit(ctx: Context, job: Job, rng: np.random.Generator) -> FileEntry:
     job.path.parent.mkdir(parents=True, exist_ok=True)
     d_name, d_short, d_type = district_info(ctx, job.district)
     if xlsx:
-        titles = title_lines(layout, spec.label, d_short, d_type)
+        titles = title_lines(layout, kind_label(job.kind), d_short, d_type)
         when = (job.planned or dt.datetime(2021, 7, 25, tzinfo=TZ)).date()
         written = write_xlsx(job.path, cols, out_cells, n, layout, spec, rng, titles, footer_lines(d_short, when))
     else:

@@ -13,6 +13,7 @@ import xlsxwriter
 from campaign.config_kinds import KindSpec
 from campaign.synth.files.layouts import Layout, OutCol
 from campaign.synth.files.structure import Written, insert_plan, totals_row
+from campaign.vocabulary import kind_label
 
 FIXED_CREATED = dt.datetime(2021, 7, 20, 8, 0, 0)
 
@@ -53,7 +54,7 @@ def write_xlsx(path: Path, cols: list[OutCol], cells: list[np.ndarray], n: int, 
     big = n * len(cols) > 400_000
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": big, "in_memory": not big, "strings_to_urls": False,
                                          "strings_to_formulas": False, "strings_to_numbers": False})
-    wb.set_properties({"created": FIXED_CREATED, "author": "Trung tâm Y tế", "title": spec.label})
+    wb.set_properties({"created": FIXED_CREATED, "author": "Trung tâm Y tế", "title": kind_label(spec.name)})
     f_title = wb.add_format({"bold": True, "font_name": "Times New Roman", "font_size": 13})
     f_head = wb.add_format({"bold": True, "text_wrap": True, "border": 1, "align": "center", "valign": "vcenter",
                             "font_name": "Times New Roman"})
@@ -62,7 +63,7 @@ def write_xlsx(path: Path, cols: list[OutCol], cells: list[np.ndarray], n: int, 
     f_bold = wb.add_format({"bold": True})
     if layout.instruction_sheet:
         ws0 = wb.add_worksheet("Hướng dẫn")
-        for i, line in enumerate([f"HƯỚNG DẪN NHẬP {spec.label.upper()}",
+        for i, line in enumerate([f"HƯỚNG DẪN NHẬP {kind_label(spec.name).upper()}",
                                   "1. Nhập dữ liệu ở trang tính thứ hai, không thay đổi dòng tiêu đề.",
                                   "2. Các cột có dấu (*) là bắt buộc.",
                                   "3. Ngày tháng nhập theo dạng dd/mm/yyyy."]):

@@ -25,7 +25,8 @@ def users(request: Request, portal: PortalDep, user: CoordinatorDep) -> Response
     with portal.session() as s:
         rows = pages.users_page(s)
     names = pages.district_names(portal.res.campaign.district_codes)
-    return portal.render("users.html.j2", request, user, users=rows, districts=names)
+    roles = {role: pages.ROLE_LABEL[role] for role in ("district", "coordinator")}   # the roles an account may have
+    return portal.render("users.html.j2", request, user, users=rows, districts=names, roles=roles)
 
 
 @router.post("/tai-khoan")
