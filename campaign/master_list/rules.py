@@ -85,7 +85,7 @@ def next_person_number(person_ids: pd.Series, prefix: str) -> int:
 def statuses(persons: pd.DataFrame, person_of_record: np.ndarray, sizes: np.ndarray,
               in_review: np.ndarray) -> np.ndarray:
     ineligible = pd.Series(person_of_record).map(persons.set_index("person_id")["eligible"]).eq(False).to_numpy()
-    # precedence (DESIGN.md): review > ineligible > merged/unique
+    # precedence (docs/contracts.md): review > ineligible > merged/unique
     return np.select([in_review, ineligible, sizes > 1], ["review", "ineligible", "merged"], default="unique")
 
 

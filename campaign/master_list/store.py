@@ -273,7 +273,7 @@ def quality_against(session: Session, duplicates: list[dict[str, Any]]) -> dict[
 
 
 def write_csv(session: Session, path: Path) -> int:
-    """The current master list, one line per source row (DESIGN.md: person_id, submission_id, row_number,
+    """The current master list, one line per source row (docs/contracts.md: person_id, submission_id, row_number,
     district, status). Returns the number of lines written."""
     result = session.execute(select(MasterRecord.person_id, MasterRecord.submission_id, MasterRecord.row_number,
                                     MasterRecord.district, MasterRecord.status)

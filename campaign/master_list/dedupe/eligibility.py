@@ -1,7 +1,7 @@
 """Who may be invited, with which priority, in which order: pure rules over people (clusters).
 
 Per person (all the rows that are the same person together):
-- eligibility: 18+ on the campaign date (DOMAIN.md; a year-only birth date counts from 1 January),
+- eligibility: 18+ on the campaign date (docs/domain.md; a year-only birth date counts from 1 January),
   not fully vaccinated (as many doses given, in any of the person's rows or vaccination records, as the
   product's `doses`: 2, or 3 for Abdala; a product not known counts 2), not
   contraindicated; a deferral (hoãn tiêm) makes the person ineligible for now: planning returns such

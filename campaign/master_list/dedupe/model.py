@@ -3,9 +3,9 @@
 One place for the model's shape (`settings`), its unsupervised training (`train`), and scoring the
 candidate pairs of a set of records (`score`). A trained model is a JSON document (Splink's own
 format): the master-list pipeline stores it in the database and reuses it until told to retrain, so a
-rebuild after one district's upload does not pay for training again (DESIGN.md: EM on 1M rows ~200 s).
+rebuild after one district's upload does not pay for training again (docs/contracts.md, the EM pitfall).
 
-Why these comparisons (DOMAIN.md): the given name (last word) carries most of a Vietnamese name's
+Why these comparisons (docs/domain.md): the given name (last word) carries most of a Vietnamese name's
 evidence, the other words little (Nguyễn is ~38%), so they are two comparisons with term-frequency
 adjustment on the given name; dates with day and month swapped are Excel's dd/mm vs mm/dd damage;
 an ID compares only with an ID of the same document (a CMND says nothing about a CCCD); commune and

@@ -1,6 +1,6 @@
 """The comparison view of target-list rows: one record per loaded row, pure pandas, vectorised.
 
-What counts as evidence (DOMAIN.md, issue 5):
+What counts as evidence (docs/domain.md, issue 5):
 - names are compared folded (no diacritics, đ -> d, tone placement irrelevant); the given name is the
   last word, the rest (family and middle names, or a Jarai/Bahnar clan name and its particles) apart;
 - a birth date is evidence only when it is a real day: 01/01 is what districts write for "year only",

@@ -1,7 +1,7 @@
 """Export the standardized target list of one district in the national platform's subject-list import
 layout (issue 5: `campaign export --kind target_list --district D --out FILE`), ready to upload upstream.
 
-What the file looks like (DOMAIN.md, "The national platform's subject-list import template"; the same
+What the file looks like (docs/domain.md, "The national platform's subject-list import template"; the same
 layout `campaign.synth` writes as `xlsx_national` and `campaign.io.reader` reads back):
 
     row 1-3   instruction lines (`TITLE_LINES`), row 4 blank
