@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from campaign.config import CampaignConfig, load_campaign
 from campaign.files import make_private, private_dir
 from campaign.settings import Settings, get_settings
-from campaign.store.db import _sqlite_file, make_engine, migrate
+from campaign.store.db import make_engine, migrate, sqlite_file
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def private_sqlite_files(url: str | URL, home: Path) -> list[Path]:
     sa_url = make_url(url)
     if sa_url.get_backend_name() != "sqlite":
         return []
-    path = _sqlite_file(sa_url)
+    path = sqlite_file(sa_url)
     if path is None:
         return []
     private_dir(path.parent, tighten=path.parent.resolve().is_relative_to(home.resolve()))

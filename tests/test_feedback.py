@@ -385,7 +385,7 @@ def test_the_fast_row_path_writes_the_same_cells_as_xlsxwriters_api(tmp_path, na
     messages = row_messages(issues, res.rows_total, res.kind, res.column_headers)
     statuses = row_statuses(issues, res.rows_total)
     fast = write_feedback(res, messages, statuses, tmp_path / "fast.xlsx", blocking_message=None, source=src)
-    monkeypatch.setattr(xlsx_rows._RawRows, "supported", staticmethod(lambda ws: False))
+    monkeypatch.setattr(xlsx_rows.RawRows, "supported", staticmethod(lambda ws: False))
     slow = write_feedback(res, messages, statuses, tmp_path / "slow.xlsx", blocking_message=None, source=src)
 
     def cells(path: Path) -> dict:
@@ -782,8 +782,8 @@ def test_the_csv_copy_of_random_records_is_safe_and_the_same_either_way(tmp_path
                 monkeypatch.setattr(csv_copy, "_scan_records", all_slow)
             out = tmp_path / f"r{case}-{variant}.csv"
             try:
-                csv_copy._write_csv_copy(out, src, read, messages)
-            except csv_copy._CopyUnsafe:
+                csv_copy.write_csv_copy(out, src, read, messages)
+            except csv_copy.CopyUnsafe:
                 out = None          # the caller writes such a file from the reader's grid instead
             outs.append(out)
             monkeypatch.setattr(csv_copy, "_scan_records", real_scan)

@@ -528,14 +528,14 @@ def test_many_sheets_each_under_the_floor_are_not_all_built(tmp_path):
 
 def test_the_list_on_a_later_sheet_reads_and_an_earlier_candidate_is_built_again(tmp_path):
     from campaign.config_kinds import load_input_kinds
-    from campaign.io.workbook import _workbook_candidates
+    from campaign.io.workbook import workbook_candidates
 
     path = xlsx_sheets(tmp_path / "three.xlsx", [("Ghi chú", sheet_xml([["Ghi chú"], ["dòng 2"]])),
                                                  ("Nháp", hollow_sheet()), ("DS", sheet_xml([HEADER, ROW]))])
     res = read(path)
     assert res.sheet == "DS" and res.frame["full_name"].tolist() == ["Nguyễn Văn An"]
     # every candidate keeps only its top rows: the first is built again when its body is asked for
-    candidates = list(_workbook_candidates(path, "xlsx", load_input_kinds(), []))
+    candidates = list(workbook_candidates(path, "xlsx", load_input_kinds(), []))
     assert [c.name for c in candidates] == ["Ghi chú", "Nháp", "DS"]
     assert candidates[0].load_body(1).columns[0].tolist() == ["dòng 2"]
 

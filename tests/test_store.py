@@ -410,7 +410,6 @@ def test_reserved_column_names_refused() -> None:
     spec = KindSpec.model_validate(
         {
             "name": "bad",
-            "label": "x",
             "section": "II",
             "mode": "snapshot",
             "scope": "district",
@@ -461,7 +460,6 @@ def _probe_spec() -> KindSpec:
     return KindSpec.model_validate(
         {
             "name": "probe",
-            "label": "probe",
             "section": "-",
             "mode": "event",
             "scope": "district",

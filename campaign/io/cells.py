@@ -110,7 +110,7 @@ def _convert_numeric(values: Sequence[Any], types: set[type]) -> tuple[np.ndarra
     return out, is_num
 
 
-def _convert_column(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None, bool]:
+def convert_column(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """A column of calamine values -> (object array of str/None, bool mask of typed numeric cells or None,
     whether any cell was text)."""
     arr = np.fromiter(values, dtype=object, count=len(values))
@@ -160,7 +160,7 @@ class _Prepared:
     encodings: dict[str, str] = field(default_factory=dict)
 
 
-def _prepare_column(arr: np.ndarray, *, check_nfc: bool, check_blank: bool, legacy: bool) -> _Prepared:
+def prepare_column(arr: np.ndarray, *, check_nfc: bool, check_blank: bool, legacy: bool) -> _Prepared:
     """Whitespace-only cells -> None, text -> NFC, legacy text repaired: one joined scan decides what
     needs doing, so a clean column costs a join and a few C-level searches."""
     present = _present(arr)

@@ -28,12 +28,12 @@ from campaign.io.headers import (
 )
 from campaign.io.sheets import (
     ROW_LIMIT_SLACK,
-    _Body,
+    Body,
+    SheetCandidate,
     _layouts,
-    _SheetCandidate,
-    _too_many_rows,
-    _top_strings,
     _vi_int,
+    too_many_rows,
+    top_strings,
 )
 from campaign.io.sniff import (
     TRIED_ENCODINGS,
@@ -95,7 +95,7 @@ def _bare_crs(part: np.ndarray, own: int, nl: np.ndarray) -> np.ndarray:
     return cr[(cr + 1 >= len(part)) | (part[nxt] != 10)]
 
 
-def _record_starts(buf: bytes, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def record_starts(buf: bytes, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(start offsets, 1-based start line) of each CSV record ending at LF; quote-aware (RFC 4180 quoting).
 
     Read 4 MB at a time, so that past `limit` records it stops (raising _TooManyRecords with the exact
@@ -136,7 +136,7 @@ def _record_starts(buf: bytes, limit: int | None = None) -> tuple[np.ndarray, np
 
 
 def _record_count(buf: bytes, chunk: int = 1 << 22) -> int:
-    """The records of a CSV (what `_record_starts` finds), counted a few MB at a time: a file of 40 MB of
+    """The records of a CSV (what `record_starts` finds), counted a few MB at a time: a file of 40 MB of
     line ends is refused for its rows without arrays of 8 bytes per line end."""
     arr = np.frombuffer(buf, dtype=np.uint8)
     n = len(arr)
@@ -177,7 +177,7 @@ def _csv_top(text: str, delimiter: str, n: int) -> tuple[list[list[str]], list[i
     return rows, lines
 
 
-def _csv_candidates(path: Path, kinds: InputKinds, spec: KindSpec, max_rows: int):
+def csv_candidates(path: Path, kinds: InputKinds, spec: KindSpec, max_rows: int):
     data = path.read_bytes()
     text, encoding, normalized = decode_text(data)
     if encoding in ("utf-8-sig", "cp1258", "cp1252") and (mixed := mixed_encoding(data)) is not None:
@@ -195,7 +195,7 @@ def _csv_candidates(path: Path, kinds: InputKinds, spec: KindSpec, max_rows: int
         widest = max(range(len(rows)), key=lambda i: _fields(rows[i]), default=None)
         if widest is not None and _fields(rows[widest]) > EXCEL_COLUMNS:
             raise _too_wide(lines[widest], _fields(rows[widest]))
-        top = _top_strings(rows)
+        top = top_strings(rows)
         layouts = _layouts(top, kinds, None)
         own = layouts.get(spec.name)
         candidates.append(((own.required_found, own.score) if own else (-1, 0), delim, top, lines, layouts, rows))
@@ -208,7 +208,7 @@ def _csv_candidates(path: Path, kinds: InputKinds, spec: KindSpec, max_rows: int
             best = cand
     if best is None:
         rows, lines = _csv_top(head, ",", n_top)
-        top = _top_strings(rows)
+        top = top_strings(rows)
         best = ((0, 0, 0), ",", top, lines, _layouts(top, kinds, None), rows)
     _score, delim, top, lines, layouts, raw_rows = best
     buf = utf8_buffer(data, text, encoding, normalized)
@@ -218,10 +218,10 @@ def _csv_candidates(path: Path, kinds: InputKinds, spec: KindSpec, max_rows: int
     width = _fields(raw_rows[widest]) if widest is not None else 1   # up to the last field holding something
     width_line = lines[widest] if widest is not None and widest < len(lines) else 1
 
-    def load(after: int) -> _Body:
+    def load(after: int) -> Body:
         return _csv_body(buf, delim, after, max_rows=max_rows, width=width, width_line=width_line)
 
-    return _SheetCandidate("", top, lines, None, layouts, load, 0), encoding
+    return SheetCandidate("", top, lines, None, layouts, load, 0), encoding
 
 
 def _fields(row: list[str]) -> int:
@@ -233,14 +233,14 @@ def _fields(row: list[str]) -> int:
     return n
 
 
-def _csv_body(buf: bytes, delim: str, after: int, *, max_rows: int, width: int, width_line: int = 1) -> _Body:
+def _csv_body(buf: bytes, delim: str, after: int, *, max_rows: int, width: int, width_line: int = 1) -> Body:
     limit = max_rows * ROW_LIMIT_SLACK + 100
     try:   # the row limit checked while the records are found, before arrays as long as the file's lines
-        starts, lines = _record_starts(buf, limit=int(limit) + after)
+        starts, lines = record_starts(buf, limit=int(limit) + after)
     except _TooManyRecords as exc:
-        raise _too_many_rows(exc.records - after, max_rows) from None
+        raise too_many_rows(exc.records - after, max_rows) from None
     if len(starts) - after > limit:
-        raise _too_many_rows(len(starts) - after, max_rows)
+        raise too_many_rows(len(starts) - after, max_rows)
     fields = _FieldCount(buf, delim, len(starts))
     body = None
     try:
@@ -312,7 +312,7 @@ def _too_wide(line: int, columns: int) -> ReadError:
 
 
 def _csv_body_fast(buf: bytes, delim: str, starts: np.ndarray, lines: np.ndarray, after: int,
-                   width: int, fields: _FieldCount | None = None) -> _Body | None:
+                   width: int, fields: _FieldCount | None = None) -> Body | None:
     def parse(ncols: int, keep: int | None = None) -> pd.DataFrame:
         """Records of up to `ncols` fields, the first `keep` of them kept (the others are empty)."""
         with warnings.catch_warnings():
@@ -351,10 +351,10 @@ def _csv_body_fast(buf: bytes, delim: str, starts: np.ndarray, lines: np.ndarray
     # trailing columns that exist only because a quoted field held delimiters: drop them when empty
     while len(cols) > 1 and not _present(cols[-1]).any():
         cols.pop()
-    return _Body(cols, lines[after:].copy(), {}, nfc_checked=True, blank_checked=True)
+    return Body(cols, lines[after:].copy(), {}, nfc_checked=True, blank_checked=True)
 
 
-def _csv_body_slow(text: str, delim: str, after: int, fields: _FieldCount | None = None) -> _Body:
+def _csv_body_slow(text: str, delim: str, after: int, fields: _FieldCount | None = None) -> Body:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, quotechar='"', doublequote=True,
                         skipinitialspace=True, strict=False)
     rows: list[list[str]] = []
@@ -380,4 +380,4 @@ def _csv_body_slow(text: str, delim: str, after: int, fields: _FieldCount | None
     for j in range(width):
         col = np.array([r[j] if j < len(r) and r[j] != "" else None for r in rows], dtype=object)
         cols.append(col)
-    return _Body(cols, np.asarray(lines, dtype=np.int64), {}, nfc_checked=True, blank_checked=True)
+    return Body(cols, np.asarray(lines, dtype=np.int64), {}, nfc_checked=True, blank_checked=True)

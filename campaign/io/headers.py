@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from campaign.config_kinds import KindSpec
-from campaign.io.heading_words import _PARENS, _key, clean_label, heading_words, vocabulary, words_score
+from campaign.io.heading_words import PARENS, _key, clean_label, heading_words, vocabulary, words_score
 
 HEADER_SCAN_ROWS = 30          # rows examined at the top of a sheet
 MIN_HEADER_SCORE = 2           # a header row maps at least this many columns of the kind
@@ -38,7 +38,7 @@ def header_keys(text: str) -> tuple[str, ...]:
     s = clean_label(text).replace("*", " ")
     s = s.rstrip(" :.;")
     full = _key(s)
-    stripped = _key(_PARENS.sub(" ", s))
+    stripped = _key(PARENS.sub(" ", s))
     keys = [k for k in dict.fromkeys((full, stripped)) if k]
     return tuple(keys)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from campaign.config_kinds import load_heading_vocabulary
 from campaign.domain.text import fold
 
-_PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\([^()]*$")  # an unclosed "(" runs to the end
+PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\([^()]*$")  # an unclosed "(" runs to the end
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _SPACES = re.compile(r"\s+")
 
@@ -92,7 +92,7 @@ def heading_words(text: str) -> frozenset[str]:
     unless nothing else is left."""
     vocab = vocabulary()
     s = clean_label(text).replace("*", " ").rstrip(" :.;")
-    for key in (_key(_PARENS.sub(" ", s)), _key(s)):
+    for key in (_key(PARENS.sub(" ", s)), _key(s)):
         words = _words_of(vocab, key.split())
         if words:
             return words

@@ -49,10 +49,10 @@ from xlsxwriter.utility import xl_col_to_name
 
 from campaign.config_kinds import InputKinds, KindSpec, load_input_kinds
 from campaign.io import columns as readings_of
-from campaign.io.cells import _prepare_column
+from campaign.io.cells import prepare_column
 from campaign.io.columns import ColumnOverride, ColumnReading
 from campaign.io.content import ContentHints, choose_among, fit, guess_unknown, has_profile, sample
-from campaign.io.csv_read import _csv_candidates
+from campaign.io.csv_read import csv_candidates
 from campaign.io.headers import (
     DATA,
     EMPTY,
@@ -64,14 +64,14 @@ from campaign.io.headers import (
     refresh,
     set_column,
 )
-from campaign.io.rows import _classify_rows, _marked, _string_array
-from campaign.io.sheets import ROW_LIMIT_SLACK, _Body, _choose, _header_names, _SheetCandidate, _too_many_rows
+from campaign.io.rows import classify_rows, marked, string_array
+from campaign.io.sheets import ROW_LIMIT_SLACK, Body, SheetCandidate, choose, header_names, too_many_rows
 from campaign.io.sniff import (
     ReadError,
     sniff_file,
     unreadable,
 )
-from campaign.io.workbook import _formulas_without_value, _workbook_candidates
+from campaign.io.workbook import formulas_without_value, workbook_candidates
 from campaign.vocabulary import kind_label
 
 __all__ = ["ReadError", "ReadResult", "read_submission", "SKIP_REASONS"]
@@ -152,7 +152,7 @@ class ReadResult:
 
 
 
-def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLayout, body: _Body, *,
+def _assemble(kind: str, spec: KindSpec, cand: SheetCandidate, layout: HeaderLayout, body: Body, *,
               max_rows: int, file_format: str, encoding: str | None, sheet_names: list[str],
               formulas: set[tuple[int, int]] = frozenset()) -> ReadResult:  # type: ignore[assignment]
     width = max(len(body.columns), len(layout.columns))
@@ -167,7 +167,7 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
     def needs(j: int) -> bool:
         return body.text_columns is None or j in body.text_columns
 
-    prepared = [_prepare_column(c, check_nfc=not body.nfc_checked and needs(j),
+    prepared = [prepare_column(c, check_nfc=not body.nfc_checked and needs(j),
                                 check_blank=not body.blank_checked and needs(j),
                                 legacy=j in legacy_cols and body.legacy_possible is not False and needs(j))
                 for j, c in enumerate(cols)]
@@ -176,11 +176,11 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
     changed_masks = {j: p.changed for j, p in enumerate(prepared) if p.changed is not None}
     encodings = {j: p.encodings for j, p in enumerate(prepared)}
 
-    reason = _classify_rows(repaired_cols, layout, len(layout.columns))
+    reason = classify_rows(repaired_cols, layout, len(layout.columns))
     data_mask = np.equal(reason, None)
     n_data = int(data_mask.sum())
     if n_data > max_rows:
-        raise _too_many_rows(n_data, max_rows)
+        raise too_many_rows(n_data, max_rows)
 
     skipped: list[tuple[int, str]] = []
     for i, top_row in enumerate(cand.top[: layout.rows[0]]):
@@ -208,7 +208,7 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
     if layout.sex_marks:
         jm, jf = layout.sex_marks
         male_vals, female_vals = take(repaired_cols[jm]), take(repaired_cols[jf])
-        male, female = _marked(male_vals), _marked(female_vals)
+        male, female = marked(male_vals), marked(female_vals)
         sex = np.full(len(idx), None, dtype=object)
         sex[male & ~female] = "Nam"
         sex[female & ~male] = "Nữ"
@@ -236,7 +236,7 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
         frame_data["full_name"] = (joined, None)
         column_headers["full_name"] = " + ".join(by_index[j].label for j in layout.name_parts)
     ordered = [n for n in order if n in frame_data]
-    frame = pd.DataFrame({n: _string_array(*frame_data[n]) for n in ordered}, index=pd.RangeIndex(len(idx)))
+    frame = pd.DataFrame({n: string_array(*frame_data[n]) for n in ordered}, index=pd.RangeIndex(len(idx)))
 
     # original cells, keyed by the district's headers (built lazily)
     labelled: list[tuple[str, np.ndarray]] = []
@@ -257,7 +257,7 @@ def _assemble(kind: str, spec: KindSpec, cand: _SheetCandidate, layout: HeaderLa
     n_rows = len(idx)
 
     def build_original() -> pd.DataFrame:
-        return pd.DataFrame({label: _string_array(take(arr), take(present)) for label, arr, present in labelled},
+        return pd.DataFrame({label: string_array(take(arr), take(present)) for label, arr, present in labelled},
                             index=pd.RangeIndex(n_rows))
 
     # re-encoded cells (text_reencoded repairs)
@@ -343,7 +343,7 @@ def _readings(layout: HeaderLayout, present: list[np.ndarray], width: int) -> li
     return out
 
 
-def _read_by_content(layout: HeaderLayout, spec: KindSpec, body: _Body, hints: ContentHints) -> None:
+def _read_by_content(layout: HeaderLayout, spec: KindSpec, body: Body, hints: ContentHints) -> None:
     """Settle what the headings could not: a heading fitting two fields alike ("ĐT") takes the one its
     cells fit; an unknown column holding data is read as the free field its cells clearly are."""
     def cells(j: int) -> list[str]:
@@ -419,18 +419,18 @@ def read_submission(path: Path | str, kind: str, *, max_bytes: int, max_rows: in
     sheet_names: list[str] = []
     if sniffed.format == "csv":
         try:
-            cand, encoding = _csv_candidates(path, kinds, spec, max_rows)
+            cand, encoding = csv_candidates(path, kinds, spec, max_rows)
         except OSError:
             raise unreadable("không mở được tệp") from None
-        cand, layout = _choose(kind, kinds, [cand])
+        cand, layout = choose(kind, kinds, [cand])
     else:
-        cand, layout = _choose(kind, kinds, _workbook_candidates(path, sniffed.format, kinds, sheet_names,
+        cand, layout = choose(kind, kinds, workbook_candidates(path, sniffed.format, kinds, sheet_names,
                                                                  max_rows=max_rows))
 
     apply_overrides(layout, spec, overrides)
 
     if cand.total_rows and cand.total_rows - layout.rows[-1] - 1 > max_rows * ROW_LIMIT_SLACK + 100:
-        raise _too_many_rows(cand.total_rows - layout.rows[-1] - 1, max_rows)
+        raise too_many_rows(cand.total_rows - layout.rows[-1] - 1, max_rows)
 
     t1 = clock()
     timings["open_and_header"] = t1 - t0 - timings["sniff"]
@@ -444,11 +444,11 @@ def read_submission(path: Path | str, kind: str, *, max_bytes: int, max_rows: in
     if layout.missing_required:
         where = f" (trang «{cand.name}», dòng tiêu đề {cand.top_row_numbers[layout.rows[0]]})" if cand.name else (
             f" (dòng tiêu đề {cand.top_row_numbers[layout.rows[0]]})")
-        names = _header_names(spec, layout.missing_required)
+        names = header_names(spec, layout.missing_required)
         detail = f"thiếu cột bắt buộc: {names}{where}; xin bổ sung các cột này theo mẫu «{kind_label(kind)}»"
         raise ReadError("required_column_missing", detail, params={"column": names, "detail": detail},
                         missing=layout.missing_required)
-    formulas = (_formulas_without_value(path, cand.name)
+    formulas = (formulas_without_value(path, cand.name)
                 if sniffed.format == "xlsx" and cand.formulas is not False else set())
     result = _assemble(kind, spec, cand, layout, body, max_rows=max_rows, file_format=sniffed.format,
                        encoding=encoding, sheet_names=sheet_names, formulas=formulas)

@@ -84,7 +84,7 @@ def _numbering_row(cells: list[str], width: int) -> bool:
     return len(nums) >= 3 and all(b == a + 1 for a, b in zip(nums, nums[1:], strict=False))
 
 
-def _classify_rows(cols: list[np.ndarray], layout: HeaderLayout, width: int) -> np.ndarray:
+def classify_rows(cols: list[np.ndarray], layout: HeaderLayout, width: int) -> np.ndarray:
     """Reason per body row (None = data)."""
     n = len(cols[0]) if cols else 0
     reason = np.full(n, None, dtype=object)
@@ -166,7 +166,7 @@ def _classify_rows(cols: list[np.ndarray], layout: HeaderLayout, width: int) -> 
 _UNMARKED = {"0", "-", "khong", "không", "no", "false", "n", "o"}
 
 
-def _marked(arr: np.ndarray) -> np.ndarray:
+def marked(arr: np.ndarray) -> np.ndarray:
     present = _present(arr)
     out = present.copy()
     idx = np.flatnonzero(present)
@@ -179,7 +179,7 @@ def _marked(arr: np.ndarray) -> np.ndarray:
 _STRING_TEMPLATE = pd.array([], dtype="string")
 
 
-def _string_array(arr: np.ndarray, present: np.ndarray | None = None):
+def string_array(arr: np.ndarray, present: np.ndarray | None = None):
     """Object array of str/None -> pandas "string" array (missing = pd.NA) without re-validating each cell."""
     out = np.array(arr, dtype=object, copy=True)
     out[~(_present(out) if present is None else present)] = pd.NA

@@ -34,7 +34,7 @@ ROW_LIMIT_SLACK = 1.05  # before reading a whole sheet: refuse early only when f
 
 
 @dataclass
-class _Body:
+class Body:
     columns: list[np.ndarray]           # object arrays (str or None), rows after the header
     row_numbers: np.ndarray              # 1-based, aligned with the columns
     numeric: dict[int, np.ndarray]       # grid column -> typed-number mask (workbooks)
@@ -46,18 +46,18 @@ class _Body:
 
 
 @dataclass
-class _SheetCandidate:
+class SheetCandidate:
     name: str
     top: list[list[str]]                 # the first rows as strings ("" empty), legacy-repaired
     top_row_numbers: list[int]           # 1-based row number of each top row
     merges: list | None
     layouts: _Layouts
-    load_body: Callable[[int], _Body]    # rows after grid row index -> body
+    load_body: Callable[[int], Body]    # rows after grid row index -> body
     total_rows: int                      # rows in the sheet (for the early row limit)
     formulas: bool | None = None         # xlsx: whether the sheet holds a formula (None: not measured)
 
 
-def _top_strings(rows: list[list[Any]]) -> list[list[str]]:
+def top_strings(rows: list[list[Any]]) -> list[list[str]]:
     """The top rows as strings, cut after the last non-empty column (a stray cell far to the right must not
     make header detection walk thousands of empty columns), legacy text repaired."""
     top = [[cell_to_str(v) or "" for v in r] for r in rows]
@@ -104,12 +104,12 @@ def _layouts(top: list[list[str]], kinds: InputKinds, merges) -> _Layouts:
 _vi_int = vi_int
 
 
-def _too_many_rows(n: int, max_rows: int) -> ReadError:
+def too_many_rows(n: int, max_rows: int) -> ReadError:
     return unreadable(f"tệp có quá nhiều dòng dữ liệu ({_vi_int(n)} dòng, giới hạn {_vi_int(max_rows)}); "
                       "xin chia nhỏ tệp")
 
 
-def _header_names(spec: KindSpec, names: list[str]) -> str:
+def header_names(spec: KindSpec, names: list[str]) -> str:
     return ", ".join(f"«{spec.column(n).header}»" for n in names)
 
 
@@ -138,9 +138,9 @@ def _looks_like_other(kind: str, own: HeaderLayout | None, layouts: _Layouts) ->
     return best
 
 
-def _choose(kind: str, kinds: InputKinds, candidates) -> tuple[_SheetCandidate, HeaderLayout]:
-    chosen: tuple[_SheetCandidate, HeaderLayout] | None = None
-    seen: list[_SheetCandidate] = []
+def choose(kind: str, kinds: InputKinds, candidates) -> tuple[SheetCandidate, HeaderLayout]:
+    chosen: tuple[SheetCandidate, HeaderLayout] | None = None
+    seen: list[SheetCandidate] = []
     for cand in candidates:
         seen.append(cand)
         own = cand.layouts.get(kind)

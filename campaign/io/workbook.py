@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from campaign.config_kinds import InputKinds
-from campaign.io.cells import _convert_column
+from campaign.io.cells import convert_column
 from campaign.io.extent.budget import (
     DAMAGE,
     MAX_CELLS,
@@ -39,12 +39,12 @@ from campaign.io.headers import (
 )
 from campaign.io.sheets import (
     ROW_LIMIT_SLACK,
-    _Body,
+    Body,
+    SheetCandidate,
     _layouts,
-    _SheetCandidate,
-    _too_many_rows,
-    _top_strings,
     _vi_int,
+    too_many_rows,
+    top_strings,
 )
 from campaign.io.sniff import (
     ReadError,
@@ -83,7 +83,7 @@ def _failed(exc: BaseException) -> bool:
     return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
-def _workbook_candidates(path: Path, fmt: str, kinds: InputKinds, sheet_names: list[str], *,
+def workbook_candidates(path: Path, fmt: str, kinds: InputKinds, sheet_names: list[str], *,
                          max_rows: int | None = None):
     """The sheets of a workbook as candidates, in the order they are tried (visible worksheets first).
 
@@ -172,7 +172,7 @@ def _workbook_candidates(path: Path, fmt: str, kinds: InputKinds, sheet_names: l
             first_error = first_error or exc
             continue
         del sheet
-        top = _top_strings(top_raw)
+        top = top_strings(top_raw)
         total = (end[0] + 1) if end else 0
         width = (end[1] + 1) if end else 0
         cells_built += ext.grid if ext is not None else total * width
@@ -181,11 +181,11 @@ def _workbook_candidates(path: Path, fmt: str, kinds: InputKinds, sheet_names: l
                                      cell=Extent(total, width).corner, rows=_vi_int(total),
                                      columns=_vi_int(width))
 
-        def load(after: int, name=meta.name) -> _Body:
+        def load(after: int, name=meta.name) -> Body:
             return _calamine_body(lambda: take(name), after)
 
         yielded += 1
-        yield _SheetCandidate(meta.name, top, list(range(1, len(top) + 1)), merges, _layouts(top, kinds, merges),
+        yield SheetCandidate(meta.name, top, list(range(1, len(top) + 1)), merges, _layouts(top, kinds, merges),
                               load, total, formulas)
     built.clear()
     if too_large is not None:
@@ -217,7 +217,7 @@ def _size_refusal(sheet: str, ext: Extent, max_rows: int | None, fmt: str = "xls
         return unreadable_because("sheet_too_large", sheet=sheet, cell=ext.corner, rows=_vi_int(ext.rows),
                        columns=_vi_int(ext.columns), cells=_vi_int(ext.cells))
     if max_rows is not None and ext.rows - 1 - HEADER_SCAN_ROWS > max_rows * ROW_LIMIT_SLACK + 100:
-        return _too_many_rows(ext.rows - 1, max_rows)
+        return too_many_rows(ext.rows - 1, max_rows)
     return None
 
 
@@ -280,7 +280,7 @@ def _all_extents(path: Path, fmt: str) -> tuple[list[tuple[str, Extent]], list[t
         raise _damaged(exc, sheet) from None
 
 
-def _rows_to_body(rows: list[list[Any]], first_row_number: int) -> _Body:
+def _rows_to_body(rows: list[list[Any]], first_row_number: int) -> Body:
     widths = set(map(len, rows))
     width = max(widths, default=0)
     if len(widths) > 1:
@@ -289,17 +289,17 @@ def _rows_to_body(rows: list[list[Any]], first_row_number: int) -> _Body:
     numeric: dict[int, np.ndarray] = {}
     text_columns: set[int] = set()
     for j, col in enumerate(zip(*rows, strict=True)) if rows else []:
-        arr, num, has_text = _convert_column(col)
+        arr, num, has_text = convert_column(col)
         cols.append(arr)
         if num is not None and num.any():
             numeric[j] = num
         if has_text:
             text_columns.add(j)
     row_numbers = np.arange(first_row_number, first_row_number + len(rows), dtype=np.int64)
-    return _Body(cols, row_numbers, numeric, nfc_checked=False, blank_checked=False, text_columns=text_columns)
+    return Body(cols, row_numbers, numeric, nfc_checked=False, blank_checked=False, text_columns=text_columns)
 
 
-def _calamine_body(take: Callable[[], Any], after: int) -> _Body:
+def _calamine_body(take: Callable[[], Any], after: int) -> Body:
     """The rows after grid row `after` of the sheet `take()` builds (or hands over): the sheet's grid is
     let go as soon as its rows are Python lists."""
     gc_was = gc.isenabled()
@@ -363,21 +363,21 @@ def _xlrd_candidates(path: Path, kinds: InputKinds, original: BaseException, she
             cells_read += total * sh.ncols
         except Exception:
             continue
-        top = _top_strings(top_raw)
+        top = top_strings(top_raw)
         merges = [((r0, c0), (r1 - 1, c1 - 1)) for r0, r1, c0, c1 in getattr(sh, "merged_cells", [])] or None
         name = sh.name
         with contextlib.suppress(Exception):
             book.unload_sheet(idx)
         del sh
 
-        def load(after: int, idx=idx) -> _Body:
+        def load(after: int, idx=idx) -> Body:
             return _rows_to_body(rows_of(idx, after), after + 1)
 
-        yield _SheetCandidate(name, top, list(range(1, len(top) + 1)), merges, _layouts(top, kinds, merges),
+        yield SheetCandidate(name, top, list(range(1, len(top) + 1)), merges, _layouts(top, kinds, merges),
                               load, total)
 
 
-def _formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]:
+def formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]:
     """(row number, 0-based column) of the cells of an xlsx sheet that hold a formula and no computed
     value (files written by software that does not calculate): the clerk sees a value in Excel, the file
     holds none. Empty when the sheet has no formula at all (the usual case, checked cheaply first)."""

@@ -1,5 +1,5 @@
 """A sheet's rows as raw XML (inline strings), rendered a chunk at a time with numpy string operations and
-appended to xlsxwriter's constant-memory row file (`_RawRows`, `_render_rows`)."""
+appended to xlsxwriter's constant-memory row file (`RawRows`, `render_rows`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 
-class _RawRows:
+class RawRows:
     """The data sheet's rows rendered here, a chunk of rows at a time with numpy string operations, and
     appended to the sheet's constant-memory row file: the very file xlsxwriter streams its own rows to.
     Going through xlsxwriter's cell API costs ~13 us a cell (55 s of CPU for 200,000 x 21 cells); this
@@ -48,7 +48,7 @@ class _RawRows:
         ws.previous_row = last_row
 
 
-_CHUNK_ROWS = 20_000
+CHUNK_ROWS = 20_000
 _XML_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
 _EXCEL_ESCAPE = re.compile(r"(_x[0-9A-Fa-f]{4}_)")
 _CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
@@ -101,13 +101,13 @@ def _text_elements(col: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray 
     return present, elements, trig
 
 
-def _col_letters(n: int) -> list[str]:
+def col_letters(n: int) -> list[str]:
     from xlsxwriter.utility import xl_col_to_name
 
     return [xl_col_to_name(j) for j in range(n)]
 
 
-def _render_rows(cols: list[np.ndarray], idx: np.ndarray, row_numbers: np.ndarray, code: np.ndarray,
+def render_rows(cols: list[np.ndarray], idx: np.ndarray, row_numbers: np.ndarray, code: np.ndarray,
                  messages: np.ndarray, result_col: int, letters: list[str], xf: dict[str, Any]) -> str:
     """The <row> elements of grid rows `idx` (none of them a header row). `code`: status code per row
     (index in the statuses, the last code of `xf`'s arrays for rows that are not data); `messages`: the

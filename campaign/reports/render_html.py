@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from campaign.reports.model import Chart, Report
 from campaign.reports.present import is_number, vn_number
-from campaign.reports.render_pdf import _chart_png_cached
+from campaign.reports.render_pdf import chart_png_cached
 
 __all__ = ["render_html"]
 
@@ -36,7 +36,7 @@ def _environment() -> Environment:
 
 
 def _chart_src(chart: Chart) -> str:
-    return "data:image/png;base64," + base64.b64encode(_chart_png_cached(chart)).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(chart_png_cached(chart)).decode("ascii")
 
 
 def render_html(report: Report) -> str:

@@ -361,7 +361,7 @@ _chart_lock = threading.Lock()
 CHART_CACHE_SIZE = 16
 
 
-def _chart_png_cached(chart: Chart) -> bytes:
+def chart_png_cached(chart: Chart) -> bytes:
     """chart_png, remembered for the last few charts (by value): the PDF and the HTML of a report draw the
     same charts, ~0.1 s each."""
     key = repr(chart)
@@ -381,7 +381,7 @@ def _chart_png_cached(chart: Chart) -> bytes:
 def _chart_flowable(chart: Chart, frame: float = FRAME_WIDTH) -> Flowable:
     from reportlab.lib.utils import ImageReader
 
-    png = _chart_png_cached(chart)
+    png = chart_png_cached(chart)
     w, h = ImageReader(io.BytesIO(png)).getSize()
     img = Image(io.BytesIO(png), width=frame, height=frame * h / w)
     img.hAlign = "CENTER"

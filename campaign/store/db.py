@@ -53,7 +53,7 @@ def _prefect_home() -> Path:
     return Path(os.path.expandvars(os.environ.get("PREFECT_HOME", "~/.prefect"))).expanduser()
 
 
-def _sqlite_file(url: URL) -> Path | None:
+def sqlite_file(url: URL) -> Path | None:
     db = url.database
     if not db or db == ":memory:" or db.startswith("file::memory:") or url.query.get("mode") == "memory":
         return None
@@ -67,7 +67,7 @@ def _same_database(a: URL, b: URL) -> bool:
     if backend_a != backend_b:
         return False
     if backend_a == "sqlite":
-        fa, fb = _sqlite_file(a), _sqlite_file(b)
+        fa, fb = sqlite_file(a), sqlite_file(b)
         return fa is not None and fa == fb
     # Same server and database is the same database, whatever the driver, user or schema.
     host = lambda u: (u.host or "localhost").lower().replace("127.0.0.1", "localhost")  # noqa: E731
@@ -157,7 +157,7 @@ def make_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
     backend = sa_url.get_backend_name()
     connect_args = dict(kwargs.pop("connect_args", {}))
     if backend == "sqlite":
-        path = _sqlite_file(sa_url)
+        path = sqlite_file(sa_url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)  # the busy timeout: wait for a writer

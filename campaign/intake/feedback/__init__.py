@@ -20,7 +20,7 @@ submission (accepted or refused and why, counts, the reasons, links to the rejec
   A CSV upload's annotated copy is a CSV (UTF-8 with BOM, its own delimiter, every record at the line it
   starts on, the result as one more field): a copy as .xlsx of a million rows took ~20 s and 76 MB for
   a file with no problem row, the CSV ~1.5 s. Its records are copied as they are where that is safe
-  (`csv_copy._write_csv_copy`), the others go through the csv module with `csv_safe`. Beside it,
+  (`csv_copy.write_csv_copy`), the others go through the csv module with `csv_safe`. Beside it,
   `problems_workbook_path(<the .csv>)`: the summary sheet and, highlighted as in the .xlsx copy, only the
   rows rejected or to check, with their row numbers in the file (Excel opening the CSV itself drops
   leading zeros and cannot show a highlight; the rows that need the clerk are the ones in the workbook).
@@ -38,7 +38,7 @@ Nothing this package composes starts with a formula character (`campaign.io.safe
 `campaign.io.safety.csv_safe` is the apostrophe rule for any CSV output.
 
 Speed: xlsxwriter in constant-memory mode, with the data rows rendered a chunk at a time (numpy string
-operations) into the sheet's row file (`campaign.io.xlsx_rows._RawRows`). Measured on the shared 2-core
+operations) into the sheet's row file (`campaign.io.xlsx_rows.RawRows`). Measured on the shared 2-core
 machine (loaded by other jobs) for 200,000 rows x 20 columns: 23-30 s of CPU (25-36 s wall) from an .xlsx upload, of which ~9-11 s
 re-reading the file and ~5-7 s zipping; 14 s from a CSV; the process peaked at 0.96 GB with the
 ReadResult (0.56 GB) in memory, so ~0.4 GB for the feedback. openpyxl took 63 s and 2.3 GB; xlsxwriter's

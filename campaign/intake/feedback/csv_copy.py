@@ -1,5 +1,5 @@
 """A CSV upload's own records back as CSV, fast: transcoded to UTF-8 with a BOM, each at the line it starts
-on, the result as one more field; records the fast path cannot vouch for raise `_CopyUnsafe`."""
+on, the result as one more field; records the fast path cannot vouch for raise `CopyUnsafe`."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ _FULLWIDTH_TRIGGER_THIRD = np.frombuffer(
 _COPY_CHUNK_RECORDS = 100_000
 
 
-class _CopyUnsafe(Exception):
+class CopyUnsafe(Exception):
     """The fast copy cannot vouch for this file (records the csv module splits otherwise): use the grid path."""
 
 
@@ -82,7 +82,7 @@ def _render_record(text: str, delimiter: str, width: int | None, tail: str | Non
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True,
                                skipinitialspace=True, strict=False))
     except csv.Error as exc:
-        raise _CopyUnsafe(str(exc)) from None
+        raise CopyUnsafe(str(exc)) from None
     rows = rows or [[]]
     out = []
     for i, row in enumerate(rows):
@@ -94,7 +94,7 @@ def _render_record(text: str, delimiter: str, width: int | None, tail: str | Non
         out.append(_csv_line(fields, delimiter))
     rendered = "".join(out)
     if rendered.count("\n") != text.count("\n") + 1:   # a line more or less would move every later row
-        raise _CopyUnsafe("record lines changed")
+        raise CopyUnsafe("record lines changed")
     return rendered
 
 
@@ -104,7 +104,7 @@ def _stripped_width(text: str, delimiter: str) -> int:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True,
                                skipinitialspace=True, strict=False))
     except csv.Error as exc:
-        raise _CopyUnsafe(str(exc)) from None
+        raise CopyUnsafe(str(exc)) from None
     width = 0
     for row in rows:
         while row and row[-1] == "":
@@ -224,12 +224,12 @@ def _scan_records(arr: np.ndarray, starts: np.ndarray, cend: np.ndarray, dch: in
 
 
 def _records(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """The reader's record starts and start lines (`campaign.io.csv_read._record_starts`); without any quote
+    """The reader's record starts and start lines (`campaign.io.csv_read.record_starts`); without any quote
     in the file every line is a record, which is found without the quote-aware search."""
-    from campaign.io.csv_read import _record_starts
+    from campaign.io.csv_read import record_starts
 
     if b'"' in buf:
-        return _record_starts(buf)
+        return record_starts(buf)
     arr = np.frombuffer(buf, dtype=np.uint8)
     step = 1 << 24
     nl = [np.flatnonzero(arr[lo:lo + step] == 10) + lo for lo in range(0, len(arr), step)]
@@ -239,13 +239,13 @@ def _records(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.arange(1, len(starts) + 1, dtype=np.int64)
 
 
-def _write_csv_copy(out: Path, source: Path, read: Any, messages: Sequence[str]) -> None:
+def write_csv_copy(out: Path, source: Path, read: Any, messages: Sequence[str]) -> None:
     """The uploaded CSV's own records, transcoded to UTF-8 with a BOM, each at the line it starts on, the
     result as one more field: at the right of the first header row «Kết quả kiểm tra», at the right of
     every data row its result, in the column after the table's widest header or data row. Records that
     need no care are copied as they are (a million rows in about a second); the others (quoted fields
     that are not plain, fields that could start a formula) go through the csv module with `csv_safe`.
-    Raises `_CopyUnsafe` (or any error) when it cannot vouch for the copy: the caller then writes it from
+    Raises `CopyUnsafe` (or any error) when it cannot vouch for the copy: the caller then writes it from
     the reader's grid."""
     from campaign.io.sniff import decode_text, utf8_buffer
 
@@ -258,7 +258,7 @@ def _write_csv_copy(out: Path, source: Path, read: Any, messages: Sequence[str])
     row_numbers = np.asarray(read.row_numbers, dtype=np.int64)
     data_rec = np.searchsorted(lines, row_numbers) if n_rec else np.zeros(0, dtype=np.int64)
     if len(row_numbers) and (data_rec.max() >= n_rec or (lines[data_rec] != row_numbers).any()):
-        raise _CopyUnsafe("data rows are not records of the file")
+        raise CopyUnsafe("data rows are not records of the file")
     header_rec = [int(k) for h in read.header_rows for k in [int(np.searchsorted(lines, int(h)))]
                   if k < n_rec and lines[k] == int(h)]
     arr = np.frombuffer(buf, dtype=np.uint8)
@@ -295,7 +295,7 @@ def _write_csv_copy(out: Path, source: Path, read: Any, messages: Sequence[str])
             head = list(csv.reader(io.StringIO(record_text(header_rec[0]), newline=""), delimiter=delimiter,
                                    skipinitialspace=True, strict=False))
         except csv.Error as exc:
-            raise _CopyUnsafe(str(exc)) from None
+            raise CopyUnsafe(str(exc)) from None
         head_fields = head[-1] if head else []
         while head_fields and head_fields[-1] == "":
             head_fields.pop()

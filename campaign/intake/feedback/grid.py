@@ -1,5 +1,5 @@
-"""The district's sheet as the reader sees it (`_source_grid`, with the reader's own loaders), or rebuilt
-from the ReadResult when the uploaded file is gone (`_rebuilt_grid`)."""
+"""The district's sheet as the reader sees it (`source_grid`, with the reader's own loaders), or rebuilt
+from the ReadResult when the uploaded file is gone (`rebuilt_grid`)."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class _Grid:
+class Grid:
     columns: list[np.ndarray]                     # object arrays of str / None, one per sheet column
     row_numbers: np.ndarray                       # int64, 1-based, ascending, aligned with the columns
     merges: list[tuple[int, int, int, int]]       # 0-based inclusive (first_row, first_col, last_row, last_col)
     rebuilt: bool                                 # True: layout rebuilt from the ReadResult (no source file)
 
 
-def _source_grid(source: Path, read: Any) -> _Grid:
+def source_grid(source: Path, read: Any) -> Grid:
     """Every cell of the district's sheet as the reader sees it (same sheet choice, CSV delimiter and
     encoding, same cell-to-text conversion, same row numbers). Uses the reader's own loaders so that the
     feedback can never disagree with the read about which line is which."""
@@ -40,10 +40,10 @@ def _source_grid(source: Path, read: Any) -> _Grid:
     kinds = load_input_kinds()
     spec = kinds.kinds[read.kind]
     if read.file_format == "csv":
-        cand, _encoding = csv_read._csv_candidates(source, kinds, spec, 1 << 40)
+        cand, _encoding = csv_read.csv_candidates(source, kinds, spec, 1 << 40)
     else:
         names: list[str] = []
-        cand = next((c for c in workbook._workbook_candidates(source, read.file_format, kinds, names)
+        cand = next((c for c in workbook.workbook_candidates(source, read.file_format, kinds, names)
                      if c.name == read.sheet), None)
         if cand is None:
             raise LookupError(f"sheet {read.sheet!r} not found in {source.name}")
@@ -61,7 +61,7 @@ def _source_grid(source: Path, read: Any) -> _Grid:
             cols[j] = c.astype(object)
     if read.file_format != "csv":
         _show_dates_as_typed(cols)
-    return _Grid(cols, np.asarray(body.row_numbers, dtype=np.int64), merges, rebuilt=False)
+    return Grid(cols, np.asarray(body.row_numbers, dtype=np.int64), merges, rebuilt=False)
 
 
 _ISO_START = re.compile(r"(?:^|\x00)\d{4}-\d\d-\d\d")
@@ -93,7 +93,7 @@ def _show_dates_as_typed(cols: list[np.ndarray]) -> None:
         cols[j] = out
 
 
-def _rebuilt_grid(read: Any) -> _Grid:
+def rebuilt_grid(read: Any) -> Grid:
     """Without the uploaded file: the header (the district's labels) at the last header row and the data
     rows at their row numbers; title, blank and totals rows are not known."""
     original = read.original_rows
@@ -113,10 +113,10 @@ def _rebuilt_grid(read: Any) -> _Grid:
     if not (order == np.arange(len(rows))).all():
         rows = rows[order]
         cols = [c[order] for c in cols]
-    return _Grid(cols, rows, [], rebuilt=True)
+    return Grid(cols, rows, [], rebuilt=True)
 
 
-def _present_width(cols: list[np.ndarray], idx: np.ndarray) -> int:
+def present_width(cols: list[np.ndarray], idx: np.ndarray) -> int:
     """1 + the last column holding a value in the given grid rows."""
     width = 0
     for j, c in enumerate(cols):

@@ -35,9 +35,9 @@ STATUSES = (OK, REJECTED, WARNING, REPAIRED)
 # severity -> rank (higher is worse); section heads of a row's text
 _RANK = {"repair": 1, "warning": 2, "row": 3, "blocking": 3}
 _FIRST_HEAD = {3: "Bị loại", 2: "Đã nhận, cần kiểm tra", 1: "Đã nhận, đã sửa"}
-_NEXT_HEAD = {3: "Lỗi", 2: "Cần kiểm tra", 1: "Đã sửa"}
+NEXT_HEAD = {3: "Lỗi", 2: "Cần kiểm tra", 1: "Đã sửa"}
 _NOT_RECORDED_HEAD = "Không ghi nhận"   # quarantined without a row error (a repeat of an earlier upload)
-_STATUS_OF_RANK = {0: OK, 1: REPAIRED, 2: WARNING, 3: REJECTED}
+STATUS_OF_RANK = {0: OK, 1: REPAIRED, 2: WARNING, 3: REJECTED}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ class _Prepared:
     ranks: list[int]
 
 
-def _prepare(issues: pd.DataFrame, n_rows: int, kind: str | None,
+def prepare(issues: pd.DataFrame, n_rows: int, kind: str | None,
              column_headers: Mapping[str, str] | None) -> _Prepared | None:
     if issues is None or len(issues) == 0:
         return None
@@ -202,7 +202,7 @@ def row_messages(issues: pd.DataFrame, n_rows: int, kind: str,
     error (a repeat of an earlier submission) starts "Không ghi nhận: ". Issues without a row (file-level)
     are not row messages."""
     out = [OK_MESSAGE] * n_rows
-    prep = _prepare(issues, n_rows, kind, column_headers)
+    prep = prepare(issues, n_rows, kind, column_headers)
     if prep is None:
         return out
     q = None if quarantined is None else np.asarray(quarantined, dtype=bool)
@@ -225,7 +225,7 @@ def row_messages(issues: pd.DataFrame, n_rows: int, kind: str,
                 if items:
                     sections.append("; ".join(items))
                 items = []
-                head = (_NOT_RECORDED_HEAD if not_recorded else _FIRST_HEAD[r]) if current < 0 else _NEXT_HEAD[r]
+                head = (_NOT_RECORDED_HEAD if not_recorded else _FIRST_HEAD[r]) if current < 0 else NEXT_HEAD[r]
                 current = r
                 items.append(f"{head}: {texts[m]}")
             else:
@@ -248,7 +248,7 @@ def row_statuses(issues: pd.DataFrame, n_rows: int, *,
                  quarantined: Sequence[bool] | np.ndarray | pd.Series | None = None) -> list[str]:
     """Per data row: "rejected" (a row error, or quarantined), "warning", "repaired" or "ok"."""
     worst = np.zeros(n_rows, dtype=np.int64)
-    prep = _prepare(issues, n_rows, None, None)   # ranks per distinct (code, column, severity), NA severity
+    prep = prepare(issues, n_rows, None, None)   # ranks per distinct (code, column, severity), NA severity
     if prep is not None:                          # taken from the catalogue; rows checked
         np.maximum.at(worst, prep.rows, np.asarray(prep.ranks, dtype=np.int64)[prep.msg])
     if quarantined is not None:
@@ -256,7 +256,7 @@ def row_statuses(issues: pd.DataFrame, n_rows: int, *,
         if len(q) != n_rows:
             raise ValueError(f"quarantined has {len(q)} values for {n_rows} rows")
         worst[q] = 3
-    names = np.array([_STATUS_OF_RANK[i] for i in range(4)], dtype=object)
+    names = np.array([STATUS_OF_RANK[i] for i in range(4)], dtype=object)
     return names[worst].tolist()
 
 

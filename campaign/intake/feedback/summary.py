@@ -17,15 +17,15 @@ import xlsxwriter.workbook
 
 from campaign.config_kinds import load_input_kinds
 from campaign.intake.feedback.messages import (
-    _NEXT_HEAD,
-    _STATUS_OF_RANK,
+    NEXT_HEAD,
     OK,
     REJECTED,
     REPAIRED,
     RESULT_HEADER,
+    STATUS_OF_RANK,
     STATUSES,
     WARNING,
-    _prepare,
+    prepare,
 )
 from campaign.io.safety import safe_own, starts_formula
 from campaign.io.xlsx import write_atomically
@@ -63,7 +63,7 @@ _RESULT_FILLS = {
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 
-def _sheet_name(name: str, fallback: str) -> str:
+def sheet_name(name: str, fallback: str) -> str:
     name = _INVALID_SHEET_CHARS.sub(" ", name or "").strip().strip("'")[:31].strip()
     return name or fallback
 
@@ -72,7 +72,7 @@ def _quoted(sheet: str) -> str:
     return "'" + sheet.replace("'", "''") + "'"
 
 
-class _Formats:
+class Formats:
     def __init__(self, wb: xlsxwriter.Workbook):
         base = {"num_format": "@", "valign": "top"}
         self.wb = wb
@@ -129,14 +129,14 @@ def _target(out_path: Path | str) -> Path:
     return out
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve()
     except OSError:
         return False
 
 
-def _atomic_write(out: Path, fill) -> Path:
+def atomic_write(out: Path, fill) -> Path:
     return write_atomically(out, fill, prefix=".feedback-", workbook_class=_FeedbackWorkbook)
 
 
@@ -150,7 +150,7 @@ def _kind_label(kind: str | None) -> str:
     return f"{kind_label(kind)} ({kind})" if kind in load_input_kinds().kinds else kind
 
 
-def _write_pairs(ws, fmts: _Formats, row: int, pairs: list[tuple[str, str]], value_fmt=None) -> int:
+def _write_pairs(ws, fmts: Formats, row: int, pairs: list[tuple[str, str]], value_fmt=None) -> int:
     for label, value in pairs:
         ws.write_string(row, 0, safe_own(label), fmts.label)
         ws.write_string(row, 1, safe_own(str(value)), value_fmt or fmts.value)
@@ -158,7 +158,7 @@ def _write_pairs(ws, fmts: _Formats, row: int, pairs: list[tuple[str, str]], val
     return row
 
 
-def _issue_table(issues: pd.DataFrame | None, kind: str, column_headers: Mapping[str, str] | None,
+def issue_table(issues: pd.DataFrame | None, kind: str, column_headers: Mapping[str, str] | None,
                  ) -> list[tuple[int, str, int]]:
     """(rank, sentence, rows) per distinct sentence, worst first, then most rows."""
     if issues is None or not len(issues):
@@ -166,7 +166,7 @@ def _issue_table(issues: pd.DataFrame | None, kind: str, column_headers: Mapping
     iss = issues.loc[issues["row"].notna()]
     if not len(iss):
         return []
-    prep = _prepare(iss, int(iss["row"].max()) + 1, kind, column_headers)
+    prep = prepare(iss, int(iss["row"].max()) + 1, kind, column_headers)
     if prep is None:
         return []
     counts = np.bincount(prep.msg, minlength=len(prep.texts))
@@ -201,7 +201,7 @@ def readings_table(readings: Sequence[Any], kind: str | None) -> list[tuple[str,
     return out
 
 
-def _write_readings(ws, fmts: _Formats, r: int, readings: Sequence[Any], kind: str | None) -> int:
+def _write_readings(ws, fmts: Formats, r: int, readings: Sequence[Any], kind: str | None) -> int:
     lines = readings_table(readings, kind)
     if not lines:
         return r
@@ -219,7 +219,7 @@ def _write_readings(ws, fmts: _Formats, r: int, readings: Sequence[Any], kind: s
     return r
 
 
-def _write_summary(ws, fmts: _Formats, *, kind: str | None, sheet: str | None, status_counts: dict[str, int],
+def write_summary(ws, fmts: Formats, *, kind: str | None, sheet: str | None, status_counts: dict[str, int],
                    rows_total: int, rows_skipped: int, blocking_message: str | None, info: Mapping[str, str] | None,
                    source_name: str | None, table: list[tuple[int, str, int]],
                    rejected: list[tuple[int, str]], rebuilt: bool, csv_name: str | None = None,
@@ -307,9 +307,9 @@ def _write_summary(ws, fmts: _Formats, *, kind: str | None, sheet: str | None, s
         ws.write_string(r, 1, "Lý do", fmts.th)
         r += 1
         for rank, text, count in table:
-            fmt = fmts.result[_STATUS_OF_RANK[rank]]
+            fmt = fmts.result[STATUS_OF_RANK[rank]]
             ws.write_string(r, 0, _vi_int(count), fmt)
-            ws.write_string(r, 1, safe_own(f"{_NEXT_HEAD[rank]}: {text}"), fmt)
+            ws.write_string(r, 1, safe_own(f"{NEXT_HEAD[rank]}: {text}"), fmt)
             r += 1
     if rejected:
         r += 1

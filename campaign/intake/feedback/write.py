@@ -17,24 +17,24 @@ import pandas as pd
 import xlsxwriter
 import xlsxwriter.workbook
 
-from campaign.intake.feedback.csv_copy import _CopyUnsafe, _write_csv_copy
-from campaign.intake.feedback.grid import _Grid, _present_width, _rebuilt_grid, _source_grid
+from campaign.intake.feedback.csv_copy import CopyUnsafe, write_csv_copy
+from campaign.intake.feedback.grid import Grid, present_width, rebuilt_grid, source_grid
 from campaign.intake.feedback.messages import REJECTED, RESULT_HEADER, STATUSES, WARNING
 from campaign.intake.feedback.summary import (
     DATA_SHEET_FOR_CSV,
     MAX_LISTED_ROWS,
     ROW_NUMBER_HEADER,
     SUMMARY_SHEET,
-    _atomic_write,
-    _Formats,
-    _issue_table,
-    _same_file,
-    _sheet_name,
+    Formats,
     _target,
-    _write_summary,
+    atomic_write,
+    issue_table,
+    same_file,
+    sheet_name,
+    write_summary,
 )
 from campaign.io.safety import FORMULA_TRIGGERS, csv_safe, safe_own
-from campaign.io.xlsx_rows import _CHUNK_ROWS, _col_letters, _RawRows, _render_rows
+from campaign.io.xlsx_rows import CHUNK_ROWS, RawRows, col_letters, render_rows
 
 if TYPE_CHECKING:
     from campaign.io.reader import ReadResult
@@ -79,17 +79,17 @@ def write_feedback(read: ReadResult, messages: Sequence[str], statuses: Sequence
     if bad:
         raise ValueError(f"unknown statuses {sorted(bad)}; expected {STATUSES}")
     out = _target(out_path)
-    if source is not None and _same_file(out, Path(source)):
+    if source is not None and same_file(out, Path(source)):
         raise ValueError(f"the feedback would overwrite the uploaded file {source}")
     row_numbers = np.asarray(read.row_numbers, dtype=np.int64)
 
     status_arr = np.asarray(statuses, dtype=object)
     status_counts = {s: int((status_arr == s).sum()) for s in STATUSES}
-    data_sheet = _sheet_name(read.sheet, DATA_SHEET_FOR_CSV)
+    data_sheet = sheet_name(read.sheet, DATA_SHEET_FOR_CSV)
     summary_sheet = SUMMARY_SHEET if SUMMARY_SHEET.lower() != data_sheet.lower() else "Kết quả"
     rejected_idx = np.flatnonzero(status_arr == REJECTED)[:MAX_LISTED_ROWS]
     rejected = [(int(row_numbers[i]), messages[i]) for i in rejected_idx]
-    table = _issue_table(issues, read.kind, read.column_headers) if issues is not None else []
+    table = issue_table(issues, read.kind, read.column_headers) if issues is not None else []
     summary_args = dict(kind=read.kind, status_counts=status_counts, rows_total=n,
                         rows_skipped=len(read.skipped_rows), blocking_message=blocking_message, info=info,
                         source_name=source_name or (Path(source).name if source is not None else None), table=table,
@@ -109,24 +109,24 @@ def write_feedback(read: ReadResult, messages: Sequence[str], statuses: Sequence
         raise ValueError(f"row {int(grid.row_numbers[-1])} is beyond Excel's last row {EXCEL_MAX_ROWS}")
 
     def fill(wb: xlsxwriter.Workbook) -> None:
-        fmts = _Formats(wb)
+        fmts = Formats(wb)
         summary = wb.add_worksheet(summary_sheet)
         ws = wb.add_worksheet(data_sheet)
-        _write_summary(summary, fmts, sheet=data_sheet, rejected=rejected, rebuilt=grid.rebuilt, **summary_args)
+        write_summary(summary, fmts, sheet=data_sheet, rejected=rejected, rebuilt=grid.rebuilt, **summary_args)
         _write_data_sheet(ws, fmts, grid, read, pos, messages, statuses)
         if len(grid.row_numbers) * (len(grid.columns) + 1) > 20_000_000:
             wb.use_zip64()   # a sheet XML beyond 4 GB needs it (Excel 2010 and later read it)
 
-    return _atomic_write(out, fill)
+    return atomic_write(out, fill)
 
 
-def _grid_of(read: Any, source: Path | str | None, row_numbers: np.ndarray) -> tuple[_Grid, np.ndarray]:
+def _grid_of(read: Any, source: Path | str | None, row_numbers: np.ndarray) -> tuple[Grid, np.ndarray]:
     """The uploaded sheet as the reader sees it (or, without the file, rebuilt from the read), and the grid
     row of every data row."""
     grid = None
     if source is not None:
         try:
-            grid = _source_grid(Path(source), read)
+            grid = source_grid(Path(source), read)
         except Exception:   # the feedback must not fail because the stored original went missing
             log.exception("could not read %s again for the feedback; rebuilding the layout", source)
     if grid is not None:
@@ -137,7 +137,7 @@ def _grid_of(read: Any, source: Path | str | None, row_numbers: np.ndarray) -> t
             log.error("re-read of %s does not hold every data row of the read; rebuilding the layout", source)
             grid = None
     if grid is None:
-        grid = _rebuilt_grid(read)
+        grid = rebuilt_grid(read)
         pos = np.searchsorted(grid.row_numbers, row_numbers)
     return grid, pos
 
@@ -147,15 +147,15 @@ def _write_csv_upload_feedback(read: Any, messages: Sequence[str], status_arr: n
                                summary_args: dict[str, Any]) -> Path:
     """A CSV upload: the annotated copy as CSV, then the workbook of the summary and the problem rows."""
     csv_out = out.with_suffix(".csv")
-    if source is not None and _same_file(csv_out, Path(source)):
+    if source is not None and same_file(csv_out, Path(source)):
         csv_out = out.with_suffix(".feedback.csv")
     rebuilt = False
     written = False
     if source is not None and Path(source).is_file():
         try:
-            _write_csv_copy(csv_out, Path(source), read, messages)
+            write_csv_copy(csv_out, Path(source), read, messages)
             written = True
-        except _CopyUnsafe as exc:
+        except CopyUnsafe as exc:
             log.info("copying %s as it is was not safe (%s); writing it from the reader's grid", source, exc)
         except Exception:
             log.exception("could not copy %s for the feedback; writing it from the reader's grid", source)
@@ -175,19 +175,19 @@ def _write_csv_upload_feedback(read: Any, messages: Sequence[str], status_arr: n
     problems = (PROBLEMS_SHEET, link_rows, len(listed), len(problem_idx) - len(listed))
 
     def fill(wb: xlsxwriter.Workbook) -> None:
-        fmts = _Formats(wb)
+        fmts = Formats(wb)
         summary = wb.add_worksheet(SUMMARY_SHEET)
         ws = wb.add_worksheet(PROBLEMS_SHEET) if len(listed) else None
-        _write_summary(summary, fmts, sheet=None, rejected=rejected, csv_name=csv_out.name, rebuilt=rebuilt,
+        write_summary(summary, fmts, sheet=None, rejected=rejected, csv_name=csv_out.name, rebuilt=rebuilt,
                        problems=problems, **summary_args)
         if ws is not None:
             _write_problems_sheet(ws, fmts, read, listed, messages, status_arr)
 
-    _atomic_write(problems_workbook_path(csv_out), fill)
+    atomic_write(problems_workbook_path(csv_out), fill)
     return csv_out
 
 
-def _write_problems_sheet(ws, fmts: _Formats, read: Any, idx: np.ndarray, messages: Sequence[str],
+def _write_problems_sheet(ws, fmts: Formats, read: Any, idx: np.ndarray, messages: Sequence[str],
                           status_arr: np.ndarray) -> None:
     """The rows `idx` (positions of data rows) as the district wrote them (`read.original_rows`), after a
     first column with their row number in the file, highlighted, with their result."""
@@ -204,13 +204,13 @@ def _write_problems_sheet(ws, fmts: _Formats, read: Any, idx: np.ndarray, messag
         col[0] = str(label)
         col[1:] = subset.iloc[:, j].to_numpy(dtype=object, na_value=None)
         cols.append(col)
-    grid = _Grid(cols, np.arange(1, k + 2, dtype=np.int64), [], rebuilt=False)
+    grid = Grid(cols, np.arange(1, k + 2, dtype=np.int64), [], rebuilt=False)
     header = type("_Header", (), {"header_rows": [1]})()
     _write_data_sheet(ws, fmts, grid, header, np.arange(1, k + 1, dtype=np.int64),
                       [messages[i] for i in idx.tolist()], status_arr[idx].tolist())
 
 
-def _write_csv_feedback(out: Path, grid: _Grid, read: Any, pos: np.ndarray, messages: Sequence[str]) -> Path:
+def _write_csv_feedback(out: Path, grid: Grid, read: Any, pos: np.ndarray, messages: Sequence[str]) -> Path:
     """The CSV path (a file longer than an Excel sheet): every record at its own line, as read, plus the
     result field; formula-looking fields get a leading apostrophe (a CSV cannot say "this is text")."""
     n_grid = len(grid.row_numbers)
@@ -222,7 +222,7 @@ def _write_csv_feedback(out: Path, grid: _Grid, read: Any, pos: np.ndarray, mess
     rn_l = grid.row_numbers.tolist()
     cols = [c.tolist() for c in grid.columns]
     header_idx = np.flatnonzero(np.isin(grid.row_numbers, header_rows))
-    width = _present_width(grid.columns, np.concatenate((header_idx, pos)).astype(np.int64))
+    width = present_width(grid.columns, np.concatenate((header_idx, pos)).astype(np.int64))
     fd, tmp_name = tempfile.mkstemp(prefix=".feedback-", suffix=".csv", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -264,14 +264,14 @@ def problems_workbook_path(feedback_path: Path | str) -> Path:
 
 
 
-def _write_data_sheet(ws, fmts: _Formats, grid: _Grid, read: Any, pos: np.ndarray, messages: Sequence[str],
+def _write_data_sheet(ws, fmts: Formats, grid: Grid, read: Any, pos: np.ndarray, messages: Sequence[str],
                       statuses: Sequence[str], *, raw: bool | None = None) -> None:
     n_grid = len(grid.row_numbers)
     in_grid = set(grid.row_numbers.tolist())
     header_rows = sorted(int(h) for h in read.header_rows if int(h) in in_grid)
     is_header = np.isin(grid.row_numbers, header_rows) if header_rows else np.zeros(n_grid, dtype=bool)
     header_idx = np.flatnonzero(is_header)
-    width = _present_width(grid.columns, np.concatenate((header_idx, pos)).astype(np.int64))
+    width = present_width(grid.columns, np.concatenate((header_idx, pos)).astype(np.int64))
 
     # a file that is itself a feedback copy (fixed and sent again): its result column is replaced
     result_col = width
@@ -314,9 +314,9 @@ def _write_data_sheet(ws, fmts: _Formats, grid: _Grid, read: Any, pos: np.ndarra
             merges.append([first_header - 1, result_col, last_header - 1, result_col])
 
     row_numbers = grid.row_numbers
-    use_raw = _RawRows.supported(ws) if raw is None else (raw and _RawRows.supported(ws))
+    use_raw = RawRows.supported(ws) if raw is None else (raw and RawRows.supported(ws))
     if use_raw:
-        sink = _RawRows(ws)
+        sink = RawRows(ws)
 
         def xfi(fmt) -> str:
             return str(fmt._get_xf_index())
@@ -333,7 +333,7 @@ def _write_data_sheet(ws, fmts: _Formats, grid: _Grid, read: Any, pos: np.ndarra
                                for st in STATUSES] + [""], dtype=object),
             "result": np.array([opener(fmts.result[st]) for st in STATUSES] + [""], dtype=object),
         }
-        letters = _col_letters(result_col + 1)
+        letters = col_letters(result_col + 1)
         g = 0
         header_at = set(np.flatnonzero(is_header).tolist())
         while g < n_grid:
@@ -342,12 +342,12 @@ def _write_data_sheet(ws, fmts: _Formats, grid: _Grid, read: Any, pos: np.ndarra
                 _api_header_row(ws, fmts, rn - 1, [c[g] for c in cols], result_col, rn == first_header)
                 g += 1
                 continue
-            stop = min(g + _CHUNK_ROWS, n_grid)
+            stop = min(g + CHUNK_ROWS, n_grid)
             nxt = [h for h in header_at if g < h < stop]
             if nxt:
                 stop = min(nxt)
             idx = np.arange(g, stop)
-            xml = _render_rows(cols, idx, row_numbers, code, msg_at, result_col, letters, xf)
+            xml = render_rows(cols, idx, row_numbers, code, msg_at, result_col, letters, xf)
             if xml:
                 sink.write(int(row_numbers[g]) - 1, int(row_numbers[stop - 1]) - 1, xml, result_col)
             g = stop
@@ -387,12 +387,12 @@ def _write_data_sheet(ws, fmts: _Formats, grid: _Grid, read: Any, pos: np.ndarra
             ws.autofilter(last_header - 1, 0, last_row, result_col)
 
 
-def _first_data_row(grid: _Grid, pos: np.ndarray) -> int:
+def _first_data_row(grid: Grid, pos: np.ndarray) -> int:
     """The first data row's number (1 when there is none)."""
     return int(grid.row_numbers[pos].min()) if len(pos) else 1
 
 
-def _api_header_row(ws, fmts: _Formats, r: int, cells: Sequence[Any], result_col: int, first: bool) -> None:
+def _api_header_row(ws, fmts: Formats, r: int, cells: Sequence[Any], result_col: int, first: bool) -> None:
     """A header row through xlsxwriter's API (bold, bordered; blanks formatted so merged cells look whole)."""
     for j, v in enumerate(cells):
         if v is None or v == "":
@@ -412,10 +412,10 @@ def write_refusal(out_path: Path | str, blocking_message: str, *, kind: str | No
     out = _target(out_path)
 
     def fill(wb: xlsxwriter.Workbook) -> None:
-        fmts = _Formats(wb)
+        fmts = Formats(wb)
         ws = wb.add_worksheet(SUMMARY_SHEET)
-        _write_summary(ws, fmts, kind=kind, sheet=None, status_counts={}, rows_total=0, rows_skipped=0,
+        write_summary(ws, fmts, kind=kind, sheet=None, status_counts={}, rows_total=0, rows_skipped=0,
                        blocking_message=blocking_message or "tệp không đọc được", info=info,
                        source_name=source_name, table=[], rejected=[], rebuilt=False)
 
-    return _atomic_write(out, fill)
+    return atomic_write(out, fill)

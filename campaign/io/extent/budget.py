@@ -51,8 +51,8 @@ SST_ITEM_BYTES = 5         # the shortest shared string calamine counts (`<si/>`
 SST_TRUSTED = 1_000_000    # a uniqueCount this small reserves at most 24 MB: not checked against the part
 
 _CHUNK = 1 << 20
-_OVERLAP = 64              # longer than any pattern looked for: a match cut by a chunk's end is seen whole
-_MAX_TAG = 1 << 20         # a start tag longer than this is no spreadsheet's
+OVERLAP = 64              # longer than any pattern looked for: a match cut by a chunk's end is seen whole
+MAX_TAG = 1 << 20         # a start tag longer than this is no spreadsheet's
 
 
 class Unmeasurable(Exception):

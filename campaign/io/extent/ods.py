@@ -7,8 +7,8 @@ import html
 import re
 import zipfile
 
-from campaign.io.extent.budget import _MAX_TAG, Extent, Unmeasurable, _chunks
-from campaign.io.extent.xml_tags import _attributes, _local, _scanner, _shown
+from campaign.io.extent.budget import MAX_TAG, Extent, Unmeasurable, _chunks
+from campaign.io.extent.xml_tags import _attributes, _local, _scanner, shown
 
 # calamine reads these elements by their qualified names: `table:` and no other prefix
 _ODS_SCAN = _scanner(rb"table:(?:table-row|table-cell|covered-table-cell|table)", closings=True)
@@ -29,7 +29,7 @@ def _repeat(attrs: list[tuple[bytes, bytes]], local: bytes) -> int:
         m = _REPEAT_VALUE.fullmatch(html.unescape(raw.decode("utf-8", errors="replace")))
         if m is None:
             if name == b"table:" + local:
-                raise Unmeasurable("repeat", vi=f"số lần lặp «{_shown(raw)}» của một dòng hoặc ô không phải một số")
+                raise Unmeasurable("repeat", vi=f"số lần lặp «{shown(raw)}» của một dòng hoặc ô không phải một số")
             continue
         digits = m.group(1).lstrip("0")
         best = max(best, int(digits) if len(digits) <= 15 else 10**15)
@@ -102,7 +102,7 @@ def ods_extents(z: zipfile.ZipFile) -> list[tuple[str, Extent]]:
                         if not empty:
                             depth = 1
                 carry = buf[pos:]
-                if len(carry) > _MAX_TAG:
+                if len(carry) > MAX_TAG:
                     raise Unmeasurable("content.xml", vi="một thẻ XML của content.xml dài quá 1 MB hoặc không bao giờ đóng")
     except Unmeasurable as exc:
         exc.sheet = exc.sheet or table

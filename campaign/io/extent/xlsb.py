@@ -41,7 +41,7 @@ def _wide_string(data: bytes, pos: int) -> tuple[str, int]:
     return data[pos + 4:end].decode("utf-16-le", errors="replace"), end
 
 
-def _xlsb_sheets(data: bytes) -> Iterator[tuple[str, str]]:
+def xlsb_sheets(data: bytes) -> Iterator[tuple[str, str]]:
     """(name, relationship id) of each BrtBundleSh record of workbook.bin."""
     for rtype, pos, size in _records(data):
         if rtype == 156 and size >= 8:   # BrtBundleSh: hsState, iTabID, strRelID, strName

@@ -10,8 +10,8 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from campaign.io.extent.budget import (
-    _MAX_TAG,
-    _OVERLAP,
+    MAX_TAG,
+    OVERLAP,
     SST_ITEM_BYTES,
     SST_TRUSTED,
     Extent,
@@ -19,8 +19,8 @@ from campaign.io.extent.budget import (
     _chunks,
     _vi,
 )
-from campaign.io.extent.xlsb import _xlsb_sheets
-from campaign.io.extent.xml_tags import _HAS_R, _TAG_BODY, _attributes, _local, _scanner, _shown
+from campaign.io.extent.xlsb import xlsb_sheets
+from campaign.io.extent.xml_tags import HAS_R, TAG_BODY, _attributes, _local, _scanner, shown
 
 _F_ANY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
 _CELL_REF = re.compile(rb"\$?([A-Za-z]+)\$?(\d+)")
@@ -99,7 +99,7 @@ class _ByteMeasure:
     def feed(self, buf: bytes, end: int) -> bool:
         """Measure the tags starting in buf[:end] (the caller keeps 64 bytes after `end` in buf)."""
         n = len(buf)
-        a = np.frombuffer(buf if end + _OVERLAP <= n else buf + b"\0" * _OVERLAP, dtype=np.uint8)
+        a = np.frombuffer(buf if end + OVERLAP <= n else buf + b"\0" * OVERLAP, dtype=np.uint8)
         lt_all = np.flatnonzero(a[:n] == 60)
         lt = lt_all[:np.searchsorted(lt_all, end)]
         n1 = a[lt + 1]
@@ -189,7 +189,7 @@ class _ByteMeasure:
         rs = rs[_BEFORE_ATTR[a[rs - 1]] & after]
         owner = np.searchsorted(lt_all, rs) - 1
         orphan = owner < 0
-        if orphan.any() and (self.first or (rs[orphan] >= _OVERLAP).any()):
+        if orphan.any() and (self.first or (rs[orphan] >= OVERLAP).any()):
             return False
         mine = rs[~orphan][lt_all[owner[~orphan]] < end]
         expected = np.zeros(n + 8, dtype=bool)
@@ -215,7 +215,7 @@ class _Tokenizer:
         """Measure the markup of buf; answer where the incomplete rest (to carry to the next chunk) starts."""
         for _closing, name, body, rest in _XLSX_SCAN.findall(buf):
             if name:
-                rs = [value for attr, value in _attributes(body) if attr == b"r"] if _HAS_R(body) else []
+                rs = [value for attr, value in _attributes(body) if attr == b"r"] if HAS_R(body) else []
                 if name[-1] == 99:   # c
                     self._cell(rs, held=not body.endswith(b"/"))
                 else:
@@ -229,7 +229,7 @@ class _Tokenizer:
             numbers = [_row_number(v) for v in rs]
             if None in numbers:
                 bad = rs[numbers.index(None)]
-                raise Unmeasurable("row r", vi=f"một dòng có số dòng «{_shown(bad)}» không phải một số "
+                raise Unmeasurable("row r", vi=f"một dòng có số dòng «{shown(bad)}» không phải một số "
                                                f"(sau dòng {self.row})")
             self.row = max(n for n in numbers if n is not None)
         else:
@@ -241,7 +241,7 @@ class _Tokenizer:
             where = [_ref(v) for v in rs]
             if None in where:
                 bad = rs[where.index(None)]
-                raise Unmeasurable("cell r", vi=f"một ô có địa chỉ «{_shown(bad)}» không phải địa chỉ ô "
+                raise Unmeasurable("cell r", vi=f"một ô có địa chỉ «{shown(bad)}» không phải địa chỉ ô "
                                                 f"(dòng {max(self.row, 1)})")
             row = max(w[0] for w in where if w is not None)
             self.col = max(w[1] for w in where if w is not None)
@@ -263,7 +263,7 @@ def xlsx_sheet_extent(z: zipfile.ZipFile, member: str) -> Extent:
     with z.open(member) as f:
         for chunk in _chunks(f):
             buf = tail + chunk
-            end = max(len(buf) - _OVERLAP, 0)
+            end = max(len(buf) - OVERLAP, 0)
             if not fast.feed(buf, end):
                 return _tokenized(z, member)
             tail = buf[end:]
@@ -281,14 +281,14 @@ def _tokenized(z: zipfile.ZipFile, member: str) -> Extent:
             buf = carry + chunk
             formulas = formulas or _F_ANY.search(buf) is not None
             carry = buf[tok.feed(buf):]
-            if len(carry) > _MAX_TAG:
+            if len(carry) > MAX_TAG:
                 raise Unmeasurable(member, vi="một thẻ XML dài quá 1 MB hoặc không bao giờ đóng")
     if carry:   # a tag, comment or section that never ends: the sheet is cut short or is not XML
         raise Unmeasurable(member, vi="trang kết thúc giữa chừng một thẻ XML (tệp bị cắt cụt hoặc hỏng)")
     return Extent(tok.rows, tok.columns, tok.cells, formulas)
 
 
-_SST_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sst(?=[\s/>])(" + _TAG_BODY + rb")>")
+_SST_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sst(?=[\s/>])(" + TAG_BODY + rb")>")
 _COUNT = re.compile(rb"\s*\+?(\d+)\s*")
 
 
@@ -311,7 +311,7 @@ def xlsx_shared_strings(z: zipfile.ZipFile) -> None:
     for member in [n for n in z.namelist() if n.lower().lstrip("/") == "xl/sharedstrings.xml"]:
         head = b""
         with z.open(member) as f:
-            while (m := _SST_ROOT.search(head)) is None and len(head) <= _MAX_TAG:
+            while (m := _SST_ROOT.search(head)) is None and len(head) <= MAX_TAG:
                 chunk = f.read(1 << 16)
                 if not chunk:
                     break
@@ -371,7 +371,7 @@ def workbook_parts(z: zipfile.ZipFile, workbook: str = "xl/workbook.xml") -> dic
                 rels[el.get("Id", "")] = el.get("Target", "")
     out: dict[str, str] = {}
     if workbook.endswith(".bin"):
-        for name, rel in _xlsb_sheets(z.read(workbook)):
+        for name, rel in xlsb_sheets(z.read(workbook)):
             member = _part(names, workbook, rels.get(rel, ""))
             if member:
                 out[name] = member

@@ -8,10 +8,10 @@ import re
 # A start tag runs to its first `>` outside quotes (`x="a>b"` does not end it), an end tag to its first `>`;
 # comments, CDATA sections and processing instructions are opaque. Possessive throughout: a tag that never
 # closes fails in linear time.
-_TAG_BODY = rb"""[^>"']*+(?:(?:"[^"]*+"|'[^']*+')[^>"']*+)*+"""
+TAG_BODY = rb"""[^>"']*+(?:(?:"[^"]*+"|'[^']*+')[^>"']*+)*+"""
 _OPAQUE = rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>"
 _ATTR = re.compile(rb"""([^\s=<>"'/]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_HAS_R = re.compile(rb"""(?:^|[\s"'])r\s*=""").search
+HAS_R = re.compile(rb"""(?:^|[\s"'])r\s*=""").search
 
 
 def _scanner(elements: bytes, *, closings: bool) -> re.Pattern[bytes]:
@@ -23,10 +23,10 @@ def _scanner(elements: bytes, *, closings: bool) -> re.Pattern[bytes]:
     the caller to carry to the next chunk. End tags of `elements` are reported when `closings`."""
     element = rb"(?:" + elements + rb")(?=[\s/>])"
     if closings:
-        end_tags, wanted = rb"</(?!" + element + rb")[^>]*+>", rb"<(/?+)(" + element + rb")(" + _TAG_BODY + rb")>"
+        end_tags, wanted = rb"</(?!" + element + rb")[^>]*+>", rb"<(/?+)(" + element + rb")(" + TAG_BODY + rb")>"
     else:
-        end_tags, wanted = rb"</[^>]*+>", rb"<()(" + element + rb")(" + _TAG_BODY + rb")>"
-    skip = rb"(?:[^<]++|" + end_tags + rb"|<(?![!?/]|" + element + rb")" + _TAG_BODY + rb">|" + _OPAQUE + rb")++"
+        end_tags, wanted = rb"</[^>]*+>", rb"<()(" + element + rb")(" + TAG_BODY + rb")>"
+    skip = rb"(?:[^<]++|" + end_tags + rb"|<(?![!?/]|" + element + rb")" + TAG_BODY + rb">|" + _OPAQUE + rb")++"
     return re.compile(rb"(?:" + skip + rb")?+(?:" + wanted + rb"|(<(?s:.)*+)|\Z)", re.DOTALL)
 
 
@@ -39,7 +39,7 @@ def _local(name: bytes) -> bytes:
     return name.rpartition(b":")[2]
 
 
-def _shown(raw: bytes, limit: int = 40) -> str:
+def shown(raw: bytes, limit: int = 40) -> str:
     """A raw value as a message shows it, cut."""
     text = raw.decode("utf-8", errors="replace")
     return text if len(text) <= limit else text[:limit] + "…"
