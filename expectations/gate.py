@@ -1,7 +1,7 @@
 """The data-quality gate: the kind's Great Expectations suite on a standardized submission.
 
     result = run_gate(std, "target_list", max_rejected_share=0.5, data_docs_dir=Path("var/docs/sub-42"),
-                      submission_label="submission-42")
+                      submission_label="submission-42", campaign_date=campaign.campaign.campaign_date)
     result.blocking   # [(reason code, Vietnamese detail)]: reject the submission when not empty
 
 GX is the engine: the decision is read from the validation result (the failed expectations whose

@@ -11,7 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MAX_LINES = 600
-# Alembic migrations are a record, not a place anyone reads top to bottom.
+# Alembic migrations are a record, not a place anyone reads top to bottom. Test files are not held to the
+# budget (several are long tables of cases); the code is.
 EXEMPT = ("campaign/store/migrations/versions/",)
 PACKAGES = ("campaign", "faces", "flows", "tasks", "expectations", "benchmarks", "scripts")
 

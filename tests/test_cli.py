@@ -167,3 +167,11 @@ def test_deadlines_board_extend_and_watch(runner, prefect_harness, monkeypatch):
     assert runner.invoke(main, ["deadlines", "extend", "doh_central_report", "--party", "633", "--to",
                                 "2021-07-30", "--reason", "x"]).exit_code == 2
     assert runner.invoke(main, ["deadlines", "--at", "not a time"]).exit_code == 2
+
+
+def test_report_levels_of_the_command_line_are_the_database_s():
+    """`--level` accepts exactly the levels a report record may hold, in the order the help shows."""
+    from campaign.store.models import REPORT_LEVELS
+    from faces.cli.report import LEVELS
+
+    assert tuple(LEVELS) == REPORT_LEVELS
