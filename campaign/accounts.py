@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from campaign import audit
 from campaign.audit import Actor
 from campaign.store.db import write_lock
+from campaign.store.db import writer as write_engine
 from campaign.store.models import AuditEvent, PortalSession, PortalUser, utcnow
 
 DISTRICT, COORDINATOR = "district", "coordinator"
@@ -434,7 +435,7 @@ def sign_in(engine: Engine, username: str, password: str, *, session_hours: floa
     committed first, the password checked outside any transaction (argon2 must not hold SQLite's write
     lock, nor the account's row), then the outcome and the session are written."""
     now = now or utcnow()
-    writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+    writer = write_engine(engine)
     with Session(writer) as s, s.begin():
         attempt = _reserve(s, username, client=client, user_agent=user_agent, limits=limits, now=now)
     ok = _check(attempt, password)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from campaign.accounts import SignedIn
 from campaign.files import StoredOriginal
+from campaign.store.db import write_session
 from campaign.store.models import PortalJob, Submission, utcnow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -75,21 +76,21 @@ def claim_next(engine: Engine, worker: str) -> PortalJob | None:
 def started(engine: Engine, job_id: int, flow_run_id: str) -> None:
     """The job's flow run is running: its id is kept now, not only at the end, so that the run can be marked
     Crashed if the worker dies (by the pool's supervisor, or at the next start)."""
-    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+    with write_session(engine) as session:
         session.execute(update(PortalJob).where(PortalJob.id == job_id, PortalJob.status == RUNNING)
                         .values(flow_run_id=flow_run_id))
 
 
 def finish(engine: Engine, job_id: int, *, outcome: dict[str, Any], flow_run_id: str | None,
            submission_id: int | None = None, report_id: int | None = None) -> None:
-    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+    with write_session(engine) as session:
         session.execute(update(PortalJob).where(PortalJob.id == job_id).values(
             status=DONE, outcome=outcome, flow_run_id=flow_run_id, submission_id=submission_id,
             report_id=report_id, finished_at=utcnow(), error=None))
 
 
 def fail(engine: Engine, job_id: int, *, error: str, flow_run_id: str | None) -> None:
-    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+    with write_session(engine) as session:
         session.execute(update(PortalJob).where(PortalJob.id == job_id).values(
             status=FAILED, error=error[:4000], flow_run_id=flow_run_id, finished_at=utcnow()))
 
@@ -107,7 +108,7 @@ class TakenBack:
 def take_back(engine: Engine, worker: str | None = None) -> TakenBack:
     """The jobs `worker` (None: any worker, at start) left running go back to the queue, or fail after
     MAX_ATTEMPTS (a file that kills its worker every time must not do it forever)."""
-    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+    with write_session(engine) as session:
         running = [PortalJob.status == RUNNING] + ([PortalJob.worker == worker] if worker else [])
         runs = [r for r in session.scalars(select(PortalJob.flow_run_id).where(*running)) if r]
         failed = session.execute(update(PortalJob).where(*running, PortalJob.attempts >= MAX_ATTEMPTS)

@@ -45,6 +45,7 @@ from campaign.clock import local
 from campaign.settings import Settings
 from campaign.store.current import in_force
 from campaign.store.db import write_lock
+from campaign.store.db import writer as write_engine
 from campaign.store.models import (
     KIND_TABLES,
     MasterPerson,
@@ -187,7 +188,7 @@ def purge(engine: Engine, settings: Settings, scope: PurgeScope, *, dry_run: boo
     before the commit (the audit log), so the record and the deletion stand or fall together."""
     report = PurgeReport(scope=scope, dry_run=dry_run)
     staged: list[tuple[Path, Path]] = []
-    session = Session(engine.execution_options(sqlite_begin="IMMEDIATE"))
+    session = Session(write_engine(engine))
     try:
         session.begin()
         _lock(session, scope, district_codes)

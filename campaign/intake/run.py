@@ -47,7 +47,7 @@ from campaign.intake.store import (
     load_checked,
 )
 from campaign.settings import Settings
-from campaign.store.db import write_lock
+from campaign.store.db import write_lock, write_session
 from campaign.store.models import StoredFile, Submission
 from campaign.timing import Stopwatch
 
@@ -234,7 +234,7 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
             checked, blocking, read_error = check(session)
     if dup is not None:
         return _complete_feedback(dup, checked, blocking, read_error, request, settings, engine)
-    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+    with write_session(engine) as session:
         write_lock(session, f"intake:{district}:{kind}")
         if (dup := duplicate_of(session)) is not None:
             return dup
@@ -248,7 +248,7 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
     with watch.stage("feedback"):
         feedback = write_submission_feedback(outcome, checked, blocking, request, settings,
                                              refused=read_error is not None)
-    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+    with write_session(engine) as session:
         sub = session.get(Submission, outcome.submission_id)
         sub.feedback_path = str(feedback)
         if checked is not None and checked.data_docs_index is not None:
@@ -279,7 +279,7 @@ def _complete_feedback(dup: IntakeOutcome, checked: Checked | None, blocking: li
     original = IntakeOutcome(**{**dup.to_json(), "status": ACCEPTED})
     feedback = write_submission_feedback(original, checked, blocking, request, settings,
                                          refused=read_error is not None)
-    with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+    with write_session(engine) as session:
         sub = session.get(Submission, dup.submission_id)
         if sub.feedback_path is None:   # filled once; a file that vanished is written again at its path
             sub.feedback_path = str(feedback)

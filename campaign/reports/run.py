@@ -29,6 +29,7 @@ from campaign.deadlines.notify import DeliveryError
 from campaign.reports import store
 from campaign.reports.present import recipients_of, submission_email
 from campaign.reports.rules import LEVELS, ReportData, ReportError, build_report, refusal, units_of
+from campaign.store.db import write_session
 
 log = logging.getLogger("campaign.reports")
 
@@ -227,7 +228,7 @@ def _record(engine: Engine, actor: Actor, steps: list[str], done: list[str], tar
             break
         event = dict(target) if step in done else dict(target, outcome=failed, details={"error": error})
         try:
-            with Session(engine.execution_options(sqlite_begin="IMMEDIATE")) as s, s.begin():
+            with write_session(engine) as s:
                 audit.record(s, step, actor=actor, **event)
         except Exception:   # noqa: BLE001 - the report was (or was not) sent whatever the log says
             log.warning("reports: could not write an audit event (%s)", step, exc_info=True)

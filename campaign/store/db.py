@@ -20,6 +20,8 @@ import hashlib
 import os
 import threading
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +180,21 @@ def write_lock(session: Session, scope: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(scope.encode()).digest()[:8], "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine whose transactions take SQLite's write lock when they begin (BEGIN IMMEDIATE): for a
+    transaction that reads and then writes. The same engine's pool; PostgreSQL ignores the option."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One write transaction: `with write_session(engine) as session:` commits at the end, rolls back on
+    an exception. On SQLite it holds the write lock from its first statement (see `writer`), so two
+    writers never both read a state one of them is about to change."""
+    with Session(writer(engine)) as session, session.begin():
+        yield session
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

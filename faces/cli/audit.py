@@ -56,13 +56,13 @@ def audit_show(ctx: click.Context, username: str | None, district: str | None, a
               help="Keep this many days (default CAMPAIGN_AUDIT_RETENTION_DAYS).")
 def audit_purge(days: int | None) -> None:
     """Delete the events older than the retention (real clock); the purge itself is recorded."""
-    from sqlalchemy.orm import Session
 
     from campaign import audit as audit_log
     from campaign.resources import get_resources
 
     res = get_resources()
     retention = days if days is not None else res.settings.audit_retention_days
-    with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+    from campaign.store.db import write_session
+    with write_session(res.engine) as session:
         deleted = audit_log.purge(session, retention_days=retention)
     say(f"{deleted} event(s) older than {retention} days deleted")

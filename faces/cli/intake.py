@@ -115,14 +115,13 @@ def _columns_or_exit(ctx: click.Context, specs: tuple[str, ...], kind: str) -> d
 
 
 def _save_columns(district: str, kind: str, columns: dict[str, str | None], by: str) -> None:
-    from sqlalchemy.orm import Session
 
     from campaign import clock
     from campaign.intake.columns import save_mappings
     from campaign.resources import get_resources
+    from campaign.store.db import write_session
 
-    engine = get_resources().engine.execution_options(sqlite_begin="IMMEDIATE")
-    with Session(engine) as session, session.begin():
+    with write_session(get_resources().engine) as session:
         save_mappings(session, district, kind, columns, by=by, at=clock.to_utc(clock.now()))
 
 
@@ -166,7 +165,6 @@ def mappings(ctx: click.Context, district: str | None, kind: str | None, as_json
 def mappings_reset(ctx: click.Context, district: str, kind: str | None, heading: str | None, as_json: bool) -> None:
     """Forget a district's saved readings (of a kind, of one heading): its later files are read by the
     headings' words again."""
-    from sqlalchemy.orm import Session
 
     from campaign.intake.columns import reset_mappings
     from campaign.resources import get_resources
@@ -174,7 +172,8 @@ def mappings_reset(ctx: click.Context, district: str, kind: str | None, heading:
     res = get_resources()
     code = district_or_exit(ctx, district, res.campaign)
     kind_or_exit(ctx, kind)
-    with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+    from campaign.store.db import write_session
+    with write_session(res.engine) as session:
         removed = reset_mappings(session, code, kind=kind, heading_key=heading)
     say(f"{removed} saved column reading(s) removed for district {code}")
     if as_json:
@@ -189,7 +188,6 @@ def mappings_reset(ctx: click.Context, district: str, kind: str | None, heading:
 @click.pass_context
 def withdraw(ctx: click.Context, submission_id: int, reason: str, withdrawn_by: str, as_json: bool) -> None:
     """Mark SUBMISSION_ID withdrawn; the submission it replaced becomes current again. Nothing is deleted."""
-    from sqlalchemy.orm import Session
 
     from campaign import clock
     from campaign.intake.rules import UsageError
@@ -198,7 +196,8 @@ def withdraw(ctx: click.Context, submission_id: int, reason: str, withdrawn_by: 
 
     res = get_resources()
     try:
-        with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        from campaign.store.db import write_session
+        with write_session(res.engine) as session:
             sub = do_withdraw(session, submission_id, reason=reason, by=withdrawn_by, at=clock.to_utc(clock.now()))
             result = {"submission_id": sub.id, "district": sub.district_code, "kind": sub.kind, "status": sub.status}
     except UsageError as exc:

@@ -201,8 +201,8 @@ def export(ctx: click.Context, kind: str, district: str, out: Path, include_inel
         say(f"{'usage error' if exc.exit_code == EXIT_USAGE else 'refused'}: {exc}")
         ctx.exit(exc.exit_code)
     from campaign import audit as audit_log
-
-    with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+    from campaign.store.db import write_session
+    with write_session(res.engine) as session:
         audit_log.record(session, "export", actor=audit_log.cli_actor(), target_type="district",
                          target_label=result.district, details={"persons": result.persons_written})
     summary = result.to_json()

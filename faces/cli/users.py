@@ -16,14 +16,14 @@ def users() -> None:
 
 
 def _account_action(ctx: click.Context, action: Any) -> Any:
-    from sqlalchemy.orm import Session
 
     from campaign.accounts import AccountError
     from campaign.resources import get_resources
 
     res = get_resources()
     try:
-        with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
+        from campaign.store.db import write_session
+        with write_session(res.engine) as session:
             return action(session, res)
     except AccountError as exc:
         say(f"error: {exc}")

@@ -19,6 +19,7 @@ from campaign import accounts, jobs
 from campaign.audit import Actor
 from campaign.readiness.present import district_names
 from campaign.resources import Resources
+from campaign.store.db import write_session
 from campaign.store.models import AuditEvent, PortalUser, Submission
 from campaign.vocabulary import party_label
 
@@ -37,7 +38,7 @@ def ensure_accounts(res: Resources, out: Path) -> dict[str, str]:
     wanted += [(f"huyen{c}", accounts.DISTRICT, c, party_label("health_centre_short", names.get(c, c)))
                for c in res.campaign.district_codes]
     created: dict[str, str] = {}
-    with Session(res.engine.execution_options(sqlite_begin="IMMEDIATE")) as s, s.begin():
+    with write_session(res.engine) as s:
         existing = set(s.scalars(select(PortalUser.username)))
         for username, role, district, display in wanted:
             if username in existing:

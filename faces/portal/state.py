@@ -26,6 +26,7 @@ from campaign.accounts import SignedIn
 from campaign.audit import Actor
 from campaign.intake.rules import fit_file_name
 from campaign.resources import Resources
+from campaign.store.db import writer as write_engine
 from faces.portal import pages
 
 HERE = Path(__file__).parent
@@ -196,7 +197,7 @@ class Portal:
         return Session(self.res.engine)
 
     def writer(self) -> Session:
-        return Session(self.res.engine.execution_options(sqlite_begin="IMMEDIATE"))
+        return Session(write_engine(self.res.engine))
 
     def signed_in(self, request: Request) -> SignedIn | None:
         """Who sent the request. Read without the write lock: on SQLite a large upload being written holds
