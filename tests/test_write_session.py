@@ -33,11 +33,15 @@ def test_commits_at_the_end_and_rolls_back_on_an_error(migrated_engine):
     assert _count(migrated_engine) == 1
 
 
-def test_on_sqlite_a_second_writer_waits_for_the_first(migrated_engine):
+def test_on_sqlite_a_second_writer_waits_for_the_first(fresh_migrated_engine, tmp_path):
     """BEGIN IMMEDIATE: the second transaction cannot even start reading while the first holds the lock,
-    so a read-then-write (a version number, a count) is never computed from a state about to change."""
-    if migrated_engine.dialect.name != "sqlite":
-        pytest.skip("the lock under test is SQLite's BEGIN IMMEDIATE; PostgreSQL uses row and advisory locks")
+    so a read-then-write (a version number, a count) is never computed from a state about to change.
+    SQLite's lock only: on PostgreSQL the writers use row and advisory locks (test_intake_concurrency)."""
+    with fresh_migrated_engine("sqlite", tmp_path) as engine:
+        _second_waits(engine)
+
+
+def _second_waits(migrated_engine) -> None:
     order: list[str] = []
     first_in = threading.Event()
 
