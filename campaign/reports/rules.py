@@ -23,16 +23,17 @@ from campaign.readiness import rules as readiness_rules
 from campaign.readiness import status as readiness_status
 from campaign.reports.model import Chart, Report, Section, Table
 from campaign.reports.present import enum_labels, recipient_names
+from campaign.store.models.reports import REPORT_LEVELS
 from campaign.vocabulary import (
     kind_label,
-    level_codes,
     party_label,
     report_state_label,
     status_label,
     unplanned_reason,
 )
 
-LEVELS = level_codes()
+# The levels a report record may hold: the schema's codes (their words are the vocabulary's).
+LEVELS = REPORT_LEVELS
 KIND_ORDER = ("facilities", "infrastructure", "training", "communication", "staff", "target_list", "vaccine_stock",
               "vaccinations", "aefi", "backfill")
 # the kinds each part of the annex is built from (a district without them is named on that part's page)
