@@ -45,8 +45,7 @@ from sqlalchemy.orm import Session
 
 from campaign import audit
 from campaign.audit import Actor
-from campaign.store.db import write_lock
-from campaign.store.db import writer as write_engine
+from campaign.store.db import write_engine, write_lock
 from campaign.store.models import AuditEvent, PortalSession, PortalUser, utcnow
 
 DISTRICT, COORDINATOR = "district", "coordinator"

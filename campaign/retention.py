@@ -44,8 +44,7 @@ from sqlalchemy.orm import Session
 from campaign.clock import local
 from campaign.settings import Settings
 from campaign.store.current import in_force
-from campaign.store.db import write_lock
-from campaign.store.db import writer as write_engine
+from campaign.store.db import write_engine, write_lock
 from campaign.store.models import (
     KIND_TABLES,
     MasterPerson,

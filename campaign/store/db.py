@@ -182,7 +182,7 @@ def write_lock(session: Session, scope: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def writer(engine: Engine) -> Engine:
+def write_engine(engine: Engine) -> Engine:
     """The engine whose transactions take SQLite's write lock when they begin (BEGIN IMMEDIATE): for a
     transaction that reads and then writes. The same engine's pool; PostgreSQL ignores the option."""
     return engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -191,9 +191,9 @@ def writer(engine: Engine) -> Engine:
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """One write transaction: `with write_session(engine) as session:` commits at the end, rolls back on
-    an exception. On SQLite it holds the write lock from its first statement (see `writer`), so two
+    an exception. On SQLite it holds the write lock from its first statement (see `write_engine`), so two
     writers never both read a state one of them is about to change."""
-    with Session(writer(engine)) as session, session.begin():
+    with Session(write_engine(engine)) as session, session.begin():
         yield session
 
 

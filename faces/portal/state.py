@@ -26,7 +26,7 @@ from campaign.accounts import SignedIn
 from campaign.audit import Actor
 from campaign.intake.rules import fit_file_name
 from campaign.resources import Resources
-from campaign.store.db import writer as write_engine
+from campaign.store.db import write_engine
 from faces.portal import pages
 
 HERE = Path(__file__).parent
