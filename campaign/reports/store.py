@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 from campaign import clock
 from campaign.config import CampaignConfig
 from campaign.readiness import present as readiness_present
-from campaign.readiness import rules as readiness_rules
-from campaign.readiness import store as readiness_store
+from campaign.readiness import run as readiness_run
 from campaign.reports.rules import ReportData
 from campaign.store.current import current_rows, current_submissions, frame_of
 from campaign.store.models import (
@@ -32,8 +31,7 @@ from campaign.vocabulary import report_state_label
 def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) -> ReportData:
     districts = campaign.district_codes
     today = clock.local(as_of).date()
-    inputs = readiness_store.load_inputs(session, districts)
-    assessment = readiness_rules.assess(inputs, readiness_rules.ReadinessRules.from_config(campaign), today=today)
+    assessment = readiness_run.assess_current(session, campaign, today=today, districts=districts)
     fac, _ = current_rows(session, "facilities", ["facility_code", "facility_name", "facility_type", "commune_code",
                                                   "commune_name", "vaccination_tables", "person_in_charge",
                                                   "latitude", "longitude"], districts)
