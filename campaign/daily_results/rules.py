@@ -60,7 +60,8 @@ IDENTITY_COLUMNS = ["person_id", "district", "id_number", "full_name", "birth_da
 COUNTS = ["sessions_planned", "sessions_held", "reports_expected", "reports_received", "on_time", "late",
           "missing", "pending", "invited", "came", "vaccinated", "vaccinated_invited", "screened", "no_shows",
           "awaiting", "walk_ins"]
-FACILITY_FIGURES = ["district", "facility_code", "date", "planned", "state", "due_at", "received_at", *COUNTS]
+FACILITY_FIGURES = ["district", "facility_code", "date", "planned", "state", "due_at", "received_at", *COUNTS,
+                    "completeness_pct", "timeliness_pct"]
 DISTRICT_FIGURES = ["district", "date", *COUNTS, "facilities_unplanned", "completeness_pct", "timeliness_pct"]
 
 
@@ -266,7 +267,7 @@ def daily_figures(planned: pd.DataFrame, arrivals: pd.DataFrame, invitations: pd
         no_result = [p for p in mine if (p, day) not in came]
         awaited = bool(result_awaited(day, today, grace_days))
         row = {"district": district, "facility_code": facility, "date": day, "planned": bool(is_planned),
-               "state": STATE_COLUMN.get(state) if state else None, "due_at": due_at, "received_at": received,
+               "state": STATE_COLUMN[state] if state else "unplanned", "due_at": due_at, "received_at": received,
                "sessions_planned": int(n_sessions),
                "sessions_held": int(n_sessions) if state in (DONE_ON_TIME, DONE_LATE) else 0,
                "reports_expected": int(bool(is_planned)),
@@ -281,6 +282,8 @@ def daily_figures(planned: pd.DataFrame, arrivals: pd.DataFrame, invitations: pd
         rows.append(row)
     facilities = pd.DataFrame(rows, columns=FACILITY_FIGURES).sort_values(["date", "district", "facility_code"],
                                                                          ignore_index=True)
+    facilities["completeness_pct"] = _pct(facilities["reports_received"], facilities["reports_expected"])
+    facilities["timeliness_pct"] = _pct(facilities["on_time"], facilities["reports_expected"])
     if facilities.empty:
         return DailyFigures(facilities, pd.DataFrame(columns=DISTRICT_FIGURES))
     by = facilities.groupby(["district", "date"], as_index=False)
