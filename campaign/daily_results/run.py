@@ -19,6 +19,11 @@ from campaign.daily_results import rules, store
 from campaign.deadlines.rules import Deliverable
 
 
+def _plain_days(days: Iterable[dt.date]) -> list[dt.date]:
+    """Plain dates (a pendulum Date, e.g. `clock.local(now).date()`, cannot be bound by the DB-API)."""
+    return sorted({dt.date(d.year, d.month, d.day) for d in days})
+
+
 def first_part(campaign: CampaignConfig) -> str:
     """When a session day begins: the earliest session part's start (config `teams.sessions`)."""
     return min(t.start for t in campaign.teams.sessions.values())
@@ -29,7 +34,7 @@ def planned(session: Session, campaign: CampaignConfig, now: dt.datetime,
     """The sessions each day's plan holds (rules.PLANNED_COLUMNS), of the plans published by `now`."""
     scope = list(districts) if districts is not None else campaign.district_codes
     runs = store.published_runs(session, now)
-    wanted = sorted(set(days)) if days is not None else None
+    wanted = _plain_days(days) if days is not None else None
     out = rules.planned_sessions(runs, store.plan_sessions(session, runs["run_id"], wanted), campaign.district_codes)
     out = out[out["district"].isin(scope)]
     if wanted is not None:
@@ -58,7 +63,7 @@ def figures(session: Session, campaign: CampaignConfig, now: dt.datetime, days: 
     if rule is None:
         raise ValueError("config/gia_lai_2021.yaml has no `daily_results` block")
     t0 = time.perf_counter()
-    days = sorted(set(days))
+    days = _plain_days(days)
     scope = list(districts) if districts is not None else campaign.district_codes
     plan = planned(session, campaign, now, days, scope)
     arrivals = store.arrivals(session, days, scope)

@@ -70,7 +70,9 @@ def invitations(session: Session, planned: pd.DataFrame) -> pd.DataFrame:
                                 pi.date.in_(sorted(set(group["date"])))), INVITATION_COLUMNS)
         frame["date"] = pd.to_datetime(frame["date"]).dt.date if len(frame) else frame["date"]
         keep = set(zip(group["district"], group["date"], strict=True))
-        parts.append(frame[[(d, day) in keep for d, day in zip(frame["district"], frame["date"], strict=True)]])
+        mask = pd.Series([(d, day) in keep for d, day in zip(frame["district"], frame["date"], strict=True)],
+                         index=frame.index, dtype=bool)
+        parts.append(frame[mask])
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=INVITATION_COLUMNS)
 
 

@@ -26,6 +26,7 @@ from faces.cli.master_list import export, master_list, review
 from faces.cli.plan import plan
 from faces.cli.readiness import readiness
 from faces.cli.report import report
+from faces.cli.results_daily import results_daily
 from faces.cli.serve import portal, serve
 from faces.cli.users import users
 
@@ -85,3 +86,4 @@ for _command in (demo, templates, intake, readiness, deadlines, watch, serve, po
                  master_list, review, plan, report, export, data, audit):
     main.add_command(_command)
 del _command
+main.add_command(results_daily)   # issue 20.2
