@@ -118,3 +118,14 @@ def test_an_extension_moves_a_generated_deliverable(migrated_engine, campaign) -
         (DEADLINE, "F-B", "overdue"), (DEADLINE, "F-B", "reminder")]
     assert watch_at(migrated_engine, campaign, at("31/07 12:30")) == [(DEADLINE, "F-C", "overdue"),
                                                                        (DEADLINE, "F-C", "reminder")]
+
+
+def test_a_coordinator_extends_a_facility_day_from_the_command_line_target(campaign) -> None:
+    from campaign.deadlines.extension import ExtensionError, extension_target
+
+    assert tuple(extension_target(campaign, DEADLINE, "F-C").__dict__.values()) == (DEADLINE, "F-C")
+    assert extension_target(campaign, DEADLINE, "all").party == "*"
+    with pytest.raises(ExtensionError):
+        extension_target(campaign, "daily_results:", "F-C")
+    with pytest.raises(ExtensionError):
+        extension_target(campaign, "no_such_thing:2021-07-30", "622")

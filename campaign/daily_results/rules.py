@@ -242,12 +242,6 @@ def daily_figures(planned: pd.DataFrame, arrivals: pd.DataFrame, invitations: pd
     inv = invitations.assign(date=_dates(invitations["date"])).drop_duplicates(["date", "person_id"]) \
         if len(invitations) else pd.DataFrame(columns=INVITATION_COLUMNS)
     res = results.assign(date=_dates(results["date"])) if len(results) else pd.DataFrame(columns=RESULT_COLUMNS)
-    res_keys = res.dropna(subset=["person_id"])
-    came = set(zip(res_keys["person_id"], res_keys["date"], strict=True))
-    shot = set(zip(res_keys.loc[res_keys["vaccinated"].astype(bool), "person_id"],
-                   res_keys.loc[res_keys["vaccinated"].astype(bool), "date"], strict=True))
-    invited_set = set(zip(inv["person_id"], inv["date"], strict=True))
-
     keys = ["district", "facility_code", "date"]
     fac = planned.groupby(keys, as_index=False).agg(sessions_planned=("part", "nunique")) if len(planned) \
         else pd.DataFrame(columns=[*keys, "sessions_planned"])
@@ -255,33 +249,46 @@ def daily_figures(planned: pd.DataFrame, arrivals: pd.DataFrame, invitations: pd
     extra = res[keys].drop_duplicates()
     extra = extra[~extra.set_index(keys).index.isin(fac.set_index(keys).index)] if len(extra) else extra
     fac = pd.concat([fac, extra.assign(sessions_planned=0, planned=False)], ignore_index=True)
+    fk = ["facility_code", "date"]
+    # per invitation: did the person have a result (came) / a vaccination that day, anywhere
+    seen = res.dropna(subset=["person_id"]).groupby(["person_id", "date"], as_index=False)["vaccinated"].max()
+    inv = inv.merge(seen, on=["person_id", "date"], how="left", indicator=True)
+    inv["came"] = inv["_merge"].eq("both")
+    inv["shot"] = inv["vaccinated"].fillna(False).astype(bool)
+    inv["awaited"] = [bool(result_awaited(d, today, grace_days)) for d in inv["date"]]
+    inv["no_show"] = ~inv["came"] & ~inv["awaited"]
+    inv["waiting"] = ~inv["came"] & inv["awaited"]
+    per_inv = inv.groupby(fk).agg(invited=("person_id", "size"), came=("came", "sum"),
+                                  vaccinated_invited=("shot", "sum"), no_shows=("no_show", "sum"),
+                                  awaiting=("waiting", "sum"))
+    # per result row: vaccinated, and a walk-in when its person was invited to no session that day
+    invited_keys = inv[["person_id", "date"]].drop_duplicates().assign(_invited=True)
+    res = res.merge(invited_keys, on=["person_id", "date"], how="left")
+    res["_vacc"] = res["vaccinated"].astype(bool)
+    res["_walk"] = res["_vacc"] & res["_invited"].isna()
+    per_res = res.groupby(fk).agg(screened=("_vacc", "size"), vaccinated=("_vacc", "sum"), walk_ins=("_walk", "sum"))
 
-    rows = []
-    for district, facility, day, n_sessions, is_planned in fac[[*keys, "sessions_planned", "planned"]].itertuples(
-            index=False):
-        state, due_at = states.get((facility, day), (None, None))
-        received = first.get((facility, day)) if is_planned else None
-        mine = inv[(inv["facility_code"] == facility) & (inv["date"] == day)]["person_id"]
-        rs = res[(res["facility_code"] == facility) & (res["date"] == day)]
-        vacc = rs[rs["vaccinated"].astype(bool)]
-        no_result = [p for p in mine if (p, day) not in came]
-        awaited = bool(result_awaited(day, today, grace_days))
-        row = {"district": district, "facility_code": facility, "date": day, "planned": bool(is_planned),
-               "state": STATE_COLUMN[state] if state else "unplanned", "due_at": due_at, "received_at": received,
-               "sessions_planned": int(n_sessions),
-               "sessions_held": int(n_sessions) if state in (DONE_ON_TIME, DONE_LATE) else 0,
-               "reports_expected": int(bool(is_planned)),
-               "invited": int(len(mine)), "came": int(sum((p, day) in came for p in mine)),
-               "vaccinated": int(len(vacc)), "vaccinated_invited": int(sum((p, day) in shot for p in mine)),
-               "screened": int(len(rs)),
-               "no_shows": 0 if awaited else len(no_result), "awaiting": len(no_result) if awaited else 0,
-               "walk_ins": int(sum(p is None or (p, day) not in invited_set for p in vacc["person_id"]))}
-        for column in ("on_time", "late", "missing", "pending"):
-            row[column] = int(row["state"] == column)
-        row["reports_received"] = row["on_time"] + row["late"]
-        rows.append(row)
-    facilities = pd.DataFrame(rows, columns=FACILITY_FIGURES).sort_values(["date", "district", "facility_code"],
-                                                                         ignore_index=True)
+    facilities = fac.merge(per_inv, left_on=fk, right_index=True, how="left") \
+        .merge(per_res, left_on=fk, right_index=True, how="left")
+    for c in ["invited", "came", "vaccinated_invited", "no_shows", "awaiting", "screened", "vaccinated", "walk_ins"]:
+        facilities[c] = facilities[c].fillna(0).astype(int)
+    looked = [states.get((f, d), (None, None)) if p else (None, None)
+              for f, d, p in zip(facilities["facility_code"], facilities["date"], facilities["planned"], strict=True)]
+    state = [STATE_COLUMN[st] if st else "unplanned" for st, _due in looked]
+    facilities["state"] = pd.Series(state, index=facilities.index, dtype=object)
+    facilities["due_at"] = pd.Series([due for _st, due in looked], index=facilities.index, dtype=object)
+    facilities["received_at"] = pd.Series([first.get((f, d)) if p else None for f, d, p in zip(
+        facilities["facility_code"], facilities["date"], facilities["planned"], strict=True)],
+        index=facilities.index, dtype=object)
+    facilities["planned"] = facilities["planned"].astype(bool)
+    facilities["sessions_planned"] = facilities["sessions_planned"].astype(int)
+    for column in ("on_time", "late", "missing", "pending"):
+        facilities[column] = facilities["state"].eq(column).astype(int)
+    facilities["reports_received"] = facilities["on_time"] + facilities["late"]
+    facilities["reports_expected"] = facilities["planned"].astype(int)
+    facilities["sessions_held"] = facilities["sessions_planned"].where(facilities["reports_received"] > 0, 0)
+    facilities = facilities.assign(completeness_pct=None, timeliness_pct=None)[FACILITY_FIGURES] \
+        .sort_values(["date", "district", "facility_code"], ignore_index=True)
     facilities["completeness_pct"] = _pct(facilities["reports_received"], facilities["reports_expected"])
     facilities["timeliness_pct"] = _pct(facilities["on_time"], facilities["reports_expected"])
     if facilities.empty:

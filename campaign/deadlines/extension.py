@@ -52,12 +52,30 @@ def extension_target(campaign: CampaignConfig, deadline: str, party: str) -> Tar
     """The deadline and party an extension moves, checked: the deadline exists, the party is known and owes
     it (a DoH deadline is owed by the DoH; the others by districts or their facilities)."""
     known = {d.id: d for d in campaign.deadlines}
+    if (generated := _generated_target(campaign, deadline, party)) is not None:
+        return generated
     if deadline not in known:
         raise ExtensionError(f"unknown deadline {deadline!r}; expected one of: {', '.join(known)}")
     code = party_code(campaign, party)
     owed_by = known[deadline].party
     if (code == DOH) != (owed_by == DOH) and code != ALL:
         raise ExtensionError(f"{deadline} is owed by {owed_by}, not by {party}")
+    return Target(deadline, code)
+
+
+def _generated_target(campaign: CampaignConfig, deadline: str, party: str) -> Target | None:
+    """A generated deliverable (`<template>:<key>`, the template a `GeneratedDeadline` block of the campaign,
+    e.g. `daily_results:2021-07-30`): its party is given as the board shows it (a facility code), or 'all'."""
+    from campaign.config_directive import GeneratedDeadline
+
+    template, sep, key = deadline.partition(":")
+    if not sep or not isinstance(getattr(campaign, template, None), GeneratedDeadline):
+        return None
+    if not key or len(deadline) > 64:
+        raise ExtensionError(f"{deadline!r}: expected {template}:<key>, at most 64 characters")
+    code = ALL if party.lower() in ("all", ALL) else party.strip()
+    if not code or len(code) > 32:
+        raise ExtensionError(f"unknown party {party!r}")
     return Target(deadline, code)
 
 
