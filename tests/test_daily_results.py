@@ -152,3 +152,17 @@ def test_every_output_shows_the_same_figures(migrated_engine, campaign) -> None:
     assert "| Chư Păh | 2 | 1 | 0 | 1 | 0 | 50.0 | 50.0 |" in md and "F2 (Chư Păh)" in md
     text = "\n".join(present.text_lines(doc, {"622": "Chư Păh"}))
     assert "30/07/2021 toàn tỉnh: kế hoạch 5 buổi, có kết quả 4; báo cáo 2/3" in text
+
+
+def test_the_reports_table_covers_the_planned_days_so_far(migrated_engine, campaign) -> None:
+    week(migrated_engine)
+    with Session(migrated_engine) as s:
+        days = daily.days_so_far(s, campaign, at("01/08 12:00"))
+        fig = daily.figures(s, campaign, at("01/08 12:00"), days)
+    assert days == D[:3]
+    table = present.report_table(fig, {}, level="district", unit="622")
+    # 622's facility-days of 30/7-1/8: F1 x3, F2 x2 (30/7, 1/8), F4 (31/7, outside the plan)
+    assert [(r[0], r[1]) for r in table["rows"]] == [("30/07/2021", "F1"), ("30/07/2021", "F2"), ("31/07/2021", "F1"),
+                                                    ("31/07/2021", "F4"), ("01/08/2021", "F1"), ("01/08/2021", "F2")]
+    # 1/8 at noon: F1's results of 1/8 not in yet and not due (pending), F2's neither
+    assert table["rows"][4][2:8] == [2, 0, 1, 0, 0, 0]

@@ -4,6 +4,7 @@ Prefect artifact and the reports show: one computation, `rules.daily_figures`).
 
     provide(session, campaign, now)                         -> [(Deliverable, completed_at, missing)]
     figures(session, campaign, now, days, districts=None)   -> rules.DailyFigures
+    days_so_far(session, campaign, now)                     -> the planned session days up to today
 """
 
 from __future__ import annotations
@@ -76,3 +77,13 @@ def figures(session: Session, campaign: CampaignConfig, now: dt.datetime, days: 
     if seconds is not None:
         seconds.update(read=round(t1 - t0, 3), compute=round(time.perf_counter() - t1, 3))
     return out
+
+
+def days_so_far(session: Session, campaign: CampaignConfig, now: dt.datetime) -> list[dt.date]:
+    """The session days of the published plans up to the day of `now` (what a report's II.3/II.4 table
+    covers: `figures(session, campaign, now, days_so_far(...))` then `present.report_table`)."""
+    from campaign.clock import TZ
+
+    today = now.astimezone(TZ).date()
+    plan = planned(session, campaign, now)
+    return sorted(d for d in set(plan["date"]) if d <= today)
