@@ -129,3 +129,37 @@ def test_a_coordinator_extends_a_facility_day_from_the_command_line_target(campa
         extension_target(campaign, "daily_results:", "F-C")
     with pytest.raises(ExtensionError):
         extension_target(campaign, "no_such_thing:2021-07-30", "622")
+
+
+def test_results_that_come_through_intake_close_the_day(migrated_engine, campaign, tmp_path) -> None:
+    """The real path: a facility's results file read, checked and loaded by intake (a cumulative file the
+    next day loads only its new rows); the board and the daily figures agree on what came when."""
+    from campaign.daily_results import run as daily
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
+    from campaign.settings import Settings
+
+    f = "64633-TYT-01"
+    publish_plan(migrated_engine, start=D30, days=2, published_at=at("28/07 12:00"), invitations={},
+                 sessions=[("633", f, day, "morning") for day in (D30, D30 + dt.timedelta(1))])
+    header = ("Mã cơ sở tiêm chủng,Họ và tên,Ngày sinh,Giới tính,Ngày tiêm,Kết quả khám sàng lọc,Đã tiêm,"
+              "Tên vắc xin,Mũi số\n")
+    day1 = (f"{f},Nguyễn Văn An,12/05/1980,Nam,30/07/2021,Đủ điều kiện tiêm,Có,AstraZeneca,1\n"
+            f"{f},Siu H'Nhi,01/02/1990,Nữ,30/07/2021,Hoãn tiêm,Không,,1\n")
+    day2 = f"{f},Rơ Châm Thuận,20/11/1969,Nam,31/07/2021,Đủ điều kiện tiêm,Có,AstraZeneca,1\n"
+    settings = Settings(home=tmp_path / "home")
+    for name, text, when in (("d1.csv", header + day1, at("30/07 19:00")),
+                             ("d2.csv", header + day1 + day2, at("31/07 21:00"))):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        out = run_intake(IntakeRequest(path=path, district="633", kind="vaccinations", received_at=when),
+                         engine=migrated_engine, settings=settings, campaign=campaign)
+        assert out.status == "accepted"
+    now = at("01/08 09:00")
+    with Session(migrated_engine) as s:
+        states = {r["deadline"]: r["state"] for r in board(s, campaign, now)["deliverables"] if r["party"] == f}
+        fig = daily.figures(s, campaign, now, [D30, D30 + dt.timedelta(1)])
+    assert states == {DEADLINE: "done_on_time", "daily_results:2021-07-31": "done_late"}
+    rows = fig.facilities.set_index("date")
+    assert rows.loc[D30, ["state", "vaccinated", "screened", "walk_ins"]].tolist() == ["on_time", 1, 2, 1]
+    assert rows.loc[D30 + dt.timedelta(1), ["state", "vaccinated", "screened"]].tolist() == ["late", 1, 1]
