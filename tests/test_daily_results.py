@@ -166,3 +166,21 @@ def test_the_reports_table_covers_the_planned_days_so_far(migrated_engine, campa
                                                     ("31/07/2021", "F4"), ("01/08/2021", "F1"), ("01/08/2021", "F2")]
     # 1/8 at noon: F1's results of 1/8 not in yet and not due (pending), F2's neither
     assert table["rows"][4][2:8] == [2, 0, 1, 0, 0, 0]
+
+
+def test_results_link_to_the_invited_by_id_then_name_and_birth_date() -> None:
+    day = D[0]
+    results = pd.DataFrame({
+        "district": ["622"] * 5, "facility_code": ["F1"] * 5, "session_date": [day] * 5,
+        "vaccinated": ["yes", "yes", "no", "yes", "yes"], "dose_number": [1] * 5,
+        "id_number": ["079080000001", "079080000001", None, None, None],
+        "full_name": ["Khác Tên", "Nguyễn Văn Một", "TRẦN THỊ  HAI", "Trần Thị Hai", "Không Rõ"],
+        "birth_date": ["1980-01-01", "1980-01-01", "1985-05-05", "1985-05-05", None]})
+    identities = pd.DataFrame({"person_id": ["P1", "P2"], "district": ["622", "622"],
+                               "id_number": ["079080000001", None], "full_name": ["Nguyễn Văn Một", "Trần Thị Hai"],
+                               "birth_date": ["1980-01-01", "1985-05-05"]})
+    out = rules.link_results(results, identities)
+    # P1 by ID whatever the name (sent twice: once); P2 by name and birth date, vaccinated wins over the
+    # screening-only row; a row without a birth date links to nobody and stays one result
+    linked = [(None if pd.isna(p) else p, bool(v)) for p, v in zip(out["person_id"], out["vaccinated"], strict=True)]
+    assert linked == [("P1", True), ("P2", True), (None, True)]

@@ -193,15 +193,17 @@ def link_results(results: pd.DataFrame, identities: pd.DataFrame) -> pd.DataFram
         by_key = dict(zip(i_key[i_key.notna()], identities.loc[i_key.notna(), "person_id"], strict=True))
         person = r_id.map(by_id).astype(object)
         person = person.where(person.notna(), r_key.map(by_key))
-    identity = np.select([person.notna().to_numpy(), r_id.notna().to_numpy()],
-                         [person.astype(str).to_numpy(), ("id:" + r_id.astype(str)).to_numpy()],
-                         default=("nm:" + r_key.astype(str)).to_numpy())
+    # who a row is, to count each person once: the person, else the ID, else name and birth date, else the row
+    identity = np.select([person.notna().to_numpy(), r_id.notna().to_numpy(), r_key.notna().to_numpy()],
+                         [person.astype(str).to_numpy(), ("id:" + r_id.astype(str)).to_numpy(),
+                          ("nm:" + r_key.astype(str)).to_numpy()],
+                         default=np.array([f"row:{i}" for i in range(len(results))], dtype=object))
     out = pd.DataFrame({"district": results["district"].to_numpy(dtype=object),
                         "facility_code": results["facility_code"].to_numpy(dtype=object),
                         "date": _dates(results["session_date"]).to_numpy(dtype=object),
                         "vaccinated": results["vaccinated"].eq("yes").to_numpy(dtype=bool),
                         "dose_number": pd.to_numeric(results["dose_number"], errors="coerce").to_numpy(),
-                        "person_id": person.where(person.notna(), None).to_numpy(dtype=object),
+                        "person_id": np.array([p if isinstance(p, str) else None for p in person], dtype=object),
                         "identity": identity.astype(object)})
     # one result per person, facility, day and dose: a vaccinated row wins over a screening-only one
     out = out.sort_values("vaccinated", ascending=False, kind="stable")
