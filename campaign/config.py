@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from campaign.config_aefi import AefiRules
 from campaign.config_directive import Deadline, EscalationStep, Party, Source, WorkingTime
 from campaign.config_files import DEFAULT_CAMPAIGN_FILE, HHMM, Strict, validate_file
 from campaign.config_kinds import load_input_kinds
@@ -192,6 +193,7 @@ class CampaignConfig(Strict):
     master_list: MasterListRules = Field(default_factory=MasterListRules)
     planning: PlanningRules = Field(default_factory=PlanningRules)
     reports: ReportRules = Field(default_factory=ReportRules)
+    aefi: AefiRules | None = None   # issue 20.4 (campaign.config_aefi): no block, no AEFI chasing
 
     @model_validator(mode="after")
     def _cross_references(self) -> CampaignConfig:
