@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from campaign.config_aefi import AefiRules
-from campaign.config_directive import Deadline, EscalationStep, Party, Source, WorkingTime
+from campaign.config_directive import DailyResultsRule, Deadline, EscalationStep, Party, Source, WorkingTime
 from campaign.config_files import DEFAULT_CAMPAIGN_FILE, HHMM, Strict, validate_file
 from campaign.config_kinds import load_input_kinds
 
@@ -194,6 +194,7 @@ class CampaignConfig(Strict):
     planning: PlanningRules = Field(default_factory=PlanningRules)
     reports: ReportRules = Field(default_factory=ReportRules)
     aefi: AefiRules | None = None   # issue 20.4 (campaign.config_aefi): no block, no AEFI chasing
+    daily_results: DailyResultsRule | None = None      # issue 20.2: a facility's results of each session day
 
     @model_validator(mode="after")
     def _cross_references(self) -> CampaignConfig:
@@ -247,7 +248,25 @@ class CampaignConfig(Strict):
             raise ValueError(f"teams.sessions: {unknown} are not values of enum session_part (input_kinds.yaml)")
         if len(set(self.province.districts)) != len(self.province.districts):
             raise ValueError("province.districts lists a district twice")
+        self._generated_ladders()
         return self
+
+    def _generated_ladders(self) -> None:
+        """A generated deadline's ladder exists, and one the province set itself never escalates to the
+        provincial steering committee in the directive's name."""
+        for key in ("daily_results", "aefi"):
+            rule = getattr(self, key)
+            if key == "aefi" and rule is not None:   # issue 20.4: the serious case's investigation report
+                rule, key = rule.investigation, "aefi.investigation"
+            if rule is None:
+                continue
+            if rule.escalation not in self.escalation_ladders:
+                raise ValueError(f"{key}: escalation ladder {rule.escalation!r} is not defined")
+            if not rule.source.is_directive and any(
+                    who.split(".", 1)[0] == "provincial_committee" for s in self.escalation_ladders[rule.escalation]
+                    for who in s.to):
+                raise ValueError(f"{key} is the province's own decision: its ladder must not escalate to the "
+                                 "provincial steering committee in the directive's name")
 
     @property
     def district_codes(self) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from campaign.config_directive import Source
+from campaign.config_directive import GeneratedDeadline, Source
 from campaign.config_files import Strict
 
 
@@ -42,14 +42,11 @@ class AefiSeriousness(Strict):
         return v
 
 
-class AefiInvestigation(Strict):
-    """The investigation report a serious case opens: owed by the case's district within `hours` of the
-    case reaching the province (the upload that brought it); `escalation` names a ladder of
-    `escalation_ladders` whose first step tells the DoH at once."""
-    name: str
+class AefiInvestigation(GeneratedDeadline):
+    """The investigation report a serious case opens (a generated deliverable, `aefi_investigation:<case
+    id>`): owed by the case's district within `hours` of the case reaching the province (the upload that
+    brought it); `escalation` names a ladder of `escalation_ladders` whose first step tells the DoH at once."""
     hours: float = Field(gt=0)
-    escalation: str
-    source: Source
 
 
 class AefiCluster(Strict):

@@ -164,3 +164,21 @@ class EscalationStep(Strict):
     when: StepWhen
     to: list[str] = Field(min_length=1)
     channels: list[Literal["email", "webhook"]] = Field(min_length=1)
+
+
+class GeneratedDeadline(Strict):
+    """A deliverable generated from data (issue 20), one per (party, key), e.g. a facility's results of
+    each session day it held (`daily_results`): what it is called, which ladder chases it, why it exists.
+    The deliverables themselves come from a provider (`campaign.deadlines.run.PROVIDERS`)."""
+    name: str
+    escalation: str
+    source: Source
+
+
+class DailyResultsRule(GeneratedDeadline):
+    """Each facility that held a planned session owes its results (an accepted `vaccinations` submission
+    with rows of that facility and day) by `cut_off` local time, `days_after` days after the session day;
+    the deliverable opens when the day's first session part starts."""
+    kinds: list[str] = Field(default_factory=lambda: ["vaccinations"], min_length=1)
+    cut_off: HHMM = "20:00"
+    days_after: int = Field(default=0, ge=0, le=7)

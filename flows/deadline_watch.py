@@ -7,6 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows.hooks import note_flow_run
+from tasks.daily_results import publish_daily_results
 from tasks.deadlines import deliver_outbox, escalate_due, publish_deadline_board
 
 
@@ -17,4 +18,5 @@ def deadline_watch_flow(now: str | None = None) -> dict[str, Any]:
     written = escalate_due(now)
     delivery = deliver_outbox()
     summary = publish_deadline_board(now)
-    return {**summary, "written_now": written, "delivery": delivery}
+    daily = publish_daily_results(now)   # issue 20.2: yesterday's and today's results, one artifact a day
+    return {**summary, "written_now": written, "delivery": delivery, "daily_results": daily}

@@ -68,9 +68,7 @@ def deliverables(campaign: CampaignConfig, extensions: Iterable[Extension] = (),
     """Every (deadline, party) of the campaign; the latest extension for a party (else for "*") wins.
     `facilities` (facility code -> district code, the accepted facility lists) are the parties of a
     deadline owed by facilities; without them such a deadline has no party yet."""
-    latest: dict[tuple[str, str], Extension] = {}
-    for e in sorted(extensions, key=lambda e: e.at):
-        latest[(e.deadline, e.party)] = e
+    latest = _latest_extensions(extensions)
     out = []
     for d in campaign.deadlines:
         if d.party == "facilities":
@@ -84,10 +82,36 @@ def deliverables(campaign: CampaignConfig, extensions: Iterable[Extension] = (),
             item = Deliverable(d.id, d.name, party, d.opens_at, d.due_at, tuple(d.requires.kinds), d.requires.report,
                                d.escalation, readiness=d.requires.readiness, source=by, source_text=text,
                                district=district)
-            ext = latest.get((d.id, party)) or latest.get((d.id, "*"))
-            if ext is not None:
-                item = replace(item, due_at=ext.due_at, original_due_at=d.due_at, extension_reason=ext.reason)
-            out.append(item)
+            out.append(_extend(item, latest))
+    return out
+
+
+def _latest_extensions(extensions: Iterable[Extension]) -> dict[tuple[str, str], Extension]:
+    latest: dict[tuple[str, str], Extension] = {}
+    for e in sorted(extensions, key=lambda e: e.at):
+        latest[(e.deadline, e.party)] = e
+    return latest
+
+
+def _extend(item: Deliverable, latest: Mapping[tuple[str, str], Extension]) -> Deliverable:
+    ext = latest.get((item.deadline, item.party)) or latest.get((item.deadline, "*"))
+    if ext is None:
+        return item
+    return replace(item, due_at=ext.due_at, original_due_at=item.due_at, extension_reason=ext.reason)
+
+
+def extended(items: Iterable[Deliverable], extensions: Iterable[Extension] = ()) -> list[Deliverable]:
+    """Generated deliverables (a provider's, `campaign.deadlines.run.PROVIDERS`) with the same extension
+    rule as the config's: the latest for (deadline id, party), else for (deadline id, "*")."""
+    latest = _latest_extensions(extensions)
+    return [_extend(item, latest) for item in items]
+
+
+def generated_id(template: str, key: str) -> str:
+    """A generated deliverable's deadline id, `<template>:<key>` (the outbox keeps 64 characters)."""
+    out = f"{template}:{key}"
+    if len(out) > 64 or ":" in template or not key:
+        raise ValueError(f"a generated deadline id is <template>:<key> of at most 64 characters, not {out!r}")
     return out
 
 

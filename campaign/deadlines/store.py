@@ -64,10 +64,11 @@ def first_submitted(session: Session) -> dict[tuple[str, str], dt.datetime]:
             for level, unit, t in rows}
 
 
-def facility_parties(session: Session, campaign: CampaignConfig) -> dict[str, tuple[str, str]]:
+def facility_parties(session: Session, campaign: CampaignConfig, *, always: bool = False) -> dict[str, tuple[str, str]]:
     """facility code -> (district, name) from the current accepted facility lists: the parties of a
-    deadline owed by facilities. Read only when the campaign has one."""
-    if not any(d.party == "facilities" for d in campaign.deadlines):
+    deadline owed by facilities. Read only when the campaign has one (or `always`: generated deliverables
+    may be owed by facilities)."""
+    if not always and not any(d.party == "facilities" for d in campaign.deadlines):
         return {}
     from campaign.store.current import current_rows
 

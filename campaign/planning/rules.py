@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -95,6 +95,13 @@ def rules_of(campaign: CampaignConfig) -> PlanRules:
     return PlanRules(people_per_table=campaign.capacity.people_per_table_per_session, parts=parts,
                      standby_per_session=p.standby_per_session, standing_teams=p.standing_teams,
                      reserve_dose2=p.reserve_dose2, results_grace_days=p.results_grace_days)
+
+
+def result_awaited(session_day: Any, on_day: dt.date, grace_days: int) -> Any:
+    """The one no-show rule (planning and the daily results, `campaign.daily_results`): the results of a
+    session day are awaited through `grace_days` days after it; a person invited to it with no result by
+    then is a no-show and goes back to the pool. True while awaited (a date, or a Series of dates)."""
+    return session_day >= on_day - dt.timedelta(days=grace_days)
 
 
 def products_of(campaign: CampaignConfig) -> dict[str, Product]:
@@ -426,7 +433,7 @@ def plan_sessions(people: pd.DataFrame, facilities: pd.DataFrame, duty: pd.DataF
     when = pd.to_datetime(fixed["date"]).dt.date if len(fixed) else pd.Series(dtype=object)
     # invited to a session of the last `results_grace_days` days: its result may not be uploaded yet; the
     # person is not invited again for that dose meanwhile (after that, no record = no-show: back in the pool)
-    recent = fixed[(when < days[0]) & (when >= days[0] - dt.timedelta(days=rules.results_grace_days))] \
+    recent = fixed[(when < days[0]) & result_awaited(when, days[0], rules.results_grace_days)] \
         if len(fixed) else fixed
     next_of = p.set_index("person_id")["next_dose"]
     awaiting = recent[recent["person_id"].map(next_of).eq(recent["dose"])] if len(recent) else recent

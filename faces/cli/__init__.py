@@ -27,6 +27,7 @@ from faces.cli.master_list import export, master_list, review
 from faces.cli.plan import plan
 from faces.cli.readiness import readiness
 from faces.cli.report import report
+from faces.cli.results_daily import results_daily
 from faces.cli.serve import portal, serve
 from faces.cli.users import users
 
@@ -87,3 +88,4 @@ for _command in (demo, templates, intake, readiness, deadlines, watch, serve, po
     main.add_command(_command)
 del _command
 main.add_command(aefi)   # issue 20.4
+main.add_command(results_daily)   # issue 20.2
