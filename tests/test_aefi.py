@@ -344,3 +344,88 @@ def _cli(args, engine):
         out = CliRunner().invoke(main, args, catch_exceptions=False)
     assert out.exit_code == 0, out.output
     return json.loads(out.stdout)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The deadline watch: the DoH told once, at once; the district's report overdue after 24 hours
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _watch(engine, campaign, when: dt.datetime) -> list[tuple[str, str, str]]:
+    from campaign.deadlines.run import escalate
+
+    with Session(engine) as s, s.begin():
+        return [(w.deadline, w.party, w.step) for w in escalate(s, campaign, when) if w.deadline.startswith("aefi")]
+
+
+def test_a_serious_aefi_escalates_once_to_the_doh_and_its_investigation_goes_overdue_after_24_hours(env, campaign) -> None:
+    """Decree 104/2016: a serious case is investigated within 24 hours. The watch (run twice at each moment)
+    writes the immediate notice once, then the overdue step once; the board shows the case's state."""
+    from campaign.deadlines.run import board
+    from campaign.store.models import Escalation, OutboxMessage
+
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW + NO_RECORD_ROW, "aefi", RECEIVED)
+    with Session(engine) as s:
+        (item, _d, _m), = provide(s, campaign, RECEIVED)
+    deadline = item.deadline
+    first = _watch(engine, campaign, RECEIVED)
+    assert first == [(deadline, "633", "aefi_notified")]
+    assert _watch(engine, campaign, RECEIVED) == []                       # the watch again: nothing new
+    assert _watch(engine, campaign, RECEIVED + dt.timedelta(hours=17)) == []
+    assert _watch(engine, campaign, RECEIVED + dt.timedelta(hours=18)) == [(deadline, "633", "warning")]
+    assert _watch(engine, campaign, RECEIVED + dt.timedelta(hours=23, minutes=59)) == []
+    overdue = RECEIVED + dt.timedelta(hours=24)
+    assert _watch(engine, campaign, overdue) == [(deadline, "633", "overdue")]
+    assert _watch(engine, campaign, overdue) == []
+    with Session(engine) as s:
+        sent = s.execute(sa.select(Escalation.step, OutboxMessage.recipient, OutboxMessage.channel, OutboxMessage.subject,
+                                   OutboxMessage.body).join(OutboxMessage, OutboxMessage.escalation_id == Escalation.id)
+                         .where(Escalation.deadline_id == deadline)).all()
+        rows = {d["party"]: d for d in board(s, campaign, overdue)["deliverables"] if d["deadline"] == deadline}
+        case = assess(s, campaign, overdue).investigations.iloc[0]
+    notified = {(r.recipient, r.channel) for r in sent if r.step == "aefi_notified"}
+    assert {("giamdoc.syt@example.gov.vn", "email"), ("http://127.0.0.1:9/doh-director", "webhook"),
+            ("vanphong.syt@example.gov.vn", "email"), ("ttyt.633@example.gov.vn", "email")} == notified
+    body = next(r.body for r in sent if r.step == "aefi_notified")
+    subject = next(r.subject for r in sent if r.step == "aefi_notified")
+    assert subject.startswith("[Thông báo ngay: tai biến nặng sau tiêm chủng") and deadline.split(":")[1] in subject
+    assert "Nghị định 104/2016/NĐ-CP" in body and "Nguyễn Văn An" not in body + subject   # no personal data
+    assert rows["633"]["state"] == "overdue" and rows["633"]["source"] == "regulation"
+    assert case["state"] == "overdue" and case["case_id"] == deadline.split(":")[1]
+    # the report arrives: the deliverable is done (late), and nothing more is sent
+    intake(INV_HEADER + f"{case['case_id']},02/08/2021 15:00,Không xác định được,\n", "aefi_investigation",
+           at("02/08 16:00"))
+    assert _watch(engine, campaign, at("03/08 09:00")) == []
+    with Session(engine) as s:
+        done = {d["party"]: d for d in board(s, campaign, at("03/08 09:00"))["deliverables"] if d["deadline"] == deadline}
+    assert done["633"]["state"] == "done_late" and done["633"]["missing"] == []
+
+
+@pytest.mark.prefect
+def test_the_deadline_watch_escalates_a_serious_aefi_and_publishes_its_clock(prefect_harness, campaign_home, tmp_path):
+    """The flow run: the watch writes the DoH's immediate notice and publishes the AEFI artifact, whose
+    figures are the one summary's."""
+    from campaign.resources import get_resources
+    from flows.deadline_watch import deadline_watch_flow
+    from tests.test_flows import _runs_of
+
+    res = get_resources()
+    settings = Settings(home=campaign_home)
+    for i, (text, kind, when) in enumerate(((_vaccinations(), "vaccinations", at("31/07 18:00")),
+                                            (AEFI_HEADER + FIXED_ROW, "aefi", RECEIVED))):
+        path = tmp_path / f"{i}.csv"
+        path.write_bytes(text.encode("utf-8"))
+        run_intake(IntakeRequest(path=path, district="633", kind=kind, received_at=when), engine=res.engine,
+                   settings=settings, campaign=res.campaign)
+    out = deadline_watch_flow(now="2021-08-01T09:30:00+07:00")
+    mine = [w for w in out["written_now"] if w["deadline"].startswith("aefi_investigation:")]
+    assert [w["step"] for w in mine] == ["aefi_notified"]
+    with Session(res.engine) as s:
+        assert out["aefi"] == aefi_summary(s, res.campaign, at("01/08 09:30"))
+    assert out["aefi"]["investigations"]["open"] == 1
+    _flows, _tasks, artifacts = _runs_of("deadline_watch")
+    table = [a for a in artifacts if a.key == "aefi-investigations"]
+    assert table and mine[0]["deadline"].split(":")[1] in str(table[-1].data)
+    assert "Nguyễn" not in str(table[-1].data)

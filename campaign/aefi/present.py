@@ -112,3 +112,17 @@ def report_lines(summary: dict[str, Any]) -> list[str]:
     if summary["lots_flagged"]:
         lines.append("Lô vắc xin có tỷ lệ phản ứng vượt ngưỡng, cần rà soát: " + ", ".join(summary["lots_flagged"]) + ".")
     return lines
+
+
+def artifact_rows(js: dict[str, Any]) -> list[dict[str, Any]]:
+    """The watch's AEFI table (a Prefect artifact): one row per serious case and per lot flagged; case ids,
+    codes and times only (no personal data)."""
+    rows = [{"ca": r["case_id"], "huyện": r["district"], "cơ sở": r["facility_code"],
+             "vắc xin/lô": f"{r['product'] or '-'}/{r['lot'] or '-'}", "tiêu chí": ", ".join(r["criteria"]),
+             "hạn điều tra": f"{local(dt.datetime.fromisoformat(r['due_at'])):%d/%m/%Y %H:%M}",
+             "tình trạng": STATE_WORDS[r["state"]]} for r in js["investigations"]]
+    rows += [{"ca": "-", "huyện": "-", "cơ sở": "-", "vắc xin/lô": f"{r['product']}/{r['lot']}",
+              "tiêu chí": f"{r['cases']} ca ({r['serious']} nặng) / {r['doses']} liều",
+              "hạn điều tra": "-", "tình trạng": "lô vượt ngưỡng, cần rà soát"}
+             for r in js["rates"].get("by_lot", []) if r.get("flagged")]
+    return rows

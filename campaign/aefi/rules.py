@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from campaign.config_aefi import AefiCluster, AefiInvestigation, AefiLotFlag, AefiRules, AefiSeriousness
-from campaign.deadlines.rules import DONE_LATE, DONE_ON_TIME, DUE, OVERDUE, Deliverable
+from campaign.deadlines.rules import DONE_LATE, DONE_ON_TIME, DUE, OVERDUE, Deliverable, generated_id
 from campaign.domain.text import fold_series
 
 # the criteria of seriousness, in the order they are named
@@ -298,7 +298,7 @@ def deliverables(inv: pd.DataFrame, rules: AefiInvestigation, *, source_text: st
     when its investigation arrived and what is missing (the kind, labelled by the watch)."""
     out = []
     for r in inv.to_dict("records"):
-        item = Deliverable(f"{TEMPLATE}:{r['case_id']}", f"{rules.name} (ca {r['case_id']}, {r['facility_code']})",
+        item = Deliverable(generated_id(TEMPLATE, r["case_id"]), f"{rules.name} (ca {r['case_id']}, {r['facility_code']})",
                            r["district"], pd.Timestamp(r["opens_at"]).to_pydatetime(),
                            pd.Timestamp(r["due_at"]).to_pydatetime(), (), None, rules.escalation,
                            source=rules.source.by, source_text=source_text, district=r["district"])
