@@ -14,6 +14,15 @@ from campaign.config_directive import GeneratedDeadline, Source
 from campaign.config_files import Strict
 
 
+def _known_outcomes(v: list[str]) -> list[str]:
+    from campaign.config_kinds import load_input_kinds
+
+    known = set(load_input_kinds().enums["aefi_outcome"])
+    if unknown := [o for o in v if o not in known]:
+        raise ValueError(f"not outcomes of enums.aefi_outcome: {unknown}")
+    return v
+
+
 class AefiSeriousness(Strict):
     """A case is serious when ANY criterion holds: the district said so (`serious: yes`), its outcome is one
     of `outcomes`, its symptoms name one of `symptoms` (folded words: no diacritics, lowercase), or it
@@ -25,12 +34,7 @@ class AefiSeriousness(Strict):
     @field_validator("outcomes")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        from campaign.config_kinds import load_input_kinds
-
-        known = set(load_input_kinds().enums["aefi_outcome"])
-        if unknown := [o for o in v if o not in known]:
-            raise ValueError(f"not outcomes of enums.aefi_outcome: {unknown}")
-        return v
+        return _known_outcomes(v)
 
     @field_validator("symptoms")
     @classmethod
@@ -50,12 +54,20 @@ class AefiInvestigation(GeneratedDeadline):
 
 
 class AefiCluster(Strict):
-    """At least `min_cases` cases of the same lot (or the same facility) whose onsets follow each other
-    within `window_days`."""
+    """At least `min_cases` cases of one key (`facility_lot`: the same lot at the same facility; `lot`; or
+    `facility`) whose onsets follow each other within `window_days`, counting only cases whose outcome is
+    one of `outcomes` (a fever that is over is expected after any vaccine: 1-2% of doses; a cluster is
+    about cases not resolved)."""
     min_cases: int = Field(ge=2)
     window_days: float = Field(gt=0)
-    by: list[Literal["lot", "facility"]] = Field(min_length=1)
+    by: list[Literal["facility_lot", "lot", "facility"]] = Field(min_length=1)
+    outcomes: list[str] = Field(min_length=1)
     source: Source
+
+    @field_validator("outcomes")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        return _known_outcomes(v)
 
 
 class AefiLotFlag(Strict):

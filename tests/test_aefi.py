@@ -131,46 +131,63 @@ def test_case_ids_are_stable_and_carry_no_personal_data(campaign) -> None:
     assert not any("An" in i or "Nhi" in i for i in ids)
 
 
-def test_cases_of_one_lot_within_the_window_are_a_cluster_known_when_the_third_arrived(campaign) -> None:
-    """config aefi.cluster (province): 3 cases of one lot or one facility, onsets at most 7 days apart."""
-    rows = _rows(facility_code=["F1", "F2", "F3", "F4"], lot=["L1", "L1", "L1", "L2"],
-                 onset_at=["2021-07-31 02:00:00", "2021-08-03 02:00:00", "2021-08-09 02:00:00", "2021-08-01 00:00:00"],
-                 received_at=["2021-08-01 03:00:00", "2021-08-04 03:00:00", "2021-08-10 03:00:00", "2021-08-01 03:00:00"])
+def test_unresolved_cases_of_one_lot_at_one_facility_within_a_day_are_a_cluster_known_when_the_third_arrived(
+        campaign) -> None:
+    """config aefi.cluster (province): "từ 3 ca phản ứng chưa hồi phục cùng lô vắc xin tại cùng một cơ sở tiêm,
+    khởi phát cách nhau không quá 1 ngày"."""
+    rule = campaign.aefi.cluster
+    assert (rule.min_cases, rule.window_days, rule.by) == (3, 1, ["facility_lot"]) and "recovered" not in rule.outcomes
+    assert "cùng lô vắc xin tại cùng một cơ sở tiêm" in rule.source.note
+    rows = _rows(lot=["L1", "L1", "L1", "L2", "L1"], outcome=["monitoring"] * 4 + ["recovered"],
+                 onset_at=["2021-07-31 02:00:00", "2021-07-31 20:00:00", "2021-08-01 15:00:00", "2021-07-31 03:00:00",
+                           "2021-07-31 04:00:00"],
+                 received_at=["2021-08-01 03:00:00", "2021-08-01 03:00:00", "2021-08-02 03:00:00",
+                              "2021-08-01 03:00:00", "2021-08-01 03:00:00"])
     c = rules.cases(rows, campaign.aefi).set_index("row_number")
-    assert c.loc[[2, 3, 4], "cluster_id"].tolist() == ["lot:pfizer/L1:2021-07-31"] * 3
-    assert c.loc[[2, 3, 4], "serious"].all() and not c.loc[5, "serious"]
+    assert c.loc[[2, 3, 4], "cluster_id"].tolist() == ["facility_lot:F1@pfizer/L1:2021-07-31"] * 3
+    assert c.loc[[2, 3, 4], "serious"].all() and not c.loc[[5, 6], "serious"].any()   # other lot; recovered
+    assert [rules.criteria_of(c.loc[2])] == [[rules.CLUSTER]]
     # serious only by its cluster: from when the cluster's third case reached the province
-    assert (c.loc[[2, 3, 4], "opens_at"] == pd.Timestamp("2021-08-10 03:00", tz="UTC")).all()
-    # 8 days apart: no longer the same run
-    far = rules.cases(rows.assign(onset_at=["2021-07-31 02:00:00", "2021-08-03 02:00:00", "2021-08-12 02:00:00",
-                                            "2021-08-01 00:00:00"]), campaign.aefi)
+    assert (c.loc[[2, 3, 4], "opens_at"] == pd.Timestamp("2021-08-02 03:00", tz="UTC")).all()
+    # the third a day and a minute after the second: no cluster
+    far = rules.cases(rows.assign(onset_at=["2021-07-31 02:00:00", "2021-07-31 20:00:00", "2021-08-01 20:01:00",
+                                            "2021-07-31 03:00:00", "2021-07-31 04:00:00"]), campaign.aefi)
     assert not far["serious"].any()
+    # another facility's cases of the same lot are not the same vials
+    apart = rules.cases(rows.assign(facility_code=["F1", "F2", "F3", "F1", "F1"]), campaign.aefi)
+    assert not apart["serious"].any()
 
 
 def test_rates_per_100k_by_product_and_lot_hand_computed_and_a_lot_over_threshold_flagged(campaign) -> None:
-    """config aefi.lot_flag (province): > 2,000 cases or > 10 serious per 100,000 doses, from 500 doses."""
+    """config aefi.lot_flag (province): "trên 2.000 ca phản ứng hoặc trên 50 ca tai biến nặng trên 100.000 liều
+    đã tiêm (khi đã tiêm từ 500 liều)"."""
+    flag = campaign.aefi.lot_flag
+    assert (flag.cases_per_100k, flag.serious_per_100k, flag.min_doses) == (2000, 50, 500)
     rows = _rows(lot=["L1"] * 3 + ["L2", "L3"], product=["pfizer"] * 4 + ["moderna"],
                  facility_code=["F1", "F2", "F3", "F4", "F5"],
-                 onset_at=["2021-07-31 02:00:00", "2021-08-20 02:00:00", "2021-09-20 02:00:00", "2021-07-31 02:00:00",
-                           "2021-07-31 02:00:00"],
                  outcome=["death", "recovered", "recovered", "recovered", "recovered"])
     c = rules.cases(rows, campaign.aefi)
     doses = pd.DataFrame({"product": ["pfizer", "pfizer", "moderna", "pfizer"], "lot": ["L1", "L2", "L3", "L9"],
-                          "doses": [8_000, 400, 1_000, 600]})
-    r = rules.rates(c, doses, campaign.aefi.lot_flag)
+                          "doses": [1_500, 400, 1_000, 600]})
+    r = rules.rates(c, doses, flag)
     lots = r["by_lot"].set_index(["product", "lot"])
-    # L1: 3 cases / 8,000 doses = 37.5 per 100,000; 1 serious / 8,000 = 12.5 > 10: flagged
-    assert lots.loc[("pfizer", "L1"), ["doses", "cases", "serious"]].tolist() == [8000, 3, 1]
-    assert lots.loc[("pfizer", "L1"), "per_100k"] == 37.5 and lots.loc[("pfizer", "L1"), "serious_per_100k"] == 12.5
+    # L1: 3 cases / 1,500 doses = 200 per 100,000; 1 serious / 1,500 = 66.7 > 50: flagged
+    assert lots.loc[("pfizer", "L1"), ["doses", "cases", "serious"]].tolist() == [1500, 3, 1]
+    assert lots.loc[("pfizer", "L1"), "per_100k"] == 200.0 and lots.loc[("pfizer", "L1"), "serious_per_100k"] == 66.7
     assert lots.loc[("pfizer", "L1"), "flagged"]
     # L2: 1 / 400 = 250 per 100,000 but under 500 doses: not flagged; L3: 1 / 1,000 = 100: under both thresholds
     assert lots.loc[("pfizer", "L2"), "per_100k"] == 250.0 and not lots.loc[("pfizer", "L2"), "flagged"]
     assert lots.loc[("moderna", "L3"), "per_100k"] == 100.0 and not lots.loc[("moderna", "L3"), "flagged"]
     assert lots.loc[("pfizer", "L9"), "cases"] == 0 and lots.loc[("pfizer", "L9"), "per_100k"] == 0.0
     products = r["by_product"].set_index("product")
-    # pfizer: 4 cases / 9,000 doses = 44.4 per 100,000
-    assert products.loc["pfizer", ["doses", "cases"]].tolist() == [9000, 4] and products.loc["pfizer", "per_100k"] == 44.4
+    # pfizer: 4 cases / 2,500 doses = 160 per 100,000; 1 serious = 40
+    assert products.loc["pfizer", ["doses", "cases", "serious"]].tolist() == [2500, 4, 1]
+    assert products.loc["pfizer", "per_100k"] == 160.0 and products.loc["pfizer", "serious_per_100k"] == 40.0
     assert rules.summary(c, pd.DataFrame(columns=["state", "district"]), r)["lots_flagged"] == ["pfizer/L1"]
+    # a case of a lot no result names: counted, no rate, never flagged
+    orphan = rules.rates(rules.cases(_rows(lot=["ZZ"]), campaign.aefi), doses, flag)["by_lot"].set_index(["product", "lot"])
+    assert orphan.loc[("pfizer", "ZZ"), "doses"] == 0 and pd.isna(orphan.loc[("pfizer", "ZZ"), "per_100k"])
+    assert not orphan.loc[("pfizer", "ZZ"), "flagged"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -313,7 +330,7 @@ def test_rates_from_accepted_doses_and_the_figures_are_the_same_everywhere(env, 
         a = assess(s, campaign, at("02/08 09:00"))
         summary = aefi_summary(s, campaign, at("02/08 09:00"))
     lots = a.rates["by_lot"].set_index(["product", "lot"])
-    # 2 cases (1 serious) / 600 doses: 333.3 and 166.7 per 100,000; 166.7 > 10 serious and 600 >= 500: flagged
+    # 2 cases (1 serious) / 600 doses: 333.3 and 166.7 per 100,000; 166.7 > 50 serious and 600 >= 500: flagged
     assert lots.loc[("pfizer", "FA1234"), ["doses", "cases", "serious"]].tolist() == [600, 2, 1]
     assert lots.loc[("pfizer", "FA1234"), "per_100k"] == 333.3 and lots.loc[("pfizer", "FA1234"), "serious_per_100k"] == 166.7
     assert lots.loc[("pfizer", "FA1234"), "flagged"] and lots.loc[("astrazeneca", "AZ77"), "doses"] == 1

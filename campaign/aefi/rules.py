@@ -111,6 +111,13 @@ def vaccination_record(aefi: pd.DataFrame, vaccinations: pd.DataFrame) -> pd.Dat
     birth date) and `product_given` (one of those doses was of the row's product). `vaccinations`: the doses
     given (`id_number`, `full_name`, `birth_date`, `product`)."""
     a_ids, a_names = _person_keys(aefi)
+    # only the doses that can be these people's (same ID number or same birth date) are looked at closer:
+    # a file of 1,500 cases against a million doses folds a few thousand names, not a million
+    births = pd.to_datetime(pd.Series(vaccinations["birth_date"]), errors="coerce")
+    keep = births.isin(pd.to_datetime(pd.Series(aefi["birth_date"]), errors="coerce").dropna().unique())
+    if "id_number" in vaccinations:
+        keep |= vaccinations["id_number"].isin([i for i in a_ids if i])
+    vaccinations = vaccinations[keep.to_numpy(dtype=bool)]
     v_ids, v_names = _person_keys(vaccinations)
     products = vaccinations["product"].astype("string").fillna("").to_numpy(dtype=object)
     by_id: dict[str, set[str]] = {}
@@ -173,22 +180,23 @@ CASE_COLUMNS = ["case_id", "district", "facility_code", "product", "lot", "dose_
 
 
 def clusters(cases: pd.DataFrame, rules: AefiCluster) -> pd.DataFrame:
-    """Per case: `cluster` (its cluster's id (a case's `cluster_id`), "lot:<product>/<lot>:<first onset day>" or
-    "facility:<code>:<day>", None) and `cluster_known_at` (when the cluster had its `min_cases`-th case in
-    the province's hands: the received time of that case). A cluster is a run of cases of one key whose
-    consecutive onsets are at most `window_days` apart, with at least `min_cases` cases; a case in both a
-    lot's and a facility's cluster belongs to the first of `rules.by`."""
+    """Per case: `cluster` (its cluster's id, a case's `cluster_id`: "facility_lot:<facility>@<product>/<lot>:
+    <first onset day>", "lot:...", "facility:...", or None) and `cluster_known_at` (when the cluster had its
+    `min_cases`-th case in the province's hands: the received time of that case). A cluster is a run of
+    counted cases (outcome in `rules.outcomes`) of one key whose consecutive onsets are at most
+    `window_days` apart, with at least `min_cases` cases; a case in two keys' clusters belongs to the
+    first of `rules.by`."""
     out = pd.DataFrame({"cluster": pd.Series(None, index=cases.index, dtype=object),
                         "cluster_known_at": pd.Series(pd.NaT, index=cases.index, dtype="datetime64[ns, UTC]")})
     if not len(cases):
         return out
     window = pd.Timedelta(days=rules.window_days)
+    counted = cases["outcome"].astype("string").isin(rules.outcomes).fillna(False).to_numpy(dtype=bool)
     for by in rules.by:
-        if by == "lot":
-            key = cases["product"].astype("string") + "/" + cases["lot"].astype("string")
-        else:
-            key = cases["facility_code"].astype("string")
-        frame = pd.DataFrame({"key": key, "onset": cases["onset_at"], "received": cases["received_at"]}).dropna(
+        lot = cases["product"].astype("string") + "/" + cases["lot"].astype("string")
+        key = {"lot": lot, "facility": cases["facility_code"].astype("string"),
+               "facility_lot": cases["facility_code"].astype("string") + "@" + lot}[by]
+        frame = pd.DataFrame({"key": key, "onset": cases["onset_at"], "received": cases["received_at"]})[counted].dropna(
             subset=["key", "onset"]).sort_values(["key", "onset"])
         keys = frame["key"].astype(object).to_numpy()
         gaps = frame["onset"].diff().to_numpy()
