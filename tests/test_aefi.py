@@ -446,3 +446,27 @@ def test_the_deadline_watch_escalates_a_serious_aefi_and_publishes_its_clock(pre
     table = [a for a in artifacts if a.key == "aefi-investigations"]
     assert table and mine[0]["deadline"].split(":")[1] in str(table[-1].data)
     assert "Nguyễn" not in str(table[-1].data)
+
+
+def test_a_case_sent_again_or_withdrawn_and_resent_is_the_same_case_and_is_not_escalated_again(env, campaign) -> None:
+    """Exactly once across the district's own corrections: the case id comes from the row's natural key, so
+    a repeat in a later file, or the file withdrawn and sent again, is the same deliverable."""
+    from campaign.intake.store import withdraw
+
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    first = intake(AEFI_HEADER + FIXED_ROW, "aefi", RECEIVED)
+    assert [s for *_x, s in _watch(engine, campaign, RECEIVED)] == ["aefi_notified"]
+    again = intake(AEFI_HEADER + FIXED_ROW + NO_RECORD_ROW, "aefi", at("01/08 10:00"))
+    assert again.reasons.get("repeat_of_earlier_submission") == 1
+    with Session(engine) as s:
+        (item, _d, _m), = provide(s, campaign, at("01/08 10:00"))
+        assert item.opens_at == RECEIVED                      # the clock started with the first file
+    with Session(engine) as s, s.begin():
+        withdraw(s, first.submission_id, reason="gửi nhầm", by="test", at=at("01/08 11:00"))
+    resent = intake(AEFI_HEADER + FIXED_ROW + "\n", "aefi", at("01/08 12:00"))
+    assert resent.status == "accepted" and resent.rows_loaded == 1
+    with Session(engine) as s:
+        (again_item, _d, _m), = provide(s, campaign, at("01/08 12:00"))
+    assert again_item.deadline == item.deadline
+    assert _watch(engine, campaign, at("01/08 12:00")) == []             # told once already

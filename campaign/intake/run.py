@@ -153,8 +153,8 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
     if spec.mode == "event" and existing_keys is not None and len(std.clean):
         existing = existing_keys(spec.natural_key)
         if len(existing):
-            left = std.clean[spec.natural_key].astype("string").fillna("\x00")
-            right = existing.astype("string").fillna("\x00").drop_duplicates()
+            left = _key_text(std.clean[spec.natural_key], spec)
+            right = _key_text(existing, spec).drop_duplicates()
             marker = left.merge(right.assign(_seen=True), how="left", on=spec.natural_key)["_seen"]
             repeats = pd.Series(marker.fillna(False).to_numpy(dtype=bool), index=quarantined.index) & ~quarantined
             if repeats.any():
@@ -176,6 +176,19 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
     blocking = list(gate.blocking)
     return Checked(read, std.clean, issues, quarantined, blocking, gate.data_docs_index, file_reasons)
 
+
+
+def _key_text(frame: pd.DataFrame, spec) -> pd.DataFrame:  # noqa: ANN001
+    """A natural key's values as comparable text: a datetime as its UTC instant (the file's are local
+    times, the store gives them back in UTC, or as text on SQLite), missing as a sentinel."""
+    out = frame.copy()
+    for name in frame.columns:
+        if spec.column(name).type == "datetime":
+            col = frame[name]
+            if col.dtype == object:
+                col = pd.Series([v.isoformat() if isinstance(v, dt.datetime) else v for v in col], index=col.index)
+            out[name] = pd.to_datetime(col, utc=True, errors="coerce", format="mixed").dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return out.astype("string").fillna("\x00")
 
 
 def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, campaign: CampaignConfig,
