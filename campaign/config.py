@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from campaign.config_aefi import AefiRules
 from campaign.config_directive import DailyResultsRule, Deadline, EscalationStep, Party, Source, WorkingTime
 from campaign.config_files import DEFAULT_CAMPAIGN_FILE, HHMM, Strict, validate_file
 from campaign.config_kinds import load_input_kinds
@@ -192,6 +193,7 @@ class CampaignConfig(Strict):
     master_list: MasterListRules = Field(default_factory=MasterListRules)
     planning: PlanningRules = Field(default_factory=PlanningRules)
     reports: ReportRules = Field(default_factory=ReportRules)
+    aefi: AefiRules | None = None   # issue 20.4 (campaign.config_aefi): no block, no AEFI chasing
     daily_results: DailyResultsRule | None = None      # issue 20.2: a facility's results of each session day
 
     @model_validator(mode="after")
@@ -252,8 +254,10 @@ class CampaignConfig(Strict):
     def _generated_ladders(self) -> None:
         """A generated deadline's ladder exists, and one the province set itself never escalates to the
         provincial steering committee in the directive's name."""
-        for key in ("daily_results",):
+        for key in ("daily_results", "aefi"):
             rule = getattr(self, key)
+            if key == "aefi" and rule is not None:   # issue 20.4: the serious case's investigation report
+                rule, key = rule.investigation, "aefi.investigation"
             if rule is None:
                 continue
             if rule.escalation not in self.escalation_ladders:

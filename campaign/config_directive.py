@@ -29,10 +29,13 @@ class Source(Strict):
     """Why a deadline, party or recipient exists: a line of directive 1038/UBND-KGVX (`by: directive`, with
     its section and its words), or the province's own decision (`by: province`, with why). In YAML a bare
     `source: province` is accepted; a directive source must quote the directive."""
-    by: Literal["directive", "province"]
+    by: Literal["directive", "province", "regulation"]
     section: str | None = None     # the directive's section, e.g. "1", "3", "II.1" (the annex)
     quote: str | None = None       # the directive's words (Vietnamese, as written)
     note: str | None = None        # by: province: what the province decided and why
+    # by: regulation: a national regulation the directive does not restate (e.g. "Nghị định 104/2016/NĐ-CP"),
+    # named, with what it says in `note` (its words are not held here, so nothing is quoted as its text)
+    regulation: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -45,6 +48,11 @@ class Source(Strict):
             raise ValueError("a directive source needs the section and the quoted line (`section:`, `quote:`)")
         if self.by == "province" and self.quote:
             raise ValueError("a province source quotes nothing of the directive: say why in `note:`")
+        if self.by == "regulation" and not (self.regulation and self.note) or self.by != "regulation" and self.regulation:
+            raise ValueError("a regulation source names the regulation (`regulation:`) and what it says (`note:`), "
+                             "and quotes nothing of the directive")
+        if self.by == "regulation" and self.quote:
+            raise ValueError("a regulation source quotes nothing of the directive: say what it says in `note:`")
         if self.by == "directive":
             # words shown everywhere as the directive's must be its words: each fragment ("..." or "|"
             # between them) is found in its text
@@ -60,6 +68,8 @@ class Source(Strict):
 
     def label(self, directive: str = "1038/UBND-KGVX") -> str:
         """How the source is shown (board, messages, reports), in Vietnamese."""
+        if self.by == "regulation":
+            return f"theo {self.regulation}: {self.note}"
         if self.by == "province":
             return "theo quyết định của tỉnh (Công văn " + directive + " không quy định)" + \
                 (f": {self.note}" if self.note else "")

@@ -7,6 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows.hooks import note_flow_run
+from tasks.aefi import publish_aefi
 from tasks.daily_results import publish_daily_results
 from tasks.deadlines import deliver_outbox, escalate_due, publish_deadline_board
 
@@ -19,4 +20,5 @@ def deadline_watch_flow(now: str | None = None) -> dict[str, Any]:
     delivery = deliver_outbox()
     summary = publish_deadline_board(now)
     daily = publish_daily_results(now)   # issue 20.2: yesterday's and today's results, one artifact a day
-    return {**summary, "written_now": written, "delivery": delivery, "daily_results": daily}
+    aefi = publish_aefi(now)             # issue 20.4: serious AEFI and their 24-hour clocks, lots flagged
+    return {**summary, "written_now": written, "delivery": delivery, "daily_results": daily, "aefi": aefi}

@@ -27,6 +27,8 @@ def local_text(instant: dt.datetime) -> str:
 
 STEP_TITLES = {"reminder": "Nhắc việc", "warning": "Cảnh báo sắp hết hạn",
                "overdue": deliverable_state_label(OVERDUE), "escalated": "Báo cáo cấp trên: quá hạn"}
+# a serious AEFI: the DoH is told at once, when the case arrives (issue 20.4, config `aefi_ladder`)
+STEP_TITLES["aefi_notified"] = "Thông báo ngay: tai biến nặng sau tiêm chủng, cần điều tra trong 24 giờ"
 # a date the province set itself is not reported upward in the directive's name
 PROVINCE_STEP_TITLES = {**STEP_TITLES,
                         "escalated": f"Báo cáo {party_label('doh')}: quá hạn (hạn do tỉnh quyết định)"}

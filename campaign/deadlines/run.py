@@ -49,6 +49,7 @@ Provider = Callable[[Session, CampaignConfig, dt.datetime], Progress]
 # (`rules.extended`). Resolved when first used, so a provider may import this package.
 PROVIDERS: tuple[str, ...] = (
     "campaign.daily_results.run.provide",          # a facility's results of each session day (20.2)
+    "campaign.aefi.run.provide",                   # a district's investigation of each serious AEFI (20.4)
 )
 
 

@@ -117,3 +117,45 @@ def fit_file_name(name: str, limit: int | None) -> tuple[str, bool]:
 
 
 FILE_NAME_SHORTENED = "file_name_shortened"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A kind's own row checks (issue 20: an item's rules on the rows of its kind, e.g. campaign.aefi), merged
+# into the standardized result before the gate: the feedback names their row and column, a `row` reason
+# quarantines the row and counts in the rejected share, exactly like the standardizer's own reasons.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def with_row_checks(std: Any, extra: pd.DataFrame) -> Any:
+    """`std` (a `Standardized`) with `extra` issues (row: 0-based position, column: canonical name or NA,
+    code: a reason of config/reasons.yaml) added: issues, the column's reason, the row's worst severity and
+    its quarantine follow the codes' severities."""
+    from campaign.config_reasons import load_reasons
+    from campaign.domain.standardize._base import SEVERITY_RANK, STR
+
+    if extra is None or not len(extra):
+        return std
+    reasons_cat = load_reasons()
+    extra = extra.assign(severity=[reasons_cat.severity(c) for c in extra["code"]])
+    extra = pd.DataFrame({"row": pd.array(extra["row"].astype("int64"), dtype="Int64"),
+                          "column": pd.Series(extra["column"].to_numpy(dtype=object), dtype=STR),
+                          "code": pd.Series(extra["code"].to_numpy(dtype=object), dtype=STR),
+                          "severity": pd.Series(extra["severity"].to_numpy(dtype=object), dtype=STR)})
+    issues = pd.concat([std.issues, extra], ignore_index=True)
+    issues = issues.sort_values("row", kind="stable", na_position="first").reset_index(drop=True)
+    names = ["", "repair", "warning", "row", "blocking"]
+    index = std.clean.index
+    ranks = std.row_severity.map(lambda s: SEVERITY_RANK.get(s, 0) if isinstance(s, str) else 0).to_numpy(dtype="int8")
+    reasons = std.reasons.copy()
+    for row, column, code, severity in extra.itertuples(index=False):
+        pos = int(row)
+        ranks[pos] = max(ranks[pos], SEVERITY_RANK[severity])
+        if isinstance(column, str) and column in reasons.columns:
+            current = reasons.iloc[pos][column]
+            if not isinstance(current, str) or SEVERITY_RANK[reasons_cat.severity(current)] < SEVERITY_RANK[severity]:
+                reasons.iloc[pos, reasons.columns.get_loc(column)] = code
+    row_severity = pd.Series([names[r] or None for r in ranks], index=index, dtype=STR)
+    quarantined = pd.Series(ranks >= 3, index=index, dtype=bool)
+    import dataclasses
+
+    return dataclasses.replace(std, issues=issues, reasons=reasons, row_severity=row_severity, quarantined=quarantined)

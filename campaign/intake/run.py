@@ -51,6 +51,27 @@ from campaign.store.db import write_lock, write_session
 from campaign.store.models import StoredFile, Submission
 from campaign.timing import Stopwatch
 
+# A kind's own row checks (issue 20), by kind: "module:function", imported when that kind is taken in. The
+# function is `fn(session, district, campaign, clean) -> DataFrame[row, column, code]` (reasons of
+# config/reasons.yaml); `check_rows` merges what it finds before the gate (`rules.with_row_checks`).
+ROW_CHECKS: dict[str, str] = {
+    "aefi": "campaign.aefi.run:intake_checks",
+    "aefi_investigation": "campaign.aefi.run:investigation_checks",
+}
+
+
+def row_checks_of(kind: str, session: Session, district: str,
+                  campaign: CampaignConfig) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
+    """The kind's row checks bound to this session and district, or None (most kinds have none)."""
+    import importlib
+
+    path = ROW_CHECKS.get(kind)
+    if path is None:
+        return None
+    module, name = path.split(":")
+    fn = getattr(importlib.import_module(module), name)
+    return lambda clean: fn(session, district, campaign, clean)
+
 
 def resolve_request(request: IntakeRequest, campaign: CampaignConfig) -> tuple[str, str]:
     """The district's GSO code and the kind, or a UsageError naming what is wrong."""
@@ -77,9 +98,11 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
                known_facilities: set[str] | None,
                existing_keys: Callable[[list[str]], pd.DataFrame] | None = None,
                docs_dir: Path | None = None, label: str = "submission", watch: Stopwatch | None = None,
-               overrides: dict | None = None) -> Checked:
+               overrides: dict | None = None,
+               row_checks: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Checked:
     """Read, standardize and gate one file. Raises ReadError for a file that cannot be read at all.
-    `overrides` ({heading_key: ColumnOverride}): headings read as the district said."""
+    `overrides` ({heading_key: ColumnOverride}): headings read as the district said; `row_checks`: the
+    kind's own row checks (`row_checks_of`), merged before the gate."""
     from campaign.domain.standardize import standardize
     from campaign.io.columns import guessed, ignored_with_data
     from campaign.io.reader import read_submission
@@ -96,6 +119,10 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
     with watch.stage("standardize"):
         std = standardize(read.frame, kind, district_code=district, campaign_date=campaign.campaign.campaign_date,
                           min_age_years=campaign.campaign.min_age_years, today=today, known_facilities=known_facilities, max_lengths=value_limits(kind))
+        if row_checks is not None:
+            from campaign.intake.rules import with_row_checks
+
+            std = with_row_checks(std, row_checks(std.clean))
     issues = std.issues
     # A formula the file holds no value for is not a missing value: the clerk sees one in Excel.
     formula_rows = pd.Series(False, index=std.quarantined.index)
@@ -126,8 +153,8 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
     if spec.mode == "event" and existing_keys is not None and len(std.clean):
         existing = existing_keys(spec.natural_key)
         if len(existing):
-            left = std.clean[spec.natural_key].astype("string").fillna("\x00")
-            right = existing.astype("string").fillna("\x00").drop_duplicates()
+            left = _key_text(std.clean[spec.natural_key], spec)
+            right = _key_text(existing, spec).drop_duplicates()
             marker = left.merge(right.assign(_seen=True), how="left", on=spec.natural_key)["_seen"]
             repeats = pd.Series(marker.fillna(False).to_numpy(dtype=bool), index=quarantined.index) & ~quarantined
             if repeats.any():
@@ -149,6 +176,19 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
     blocking = list(gate.blocking)
     return Checked(read, std.clean, issues, quarantined, blocking, gate.data_docs_index, file_reasons)
 
+
+
+def _key_text(frame: pd.DataFrame, spec) -> pd.DataFrame:  # noqa: ANN001
+    """A natural key's values as comparable text: a datetime as its UTC instant (the file's are local
+    times, the store gives them back in UTC, or as text on SQLite), missing as a sentinel."""
+    out = frame.copy()
+    for name in frame.columns:
+        if spec.column(name).type == "datetime":
+            col = frame[name]
+            if col.dtype == object:
+                col = pd.Series([v.isoformat() if isinstance(v, dt.datetime) else v for v in col], index=col.index)
+            out[name] = pd.to_datetime(col, utc=True, errors="coerce", format="mixed").dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return out.astype("string").fillna("\x00")
 
 
 def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, campaign: CampaignConfig,
@@ -212,7 +252,7 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
                 existing_keys=lambda key: existing_event_keys(session, district, kind, key, exclude=exclude),
                 docs_dir=settings.home / "data_docs" / district / kind / stored.sha256[:16],
                 label=f"{district}-{kind}-{stored.sha256[:12]}", watch=watch,
-                overrides=overrides_of(session),
+                overrides=overrides_of(session), row_checks=row_checks_of(kind, session, district, campaign),
             )
             return checked, checked.blocking, None
         except ReadError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from campaign.settings import get_settings
+from faces.cli.aefi import aefi
 from faces.cli.audit import audit
 from faces.cli.common import EXIT_FAILURE, say
 from faces.cli.data import data
@@ -86,4 +87,5 @@ for _command in (demo, templates, intake, readiness, deadlines, watch, serve, po
                  master_list, review, plan, report, export, data, audit):
     main.add_command(_command)
 del _command
+main.add_command(aefi)   # issue 20.4
 main.add_command(results_daily)   # issue 20.2
