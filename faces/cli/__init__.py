@@ -27,6 +27,7 @@ from faces.cli.plan import plan
 from faces.cli.readiness import readiness
 from faces.cli.report import report
 from faces.cli.serve import portal, serve
+from faces.cli.stock import stock
 from faces.cli.users import users
 
 __all__ = ["main"]
@@ -82,6 +83,6 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 # In the order the commands were written in (`campaign --help` lists them by name).
 for _command in (demo, templates, intake, readiness, deadlines, watch, serve, portal, users, mappings, withdraw,
-                 master_list, review, plan, report, export, data, audit):
+                 master_list, review, plan, report, export, data, audit, stock):
     main.add_command(_command)
 del _command
