@@ -67,7 +67,7 @@ def test_templates_for_every_kind_with_dropdowns_and_text_ids(runner, tmp_path):
     result = runner.invoke(main, ["templates", str(tmp_path / "t")])
     assert result.exit_code == 0
     files = sorted(p.name for p in (tmp_path / "t").iterdir())
-    assert len(files) == 10 and "target_list.xlsx" in files
+    assert len(files) == 11 and "target_list.xlsx" in files and "stock_ledger.xlsx" in files
     wb = openpyxl.load_workbook(tmp_path / "t" / "target_list.xlsx")
     ws = wb["Du lieu"]
     headers = [c.value for c in ws[4]]

@@ -121,14 +121,18 @@ def test_issue_stock_file_is_warned_about_with_its_figures(env, tmp_path):
     assert text.startswith("Đã nhận, cần kiểm tra: Số lọ không cân đối: ngày 20/07/2021, lô FK0001") and "= 8 lọ" in text
 
 
-def test_the_old_alias_for_used_vials_is_no_longer_read_as_issued():
-    """'Số lọ đã dùng' (vials used) was an alias of vials_issued (sent to other sites): it is vials_used now."""
+def test_vials_used_are_not_read_as_issued_in_the_ledger():
+    """'Số lọ đã dùng' (vials used) was read as `vials_issued`: in the daily ledger it is `vials_used`, and
+    issued to other sites ('Xuất') is its own column; the snapshot keeps one outflow column (used or issued,
+    as its header 'Số lọ đã sử dụng/cấp' says) so that old files load as before."""
     from campaign.config_kinds import load_input_kinds
 
-    stock = load_input_kinds()["vaccine_stock"]
-    assert "Số lọ đã dùng" in stock.column("vials_used").aliases
-    assert "Số lọ đã dùng" not in stock.column("vials_issued").aliases
-    assert not stock.column("vials_issued").required   # a count with received/used/on hand only still loads
+    kinds = load_input_kinds()
+    ledger = kinds["stock_ledger"]
+    assert "Số lọ đã dùng" in ledger.column("vials_used").aliases
+    assert "Số lọ đã dùng" not in ledger.column("vials_issued").aliases and "Xuất" in ledger.column("vials_issued").aliases
+    assert kinds["vaccine_stock"].column("vials_issued").header == "Số lọ đã sử dụng/cấp"
+    assert ledger.mode == "event" and ledger.natural_key == ["facility_code", "product", "lot", "report_date"]
 
 
 def test_balanced_30_day_ledger_gives_no_warning(env, tmp_path, migrated_engine):
@@ -195,8 +199,14 @@ def test_ledger_headed_by_other_habits(env, tmp_path):
     # openpyxl writes no cached value: the formula row cannot be read and is refused with the reason
     assert set(got.loc[got["row_number"] == 3, "code"]) == {"formula_not_calculated"}
     assert out.rows_loaded == 1 and out.rows_quarantined == 1
-    # day 2 read by its own headings; Tồn đầu 47 is checked against nothing stored (day 1 refused): balanced
-    assert got.loc[got["row_number"] == 4, "code"].tolist() in ([], ["stock_doses_mismatch"])
+    # day 2 read by its own headings and balanced (47 + 0 − 4 − 1 = 42); no results were sent for it, so the
+    # 4 vials opened are warned about against 0 doses given; the clerk's own column is ignored and said so
+    day2 = got[got["row_number"] == 4]
+    assert day2["code"].tolist() == ["stock_doses_mismatch"] and day2["column"].tolist() == ["vials_used"]
+    assert "Đã sử dụng 4 lọ × 6 liều/lọ = 24 liều, kết quả tiêm ghi nhận 0 liều" in day2["detail"].iloc[0]
+    assert out.reasons.get("column_ignored") == 1
+    assert out.columns["Hủy"] == "vials_damaged" and out.columns["Số lọ đã dùng"] == "vials_used"
+    assert out.columns_ignored == ["Người ghi sổ"]
 
 
 # ---------------------------------------------------------------------------------------------------------

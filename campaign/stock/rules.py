@@ -73,9 +73,10 @@ def _date(frame: pd.DataFrame, col: str) -> pd.Series:
 
 
 def ledger_of_snapshot(stock: pd.DataFrame, today: dt.date) -> pd.DataFrame:
-    """A `vaccine_stock` snapshot read as a one-day ledger: the count's date is its `report_date`, else the
-    `received_date`, else `today`; Tồn đầu blank is 0 (the file's Nhập is then everything received);
-    `vials_wasted` counts as damaged; the count `vials_on_hand` is the closing."""
+    """A `vaccine_stock` snapshot read as a one-day ledger: the count's date is its `received_date`, else
+    `today` (the day the file came in); Tồn đầu is 0 (Nhập is everything received); `vials_issued` is the
+    snapshot's one outflow column ("Số lọ đã sử dụng/cấp": issued or used); the count `vials_on_hand` is
+    the closing."""
     out = stock.copy()
     when = _date(out, "report_date").fillna(_date(out, "received_date")).fillna(pd.Timestamp(today))
     out["report_date"] = when
@@ -114,7 +115,11 @@ def reconcile(ledger: pd.DataFrame, given: pd.DataFrame, per_vial: Mapping[str, 
     d = d.sort_values([*KEY, "report_date", "submission_id", "row"], kind="stable")
     d = d.drop_duplicates([*KEY, "report_date"], keep="last").reset_index(drop=True)
 
-    prev = d.groupby(KEY, sort=False)["vials_closing"].shift(1)
+    # integer ids once (grouping on four text columns again and again costs more than the arithmetic)
+    d["_lot"] = d.groupby(KEY, sort=False).ngroup()
+    d["_fp"] = d.groupby(["district", "facility_code", "product"], sort=False).ngroup()
+    d["_pd"] = d.groupby(["_fp", "report_date"], sort=False).ngroup()
+    prev = d.groupby("_lot", sort=False)["vials_closing"].shift(1)
     d["prev_closing"] = prev
     reported_opening = _num(d, "vials_opening", None)
     d["opening"] = reported_opening.fillna(prev).fillna(0.0)
@@ -141,7 +146,7 @@ def reconcile(ledger: pd.DataFrame, given: pd.DataFrame, per_vial: Mapping[str, 
 
     findings = _findings(d, sessions_per_day)
     indicators = _indicators(d, pace, as_of)
-    keep = [c for c in d.columns if c not in ("unlotted",)]
+    keep = [c for c in d.columns if c not in ("unlotted", "_lot", "_fp", "_pd")]
     return Reconciliation(days=d[keep], findings=findings, indicators=indicators)
 
 
@@ -202,22 +207,23 @@ def _indicators(d: pd.DataFrame, pace: pd.DataFrame | None, as_of: dt.date | Non
     x = d.assign(closed=(d["vials_damaged"] + d["vials_expired"]) * d["dpv"],
                  usable=np.where(d["expiry_date"].isna() | (d["expiry_date"] >= when), d["closing"] * d["dpv"], 0.0),
                  off=(d["book"] != d["vials_closing"]))
-    pday = x.groupby([*fp, "report_date"], sort=False).agg(
-        capacity=("capacity", "sum"), given=("day_given", "first"), closed=("closed", "sum"),
-        closing=("closing", "sum"), off=("off", "any")).reset_index()
+    pday = x.groupby("_pd", sort=False).agg(
+        _fp=("_fp", "first"), capacity=("capacity", "sum"), given=("day_given", "first"), closed=("closed", "sum"),
+        closing=("closing", "sum"), off=("off", "any"))
     pday["wasted_open"] = np.maximum(0.0, pday["capacity"] - pday["given"])
     pday["stockout"] = pday["closing"] <= 0
-    last = x.groupby(KEY, sort=False).tail(1)   # each lot's latest day
-    ind = x.groupby(fp, sort=False).agg(
-        days=("report_date", "nunique"), first_day=("report_date", "min"), last_day=("report_date", "max"),
+    last = x.groupby("_lot", sort=False).tail(1)   # each lot's latest day
+    ind = x.groupby("_fp", sort=False).agg(
+        district=("district", "first"), facility_code=("facility_code", "first"), product=("product", "first"),
+        days=("_pd", "nunique"), first_day=("report_date", "min"), last_day=("report_date", "max"),
         vials_received=("vials_received", "sum"), vials_issued=("vials_issued", "sum"),
         vials_used=("vials_used", "sum"), vials_damaged=("vials_damaged", "sum"),
         vials_expired=("vials_expired", "sum"))
-    per_day = pday.groupby(fp, sort=False).agg(
+    per_day = pday.groupby("_fp", sort=False).agg(
         capacity=("capacity", "sum"), doses_given=("given", "sum"), wasted_open=("wasted_open", "sum"),
         wasted_closed=("closed", "sum"), stockout_days=("stockout", "sum"), discrepancy_days=("off", "sum"))
-    bal = last.groupby(fp, sort=False).agg(closing_vials=("closing", "sum"), usable_doses=("usable", "sum"))
-    ind = ind.join(per_day).join(bal).reset_index()
+    bal = last.groupby("_fp", sort=False).agg(closing_vials=("closing", "sum"), usable_doses=("usable", "sum"))
+    ind = ind.join(per_day).join(bal).reset_index(drop=True)
     ind["doses_supplied"] = ind["capacity"] + ind["wasted_closed"]
     wasted = ind["wasted_open"] + ind["wasted_closed"]
     ind["wastage_rate"] = (wasted / ind["doses_supplied"]).where(ind["doses_supplied"] > 0)

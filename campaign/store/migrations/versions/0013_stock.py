@@ -5,9 +5,8 @@ Revises: 0012_kind_row_index
 Create Date: 2026-12-07
 
 Issue 20.3, stock that reconciles: the new event kind `stock_ledger` (a facility's daily ledger, one row per
-facility, product, lot and day) gets its table; the snapshot kind `vaccine_stock` gets optional columns for
-vials opened at the facility (`vials_used`, no longer read as "issued"), wasted, the opening count and the
-date of the count. Frozen copy of what config/input_kinds.yaml generated on that day.
+facility, product, lot and day) gets its table. Frozen copy of what config/input_kinds.yaml generated on
+that day.
 """
 
 from collections.abc import Sequence
@@ -19,9 +18,6 @@ revision: str = '0013_stock'
 down_revision: str | Sequence[str] | None = '0012_kind_row_index'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_STOCK_NEW = (("vials_used", sa.Integer()), ("vials_wasted", sa.Integer()), ("vials_opening", sa.Integer()),
-              ("report_date", sa.Date()))
 
 
 def upgrade() -> None:
@@ -52,13 +48,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_stock_ledger_rows_submission_row"), "stock_ledger_rows",
                     ["submission_id", "row_number"], unique=False)
-    for name, type_ in _STOCK_NEW:
-        op.add_column("vaccine_stock_rows", sa.Column(name, type_, nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("vaccine_stock_rows") as batch:
-        for name, _type in reversed(_STOCK_NEW):
-            batch.drop_column(name)
     op.drop_index(op.f("ix_stock_ledger_rows_submission_row"), table_name="stock_ledger_rows")
     op.drop_table("stock_ledger_rows")
