@@ -138,7 +138,8 @@ def test_vials_used_are_not_read_as_issued_in_the_ledger():
 def test_balanced_30_day_ledger_gives_no_warning(env, tmp_path, migrated_engine):
     engine, intake = env
     rows, given = _ledger(30)
-    store_rows(engine, given, when=NOW, kind="vaccinations")
+    deferred = given.head(3).assign(vaccinated="no", screening_result="deferred", full_name="Hoãn")
+    store_rows(engine, pd.concat([given, deferred], ignore_index=True), when=NOW, kind="vaccinations")
     out = intake(_csv(tmp_path / "so.csv", LEDGER_HEADER, rows), "stock_ledger")
     assert out.status == "accepted" and out.rows_loaded == 30
     assert out.rows_with_warnings == 0, _issues(engine, out.submission_id)

@@ -10,8 +10,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign.store.current import current_rows
-from campaign.store.models import PlanRun, PlanSession
+from campaign.store.current import current_rows, current_submission_ids, frame_of
+from campaign.store.models import KIND_TABLES, PlanRun, PlanSession
 
 LEDGER_COLUMNS = ["report_date", "facility_code", "product", "lot", "expiry_date", "doses_per_vial", "vials_opening",
                   "vials_received", "vials_issued", "vials_used", "vials_damaged", "vials_expired", "vials_closing",
@@ -30,17 +30,21 @@ def load_ledger(session: Session, districts: list[str], facilities: list[str] | 
 
 def doses_given(session: Session, districts: list[str]) -> pd.DataFrame:
     """Doses the results say were given, per facility, product, lot and session day: the accepted
-    `vaccinations` rows with vaccinated = yes. The ONE read of results for stock (the integrator may point it
-    at `campaign.doses`' function of the same shape: GIVEN_COLUMNS)."""
-    v, _ids = current_rows(session, "vaccinations", ["facility_code", "product", "lot", "session_date", "vaccinated"],
-                           districts, per_facility=False)
-    v = v[v["vaccinated"] == "yes"]
-    if v.empty:
+    `vaccinations` rows in force (`campaign.store.current`: every current submission, an event kind) with
+    vaccinated = yes, counted by the database. The ONE read of results for stock (the integrator may point
+    it at `campaign.doses`' function of the same shape: GIVEN_COLUMNS)."""
+    ids = current_submission_ids(session, "vaccinations", districts)
+    if not ids:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in GIVEN_COLUMNS})
-    v = v.assign(lot=v["lot"].astype(object).where(v["lot"].notna(), ""),
-                 session_date=pd.to_datetime(v["session_date"], errors="coerce").dt.date)
-    out = v.groupby(["facility_code", "product", "lot", "session_date"], dropna=False).size().rename("doses")
-    return out.reset_index()[GIVEN_COLUMNS]
+    t = KIND_TABLES["vaccinations"]
+    keys = (t.c.facility_code, t.c.product, t.c.lot, t.c.session_date)
+    stmt = (select(*keys, func.count()).where(t.c.submission_id.in_(ids), t.c.vaccinated == "yes")
+            .group_by(*keys))
+    out = frame_of(session, stmt, GIVEN_COLUMNS)
+    out["lot"] = out["lot"].astype(object).where(out["lot"].notna(), "")
+    out["session_date"] = pd.to_datetime(out["session_date"], errors="coerce").dt.date
+    out["doses"] = pd.to_numeric(out["doses"]).astype("int64")
+    return out
 
 
 def planned_pace(session: Session, districts: list[str], as_of: dt.date) -> pd.DataFrame:
