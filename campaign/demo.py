@@ -16,7 +16,7 @@ from campaign import clock
 from campaign.store.models import Submission
 
 KIND_ORDER = ["facilities", "infrastructure", "training", "communication", "staff", "target_list",
-              "vaccine_stock", "vaccinations", "aefi", "backfill"]
+              "vaccine_stock", "vaccinations", "aefi", "backfill", "stock_ledger"]   # a day's ledger after its results
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def test_templates_for_every_kind_with_dropdowns_and_text_ids(runner, tmp_path):
     files = sorted(p.name for p in (tmp_path / "t").iterdir())
     from campaign.config_kinds import load_input_kinds
 
-    assert len(files) == len(load_input_kinds().names) and "target_list.xlsx" in files
+    assert len(files) == len(load_input_kinds().names) and "target_list.xlsx" in files and "stock_ledger.xlsx" in files
     wb = openpyxl.load_workbook(tmp_path / "t" / "target_list.xlsx")
     ws = wb["Du lieu"]
     headers = [c.value for c in ws[4]]

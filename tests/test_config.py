@@ -41,7 +41,8 @@ def test_gia_lai_campaign_loads_with_the_directive_facts():
 def test_every_input_kind_of_the_design_has_a_column_spec():
     kinds = load_input_kinds()
     assert set(kinds.names) == {"facilities", "infrastructure", "training", "communication", "staff", "target_list",
-                                "vaccine_stock", "vaccinations", "aefi", "backfill", "aefi_investigation"}
+                                "vaccine_stock", "vaccinations", "aefi", "backfill", "aefi_investigation",
+                                "stock_ledger"}
     snapshot = {k for k, s in kinds.kinds.items() if s.mode == "snapshot"}
     assert snapshot == {"facilities", "infrastructure", "training", "communication", "staff", "target_list",
                         "vaccine_stock"}

@@ -47,6 +47,7 @@ from campaign.intake.store import (
     load_checked,
 )
 from campaign.settings import Settings
+from campaign.stock import run as stock_run
 from campaign.store.db import write_lock, write_session
 from campaign.store.models import StoredFile, Submission
 from campaign.timing import Stopwatch
@@ -71,6 +72,8 @@ def row_checks_of(kind: str, session: Session, district: str,
     module, name = path.split(":")
     fn = getattr(importlib.import_module(module), name)
     return lambda clean: fn(session, district, campaign, clean)
+
+STOCK_KINDS = ("vaccine_stock", "stock_ledger")   # checked by campaign.stock at intake
 
 
 def resolve_request(request: IntakeRequest, campaign: CampaignConfig) -> tuple[str, str]:
@@ -99,10 +102,13 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
                existing_keys: Callable[[list[str]], pd.DataFrame] | None = None,
                docs_dir: Path | None = None, label: str = "submission", watch: Stopwatch | None = None,
                overrides: dict | None = None,
-               row_checks: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Checked:
+               row_checks: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+               stock_check: Callable[[pd.DataFrame, pd.Series], pd.DataFrame] | None = None) -> Checked:
     """Read, standardize and gate one file. Raises ReadError for a file that cannot be read at all.
     `overrides` ({heading_key: ColumnOverride}): headings read as the district said; `row_checks`: the
-    kind's own row checks (`row_checks_of`), merged before the gate."""
+    kind's own row checks (`row_checks_of`), merged before the gate (they may quarantine a row);
+    `stock_check` (stock kinds): warnings with their figures about the rows that load, after the gate
+    (`campaign.stock.run.intake_issues`: a balance needs to know which rows load)."""
     from campaign.domain.standardize import standardize
     from campaign.io.columns import guessed, ignored_with_data
     from campaign.io.reader import read_submission
@@ -162,6 +168,12 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
                                       "severity": load_reasons().severity(REPEAT_CODE)})
                 issues = pd.concat([issues, extra], ignore_index=True)
                 quarantined = quarantined | repeats
+
+    # Stock kinds: the balance, expiry, doses per vial and doses given, with the figures (issue 20.3).
+    if stock_check is not None and len(std.clean):
+        extra = stock_check(std.clean, ~quarantined)
+        if len(extra):
+            issues = pd.concat([issues, extra], ignore_index=True)
 
     # The gate (GX suite of the kind) decides what blocks the whole submission; rows' reasons come from
     # the standardizer. Repeats are not errors: a cumulative re-upload must not be rejected for them.
@@ -253,6 +265,9 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
                 docs_dir=settings.home / "data_docs" / district / kind / stored.sha256[:16],
                 label=f"{district}-{kind}-{stored.sha256[:12]}", watch=watch,
                 overrides=overrides_of(session), row_checks=row_checks_of(kind, session, district, campaign),
+                stock_check=(lambda clean, loaded: stock_run.intake_issues(
+                    session, campaign, district, kind, clean, loaded.to_numpy(dtype=bool),
+                    clock.local(received_at).date())) if kind in STOCK_KINDS else None,
             )
             return checked, checked.blocking, None
         except ReadError as exc:

@@ -163,7 +163,8 @@ def load_checked(session: Session, *, district: str, kind: str, facility: str | 
                 "submission_id": sub.id, "sheet": read.sheet,
                 "row_number": row_numbers.loc[iss["row"].to_numpy()].to_numpy(),
                 "column": iss["column"].to_numpy(), "code": iss["code"].to_numpy(),
-                "severity": iss["severity"].to_numpy(), "detail": None,
+                "severity": iss["severity"].to_numpy(),
+                "detail": iss["detail"].to_numpy(dtype=object) if "detail" in iss.columns else None,
             })
             insert_frame(conn, RowIssue.__table__, frame)
         q_positions = [int(i) for i in quarantined.index[quarantined]] if len(quarantined) else []

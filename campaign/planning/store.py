@@ -32,6 +32,7 @@ from campaign.planning.rules import INVITATION_COLUMNS, STANDBY_COLUMNS, Plan, P
 from campaign.planning.rules_teams import duty_rosters
 from campaign.readiness import rules as readiness_rules
 from campaign.readiness import store as readiness_store
+from campaign.stock import run as stock_run
 from campaign.store.current import current_rows, frame_of
 from campaign.store.models import (
     KIND_TABLES,
@@ -135,6 +136,8 @@ def load_inputs(session: Session, campaign: CampaignConfig, start: dt.date, days
         "doses_per_vial": pd.to_numeric(stock_rows["doses_per_vial"], errors="coerce").fillna(1).astype(int).to_numpy(),
         "vials_on_hand": pd.to_numeric(stock_rows["vials_on_hand"], errors="coerce").fillna(0).astype(int).to_numpy()})
     stock = stock[pd.notna(stock["expiry"])]   # intake requires the expiry; a lot without one is never used
+    # a facility keeping a daily ledger is planned from its reconciled balance (issue 20.3)
+    stock = stock_run.planner_stock(session, campaign, districts, stock)
     ready_inputs = readiness_store.load_inputs(session, districts)
     assessment = readiness_rules.assess(ready_inputs, readiness_rules.ReadinessRules.from_config(campaign), today=start)
     members = assessment.team_members.assign(role=assessment.team_members["role"].map(

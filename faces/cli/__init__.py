@@ -29,6 +29,7 @@ from faces.cli.readiness import readiness
 from faces.cli.report import report
 from faces.cli.results_daily import results_daily
 from faces.cli.serve import portal, serve
+from faces.cli.stock import stock
 from faces.cli.users import users
 
 __all__ = ["main"]
@@ -84,7 +85,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 # In the order the commands were written in (`campaign --help` lists them by name).
 for _command in (demo, templates, intake, readiness, deadlines, watch, serve, portal, users, mappings, withdraw,
-                 master_list, review, plan, report, export, data, audit):
+                 master_list, review, plan, report, export, data, audit, stock):
     main.add_command(_command)
 del _command
 main.add_command(aefi)   # issue 20.4

@@ -162,13 +162,19 @@ def prepare(issues: pd.DataFrame, n_rows: int, kind: str | None,
         sev_ids, sev_u = pd.factorize(issues["severity"].astype(object).to_numpy(), use_na_sentinel=True)
     else:
         sev_ids, sev_u = np.full(len(issues), -1, dtype=np.int64), np.array([], dtype=object)
-    n_col, n_sev = len(col_u) + 1, len(sev_u) + 1
-    combo = (code_ids.astype(np.int64) * n_col + (col_ids + 1)) * n_sev + (sev_ids + 1)
+    # a reason's figures (`detail`, e.g. a stock row's balance) make its sentence differ from row to row
+    det_vals = (issues["detail"].astype(object).to_numpy() if "detail" in issues.columns
+                else np.full(len(issues), None, dtype=object))
+    det_ids, det_u = pd.factorize(det_vals, use_na_sentinel=True)
+    n_col, n_sev, n_det = len(col_u) + 1, len(sev_u) + 1, len(det_u) + 1
+    combo = ((code_ids.astype(np.int64) * n_col + (col_ids + 1)) * n_sev + (sev_ids + 1)) * n_det + (det_ids + 1)
     msg_of_issue, combos = pd.factorize(combo)
     catalogue = load_reasons().reasons
     texts: list[str] = []
     ranks: list[int] = []
-    for c in np.asarray(combos, dtype=np.int64).tolist():
+    for c0 in np.asarray(combos, dtype=np.int64).tolist():
+        c, t = divmod(c0, n_det)
+        detail = None if t == 0 else str(det_u[t - 1])
         rest, s = divmod(c, n_sev)
         ci, k = divmod(rest, n_col)
         code = str(code_u[ci])
@@ -176,7 +182,8 @@ def prepare(issues: pd.DataFrame, n_rows: int, kind: str | None,
         severity = sev_u[s - 1] if s > 0 and not _is_missing(sev_u[s - 1]) else (
             catalogue[code].severity if code in catalogue else "row")
         ranks.append(_RANK.get(str(severity), 3))
-        texts.append(describe_issue(code, column, kind=kind, column_headers=column_headers) if kind else code)
+        texts.append(describe_issue(code, column, kind=kind, column_headers=column_headers, detail=detail)
+                     if kind else code)
     # the same sentence twice in a row (two codes, one text) counts once: index by distinct text
     text_ids, text_u = pd.factorize(np.array(texts, dtype=object))
     text_rank = np.zeros(len(text_u), dtype=np.int64)

@@ -1,0 +1,323 @@
+"""Stock that reconciles (issue 20.3), on SQLite and PostgreSQL: the issue's stock file is warned about with
+its figures, a balanced 30-day ledger gives no warning, a negative balance is caught, wastage and stock-out
+days match a hand computation, the planner plans from the reconciled balance, and the CLI and the report
+summary show one count.
+
+Issue 20.3: "Per facility, product and day: opening + received − issued − used − wasted (opened-vial
+discard, expired, broken) = closing, against the doses the results say were given; a difference is a warning
+at intake and a line in the report."
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import types
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaign.config import load_campaign
+from campaign.intake.feedback import row_messages
+from campaign.intake.rules import IntakeRequest
+from campaign.intake.run import run_intake
+from campaign.settings import Settings
+from campaign.stock import present, rules
+from campaign.stock import run as stock_run
+from campaign.store.models import RowIssue
+from tests.dedupe_support import store_rows
+
+NOW = dt.datetime(2021, 7, 28, 8, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+FAC = "64633-TYT-01"
+START = dt.date(2021, 7, 1)
+PER_VIAL = {p: v.doses_per_vial for p, v in load_campaign().vaccine_products.items()}
+LEDGER_HEADER = ["Ngày báo cáo (*)", "Mã cơ sở tiêm chủng (*)", "Tên vắc xin (*)", "Số lô (*)", "Hạn sử dụng",
+                 "Số liều/lọ", "Tồn đầu", "Nhập (*)", "Xuất cho cơ sở khác", "Đã sử dụng (*)", "Hủy/Hư hỏng",
+                 "Hết hạn", "Tồn cuối (*)"]
+
+
+@pytest.fixture()
+def env(migrated_engine, tmp_path):
+    settings = Settings(home=tmp_path / "home")
+    campaign = load_campaign()
+
+    def intake(path: Path, kind: str, district: str = "633"):
+        request = IntakeRequest(path=path, district=district, kind=kind, received_at=NOW)
+        return run_intake(request, engine=migrated_engine, settings=settings, campaign=campaign)
+
+    return migrated_engine, intake
+
+
+def _issues(engine, submission_id: int) -> pd.DataFrame:
+    with Session(engine) as s:
+        rows = s.execute(select(RowIssue.row_number, RowIssue.column, RowIssue.code, RowIssue.severity,
+                                RowIssue.detail).where(RowIssue.submission_id == submission_id)).all()
+    return pd.DataFrame(rows, columns=["row_number", "column", "code", "severity", "detail"])
+
+
+def _csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    def cell(v):
+        return v.strftime("%d/%m/%Y") if isinstance(v, dt.date) else ("" if v is None else str(v))
+    path.write_text("\n".join([",".join(header), *(",".join(cell(v) for v in r) for r in rows)]) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def _ledger(days: int = 30, *, product: str = "pfizer", given_per_day: int = 22) -> tuple[list[list], pd.DataFrame]:
+    """A balanced ledger: 100 vials received on day 1, 20 more every 10 days, each session day the vials its
+    doses need (ceil(given / doses per vial)); the results give exactly those doses."""
+    dpv = PER_VIAL[product]
+    rows, given, closing = [], [], 0
+    for i in range(days):
+        day = START + dt.timedelta(days=i)
+        received = 100 if i == 0 else (20 if i % 10 == 0 else 0)
+        doses = given_per_day if i % 7 != 6 else 0        # no session on the seventh day
+        used = math.ceil(doses / dpv)
+        opening = closing
+        closing = opening + received - used
+        rows.append([day, FAC, "Pfizer", "FK0001", dt.date(2021, 12, 31), dpv, opening, received, 0, used, 0, 0, closing])
+        given += [{"district": "633", "facility_code": FAC, "full_name": f"Người {i}-{k}", "birth_date": dt.date(1980, 1, 1),
+                   "sex": "male", "session_date": day, "screening_result": "eligible", "vaccinated": "yes",
+                   "product": product, "lot": "FK0001", "dose_number": 1} for k in range(doses)]
+    return rows, pd.DataFrame(given)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The issue's case and the ledger at intake
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_issue_stock_file_is_warned_about_with_its_figures(env, tmp_path):
+    """Issue 20: "A vaccine stock file with received 10, issued 2 and 50 on hand, Pfizer at 10 doses per vial
+    (the config says 6) and a lot already expired was accepted without a warning." An old-layout file (the
+    old header "Số lọ đã sử dụng/cấp") still loads; each problem is a warning naming its figures."""
+    engine, intake = env
+    header = ["Mã cơ sở tiêm chủng", "Tên vắc xin", "Số lô", "Hạn sử dụng", "Số liều/lọ", "Số lọ nhận",
+              "Số lọ đã sử dụng/cấp", "Số lọ tồn", "Ngày nhận"]
+    path = _csv(tmp_path / "kho.csv", header, [[FAC, "Pfizer", "FK0001", dt.date(2021, 7, 1), 10, 10, 2, 50,
+                                                dt.date(2021, 7, 20)]])
+    out = intake(path, "vaccine_stock")
+    assert out.status == "accepted" and out.rows_loaded == 1 and out.rows_with_warnings == 1
+    got = _issues(engine, out.submission_id).set_index("code")
+    assert set(got.index) == {"stock_balance_mismatch", "stock_doses_per_vial_mismatch", "stock_lot_expired"}
+    assert (got["severity"] == "warning").all() and (got["row_number"] == 2).all()
+    balance = got.loc["stock_balance_mismatch"]
+    assert balance["column"] == "vials_closing"
+    assert "Tồn đầu 0 + Nhập 10 − Xuất 2 − Đã sử dụng 0 − Hủy/Hư hỏng 0 − Hết hạn 0 = 8 lọ" in balance["detail"]
+    assert "Tồn cuối ghi 50 lọ (lệch +42 lọ)" in balance["detail"]
+    assert "tệp ghi 10 liều/lọ, vắc xin này 6 liều/lọ" in got.loc["stock_doses_per_vial_mismatch", "detail"]
+    assert "hạn sử dụng 01/07/2021, trước ngày báo cáo 20/07/2021" in got.loc["stock_lot_expired", "detail"]
+    # the district's feedback row names the column as it headed it, with the figures
+    issues = pd.DataFrame({"row": 0, "column": ["vials_closing"], "code": "stock_balance_mismatch",
+                           "severity": "warning", "detail": [balance["detail"]]})
+    text = row_messages(issues, 1, "vaccine_stock", {"vials_closing": "Số lọ tồn"})[0]
+    assert text.startswith("Đã nhận, cần kiểm tra: Số lọ không cân đối: ngày 20/07/2021, lô FK0001") and "= 8 lọ" in text
+
+
+def test_vials_used_are_not_read_as_issued_in_the_ledger():
+    """'Số lọ đã dùng' (vials used) was read as `vials_issued`: in the daily ledger it is `vials_used`, and
+    issued to other sites ('Xuất') is its own column; the snapshot keeps one outflow column (used or issued,
+    as its header 'Số lọ đã sử dụng/cấp' says) so that old files load as before."""
+    from campaign.config_kinds import load_input_kinds
+
+    kinds = load_input_kinds()
+    ledger = kinds["stock_ledger"]
+    assert "Số lọ đã dùng" in ledger.column("vials_used").aliases
+    assert "Số lọ đã dùng" not in ledger.column("vials_issued").aliases and "Xuất" in ledger.column("vials_issued").aliases
+    assert kinds["vaccine_stock"].column("vials_issued").header == "Số lọ đã sử dụng/cấp"
+    assert ledger.mode == "event" and ledger.natural_key == ["facility_code", "product", "lot", "report_date"]
+
+
+def test_balanced_30_day_ledger_gives_no_warning(env, tmp_path, migrated_engine):
+    engine, intake = env
+    rows, given = _ledger(30)
+    deferred = given.head(3).assign(vaccinated="no", screening_result="deferred", full_name="Hoãn")
+    store_rows(engine, pd.concat([given, deferred], ignore_index=True), when=NOW, kind="vaccinations")
+    out = intake(_csv(tmp_path / "so.csv", LEDGER_HEADER, rows), "stock_ledger")
+    assert out.status == "accepted" and out.rows_loaded == 30
+    assert out.rows_with_warnings == 0, _issues(engine, out.submission_id)
+    with Session(engine) as s:
+        rec = stock_run.reconcile_current(s, load_campaign(), districts=["633"])
+    assert rec.findings.empty and len(rec.days) == 30
+    ind = rec.indicators.iloc[0]
+    assert ind["doses_given"] == len(given) and ind["stockout_days"] == 0
+    # the same file sent again: every row a repeat, nothing counted twice
+    again = intake(_csv(tmp_path / "so2.csv", LEDGER_HEADER, rows + [[START + dt.timedelta(days=30), FAC, "Pfizer",
+                                                                       "FK0001", dt.date(2021, 12, 31), 6,
+                                                                       rows[-1][-1], 0, 0, 0, 0, 0, rows[-1][-1]]]),
+                   "stock_ledger")
+    assert again.rows_loaded == 1 and again.rows_with_warnings == 0
+
+
+def test_ledger_that_does_not_balance_or_goes_negative_is_warned_row_by_row(env, tmp_path):
+    engine, intake = env
+    rows, given = _ledger(3, given_per_day=12)          # 2 vials a day
+    store_rows(engine, given, when=NOW, kind="vaccinations")
+    rows[1][-1] = 90                                     # Tồn cuối 96 − 2 = 94 written as 90
+    rows[2][6] = 90                                      # and carried on
+    rows[2][9], rows[2][-1] = 120, 0                     # then 120 vials "used" out of 90
+    out = intake(_csv(tmp_path / "so.csv", LEDGER_HEADER, rows), "stock_ledger")
+    got = _issues(engine, out.submission_id)
+    assert out.status == "accepted" and out.rows_with_warnings == 2
+    day2 = got[got["row_number"] == 3].set_index("code")
+    assert list(day2.index) == ["stock_balance_mismatch"]
+    assert "Tồn đầu 98 + Nhập 0 − Xuất 0 − Đã sử dụng 2 − Hủy/Hư hỏng 0 − Hết hạn 0 = 96 lọ" in day2["detail"].iloc[0]
+    assert "ghi 90 lọ (lệch −6 lọ)" in day2["detail"].iloc[0]
+    day3 = got[got["row_number"] == 4].set_index("code")
+    assert set(day3.index) == {"stock_negative_balance", "stock_doses_mismatch"}
+    assert "= −30 lọ (âm)" in day3.loc["stock_negative_balance", "detail"].replace("-30", "−30")
+    assert "Đã sử dụng 120 lọ × 6 liều/lọ = 720 liều, kết quả tiêm ghi nhận 12 liều" in day3.loc["stock_doses_mismatch", "detail"]
+    # a later day whose Tồn đầu is not the day before's Tồn cuối, sent alone: checked against what is stored
+    nxt = [[START + dt.timedelta(days=3), FAC, "Pfizer", "FK0001", dt.date(2021, 12, 31), 6, 5, 0, 0, 0, 0, 0, 5]]
+    later = intake(_csv(tmp_path / "so3.csv", LEDGER_HEADER, nxt), "stock_ledger")
+    assert _issues(engine, later.submission_id)["code"].tolist() == ["stock_opening_mismatch"]
+
+
+def test_ledger_headed_by_other_habits(env, tmp_path):
+    """Another clerk's month sheet: a title row, headings of its own (Tồn đầu kỳ, Nhập trong ngày, Số lọ đã
+    dùng, Tồn cuối ngày) in another order, a column of its own (Người ghi sổ), a blank movement cell, and
+    Tồn cuối as an Excel formula. Cached formula values are read; a formula without one is a row error."""
+    engine, intake = env
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["SỔ THEO DÕI XUẤT NHẬP VẮC XIN COVID-19 - THÁNG 7/2021"])
+    ws.append(["Ngày", "Mã CSTC", "Vắc xin", "Lô", "Tồn đầu kỳ", "Nhập trong ngày", "Số lọ đã dùng", "Hủy",
+               "Tồn cuối ngày", "Người ghi sổ"])
+    ws.append([dt.datetime(2021, 7, 1), FAC, "Pfizer", "FK0001", 0, 50, 3, None, "=E3+F3-G3-H3", "Y tá A"])
+    ws.append([dt.datetime(2021, 7, 2), FAC, "Pfizer", "FK0001", 47, 0, 4, 1, 42, "Y tá A"])
+    path = tmp_path / "so_thang7.xlsx"
+    wb.save(path)
+    out = intake(path, "stock_ledger")
+    got = _issues(engine, out.submission_id)
+    assert out.status == "accepted"
+    # openpyxl writes no cached value: the formula row cannot be read and is refused with the reason
+    assert set(got.loc[got["row_number"] == 3, "code"]) == {"formula_not_calculated"}
+    assert out.rows_loaded == 1 and out.rows_quarantined == 1
+    # day 2 read by its own headings and balanced (47 + 0 − 4 − 1 = 42); no results were sent for it, so the
+    # 4 vials opened are warned about against 0 doses given; the clerk's own column is ignored and said so
+    day2 = got[got["row_number"] == 4]
+    assert day2["code"].tolist() == ["stock_doses_mismatch"] and day2["column"].tolist() == ["vials_used"]
+    assert "Đã sử dụng 4 lọ × 6 liều/lọ = 24 liều, kết quả tiêm ghi nhận 0 liều" in day2["detail"].iloc[0]
+    assert out.reasons.get("column_ignored") == 1
+    assert out.columns["Hủy"] == "vials_damaged" and out.columns["Số lọ đã dùng"] == "vials_used"
+    assert out.columns_ignored == ["Người ghi sổ"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Indicators, hand-computed (pure)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    cols = ["report_date", "vials_opening", "vials_received", "vials_used", "vials_damaged", "vials_expired",
+            "vials_closing"]
+    f = pd.DataFrame(rows, columns=cols)
+    return f.assign(district="633", facility_code=FAC, product="pfizer", lot="FK0001",
+                    expiry_date=dt.date(2021, 12, 31), doses_per_vial=6)
+
+
+def test_wastage_stockout_and_days_left_hand_computed():
+    """WHO: wastage rate = (doses supplied − doses given) / doses supplied; opened-vial vs closed-vial."""
+    d1, d2, d3 = (dt.date(2021, 7, i) for i in (1, 2, 3))
+    ledger = _frame([(d1, 0, 10, 3, 0, 0, 7), (d2, 7, 0, 6, 0, 1, 0), (d3, 0, 20, 0, 0, 0, 20)])
+    given = pd.DataFrame({"facility_code": FAC, "product": "pfizer", "lot": "FK0001", "session_date": [d1, d2],
+                          "doses": [16, 36]})
+    pace = pd.DataFrame({"facility_code": [FAC], "product": ["pfizer"], "doses_per_day": [40.0]})
+    rec = rules.reconcile(ledger, given, PER_VIAL, pace=pace, as_of=d3)
+    assert rec.findings.empty
+    ind = rec.indicators.iloc[0]
+    # supplied: (3 + 6) opened × 6 + 1 expired × 6 = 60; given 52; opened-vial waste 18 − 16 = 2; closed 6
+    assert ind["doses_supplied"] == 60 and ind["doses_given"] == 52
+    assert ind["wasted_open"] == 2 and ind["wasted_closed"] == 6
+    assert ind["wastage_rate"] == pytest.approx(8 / 60)
+    assert ind["open_vial_rate"] == pytest.approx(2 / 54) and ind["closed_vial_rate"] == pytest.approx(6 / 60)
+    assert ind["stockout_days"] == 1                    # day 2 closed at 0
+    assert ind["usable_doses"] == 120 and ind["days_left"] == pytest.approx(3.0)
+    s = rules.summarize(rec)
+    assert s["province"]["wastage_rate"] == round(8 / 60, 4) and s["districts"]["633"]["stockout_days"] == 1
+    assert s["province"]["low_stock"] == []             # 3.0 days is not below 3
+
+
+def test_expired_lot_counts_no_usable_doses_and_results_without_a_lot_match_the_product_day():
+    d1 = dt.date(2021, 7, 1)
+    ledger = _frame([(d1, 10, 0, 2, 0, 0, 8)]).assign(expiry_date=dt.date(2021, 6, 30))
+    given = pd.DataFrame({"facility_code": FAC, "product": "pfizer", "lot": [None], "session_date": [d1], "doses": [12]})
+    rec = rules.reconcile(ledger, given, PER_VIAL)
+    assert rec.findings["code"].tolist() == ["stock_lot_expired"]   # 2 vials × 6 = 12 doses: the doses match
+    assert rec.indicators.iloc[0]["usable_doses"] == 0
+    assert rules.balance_for_plan(rec.days)["vials_on_hand"].tolist() == [8]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The planner and count once
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_planner_plans_from_the_reconciled_balance(migrated_engine):
+    from campaign.planning import store as planning_store
+
+    engine = migrated_engine
+    snap = pd.DataFrame([{"district": "633", "facility_code": FAC, "product": "pfizer", "lot": "FK0001",
+                          "expiry_date": dt.date(2021, 12, 31), "doses_per_vial": 6, "vials_received": 100,
+                          "vials_issued": 0, "vials_on_hand": 100},
+                         {"district": "633", "facility_code": "64633-TYT-02", "product": "pfizer", "lot": "FK0002",
+                          "expiry_date": dt.date(2021, 12, 31), "doses_per_vial": 6, "vials_received": 30,
+                          "vials_issued": 0, "vials_on_hand": 30}])
+    store_rows(engine, snap, when=NOW, kind="vaccine_stock")
+    # the ledger says 100 received, 30 used: book 70, but the count found 65: the planner takes 65
+    ledger = _frame([(dt.date(2021, 7, 20), 0, 100, 30, 0, 0, 65)]).drop(columns=["expiry_date"])
+    store_rows(engine, ledger, when=NOW, kind="stock_ledger")
+    with Session(engine) as s:
+        inputs = planning_store.load_inputs(s, load_campaign(), dt.date(2021, 7, 29), [dt.date(2021, 7, 29)], "633")
+    got = inputs.stock.set_index("lot")
+    assert got.loc["FK0001", "vials_on_hand"] == 65 and got.loc["FK0002", "vials_on_hand"] == 30
+    assert got.loc["FK0001", "expiry"] == dt.date(2021, 12, 31)   # the ledger had none: the snapshot's
+
+
+def test_cli_and_report_summary_show_one_count(migrated_engine, monkeypatch):
+    import campaign.resources as resources
+    from faces.cli import main
+
+    engine = migrated_engine
+    rows, given = _ledger(10)
+    rows[4][-1] -= 1                                    # one discrepancy
+    frame = pd.DataFrame(rows, columns=["report_date", "facility_code", "product", "lot", "expiry_date",
+                                        "doses_per_vial", "vials_opening", "vials_received", "vials_issued",
+                                        "vials_used", "vials_damaged", "vials_expired", "vials_closing"])
+    store_rows(engine, frame.assign(district="633", product="pfizer"), when=NOW, kind="stock_ledger")
+    store_rows(engine, given, when=NOW, kind="vaccinations")
+    monkeypatch.setattr(resources, "get_resources", lambda: types.SimpleNamespace(engine=engine, campaign=load_campaign()))
+    result = CliRunner().invoke(main, ["stock", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    with Session(engine) as s:
+        summary = stock_run.summary_current(s, load_campaign())
+    assert out["summary"]["province"] == summary["province"]
+    assert out["summary"]["province"]["discrepancies"] == 2 == len(summary["lines"])   # day 5 and day 6's opening
+    assert len(out["findings"]) == 2 and all(f["row"] in (6, 7) for f in out["findings"])
+    assert summary["lines"][0].startswith(f"{FAC} (pfizer) – Số lọ không cân đối: ngày 05/07/2021")
+    assert present.summary_lines(summary["province"], "Toàn tỉnh")[0].startswith("Toàn tỉnh: 1 cơ sở")
+
+
+def test_reconcile_matches_a_naive_cumulative_sum():
+    """The vectorised chain equals a plain running balance (the benchmark's baseline) on a random ledger."""
+    rng = np.random.default_rng(7)
+    n = 30
+    received = rng.integers(0, 20, n)
+    used = rng.integers(0, 10, n)
+    closing = np.maximum(0, np.cumsum(received - used))
+    opening = np.r_[0, closing[:-1]]
+    ledger = _frame([(START + dt.timedelta(days=i), None, received[i], used[i], 0, 0, closing[i]) for i in range(n)])
+    rec = rules.reconcile(ledger.assign(vials_opening=np.nan), None, PER_VIAL)
+    assert rec.days["opening"].tolist() == opening.astype(float).tolist()
+    book = opening + received - used
+    assert (rec.days["book"].to_numpy() == book).all()
+    assert set(rec.findings.loc[rec.findings["code"] != "stock_doses_mismatch", "row"]) == \
+        set(np.flatnonzero(book != closing))
