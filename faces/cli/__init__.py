@@ -85,3 +85,6 @@ for _command in (demo, templates, intake, readiness, deadlines, watch, serve, po
                  master_list, review, plan, report, export, data, audit):
     main.add_command(_command)
 del _command
+from faces.cli.doses import doses  # noqa: E402  (issue 20.1)
+
+main.add_command(doses)
