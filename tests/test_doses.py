@@ -6,6 +6,7 @@ Made-up people only."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import openpyxl
 import pandas as pd
@@ -292,3 +293,49 @@ def test_a_backfilled_person_is_never_invited_again_and_is_exported_with_the_dos
     assert len(cells) == 1
     text = [str(v) for v in cells[0] if v is not None]
     assert "01/04/2021" in text and "20/06/2021" in text and "LOTB" in text and "64622-TYT-01" in text
+
+
+def test_exposed_history_and_doses_given(linked) -> None:
+    """What other items use (PLAN.md, section doses): a person's history and doses per (facility, product,
+    lot, day)."""
+    engine, _ = linked
+    hoa = _person(engine, "HOA").person_id
+    with Session(engine) as s:
+        h = doses_store.person_history(s, [hoa])
+        given = doses_store.doses_given(s)
+        backfilled = doses_store.doses_given(s, sources=("backfill",))
+    assert h[["dose_number", "product", "given_on", "lot", "site", "source"]].values.tolist() == [
+        [1, "astrazeneca", dt.date(2021, 4, 1), "LOTB", FAC, "backfill"],
+        [2, "astrazeneca", dt.date(2021, 6, 20), "LOTB", FAC, "backfill"]]
+    today = given[given["given_on"].astype(str) == str(DAY)].set_index("product")["doses"].to_dict()
+    # results of 29/07 linked to a person: Bình, Xuân, Yến, Tâm (Pfizer), Dũng (AstraZeneca)
+    assert today == {"pfizer": 4, "astrazeneca": 1} or today == {"pfizer": 3, "astrazeneca": 1}
+    assert int(backfilled["doses"].sum()) == 5   # Hoà twice, Dũng, Oanh, Cường
+
+
+def test_the_doses_command(prefect_harness, campaign_home) -> None:
+    from click.testing import CliRunner
+
+    from campaign.resources import get_resources
+    from faces.cli import main
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["doses", "--latest"]).exit_code == 3      # nothing linked yet
+    engine = get_resources().engine
+    _world(engine)
+    _doses(engine)
+    done = runner.invoke(main, ["doses", "--json", "--at", "2021-07-28T08:00"])
+    assert done.exit_code == 0, done.output
+    doc = json.loads(done.stdout.strip().splitlines()[-1])
+    with Session(engine) as s:
+        run = doses_store.latest_run(s)
+    assert doc["province"] == run.stats["province"] and doc["linked"] == run.linked    # count once
+    assert "Không tìm thấy đối tượng nào trong danh sách tổng hợp" in done.output
+    assert {c["code"] for c in doc["conflict_list"]} >= {"dose1_two_products", "dose_order", "same_day"}
+    latest = runner.invoke(main, ["doses", "--latest", "-d", "Pleiku", "--json"])
+    assert latest.exit_code == 0
+    again = json.loads(latest.stdout.strip().splitlines()[-1])
+    assert [d["district"] for d in again["districts"]] == ["622"] and again["run_id"] == doc["run_id"]
+    hoa = _person(engine, "HOA").person_id
+    shown = runner.invoke(main, ["doses", "--person", hoa, "--json"])
+    assert shown.exit_code == 0 and [d["dose_number"] for d in json.loads(shown.stdout.strip().splitlines()[-1])["doses"]] == [1, 2]

@@ -245,14 +245,15 @@ def courses(h: pd.DataFrame, found: pd.DataFrame, product_doses: dict[str, int],
     lo = out["from_product"].map(lambda p: intervals.get(p, (None, None))[0] if p else None)
     hi = out["from_product"].map(lambda p: intervals.get(p, (None, None))[1] if p else None)
     base = pd.to_datetime(out["from_date"], errors="coerce")
-    out["due_from"] = _dates(base + pd.to_timedelta(pd.to_numeric(lo, errors="coerce"), unit="D"))
-    out["due_to"] = _dates(base + pd.to_timedelta(pd.to_numeric(hi, errors="coerce"), unit="D"))
+    out["due_from"] = as_dates(base + pd.to_timedelta(pd.to_numeric(lo, errors="coerce"), unit="D"))
+    out["due_to"] = as_dates(base + pd.to_timedelta(pd.to_numeric(hi, errors="coerce"), unit="D"))
     out.loc[out["fully"], ["due_from", "due_to"]] = None
-    out["from_date"] = _dates(base)
+    out["from_date"] = as_dates(base)
     return out.reset_index()[cols]
 
 
-def _dates(values: pd.Series) -> pd.Series:
+def as_dates(values: pd.Series) -> pd.Series:
+    """Days as `datetime.date` (None when missing), from dates, timestamps or ISO text."""
     when = pd.to_datetime(values, errors="coerce")
     return pd.Series(when.dt.date.astype(object).where(when.notna(), None), index=values.index, dtype=object)
 

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from campaign.doses.rules import HISTORY_COLUMNS, PERSON_FIELDS
+from campaign.doses.rules import HISTORY_COLUMNS, PERSON_FIELDS, as_dates
 from campaign.doses.rules import doses_given as given_per_day
 from campaign.store.current import current_rows, frame_of
 from campaign.store.models import (
@@ -167,6 +167,7 @@ def person_history(session: Session, person_ids: Iterable[str]) -> pd.DataFrame:
     parts = [frame_of(session, select(*(getattr(DoseRecord, c) for c in HISTORY_COLUMNS))
                       .where(DoseRecord.person_id.in_(chunk)), HISTORY_COLUMNS) for chunk in _chunks(ids)]
     h = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=HISTORY_COLUMNS)
+    h["given_on"] = as_dates(h["given_on"])   # the DB-API gives SQLite's dates back as text
     h["_day"] = pd.to_datetime(h["given_on"], errors="coerce")
     return h.sort_values(["person_id", "_day", "dose_number"], kind="stable").drop(columns="_day").reset_index(drop=True)
 
@@ -179,7 +180,8 @@ def doses_given(session: Session, districts: Iterable[str] | None = None,
     stmt = select(*(getattr(DoseRecord, c) for c in HISTORY_COLUMNS)).where(DoseRecord.source.in_(sources))
     if districts is not None:
         stmt = stmt.where(DoseRecord.district.in_(list(districts)))
-    return given_per_day(frame_of(session, stmt, HISTORY_COLUMNS), sources)
+    h = frame_of(session, stmt, HISTORY_COLUMNS)
+    return given_per_day(h.assign(given_on=as_dates(h["given_on"])), sources)
 
 
 def links(session: Session, *, statuses: tuple[str, ...] = ("unlinked", "ambiguous"),
