@@ -339,3 +339,21 @@ def test_the_doses_command(prefect_harness, campaign_home) -> None:
     hoa = _person(engine, "HOA").person_id
     shown = runner.invoke(main, ["doses", "--person", hoa, "--json"])
     assert shown.exit_code == 0 and [d["dose_number"] for d in json.loads(shown.stdout.strip().splitlines()[-1])["doses"]] == [1, 2]
+
+
+def test_a_purge_of_the_district_takes_its_doses_along(linked, tmp_path) -> None:
+    """Data protection (campaign/retention.py): links, history and conflicts of a purged district go with it;
+    the run's counts (no personal data) stay."""
+    from sqlalchemy import func
+
+    from campaign.retention import PurgeScope, purge
+    from campaign.settings import Settings
+    from campaign.store.models import DoseConflict, DoseLink, DoseLinkRun, DoseRecord
+
+    engine, _ = linked
+    purge(engine, Settings(home=tmp_path / "home"), PurgeScope(district="622"), district_codes=["622"])
+    with Session(engine) as s:
+        left = {m.__tablename__: s.scalar(select(func.count()).select_from(m).where(m.district == "622"))
+                for m in (DoseLink, DoseRecord, DoseConflict)}
+        assert left == {"dose_links": 0, "dose_history": 0, "dose_conflicts": 0}
+        assert s.scalar(select(func.count()).select_from(DoseLinkRun)) == 1
