@@ -47,6 +47,9 @@ from campaign.store.current import in_force
 from campaign.store.db import write_engine, write_lock
 from campaign.store.models import (
     KIND_TABLES,
+    DoseConflict,
+    DoseLink,
+    DoseRecord,
     MasterPerson,
     MasterRecord,
     PersonKey,
@@ -82,6 +85,9 @@ PURGED_TABLES: dict[str, str] = {
     "plan_standby": "the standby places of their people",
     "plan_unplanned": "the left-out entries of their people",
     "plan_sessions": "not deleted: the team's names (staff) of the district's sessions are cleared",
+    "dose_links": "the links of their dose rows (results, backfill) and of their people",
+    "dose_history": "the doses of their people and the doses read from their rows",
+    "dose_conflicts": "the conflicts of their people's dose histories",
     **{kind_table_name(kind): "the loaded rows" for kind in KIND_TABLES},
 }
 KEPT_TABLES: dict[str, str] = {
@@ -92,6 +98,7 @@ KEPT_TABLES: dict[str, str] = {
     "deadline_extensions": "deadlines moved by coordinators",
     "master_list_runs": "counts per district and the ids of the submissions read (ids only)",
     "linkage_models": "the trained model's probabilities: no record in it",
+    "dose_link_runs": "a dose linking's counts per district and the ids of the submissions read (ids only)",
     "plan_runs": "a plan's scope and counts per district",
     "column_mappings": "how a district's headings are read: headings, no cell values",
     "portal_users": "accounts are disabled, never deleted: every upload keeps who made it",
@@ -332,6 +339,13 @@ def _delete_rows(session: Session, settings: Settings, scope: PurgeScope, report
     decisions = _delete_in(session, ReviewDecision.__table__, "fingerprint_a", keys)
     decisions += _delete_in(session, ReviewDecision.__table__, "fingerprint_b", keys)
     _count(report, "review_decisions", decisions)
+
+    # Doses linked to people (issue 20.1): the links of the rows in scope and of the people taken off, their
+    # dose history (and the doses read from the rows in scope) and conflicts.
+    for model, name in ((DoseLink, "dose_links"), (DoseRecord, "dose_history")):
+        _count(report, name, _delete_in(session, model.__table__, "submission_id", ids)
+               + _delete_in(session, model.__table__, "person_id", persons))
+    _count(report, "dose_conflicts", _delete_in(session, DoseConflict.__table__, "person_id", persons))
 
     # The plans: the invitations, standby places and left-out entries of those people; the teams' names.
     for model, name in ((PlanInvitation, "plan_invitations"), (PlanStandby, "plan_standby"),

@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow
 
 from flows.hooks import note_flow_run
+from tasks.doses import link_doses
 from tasks.master_list import build_master_list, publish_master_list_artifacts
 
 
@@ -17,4 +18,6 @@ def master_list_flow(now: str | None = None, retrain: bool = False) -> dict[str,
     linkage model again instead of reusing the stored one."""
     summary = build_master_list(now, retrain)
     publish_master_list_artifacts(summary)
+    # the list is rebuilt whole: the doses (results, backfill) are linked to it again (issue 20.1)
+    summary["doses"] = {k: v for k, v in link_doses(now).items() if k not in ("review", "conflict_list")}
     return summary

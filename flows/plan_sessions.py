@@ -9,6 +9,7 @@ from prefect import flow
 
 from campaign.planning.run import default_start
 from flows.hooks import note_flow_run
+from tasks.doses import link_doses
 from tasks.plan import make_plan, publish_plan_artifacts, write_invitation_lists
 
 
@@ -22,6 +23,7 @@ def plan_sessions_flow(start: str | None = None, days: int = 7, district: str | 
     `out_dir`: write the invitation lists there."""
     if start is None:
         start = default_start(now)
+    link_doses(now)   # the latest results and backfill count before anyone is invited (issue 20.1)
     summary = make_plan(start, days, district, now, publish_by, keep_published)
     publish_plan_artifacts(summary)
     if out_dir:

@@ -63,6 +63,15 @@ def load_rows(session: Session, only: list[int] | None = None
              "dose_number", "product"]
     events = frame_of(session, select(*(vt.c[c] for c in vcols)).where(vt.c.submission_id.in_(vsubs)), vcols) \
         if vsubs else pd.DataFrame(columns=vcols)
+    # people vaccinated but never recorded (backfill, issue 20): doses given, exactly as results are; the
+    # fuller linking (model, history, conflicts) is `campaign.doses`, run after the list
+    bsubs = current_submission_ids(session, "backfill")
+    if bsubs:
+        bt = KIND_TABLES["backfill"]
+        bcols = ["district", "full_name", "birth_date", "id_number", "vaccinated_on", "dose_number", "product"]
+        back = frame_of(session, select(*(bt.c[c] for c in bcols)).where(bt.c.submission_id.in_(bsubs)), bcols)
+        back = back.rename(columns={"vaccinated_on": "session_date"}).assign(screening_result=None, vaccinated="yes")
+        events = pd.concat([events, back[vcols]], ignore_index=True) if len(events) else back[vcols]
     return subs, rows, doubts, events
 
 

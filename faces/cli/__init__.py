@@ -90,3 +90,6 @@ for _command in (demo, templates, intake, readiness, deadlines, watch, serve, po
 del _command
 main.add_command(aefi)   # issue 20.4
 main.add_command(results_daily)   # issue 20.2
+from faces.cli.doses import doses  # noqa: E402  (issue 20.1)
+
+main.add_command(doses)

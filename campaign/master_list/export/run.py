@@ -31,7 +31,7 @@ from campaign.master_list.export.rules import (
     render,
 )
 from campaign.master_list.export.sheet import Sheet, properties
-from campaign.master_list.export.store import changed_submissions, persons, source_rows
+from campaign.master_list.export.store import changed_submissions, dose_columns, persons, source_rows
 from campaign.store.models import MasterListRun
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,7 @@ def export_target_list(session: Session, district: str, path: Path, *, include_i
     min_age = campaign.campaign.min_age_years
     country_code = load_phone_rules().country_code
     keys = [c.key for c in COLUMNS]
+    history = dose_columns(session, [p.person_id for p in chosen])   # issue 20.1: doses from the history
     required = [c.key for c in COLUMNS if c.required]
     missing_required = dict.fromkeys(required, 0)
     outside = 0
@@ -179,6 +180,7 @@ def export_target_list(session: Session, district: str, path: Path, *, include_i
             if i is None or not lo <= i < hi or cells[i - lo] is not None:
                 continue  # another person's row, a later pass's, or a second sheet's row of the same number
             row = dict(zip(ROW_COLUMNS, values, strict=True))
+            row.update(history.get(chosen[i].person_id, {}))
             out = render(chosen[i], row, places, products, min_age, country_code)
             out["#"] = i + 1
             if out["district_code"] != code:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,3 +47,15 @@ def source_rows(session: Session, submissions: list[int]) -> Iterable[tuple[tupl
             .execution_options(yield_per=FETCH_ROWS))
     for rec in session.execute(stmt):
         yield (rec[0], rec[1]), tuple(rec[2:])
+
+
+def dose_columns(session: Session, person_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The dose columns of these persons from their dose history (results, backfill, the list's own
+    columns; `campaign.doses`), person -> {dose1_product, dose1_date, ...} (the cells known): what the export
+    writes over the target-list row's columns. Empty when no linking has run."""
+    from campaign.doses.rules import export_columns
+    from campaign.doses.store import person_history
+
+    cols = export_columns(person_history(session, person_ids))
+    return {str(pid): {k: v for k, v in r.items() if v is not None and (isinstance(v, str) or not pd.isna(v))}
+            for pid, r in cols.to_dict("index").items()}

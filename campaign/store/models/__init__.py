@@ -131,3 +131,4 @@ __all__ = [
     "kind_table_name",
     "utcnow",
 ]
+from campaign.store.models.doses import DOSE_LINK_STATUSES, DOSE_SOURCES, DoseConflict, DoseLink, DoseLinkRun, DoseRecord  # noqa: E402,F401

@@ -1,0 +1,17 @@
+"""Flow `link-doses`: results and backfill rows linked to master-list people, their dose history and
+conflicts (wiring only; the work is in campaign.doses.run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows.hooks import note_flow_run
+from tasks.doses import link_doses
+
+
+@flow(name="link-doses", log_prints=False, on_running=[note_flow_run])
+def link_doses_flow(now: str | None = None) -> dict[str, Any]:
+    """`now`: the logical time of the run (ISO 8601; default the campaign clock)."""
+    return link_doses(now)
