@@ -323,3 +323,21 @@ def test_the_draw_is_the_same_for_a_seed_with_one_serious_case_no_shows_walk_ins
     led = a.ledger
     balance = led["opening"] + led["received"] - led["issued"] - led["used"] - led["expired"] - led["closing"]
     assert (balance != 0).sum() == 1 and a.behaviour["stock_discrepancy"]["vials"] == -int(balance[balance != 0].iloc[0])
+
+
+def test_the_ledger_files_carry_the_stock_ledger_kinds_columns() -> None:
+    """The columns issue 20.3 decided for the daily stock ledger (PLAN.md, 19:58 UTC), in its order; once the
+    `stock_ledger` kind is in config/input_kinds.yaml the files follow it, and it must say the same."""
+    from campaign.synth.days.write import ledger_spec
+
+    decided = [("report_date", "Ngày báo cáo"), ("facility_code", "Mã cơ sở tiêm chủng"), ("product", "Tên vắc xin"),
+               ("lot", "Số lô"), ("expiry_date", "Hạn sử dụng"), ("doses_per_vial", "Số liều/lọ"),
+               ("vials_opening", "Tồn đầu"), ("vials_received", "Nhập"), ("vials_issued", "Xuất cho cơ sở khác"),
+               ("vials_used", "Đã sử dụng"), ("vials_damaged", "Hủy/Hư hỏng"), ("vials_expired", "Hết hạn"),
+               ("vials_closing", "Tồn cuối"), ("note", "Ghi chú")]
+    required = {"report_date", "facility_code", "product", "lot", "vials_received", "vials_used", "vials_closing"}
+    for spec in (LEDGER_SPEC, ledger_spec()):
+        assert [(c.name, c.header) for c in spec.columns] == decided
+        assert {c.name for c in spec.columns if c.required} == required
+        assert (spec.mode, spec.scope, spec.natural_key) == ("event", "facility",
+                                                             ["facility_code", "product", "lot", "report_date"])
