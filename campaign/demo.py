@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from campaign import clock
+from campaign.demo_days import campaign_days_digest, campaign_days_lines
 from campaign.store.models import Submission
 
 KIND_ORDER = ["facilities", "infrastructure", "training", "communication", "staff", "target_list",
@@ -45,11 +46,19 @@ def planned_uploads(manifest_path: Path, now: dt.datetime) -> tuple[list[Planned
     return done, later
 
 
+def campaign_day_ends(manifest_path: Path, day_end: str = "21:00") -> list[tuple[str, dt.datetime]]:
+    """Each campaign day of a `campaign_days.json` with its logical end (Gia Lai time): when the day's
+    steps and the deadline watch run."""
+    days = json.loads(manifest_path.read_text(encoding="utf-8"))["days"]
+    return [(d, clock.parse_instant(f"{d}T{day_end}:00")) for d in days]
+
+
 def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[PlannedUpload],
               manifest: dict[str, Any], paths: dict[str, str], now: dt.datetime, seconds: float,
               readiness: dict[str, Any] | None = None, deadlines: dict[str, Any] | None = None,
               master_list: dict[str, Any] | None = None, plan: dict[str, Any] | None = None,
-              reports: list[dict[str, Any]] | None = None, portal: dict[str, Any] | None = None) -> dict[str, Any]:
+              reports: list[dict[str, Any]] | None = None, portal: dict[str, Any] | None = None,
+              campaign_days: dict[str, Any] | None = None) -> dict[str, Any]:
     statuses = Counter(o["status"] for o in outcomes)
     reasons: Counter[str] = Counter()
     for o in outcomes:
@@ -83,11 +92,12 @@ def summarize(engine: Engine, outcomes: list[dict[str, Any]], *, later: list[Pla
         "never_uploaded": missing,
         "current_rows_by_district": by_district,
         "readiness": _readiness_digest(readiness) if readiness else None,
-        "deadlines": _deadlines_digest(deadlines) if deadlines else None,
+        "deadlines": deadlines_digest(deadlines) if deadlines else None,
         "master_list": _master_list_digest(master_list) if master_list else None,
         "plan": _plan_digest(plan) if plan else None,
         "reports": _reports_digest(reports) if reports else None,
         "portal": portal,
+        "campaign_days": campaign_days_digest(campaign_days) if campaign_days else None,
         "outputs": paths,
     }
 
@@ -110,7 +120,7 @@ def _columns_digest(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     return {"headings_read": dict(read.most_common()), "ignored": dict(ignored.most_common())}
 
 
-def _deadlines_digest(summary: dict[str, Any]) -> dict[str, Any]:
+def deadlines_digest(summary: dict[str, Any]) -> dict[str, Any]:
     """Per deadline, how many parties are in each state; the escalations written and their delivery."""
     states: dict[str, Counter[str]] = {}
     for d in summary["deliverables"]:
@@ -210,6 +220,7 @@ def render_text(summary: dict[str, Any]) -> str:
         *_plan_lines(summary.get("plan")),
         *_reports_lines(summary.get("reports")),
         *_portal_lines(summary.get("portal")),
+        *campaign_days_lines(summary.get("campaign_days")),
         "Outputs:",
         *[f"  {k}: {v}" for k, v in summary["outputs"].items()],
     ]

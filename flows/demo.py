@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from campaign import clock
 from campaign.demo import planned_uploads, summarize
 from campaign.resources import get_resources
+from flows.campaign_days import run_campaign_days
 from flows.compile_report import compile_report_flow
 from flows.deadline_watch import deadline_watch_flow
 from flows.hooks import note_flow_run
@@ -51,6 +52,9 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
     # each district's report and the province's, as DOCX and PDF, to approve and send (`campaign report`)
     reports = compile_report_flow(levels=["district", "province"], now=now)
     deadlines = deadline_watch_flow(now=now)   # what each party owes by when; escalations due by now
+    # issue 20: the plan's first days held: results, backfill, stock ledgers, AEFI in at their times, and
+    # at each day's end (21:00) the day's steps
+    days = run_campaign_days(str(Path(out_dir) / "campaign_days"), days=3, seed=seed, steps=campaign_days_steps)
     paths = {
         "database": res.settings.resolved_database_url,
         "inputs": out_dir,
@@ -69,10 +73,21 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
                         deadlines=deadlines, master_list={**master, "quality": master_outputs["quality"],
                                                              "exported_districts": master_outputs["exported_districts"],
                                                              "exported_people": master_outputs["exported_people"]},
-                        plan=plan, reports=reports["reports"], portal=portal)
+                        plan=plan, reports=reports["reports"], portal=portal, campaign_days=days)
     create_markdown_artifact(key="demo-summary", markdown="```json\n" + json.dumps(summary, indent=1,
                              ensure_ascii=False)[:20000] + "\n```", description="Demo summary")
     return summary
+
+
+def campaign_days_steps(day: str, now: str) -> dict[str, Any]:
+    """The end of one campaign day (issue 20), once the day's files are in: `day` ISO date, `now` its logical
+    end (21:00 Gia Lai time). Each step's result goes into the summary's `campaign_days` block under its key.
+    INTEGRATOR: the new steps of issue 20 go here, in this order, before the watch (they are on other
+    branches): dose linking (20.1, `doses`), daily results (20.2, `daily`), stock reconciliation (20.3,
+    `stock`), AEFI validation and investigations (20.4, `aefi`)."""
+    out: dict[str, Any] = {}
+    out["deadlines"] = deadline_watch_flow(now=now)   # the day's deliverables and escalations as of its end
+    return out
 
 
 def _portal_walkthrough(later: list[Any], now: str) -> dict[str, Any]:

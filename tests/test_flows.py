@@ -108,6 +108,17 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
     assert f"{ready['facilities_ready']}/{ready['facilities_total']} facilities and" in printed
     assert f"report: {ready['facilities_ready']}/{ready['facilities_total']} facilities ready" in printed
     assert all(Path(p).stat().st_size > 0 for p in reports["province"]["files"].values())
+    # issue 20.5: three campaign days after the plan, each file in at its time, the watch at each day's end
+    days = summary["campaign_days"]
+    assert [d["date"] for d in days["days"]] == ["2021-07-29", "2021-07-30", "2021-07-31"]
+    first, second = days["days"][0], days["days"][1]
+    assert first["files"]["vaccinations"]["accepted"] > 0 and first["files"]["aefi"]["accepted"] > 0
+    assert second["files"]["vaccinations"]["accepted"] >= 1   # the late facility's results of the first day
+    assert not any(v.get("rejected") for d in days["days"] for v in d["files"].values())
+    assert days["behaviour"]["serious_aefi"] and days["behaviour"]["late"] and days["behaviour"]["silent"]
+    assert all(d["deadlines"] and d["now"].endswith("T21:00:00+07:00") for d in days["days"])
+    assert first["truth"]["aefi_serious"] == 1 and first["truth"]["no_shows"] > 0 and first["truth"]["walk_ins"] > 0
+    assert f"Campaign days after plan {days['plan_run']}" in printed
     flow_runs, task_runs, _ = _runs_of("demo")
     assert any(fr.state.is_completed() for fr in flow_runs)
     names = {tr.name.split("-")[0] for tr in task_runs}

@@ -14,7 +14,7 @@ import pandas as pd
 from xlsxwriter.utility import xl_col_to_name
 
 from campaign.config import CampaignConfig
-from campaign.config_kinds import load_input_kinds
+from campaign.config_kinds import KindSpec, load_input_kinds
 from campaign.domain.text import fold
 from campaign.synth import defects as dfx
 from campaign.synth.files.cells import empty_cells, render_column
@@ -50,6 +50,7 @@ class Job:
     version: int = 1
     drop_column: str | None = None  # a required column left out (the rejected first upload)
     cols: list[OutCol] | None = None  # chosen beforehand when the defect plan depends on them
+    spec: KindSpec | None = None  # a kind's columns given here (default: the kind of config/input_kinds.yaml)
 
 
 @dataclass
@@ -88,7 +89,7 @@ def _other_communes(ctx: Context, district: str) -> list[tuple[str, str, str]]:
 
 def emit(ctx: Context, job: Job, rng: np.random.Generator) -> FileEntry:
     """Render, damage, write and record one file."""
-    spec = load_input_kinds()[job.kind]
+    spec = job.spec or load_input_kinds()[job.kind]
     layout = job.layout
     frame = job.frame.reset_index(drop=True)
     cols = job.cols if job.cols is not None else choose_columns(spec, layout, rng)
