@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from campaign.deadlines.notify import Notifier
 from campaign.resources import get_resources
 from flows.hooks import note_flow_run
+from flows.names import alert_name, run_name
 
 
 @task(name="send-alert", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[30, 120, 600])
@@ -27,7 +28,7 @@ def send_alert(subject: str, body: str) -> int:
     return sent
 
 
-@flow(name="alert_coordinators", log_prints=False, on_running=[note_flow_run])
+@flow(name="alert_coordinators", flow_run_name=run_name(alert_name, "alert-coordinators"), log_prints=False, on_running=[note_flow_run])
 def alert_coordinators_flow(reason: str = "Hệ thống điều phối cần được kiểm tra.") -> int:
     return send_alert(f"[Cảnh báo hệ thống] {reason}",
                       f"{reason}\nMở giao diện Prefect để xem các lần chạy (Flow runs) gần nhất.")

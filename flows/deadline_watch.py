@@ -7,12 +7,13 @@ from typing import Any
 from prefect import flow
 
 from flows.hooks import note_flow_run
+from flows.names import deadline_watch_name, run_name
 from tasks.aefi import publish_aefi
 from tasks.daily_results import publish_daily_results
 from tasks.deadlines import deliver_outbox, escalate_due, publish_deadline_board
 
 
-@flow(name="deadline_watch", log_prints=False, on_running=[note_flow_run])
+@flow(name="deadline_watch", flow_run_name=run_name(deadline_watch_name, "deadline-watch"), log_prints=False, on_running=[note_flow_run])
 def deadline_watch_flow(now: str | None = None) -> dict[str, Any]:
     """`now`: the logical time to watch at (ISO 8601; default the campaign clock), so any moment of a
     campaign can be replayed."""

@@ -8,11 +8,12 @@ from typing import Any
 from prefect import flow
 
 from flows.hooks import note_flow_run
+from flows.names import master_list_name, run_name
 from tasks.doses import link_doses
 from tasks.master_list import build_master_list, publish_master_list_artifacts
 
 
-@flow(name="master-list", log_prints=False, on_running=[note_flow_run])
+@flow(name="master-list", flow_run_name=run_name(master_list_name, "master-list"), log_prints=False, on_running=[note_flow_run])
 def master_list_flow(now: str | None = None, retrain: bool = False) -> dict[str, Any]:
     """`now`: the logical time of the run (ISO 8601; default the campaign clock); `retrain`: train the
     linkage model again instead of reusing the stored one."""

@@ -9,11 +9,12 @@ from prefect import flow
 
 from campaign.planning.run import default_start
 from flows.hooks import note_flow_run
+from flows.names import plan_name, run_name
 from tasks.doses import link_doses
 from tasks.plan import make_plan, publish_plan_artifacts, write_invitation_lists
 
 
-@flow(name="plan-sessions", log_prints=False, on_running=[note_flow_run])
+@flow(name="plan-sessions", flow_run_name=run_name(plan_name, "plan-sessions"), log_prints=False, on_running=[note_flow_run])
 def plan_sessions_flow(start: str | None = None, days: int = 7, district: str | None = None, now: str | None = None,
                        publish_by: str | None = None, keep_published: bool = True,
                        out_dir: str | None = None) -> dict[str, Any]:

@@ -42,10 +42,10 @@ def wait_healthy(url: str, timeout_s: float, alive: Callable[[], bool]) -> None:
 
 
 def _spawn(args: list[str], started: list[tuple[subprocess.Popen[bytes], float]], stop_s: float,
-           ) -> subprocess.Popen[bytes]:
+           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     # Its own session and process group: a Ctrl-C at the terminal reaches `serve` alone, which stops the
     # runner first, then each child (a server gone first left the runner's last calls failing).
-    proc = subprocess.Popen(args, env=os.environ.copy(), start_new_session=True)
+    proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, start_new_session=True)
     started.append((proc, stop_s))   # registered at once: stopped whatever interrupts the start
     return proc
 
@@ -53,7 +53,7 @@ def _spawn(args: list[str], started: list[tuple[subprocess.Popen[bytes], float]]
 def start_server(host: str, port: int, started: list[tuple[subprocess.Popen[bytes], float]] | None = None,
                  timeout_s: float = 120) -> subprocess.Popen[bytes]:
     server = _spawn([sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
-                    [] if started is None else started, SERVER_STOP_S)
+                    [] if started is None else started, SERVER_STOP_S, env=server_environment(host, port))
     try:
         wait_healthy(f"http://{host}:{port}/api/health", timeout_s, lambda: server.poll() is None)
     except BaseException:
@@ -61,6 +61,20 @@ def start_server(host: str, port: int, started: list[tuple[subprocess.Popen[byte
             stop_child(server, SERVER_STOP_S)
         raise
     return server
+
+
+def server_environment(host: str, port: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """What the server process must be told besides `--host/--port`: Prefect's UI calls the API at
+    PREFECT_UI_API_URL, which defaults to PREFECT_API_URL or else PREFECT_SERVER_API_HOST:PORT (127.0.0.1:4200),
+    never the `--port` given: on any other port the UI said "Can't connect to Server API". An address the
+    operator set (PREFECT_UI_API_URL, behind a reverse proxy) is kept."""
+    from campaign.prefect_server import ui_api_url_for
+
+    env = os.environ if environ is None else environ
+    out = {"PREFECT_SERVER_API_HOST": host, "PREFECT_SERVER_API_PORT": str(port)}
+    if not (env.get("PREFECT_UI_API_URL") or env.get("PREFECT_SERVER_UI_API_URL")):
+        out["PREFECT_UI_API_URL"] = ui_api_url_for(host, port)
+    return out
 
 
 def start_portal(host: str, port: int, started: list[tuple[subprocess.Popen[bytes], float]] | None = None,
@@ -96,7 +110,11 @@ def serve(host: str = "127.0.0.1", port: int = 4200, say: Callable[[str], None] 
           portal_port: int | None = 8080) -> None:
     """Start the server, the portal, register and serve the deployments, create the automations; until
     Ctrl-C or SIGTERM. Raises campaign.runtime.PortInUse, before starting anything, if a port is taken."""
+    from campaign.prefect_server import api_url_for, remove_server_file, write_server_file
     from campaign.runtime import ensure_ports_free
+    from campaign.settings import get_settings
+
+    home = get_settings().home.resolve()
 
     ensure_ports_free(host, {"--prefect-port (the Prefect server and UI)": port,
                              **({"--port (the portal)": portal_port} if portal_port else {})})
@@ -105,7 +123,9 @@ def serve(host: str = "127.0.0.1", port: int = 4200, say: Callable[[str], None] 
     try:
         start_server(host, port, started)
         # This process talks to that server from now on (set before Prefect reads its settings).
-        os.environ["PREFECT_API_URL"] = f"http://{host}:{port}/api"
+        os.environ["PREFECT_API_URL"] = api_url_for(host, port)
+        # and the commands run on this machine will too (campaign.prefect_server.discover)
+        write_server_file(home, os.environ["PREFECT_API_URL"], os.getpid())
         if portal_port:
             portal = start_portal(host, portal_port, started)
             say(f"portal: http://{host}:{portal_port}")
@@ -119,7 +139,7 @@ def serve(host: str = "127.0.0.1", port: int = 4200, say: Callable[[str], None] 
         names = create_all(ids)
         if portal_port and portal.poll() is not None:
             raise RuntimeError(f"the portal exited during start-up (code {portal.returncode}); see its messages above")
-        say(f"Prefect UI: http://{host}:{port}  (API http://{host}:{port}/api)")
+        say(f"Prefect UI: {api_url_for(host, port).removesuffix('/api')}  (API {api_url_for(host, port)})")
         say(f"deployments: {', '.join(ids)}; automations: {', '.join(names)}")
         prefect_serve(*deps, pause_on_shutdown=False, print_starting_message=False)
     except KeyboardInterrupt:
@@ -127,6 +147,7 @@ def serve(host: str = "127.0.0.1", port: int = 4200, say: Callable[[str], None] 
     finally:
         # A second signal must not cut the stop short and leave a child behind: each wait is bounded.
         previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        remove_server_file(home, os.getpid())   # first: a command started now must not wait for a server going
         try:
             for proc, stop_s in reversed(started):   # the portal first (it talks to the server), then the server
                 stop_child(proc, stop_s)

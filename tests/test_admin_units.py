@@ -428,3 +428,15 @@ def test_csv_reader_needs_no_pandas_dtype_care():
     # The file is read with the csv module, so codes stay text; a pandas reader must ask for dtype=str.
     frame = pd.read_csv(io.BytesIO(DEFAULT_PATH.read_bytes()), compression="gzip", dtype=str)
     assert frame["province_code"].iloc[0] == "01"
+
+
+def test_district_names_read_alone_are_the_index_names() -> None:
+    """Count once: the summaries name districts from `district_name_table` (without building the communes'
+    index, issue 22); every district's name there is the one `AdminUnits.district` gives."""
+    from campaign.domain.admin_units import district_name, district_name_table, get_admin_units
+
+    table, units = district_name_table(), get_admin_units()
+    assert len(table) == len(units._by_code["district"]) > 700
+    assert all(units.district(code).name == name for code, name in table.items())
+    assert district_name(622) == district_name("622") == "Thành phố Pleiku" and district_name("999") is None
+    assert district_name("x") is None

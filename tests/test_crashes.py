@@ -239,7 +239,7 @@ def test_intake_killed_mid_load_leaves_nothing_and_no_prefect_server_then_the_re
         # its flow run, left Running by the kill, was set Crashed by the reaper before the server went
         from campaign.runtime import KILLED_MESSAGE
 
-        assert prefect_runs(home) == [("intake-target_list-633", "CRASHED", KILLED_MESSAGE)]
+        assert prefect_runs(home) == [("intake-633-target_list", "CRASHED", KILLED_MESSAGE)]
         # the transaction died with the process: no submission, no row
         assert assert_consistent(migrated_engine) == []
 

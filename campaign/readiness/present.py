@@ -26,10 +26,9 @@ from campaign.vocabulary import status_label
 
 def district_names(codes: Iterable[str]) -> dict[str, str]:
     """GSO district code -> name (GSO 2021), for summaries."""
-    from campaign.domain.admin_units import get_admin_units
+    from campaign.domain.admin_units import district_name
 
-    units = get_admin_units()
-    return {c: u.name for c in codes if (u := units.district(c)) is not None}
+    return {c: name for c in codes if (name := district_name(c)) is not None}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -24,11 +24,28 @@ def say(text: str) -> None:
     click.echo(text, err=True)
 
 
-def prepare() -> None:
-    """Environment defaults for Prefect/GX, before they are imported."""
+def prepare(find_server: bool = True) -> None:
+    """Environment defaults for Prefect/GX, before they are imported. With `find_server`, a running Prefect
+    server (PREFECT_API_URL, or the one `campaign serve` noted) takes the flow runs: no ephemeral API."""
     from campaign.runtime import configure_environment
 
     configure_environment(get_settings())
+    if find_server:
+        use_running_server()
+
+
+def use_running_server() -> str | None:
+    """Point Prefect at the running server if there is one (campaign.prefect_server), said on stderr."""
+    import os
+
+    from campaign.prefect_server import discover, shown_url
+
+    found = discover(get_settings().home.resolve())
+    if found is None:
+        return None
+    os.environ["PREFECT_API_URL"] = found.api_url
+    say(f"dùng máy chủ Prefect tại {shown_url(found.api_url)}")
+    return found.api_url
 
 
 def drain_prefect() -> None:

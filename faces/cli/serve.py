@@ -19,7 +19,7 @@ def serve(host: str, prefect_port: int, port: int) -> None:
     deployments (the deadline watch every 15 minutes, readiness three times a day, in Asia/Ho_Chi_Minh)
     and create the automations; Ctrl-C or SIGTERM (a service manager's stop) stops all of them and leaves the
     schedules active. A port already taken is said (exit 1) before anything starts."""
-    prepare()
+    prepare(find_server=False)   # it starts its own server
     from campaign.runtime import PortInUse
     from flows.serve import serve as run_serve
 
