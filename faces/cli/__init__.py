@@ -85,3 +85,8 @@ for _command in (demo, templates, intake, readiness, deadlines, watch, serve, po
                  master_list, review, plan, report, export, data, audit):
     main.add_command(_command)
 del _command
+
+# issue 22 (status): one screen for the province
+from faces.cli.status import status as _status  # noqa: E402
+
+main.add_command(_status)
