@@ -43,14 +43,22 @@ def read_flow_runs(api: str | None, real_now: dt.datetime) -> dict[str, Any] | N
 def status(ctx: click.Context, at: str | None, as_json: bool) -> None:
     """Where the province stands: deadlines overdue and due in 24 h, districts not ready, uploads today,
     pairs to review, reports to approve, failed flow runs, messages not delivered. Starts no flow."""
+    from campaign import clock
+
+    summary = show_status(clock.to_utc(instant_or_exit(ctx, at, "--at") or clock.now()))
+    if as_json:
+        emit_json(summary)
+
+
+def show_status(moment: dt.datetime) -> dict[str, Any]:
+    """Read the status as of `moment` (UTC), print its screen on stderr, return its summary: `campaign
+    status`, and the end of `campaign demo`."""
     from sqlalchemy.orm import Session
 
-    from campaign import clock
     from campaign.resources import get_resources
     from campaign.status.present import render_text
     from campaign.status.run import status as read_status
 
-    moment = clock.to_utc(instant_or_exit(ctx, at, "--at") or clock.now())
     real_now = dt.datetime.now(dt.UTC)
     api = status_api_url()
     runs = read_flow_runs(api, real_now)
@@ -58,5 +66,4 @@ def status(ctx: click.Context, at: str | None, as_json: bool) -> None:
     with Session(res.engine) as session:
         summary = read_status(session, res.campaign, moment, flow_runs=runs, real_now=real_now)
     say(render_text(summary, run_link=run_link(api)))
-    if as_json:
-        emit_json(summary)
+    return summary
