@@ -30,7 +30,10 @@ WORDS = {
     "runs_unknown": "Lượt chạy lỗi hoặc đổ vỡ trong {hours} giờ qua: không rõ ({why})",
     "runs_no_api": "không kết nối được máy chủ Prefect (chưa đặt PREFECT_API_URL)",
     "messages": "Tin nhắn chưa gửi được: {pending} chờ gửi lại, {sending} đang gửi, {failed} đã bỏ cuộc",
+    "many": "    {deadline:<24} hạn {due:%d/%m %H:%M}: {n} đơn vị chưa xong; theo huyện: {by}",
+    "more": "    … và {n} dòng khác (--json cho đủ)",
 }
+SHOWN = 8   # lines listed under a heading on the screen (the JSON lists all)
 RUN_HOURS = 24   # how far back the flow runs are read (the real clock): "in the last 24 h" (issue 22)
 
 
@@ -84,13 +87,38 @@ def _behind(d: Mapping[str, Any]) -> str:
     return f"    {d['deadline']:<24} {d['party_name']:<40} hạn {due:%d/%m %H:%M}{missing}"
 
 
+def _deadline_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per deadline: each party behind when there are few, else how many per district (facilities owe
+    some deadlines: hundreds of lines would not make one screen)."""
+    lines: list[str] = []
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r["deadline"], []).append(r)
+    for deadline, mine in groups.items():
+        if len(mine) <= SHOWN:
+            lines.extend(_behind(r) for r in mine)
+            continue
+        per: dict[str, int] = {}
+        for r in mine:
+            key = r.get("district") or r["party"]
+            per[key] = per.get(key, 0) + 1
+        due = clock.local(dt.datetime.fromisoformat(mine[0]["due_at"]))
+        lines.append(WORDS["many"].format(deadline=deadline, due=due, n=len(mine),
+                                          by=", ".join(f"{k} ×{n}" for k, n in sorted(per.items()))))
+    return lines
+
+
+def _capped(lines: list[str]) -> list[str]:
+    return lines if len(lines) <= SHOWN else [*lines[:SHOWN], WORDS["more"].format(n=len(lines) - SHOWN)]
+
+
 def render_text(summary: Mapping[str, Any], *, run_link: Any = None) -> str:
     """The screen (stderr). `run_link(flow_run_id)`: the flow run's page in the Prefect UI, or None."""
     lines = [WORDS["title"].format(at=f"{clock.local(dt.datetime.fromisoformat(summary['now'])):%H:%M %d/%m/%Y}")]
     d = summary["deadlines"]
     for key, rows in (("overdue", d["overdue"]), ("soon", d["due_24h"])):
         lines.append(WORDS[key].format(n=len(rows)) + ("" if rows else f": {WORDS['none']}"))
-        lines.extend(_behind(r) for r in rows)
+        lines.extend(_deadline_lines(rows))
     r = summary["readiness"]
     p = r["province"]
     lines.append(WORDS["readiness"].format(fr=p["facilities_ready"], ft=p["facilities_total"],
@@ -104,14 +132,14 @@ def render_text(summary: Mapping[str, Any], *, run_link: Any = None) -> str:
     u = summary["uploads_today"]
     lines.append(WORDS["uploads"].format(day=u["day"], accepted=u["accepted"], rejected=u["rejected"],
                                          withdrawn=u["withdrawn"]))
-    for f in u["rejected_files"]:
-        lines.append(f"    #{f['submission_id']} {f['district']} {kind_label(f['kind'])}: {WORDS['rejected']}")
+    lines.extend(_capped([f"    #{f['submission_id']} {f['district']} {kind_label(f['kind'])}: {WORDS['rejected']}"
+                          for f in u["rejected_files"]]))
     lines.append(WORDS["review"].format(n=summary["review"]["pairs"]))
     rep = summary["reports"]
     lines.append(WORDS["reports"].format(n=len(rep["awaiting_approval"]), m=len(rep["approved_not_sent"])))
-    for x in rep["awaiting_approval"] + rep["approved_not_sent"]:
-        lines.append(f"    {level_label(x['level'], capitalized=True)} {x['unit']} v{x['version']}: "
-                     f"{report_state_label(x['state'])}")
+    lines.extend(_capped([f"    {level_label(x['level'], capitalized=True)} {x['unit']} v{x['version']}: "
+                          f"{report_state_label(x['state'])}"
+                          for x in rep["awaiting_approval"] + rep["approved_not_sent"]]))
     runs = summary["flow_runs"]
     if runs["known"]:
         lines.append(WORDS["runs"].format(hours=runs["hours"], n=len(runs["failed_or_crashed"])))
@@ -124,6 +152,6 @@ def render_text(summary: Mapping[str, Any], *, run_link: Any = None) -> str:
         lines.append(WORDS["runs_unknown"].format(hours=runs["hours"], why=runs["error"]))
     c = summary["messages"]["counts"]
     lines.append(WORDS["messages"].format(pending=c["pending"], sending=c["sending"], failed=c["failed"]))
-    for m in summary["messages"]["waiting"]:
-        lines.append(f"    {m['deadline']} {m['party']} {m['step']} ({m['channel']}): {m['status']}")
+    lines.extend(_capped([f"    {m['deadline']} {m['party']} {m['step']} ({m['channel']}): {m['status']}"
+                          for m in summary["messages"]["waiting"]]))
     return "\n".join(lines)
