@@ -157,3 +157,22 @@ def test_shell_completion_is_offered_for_bash_and_zsh() -> None:
                               env={"_CAMPAIGN_COMPLETE": "bash_complete", "COMP_WORDS": "campaign sta",
                                    "COMP_CWORD": "1"}).output
     assert "plain,status" in done.splitlines(), done
+
+
+@pytest.mark.prefect
+def test_the_demo_reports_its_stages_and_counts_its_files(prefect_harness, campaign_home, tmp_path) -> None:
+    """What the demo's bar shows comes from the core: the files counted as they load, then each step."""
+    from flows.demo import demo_flow
+
+    steps: list[progress.Step] = []
+    with progress.listening(steps.append):
+        summary = demo_flow(out_dir=str(tmp_path / "inputs"), people=300, seed=7, now="2021-07-28T08:00:00+07:00")
+    stages = [s.stage for s in steps]
+    files = [s for s in steps if s.stage == "load files"]
+    assert stages[0] == "generate"
+    assert files and [s.done for s in files] == list(range(len(files))) and {s.total for s in files} == {len(files)}
+    assert len(files) == summary["submissions"]["total"]   # every file loaded by the flow (seed 7: 129)
+    for stage in ("read", "standardize", "gate", "load", "readiness", "plan: sessions"):
+        assert stage in stages, stage
+    assert any(s.startswith("report district ") for s in stages) and any(s == "report province 64" for s in stages)
+    assert progress._listeners == []
