@@ -19,6 +19,9 @@ class Stopwatch:
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        from campaign.progress import report
+
+        report(name)   # the command line's progress bar, when one listens
         started = time.perf_counter()
         try:
             yield

@@ -11,7 +11,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from campaign import clock
+from campaign import clock, progress
 from campaign.demo import planned_uploads, summarize
 from campaign.resources import get_resources
 from flows.campaign_days import run_campaign_days
@@ -30,11 +30,13 @@ from tasks.master_list import publish_master_list_outputs
 def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = clock.DEMO_NOW) -> dict[str, Any]:
     started = time.monotonic()
     at = clock.parse_instant(now)
+    progress.report("generate")
     manifest_path = generate_inputs(out_dir, people, seed)
     uploads, later = planned_uploads(Path(manifest_path), at)
     # One task per file: the same intake stages as `campaign intake`, received at its planned time.
     outcomes = []
-    for u in uploads:
+    for i, u in enumerate(uploads):
+        progress.report("load files", i, len(uploads))   # the command line's bar (campaign.progress)
         outcome = intake_submission(u.path, u.district, u.kind, u.facility, "demo", "demo", u.planned_at)
         publish_intake_artifact(outcome)
         outcomes.append(outcome)

@@ -150,3 +150,13 @@ def board_json(campaign: CampaignConfig, now: dt.datetime, rows: list[dict[str, 
                               "title": (pl or {}).get("title")}
                              for d, p, s, c, t, dl, st, pl, lease in sent],
     }
+
+
+DELIVERY_STATUSES = ("sent", "sending", "pending", "failed")   # a message's status as the board lists it
+
+
+def delivery_counts(messages: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The board's messages (`board_json`'s `escalations_sent`) per status, plus `delivered` (a delivery time
+    recorded): the one count `campaign deadlines` and `campaign status` print."""
+    counts = {s: sum(1 for m in messages if m["status"] == s) for s in DELIVERY_STATUSES}
+    return {"written": len(messages), "delivered": sum(1 for m in messages if m["delivered_at"]), **counts}

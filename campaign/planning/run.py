@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from campaign import progress
 from campaign.config import CampaignConfig
 from campaign.planning import store
 from campaign.planning.present import PART_LABELS
@@ -49,18 +50,21 @@ def make_plan(engine: Engine, campaign: CampaignConfig, *, start: dt.date, days:
     day_list = plan_days(start, days)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
+    progress.report("plan: read")
     with Session(engine) as session, session.begin():
         inputs = store.load_inputs(session, campaign, start, day_list, district, keep_published=keep_published)
         seconds["read"] = time.perf_counter() - t0
         if inputs.master_run_id is None:
             raise PlanError("chưa có danh sách đối tượng tổng hợp: chạy `campaign master-list` trước khi lập kế hoạch")
         t = time.perf_counter()
+        progress.report("plan: sessions")
         plan = plan_sessions(inputs.people, inputs.facilities, inputs.duty, inputs.stock, products_of(campaign),
                              day_list, rules_of(campaign), fixed=inputs.fixed,
                              published_standby=inputs.published_standby)
         figures = quality(plan, inputs, list(campaign.master_list.priority_order))
         seconds["plan"] = time.perf_counter() - t
         t = time.perf_counter()
+        progress.report("plan: write")
         run = store.record_plan(session, plan, inputs, figures, start=start, days=days, as_of=as_of,
                                 district=district, flow_run_id=flow_run_id)
         if publish_by:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from campaign import clock
+from campaign import clock, progress
 from campaign.config import CampaignConfig
 from campaign.readiness.rules import Assessment, ReadinessRules, assess
 from campaign.readiness.store import load_inputs, record
@@ -23,6 +23,7 @@ def assess_current(session: Session, campaign: CampaignConfig, *, today: dt.date
                    districts: Iterable[str] | None = None) -> Assessment:
     """The readiness of the campaign's districts (or of `districts`) on `today`, from the current
     accepted submissions."""
+    progress.report("readiness")
     inputs = load_inputs(session, campaign.district_codes if districts is None else districts)
     return assess(inputs, ReadinessRules.from_config(campaign), today=today)
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from campaign import audit
+from campaign import audit, progress
 from campaign.audit import Actor
 from campaign.config import CampaignConfig
 from campaign.deadlines.notify import DeliveryError
@@ -113,7 +113,8 @@ def compile_reports(engine: Engine, campaign: CampaignConfig, *, level: str, as_
     t = time.perf_counter()
     with Session(engine) as session, session.begin():
         versions = store.latest_versions(session, level)
-        for unit in wanted:
+        for i, unit in enumerate(wanted):
+            progress.report(f"report {level} {unit}", i, len(wanted))
             started = time.perf_counter()
             version = int(versions.get(unit) or 0) + 1
             report = build_report(data, level, unit, version=version)

@@ -158,3 +158,19 @@ def history(session: Session, level: str | None = None, unit: str | None = None)
              "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None,
              "recipients": r.recipients, "files": {k: v["path"] for k, v in r.files.items()}}
             for r in session.execute(stmt).scalars()]
+
+
+def state_of(record: ReportRecord) -> str:
+    """A version's state: `sent` (submitted), `approved`, or `awaiting` (built, not approved yet)."""
+    return "sent" if record.submitted_at else "approved" if record.approved_at else "awaiting"
+
+
+def latest_states(session: Session) -> list[dict[str, Any]]:
+    """Every unit's latest version (per level and unit) with its state (`state_of`): what waits for approval
+    (`awaiting`), or for sending (`approved`). `campaign report history` lists the same versions."""
+    latest: dict[tuple[str, str], ReportRecord] = {}
+    for r in session.scalars(select(ReportRecord).order_by(ReportRecord.level, ReportRecord.unit,
+                                                           ReportRecord.version)):
+        latest[(r.level, r.unit)] = r   # the latest version wins
+    return [{"report_id": r.id, "level": r.level, "unit": r.unit, "version": r.version, "as_of": r.as_of.isoformat(),
+             "state": state_of(r), "flow_run_id": r.flow_run_id} for r in latest.values()]

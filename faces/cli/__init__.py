@@ -22,6 +22,7 @@ from faces.cli.common import EXIT_FAILURE, say
 from faces.cli.data import data
 from faces.cli.deadlines import deadlines, watch
 from faces.cli.demo import demo
+from faces.cli.doses import doses
 from faces.cli.intake import intake, mappings, templates, withdraw
 from faces.cli.master_list import export, master_list, review
 from faces.cli.plan import plan
@@ -29,6 +30,7 @@ from faces.cli.readiness import readiness
 from faces.cli.report import report
 from faces.cli.results_daily import results_daily
 from faces.cli.serve import portal, serve
+from faces.cli.status import status
 from faces.cli.stock import stock
 from faces.cli.users import users
 
@@ -85,11 +87,6 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 # In the order the commands were written in (`campaign --help` lists them by name).
 for _command in (demo, templates, intake, readiness, deadlines, watch, serve, portal, users, mappings, withdraw,
-                 master_list, review, plan, report, export, data, audit, stock):
+                 master_list, review, plan, report, export, data, audit, stock, aefi, results_daily, doses, status):
     main.add_command(_command)
 del _command
-main.add_command(aefi)   # issue 20.4
-main.add_command(results_daily)   # issue 20.2
-from faces.cli.doses import doses  # noqa: E402  (issue 20.1)
-
-main.add_command(doses)

@@ -39,12 +39,11 @@ def deadlines(ctx: click.Context, at: str | None, as_json: bool) -> None:
         say(f"{deadline}: {text}")
     for p in summary.get("parties_without_deadline", []):
         say(f"{p['name']} (không có hạn nộp trong Công văn): " + "; ".join(t["task"] for t in p["tasks"]))
-    messages = summary["escalations_sent"]
-    delivered = sum(1 for m in messages if m["delivered_at"])
-    say(f"{len(messages)} escalation messages written so far: {delivered} delivered, "
-        f"{sum(1 for m in messages if m['status'] == 'sending')} being sent, "
-        f"{sum(1 for m in messages if m['status'] == 'pending')} waiting for a retry, "
-        f"{sum(1 for m in messages if m['status'] == 'failed')} given up")
+    from campaign.deadlines.present import delivery_counts
+
+    n = delivery_counts(summary["escalations_sent"])
+    say(f"{n['written']} escalation messages written so far: {n['delivered']} delivered, "
+        f"{n['sending']} being sent, {n['pending']} waiting for a retry, {n['failed']} given up")
     if as_json:
         emit_json(summary)
 

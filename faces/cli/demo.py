@@ -29,12 +29,19 @@ def demo(people: int, seed: int, out_dir: Path | None, as_json: bool) -> None:
     out_dir = (out_dir or settings.home / "demo" / "inputs").resolve()
     prepare()
     say(f"Generating {people} people and running the pipelines as of {clock.parse_instant(now).isoformat()} ...")
+    from faces.cli.progress import shown
     from flows.demo import demo_flow
 
-    summary = demo_flow(out_dir=str(out_dir), people=people, seed=seed, now=now)
+    with shown(as_json):   # the stages and a bar on a terminal (faces.cli.progress)
+        summary = demo_flow(out_dir=str(out_dir), people=people, seed=seed, now=now)
     drain_prefect()
     from campaign.demo import render_text
 
     say(render_text(summary))
+    # issue 22: the demo ends on the province's status, as `campaign status` shows it (stderr; --json unchanged)
+    from faces.cli.status import show_status
+
+    say("")
+    show_status(clock.to_utc(clock.parse_instant(now)))
     if as_json:
         emit_json(summary)

@@ -59,10 +59,12 @@ def intake(ctx: click.Context, file: Path, district: str, kind: str, facility: s
     if columns:
         _save_columns(district_code, kind, columns, submitted_by)
     prepare()
+    from faces.cli.progress import shown
     from flows.intake import intake_flow
 
-    outcome = intake_flow(path=str(file.resolve()), district=district_code, kind=kind, facility=facility,
-                          channel="cli", submitted_by=submitted_by, columns=columns or None)
+    with shown(as_json):   # the stages on a terminal (faces.cli.progress)
+        outcome = intake_flow(path=str(file.resolve()), district=district_code, kind=kind, facility=facility,
+                              channel="cli", submitted_by=submitted_by, columns=columns or None)
     drain_prefect()
     if columns and "columns" in outcome:
         from campaign.io.headers import heading_key

@@ -52,9 +52,11 @@ def master_list(ctx: click.Context, out: Path | None, district: str | None, retr
             summary = ml_present.to_json(ml_store.result_of(run), names=district_names(res.campaign.district_codes))
     else:
         prepare()
+        from faces.cli.progress import shown
         from flows.master_list import master_list_flow
 
-        summary = master_list_flow(now=at, retrain=retrain)
+        with shown(as_json):   # the stages on a terminal (faces.cli.progress)
+            summary = master_list_flow(now=at, retrain=retrain)
         drain_prefect()
     if code:
         summary = {**summary, "districts": [d for d in summary["districts"] if d["district"] == code]}

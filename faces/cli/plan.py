@@ -72,10 +72,13 @@ def plan(ctx: click.Context, start: str | None, days: int, district: str | None,
     from flows.plan_sessions import plan_sessions_flow
 
     now = moment.isoformat() if moment is not None else None
+    from faces.cli.progress import shown
+
     try:
-        summary = plan_sessions_flow(start=first.isoformat() if first else None, days=days, district=code, now=now,
-                                     publish_by=by.strip() if publish and by else None,
-                                     keep_published=not discard_published, out_dir=str(out) if out else None)
+        with shown(as_json):   # the stages on a terminal (faces.cli.progress)
+            summary = plan_sessions_flow(start=first.isoformat() if first else None, days=days, district=code,
+                                         now=now, publish_by=by.strip() if publish and by else None,
+                                         keep_published=not discard_published, out_dir=str(out) if out else None)
     except planning_rules.PlanError as exc:
         say(f"refused: {exc}")
         ctx.exit(EXIT_REFUSED)

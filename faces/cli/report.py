@@ -73,10 +73,12 @@ def report(ctx: click.Context, level: str, unit: str | None, formats: tuple[str,
             result = submit_report_flow(level=level, unit=code, by=by.strip(), now=now)
             say(f"báo cáo {level} {code} phiên bản {result['version']} đã gửi tới {', '.join(result['recipients'])}")
         else:
+            from faces.cli.progress import shown
             from flows.compile_report import compile_report_flow
 
-            result = compile_report_flow(levels=[level], unit=code, now=now, formats=list(formats) or None,
-                                         out_dir=str(out) if out else None)
+            with shown(as_json):   # a step per report on a terminal (faces.cli.progress)
+                result = compile_report_flow(levels=[level], unit=code, now=now, formats=list(formats) or None,
+                                             out_dir=str(out) if out else None)
             for b in result["reports"][:40]:
                 note = f", {b['warnings']} lưu ý về dữ liệu thiếu" if b["warnings"] else ""
                 say(f"{b['level']} {b['unit']} {b['unit_name']}: phiên bản {b['version']}{note} -> "

@@ -113,10 +113,20 @@ def _with_headers(response: Response, request: Request) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if "/data-docs/" in request.url.path:
-        # GX's pages load scripts from CDNs: run them sandboxed, in an opaque origin that cannot read the
-        # portal's pages, cookies or CSRF tokens
-        response.headers.setdefault("Content-Security-Policy", "sandbox allow-scripts allow-popups")
+        # GX's pages run their scripts sandboxed, in an opaque origin that cannot read the portal's pages,
+        # cookies or CSRF tokens; their CSS, scripts and fonts come from the portal only ('self', vendored)
+        from faces.portal.data_docs import CSP
+
+        response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
+    elif request.url.path.startswith("/static/vendor/"):
+        # fonts and the scripts GX loads with crossorigin="anonymous" are CORS requests from the sandboxed
+        # (opaque, "null") origin: public library files, readable by any origin
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                                    "form-action 'self'; base-uri 'none'")
     else:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy",

@@ -146,7 +146,9 @@ def facility_plans(session: Session, campaign: CampaignConfig, district: str,
 
 
 def report_row(r: ReportRecord) -> dict[str, Any]:
-    state = ("sent" if r.submitted_at else "approved" if r.approved_at else "awaiting")
+    from campaign.reports.store import state_of
+
+    state = state_of(r)   # the same state `campaign status` counts
     # a facility's plan is approved and sent by its district's health centre, a district's report by the DoH
     shown = ("awaiting_health_centre" if r.level == "facility" else "awaiting_doh") if state == "awaiting" else state
     return {"id": r.id, "level": r.level, "unit": r.unit, "version": r.version, "built": show_time(r.as_of),

@@ -101,6 +101,12 @@ def data_docs(portal: PortalDep, user: UserDep, sub_id: DbId, rest: str) -> Resp
     target = (root / rest).resolve()
     if not target.is_relative_to(root) or not target.is_file():
         raise PortalError(404, NOT_FOUND)
+    from faces.portal.data_docs import served
+
+    # pages and stylesheets load their CDN assets from the portal itself (offline; faces.portal.data_docs)
+    if (body := served(target)) is not None:
+        media = "text/html; charset=utf-8" if target.suffix.lower() == ".html" else "text/css; charset=utf-8"
+        return Response(body, media_type=media)
     return FileResponse(target)
 
 
