@@ -13,9 +13,14 @@ from faces.cli.common import emit_json, instant_or_exit, say
 
 
 def status_api_url() -> str | None:
-    """The Prefect API `campaign status` reads the flow runs from: PREFECT_API_URL, None when unset (then the
-    runs are said unknown; nothing is started). One function, for the server discovery to redirect."""
-    return os.environ.get("PREFECT_API_URL") or None
+    """The Prefect API `campaign status` reads the flow runs from: PREFECT_API_URL, else the server `campaign
+    serve` noted it listens on (`campaign.prefect_server.discover`: a stale note is ignored); None when there
+    is neither (then the runs are said unknown; nothing is started)."""
+    from campaign.prefect_server import discover
+    from campaign.settings import get_settings
+
+    found = discover(get_settings().home)
+    return found.api_url if found is not None else None
 
 
 def run_link(api: str | None):
