@@ -75,7 +75,8 @@ def daily_part(fig: DailyFigures | None, days: list, level: str, unit: str, dist
     per_day = []
     for day in doc["days"]:
         row = day[key] if level == "province" else (day[key][0] if day[key] else None)
-        per_day.append({"date": day["date"], **(row or {})})
+        if row:        # a day without a session or result of the unit has no figures (as the command's JSON)
+            per_day.append({"date": day["date"], **row})
     return Table(table["title"], table["columns"], table["rows"], table.get("note")), per_day
 
 
