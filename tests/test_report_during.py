@@ -90,3 +90,8 @@ def test_district_reports_show_their_own_figures_and_render(scenario, tmp_path) 
     text = "\n".join(c.text for t in Document(docx).tables for row in t.rows for c in row.cells)
     assert f"dòng {OFF_ROW}]" in text and "quá hạn, chưa có báo cáo điều tra" in text
     assert render_pdf(r633, tmp_path / "r.pdf").stat().st_size > 0
+    # the 14-column daily results table (622's facilities) renders in both formats
+    assert render_pdf(r622, tmp_path / "r622.pdf").stat().st_size > 0
+    text622 = "\n".join(c.text for t in Document(render_docx(r622, tmp_path / "r622.docx")).tables
+                         for row in t.rows for c in row.cells)
+    assert "Tỷ lệ đúng hạn (%)" in text622 and "F1" in text622
