@@ -64,8 +64,10 @@ def daily_part(fig: DailyFigures | None, days: list, level: str, unit: str, dist
     `campaign results-daily --json`: the province's, the district's or the facility's row)."""
     if fig is None or not days:
         return None, []
+    # a facility's report needs no district totals (and ~300 of them are built from one read)
     scoped = DailyFigures(facilities=_scoped(fig.facilities, districts, facility),
-                          districts=fig.districts[fig.districts["district"].isin(districts)])
+                          districts=fig.districts.iloc[0:0] if facility is not None
+                          else fig.districts[fig.districts["district"].isin(districts)])
     if level == "province":
         table = daily_present.report_table(scoped, names, level="province")
     else:
@@ -122,7 +124,8 @@ def stock_part(rec: stock_rules.Reconciliation, level: str, districts: list[str]
     """Per district (province) or per facility (district, facility): the stock summary's blocks
     (`campaign.stock.rules.summarize` on the unit's slice), and one line per discrepancy naming its file
     (submission) and row."""
-    scoped = stock_rules.Reconciliation(days=_scoped(rec.days, districts, facility),
+    # summarize reads the indicators and findings only: the day rows are not sliced
+    scoped = stock_rules.Reconciliation(days=rec.days.iloc[0:0],
                                         findings=_scoped(rec.findings, districts, facility),
                                         indicators=_scoped(rec.indicators, districts, facility))
     if scoped.indicators.empty and scoped.findings.empty:
@@ -133,7 +136,7 @@ def stock_part(rec: stock_rules.Reconciliation, level: str, districts: list[str]
     units = sorted(set(ind[key].dropna()) | set(scoped.findings[key].dropna()))
     rows = []
     for u in units:
-        part = stock_rules.Reconciliation(days=scoped.days[scoped.days[key] == u] if len(scoped.days) else scoped.days,
+        part = stock_rules.Reconciliation(days=scoped.days,
                                           findings=scoped.findings[scoped.findings[key] == u],
                                           indicators=ind[ind[key] == u])
         block = stock_rules.summarize(part)["province"]
