@@ -175,3 +175,39 @@ def _status_text(status: str) -> str:
 
 def test_statuses_are_counted_in_one_order() -> None:
     assert list(count_facilities([])["facilities_by_status"]) == list(STATUSES)
+
+
+def test_report_ii3_ii4_figures_equal_the_campaign_day_commands(migrated_engine, tmp_path) -> None:
+    """Issue 20 part 5, count once: the built and stored reports' II.3/II.4 figures (province and a
+    district) equal `campaign results-daily --json`, `campaign doses --latest --json`, `campaign stock --json`
+    and `campaign aefi --json` on the same database (tests/report_during_support's small campaign)."""
+    from campaign.reports import run as reports
+    from campaign.store.models import ReportRecord
+    from tests.report_during_support import build, cli, daily_args
+
+    ids = build(migrated_engine, tmp_path)
+    campaign = load_campaign()
+    now = ids["now"]
+    province = reports.compile_reports(migrated_engine, campaign, level="province", as_of=now,
+                                       out_dir=tmp_path / "out", formats=("docx",)).built[0]
+    district = reports.compile_reports(migrated_engine, campaign, level="district", units=["633"], as_of=now,
+                                       out_dir=tmp_path / "out", formats=("pdf",)).built[0]
+    with Session(migrated_engine) as s:      # what is stored is what is shown (JSON, read back)
+        stored = s.get(ReportRecord, province.record_id).figures["during"]
+    shown = json.loads(json.dumps(province.to_json()["figures"]["during"]))
+    assert stored == shown
+    days = [dt.date.fromisoformat(d["date"]) for d in shown["daily_results"]]
+    daily = cli(migrated_engine, daily_args(now, days))
+    assert shown["daily_results"] == [{"date": d["date"], **d["province"]} for d in daily["days"] if d["province"]]
+    assert shown["doses"] == cli(migrated_engine, ["doses", "--latest", "--json"])["province"]
+    stock = cli(migrated_engine, ["stock", "--json"])["summary"]["province"]
+    assert {k: v for k, v in shown["stock"].items() if k != "lines"} == stock and stock["discrepancies"] >= 1
+    aefi = cli(migrated_engine, ["aefi", "--json", "--at", now.isoformat()])["summary"]
+    assert shown["aefi"] == aefi and province.figures["aefi_serious"] == aefi["serious"] == 1
+    # the district's own report: its slice, equal to the commands run for that district
+    mine = json.loads(json.dumps(district.figures["during"]))
+    assert {k: v for k, v in mine["stock"].items() if k != "lines"} == \
+        cli(migrated_engine, ["stock", "--json", "-d", "633"])["summary"]["province"]
+    assert mine["aefi"] == cli(migrated_engine, ["aefi", "--json", "--at", now.isoformat(), "-d", "633"])["summary"]
+    daily633 = cli(migrated_engine, [*daily_args(now, days), "-d", "633"])
+    assert mine["daily_results"] == [{"date": d["date"], **d["districts"][0]} for d in daily633["days"] if d["districts"]]

@@ -23,6 +23,8 @@ from campaign.readiness import rules as readiness_rules
 from campaign.readiness import status as readiness_status
 from campaign.reports.model import Chart, Report, Section, Table
 from campaign.reports.present import enum_labels, recipient_names
+from campaign.reports.rules_during import DuringParts, aefi_by_unit
+from campaign.reports.rules_during import parts as during_parts
 from campaign.store.models.reports import REPORT_LEVELS
 from campaign.vocabulary import (
     kind_label,
@@ -65,6 +67,9 @@ class ReportData:
     backfill: pd.DataFrame
     submissions: pd.DataFrame
     district_reports: dict[str, str]   # district -> the state of its own latest report (Vietnamese)
+    # the campaign days' figures (campaign.reports.during.During: daily results, doses, stock, AEFI), read
+    # once per moment by each item's own function; None: sections II.3/II.4 show only the rows above
+    during: Any = None
 
     @property
     def today(self) -> dt.date:
@@ -145,6 +150,8 @@ def build_report(data: ReportData, level: str, unit: str | None = None, *, versi
     figures: dict[str, Any] = {}
     fac = scope.rows(a.facilities)
     gaps = scope.rows(a.gaps, "facility")
+    days = _days_parts(data, scope)
+    figures["during"] = days.figures
     sections = [
         _general(data, scope, fac, figures),
         Section("II.1", "Công tác chuẩn bị trước khi triển khai Nền tảng quản lý tiêm chủng",
@@ -155,8 +162,8 @@ def build_report(data: ReportData, level: str, unit: str | None = None, *, versi
                 subsections=[_stock(data, scope, figures), _facilities(data, scope, figures),
                              _targets(data, scope, figures), _teams(data, scope, figures),
                              _plan_section(data, scope, figures)]),
-        _during(data, scope, figures),
-        _progress(data, scope, figures),
+        _during(data, scope, figures, days),
+        _progress(data, scope, figures, days),
         _roles(data, scope),
         _missing(data, scope, gaps, figures),
     ]
@@ -398,7 +405,15 @@ def _plan_section(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> S
         charts=charts)
 
 
-def _during(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+def _days_parts(data: ReportData, scope: _Scope) -> DuringParts:
+    fac_names = dict(zip(data.facilities["facility_code"], data.facilities["facility_name"], strict=True)) \
+        if len(data.facilities) else {}
+    return during_parts(data.during, level=scope.level, unit=scope.unit, districts=scope.districts,
+                        facility=scope.facility, names=data.names,
+                        facility_names={k: f"{v} ({k})" for k, v in fac_names.items()}, as_of=data.as_of)
+
+
+def _during(data: ReportData, scope: _Scope, figures: dict[str, Any], days: DuringParts) -> Section:
     v = scope.rows(data.vaccinations)
     ae = scope.rows(data.aefi)
     bf = scope.rows(data.backfill)
@@ -406,15 +421,18 @@ def _during(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section
     given = v[v["vaccinated"] == "yes"] if len(v) else v
     figures.update(vaccinated=int(len(given)), screened=int(len(v)), aefi=int(len(ae)),
                    aefi_serious=int((ae["serious"] == "yes").sum()) if len(ae) else 0, backfill=int(len(bf)))
+    aefi = days.figures.get("aefi")
+    if aefi:   # serious per the AEFI rules (any criterion), the figure of `campaign aefi` (count once)
+        figures.update(aefi=aefi["cases"], aefi_serious=aefi["serious"])
     rows = [[screening.get(k, k), int(n)] for k, n in v["screening_result"].value_counts().items()] if len(v) else []
     return Section("II.3", "Quá trình tiêm", warnings=_missing_warnings(data, scope, "II.3"), paragraphs=[
         f"Đã khám sàng lọc {figures['screened']} lượt, tiêm {figures['vaccinated']} mũi; phản ứng sau tiêm ghi nhận "
         f"{figures['aefi']} trường hợp, trong đó {figures['aefi_serious']} tai biến nặng; {figures['backfill']} "
-        "mũi đã tiêm được cập nhật bổ sung."],
-        tables=[Table("Kết quả khám sàng lọc", ["Kết quả", "Số lượt"], rows)])
+        "mũi đã tiêm được cập nhật bổ sung.", *days.ii3_paragraphs],
+        tables=[Table("Kết quả khám sàng lọc", ["Kết quả", "Số lượt"], rows), *days.ii3_tables])
 
 
-def _progress(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Section:
+def _progress(data: ReportData, scope: _Scope, figures: dict[str, Any], days: DuringParts) -> Section:
     """Section II.4: per district (province) or per facility: planned and vaccinated by priority group,
     vaccine received/issued/on hand, reactions. Also the daily progress artifact's figures."""
     table = progress_table(data, scope)
@@ -429,8 +447,9 @@ def _progress(data: ReportData, scope: _Scope, figures: dict[str, Any]) -> Secti
     figures["planned_by_priority"] = {int(r[0]) if r[0] != "Chưa rõ" else 0: int(r[2]) for r in by_group.rows
                                       if r[2]}
     return Section("II.4", "Công tác báo cáo: tiến độ tiêm chủng, cấp phát vắc xin, phản ứng sau tiêm", paragraphs=[
-        "Báo cáo tiến độ hằng ngày được tổng hợp tự động từ cùng dữ liệu (artifact `progress-...` trong Prefect)."],
-        tables=[table, by_group],
+        "Báo cáo tiến độ hằng ngày được tổng hợp tự động từ cùng dữ liệu (artifact `progress-...` trong Prefect).",
+        *days.ii4_paragraphs],
+        tables=[table, by_group, *days.ii4_tables],
         charts=charts)
 
 
@@ -467,7 +486,8 @@ def progress_table(data: ReportData, scope: _Scope) -> Table:
                           ("doses_per_vial", "vials_received", "vials_issued", "vials_on_hand")})
         for c in ("vials_received", "vials_issued", "vials_on_hand"):
             st[c.replace("vials", "doses")] = st[c] * st["doses_per_vial"]
-    ae = scope.rows(data.aefi)
+    # AEFI: the AEFI summary per unit (serious per the AEFI rules, any criterion: count once)
+    aefi = aefi_by_unit(data.during, key, scope.districts, scope.facility)
     units = scope.districts if key == "district" else sorted(set(scope.rows(data.facilities)["facility_code"]))
 
     def count(frame: pd.DataFrame, unit: str, column: str | None = None) -> int:
@@ -477,8 +497,7 @@ def progress_table(data: ReportData, scope: _Scope) -> Table:
         return int(mine[column].sum()) if column else int(len(mine))
     rows = [[_district_label(data, u) if key == "district" else u, count(plan, u, "invited"), count(given, u),
              count(st, u, "doses_received"), count(st, u, "doses_issued"), count(given, u),
-             count(st, u, "doses_on_hand"), count(ae, u), count(ae[ae["serious"] == "yes"] if len(ae) else ae, u)]
-            for u in units]
+             count(st, u, "doses_on_hand"), *aefi.get(u, (0, 0))] for u in units]
     return Table("Tiến độ theo " + ("huyện" if key == "district" else "cơ sở"),
                  ["Đơn vị", "Lượt mời theo kế hoạch", "Đã tiêm", "Liều nhận", "Liều đã cấp/dùng", "Liều đã tiêm",
                   "Liều tồn", "Phản ứng sau tiêm", "Tai biến nặng"], rows)

@@ -15,6 +15,7 @@ from campaign import clock
 from campaign.config import CampaignConfig
 from campaign.readiness import present as readiness_present
 from campaign.readiness import run as readiness_run
+from campaign.reports.during import load_during
 from campaign.reports.rules import ReportData
 from campaign.store.current import current_rows, current_submissions, frame_of
 from campaign.store.models import (
@@ -67,7 +68,8 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
                       assessment=assessment, facilities=fac, stock=stock, persons=persons, plan=plan,
                       plan_sessions=plan_sessions, plan_unplanned=plan_unplanned,
                       plan_invitations=plan_invitations, vaccinations=vacc, aefi=aefi,
-                      backfill=backfill, submissions=submissions)
+                      backfill=backfill, submissions=submissions,
+                      during=load_during(session, campaign, as_of))
 
 
 def district_report_states(session: Session) -> dict[str, str]:

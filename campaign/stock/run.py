@@ -26,11 +26,27 @@ def reconcile_current(session: Session, campaign: CampaignConfig, *, districts: 
     reads this)."""
     districts = districts or campaign.district_codes
     ledger = store.load_ledger(session, districts)
+    if ledger.empty:   # no ledger in force: nothing to reconcile (rules.reconcile cannot key an empty frame)
+        return _nothing(ledger)
     given = store.doses_given(session, districts)
     when = as_of or (pd.to_datetime(ledger["report_date"]).max().date() if len(ledger) else dt.date.today())
     pace = store.planned_pace(session, districts, when)
     return rules.reconcile(ledger, given, per_vial(campaign), pace=pace, as_of=when,
                            sessions_per_day=len(campaign.teams.sessions))
+
+
+# rules._indicators' columns (an empty reconciliation keeps the shape its readers expect)
+_INDICATOR_COLUMNS = ["district", "facility_code", "product", "days", "first_day", "last_day", "vials_received",
+                      "vials_issued", "vials_used", "vials_damaged", "vials_expired", "capacity", "doses_supplied",
+                      "doses_given", "wasted_open", "wasted_closed", "wastage_rate", "open_vial_rate", "closed_vial_rate",
+                      "stockout_days", "closing_vials", "usable_doses", "pace", "days_left", "discrepancy_days"]
+
+
+def _nothing(ledger: pd.DataFrame) -> rules.Reconciliation:
+    """The reconciliation of no ledger (added by `reports`: a report or board before any ledger arrived)."""
+    return rules.Reconciliation(days=ledger, findings=pd.DataFrame({c: pd.Series(dtype=object)
+                                                                    for c in rules.FINDING_COLUMNS}),
+                                indicators=pd.DataFrame({c: pd.Series(dtype=object) for c in _INDICATOR_COLUMNS}))
 
 
 def summary_current(session: Session, campaign: CampaignConfig, *, districts: list[str] | None = None,

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 
 from campaign import clock, jobs
-from faces.portal import pages
+from faces.portal import board_campaign, pages
 from faces.portal.deps import CoordinatorDep, Form10, PortalDep
 from faces.portal.state import PortalError
 
@@ -21,6 +21,7 @@ router = APIRouter()
 def board(request: Request, portal: PortalDep, user: CoordinatorDep) -> Response:
     with portal.session() as s:
         data = pages.province_board(s, portal.res.campaign, clock.now())
+        data["during"] = board_campaign.campaign_days(s, portal.res.campaign, clock.now())
         # the runs and jobs that ended badly: by the real clock (they happened now, whatever CAMPAIGN_NOW)
         data["troubled_jobs"] = pages.troubled_jobs(
             s, dt.datetime.now(dt.UTC) - dt.timedelta(days=pages.RUN_DAYS))

@@ -1,0 +1,97 @@
+"""Issue 20 part 5: sections II.3/II.4 of every report show the campaign days (daily results, doses linked,
+stock reconciliation, AEFI), each figure the item's own (count once: equal to `campaign results-daily|doses|
+stock|aefi --json` on the same database) and traceable to its submission and row. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from campaign.config import load_campaign
+from campaign.reports.render_docx import render_docx
+from campaign.reports.render_pdf import render_pdf
+from campaign.reports.rules import build_report
+from campaign.reports.store import load_data
+from tests.report_during_support import OFF_ROW, STOCK_FAC, build, cli, daily_args
+
+
+@pytest.fixture()
+def scenario(migrated_engine, tmp_path):
+    ids = build(migrated_engine, tmp_path)
+    with Session(migrated_engine) as s:
+        data = load_data(s, load_campaign(), ids["now"])
+    return migrated_engine, ids, data
+
+
+def _texts(report, number: str) -> tuple[list[str], list]:
+    section = next(s for s in report.all_sections() if s.number == number)
+    return section.paragraphs, section.tables
+
+
+def test_province_report_ii3_ii4_carry_the_items_figures(scenario) -> None:
+    engine, ids, data = scenario
+    report = build_report(data, "province")
+    during = report.figures["during"]
+    # daily results: the same per-day province figures as `campaign results-daily --json`
+    days = data.during.days
+    assert len(days) == 7
+    doc = cli(engine, daily_args(ids["now"], days))
+    assert during["daily_results"] == [{"date": d["date"], **d["province"]} for d in doc["days"] if d["province"]]
+    assert during["daily_results"][0]["no_shows"] == 1 and during["daily_results"][0]["walk_ins"] == 1
+    paragraphs4, tables4 = _texts(report, "II.4")
+    daily = next(t for t in tables4 if t.title == "Kết quả tiêm chủng hằng ngày theo huyện")
+    assert len(daily.rows) == sum(len(d["districts"]) for d in doc["days"])
+    # doses: `campaign doses --latest --json`
+    doses = cli(engine, ["doses", "--latest", "--json"])
+    assert during["doses"] == doses["province"] and during["doses"]["linked"] >= 1
+    paragraphs3, tables3 = _texts(report, "II.3")
+    assert any(t.title.startswith("Ghép mũi tiêm") for t in tables3)
+    # stock: `campaign stock --json`, and the planted row named by its file and row
+    stock = cli(engine, ["stock", "--json"])
+    assert {k: v for k, v in during["stock"].items() if k != "lines"} == stock["summary"]["province"]
+    assert during["stock"]["discrepancies"] == len(stock["findings"]) >= 1
+    line = f"[tệp {ids['ledger']}, dòng {OFF_ROW}]"
+    assert any(line in x for x in during["stock"]["lines"])
+    found = next(t for t in tables4 if t.title.startswith("Dòng sổ vắc xin không cân đối"))
+    assert any(line in r[0] and r[0].startswith(STOCK_FAC) for r in found.rows)
+    # AEFI: `campaign aefi --json` at the report's moment; serious per the AEFI rules (the file said «Không»)
+    aefi = cli(engine, ["aefi", "--json", "--at", ids["now"].isoformat()])
+    assert during["aefi"] == aefi["summary"]
+    assert report.figures["aefi_serious"] == aefi["summary"]["serious"] == 1
+    assert report.figures["aefi"] == aefi["summary"]["cases"] == 2
+    cases = next(t for t in tables3 if t.title.startswith("Tai biến nặng và điều tra"))
+    assert len(cases.rows) == 1 and cases.rows[0][-1] == "quá hạn, chưa có báo cáo điều tra"
+    assert cases.rows[0][4] == f"tệp {ids['aefi']}, dòng 2"
+    assert "Nguyễn" not in str(cases.rows)                                   # ids, no personal data
+    assert any("1 tai biến nặng" in p for p in paragraphs3)
+    progress = tables4[0]
+    row633 = next(r for r in progress.rows if r[0].endswith("(633)"))
+    assert row633[-2:] == [2, 1]                                            # the progress table: the same count
+
+
+def test_district_reports_show_their_own_figures_and_render(scenario, tmp_path) -> None:
+    engine, ids, data = scenario
+    r622 = build_report(data, "district", "622")
+    doc = cli(engine, [*daily_args(ids["now"], data.during.days), "-d", "622"])
+    assert r622.figures["during"]["daily_results"] == [{"date": d["date"], **d["districts"][0]}
+                                                       for d in doc["days"] if d["districts"]]
+    _, tables = _texts(r622, "II.4")
+    per_facility = next(t for t in tables if t.title.endswith("theo cơ sở tiêm chủng"))
+    assert {r[1].rsplit("(", 1)[-1].rstrip(")") for r in per_facility.rows} <= {"F1", "F2", "F4"}
+    r633 = build_report(data, "district", "633")
+    stock = cli(engine, ["stock", "--json", "-d", "633"])
+    assert {k: v for k, v in r633.figures["during"]["stock"].items() if k != "lines"} == stock["summary"]["province"]
+    aefi = cli(engine, ["aefi", "--json", "--at", ids["now"].isoformat(), "-d", "633"])
+    assert r633.figures["during"]["aefi"] == aefi["summary"]
+    # the renderers print the new tables
+    from docx import Document
+
+    docx = render_docx(r633, tmp_path / "r.docx")
+    text = "\n".join(c.text for t in Document(docx).tables for row in t.rows for c in row.cells)
+    assert f"dòng {OFF_ROW}]" in text and "quá hạn, chưa có báo cáo điều tra" in text
+    assert render_pdf(r633, tmp_path / "r.pdf").stat().st_size > 0
+    # the 14-column daily results table (622's facilities) renders in both formats
+    assert render_pdf(r622, tmp_path / "r622.pdf").stat().st_size > 0
+    text622 = "\n".join(c.text for t in Document(render_docx(r622, tmp_path / "r622.docx")).tables
+                         for row in t.rows for c in row.cells)
+    assert "Tỷ lệ đúng hạn (%)" in text622 and "F1" in text622
