@@ -32,12 +32,25 @@ class Figures:
     aefi: Any                    # aefi.run.assess (its .summary(districts) = aefi_summary)
 
 
+def stock_reconciled(session: Session, campaign: CampaignConfig) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """`campaign stock --json`'s reconciliation and summary (`stock.run.reconcile_current`, `rules.summarize`):
+    (summary, indicators, findings); empty (no district, province None) while no ledger is in force (the
+    reconciliation needs a ledger and results to compare)."""
+    from campaign.stock import rules as stock_rules
+    from campaign.stock.run import reconcile_current
+    from campaign.store.current import current_submission_ids
+
+    if not current_submission_ids(session, "stock_ledger", campaign.district_codes) or \
+            not current_submission_ids(session, "vaccinations", campaign.district_codes):
+        return {"province": None, "districts": {}}, pd.DataFrame(), pd.DataFrame()
+    rec = reconcile_current(session, campaign)
+    return stock_rules.summarize(rec), rec.indicators, rec.findings
+
+
 def read(session: Session, campaign: CampaignConfig, at: dt.datetime) -> Figures:
     """The figures of the day of `at` (Gia Lai time), as of `at`."""
     from campaign.aefi.run import assess
     from campaign.daily_results import run as daily
-    from campaign.stock import rules as stock_rules
-    from campaign.stock.run import reconcile_current
 
     day = clock.local(at).date()
     if campaign.daily_results is not None:
@@ -45,13 +58,13 @@ def read(session: Session, campaign: CampaignConfig, at: dt.datetime) -> Figures
         districts, facilities = fig.districts, fig.facilities
     else:
         districts = facilities = pd.DataFrame(columns=["district", "facility_code", "date"])
-    rec = reconcile_current(session, campaign)
+    summary, indicators, findings = stock_reconciled(session, campaign)
     per_facility = pd.DataFrame(columns=["facility_code", "closing_vials", "discrepancies", "stockout_days"])
-    if len(rec.indicators):
-        per_facility = rec.indicators.groupby("facility_code")[["closing_vials", "stockout_days"]].sum()
-        finds = rec.findings.groupby("facility_code").size() if len(rec.findings) else pd.Series(dtype="int64")
+    if len(indicators):
+        per_facility = indicators.groupby("facility_code")[["closing_vials", "stockout_days"]].sum()
+        finds = findings.groupby("facility_code").size() if len(findings) else pd.Series(dtype="int64")
         per_facility = per_facility.assign(discrepancies=finds.reindex(per_facility.index).fillna(0).astype(int))
-    return Figures(day, districts, facilities, stock_rules.summarize(rec), per_facility,
+    return Figures(day, districts, facilities, summary, per_facility,
                    assess(session, campaign, at) if campaign.aefi is not None else None)
 
 
