@@ -179,9 +179,6 @@ def _campaign_days_held(summary, printed) -> None:
         people = s.execute(select(MasterPerson.person_id, MasterPerson.eligible, MasterPerson.ineligible_reason)
                            .where(MasterPerson.person_id.in_(both))).all()
     assert {p.person_id for p in people} == set(both)
-    # KNOWN FAILING at 21:45 UTC 7/12 (wire): on the demo's database the link-doses runs of days 2 and 3 are
-    # not stored (dose_link_runs holds day 1's only), so the backfilled people have no dose history and stay
-    # eligible for dose 1; the re-plan below invites none of them only because it invites few people
     assert not any(p.eligible for p in people), ("backfilled doses 1 and 2 not in the people's history", people)
     end = clock.parse_instant(days["days"][-1]["now"])
     again = planning.make_plan(engine, load_campaign(), start=dt.date(2021, 8, 1), days=3, as_of=end)
