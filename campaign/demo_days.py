@@ -17,7 +17,7 @@ from campaign import clock
 
 def campaign_days_digest(run: dict[str, Any]) -> dict[str, Any]:
     """`run`: what flows.campaign_days.run_campaign_days returns."""
-    from campaign.demo import deadlines_digest
+    from campaign.demo import _reports_digest, deadlines_digest
 
     manifest = json.loads(Path(run["manifest"]).read_text(encoding="utf-8"))
     days = []
@@ -37,13 +37,34 @@ def campaign_days_digest(run: dict[str, Any]) -> dict[str, Any]:
             "rows": {"loaded": sum(o["rows_loaded"] for o in mine), "quarantined": sum(o["rows_quarantined"] for o in mine),
                      "with_warnings": sum(o["rows_with_warnings"] for o in mine)},
             "deadlines": _watch_digest(deadlines_digest(watch)) if watch else None,
+            "figures": day_figures(d["date"], watch, steps),
             "steps": steps,
             "truth": manifest["truth"]["per_day"].get(d["date"]),
         })
     return {"plan_run": manifest["plan_run"], "files_generated": len(manifest["files"]), "days": days,
             "later": [{"district": u["district"], "kind": u["kind"], "planned_at": u["planned_at"]} for u in run["later"]],
             "behaviour": manifest["behaviour"], "backfill": manifest["truth"]["backfill"],
+            "reports": _reports_digest(run["reports"]) if run.get("reports") else None,
             "manifest": run["manifest"]}
+
+
+def day_figures(day: str, watch: dict[str, Any] | None, steps: dict[str, Any]) -> dict[str, Any]:
+    """The day's figures as each item's step returned them (count once: nothing is counted here): the daily
+    results of the province for `day` (campaign.daily_results), doses linked (campaign.doses), the stock
+    ledgers reconciled (campaign.stock) and AEFI (campaign.aefi), as of the day's end."""
+    watch = watch or {}
+    daily = next((x["province"] for x in (watch.get("daily_results") or {}).get("days", []) if x["date"] == day), None)
+    keys = ("completeness_pct", "timeliness_pct", "invited", "vaccinated", "vaccinated_invited", "no_shows",
+            "walk_ins", "reports_expected", "on_time", "late", "missing", "pending")
+    stock = (watch.get("stock") or {}).get("province")
+    aefi = watch.get("aefi") or {}
+    return {
+        "results": {k: daily.get(k) for k in keys} if daily else None,
+        "doses": steps.get("doses"),
+        "stock": {k: stock[k] for k in ("facilities", "discrepancies", "by_code", "closing_vials", "stockout_days",
+                                        "wastage_rate")} if stock else None,
+        "aefi": {k: aefi[k] for k in ("cases", "serious", "investigations", "lots_flagged")} if aefi else None,
+    }
 
 
 def _watch_digest(digest: dict[str, Any]) -> dict[str, Any]:
@@ -69,6 +90,7 @@ def campaign_days_lines(days: dict[str, Any] | None) -> list[str]:
             lines.append("    deadlines: " + "; ".join(f"{k}: " + ", ".join(f"{s} {n}" for s, n in sorted(v.items()))
                                                    for k, v in w["states"].items())
                          + f"; {w['escalations_written']} escalations written")
+    lines += during_lines(days)
     b = days["behaviour"]
     who = []
     if b.get("late"):
@@ -85,6 +107,38 @@ def campaign_days_lines(days: dict[str, Any] | None) -> list[str]:
         lines.append("  planted: " + "; ".join(who) + ".")
     if days.get("backfill"):
         lines.append("  backfill rows: " + ", ".join(f"{k} {v}" for k, v in days["backfill"].items()))
+    if (r := days.get("reports")) and r.get("province"):
+        f = r["province"]["figures"]
+        lines.append(f"  reports after the days: the province's version {r['province']['version']} and "
+                     f"{r['built']['district']} districts' (vaccinated {f.get('vaccinated')}, AEFI {f.get('aefi')}).")
     if days["later"]:
         lines.append(f"  still to come after the last day: {len(days['later'])} files")
+    return lines
+
+
+def _v(v: Any) -> str:
+    return "—" if v is None else str(v).replace(".", ",") if isinstance(v, float) else str(v)
+
+
+def during_lines(days: dict[str, Any]) -> list[str]:
+    """The short "Trong đợt tiêm" block: per day, the figures of `day_figures`."""
+    lines = ["Trong đợt tiêm (cuối mỗi ngày, 21:00):"]
+    for d in days["days"]:
+        f = d.get("figures") or {}
+        parts = [f"  {clock.local(clock.parse_instant(d['now'])):%d/%m}:"]
+        if r := f.get("results"):
+            parts.append(f"kết quả đầy đủ {_v(r['completeness_pct'])}%, đúng hạn {_v(r['timeliness_pct'])}%; "
+                         f"đã tiêm {_v(r['vaccinated'])} ({_v(r['vaccinated_invited'])}/{_v(r['invited'])} được mời), "
+                         f"không đến {_v(r['no_shows'])}, tiêm vãng lai {_v(r['walk_ins'])};")
+        if x := f.get("doses"):
+            parts.append(f"mũi tiêm ghép {_v(x['linked'])}/{_v(x['rows'])}, chưa ghép {_v(x['unlinked'])}, "
+                         f"mâu thuẫn {_v(x['conflicts'])};")
+        if s := f.get("stock"):
+            parts.append(f"sổ vắc xin lệch {_v(s['discrepancies'])};")
+        if a := f.get("aefi"):
+            inv = a["investigations"]
+            parts.append(f"tai biến {a['cases']} ca ({a['serious']} nặng; điều tra: "
+                         + ", ".join(f"{k} {n}" for k, n in inv.items() if n) + ")" if a["serious"] else
+                         f"tai biến {a['cases']} ca (0 nặng)")
+        lines.append(" ".join(parts))
     return lines

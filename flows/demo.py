@@ -17,6 +17,7 @@ from campaign.resources import get_resources
 from flows.campaign_days import run_campaign_days
 from flows.compile_report import compile_report_flow
 from flows.deadline_watch import deadline_watch_flow
+from flows.doses import link_doses_flow
 from flows.hooks import note_flow_run
 from flows.master_list import master_list_flow
 from flows.plan_sessions import plan_sessions_flow
@@ -57,6 +58,10 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
     # issue 20: the plan's first days held: results, backfill, stock ledgers, AEFI in at their times, and
     # at each day's end (21:00) the day's steps
     days = run_campaign_days(str(Path(out_dir) / "campaign_days"), days=3, seed=seed, steps=campaign_days_steps)
+    if days["days"]:
+        # the reports again as of the last day's end: a new version of each, with the campaign days (results,
+        # stock, AEFI), and the daily progress artifacts with their columns
+        days["reports"] = compile_report_flow(levels=["district", "province"], now=days["days"][-1]["now"])["reports"]
     paths = {
         "database": res.settings.resolved_database_url,
         "inputs": out_dir,
@@ -83,11 +88,15 @@ def demo_flow(out_dir: str, people: int = 50_000, seed: int = 2021, now: str = c
 
 def campaign_days_steps(day: str, now: str) -> dict[str, Any]:
     """The end of one campaign day (issue 20), once the day's files are in: `day` ISO date, `now` its logical
-    end (21:00 Gia Lai time). Each step's result goes into the summary's `campaign_days` block under its key.
-    INTEGRATOR: the new steps of issue 20 go here, in this order, before the watch (they are on other
-    branches): dose linking (20.1, `doses`), daily results (20.2, `daily`), stock reconciliation (20.3,
-    `stock`), AEFI validation and investigations (20.4, `aefi`)."""
+    end (21:00 Gia Lai time). In order: the day's results and backfill linked to people (20.1, their dose
+    history: who is not invited again), then the deadline watch, which publishes the daily results (20.2),
+    the stock ledgers reconciled (20.3) and the AEFI investigations (20.4), escalates what is due (the
+    serious AEFI's 24-hour clock, a facility's late or missing results) and delivers the outbox. Each step's
+    figures go into the summary's `campaign_days` block under its key."""
     out: dict[str, Any] = {}
+    doses = link_doses_flow(now=now)
+    out["doses"] = {k: doses.get(k) for k in ("rows", "linked", "unlinked", "ambiguous", "conflicts",
+                                               "persons_changed")}
     out["deadlines"] = deadline_watch_flow(now=now)   # the day's deliverables and escalations as of its end
     return out
 

@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from sqlalchemy.orm import Session
 
-from campaign import audit, clock
+from campaign import audit, campaign_progress, clock
 from campaign.deadlines.notify import Notifier
 from campaign.reports import rules, store
 from campaign.reports import run as reports
@@ -60,9 +60,13 @@ def publish_report_artifacts(built: list[dict[str, Any]], now: str | None) -> in
                           description=f"{len(built)} reports built ({facilities} facility reports not listed)")
     with Session(res.engine) as session:
         data = store.load_data(session, res.campaign, at)
-    province = rules.progress_table(data, rules.scope_of(data, "province", None))
+        more = campaign_progress.read(session, res.campaign, at)   # issue 20: results, stock, AEFI columns
+    scope = rules.scope_of(data, "province", None)
+    province = rules.progress_table(data, scope)
     create_table_artifact(key="progress-province",
-                          table=[dict(zip(province.columns, r, strict=True)) for r in province.rows],
+                          table=[{**dict(zip(province.columns, r, strict=True)),
+                                  **campaign_progress.district_columns(more, d)}
+                                 for d, r in zip(scope.districts, province.rows, strict=True)],
                           description=f"Tiến độ tiêm chủng theo huyện, {clock.local(at):%H:%M %d/%m/%Y}")
     groups = rules.priority_progress(data, rules.scope_of(data, "province", None))
     create_table_artifact(key="progress-priority-province",
@@ -71,9 +75,12 @@ def publish_report_artifacts(built: list[dict[str, Any]], now: str | None) -> in
                                       f"{clock.local(at):%H:%M %d/%m/%Y}")
     for d in res.campaign.district_codes:
         t = rules.progress_table(data, rules.scope_of(data, "district", d))
-        create_table_artifact(key=f"progress-{d}", table=[dict(zip(t.columns, r, strict=True)) for r in t.rows]
+        create_table_artifact(key=f"progress-{d}",
+                              table=[{**dict(zip(t.columns, r, strict=True)),
+                                      **campaign_progress.facility_columns(more, r[0])} for r in t.rows]
                               or [{"Đơn vị": "-"}],
-                              description=f"Tiến độ tiêm chủng {data.names.get(d, d)}, {clock.local(at):%d/%m/%Y}")
+                              description=f"Tiến độ tiêm chủng {data.names.get(d, d)}, {clock.local(at):%d/%m/%Y}; "
+                                          f"{campaign_progress.aefi_words(more, d)}")
     lines = ["# Báo cáo đã lập", "", "| cấp | đơn vị | phiên bản | tệp |", "| --- | --- | --- | --- |"]
     lines += [f"| {b['level']} | {b['unit']} | {b['version']} | {', '.join(b['files'].values())} |"
               for b in built if b["level"] != "facility"]

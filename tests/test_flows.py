@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -119,10 +120,115 @@ def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, 
     assert all(d["deadlines"] and d["now"].endswith("T21:00:00+07:00") for d in days["days"])
     assert first["truth"]["aefi_serious"] == 1 and first["truth"]["no_shows"] > 0 and first["truth"]["walk_ins"] > 0
     assert f"Campaign days after plan {days['plan_run']}" in printed
-    flow_runs, task_runs, _ = _runs_of("demo")
+    _campaign_days_held(summary, printed)
+    flow_runs, task_runs, artifacts = _runs_of("demo")
     assert any(fr.state.is_completed() for fr in flow_runs)
     names = {tr.name.split("-")[0] for tr in task_runs}
     assert {"generate", "intake"} <= names
+    _progress_artifacts_agree(artifacts, days["days"][-1]["now"])
+
+
+def _campaign_days_held(summary, printed) -> None:
+    """Issue 20.5 on the demo's database: each day's steps (doses linked, then the watch with daily results,
+    stock and AEFI) and what they did over the three days."""
+    import datetime as dt
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from campaign import clock
+    from campaign.config import load_campaign
+    from campaign.planning import run as planning
+    from campaign.resources import get_resources
+    from campaign.store.models import Escalation, MasterPerson, OutboxMessage, PlanInvitation
+
+    days = summary["campaign_days"]
+    b = days["behaviour"]
+    engine = get_resources().engine
+    with Session(engine) as s:
+        esc = s.execute(select(Escalation.deadline_id, Escalation.party, Escalation.step, Escalation.id)).all()
+        outbox = s.execute(select(OutboxMessage.escalation_id, OutboxMessage.recipient)).all()
+    # the serious AEFI: one investigation deadline, the DoH told exactly once over the three days' watches
+    serious = [e for e in esc if e.deadline_id.startswith("aefi_investigation:")]
+    told = [e for e in serious if e.step == "aefi_notified"]
+    assert len({e.deadline_id for e in serious}) == 1 and len(told) == 1, serious
+    assert any("doh" in r.recipient or "soyte" in r.recipient or "syt" in r.recipient
+               for r in outbox if r.escalation_id == told[0].id), [r for r in outbox if r.escalation_id == told[0].id]
+    # the silent facility's daily results of its day went overdue (its ladder's overdue step, for that facility)
+    silent = [e for e in esc if e.deadline_id == f"daily_results:{b['silent']['date']}"
+              and e.party == b["silent"]["facility"]]
+    assert "overdue" in {e.step for e in silent}, silent
+    # the planted stock discrepancy is warned at intake and counted by the day's reconciliation
+    figures = [d["figures"] for d in days["days"]]
+    assert all(f["results"] and f["doses"] and f["stock"] is not None and f["aefi"] for f in figures[:1])
+    assert max(f["stock"]["by_code"].get("stock_balance_mismatch", 0) for f in figures if f["stock"]) >= 1
+    assert any(d["rows"]["with_warnings"] for d in days["days"])
+    assert figures[-1]["aefi"]["serious"] == 1 and figures[0]["doses"]["linked"] > 0
+    first = figures[0]["results"]
+    # no-shows are counted once the results' grace days are over (planning.rules.result_awaited): not at 21:00
+    assert first["vaccinated"] > 0 and first["walk_ins"] > 0 and first["no_shows"] >= 0
+    assert "Trong đợt tiêm" in printed and "sổ vắc xin lệch" in printed
+    # the reports were compiled again after the days
+    assert days["reports"]["built"] == {"district": 17, "province": 1}
+    assert days["reports"]["province"]["version"] > summary["reports"]["province"]["version"]
+    # the backfilled people (doses 1 and 2) are fully vaccinated on the list and a re-plan invites them not
+    both = [p["person_id"] for p in days["backfill_persons"] if p["case"] == "dose1_and_2"] \
+        if "backfill_persons" in days else _backfill_both(days["manifest"])
+    assert both
+    with Session(engine) as s:
+        people = s.execute(select(MasterPerson.person_id, MasterPerson.eligible, MasterPerson.ineligible_reason)
+                           .where(MasterPerson.person_id.in_(both))).all()
+    assert {p.person_id for p in people} == set(both)
+    assert not any(p.eligible for p in people), ("backfilled doses 1 and 2 not in the people's history", people)
+    end = clock.parse_instant(days["days"][-1]["now"])
+    again = planning.make_plan(engine, load_campaign(), start=dt.date(2021, 8, 1), days=3, as_of=end)
+    with Session(engine) as s:
+        invited = set(s.scalars(select(PlanInvitation.person_id).where(PlanInvitation.run_id == again.run_id)))
+    assert not invited & set(both)
+
+
+def _backfill_both(manifest: str) -> list[str]:
+    doc = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    return sorted({p["person_id"] for p in doc["truth"]["backfill_persons"] if p["case"] == "dose1_and_2"})
+
+
+def _progress_artifacts_agree(artifacts, at: str) -> None:
+    """Count once: the last progress artifacts' results, stock and AEFI columns are the figures of
+    `campaign results-daily --json`, `campaign stock --json` and `campaign aefi --json` at the same moment."""
+    from click.testing import CliRunner
+
+    from campaign.campaign_progress import AEFI, DAILY, STOCK
+    from faces.cli import main
+
+    def cli(*args):
+        done = CliRunner().invoke(main, [*args, "--json"])
+        assert done.exit_code == 0, done.output
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    latest = max((a for a in artifacts if a.key == "progress-province"), key=lambda a: a.created)
+    rows = latest.data if isinstance(latest.data, list) else json.loads(latest.data)
+    daily = cli("results-daily", "--at", at)
+    stock = cli("stock")
+    checked = 0
+    for row in rows:
+        found = re.search(r"\((\d{3})\)$", row["Đơn vị"])
+        code = found.group(1) if found else None
+        d = next((x for x in daily["days"][0]["districts"] if code and x["district"] == code), None)
+        if d is not None:
+            assert (row[DAILY["completeness_pct"]], row[DAILY["timeliness_pct"]]) == \
+                (d["completeness_pct"] if d["completeness_pct"] is not None else "—",
+                 d["timeliness_pct"] if d["timeliness_pct"] is not None else "—")
+            checked += 1
+        block = stock["summary"]["districts"].get(code) if code else None
+        if block is not None:
+            assert [row[v] for v in STOCK.values()] == [block[k] for k in STOCK], (row, block)
+            checked += 1
+        if code:
+            a = cli("aefi", "--at", at, "-d", code)["summary"]
+            assert (row[AEFI["cases"]], row[AEFI["serious"]], row[AEFI["overdue"]]) == \
+                (a["cases"], a["serious"], a["investigations"]["overdue"])
+    assert checked >= 2, rows
+    assert sum(row[AEFI["serious"]] for row in rows if row[AEFI["serious"]] != "—") == 1
 
 
 def _csv(path, kind: str, rows: list[dict]) -> str:

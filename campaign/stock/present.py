@@ -115,3 +115,21 @@ def to_json(summary: dict, findings: pd.DataFrame, indicators: pd.DataFrame) -> 
             "findings": [{**{k: clean(getattr(f, k)) for k in ("code", "district", "facility_code", "product", "lot",
                                                                 "report_date", "submission_id", "row")},
                           "detail": detail(f)} for f in findings.itertuples(index=False)]}
+
+
+def district_rows(summary: dict, indicators: pd.DataFrame, names: dict[str, str] | None = None) -> list[dict]:
+    """One row per district of `summary` (`rules.summarize`) for the daily `stock-<date>` artifact: codes and
+    counts only. `days_left` is the district's fewest days of stock left (over its facilities and products)
+    at the planned pace, from the same reconciliation's indicators."""
+    names = names or {}
+    fewest: dict[str, Any] = {}
+    if len(indicators) and "days_left" in indicators:
+        left = indicators[indicators["days_left"].notna()]
+        fewest = {str(k): round(float(v), 1) for k, v in left.groupby("district")["days_left"].min().items()}
+    rows = []
+    for code, b in sorted(summary["districts"].items()):
+        rows.append({"district": code, "name": names.get(code, code), "facilities": b["facilities"],
+                     "closing_vials": b["closing_vials"], "usable_doses": b["usable_doses"],
+                     "discrepancies": b["discrepancies"], "wastage_pct": _pct(b["wastage_rate"]),
+                     "stockout_days": b["stockout_days"], "days_left": fewest.get(code, "—")})
+    return rows
