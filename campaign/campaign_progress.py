@@ -34,15 +34,11 @@ class Figures:
 
 def stock_reconciled(session: Session, campaign: CampaignConfig) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """`campaign stock --json`'s reconciliation and summary (`stock.run.reconcile_current`, `rules.summarize`):
-    (summary, indicators, findings); empty (no district, province None) while no ledger is in force (the
-    reconciliation needs a ledger and results to compare)."""
+    (summary, indicators, findings). A ledger without results yet is still reconciled (its balance, expiry,
+    stock-out days); with no ledger in force the reconciliation is empty."""
     from campaign.stock import rules as stock_rules
     from campaign.stock.run import reconcile_current
-    from campaign.store.current import current_submission_ids
 
-    if not current_submission_ids(session, "stock_ledger", campaign.district_codes) or \
-            not current_submission_ids(session, "vaccinations", campaign.district_codes):
-        return {"province": None, "districts": {}}, pd.DataFrame(), pd.DataFrame()
     rec = reconcile_current(session, campaign)
     return stock_rules.summarize(rec), rec.indicators, rec.findings
 

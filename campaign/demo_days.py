@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from campaign import clock
+from campaign.aefi.present import STATE_WORDS
 
 
 def campaign_days_digest(run: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +139,7 @@ def during_lines(days: dict[str, Any]) -> list[str]:
         if a := f.get("aefi"):
             inv = a["investigations"]
             parts.append(f"tai biến {a['cases']} ca ({a['serious']} nặng; điều tra: "
-                         + ", ".join(f"{k} {n}" for k, n in inv.items() if n) + ")" if a["serious"] else
+                         + ", ".join(f"{STATE_WORDS[k]} {n}" for k, n in inv.items() if n) + ")" if a["serious"] else
                          f"tai biến {a['cases']} ca (0 nặng)")
         lines.append(" ".join(parts))
     return lines
