@@ -61,6 +61,10 @@ class KindSpec(Strict):
     scope: Literal["district", "facility"]
     natural_key: list[str]
     columns: list[ColumnSpec]
+    # event kinds: a row with an earlier row's key but other values is "repeat" (not loaded, said so) or,
+    # for kinds whose readers take the latest version of a key (a follow-up AEFI, a corrected ledger day),
+    # "latest" (loaded as a correction, said so)
+    corrections: Literal["repeat", "latest"] = "repeat"
 
     @model_validator(mode="after")
     def _consistent(self) -> KindSpec:

@@ -245,13 +245,19 @@ def _issues(engine, submission_id: int) -> set[tuple[int, str | None, str]]:
             sa.select(RowIssue).where(RowIssue.submission_id == submission_id))}
 
 
-def test_the_issues_row_is_rejected_naming_row_and_column_and_its_seriousness_flagged(env) -> None:
+def test_the_issues_row_loads_with_its_slips_named_and_opens_the_24_hour_clock(env) -> None:
+    """The issue's row (onset before the injection, anaphylaxis, death, «Tai biến nặng: Không»): a serious
+    case must not wait for its times to be corrected (Decree 104/2016: investigated within 24 hours), so the
+    onset slip is a warning naming row and column and the case opens; a mild row with the same slip is refused."""
     engine, intake = env
     assert intake(_vaccinations(), "vaccinations", at("31/07 18:00")).status == "accepted"
-    out = intake(AEFI_HEADER + ISSUE_ROW + NO_RECORD_ROW + WRONG_PRODUCT_ROW, "aefi", RECEIVED)
-    assert out.status == "accepted" and (out.rows_loaded, out.rows_quarantined) == (2, 1)
+    mild_slip = NO_RECORD_ROW.replace("31/07/2021 10:00,31/07/2021 10:30", "31/07/2021 10:00,31/07/2021 09:30")
+    out = intake(AEFI_HEADER + ISSUE_ROW + NO_RECORD_ROW + WRONG_PRODUCT_ROW + mild_slip.replace("Kpă Lê", "Kpă Hơ"),
+                 "aefi", RECEIVED)
+    assert out.status == "accepted" and (out.rows_loaded, out.rows_quarantined) == (3, 1)
     issues = _issues(engine, out.submission_id)
-    assert (2, "onset_at", "aefi_onset_before_vaccination") in issues           # a row error: not loaded
+    assert (2, "onset_at", "aefi_onset_before_vaccination_serious") in issues    # a warning: the case loads
+    assert (5, "onset_at", "aefi_onset_before_vaccination") in issues           # a row error: not loaded
     assert (2, "serious", "aefi_serious_inconsistent") in issues                 # and said so
     assert (2, "full_name", "aefi_no_vaccination_record") not in issues          # An had his Pfizer dose
     assert (3, "full_name", "aefi_no_vaccination_record") in issues
@@ -259,15 +265,50 @@ def test_the_issues_row_is_rejected_naming_row_and_column_and_its_seriousness_fl
     # the district's file back: the row, the column's heading and the reason, in Vietnamese
     text = Path(out.feedback_file).read_text(encoding="utf-8-sig")
     lines = {r["Họ và tên"]: r["Kết quả kiểm tra"] for r in csv.DictReader(io.StringIO(text))}
-    assert lines["Nguyễn Văn An"].startswith("Bị loại")
+    assert lines["Nguyễn Văn An"].startswith("Đã nhận, cần kiểm tra")
     assert "«Thời gian xuất hiện phản ứng» sớm hơn «Thời gian tiêm»" in lines["Nguyễn Văn An"]
+    assert "mở điều tra trong 24 giờ" in lines["Nguyễn Văn An"]
     assert "«Tai biến nặng» ghi «Không»" in lines["Nguyễn Văn An"]
+    assert lines["Kpă Hơ"].startswith("Bị loại")
     assert lines["Kpă Lê"].startswith("Đã nhận, cần kiểm tra") and "Không tìm thấy kết quả tiêm" in lines["Kpă Lê"]
-    # a rejected row opens nothing: no case yet
+    # the serious case is open, its clock running from this upload
     with Session(engine) as s:
-        assert provide(s, load_campaign(), RECEIVED) == []
-        inv = assess(s, load_campaign(), RECEIVED).investigations
-    assert len(inv) == 0
+        items = provide(s, load_campaign(), RECEIVED)
+    assert len(items) == 1 and items[0][0].opens_at == RECEIVED
+
+
+def test_a_follow_up_that_makes_a_case_serious_opens_its_investigation_from_that_upload(env, campaign) -> None:
+    """A facility reports a mild reaction, then sends the same case again with news (hospitalised): one
+    case, serious from the follow-up's upload, its 24-hour clock from then; a later 'recovered' keeps it serious."""
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    mild = FIXED_ROW.replace("Sốc phản vệ,Không,Tử vong", "Sốt nhẹ,Không,Đang theo dõi")
+    first = intake(AEFI_HEADER + mild, "aefi", RECEIVED)
+    assert first.status == "accepted" and first.rows_loaded == 1
+    with Session(engine) as s:
+        assert provide(s, campaign, RECEIVED) == []
+    later = RECEIVED + dt.timedelta(hours=5)
+    follow = intake(AEFI_HEADER + FIXED_ROW.replace("Sốc phản vệ,Không,Tử vong", "Khó thở,Có,Chuyển viện"),
+                    "aefi", later)
+    assert follow.status == "accepted" and follow.rows_loaded == 1          # news, not a repeat
+    assert (2, None, "correction_of_earlier_row") in _issues(engine, follow.submission_id)
+    with Session(engine) as s:
+        items = provide(s, campaign, later)
+        cases = assess(s, campaign, later).cases
+    assert len(items) == 1 and len(cases) == 1
+    assert items[0][0].opens_at == later and items[0][0].due_at == later + dt.timedelta(hours=24)
+    assert cases.iloc[0]["outcome"] == "hospitalised"
+    recovered = intake(AEFI_HEADER + FIXED_ROW.replace("Sốc phản vệ,Không,Tử vong", "Khó thở,Không,Đã hồi phục"),
+                       "aefi", later + dt.timedelta(hours=1))
+    assert recovered.rows_loaded == 1
+    with Session(engine) as s:
+        items = provide(s, campaign, later + dt.timedelta(hours=2))
+    assert len(items) == 1 and items[0][0].opens_at == later                # still serious, same clock
+    # the very same row sent once more is a repeat, not news
+    again = intake(AEFI_HEADER + FIXED_ROW.replace("Sốc phản vệ,Không,Tử vong", "Khó thở,Không,Đã hồi phục")
+                   + NO_RECORD_ROW, "aefi", later + dt.timedelta(hours=3))     # another file: not a duplicate upload
+    assert again.status == "accepted" and again.rows_loaded == 1
+    assert (2, None, "repeat_of_earlier_submission") in _issues(engine, again.submission_id)
 
 
 def test_a_serious_case_opens_a_24_hour_investigation_that_goes_overdue_then_is_done_late(env, campaign) -> None:

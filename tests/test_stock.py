@@ -180,6 +180,32 @@ def test_ledger_that_does_not_balance_or_goes_negative_is_warned_row_by_row(env,
     assert _issues(engine, later.submission_id)["code"].tolist() == ["stock_opening_mismatch"]
 
 
+def test_a_corrected_day_sent_again_replaces_the_earlier_one(env, tmp_path):
+    """The clerk finds yesterday's Tồn cuối was mistyped and sends the day again: the row is news (loaded as
+    a correction, said so), the reconciliation keeps the latest, and the warning is gone; the unchanged
+    days of the same file are repeats."""
+    from campaign.stock.run import reconcile_current
+
+    engine, intake = env
+    rows, given = _ledger(3, given_per_day=12)
+    store_rows(engine, given, when=NOW, kind="vaccinations")
+    good = rows[1][-1]
+    rows[1][-1] = good - 6                               # mistyped
+    rows[2][6] = good - 6                                # and carried on as the next day's Tồn đầu
+    first = intake(_csv(tmp_path / "so.csv", LEDGER_HEADER, rows), "stock_ledger")
+    assert "stock_balance_mismatch" in _issues(engine, first.submission_id)["code"].tolist()
+    rows[1][-1] = rows[2][6] = good                      # corrected, the whole sheet sent again
+    again = intake(_csv(tmp_path / "so-sua.csv", LEDGER_HEADER, rows), "stock_ledger")
+    got = _issues(engine, again.submission_id)
+    assert again.status == "accepted" and again.rows_loaded == 2            # the two changed rows
+    assert sorted(got[got["code"] == "correction_of_earlier_row"]["row_number"]) == [3, 4]
+    assert sorted(got[got["code"] == "repeat_of_earlier_submission"]["row_number"]) == [2]
+    assert "stock_balance_mismatch" not in got["code"].tolist()
+    with Session(engine) as s:
+        rec = reconcile_current(s, load_campaign())
+    assert not (rec.findings["code"] == "stock_balance_mismatch").any()
+
+
 def test_ledger_headed_by_other_habits(env, tmp_path):
     """Another clerk's month sheet: a title row, headings of its own (Tồn đầu kỳ, Nhập trong ngày, Số lọ đã
     dùng, Tồn cuối ngày) in another order, a column of its own (Người ghi sổ), a blank movement cell, and

@@ -146,7 +146,12 @@ def intake_issues(clean: pd.DataFrame, vaccinations: pd.DataFrame, rules: AefiSe
         if len(rows):
             parts.append(pd.DataFrame({"row": rows, "column": column, "code": code}))
 
-    add(onset_before_vaccination(clean), "onset_at", "aefi_onset_before_vaccination")
+    # A serious case must not wait for its times to be corrected (Decree 104/2016: investigated within 24 h):
+    # its onset slip is a warning and the case opens; any other row with it is refused.
+    early = onset_before_vaccination(clean)
+    grave = serious_criteria(clean, rules).any(axis=1).to_numpy(dtype=bool)
+    add(early & ~grave, "onset_at", "aefi_onset_before_vaccination")
+    add(early & grave, "onset_at", "aefi_onset_before_vaccination_serious")
     add(serious_inconsistent(clean, rules), "serious", "aefi_serious_inconsistent")
     record = vaccination_record(clean, vaccinations)
     known = clean["full_name"].notna().to_numpy() & clean["product"].notna().to_numpy()
@@ -228,15 +233,25 @@ def cases(rows: pd.DataFrame, rules: AefiRules) -> pd.DataFrame:
     frame["received_at"] = instants(frame["received_at"])
     frame["case_id"] = case_ids(frame)
     frame = frame.sort_values(["received_at", "submission_id", "row_number"], kind="stable")
-    frame = frame.drop_duplicates("case_id", keep="first").reset_index(drop=True)
-    crit = serious_criteria(frame, rules.seriousness)
-    frame[[REPORTED, OUTCOME, SYMPTOM]] = crit[[REPORTED, OUTCOME, SYMPTOM]].to_numpy()
+    # A case sent again with news (a follow-up: hospitalised, then died) is one case: its latest values, every
+    # criterion any version met (a hospitalisation stays one after recovery), serious from the first upload
+    # that said so.
+    every = serious_criteria(frame, rules.seriousness)
+    by_case = frame["case_id"]
+    met = every.groupby(by_case).any()
+    first_seen = frame["received_at"].groupby(by_case).min()
+    first_grave = frame["received_at"].where(every.any(axis=1)).groupby(by_case).min()
+    frame = frame.drop_duplicates("case_id", keep="last").reset_index(drop=True)
+    frame[[REPORTED, OUTCOME, SYMPTOM]] = met.reindex(frame["case_id"])[[REPORTED, OUTCOME, SYMPTOM]].to_numpy(dtype=bool)
+    frame["received_at"] = first_seen.reindex(frame["case_id"]).to_numpy()
+    grave_at = pd.Series(first_grave.reindex(frame["case_id"]).to_numpy(), index=frame.index)
+    crit = frame[[REPORTED, OUTCOME, SYMPTOM]]
     cl = clusters(frame, rules.cluster)
     frame["cluster_id"] = cl["cluster"].to_numpy()
     frame[CLUSTER] = cl["cluster"].notna().to_numpy()
     own = crit.any(axis=1).to_numpy()
     frame["serious"] = own | frame[CLUSTER].to_numpy()
-    opens = frame["received_at"].where(own, np.maximum(frame["received_at"], cl["cluster_known_at"]))
+    opens = grave_at.where(own, np.maximum(frame["received_at"], cl["cluster_known_at"]))
     frame["opens_at"] = opens.where(frame["serious"])
     return frame[CASE_COLUMNS].sort_values(["opens_at", "case_id"], na_position="last", ignore_index=True)
 

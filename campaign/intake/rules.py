@@ -18,6 +18,7 @@ from campaign.store.models import KIND_TABLES, PROVENANCE_COLUMNS, QuarantineRow
 
 ACCEPTED, REJECTED, DUPLICATE, WITHDRAWN = "accepted", "rejected", "duplicate", "withdrawn"
 REPEAT_CODE = "repeat_of_earlier_submission"
+CORRECTION_CODE = "correction_of_earlier_row"
 
 
 class UsageError(ValueError):

@@ -27,6 +27,7 @@ from campaign.files import store_original
 from campaign.intake.present import IntakeOutcome
 from campaign.intake.rules import (
     ACCEPTED,
+    CORRECTION_CODE,
     DUPLICATE,
     FILE_NAME_SHORTENED,
     REPEAT_CODE,
@@ -157,12 +158,24 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
     # Event kinds: rows already received in an earlier submission are repeats, not new events.
     repeats = pd.Series(False, index=quarantined.index)
     if spec.mode == "event" and existing_keys is not None and len(std.clean):
-        existing = existing_keys(spec.natural_key)
+        # a kind read as "latest version of a key" compares every value: the same row is a repeat, a row
+        # with news (a follow-up, a corrected day) loads as a correction
+        compared = [c.name for c in spec.columns] if spec.corrections == "latest" else list(spec.natural_key)
+        existing = existing_keys(compared)
         if len(existing):
-            left = _key_text(std.clean[spec.natural_key], spec)
-            right = _key_text(existing, spec).drop_duplicates()
-            marker = left.merge(right.assign(_seen=True), how="left", on=spec.natural_key)["_seen"]
-            repeats = pd.Series(marker.fillna(False).to_numpy(dtype=bool), index=quarantined.index) & ~quarantined
+            left = _key_text(std.clean[compared], spec)
+            right = _key_text(existing[compared], spec)
+            same = left.merge(right.drop_duplicates().assign(_seen=True), how="left", on=compared)["_seen"]
+            repeats = pd.Series(same.fillna(False).to_numpy(dtype=bool), index=quarantined.index) & ~quarantined
+            if spec.corrections == "latest":
+                key_seen = left[spec.natural_key].merge(right[spec.natural_key].drop_duplicates().assign(_seen=True),
+                                                        how="left", on=spec.natural_key)["_seen"]
+                news = pd.Series(key_seen.fillna(False).to_numpy(dtype=bool), index=quarantined.index) \
+                    & ~repeats & ~quarantined
+                if news.any():
+                    issues = pd.concat([issues, pd.DataFrame({
+                        "row": news.index[news], "column": pd.NA, "code": CORRECTION_CODE,
+                        "severity": load_reasons().severity(CORRECTION_CODE)})], ignore_index=True)
             if repeats.any():
                 extra = pd.DataFrame({"row": repeats.index[repeats], "column": pd.NA, "code": REPEAT_CODE,
                                       "severity": load_reasons().severity(REPEAT_CODE)})
@@ -191,11 +204,18 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
 
 
 def _key_text(frame: pd.DataFrame, spec) -> pd.DataFrame:  # noqa: ANN001
-    """A natural key's values as comparable text: a datetime as its UTC instant (the file's are local
-    times, the store gives them back in UTC, or as text on SQLite), missing as a sentinel."""
+    """Values as comparable text: a datetime as its UTC instant (the file's are local times, the store gives
+    them back in UTC, or as text on SQLite), a date as YYYY-MM-DD, a number without its type (5, 5.0, "5"),
+    missing as a sentinel."""
     out = frame.copy()
     for name in frame.columns:
-        if spec.column(name).type == "datetime":
+        kind = spec.column(name).type
+        if kind == "date":
+            out[name] = pd.to_datetime(frame[name].astype("string"), errors="coerce").dt.strftime("%Y-%m-%d")
+        elif kind in ("integer", "number"):
+            num = pd.to_numeric(frame[name], errors="coerce")
+            out[name] = num.map(lambda v: None if pd.isna(v) else f"{v:.6g}")
+        if kind == "datetime":
             col = frame[name]
             if col.dtype == object:
                 col = pd.Series([v.isoformat() if isinstance(v, dt.datetime) else v for v in col], index=col.index)
