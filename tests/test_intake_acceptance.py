@@ -72,7 +72,8 @@ for _code, _spec in CATALOGUE.items():
 
 # The column the reason is reported on, where it is not the planted cell's: the CCCD cross-checks name
 # the field that disagrees with the CCCD, `under_age` is a row-level check of the whole row.
-ISSUE_COLUMN = {"cccd_sex_mismatch": "sex", "cccd_birth_year_mismatch": "birth_date", "under_18": None}
+ISSUE_COLUMN = {"cccd_sex_mismatch": "sex", "cccd_birth_year_mismatch": "birth_date", "under_18": None,
+                "aefi_dose_not_accepted": "full_name"}   # no cell changed: the reason names the person
 # Cells a cell defect changes besides its own column (the column checks must not count those rows).
 ALSO_TOUCHES = {"under_18": {"id_number"}, "unknown_commune": {"commune_code"},
                 "commune_of_other_district": {"commune_code"}, "commune_ambiguous_name": {"commune_code"}}
@@ -255,7 +256,9 @@ def planted_rows(manifest: Manifest, path: str, column: str | None = None) -> se
     for d in manifest.defects:
         if d.file != path or d.category != "cell" or d.row_number is None:
             continue
-        touched = {CATALOGUE[d.code].column, *ALSO_TOUCHES.get(d.code, ())}
+        touched = {CATALOGUE[d.code].column, *ALSO_TOUCHES.get(d.code, ())} - {None}
+        if not touched and d.code not in ("duplicate_row", "event_repeat_row"):
+            continue   # a consequence of another file (aefi_dose_not_accepted): its cells are as written
         if column is None or column in touched or d.code == "duplicate_row":
             out.add(d.row_number)
     return out

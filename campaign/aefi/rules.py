@@ -131,7 +131,7 @@ def vaccination_record(aefi: pd.DataFrame, vaccinations: pd.DataFrame) -> pd.Dat
     for key, name, product in zip(a_ids, a_names, aefi["product"].astype("string").fillna(""), strict=True):
         found = (by_id.get(key, set()) if key else set()) | (by_name.get(name, set()) if name else set())
         has.append(bool(found))
-        given.append(product in found)
+        given.append(product in found or "" in found)   # a dose whose product the file did not give is no contradiction
     return pd.DataFrame({"has_record": has, "product_given": given}, index=aefi.index)
 
 

@@ -92,6 +92,7 @@ CATALOGUE: dict[str, DefectSpec] = {s.code: s for s in [
     _d("duplicate_row", "cell", _TL, None, "duplicate_in_file", "an exact copy of an earlier row (reason on the copy)"),
     _d("event_repeat_row", "cell", ("vaccinations",), None, "repeat_of_earlier_submission", "a row already sent in the district's previous vaccinations file"),
     _d("facility_code_unknown", "cell", ("vaccinations",), "facility_code", "facility_unknown", "a facility code the district does not have"),
+    _d("aefi_dose_not_accepted", "cell", ("aefi",), None, "aefi_no_vaccination_record", "(no cell changed) an AEFI row whose dose is in a results row quarantined (unknown facility) or in a results file the district sends after the AEFI file"),
     # --- whole columns as Excel leaves them
     _d("ids_as_numbers", "column", _ALL, "id_number", "id_zero_restored", "IDs stored as numbers: every CCCD lost its leading 0 (rows_affected)"),
     _d("phones_as_numbers", "column", _ALL, "phone", "id_zero_restored", "phones stored as numbers: 9 digits (rows_affected)"),

@@ -139,7 +139,10 @@ def _emit_events(ctx: Context, world: World, d: str, base: Path, b: Behaviour, r
     part1 = vac[vac["_day"] <= 1].reset_index(drop=True)
     part2 = vac[vac["_day"] == 2].reset_index(drop=True)
     if d in b.unknown_facility and len(part1):
-        i = int(rng.integers(0, len(part1)))
+        # preferably a person with an AEFI row: the AEFI check then has a refused dose to say so about
+        with_aefi = np.flatnonzero(part1["person_key"].isin(world.aefi["person_key"]).to_numpy(dtype=bool))
+        pool = with_aefi if len(with_aefi) else np.arange(len(part1))
+        i = int(pool[int(rng.integers(0, len(pool)))])
         part1.loc[i, "facility_code"] = f"64{d}-TYT-99"
         part1.loc[i, "_event_defect"] = "facility_code_unknown"
     if d in b.repeat_events and len(part1) >= 3:
@@ -157,7 +160,12 @@ def _emit_events(ctx: Context, world: World, d: str, base: Path, b: Behaviour, r
         ctx.manifest.schedule.append(ScheduleEntry(d, "vaccinations", entry.path, entry.planned_upload_at, entry.status,
                                                    None, None, None))
     after = days[-1] + dt.timedelta(days=1)
-    aefi = world.aefi[world.aefi.district_code == d]
+    aefi = world.aefi[world.aefi.district_code == d].copy()
+    # the province has no accepted dose for an AEFI row whose results row was refused (unknown facility) or
+    # whose results file a late district sends after the AEFI file: the AEFI check says so (a warning)
+    refused = set(part1.loc[part1["_event_defect"] == "facility_code_unknown", "person_key"])
+    after_it = set(part2["person_key"]) - set(part1["person_key"]) if d in b.late else set()
+    aefi["_event_defect"] = np.where(aefi["person_key"].isin(refused | after_it), "aefi_dose_not_accepted", "")
     layout = other_layout(rng, "aefi", d, colliding_districts)
     ext = "xlsx" if layout.fmt == "xlsx" else "csv"
     entry = emit(ctx, Job(d, "aefi", aefi, layout, base / f"aefi.{ext}", planned=local_time(after, int(rng.integers(8 * 60, 17 * 60))),
