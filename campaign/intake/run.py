@@ -163,8 +163,8 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
         compared = [c.name for c in spec.columns] if spec.corrections == "latest" else list(spec.natural_key)
         existing = existing_keys(compared)
         if len(existing):
-            left = _key_text(std.clean[compared], spec)
-            right = _key_text(existing[compared], spec)
+            left = _comparable_text(std.clean[compared], spec)
+            right = _comparable_text(existing[compared], spec)
             same = left.merge(right.drop_duplicates().assign(_seen=True), how="left", on=compared)["_seen"]
             repeats = pd.Series(same.fillna(False).to_numpy(dtype=bool), index=quarantined.index) & ~quarantined
             if spec.corrections == "latest":
@@ -203,7 +203,7 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
 
 
 
-def _key_text(frame: pd.DataFrame, spec) -> pd.DataFrame:  # noqa: ANN001
+def _comparable_text(frame: pd.DataFrame, spec) -> pd.DataFrame:  # noqa: ANN001
     """Values as comparable text: a datetime as its UTC instant (the file's are local times, the store gives
     them back in UTC, or as text on SQLite), a date as YYYY-MM-DD, a number without its type (5, 5.0, "5"),
     missing as a sentinel."""
