@@ -59,15 +59,17 @@ class Served:
             _stopped_by_sigterm_leaving_nothing(self.proc, self.home, [self.port, self.portal_port], self.log)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
+@contextlib.contextmanager
+def serving(tmp: Path, now: str = NOW):
+    """`campaign serve` on free ports other than 4200, with a home of its own under `tmp`, until the block
+    ends (then stopped: SIGTERM, SIGKILL if it lingers)."""
     _clear_of_the_quarter_hour()
-    tmp = tmp_path_factory.mktemp("served")
     port, portal_port = sup.free_port(), sup.free_port()
     assert port != 4200
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update({"CAMPAIGN_HOME": str(tmp / "home"), "CAMPAIGN_NOW": NOW})
+    env.update({"CAMPAIGN_HOME": str(tmp / "home"), "CAMPAIGN_NOW": now})
     env.pop("CAMPAIGN_DATABASE_URL", None)
+    tmp.mkdir(parents=True, exist_ok=True)
     log = tmp / "serve.log"
     with log.open("ab") as out:
         proc = subprocess.Popen([CAMPAIGN, "serve", "--prefect-port", str(port), "--port", str(portal_port)],
@@ -82,6 +84,37 @@ def served(tmp_path_factory: pytest.TempPathFactory):
                 s.stop()
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    with serving(tmp_path_factory.mktemp("served")) as s:
+        yield s
+
+
+def ui_lists(served: Served, names: list[str], shot: Path) -> None:
+    """The served Prefect UI, opened in Debian's Chromium, lists these flow runs by name and calls its own
+    API only (not 127.0.0.1:4200: "Can't connect to Server API"); a screenshot at `shot`."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = sup.chromium_path()
+    base = f"http://127.0.0.1:{served.port}"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=sup.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=sup.VIEWPORT)
+            api_calls: list[str] = []
+            page.on("request", lambda r: api_calls.append(r.url) if "/api/" in r.url else None)
+            page.goto(f"{base}/runs")
+            for name in names:
+                page.get_by_text(name).first.wait_for(timeout=120_000)
+            page.screenshot(path=str(shot), full_page=True)
+            assert page.get_by_text("Can't connect").count() == 0
+            assert api_calls and all(u.startswith(f"{base}/api/") for u in api_calls), \
+                sorted({u.split("?")[0] for u in api_calls if not u.startswith(base)})[:5]
+        finally:
+            browser.close()
 
 
 def _flow_runs(api: str) -> list[dict]:
@@ -123,28 +156,9 @@ def test_commands_run_their_flows_on_the_running_server_under_descriptive_names(
 
 
 def test_the_ui_on_another_port_lists_the_runs_by_name(served: Served, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    chromium = sup.chromium_path()
-    base = f"http://127.0.0.1:{served.port}"
     shots = Path(os.environ.get("CAMPAIGN_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=sup.CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=sup.VIEWPORT)
-            api_calls: list[str] = []
-            page.on("request", lambda r: api_calls.append(r.url) if "/api/" in r.url else None)
-            page.goto(f"{base}/runs")
-            for name in ("readiness-2021-07-28T10:00", f"intake-{DISTRICT}-facilities-v1",
-                         "deadline-watch-2021-07-28T10:00"):
-                page.get_by_text(name).first.wait_for(timeout=120_000)
-            page.screenshot(path=str(shots / "prefect-ui-runs.png"), full_page=True)
-            assert page.get_by_text("Can't connect").count() == 0
-            assert api_calls and all(u.startswith(f"{base}/api/") for u in api_calls), \
-                sorted({u.split("?")[0] for u in api_calls if not u.startswith(base)})[:5]
-        finally:
-            browser.close()
+    ui_lists(served, ["readiness-2021-07-28T10:00", f"intake-{DISTRICT}-facilities-v1",
+                      "deadline-watch-2021-07-28T10:00"], shots / "prefect-ui-runs.png")
 
 
 def test_a_command_hands_its_flow_to_the_served_process_and_gets_its_own_answer(served: Served) -> None:

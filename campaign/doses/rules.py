@@ -390,27 +390,45 @@ def identity_keys(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 def who(frame: pd.DataFrame) -> pd.Series:
     """Who a result row is, to count each person once: the ID number, else name and birth date in the
-    district, else the row itself (submission and row number)."""
-    ident, key = identity_keys(frame)
-    row = ("row:" + frame["submission_id"].astype(str) + ":" + frame["row_number"].astype(str)
-           if {"submission_id", "row_number"} <= set(frame.columns) else "row:" + frame.index.astype(str).to_series(index=frame.index))
-    out = np.select([ident.notna().to_numpy(), key.notna().to_numpy()],
-                    [("id:" + ident.astype(str)).to_numpy(), ("nm:" + key.astype(str)).to_numpy()],
-                    default=row.to_numpy(dtype=object))
+    district, else the row itself (submission and row number). Names are folded only where no ID is given
+    (at a million rows, most carry one)."""
+    ident = frame["id_number"].astype(object).where(frame["id_number"].notna(), None)
+    ident = ident.where(ident.astype(str).str.strip().ne(""), None)
+    has_id = ident.notna().to_numpy()
+    out = np.empty(len(frame), dtype=object)
+    out[has_id] = ("id:" + ident[has_id].astype(str)).to_numpy(dtype=object)
+    rest = ~has_id
+    if rest.any():
+        sub = frame.loc[rest]
+        name = fold_series(sub["full_name"]).astype(object)
+        born = pd.to_datetime(sub["birth_date"], errors="coerce")
+        days = pd.Series(np.datetime_as_string(born.to_numpy(dtype="datetime64[D]"), unit="D"), index=sub.index)
+        named = (name.notna() & born.notna()).to_numpy()
+        key = "nm:" + sub["district"].astype(str) + "|" + name.astype(str) + "|" + days
+        if {"submission_id", "row_number"} <= set(frame.columns):
+            row = "row:" + sub["submission_id"].astype(str) + ":" + sub["row_number"].astype(str)
+        else:
+            row = pd.Series([f"row:{i}" for i in sub.index], index=sub.index, dtype=object)
+        out[rest] = np.where(named, key.to_numpy(dtype=object), row.to_numpy(dtype=object))
     return pd.Series(out, index=frame.index, dtype=object)
 
 
 def one_result_each(rows: pd.DataFrame) -> pd.DataFrame:
     """One result per person, facility, day and dose number: a vaccinated row wins over a screening-only
-    one, then the earliest received (the first submission that said so). Adds `identity` (`who`)."""
+    one, then the earliest received (the first submission that said so). Adds `identity` (`who`); keeps
+    the rows' order."""
     if rows.empty:
         return rows.assign(identity=pd.Series(dtype=object))
-    out = rows.assign(identity=who(rows), _vacc=rows["vaccinated"].astype("string").eq("yes").fillna(False),
-                      _dose=pd.to_numeric(rows["dose_number"], errors="coerce"),
-                      _day=pd.to_datetime(rows["session_date"], errors="coerce"))
-    out = out.sort_values(["_vacc", "submission_id", "row_number"], ascending=[False, True, True], kind="stable")
-    out = out.drop_duplicates(["facility_code", "_day", "identity", "_dose"])
-    return out.drop(columns=["_vacc", "_dose", "_day"]).sort_values(["submission_id", "row_number"], kind="stable")
+    out = rows.assign(identity=who(rows), _day=pd.to_datetime(rows["session_date"], errors="coerce"),
+                      _dose=pd.to_numeric(rows["dose_number"], errors="coerce"))
+    key = ["facility_code", "_day", "identity", "_dose"]
+    twice = out.duplicated(key, keep=False).to_numpy()
+    if twice.any():   # only the few rows sent more than once are ordered and thinned
+        d = out[twice]
+        d = d.assign(_vacc=d["vaccinated"].astype("string").eq("yes").fillna(False))
+        d = d.sort_values(["_vacc", "submission_id", "row_number"], ascending=[False, True, True], kind="stable")
+        out = pd.concat([out[~twice], d.drop_duplicates(key).drop(columns="_vacc")]).sort_index()
+    return out.drop(columns=["_day", "_dose"])
 
 
 def given_per_day(given: pd.DataFrame) -> pd.DataFrame:
