@@ -236,17 +236,19 @@ def _trained_match(staff: pd.DataFrame, trained: pd.DataFrame) -> pd.Series:
 
 def _infrastructure(fac: pd.DataFrame, infra: pd.DataFrame, rules: ReadinessRules, inputs: ReadinessInputs,
                     gaps: list[dict[str, Any]]) -> pd.Series:
-    status = pd.Series(READY, index=fac.index, dtype=object)
     owner = rules.owners["infrastructure"]
     infra = latest_per_facility(infra).drop_duplicates(["district", "facility_code"], keep="last")
-    have = infra.set_index(["district", "facility_code"])
-    for i, f in fac.iterrows():
-        key = (f["district"], f["facility_code"])
-        if not inputs.has_kind(f["district"], "infrastructure") or key not in have.index:
-            status[i] = UNKNOWN
+    # each facility's row once as a dict (a lookup per facility, not a frame lookup)
+    have = dict(zip(zip(infra["district"], infra["facility_code"], strict=True), infra.to_dict("records"),
+                    strict=True)) if len(infra) else {}
+    statuses: list[str] = []
+    for district, code, tables in zip(fac["district"], fac["facility_code"], fac["_tables"], strict=True):
+        key = (district, code)
+        if not inputs.has_kind(district, "infrastructure") or key not in have:
+            statuses.append(UNKNOWN)
             continue
-        row = have.loc[key]
-        tables = f["_tables"]
+        row = have[key]
+        st = READY
         for item, (per_table, per_site) in rules.infrastructure.items():
             needed = per_table * tables + per_site
             value = row.get(AVAILABLE_COLUMN[item])
@@ -258,14 +260,15 @@ def _infrastructure(fac: pd.DataFrame, infra: pd.DataFrame, rules: ReadinessRule
                 declared = row.get(DECLARED_COLUMN.get(item, ""), None)
                 note = f"; cơ sở báo cần bổ sung {int(declared)}" if declared is not None and pd.notna(declared) else ""
                 if rules.infrastructure_levels.get(item, "required") == "if_available":   # "(nếu có)"
-                    _gap(gaps, f["district"], f["facility_code"], "infrastructure", item, needed - available,
+                    _gap(gaps, district, code, "infrastructure", item, needed - available,
                          WARNING, owner, f"nên có {needed} (nếu có), hiện có {available}{note}")
-                    status[i] = worst([status[i], WARNINGS])
+                    st = worst([st, WARNINGS])
                     continue
-                _gap(gaps, f["district"], f["facility_code"], "infrastructure", item, needed - available, BLOCKING,
+                _gap(gaps, district, code, "infrastructure", item, needed - available, BLOCKING,
                      owner, f"cần {needed}, hiện có {available}{note}")
-                status[i] = NOT_READY
-    return status
+                st = NOT_READY
+        statuses.append(st)
+    return pd.Series(statuses, index=fac.index, dtype=object)
 
 
 def _training(fac: pd.DataFrame, training: pd.DataFrame, rules: ReadinessRules, inputs: ReadinessInputs,
