@@ -501,3 +501,24 @@ def test_viettel_is_named_beside_a_districts_training_gaps(rules) -> None:
     text = render_text(summary).splitlines()
     assert any(line.strip().startswith("623") and "training with Viettel Gia Lai" in line for line in text)
     assert not any(line.strip().startswith("622") and "Viettel" in line for line in text)
+
+
+def test_a_person_trained_twice_for_a_role_counts_once_namesakes_with_other_ids_twice(rules) -> None:
+    # by: province (the training lists count people, not rows: a repeated line or a second session of the
+    # same person adds nobody; two people of the same name with different ID numbers are two people)
+    p = Province("622")
+    ready_district(p, "622", ["F1", "F2"], tables=2)
+    per_table = rules.roles["vaccinator"]
+    base = full_training("F1", "NV F1") + full_training("F2", "NV F2")
+    again = [trained("F1", "NV F1 vaccinator", "vaccinator", date=dt.date(2021, 7, 27))] * 2
+    p.submit("622", "training", base + again)
+    r = assess(p.inputs(), rules, today=TODAY)
+    assert ("trained:vaccinator", per_table * 2 - 1, "warning") in gaps_of(r, "F1")
+    # F2's vaccinators never count for F1
+    p.submit("622", "training", base + again + [trained("F2", "B vaccinator", "vaccinator")])
+    r = assess(p.inputs(), rules, today=TODAY)
+    assert ("trained:vaccinator", per_table * 2 - 1, "warning") in gaps_of(r, "F1")
+    namesakes = [trained("F1", "Nguyễn Văn An", "vaccinator", id_number=n) for n in ("064000000001", "064000000002")]
+    p.submit("622", "training", [t for t in base if t["full_name"] != "NV F1 vaccinator"] + namesakes)
+    r = assess(p.inputs(), rules, today=TODAY)
+    assert "trained:vaccinator" not in {g[0] for g in gaps_of(r, "F1")}

@@ -44,7 +44,6 @@ common), so when in doubt a member shows as untrained and the district confirms.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,12 +173,22 @@ def _gap(rows: list[dict[str, Any]], district: str, facility: str | None, dimens
                  "missing": int(missing), "severity": severity, "owner": owner, "detail": detail})
 
 
-def _by_facility(frame: pd.DataFrame) -> Callable[[str, str], pd.DataFrame]:
-    """Rows of one (district, facility), grouped once: a province of 300 facilities and 10,000 team
-    rows must not be filtered 300 times."""
-    groups = {k: g for k, g in frame.groupby(["district", "facility_code"], sort=False)} if len(frame) else {}
-    empty = frame.iloc[0:0]
-    return lambda district, facility: groups.get((district, facility), empty)
+def _facility_keys(frame: pd.DataFrame) -> set[tuple[Any, Any]]:
+    """The (district, facility_code) pairs that have rows (a missing part is no facility)."""
+    if not len(frame):
+        return set()
+    keys = frame[["district", "facility_code"]].dropna()
+    return set(zip(keys["district"], keys["facility_code"], strict=True))
+
+
+def _count_per_facility(frame: pd.DataFrame, distinct: str | None = None) -> dict[tuple[Any, Any], int]:
+    """Per (district, facility_code): how many rows, or how many distinct values of the column `distinct`
+    (a missing value counts as one value, as `drop_duplicates` has it)."""
+    if not len(frame):
+        return {}
+    if distinct is not None:
+        frame = frame.drop_duplicates(["district", "facility_code", distinct])
+    return {k: int(v) for k, v in frame.groupby(["district", "facility_code"]).size().items()}
 
 
 def _person_keys(frame: pd.DataFrame) -> pd.DataFrame:
@@ -190,11 +199,17 @@ def _person_keys(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _person_key_text(frame: pd.DataFrame) -> pd.Series:
+    """One text per row naming the person: "<id>|<phone>|<folded name>", a missing part as ""."""
+    keys = _person_keys(frame).fillna("").astype(str)
+    return (keys["id_key"] + "|" + keys["phone_key"] + "|" + keys["name_key"]).astype(object)
+
+
 def _trained_match(staff: pd.DataFrame, trained: pd.DataFrame) -> pd.Series:
     """For each staff row, the roles the person completed training for (an empty set when none)."""
-    result = pd.Series([frozenset()] * len(staff), index=staff.index, dtype=object)
     if staff.empty or trained.empty:
-        return result
+        return pd.Series([frozenset()] * len(staff), index=staff.index, dtype=object)
+    result: list[frozenset[str]] = [frozenset()] * len(staff)
     t = pd.concat([trained[["district", "facility_code", "role_trained"]], _person_keys(trained)], axis=1)
     s = pd.concat([staff[["district", "facility_code"]], _person_keys(staff)], axis=1)
     matched = np.zeros(len(staff), dtype=bool)
@@ -207,29 +222,33 @@ def _trained_match(staff: pd.DataFrame, trained: pd.DataFrame) -> pd.Series:
         lookup: dict[tuple[Any, ...], set[str]] = {}
         for key, role in zip(known[cols].itertuples(index=False, name=None), known["role_trained"], strict=True):
             lookup.setdefault(key, set()).update([role] if isinstance(role, str) else [])
-        for pos, key in enumerate(s[cols].itertuples(index=False, name=None)):
-            if matched[pos] or any(pd.isna(k) for k in key):
-                continue
+        # only the rows not matched yet whose key is complete (a missing part matches nothing)
+        todo = np.flatnonzero(~matched & s[cols].notna().all(axis=1).to_numpy())
+        if not len(todo):
+            continue
+        for pos, key in zip(todo, s.iloc[todo][cols].itertuples(index=False, name=None), strict=True):
             roles = lookup.get(key)
             if roles is not None:
-                result.iat[pos] = frozenset(roles)
+                result[pos] = frozenset(roles)
                 matched[pos] = True
-    return result
+    return pd.Series(result, index=staff.index, dtype=object)
 
 
 def _infrastructure(fac: pd.DataFrame, infra: pd.DataFrame, rules: ReadinessRules, inputs: ReadinessInputs,
                     gaps: list[dict[str, Any]]) -> pd.Series:
-    status = pd.Series(READY, index=fac.index, dtype=object)
     owner = rules.owners["infrastructure"]
     infra = latest_per_facility(infra).drop_duplicates(["district", "facility_code"], keep="last")
-    have = infra.set_index(["district", "facility_code"])
-    for i, f in fac.iterrows():
-        key = (f["district"], f["facility_code"])
-        if not inputs.has_kind(f["district"], "infrastructure") or key not in have.index:
-            status[i] = UNKNOWN
+    # each facility's row once as a dict (a lookup per facility, not a frame lookup)
+    have = dict(zip(zip(infra["district"], infra["facility_code"], strict=True), infra.to_dict("records"),
+                    strict=True)) if len(infra) else {}
+    statuses: list[str] = []
+    for district, code, tables in zip(fac["district"], fac["facility_code"], fac["_tables"], strict=True):
+        key = (district, code)
+        if not inputs.has_kind(district, "infrastructure") or key not in have:
+            statuses.append(UNKNOWN)
             continue
-        row = have.loc[key]
-        tables = f["_tables"]
+        row = have[key]
+        st = READY
         for item, (per_table, per_site) in rules.infrastructure.items():
             needed = per_table * tables + per_site
             value = row.get(AVAILABLE_COLUMN[item])
@@ -241,19 +260,19 @@ def _infrastructure(fac: pd.DataFrame, infra: pd.DataFrame, rules: ReadinessRule
                 declared = row.get(DECLARED_COLUMN.get(item, ""), None)
                 note = f"; cơ sở báo cần bổ sung {int(declared)}" if declared is not None and pd.notna(declared) else ""
                 if rules.infrastructure_levels.get(item, "required") == "if_available":   # "(nếu có)"
-                    _gap(gaps, f["district"], f["facility_code"], "infrastructure", item, needed - available,
+                    _gap(gaps, district, code, "infrastructure", item, needed - available,
                          WARNING, owner, f"nên có {needed} (nếu có), hiện có {available}{note}")
-                    status[i] = worst([status[i], WARNINGS])
+                    st = worst([st, WARNINGS])
                     continue
-                _gap(gaps, f["district"], f["facility_code"], "infrastructure", item, needed - available, BLOCKING,
+                _gap(gaps, district, code, "infrastructure", item, needed - available, BLOCKING,
                      owner, f"cần {needed}, hiện có {available}{note}")
-                status[i] = NOT_READY
-    return status
+                st = NOT_READY
+        statuses.append(st)
+    return pd.Series(statuses, index=fac.index, dtype=object)
 
 
 def _training(fac: pd.DataFrame, training: pd.DataFrame, rules: ReadinessRules, inputs: ReadinessInputs,
               today: dt.date, gaps: list[dict[str, Any]]) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
-    status = pd.Series(READY, index=fac.index, dtype=object)
     owner = rules.owners["training"]
     if len(training):
         past = pd.to_datetime(training["training_date"]).dt.date <= today
@@ -270,35 +289,42 @@ def _training(fac: pd.DataFrame, training: pd.DataFrame, rules: ReadinessRules, 
                     + "|" + keys["id_key"] + "|" + keys["phone_key"] + "|" + keys["name_key"])
 
         overdue = overdue[~keyed(overdue).isin(set(keyed(done)))]
-    done_at, overdue_at = _by_facility(done), _by_facility(overdue)
-    for i, f in fac.iterrows():
-        d, code = f["district"], f["facility_code"]
+    # per (district, facility, role): the distinct people trained (a person listed twice for one role
+    # counts once: the same ID, phone and name, a missing part equal only to a missing part)
+    trained_n: dict[tuple[Any, ...], int] = {}
+    if people is not None:
+        distinct = pd.concat([done[["district", "facility_code", "role_trained"]], people], axis=1).drop_duplicates()
+        trained_n = distinct.groupby(["district", "facility_code", "role_trained"]).size().to_dict()
+    late_n: dict[tuple[Any, ...], int] = overdue.groupby(["district", "facility_code"]).size().to_dict() \
+        if len(overdue) else {}
+    statuses: list[str] = []
+    for d, code, n_tables in zip(fac["district"], fac["facility_code"], fac["_tables"], strict=True):
         if not inputs.has_kind(d, "training"):
-            status[i] = UNKNOWN
+            statuses.append(UNKNOWN)
             continue
-        tables = max(f["_tables"], 1)
-        here = done_at(d, code)
+        st = READY
+        tables = max(n_tables, 1)
         for role, per_table in rules.roles.items():
             if per_table <= 0:
                 continue
-            at_role = here[here["role_trained"] == role] if len(here) else here
-            # distinct people (a person listed twice for one role counts once)
-            n = int(people.loc[at_role.index].drop_duplicates().shape[0]) if len(at_role) else 0
+            n = int(trained_n.get((d, code, role), 0))
             if n < per_table:
                 _gap(gaps, d, code, "training", f"trained:{role}", per_table - n, BLOCKING, owner,
                      f"cần ít nhất {per_table} người đã tập huấn, có {n}")
-                status[i] = NOT_READY
+                st = NOT_READY
             elif n < per_table * tables:
                 _gap(gaps, d, code, "training", f"trained:{role}", per_table * tables - n, WARNING, owner,
                      f"đủ cho {n // per_table} trên {tables} bàn tiêm")
-                if status[i] == READY:
-                    status[i] = WARNINGS
-        late = overdue_at(d, code)
-        if len(late):
-            _gap(gaps, d, code, "training", "training_not_completed", len(late), WARNING, owner,
-                 f"{len(late)} lượt tập huấn đã qua ngày nhưng chưa hoàn thành")
-            if status[i] == READY:
-                status[i] = WARNINGS
+                if st == READY:
+                    st = WARNINGS
+        late = int(late_n.get((d, code), 0))
+        if late:
+            _gap(gaps, d, code, "training", "training_not_completed", late, WARNING, owner,
+                 f"{late} lượt tập huấn đã qua ngày nhưng chưa hoàn thành")
+            if st == READY:
+                st = WARNINGS
+        statuses.append(st)
+    status = pd.Series(statuses, index=fac.index, dtype=object)
     to_hold = (planned.groupby(["district", "facility_code", "training_date"]).size().rename("people").reset_index()
                if len(planned) else pd.DataFrame(columns=["district", "facility_code", "training_date", "people"]))
     return status, done, to_hold
@@ -308,12 +334,12 @@ def _coverage(fac: pd.DataFrame, training: pd.DataFrame, staff: pd.DataFrame, tr
     """Per facility, staff type and role: people listed (rostered or on a training list) and trained."""
     parts = []
     if len(training):
-        t = training.assign(person=_person_keys(training).fillna("").agg("|".join, axis=1),
+        t = training.assign(person=_person_key_text(training),
                             role=training["role_trained"],
                             trained=training["completed"] == "yes")
         parts.append(t[["district", "facility_code", "staff_type", "role", "person", "trained"]])
     if len(staff):
-        s = staff.assign(person=_person_keys(staff).fillna("").agg("|".join, axis=1),
+        s = staff.assign(person=_person_key_text(staff),
                          trained=[bool(roles) for roles in trained_roles])
         parts.append(s[["district", "facility_code", "staff_type", "role", "person", "trained"]])
     if not parts:
@@ -416,34 +442,40 @@ def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rul
                 .agg(teams=("team_no", "nunique"), complete_teams=("complete", "sum"), stale_teams=("stale", "sum"),
                      **{f"missing_{r}": (f"missing_{r}", "sum") for r in rules.roles})
                 .reset_index() if teams is not None else pd.DataFrame(columns=[*SESSION_KEY, "teams"]))
-    staff_at, upcoming_at, conflicts_at = _by_facility(staff), _by_facility(upcoming), _by_facility(conflicts)
-    sessions_at = _by_facility(sessions)
+    # what the loop below asks of each facility, computed once for all of them
+    has_staff, has_upcoming = _facility_keys(staff), _facility_keys(upcoming)
     untrained_rows = upcoming[~trained_ok.loc[upcoming.index] & known.loc[upcoming.index]]
-    untrained_at = _by_facility(untrained_rows)
+    untrained_n = _count_per_facility(untrained_rows)
+    untrained_people = _count_per_facility(untrained_rows, distinct="full_name")
+    clashes_n = _count_per_facility(conflicts, distinct="conflict_key")
+    sessions_at: dict[tuple[Any, Any], list[Any]] = {}
+    for sess in sessions.itertuples(index=False):
+        if pd.notna(sess.district) and pd.notna(sess.facility_code):
+            sessions_at.setdefault((sess.district, sess.facility_code), []).append(sess)
     tables_of = {}
-    for i, f in fac.iterrows():
-        d, code = f["district"], f["facility_code"]
-        tables = f["_tables"]
+    statuses: list[str] = []
+    for d, code, tables in zip(fac["district"], fac["facility_code"], fac["_tables"], strict=True):
         tables_of[(d, code)] = tables
-        if staff_at(d, code).empty:
-            status[i] = UNKNOWN
+        if (d, code) not in has_staff:
+            statuses.append(UNKNOWN)
             continue
-        if upcoming_at(d, code).empty:
+        if (d, code) not in has_upcoming:
             _gap(gaps, d, code, "teams", "no_upcoming_session", 1, WARNING, owner,
                  "danh sách ê kíp không có buổi tiêm nào từ hôm nay")
-            status[i] = WARNINGS
+            statuses.append(WARNINGS)
             continue
-        untrained = untrained_at(d, code)
-        if len(untrained):
-            _gap(gaps, d, code, "teams", "untrained_member", untrained.drop_duplicates(["full_name"]).shape[0],
-                 WARNING, owner, f"{len(untrained)} lượt phân công người chưa tập huấn sử dụng Nền tảng")
-            status[i] = worst([status[i], WARNINGS])
-        clashes = conflicts_at(d, code)
-        if len(clashes):
-            _gap(gaps, d, code, "teams", "double_booked", clashes.drop_duplicates("conflict_key").shape[0], BLOCKING,
+        st = READY
+        untrained = untrained_n.get((d, code), 0)
+        if untrained:
+            _gap(gaps, d, code, "teams", "untrained_member", untrained_people[(d, code)],
+                 WARNING, owner, f"{untrained} lượt phân công người chưa tập huấn sử dụng Nền tảng")
+            st = worst([st, WARNINGS])
+        clashes = clashes_n.get((d, code), 0)
+        if clashes:
+            _gap(gaps, d, code, "teams", "double_booked", clashes, BLOCKING,
                  owner, "người được phân vào hai ê kíp cùng một buổi")
-            status[i] = NOT_READY
-        for sess in sessions_at(d, code).itertuples(index=False):
+            st = NOT_READY
+        for sess in sessions_at.get((d, code), ()):
             day, part, complete, stale = sess.session_day, sess.session_part, int(sess.complete_teams), int(sess.stale_teams)
             label = f"{day:%d/%m/%Y} {part}"
             if complete == 0:
@@ -451,15 +483,17 @@ def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rul
                                   if getattr(sess, f"missing_{r}"))
                 _gap(gaps, d, code, "teams", f"team:{day.isoformat()}:{part}", 1, BLOCKING, owner,
                      f"buổi {label}: không có ê kíp đủ người đã tập huấn ({roles})")
-                status[i] = NOT_READY
+                st = NOT_READY
             elif complete < tables:
                 _gap(gaps, d, code, "teams", f"team:{day.isoformat()}:{part}", tables - complete, WARNING, owner,
                      f"buổi {label}: {complete} ê kíp đủ cho {tables} bàn tiêm")
-                status[i] = worst([status[i], WARNINGS])
+                st = worst([st, WARNINGS])
             if stale:
                 _gap(gaps, d, code, "teams", f"team_not_updated:{day.isoformat()}:{part}", stale, WARNING, owner,
                      f"buổi {label}: {stale} ê kíp chưa cập nhật trong {rules.max_team_age_days} ngày trước buổi tiêm")
-                status[i] = worst([status[i], WARNINGS])
+                st = worst([st, WARNINGS])
+        statuses.append(st)
+    status = pd.Series(statuses, index=fac.index, dtype=object)
     if len(sessions):
         out = sessions.assign(session_date=sessions["session_day"],
                               tables=[tables_of.get((d, c), 0) for d, c in zip(sessions["district"],

@@ -46,21 +46,28 @@ def record(session: Session, result: Assessment, *, run_id: str, as_of: dt.datet
     inputs_by_district = {d: sorted(int(i) for i in g["submission_id"]) for d, g in subs.groupby("district")} \
         if len(subs) else {}
     records = []
+    # every gap as a dict once, then handed to its facility's (or, without a facility, its district's) record
     gaps = result.gaps
+    of_facility: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    of_district: dict[Any, list[dict[str, Any]]] = {}
+    for district, facility, gap in zip(gaps["district"], gaps["facility"], gap_dicts(gaps), strict=True):
+        if pd.isna(facility):
+            of_district.setdefault(district, []).append(gap)
+        else:
+            of_facility.setdefault((district, facility), []).append(gap)
     for f in result.facilities.to_dict("records"):
-        mine = gaps[(gaps["district"] == f["district"]) & (gaps["facility"] == f["facility_code"])]
+        mine = of_facility.get((f["district"], f["facility_code"]), []) if pd.notna(f["facility_code"]) else []
         records.append(ReadinessRecord(
             run_id=run_id, as_of=as_of, level="facility", district=f["district"], facility_code=f["facility_code"],
-            status=f["status"], details={d: f[d] for d in DIMENSIONS} | {"gaps": gap_dicts(mine)},
+            status=f["status"], details={d: f[d] for d in DIMENSIONS} | {"gaps": list(mine)},
             inputs=inputs_by_district.get(f["district"], [])))
     for d in result.districts.to_dict("records"):
-        mine = gaps[gaps["district"] == d["district"]]
         records.append(ReadinessRecord(
             run_id=run_id, as_of=as_of, level="district", district=d["district"], status=d["status"],
             facilities_total=d["facilities_total"], facilities_ready=d["facilities_ready"],
             details={"communication": d["communication"],
                      "by_status": dict(d["facilities_by_status"]),
-                     "gaps": gap_dicts(mine[mine["facility"].isna()])},
+                     "gaps": list(of_district.get(d["district"], []))},
             inputs=inputs_by_district.get(d["district"], [])))
     p = result.province
     records.append(ReadinessRecord(
