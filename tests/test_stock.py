@@ -498,3 +498,19 @@ def test_reads_count_only_submissions_received_by_as_of(migrated_engine):
     assert then.days["facility_code"].tolist() == [FAC] and then.days["doses_status"].tolist() == ["pending"]
     assert sorted(now.days["facility_code"]) == ["64622-TYT-01", FAC]
     assert now.days.set_index("facility_code").loc[FAC, "doses_status"] == "reconciled"
+
+
+def test_intake_checks_are_one_registry_with_a_phase():
+    """The kinds' own intake checks live in one registry (`campaign.intake.run.KIND_CHECKS`), each with its
+    phase: AEFI's row checks before the gate (they may quarantine a row), stock's warnings after it."""
+    from campaign.intake import run as intake_run
+
+    phases = {k: {c.phase for c in cs} for k, cs in intake_run.KIND_CHECKS.items()}
+    assert phases["vaccine_stock"] == phases["stock_ledger"] == {"after_gate"}
+    assert phases["aefi"] == phases["aefi_investigation"] == {"before_gate"}
+    for checks in intake_run.KIND_CHECKS.values():
+        for c in checks:
+            assert c.phase in intake_run.PHASES and callable(intake_run._target(c.target))
+    assert intake_run.checks_of("target_list", "before_gate", None, "633", load_campaign(), START) is None
+    with pytest.raises(ValueError):
+        intake_run.checks_of("stock_ledger", "during_gate", None, "633", load_campaign(), START)

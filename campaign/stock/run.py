@@ -115,3 +115,10 @@ def intake_issues(session: Session, campaign: CampaignConfig, district: str, kin
                           opening=store.latest_counts(session, [district]))
     finds = rec.findings[rec.findings["submission_id"] == _NEW]
     return present.finding_issues(finds)
+
+
+def intake_check(session: Session, district: str, campaign: CampaignConfig, clean: pd.DataFrame,
+                 loaded: pd.Series | np.ndarray, *, kind: str, today: dt.date) -> pd.DataFrame:
+    """The stock kinds' after-gate check of the intake registry (`campaign.intake.run.KIND_CHECKS`):
+    `intake_issues` in the registry's signature."""
+    return intake_issues(session, campaign, district, kind, clean, np.asarray(loaded, dtype=bool), today)
