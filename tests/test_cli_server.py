@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,15 +59,17 @@ class Served:
             _stopped_by_sigterm_leaving_nothing(self.proc, self.home, [self.port, self.portal_port], self.log)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
+@contextlib.contextmanager
+def serving(tmp: Path, now: str = NOW):
+    """`campaign serve` on free ports other than 4200, with a home of its own under `tmp`, until the block
+    ends (then stopped: SIGTERM, SIGKILL if it lingers)."""
     _clear_of_the_quarter_hour()
-    tmp = tmp_path_factory.mktemp("served")
     port, portal_port = sup.free_port(), sup.free_port()
     assert port != 4200
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update({"CAMPAIGN_HOME": str(tmp / "home"), "CAMPAIGN_NOW": NOW})
+    env.update({"CAMPAIGN_HOME": str(tmp / "home"), "CAMPAIGN_NOW": now})
     env.pop("CAMPAIGN_DATABASE_URL", None)
+    tmp.mkdir(parents=True, exist_ok=True)
     log = tmp / "serve.log"
     with log.open("ab") as out:
         proc = subprocess.Popen([CAMPAIGN, "serve", "--prefect-port", str(port), "--port", str(portal_port)],
@@ -81,6 +84,37 @@ def served(tmp_path_factory: pytest.TempPathFactory):
                 s.stop()
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    with serving(tmp_path_factory.mktemp("served")) as s:
+        yield s
+
+
+def ui_lists(served: Served, names: list[str], shot: Path) -> None:
+    """The served Prefect UI, opened in Debian's Chromium, lists these flow runs by name and calls its own
+    API only (not 127.0.0.1:4200: "Can't connect to Server API"); a screenshot at `shot`."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = sup.chromium_path()
+    base = f"http://127.0.0.1:{served.port}"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=sup.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=sup.VIEWPORT)
+            api_calls: list[str] = []
+            page.on("request", lambda r: api_calls.append(r.url) if "/api/" in r.url else None)
+            page.goto(f"{base}/runs")
+            for name in names:
+                page.get_by_text(name).first.wait_for(timeout=120_000)
+            page.screenshot(path=str(shot), full_page=True)
+            assert page.get_by_text("Can't connect").count() == 0
+            assert api_calls and all(u.startswith(f"{base}/api/") for u in api_calls), \
+                sorted({u.split("?")[0] for u in api_calls if not u.startswith(base)})[:5]
+        finally:
+            browser.close()
 
 
 def _flow_runs(api: str) -> list[dict]:
@@ -122,35 +156,50 @@ def test_commands_run_their_flows_on_the_running_server_under_descriptive_names(
 
 
 def test_the_ui_on_another_port_lists_the_runs_by_name(served: Served, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    chromium = sup.chromium_path()
-    base = f"http://127.0.0.1:{served.port}"
     shots = Path(os.environ.get("CAMPAIGN_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=sup.CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=sup.VIEWPORT)
-            api_calls: list[str] = []
-            page.on("request", lambda r: api_calls.append(r.url) if "/api/" in r.url else None)
-            page.goto(f"{base}/runs")
-            for name in ("readiness-2021-07-28T10:00", f"intake-{DISTRICT}-facilities-v1",
-                         "deadline-watch-2021-07-28T10:00"):
-                page.get_by_text(name).first.wait_for(timeout=120_000)
-            page.screenshot(path=str(shots / "prefect-ui-runs.png"), full_page=True)
-            assert page.get_by_text("Can't connect").count() == 0
-            assert api_calls and all(u.startswith(f"{base}/api/") for u in api_calls), \
-                sorted({u.split("?")[0] for u in api_calls if not u.startswith(base)})[:5]
-        finally:
-            browser.close()
+    ui_lists(served, ["readiness-2021-07-28T10:00", f"intake-{DISTRICT}-facilities-v1",
+                      "deadline-watch-2021-07-28T10:00"], shots / "prefect-ui-runs.png")
+
+
+def test_a_command_hands_its_flow_to_the_served_process_and_gets_its_own_answer(served: Served) -> None:
+    """With `serve` running, `readiness` runs in the portal's warm process (campaign.handover): the same
+    JSON and words as running the flow itself (the served process's own CAMPAIGN_NOW aside: the command's
+    clock travels with the request); the note is owner-only; the route refuses a caller without the token."""
+    from campaign.handover import TOKEN_HEADER, runner_file
+
+    note = runner_file(served.home)
+    assert note.stat().st_mode & 0o777 == 0o600
+    noted = json.loads(note.read_text())
+    handed = served.command("readiness", "--json", "--district", DISTRICT, "--at", "2021-07-28T09:00")
+    assert handed.returncode == 0, handed.stderr[-3000:]
+    assert f"luồng readiness đã chạy trong tiến trình của campaign serve (pid {noted['pid']})" in handed.stderr
+    aside = note.with_name("aside.json")
+    note.rename(aside)
+    try:   # the same command running the flow itself (still on the server)
+        itself = served.command("readiness", "--json", "--district", DISTRICT, "--at", "2021-07-28T09:00")
+    finally:
+        aside.rename(note)
+    assert itself.returncode == 0 and "tiến trình của campaign serve" not in itself.stderr, itself.stderr[-2000:]
+    a, b = json.loads(handed.stdout), json.loads(itself.stdout)
+    assert a.pop("run_id") != b.pop("run_id")
+    assert a == b
+    words = [ln for ln in handed.stderr.splitlines() if not ln.startswith(("dùng", "luồng"))]
+    assert words and set(words) <= set(itself.stderr.splitlines())   # the same text (Prefect's own log aside)
+
+    url = f"{noted['url']}/internal/flows/readiness"
+    for headers in ({}, {TOKEN_HEADER: "not-the-token"}):
+        req = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=30)   # noqa: S310 - the test's own portal
+        assert refused.value.code == 403
 
 
 def test_a_stopped_serve_takes_its_note_away(served: Served) -> None:
+    from campaign.handover import runner_file
     from campaign.prefect_server import discover, server_file
 
     served.stop()
-    assert not server_file(served.home).exists()
+    assert not server_file(served.home).exists() and not runner_file(served.home).exists()
     started = time.monotonic()
     assert discover(served.home, {}) is None    # the next command starts the ephemeral API, at once
     assert time.monotonic() - started < 1

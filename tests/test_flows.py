@@ -53,6 +53,23 @@ def test_intake_flow_is_one_flow_run_with_its_artifact(prefect_harness, campaign
 
 
 def test_demo_flow_generates_and_loads_as_tasks(prefect_harness, campaign_home, tmp_path):
+    """The demo, its flow runs sent to a `campaign serve` on ports other than 4200 (issue 22: the UI served
+    there lists the demo's runs by their descriptive names, opened in Debian's Chromium at the end)."""
+    import os
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tests.test_cli_server import serving, ui_lists
+
+    with serving(tmp_path / "serve", now="2021-07-28T08:00") as served, \
+            temporary_settings({PREFECT_API_URL: served.api}):
+        _demo_and_its_figures(tmp_path)
+        shots = Path(os.environ.get("CAMPAIGN_SCREENSHOTS") or tmp_path)
+        ui_lists(served, ["demo-1500-people", "readiness-2021-07-28T08:00", "plan-14d-from-",
+                          "report-all"], shots / "prefect-ui-demo-runs.png")
+
+
+def _demo_and_its_figures(tmp_path: Path) -> None:
     from flows.demo import demo_flow
 
     summary = demo_flow(out_dir=str(tmp_path / "inputs"), people=1500, seed=7, now="2021-07-28T08:00:00+07:00")

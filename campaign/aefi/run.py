@@ -67,7 +67,7 @@ def assess(session: Session, campaign: CampaignConfig, now: dt.datetime) -> Asse
     districts = list(campaign.district_codes)
     with watch.stage("read"):
         rows, done = store.aefi_rows(session, districts), store.investigation_rows(session, districts)
-        doses = store.doses_given(session, districts)
+        doses = store.doses_given(session, districts, as_of=now)
     with watch.stage("rules"):
         if campaign.aefi is None:   # a campaign without the block chases nothing
             rows, done, doses = rows.iloc[0:0], done.iloc[0:0], doses.iloc[0:0]

@@ -4,6 +4,8 @@ of issue 20.1 may later answer instead)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -28,10 +30,11 @@ def investigation_rows(session: Session, districts: list[str]) -> pd.DataFrame:
     return rows
 
 
-def doses_given(session: Session, districts: list[str]) -> pd.DataFrame:
-    """Every dose given in the accepted results (`vaccinations` rows with `vaccinated` = yes): who (ID number,
-    name, birth date), what (product, lot), where and when. The one reader of doses for AEFI: the rate's
-    denominator and a case's vaccination record both come from it."""
-    rows, _ = current_rows(session, "vaccinations", [*DOSE_COLUMNS, "vaccinated"], districts, per_facility=False)
-    given = rows[rows["vaccinated"].astype("string") == "yes"] if len(rows) else rows
-    return given.drop(columns=["vaccinated"]).reset_index(drop=True)
+def doses_given(session: Session, districts: list[str], as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """Every dose given (DOSE_COLUMNS with `district`, `submission_id`, `received_at`), as of `as_of`:
+    `campaign.doses.store.given_rows`, the one count of doses given (the daily results, the stock and the
+    dose linking count the same rows). The rate's denominator and a case's vaccination record come from it."""
+    from campaign.doses.store import given_rows
+
+    given = given_rows(session, districts, as_of=as_of)
+    return given[["district", "submission_id", "received_at", *DOSE_COLUMNS]].reset_index(drop=True)

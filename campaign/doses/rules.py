@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from campaign.domain.text import fold_series
+
 SOURCES = ("result", "backfill", "target_list")
 DOSE_COLUMNS = ["source", "submission_id", "row_number", "district", "facility_code", "full_name", "birth_date",
                 "sex", "phone", "id_number", "commune_code", "product", "lot", "dose_number", "given_on"]
@@ -332,9 +334,10 @@ def district_summary(doses: pd.DataFrame, links: pd.DataFrame, found: pd.DataFra
     return {"province": province, "districts": out}
 
 
-def doses_given(h: pd.DataFrame, sources: tuple[str, ...] = ("result",)) -> pd.DataFrame:
-    """Doses given per (facility, product, lot, day) from the history's rows of `sources` (default: the
-    results, the doses the facilities report as given): facility_code, product, lot, given_on, doses."""
+def history_per_day(h: pd.DataFrame, sources: tuple[str, ...] = ("result",)) -> pd.DataFrame:
+    """Linked doses per (facility, product, lot, day) from the history's rows of `sources` (default: the
+    results): facility_code, product, lot, given_on, doses. Only doses linked to a person: the doses given
+    (all of them, linked or not) are `given_per_day`."""
     cols = ["facility_code", "product", "lot", "given_on", "doses"]
     x = h[h["source"].isin(sources)] if len(h) else h
     if x.empty:
@@ -361,3 +364,80 @@ def export_columns(h: pd.DataFrame) -> pd.DataFrame:
         parts.append(pd.DataFrame({f"dose{n}_product": first["product"], f"dose{n}_date": first["given_on"],
                                    f"dose{n}_lot": first["lot"], f"dose{n}_site": first["site"]}))
     return pd.concat(parts, axis=1).astype(object)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The doses given: one count for every figure (daily results, stock, AEFI, linking). A dose given is an
+# accepted `vaccinations` row in force that says vaccinated = yes, once per person, facility, day and dose
+# number (the same dose sent twice is one dose). The reads are `campaign.doses.store.result_rows` and
+# `given_rows`; tests/test_figures_agree.py compares the four figures.
+# ---------------------------------------------------------------------------------------------------------
+
+GIVEN_PER_DAY = ["facility_code", "product", "lot", "session_date", "doses"]
+
+
+def identity_keys(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(ID key, name key) of rows with `district`, `id_number`, `full_name`, `birth_date`: the same
+    CMND/CCCD, or the same folded name and birth date in the same district (the master list's exact links)."""
+    ident = frame["id_number"].astype(object).where(frame["id_number"].notna() & frame["id_number"].astype(str)
+                                                    .str.strip().ne(""), None)
+    born = pd.to_datetime(frame["birth_date"], errors="coerce").dt.strftime("%Y-%m-%d")
+    name = fold_series(frame["full_name"]).astype(object)
+    key = frame["district"].astype(str) + "|" + name.astype(str) + "|" + born.astype(str)
+    key = key.where(name.notna() & born.notna(), None)
+    return ident, key
+
+
+def who(frame: pd.DataFrame) -> pd.Series:
+    """Who a result row is, to count each person once: the ID number, else name and birth date in the
+    district, else the row itself (submission and row number). Names are folded only where no ID is given
+    (at a million rows, most carry one)."""
+    ident = frame["id_number"].astype(object).where(frame["id_number"].notna(), None)
+    ident = ident.where(ident.astype(str).str.strip().ne(""), None)
+    has_id = ident.notna().to_numpy()
+    out = np.empty(len(frame), dtype=object)
+    out[has_id] = ("id:" + ident[has_id].astype(str)).to_numpy(dtype=object)
+    rest = ~has_id
+    if rest.any():
+        sub = frame.loc[rest]
+        name = fold_series(sub["full_name"]).astype(object)
+        born = pd.to_datetime(sub["birth_date"], errors="coerce")
+        days = pd.Series(np.datetime_as_string(born.to_numpy(dtype="datetime64[D]"), unit="D"), index=sub.index)
+        named = (name.notna() & born.notna()).to_numpy()
+        key = "nm:" + sub["district"].astype(str) + "|" + name.astype(str) + "|" + days
+        if {"submission_id", "row_number"} <= set(frame.columns):
+            row = "row:" + sub["submission_id"].astype(str) + ":" + sub["row_number"].astype(str)
+        else:
+            row = pd.Series([f"row:{i}" for i in sub.index], index=sub.index, dtype=object)
+        out[rest] = np.where(named, key.to_numpy(dtype=object), row.to_numpy(dtype=object))
+    return pd.Series(out, index=frame.index, dtype=object)
+
+
+def one_result_each(rows: pd.DataFrame) -> pd.DataFrame:
+    """One result per person, facility, day and dose number: a vaccinated row wins over a screening-only
+    one, then the earliest received (the first submission that said so). Adds `identity` (`who`); keeps
+    the rows' order."""
+    if rows.empty:
+        return rows.assign(identity=pd.Series(dtype=object))
+    out = rows.assign(identity=who(rows), _day=pd.to_datetime(rows["session_date"], errors="coerce"),
+                      _dose=pd.to_numeric(rows["dose_number"], errors="coerce"))
+    key = ["facility_code", "_day", "identity", "_dose"]
+    twice = out.duplicated(key, keep=False).to_numpy()
+    if twice.any():   # only the few rows sent more than once are ordered and thinned
+        d = out[twice]
+        d = d.assign(_vacc=d["vaccinated"].astype("string").eq("yes").fillna(False))
+        d = d.sort_values(["_vacc", "submission_id", "row_number"], ascending=[False, True, True], kind="stable")
+        out = pd.concat([out[~twice], d.drop_duplicates(key).drop(columns="_vacc")]).sort_index()
+    return out.drop(columns=["_day", "_dose"])
+
+
+def given_per_day(given: pd.DataFrame) -> pd.DataFrame:
+    """Doses given per facility, product, lot and session day (GIVEN_PER_DAY; a missing lot is "")."""
+    if given.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in GIVEN_PER_DAY})
+    g = given.assign(lot=given["lot"].astype(object).where(given["lot"].notna(), ""),
+                     session_date=pd.to_datetime(given["session_date"], errors="coerce").dt.date)
+    out = g.groupby(["facility_code", "product", "lot", "session_date"], dropna=False).size().rename("doses")
+    out = out.reset_index()[GIVEN_PER_DAY]
+    out["doses"] = out["doses"].astype("int64")
+    return out

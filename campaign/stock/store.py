@@ -1,7 +1,7 @@
 """Stock's reads: the ledger rows in force, the doses the results say were given, the facility-days whose
 results are in, the latest stock counts, the planned pace. All through `campaign.store.current`, so stock
-counts the same rows as every other reader; each read takes `as_of` (a timezone-aware instant): only
-submissions received by then count (None: every submission in force)."""
+counts the same rows as every other reader; each read takes `as_of` (a timezone-aware instant): the
+submissions in force at that moment, received by then (None: every submission in force now)."""
 
 from __future__ import annotations
 
@@ -24,19 +24,14 @@ REPORTED_COLUMNS = ["facility_code", "session_date"]
 OPENING_COLUMNS = ["facility_code", "product", "lot", "vials_on_hand", "counted_on"]
 
 
-def _by(rows: pd.DataFrame, as_of: dt.datetime | None) -> pd.DataFrame:
-    """`rows` (with `received_at`, as `current_rows` gives it) received by `as_of`."""
-    if as_of is None or rows.empty:
-        return rows
-    received = pd.to_datetime(rows["received_at"], utc=True)   # SQLite gives naive UTC back
-    return rows[(received <= pd.Timestamp(clock.to_utc(as_of))).to_numpy()]
+def _utc(as_of: dt.datetime | None) -> dt.datetime | None:
+    return None if as_of is None else clock.to_utc(as_of)
 
 
 def _submission_ids(session: Session, kind: str, districts: list[str], as_of: dt.datetime | None) -> list[int]:
-    """The submissions of `kind` in force in `districts`, received by `as_of`."""
-    stmt = select(Submission.id).where(*in_force(kinds=kind, districts=districts))
-    if as_of is not None:
-        stmt = stmt.where(Submission.received_at <= clock.to_utc(as_of))
+    """The submissions of `kind` in `districts` in force at `as_of` (`campaign.store.current.in_force`:
+    received by then, not withdrawn nor replaced by then; None: in force now)."""
+    stmt = select(Submission.id).where(*in_force(kinds=kind, districts=districts, as_of=_utc(as_of)))
     return list(session.scalars(stmt.order_by(Submission.id)))
 
 
@@ -44,30 +39,21 @@ def load_ledger(session: Session, districts: list[str], facilities: list[str] | 
                 as_of: dt.datetime | None = None) -> pd.DataFrame:
     """The `stock_ledger` rows of the accepted submissions in force (event kind: every submission counts)
     received by `as_of`, with `row` = the row's number in its file; only `facilities` when given."""
-    rows, _ids = current_rows(session, "stock_ledger", LEDGER_COLUMNS, districts, per_facility=False)
-    rows = _by(rows, as_of)
+    rows, _ids = current_rows(session, "stock_ledger", LEDGER_COLUMNS, districts, per_facility=False,
+                              as_of=_utc(as_of))
     if facilities is not None:
         rows = rows[rows["facility_code"].isin(facilities)]
     return rows.rename(columns={"row_number": "row"}).drop(columns=["received_at"], errors="ignore")
 
 
 def doses_given(session: Session, districts: list[str], as_of: dt.datetime | None = None) -> pd.DataFrame:
-    """Doses the results say were given, per facility, product, lot and session day: the accepted
-    `vaccinations` rows in force (`campaign.store.current`: every current submission, an event kind)
-    received by `as_of`, with vaccinated = yes, counted by the database. The ONE read of results for stock
-    (the integrator may point it at `campaign.doses`' function of the same shape: GIVEN_COLUMNS)."""
-    ids = _submission_ids(session, "vaccinations", districts, as_of)
-    if not ids:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in GIVEN_COLUMNS})
-    t = KIND_TABLES["vaccinations"]
-    keys = (t.c.facility_code, t.c.product, t.c.lot, t.c.session_date)
-    stmt = (select(*keys, func.count()).where(t.c.submission_id.in_(ids), t.c.vaccinated == "yes")
-            .group_by(*keys))
-    out = frame_of(session, stmt, GIVEN_COLUMNS)
-    out["lot"] = out["lot"].astype(object).where(out["lot"].notna(), "")
-    out["session_date"] = pd.to_datetime(out["session_date"], errors="coerce").dt.date
-    out["doses"] = pd.to_numeric(out["doses"]).astype("int64")
-    return out
+    """Doses the results say were given, per facility, product, lot and session day (GIVEN_COLUMNS), as of
+    `as_of`: `campaign.doses.store.given_rows`, the one count of doses given (the daily results, AEFI and
+    the dose linking count the same rows)."""
+    from campaign.doses.rules import given_per_day
+    from campaign.doses.store import given_rows
+
+    return given_per_day(given_rows(session, districts, as_of=as_of))[GIVEN_COLUMNS]
 
 
 def results_days(session: Session, districts: list[str], as_of: dt.datetime | None = None) -> pd.DataFrame:
@@ -88,8 +74,8 @@ def latest_counts(session: Session, districts: list[str], as_of: dt.datetime | N
     """The latest `vaccine_stock` count in force per facility, product and lot (OPENING_COLUMNS;
     `counted_on` = the day its file came in, Asia/Ho_Chi_Minh), received by `as_of`: a lot's first ledger
     day without a Tồn đầu opens from it."""
-    rows, _ids = current_rows(session, "vaccine_stock", ["product", "lot", "vials_on_hand"], districts)
-    rows = _by(rows, as_of)
+    rows, _ids = current_rows(session, "vaccine_stock", ["product", "lot", "vials_on_hand"], districts,
+                              as_of=_utc(as_of))
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in OPENING_COLUMNS})
     received = pd.to_datetime(rows["received_at"], utc=True).dt.tz_convert(clock.TZ_NAME)
