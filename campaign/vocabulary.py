@@ -40,6 +40,7 @@ class Vocabulary(Strict):
     unplanned: dict[str, str]
     levels: dict[str, LevelWords]
     parties: dict[str, str]
+    stock: dict[str, str] = {}
 
 
 @functools.cache
@@ -105,6 +106,12 @@ def party_label(role: str, name: str = "") -> str:
     `health_centre_short`, `steering_committee` (`name`: the district's name)."""
     template = load_vocabulary().parties.get(role)
     return role if template is None else template.format(name=name)
+
+
+def stock_words(key: str, **values: object) -> str:
+    """A stock reconciliation phrase (`stock` section: `doses_<status>`, `pending_line` with {unit}, {n})."""
+    template = load_vocabulary().stock.get(key)
+    return key if template is None else template.format(**values)
 
 
 class _Labels(Mapping[str, str]):

@@ -113,12 +113,13 @@ def test_issue_stock_file_is_warned_about_with_its_figures(env, tmp_path):
     assert "Tồn đầu 0 + Nhập 10 − Xuất 2 − Đã sử dụng 0 − Hủy/Hư hỏng 0 − Hết hạn 0 = 8 lọ" in balance["detail"]
     assert "Tồn cuối ghi 50 lọ (lệch +42 lọ)" in balance["detail"]
     assert "tệp ghi 10 liều/lọ, vắc xin này 6 liều/lọ" in got.loc["stock_doses_per_vial_mismatch", "detail"]
-    assert "hạn sử dụng 01/07/2021, trước ngày báo cáo 20/07/2021" in got.loc["stock_lot_expired", "detail"]
+    # counted on the day the file came in (received_at, Asia/Ho_Chi_Minh: 28/07), not on «Ngày nhận» (20/07)
+    assert "hạn sử dụng 01/07/2021, trước ngày báo cáo 28/07/2021" in got.loc["stock_lot_expired", "detail"]
     # the district's feedback row names the column as it headed it, with the figures
     issues = pd.DataFrame({"row": 0, "column": ["vials_closing"], "code": "stock_balance_mismatch",
                            "severity": "warning", "detail": [balance["detail"]]})
     text = row_messages(issues, 1, "vaccine_stock", {"vials_closing": "Số lọ tồn"})[0]
-    assert text.startswith("Đã nhận, cần kiểm tra: Số lọ không cân đối: ngày 20/07/2021, lô FK0001") and "= 8 lọ" in text
+    assert text.startswith("Đã nhận, cần kiểm tra: Số lọ không cân đối: ngày 28/07/2021, lô FK0001") and "= 8 lọ" in text
 
 
 def test_vials_used_are_not_read_as_issued_in_the_ledger():
@@ -226,11 +227,10 @@ def test_ledger_headed_by_other_habits(env, tmp_path):
     # openpyxl writes no cached value: the formula row cannot be read and is refused with the reason
     assert set(got.loc[got["row_number"] == 3, "code"]) == {"formula_not_calculated"}
     assert out.rows_loaded == 1 and out.rows_quarantined == 1
-    # day 2 read by its own headings and balanced (47 + 0 − 4 − 1 = 42); no results were sent for it, so the
-    # 4 vials opened are warned about against 0 doses given; the clerk's own column is ignored and said so
-    day2 = got[got["row_number"] == 4]
-    assert day2["code"].tolist() == ["stock_doses_mismatch"] and day2["column"].tolist() == ["vials_used"]
-    assert "Đã sử dụng 4 lọ × 6 liều/lọ = 24 liều, kết quả tiêm ghi nhận 0 liều" in day2["detail"].iloc[0]
+    # day 2 read by its own headings and balanced (47 + 0 − 4 − 1 = 42); no results were sent for it yet, so
+    # its 4 vials opened are pending, not a doses mismatch (tests/test_stock.py::test_a_ledger_before_its_results_
+    # is_pending_then_reconciled); the clerk's own column is ignored and said so
+    assert got[got["row_number"] == 4].empty
     assert out.reasons.get("column_ignored") == 1
     assert out.columns["Hủy"] == "vials_damaged" and out.columns["Số lọ đã dùng"] == "vials_used"
     assert out.columns_ignored == ["Người ghi sổ"]
@@ -347,3 +347,170 @@ def test_reconcile_matches_a_naive_cumulative_sum():
     assert (rec.days["book"].to_numpy() == book).all()
     assert set(rec.findings.loc[rec.findings["code"] != "stock_doses_mismatch", "row"]) == \
         set(np.flatnonzero(book != closing))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The reviewer's wrong figures (issue 20 part 3, review): wastage over the period, stock-out across lots,
+# pending days, the first day's opening, a snapshot's expiry, the district view, as_of
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_wastage_rate_is_whos_over_the_period_not_clipped_day_by_day():
+    """WHO/V&B/03.18: wastage rate = (doses supplied − doses administered) / doses supplied, over the period
+    (docs/domain.md). The reviewer's case: day 1 opens 2 vials (12 doses) and gives 4, day 2 opens 1 vial (6)
+    and gives 8: (18 − 12) / 18 = 33.3 %; clipping day 2's −2 at zero gave 8 / 18 = 44.4 %."""
+    d1, d2, d3 = (dt.date(2021, 7, i) for i in (1, 2, 3))
+    ledger = _frame([(d1, 10, 0, 2, 0, 0, 8), (d2, 8, 0, 1, 0, 0, 7)])
+    given = pd.DataFrame({"facility_code": FAC, "product": "pfizer", "lot": "FK0001", "session_date": [d1, d2],
+                          "doses": [4, 8]})
+    rec = rules.reconcile(ledger, given, PER_VIAL)
+    ind = rec.indicators.iloc[0]
+    assert ind["doses_supplied"] == 18 and ind["doses_given"] == 12 and ind["wasted_open"] == 6
+    assert ind["wastage_rate"] == pytest.approx(1 / 3)
+    assert rules.summarize(rec)["province"]["wastage_rate"] == round(1 / 3, 4)
+    # closed-vial wastage (broken, expired) stays apart from opened-vial wastage
+    more = _frame([(d1, 10, 0, 2, 0, 0, 8), (d2, 8, 0, 1, 0, 0, 7), (d3, 7, 0, 0, 1, 1, 5)])
+    ind = rules.reconcile(more, given, PER_VIAL).indicators.iloc[0]
+    assert ind["wasted_open"] == 6 and ind["wasted_closed"] == 12 and ind["doses_supplied"] == 30
+    assert ind["wastage_rate"] == pytest.approx(18 / 30)
+    assert ind["open_vial_rate"] == pytest.approx(6 / 18) and ind["closed_vial_rate"] == pytest.approx(12 / 30)
+
+
+def test_a_lot_missing_from_a_days_ledger_is_no_stock_out():
+    """A stock-out is a facility+product day with nothing usable across ALL its lots (by: province, issue 20.3
+    "stock-out days" as DHIS2 COVAC counts them). Lot FK0002 is left out of day 2's file while it still
+    holds 10 vials: day 2 is no stock-out; day 3 both lots are at 0: one stock-out day. An expired lot
+    holds nothing usable."""
+    d1, d2, d3 = (dt.date(2021, 7, i) for i in (1, 2, 3))
+    a = _frame([(d1, 5, 0, 0, 0, 0, 5), (d2, 5, 0, 5, 0, 0, 0), (d3, 0, 0, 0, 0, 0, 0)])
+    b = _frame([(d1, 10, 0, 0, 0, 0, 10), (d3, 10, 0, 10, 0, 0, 0)]).assign(lot="FK0002")
+    given = pd.DataFrame({"facility_code": FAC, "product": "pfizer", "lot": ["FK0001", "FK0002"],
+                          "session_date": [d2, d3], "doses": [30, 60]})
+    rec = rules.reconcile(pd.concat([a, b], ignore_index=True), given, PER_VIAL)
+    assert rec.findings.empty
+    assert rec.indicators.iloc[0]["stockout_days"] == 1
+    # the same days with FK0002 expired on 02/07: day 2 has nothing usable either
+    b_old = b.assign(expiry_date=dt.date(2021, 7, 1))
+    rec = rules.reconcile(pd.concat([a, b_old], ignore_index=True), given, PER_VIAL)
+    assert rec.indicators.iloc[0]["stockout_days"] == 2
+
+
+def test_a_ledger_before_its_results_is_pending_then_reconciled(env, tmp_path):
+    """A ledger taken in before that day's results arrive: the day is not reconciled yet (pending), not a
+    doses mismatch; once the results arrive the reconciliation (report, CLI) reconciles it."""
+    engine, intake = env
+    rows, given = _ledger(2, given_per_day=30)           # 5 vials opened a day, 30 doses a day
+    out = intake(_csv(tmp_path / "so.csv", LEDGER_HEADER, rows), "stock_ledger")
+    assert out.status == "accepted" and out.rows_loaded == 2
+    assert out.rows_with_warnings == 0, _issues(engine, out.submission_id)
+    with Session(engine) as s:
+        rec = stock_run.reconcile_current(s, load_campaign())
+        summary = stock_run.summary_current(s, load_campaign())
+    assert rec.findings.empty and rec.days["doses_status"].tolist() == ["pending", "pending"]
+    block = summary["province"]
+    assert block["pending_days"] == 2 and block["discrepancies"] == 0
+    assert block["doses_supplied"] == 0 and block["wastage_rate"] is None     # nothing reconciled yet
+    assert any("2 ngày sổ vắc xin chưa đối chiếu" in x for x in present.summary_lines(block, "Toàn tỉnh"))
+    # day 1's results arrive (30 doses), day 2's arrive short (1 dose for 5 vials opened): recheck
+    store_rows(engine, pd.concat([given[given["session_date"] == START],
+                                  given[given["session_date"] != START].head(1)]), when=NOW, kind="vaccinations")
+    with Session(engine) as s:
+        rec = stock_run.reconcile_current(s, load_campaign())
+    assert rec.days["doses_status"].tolist() == ["reconciled", "reconciled"]
+    assert rec.findings["code"].tolist() == ["stock_doses_mismatch"] and rec.findings["row"].tolist() == [3]
+    assert rules.summarize(rec)["province"]["pending_days"] == 0
+
+
+def test_the_first_day_opens_from_the_latest_stock_count(migrated_engine):
+    """A lot's first ledger day without a Tồn đầu opens from the latest `vaccine_stock` count of that facility,
+    product and lot taken on or before that day, not from 0."""
+    engine = migrated_engine
+    snap = pd.DataFrame([{"district": "633", "facility_code": FAC, "product": "pfizer", "lot": "FK0001",
+                          "expiry_date": dt.date(2021, 12, 31), "doses_per_vial": 6, "vials_received": 50,
+                          "vials_issued": 0, "vials_on_hand": 50}])
+    store_rows(engine, snap, when=NOW, kind="vaccine_stock")               # counted 28/07
+    day = dt.date(2021, 7, 29)
+    ledger = _frame([(day, None, 0, 2, 0, 0, 48)]).assign(vials_opening=None)
+    store_rows(engine, ledger, when=NOW + dt.timedelta(days=1), kind="stock_ledger")
+    _rows, given = _ledger(1, given_per_day=12)
+    store_rows(engine, given.assign(session_date=day), when=NOW + dt.timedelta(days=1), kind="vaccinations")
+    with Session(engine) as s:
+        rec = stock_run.reconcile_current(s, load_campaign())
+    assert rec.days["opening"].tolist() == [50.0] and rec.days["book"].tolist() == [48.0]
+    assert rec.findings.empty, rec.findings[["code", "opening", "book"]]
+
+
+def test_an_expired_lot_in_a_snapshot_is_flagged_on_the_day_the_file_came_in(env, tmp_path):
+    """The lot expired on 25/07; its vials arrived on 20/07 («Ngày nhận») and the file came in on 28/07
+    (received_at, Asia/Ho_Chi_Minh): expired on the count, so flagged."""
+    engine, intake = env
+    header = ["Mã cơ sở tiêm chủng", "Tên vắc xin", "Số lô", "Hạn sử dụng", "Số liều/lọ", "Số lọ nhận",
+              "Số lọ đã sử dụng/cấp", "Số lọ tồn", "Ngày nhận"]
+    path = _csv(tmp_path / "kho.csv", header, [[FAC, "Pfizer", "FK0001", dt.date(2021, 7, 25), 6, 10, 2, 8,
+                                                dt.date(2021, 7, 20)]])
+    out = intake(path, "vaccine_stock")
+    got = _issues(engine, out.submission_id)
+    assert got["code"].tolist() == ["stock_lot_expired"]
+    assert "hạn sử dụng 25/07/2021, trước ngày báo cáo 28/07/2021" in got["detail"].iloc[0]
+
+
+def test_cli_district_view_is_the_province_run_sliced(migrated_engine, monkeypatch):
+    """`campaign stock -d 633 --json` shows district 633's slice of the province's run (what the report and
+    the board show), not a run of 633 alone: here the province's last ledger day (20/07) is past lot
+    FK0001's expiry (15/07) while 633's own last day (10/07) is not, so the usable doses differ."""
+    import campaign.resources as resources
+    from faces.cli import main
+
+    engine = migrated_engine
+    mine = _frame([(dt.date(2021, 7, 10), 0, 10, 0, 0, 0, 10)]).assign(expiry_date=dt.date(2021, 7, 15))
+    other = _frame([(dt.date(2021, 7, 20), 0, 5, 0, 0, 0, 5)]).assign(district="622", facility_code="64622-TYT-01",
+                                                                       lot="XX0001")
+    store_rows(engine, pd.concat([mine, other], ignore_index=True), when=NOW, kind="stock_ledger")
+    monkeypatch.setattr(resources, "get_resources", lambda: types.SimpleNamespace(engine=engine, campaign=load_campaign()))
+    result = CliRunner().invoke(main, ["stock", "-d", "633", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    with Session(engine) as s:
+        province = stock_run.reconcile_current(s, load_campaign())
+    assert shown["summary"]["province"] == rules.summarize(province)["districts"]["633"]
+    assert shown["summary"]["province"]["usable_doses"] == 0            # expired on the province's day
+    assert rules.summarize(rules.slice_units(province, ["633"]))["province"] == shown["summary"]["province"]
+    assert [f["facility_code"] for f in shown["facilities"]] == [FAC]
+
+
+def test_reads_count_only_submissions_received_by_as_of(migrated_engine):
+    """as_of: a ledger (and results) received after as_of are not counted; None is now."""
+    from campaign.stock import store as stock_store
+
+    engine = migrated_engine
+    early = _frame([(dt.date(2021, 7, 1), 0, 10, 2, 0, 0, 8)])
+    late = _frame([(dt.date(2021, 7, 2), 0, 5, 0, 0, 0, 5)]).assign(district="622", facility_code="64622-TYT-01")
+    store_rows(engine, early, when=NOW, kind="stock_ledger")
+    store_rows(engine, late, when=NOW + dt.timedelta(days=2), kind="stock_ledger")
+    _rows, given = _ledger(1, given_per_day=12)
+    store_rows(engine, given, when=NOW + dt.timedelta(days=2), kind="vaccinations")
+    as_of = NOW + dt.timedelta(days=1)
+    with Session(engine) as s:
+        then = stock_run.reconcile_current(s, load_campaign(), as_of=as_of)
+        now = stock_run.reconcile_current(s, load_campaign())
+        assert stock_store.doses_given(s, ["633"], as_of=as_of).empty
+        assert stock_store.doses_given(s, ["633"])["doses"].sum() == 12
+    assert then.days["facility_code"].tolist() == [FAC] and then.days["doses_status"].tolist() == ["pending"]
+    assert sorted(now.days["facility_code"]) == ["64622-TYT-01", FAC]
+    assert now.days.set_index("facility_code").loc[FAC, "doses_status"] == "reconciled"
+
+
+def test_intake_checks_are_one_registry_with_a_phase():
+    """The kinds' own intake checks live in one registry (`campaign.intake.run.KIND_CHECKS`), each with its
+    phase: AEFI's row checks before the gate (they may quarantine a row), stock's warnings after it."""
+    from campaign.intake import run as intake_run
+
+    phases = {k: {c.phase for c in cs} for k, cs in intake_run.KIND_CHECKS.items()}
+    assert phases["vaccine_stock"] == phases["stock_ledger"] == {"after_gate"}
+    assert phases["aefi"] == phases["aefi_investigation"] == {"before_gate"}
+    for checks in intake_run.KIND_CHECKS.values():
+        for c in checks:
+            assert c.phase in intake_run.PHASES and callable(intake_run._target(c.target))
+    assert intake_run.checks_of("target_list", "before_gate", None, "633", load_campaign(), START) is None
+    with pytest.raises(ValueError):
+        intake_run.checks_of("stock_ledger", "during_gate", None, "633", load_campaign(), START)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -48,33 +50,67 @@ from campaign.intake.store import (
     load_checked,
 )
 from campaign.settings import Settings
-from campaign.stock import run as stock_run
 from campaign.store.db import write_lock, write_session
 from campaign.store.models import StoredFile, Submission
 from campaign.timing import Stopwatch
 
-# A kind's own row checks (issue 20), by kind: "module:function", imported when that kind is taken in. The
-# function is `fn(session, district, campaign, clean) -> DataFrame[row, column, code]` (reasons of
-# config/reasons.yaml); `check_rows` merges what it finds before the gate (`rules.with_row_checks`).
-ROW_CHECKS: dict[str, str] = {
-    "aefi": "campaign.aefi.run:intake_checks",
-    "aefi_investigation": "campaign.aefi.run:investigation_checks",
+# A kind's own checks at intake (issue 20), ONE registry by kind: each check names its phase and its
+# "module:function", imported when that kind is taken in.
+# - "before_gate": `fn(session, district, campaign, clean) -> DataFrame[row, column, code]` (reasons of
+#   config/reasons.yaml), merged into the standardizer's issues (`rules.with_row_checks`): a code of
+#   severity `row` quarantines its row, so the gate and the repeats see it;
+# - "after_gate": `fn(session, district, campaign, clean, loaded, *, kind, today) -> DataFrame[row, column,
+#   code, severity, detail]`, once the rows' fate is known (row checks, formulas, repeats: `loaded`): warnings
+#   with their figures about the rows that load (a stock balance needs to know which rows load); they never
+#   change which rows load. `today`: the day the file came in (received_at, Asia/Ho_Chi_Minh).
+PHASES = ("before_gate", "after_gate")
+
+
+@dataclass(frozen=True)
+class KindCheck:
+    phase: Literal["before_gate", "after_gate"]
+    target: str   # "module:function"
+
+
+KIND_CHECKS: dict[str, tuple[KindCheck, ...]] = {
+    "aefi": (KindCheck("before_gate", "campaign.aefi.run:intake_checks"),),
+    "aefi_investigation": (KindCheck("before_gate", "campaign.aefi.run:investigation_checks"),),
+    "vaccine_stock": (KindCheck("after_gate", "campaign.stock.run:intake_check"),),
+    "stock_ledger": (KindCheck("after_gate", "campaign.stock.run:intake_check"),),
 }
+# the registry's before-gate part by kind, as it was named before the registry (read-only view)
+ROW_CHECKS: dict[str, str] = {k: c.target for k, cs in KIND_CHECKS.items() for c in cs if c.phase == "before_gate"}
 
 
-def row_checks_of(kind: str, session: Session, district: str,
-                  campaign: CampaignConfig) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
-    """The kind's row checks bound to this session and district, or None (most kinds have none)."""
+def _target(path: str) -> Callable[..., pd.DataFrame]:
     import importlib
 
-    path = ROW_CHECKS.get(kind)
-    if path is None:
-        return None
     module, name = path.split(":")
-    fn = getattr(importlib.import_module(module), name)
-    return lambda clean: fn(session, district, campaign, clean)
+    return getattr(importlib.import_module(module), name)
 
-STOCK_KINDS = ("vaccine_stock", "stock_ledger")   # checked by campaign.stock at intake
+
+def checks_of(kind: str, phase: str, session: Session, district: str, campaign: CampaignConfig,
+              today: dt.date) -> Callable[..., pd.DataFrame] | None:
+    """The kind's checks of `phase` bound to this session, district and day, as one callable (their issues
+    concatenated, in the registry's order), or None (most kinds have none). Before the gate it takes
+    `clean`; after it `clean, loaded`."""
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
+    fns = [_target(c.target) for c in KIND_CHECKS.get(kind, ()) if c.phase == phase]
+    if not fns:
+        return None
+
+    def run(clean: pd.DataFrame, *loaded: Any) -> pd.DataFrame:
+        if phase == "before_gate":
+            parts = [fn(session, district, campaign, clean) for fn in fns]
+        else:
+            parts = [fn(session, district, campaign, clean, *loaded, kind=kind, today=today) for fn in fns]
+        parts = [x for x in parts if x is not None and len(x)]
+        return parts[0] if len(parts) == 1 else (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
+
+    return run
+
+
 
 
 def resolve_request(request: IntakeRequest, campaign: CampaignConfig) -> tuple[str, str]:
@@ -103,13 +139,13 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
                existing_keys: Callable[[list[str]], pd.DataFrame] | None = None,
                docs_dir: Path | None = None, label: str = "submission", watch: Stopwatch | None = None,
                overrides: dict | None = None,
-               row_checks: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-               stock_check: Callable[[pd.DataFrame, pd.Series], pd.DataFrame] | None = None) -> Checked:
+               before_gate: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+               after_gate: Callable[[pd.DataFrame, pd.Series], pd.DataFrame] | None = None) -> Checked:
     """Read, standardize and gate one file. Raises ReadError for a file that cannot be read at all.
-    `overrides` ({heading_key: ColumnOverride}): headings read as the district said; `row_checks`: the
-    kind's own row checks (`row_checks_of`), merged before the gate (they may quarantine a row);
-    `stock_check` (stock kinds): warnings with their figures about the rows that load, after the gate
-    (`campaign.stock.run.intake_issues`: a balance needs to know which rows load)."""
+    `overrides` ({heading_key: ColumnOverride}): headings read as the district said; `before_gate`, `after_gate`:
+    the kind's own checks of that phase (`checks_of`, registry `KIND_CHECKS`): before the gate merged into
+    the standardizer's issues (they may quarantine a row), after it warnings with their figures about the
+    rows that load (`campaign.stock.run.intake_check`: a balance needs to know which rows load)."""
     from campaign.domain.standardize import standardize
     from campaign.io.columns import guessed, ignored_with_data
     from campaign.io.reader import read_submission
@@ -126,10 +162,10 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
     with watch.stage("standardize"):
         std = standardize(read.frame, kind, district_code=district, campaign_date=campaign.campaign.campaign_date,
                           min_age_years=campaign.campaign.min_age_years, today=today, known_facilities=known_facilities, max_lengths=value_limits(kind))
-        if row_checks is not None:
+        if before_gate is not None:
             from campaign.intake.rules import with_row_checks
 
-            std = with_row_checks(std, row_checks(std.clean))
+            std = with_row_checks(std, before_gate(std.clean))
     issues = std.issues
     # A formula the file holds no value for is not a missing value: the clerk sees one in Excel.
     formula_rows = pd.Series(False, index=std.quarantined.index)
@@ -182,9 +218,10 @@ def check_rows(path: Path, kind: str, district: str, *, campaign: CampaignConfig
                 issues = pd.concat([issues, extra], ignore_index=True)
                 quarantined = quarantined | repeats
 
-    # Stock kinds: the balance, expiry, doses per vial and doses given, with the figures (issue 20.3).
-    if stock_check is not None and len(std.clean):
-        extra = stock_check(std.clean, ~quarantined)
+    # The kind's after-gate checks (stock: the balance, expiry, doses per vial and doses given, with the
+    # figures, issue 20.3) about the rows that load.
+    if after_gate is not None and len(std.clean):
+        extra = after_gate(std.clean, ~quarantined)
         if len(extra):
             issues = pd.concat([issues, extra], ignore_index=True)
 
@@ -284,10 +321,9 @@ def run_intake(request: IntakeRequest, *, engine: Engine, settings: Settings, ca
                 existing_keys=lambda key: existing_event_keys(session, district, kind, key, exclude=exclude),
                 docs_dir=settings.home / "data_docs" / district / kind / stored.sha256[:16],
                 label=f"{district}-{kind}-{stored.sha256[:12]}", watch=watch,
-                overrides=overrides_of(session), row_checks=row_checks_of(kind, session, district, campaign),
-                stock_check=(lambda clean, loaded: stock_run.intake_issues(
-                    session, campaign, district, kind, clean, loaded.to_numpy(dtype=bool),
-                    clock.local(received_at).date())) if kind in STOCK_KINDS else None,
+                overrides=overrides_of(session),
+                before_gate=checks_of(kind, "before_gate", session, district, campaign, clock.local(received_at).date()),
+                after_gate=checks_of(kind, "after_gate", session, district, campaign, clock.local(received_at).date()),
             )
             return checked, checked.blocking, None
         except ReadError as exc:

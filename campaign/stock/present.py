@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from campaign.stock.rules import BALANCE, DOSES, EXPIRED, NEGATIVE, OPENING, PER_VIAL
+from campaign.vocabulary import stock_words
 
 # the ledger's headings as a clerk writes them (config/input_kinds.yaml, kind stock_ledger)
 WORDS = {"opening": "Tồn đầu", "vials_received": "Nhập", "vials_issued": "Xuất", "vials_used": "Đã sử dụng",
@@ -86,6 +87,8 @@ def summary_lines(block: dict, unit: str) -> list[str]:
         lines.append(f"{unit}: sắp hết vắc xin theo kế hoạch tiêm: {lows}")
     if block["discrepancies"]:
         lines.append(f"{unit}: {block['discrepancies']} dòng sổ vắc xin không cân đối hoặc cần kiểm tra")
+    if block.get("pending_days"):
+        lines.append(stock_words("pending_line", unit=unit, n=_n(block["pending_days"])))
     return lines
 
 

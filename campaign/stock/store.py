@@ -1,5 +1,7 @@
-"""Stock's reads: the ledger rows in force, the doses the results say were given, the planned pace. All
-through `campaign.store.current`, so stock counts the same rows as every other reader."""
+"""Stock's reads: the ledger rows in force, the doses the results say were given, the facility-days whose
+results are in, the latest stock counts, the planned pace. All through `campaign.store.current`, so stock
+counts the same rows as every other reader; each read takes `as_of` (a timezone-aware instant): the
+submissions in force at that moment, received by then (None: every submission in force now)."""
 
 from __future__ import annotations
 
@@ -10,19 +12,35 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign.store.current import current_rows
-from campaign.store.models import PlanRun, PlanSession
+from campaign import clock
+from campaign.store.current import current_rows, frame_of, in_force
+from campaign.store.models import KIND_TABLES, PlanRun, PlanSession, Submission
 
 LEDGER_COLUMNS = ["report_date", "facility_code", "product", "lot", "expiry_date", "doses_per_vial", "vials_opening",
                   "vials_received", "vials_issued", "vials_used", "vials_damaged", "vials_expired", "vials_closing",
                   "row_number"]
 GIVEN_COLUMNS = ["facility_code", "product", "lot", "session_date", "doses"]
+REPORTED_COLUMNS = ["facility_code", "session_date"]
+OPENING_COLUMNS = ["facility_code", "product", "lot", "vials_on_hand", "counted_on"]
 
 
-def load_ledger(session: Session, districts: list[str], facilities: list[str] | None = None) -> pd.DataFrame:
-    """The `stock_ledger` rows of the accepted submissions in force (event kind: every submission counts),
-    with `row` = the row's number in its file; only `facilities` when given."""
-    rows, _ids = current_rows(session, "stock_ledger", LEDGER_COLUMNS, districts, per_facility=False)
+def _utc(as_of: dt.datetime | None) -> dt.datetime | None:
+    return None if as_of is None else clock.to_utc(as_of)
+
+
+def _submission_ids(session: Session, kind: str, districts: list[str], as_of: dt.datetime | None) -> list[int]:
+    """The submissions of `kind` in `districts` in force at `as_of` (`campaign.store.current.in_force`:
+    received by then, not withdrawn nor replaced by then; None: in force now)."""
+    stmt = select(Submission.id).where(*in_force(kinds=kind, districts=districts, as_of=_utc(as_of)))
+    return list(session.scalars(stmt.order_by(Submission.id)))
+
+
+def load_ledger(session: Session, districts: list[str], facilities: list[str] | None = None,
+                as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """The `stock_ledger` rows of the accepted submissions in force (event kind: every submission counts)
+    received by `as_of`, with `row` = the row's number in its file; only `facilities` when given."""
+    rows, _ids = current_rows(session, "stock_ledger", LEDGER_COLUMNS, districts, per_facility=False,
+                              as_of=_utc(as_of))
     if facilities is not None:
         rows = rows[rows["facility_code"].isin(facilities)]
     return rows.rename(columns={"row_number": "row"}).drop(columns=["received_at"], errors="ignore")
@@ -36,6 +54,33 @@ def doses_given(session: Session, districts: list[str], as_of: dt.datetime | Non
     from campaign.doses.store import given_rows
 
     return given_per_day(given_rows(session, districts, as_of=as_of))[GIVEN_COLUMNS]
+
+
+def results_days(session: Session, districts: list[str], as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """The facility-days whose results are in (`facility_code, session_date`): any accepted `vaccinations` row
+    in force received by `as_of`, vaccinated or not (a day where everyone was deferred is in too). A ledger
+    day with vials opened and none of these is pending, not a doses mismatch."""
+    ids = _submission_ids(session, "vaccinations", districts, as_of)
+    if not ids:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REPORTED_COLUMNS})
+    t = KIND_TABLES["vaccinations"]
+    stmt = select(t.c.facility_code, t.c.session_date).where(t.c.submission_id.in_(ids)).distinct()
+    out = frame_of(session, stmt, REPORTED_COLUMNS)
+    out["session_date"] = pd.to_datetime(out["session_date"], errors="coerce").dt.date
+    return out
+
+
+def latest_counts(session: Session, districts: list[str], as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """The latest `vaccine_stock` count in force per facility, product and lot (OPENING_COLUMNS;
+    `counted_on` = the day its file came in, Asia/Ho_Chi_Minh), received by `as_of`: a lot's first ledger
+    day without a Tồn đầu opens from it."""
+    rows, _ids = current_rows(session, "vaccine_stock", ["product", "lot", "vials_on_hand"], districts,
+                              as_of=_utc(as_of))
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in OPENING_COLUMNS})
+    received = pd.to_datetime(rows["received_at"], utc=True).dt.tz_convert(clock.TZ_NAME)
+    rows = rows.assign(counted_on=received.dt.tz_localize(None).dt.normalize().to_numpy())
+    return rows[OPENING_COLUMNS].reset_index(drop=True)
 
 
 def planned_pace(session: Session, districts: list[str], as_of: dt.date) -> pd.DataFrame:

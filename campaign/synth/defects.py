@@ -132,7 +132,7 @@ CATALOGUE: dict[str, DefectSpec] = {s.code: s for s in [
     _d("team_not_updated", "readiness", ("staff",), "updated_on", None, "team list updated 5 days before the session"),
     _d("comm_missing_certificate_lookup", "readiness", ("communication",), "message", None,
        "no activity of the district carries the certificate-lookup message"),
-    _d("stock_expired_lot", "readiness", ("vaccine_stock",), "expiry_date", None, "a lot expired before the campaign"),
+    _d("stock_expired_lot", "readiness", ("vaccine_stock",), "expiry_date", "stock_lot_expired", "a lot expired before the campaign (warned at intake: expired on the day the file came in)"),
     _d("aefi_serious", "readiness", ("aefi",), "serious", None, "a serious AEFI (24-hour investigation)"),
 ]}
 
