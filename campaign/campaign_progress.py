@@ -32,14 +32,15 @@ class Figures:
     aefi: Any                    # aefi.run.assess (its .summary(districts) = aefi_summary)
 
 
-def stock_reconciled(session: Session, campaign: CampaignConfig) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+def stock_reconciled(session: Session, campaign: CampaignConfig, as_of: dt.datetime | None = None
+                     ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """`campaign stock --json`'s reconciliation and summary (`stock.run.reconcile_current`, `rules.summarize`):
     (summary, indicators, findings). A ledger without results yet is still reconciled (its balance, expiry,
     stock-out days); with no ledger in force the reconciliation is empty."""
     from campaign.stock import rules as stock_rules
     from campaign.stock.run import reconcile_current
 
-    rec = reconcile_current(session, campaign)
+    rec = reconcile_current(session, campaign, as_of=as_of)
     return stock_rules.summarize(rec), rec.indicators, rec.findings
 
 
@@ -54,7 +55,7 @@ def read(session: Session, campaign: CampaignConfig, at: dt.datetime) -> Figures
         districts, facilities = fig.districts, fig.facilities
     else:
         districts = facilities = pd.DataFrame(columns=["district", "facility_code", "date"])
-    summary, indicators, findings = stock_reconciled(session, campaign)
+    summary, indicators, findings = stock_reconciled(session, campaign, at)
     per_facility = pd.DataFrame(columns=["facility_code", "closing_vials", "discrepancies", "stockout_days"])
     if len(indicators):
         per_facility = indicators.groupby("facility_code")[["closing_vials", "stockout_days"]].sum()

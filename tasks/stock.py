@@ -30,7 +30,7 @@ def publish_stock(now: str | None = None) -> dict[str, Any]:
     res = get_resources()
     at = clock.to_utc(clock.parse_instant(now) if now else clock.now())
     with Session(res.engine) as session:
-        summary, indicators, _findings = stock_reconciled(session, res.campaign)
+        summary, indicators, _findings = stock_reconciled(session, res.campaign, at)
     if summary["districts"]:
         day = clock.local(at).date()
         create_table_artifact(key=artifact_key(day),
