@@ -30,9 +30,23 @@ from campaign.store.models import RowIssue
 from tests.clock_support import at
 
 
+SECRET = b"k" * 32     # the rules' tests' key of case ids (the installation's is campaign.aefi.store.case_secret)
+
+
 @pytest.fixture(scope="module")
 def campaign():
     return load_campaign()
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    """The key of case ids is made under CAMPAIGN_HOME: a fresh home per test, never the repository's var/."""
+    from campaign.settings import get_settings
+
+    monkeypatch.setenv("CAMPAIGN_HOME", str(tmp_path / "campaign-home"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -108,7 +122,7 @@ def test_a_case_is_serious_if_any_criterion_holds(campaign) -> None:
                  outcome=["recovered", "recovered", "monitoring", "death", "recovered"],
                  serious=["no", "no", "no", "no", "yes"], facility_code=["F1", "F2", "F3", "F4", "F5"],
                  lot=["A", "B", "C", "D", "E"])
-    c = rules.cases(rows, campaign.aefi).set_index("row_number")
+    c = rules.cases(rows, campaign.aefi, secret=SECRET).set_index("row_number")
     assert c["serious"].to_dict() == {2: False, 3: True, 4: True, 5: True, 6: True}
     assert [rules.criteria_of(c.loc[r]) for r in (3, 4, 5, 6)] == [
         [rules.SYMPTOM], [rules.SYMPTOM], [rules.OUTCOME], [rules.REPORTED]]
@@ -125,10 +139,65 @@ def test_onset_before_the_injection_is_found_whatever_the_time_zones() -> None:
 
 def test_case_ids_are_stable_and_carry_no_personal_data(campaign) -> None:
     rows = _rows(full_name=["Nguyễn Văn An", "Siu H'Nhi"])
-    ids = rules.case_ids(rows)
-    again = rules.case_ids(rows.assign(full_name=["NGUYEN VAN AN", "Siu H'Nhi"], submission_id=9))
-    assert ids.tolist() == again.tolist() and ids.str.match(r"^AEFI-[0-9A-F]{8}$").all()
+    ids = rules.case_ids(rows, SECRET)
+    again = rules.case_ids(rows.assign(full_name=["NGUYEN VAN AN", "Siu H'Nhi"], submission_id=9), SECRET)
+    assert ids.tolist() == again.tolist() and ids.str.match(r"^AEFI-[0-9A-F]{12}$").all()
     assert not any("An" in i or "Nhi" in i for i in ids)
+
+
+def test_a_case_id_is_a_keyed_hash_nobody_without_the_installations_key_can_recompute(campaign, tmp_path) -> None:
+    """Reviewer (issue 20, AEFI): "Case ids are an unsalted hash of the natural key ... someone who knows a
+    person can test whether they are a case". With HMAC-SHA256 under a key of the installation, knowing
+    the person's facility, name, birth date, product and days gives nothing: another key, another id; and
+    neither the old unsalted recipe nor the plain SHA-256 of the key gives it."""
+    import hashlib
+
+    from campaign.aefi.store import SECRET_FILE, case_secret
+    from campaign.settings import get_settings
+
+    rows = _rows(full_name=["Nguyễn Văn An"])
+    mine = rules.case_ids(rows, SECRET).iloc[0]
+    assert rules.case_ids(rows, b"x" * 32).iloc[0] != mine
+    assert rules.legacy_case_ids(rows).iloc[0] != mine
+    anchor = "F1|pfizer|1|2021-07-31|name:nguyen van an|1990-01-01"
+    assert mine[5:] not in {hashlib.sha256(anchor.encode()).hexdigest()[:12].upper(),
+                            hashlib.sha256(f"case|{anchor}".encode()).hexdigest()[:12].upper()}
+    # the key: made once under CAMPAIGN_HOME (0600), the same on every read, never in the repository
+    settings = get_settings()
+    key = case_secret(settings)
+    path = settings.keys_dir / SECRET_FILE
+    assert len(key) == 32 and case_secret(settings) == key and path.exists()
+    assert (path.stat().st_mode & 0o077) == 0 and str(settings.home.resolve()) in str(path.resolve())
+    from campaign.config_files import PROJECT_ROOT
+
+    assert not str(path.resolve()).startswith(str((PROJECT_ROOT / "var").resolve()))
+
+
+def test_a_follow_up_correcting_the_onset_or_the_name_is_the_same_case(campaign) -> None:
+    """Reviewer (issue 20, AEFI): "A corrected onset time or name in a follow-up row changes the case id".
+    The key is the facility, product, dose number, day of injection and the person (ID number when given,
+    else folded name and birth date): an onset corrected, a name corrected with the ID number, a follow-up
+    that adds the ID number, all keep ONE case with the first version's id; two ID numbers are two people."""
+    first = _rows(full_name=["Nguyễn Văn An"], id_number=["064080001234"], outcome="monitoring",
+                  onset_at="2021-07-31 02:00:00", received_at="2021-08-01 03:00:00", submission_id=1)
+    onset = first.assign(onset_at="2021-07-31 05:30:00", received_at="2021-08-01 06:00:00", submission_id=2,
+                         outcome="hospitalised")
+    name = onset.assign(full_name="Nguyễn Văn Ân", received_at="2021-08-01 07:00:00", submission_id=3)
+    rows = pd.concat([first, onset, name], ignore_index=True)
+    c = rules.cases(rows, campaign.aefi, secret=SECRET)
+    assert len(c) == 1 and c.iloc[0]["case_id"] == rules.case_ids(first, SECRET).iloc[0]
+    assert c.iloc[0]["outcome"] == "hospitalised" and c.iloc[0][rules.OUTCOME]      # the follow-up's news kept
+    # without an ID number first, the follow-up that brings one is the same case, under the first id
+    bare = first.assign(id_number=None)
+    both = pd.concat([bare, onset], ignore_index=True)
+    c = rules.cases(both, campaign.aefi, secret=SECRET)
+    assert len(c) == 1 and c.iloc[0]["case_id"] == rules.case_ids(bare, SECRET).iloc[0]
+    # another person's ID number, same name and birth date: another case
+    other = first.assign(id_number="064090009999", submission_id=4, received_at="2021-08-01 08:00:00")
+    assert len(rules.cases(pd.concat([first, other], ignore_index=True), campaign.aefi, secret=SECRET)) == 2
+    # another dose (or day of injection) of the same person: another case
+    dose2 = first.assign(dose_number=2, vaccinated_at="2021-08-28 01:00:00", onset_at="2021-08-28 02:00:00")
+    assert len(rules.cases(pd.concat([first, dose2], ignore_index=True), campaign.aefi, secret=SECRET)) == 2
 
 
 def test_unresolved_cases_of_one_lot_at_one_facility_within_a_day_are_a_cluster_known_when_the_third_arrived(
@@ -143,7 +212,7 @@ def test_unresolved_cases_of_one_lot_at_one_facility_within_a_day_are_a_cluster_
                            "2021-07-31 04:00:00"],
                  received_at=["2021-08-01 03:00:00", "2021-08-01 03:00:00", "2021-08-02 03:00:00",
                               "2021-08-01 03:00:00", "2021-08-01 03:00:00"])
-    c = rules.cases(rows, campaign.aefi).set_index("row_number")
+    c = rules.cases(rows, campaign.aefi, secret=SECRET).set_index("row_number")
     assert c.loc[[2, 3, 4], "cluster_id"].tolist() == ["facility_lot:F1@pfizer/L1:2021-07-31"] * 3
     assert c.loc[[2, 3, 4], "serious"].all() and not c.loc[[5, 6], "serious"].any()   # other lot; recovered
     assert [rules.criteria_of(c.loc[2])] == [[rules.CLUSTER]]
@@ -151,10 +220,11 @@ def test_unresolved_cases_of_one_lot_at_one_facility_within_a_day_are_a_cluster_
     assert (c.loc[[2, 3, 4], "opens_at"] == pd.Timestamp("2021-08-02 03:00", tz="UTC")).all()
     # the third a day and a minute after the second: no cluster
     far = rules.cases(rows.assign(onset_at=["2021-07-31 02:00:00", "2021-07-31 20:00:00", "2021-08-01 20:01:00",
-                                            "2021-07-31 03:00:00", "2021-07-31 04:00:00"]), campaign.aefi)
+                                            "2021-07-31 03:00:00", "2021-07-31 04:00:00"]), campaign.aefi,
+                     secret=SECRET)
     assert not far["serious"].any()
     # another facility's cases of the same lot are not the same vials
-    apart = rules.cases(rows.assign(facility_code=["F1", "F2", "F3", "F1", "F1"]), campaign.aefi)
+    apart = rules.cases(rows.assign(facility_code=["F1", "F2", "F3", "F1", "F1"]), campaign.aefi, secret=SECRET)
     assert not apart["serious"].any()
 
 
@@ -166,7 +236,7 @@ def test_rates_per_100k_by_product_and_lot_hand_computed_and_a_lot_over_threshol
     rows = _rows(lot=["L1"] * 3 + ["L2", "L3"], product=["pfizer"] * 4 + ["moderna"],
                  facility_code=["F1", "F2", "F3", "F4", "F5"],
                  outcome=["death", "recovered", "recovered", "recovered", "recovered"])
-    c = rules.cases(rows, campaign.aefi)
+    c = rules.cases(rows, campaign.aefi, secret=SECRET)
     doses = pd.DataFrame({"product": ["pfizer", "pfizer", "moderna", "pfizer"], "lot": ["L1", "L2", "L3", "L9"],
                           "doses": [1_500, 400, 1_000, 600]})
     r = rules.rates(c, doses, flag)
@@ -185,7 +255,7 @@ def test_rates_per_100k_by_product_and_lot_hand_computed_and_a_lot_over_threshol
     assert products.loc["pfizer", "per_100k"] == 160.0 and products.loc["pfizer", "serious_per_100k"] == 40.0
     assert rules.summary(c, pd.DataFrame(columns=["state", "district"]), r)["lots_flagged"] == ["pfizer/L1"]
     # a case of a lot no result names: counted, no rate, never flagged
-    orphan = rules.rates(rules.cases(_rows(lot=["ZZ"]), campaign.aefi), doses, flag)["by_lot"].set_index(["product", "lot"])
+    orphan = rules.rates(rules.cases(_rows(lot=["ZZ"]), campaign.aefi, secret=SECRET), doses, flag)["by_lot"].set_index(["product", "lot"])
     assert orphan.loc[("pfizer", "ZZ"), "doses"] == 0 and pd.isna(orphan.loc[("pfizer", "ZZ"), "per_100k"])
     assert not orphan.loc[("pfizer", "ZZ"), "flagged"]
 
