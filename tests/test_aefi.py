@@ -581,3 +581,144 @@ def test_a_case_sent_again_or_withdrawn_and_resent_is_the_same_case_and_is_not_e
         (again_item, _d, _m), = provide(s, campaign, at("01/08 12:00"))
     assert again_item.deadline == item.deadline
     assert _watch(engine, campaign, at("01/08 12:00")) == []             # told once already
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reviewer's findings (issue 20, AEFI): clusters, the notice at opening, keyed ids, as_of
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_a_cluster_is_one_investigation_listing_its_members_and_a_member_serious_on_its_own_keeps_its_own(
+        campaign) -> None:
+    """Reviewer: "An AEFI cluster ... opens one investigation deliverable and one DoH notice PER MEMBER; it must
+    open ONE investigation and one notice for the cluster (members listed in it), while a member that is
+    serious on its own (death, hospitalisation…) still gets its own case"."""
+    rows = _rows(outcome=["monitoring", "monitoring", "death"],
+                 onset_at=["2021-07-31 02:00:00", "2021-07-31 20:00:00", "2021-08-01 15:00:00"],
+                 received_at=["2021-08-01 03:00:00", "2021-08-01 03:00:00", "2021-08-02 03:00:00"])
+    c = rules.cases(rows, campaign.aefi, secret=SECRET)
+    inv = rules.investigations(c, pd.DataFrame(), campaign.aefi.investigation, at("04/08 09:00"))
+    assert sorted(inv["kind"]) == ["case", "cluster"]
+    cluster = inv[inv["kind"] == "cluster"].iloc[0]
+    assert cluster["case_id"] == c["cluster_case_id"].iloc[0] and cluster["case_id"].startswith("AEFI-C-")
+    assert cluster["members"] == sorted(c["case_id"]) and cluster["criteria"] == [rules.CLUSTER]
+    assert cluster["opens_at"] == pd.Timestamp("2021-08-02 03:00", tz="UTC")     # when its 3rd case arrived
+    assert (cluster["facility_code"], cluster["product"], cluster["lot"]) == ("F1", "pfizer", "L1")
+    death = c[c["outcome"] == "death"].iloc[0]
+    own = inv[inv["kind"] == "case"].iloc[0]
+    assert own["case_id"] == death["case_id"] and rules.OUTCOME in own["criteria"]
+    items = rules.deliverables(inv, campaign.aefi.investigation, source_text="x")
+    assert sorted(i.deadline for i, _d, _m in items) == sorted(f"aefi_investigation:{k}" for k in inv["case_id"])
+    summary = rules.summary(c, inv, rules.rates(c, pd.DataFrame({"product": [], "lot": [], "doses": []}),
+                                                campaign.aefi.lot_flag))
+    assert summary["serious"] == 3 and summary["clusters"] == 1 and summary["investigations"]["overdue"] == 2
+    # a later member whose onset is earlier does not rename the cluster: one deliverable, told once
+    later = pd.concat([rows, _rows(full_name=["Người muộn"], outcome="monitoring", onset_at="2021-07-30 22:00:00",
+                                   received_at="2021-08-02 05:00:00", submission_id=2)], ignore_index=True)
+    c2 = rules.cases(later, campaign.aefi, secret=SECRET)
+    assert c2["cluster_case_id"].dropna().unique().tolist() == [cluster["case_id"]] and len(c2) == 4
+
+
+def test_a_cluster_is_notified_once_and_its_investigation_names_it(env, campaign) -> None:
+    """Through the intake and the watch: three unresolved reactions to one lot at one facility within a day,
+    one of them a death: ONE notice for the cluster and one for the death, not one per member; the district's
+    report quoting the cluster's id is accepted and completes it."""
+    engine, intake = env
+    intake(_vaccinations(n_l1=3), "vaccinations", at("31/07 18:00"))
+    names = ["Trần An An", "Trần An Bình", "Trần An Chi"]
+    rows = [f"64633-TYT-01,{n},01/01/1970,Nam,,Pfizer,FA1234,1,31/07/2021 09:00,31/07/2021 {10 + i}:00,"
+            f"Sốt cao,Không,{'Tử vong' if i == 2 else 'Đang theo dõi'}\n" for i, n in enumerate(names)]
+    out = intake(AEFI_HEADER + "".join(rows), "aefi", RECEIVED)
+    assert out.status == "accepted" and out.rows_loaded == 3
+    with Session(engine) as s:
+        items = provide(s, campaign, RECEIVED)
+        a = assess(s, campaign, RECEIVED)
+    assert len(a.cases) == 3 and a.cases["serious"].all()
+    assert len(items) == 2 and sorted(i.name.split("(")[1][:3] for i, _d, _m in items) == ["ca ", "cụm"]
+    cluster_id = a.investigations.set_index("kind").loc["cluster", "case_id"]
+    cluster_item = next(i for i, _d, _m in items if i.deadline.endswith(cluster_id))
+    assert "cụm 3 ca" in cluster_item.name and "Trần" not in cluster_item.name
+    sent = _watch(engine, campaign, RECEIVED)
+    assert sorted(sent) == sorted((i.deadline, "633", "aefi_notified") for i, _d, _m in items)
+    assert _watch(engine, campaign, RECEIVED) == []
+    report = intake(INV_HEADER + f"{cluster_id.lower()},01/08/2021 20:00,Trùng hợp ngẫu nhiên,\n",
+                    "aefi_investigation", at("01/08 21:00"))
+    assert report.rows_loaded == 1 and not _issues(engine, report.submission_id)
+    with Session(engine) as s:
+        states = assess(s, campaign, at("02/08 09:30")).investigations.set_index("kind")["state"].to_dict()
+    assert states == {"cluster": "investigated_on_time", "case": "overdue"}
+
+
+def test_the_dohs_notice_goes_at_opening_whatever_the_investigations_window(env, tmp_path) -> None:
+    """Reviewer: the notice was `hours_before_due: 24`, "at case opening" only because the window is 24 h. It is
+    `at_opening` now: with a 48-hour window the DoH is still told when the case arrives (exactly once), and a
+    ladder without a step at opening, or counting back the whole window, is refused."""
+    from campaign.config import load_campaign as load
+    from campaign.config_files import ConfigError
+
+    engine, intake = env
+    data = yaml.safe_load(DEFAULT_CAMPAIGN_FILE.read_text(encoding="utf-8"))
+    assert data["escalation_ladders"]["aefi_ladder"][0]["when"] == {"at_opening": True}
+    data["aefi"]["investigation"]["hours"] = 48
+    path = tmp_path / "c48.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    c48 = load(path)
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW, "aefi", RECEIVED)
+    with Session(engine) as s:
+        (item, _d, _m), = provide(s, c48, RECEIVED)
+    assert item.due_at == RECEIVED + dt.timedelta(hours=48)
+    assert _watch(engine, c48, RECEIVED) == [(item.deadline, "633", "aefi_notified")]
+    assert _watch(engine, c48, RECEIVED + dt.timedelta(hours=24)) == []                 # told once, at opening
+    # the old trigger with the longer window is refused, and so is a ladder without a notice at opening
+    data["escalation_ladders"]["aefi_ladder"][0]["when"] = {"hours_before_due": 24}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="at_opening"):
+        load(path)
+    data["aefi"]["investigation"]["hours"] = 24
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="at_opening"):
+        load(path)
+
+
+def test_ids_from_before_the_keyed_hash_keep_working(env, campaign, monkeypatch) -> None:
+    """A deliverable the watch escalated under a case's old (unsalted) id keeps that id, so the DoH is not
+    told twice; an investigation quoting the old id is accepted and completes the case."""
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW, "aefi", RECEIVED)
+    with monkeypatch.context() as m:      # the code before: ids were the unsalted hash
+        m.setattr(rules, "case_ids", lambda frame, secret: rules.legacy_case_ids(frame))
+        (old, *_), = [(w[0],) for w in _watch(engine, campaign, RECEIVED)]
+    old_id = old.split(":", 1)[1]
+    assert len(old_id) == len("AEFI-") + 8
+    with Session(engine) as s:
+        (item, _d, _m), = provide(s, campaign, at("01/08 10:00"))
+        new_id = assess(s, campaign, at("01/08 10:00")).investigations.iloc[0]["case_id"]
+    assert new_id != old_id and item.deadline == old
+    assert _watch(engine, campaign, at("01/08 10:00")) == []
+    report = intake(INV_HEADER + f"{old_id},01/08/2021 20:00,Trùng hợp ngẫu nhiên,\n", "aefi_investigation",
+                    at("01/08 21:00"))
+    assert report.rows_loaded == 1 and not _issues(engine, report.submission_id)
+    with Session(engine) as s:
+        assert assess(s, campaign, at("02/08 09:00")).investigations.iloc[0]["state"] == "investigated_on_time"
+
+
+def test_as_of_reads_only_what_had_been_received_by_then(env, campaign) -> None:
+    """Plan (as_of): the AEFI functions take `as_of` (None = now) and read only submissions received by it: an
+    AEFI row received after `as_of` is no case as of then; the doses' reader keeps its name and shape."""
+    from campaign.aefi import store
+
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW + NO_RECORD_ROW, "aefi", RECEIVED)
+    before = RECEIVED - dt.timedelta(minutes=1)
+    with Session(engine) as s:
+        then = assess(s, campaign, before)
+        assert len(then.cases) == 0 and len(then.investigations) == 0 and provide(s, campaign, before) == []
+        assert aefi_summary(s, campaign, before)["cases"] == 0
+        assert len(assess(s, campaign, RECEIVED).cases) == 2 and len(assess(s, campaign).cases) == 2
+        doses = store.doses_given(s, ["633"], as_of=at("31/07 17:59"))
+        assert len(doses) == 0 and list(doses.columns) == list(store.doses_given(s, ["633"]).columns)
+        assert len(store.doses_given(s, ["633"], as_of=at("31/07 18:00"))) == 2
+        assert assess(s, campaign, before).summary()["doses"] == 2
