@@ -29,7 +29,6 @@ from campaign.settings import Settings
 from campaign.store.models import RowIssue
 from tests.clock_support import at
 
-
 SECRET = b"k" * 32     # the rules' tests' key of case ids (the installation's is campaign.aefi.store.case_secret)
 
 
