@@ -646,6 +646,32 @@ def test_a_cluster_is_notified_once_and_its_investigation_names_it(env, campaign
     with Session(engine) as s:
         states = assess(s, campaign, at("02/08 09:30")).investigations.set_index("kind")["state"].to_dict()
     assert states == {"cluster": "investigated_on_time", "case": "overdue"}
+    # the command's and the watch's artifact's words say the cluster and its members, no name
+    from campaign.aefi.present import artifact_rows, render_text
+
+    with Session(engine) as s:
+        js = assessment_json(assess(s, campaign, at("02/08 09:30")))
+    cluster = next(r for r in js["investigations"] if r["kind"] == "cluster")
+    assert cluster["members"] == sorted(js_case["case_id"] for js_case in js["cases"])
+    assert f"{cluster_id} [3: " in render_text(js) and "Trần" not in render_text(js)
+    assert any(r["ca"] == cluster_id for r in artifact_rows(js))
+
+
+def test_a_follow_up_correcting_the_onset_through_the_intake_keeps_one_case_and_one_notice(env, campaign) -> None:
+    """Reviewer: "A corrected onset time ... changes the case id ..., so the old version stays as a second
+    case". Through the intake: the follow-up with the onset corrected is the same case, told once."""
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW, "aefi", RECEIVED)
+    (first,) = [d for d, _p, _s in _watch(engine, campaign, RECEIVED)]
+    fixed = FIXED_ROW.replace("31/07/2021 09:20", "31/07/2021 09:45")
+    assert intake(AEFI_HEADER + fixed, "aefi", at("01/08 11:00")).rows_loaded == 1
+    with Session(engine) as s:
+        a = assess(s, campaign, at("01/08 11:00"))
+        (item, _d, _m), = provide(s, campaign, at("01/08 11:00"))
+    assert len(a.cases) == 1 and item.deadline == first and item.opens_at == RECEIVED
+    assert a.cases.iloc[0]["onset_at"] == pd.Timestamp("2021-07-31 02:45", tz="UTC")   # the corrected onset
+    assert _watch(engine, campaign, at("01/08 11:00")) == []
 
 
 def test_the_dohs_notice_goes_at_opening_whatever_the_investigations_window(env, tmp_path) -> None:

@@ -104,7 +104,9 @@ def render_text(js: dict[str, Any]) -> str:
              f"{inv[ON_TIME]} on time, {inv[LATE]} late, {inv[OVERDUE_CASE]} overdue; {s['doses']} doses given"]
     for r in js["investigations"]:
         due = local(dt.datetime.fromisoformat(r["due_at"]))
-        lines.append(f"  {r['case_id']} {r['district']} {r['facility_code']:<12} {r['product'] or '-'}/{r['lot'] or '-'} "
+        members = f" [{len(r['members'])}: {', '.join(r['members'])}]" if r.get("kind") == "cluster" else ""
+        lines.append(f"  {r['case_id']}{members} {r['district']} {r['facility_code'] or '-':<12} "
+                     f"{r['product'] or '-'}/{r['lot'] or '-'} "
                      f"{r['state']:<21} due {due:%d/%m/%Y %H:%M} ({', '.join(r['criteria'])})"
                      + (f" causality: {r['causality']}" if r["causality"] else ""))
     for r in js["rates"].get("by_lot", []):
@@ -131,7 +133,7 @@ def report_lines(summary: dict[str, Any]) -> list[str]:
 def artifact_rows(js: dict[str, Any]) -> list[dict[str, Any]]:
     """The watch's AEFI table (a Prefect artifact): one row per serious case and per lot flagged; case ids,
     codes and times only (no personal data)."""
-    rows = [{"ca": r["case_id"], "huyện": r["district"], "cơ sở": r["facility_code"],
+    rows = [{"ca": r["case_id"], "huyện": r["district"], "cơ sở": r["facility_code"] or "-",
              "vắc xin/lô": f"{r['product'] or '-'}/{r['lot'] or '-'}", "tiêu chí": ", ".join(r["criteria"]),
              "hạn điều tra": f"{local(dt.datetime.fromisoformat(r['due_at'])):%d/%m/%Y %H:%M}",
              "tình trạng": STATE_WORDS[r["state"]]} for r in js["investigations"]]
