@@ -53,9 +53,12 @@ def investigation_checks(session: Session, district: str, campaign: CampaignConf
     the case id."""
     if campaign.aefi is None or not len(clean):
         return _NO_ISSUES
-    cases = rules.cases(store.aefi_rows(session, [district]), campaign.aefi, secret=store.case_secret())
+    # the province's cases: a cluster is found among them all (a lot crosses districts), then the district's
+    cases = rules.cases(store.aefi_rows(session, list(campaign.district_codes)), campaign.aefi,
+                        secret=store.case_secret())
     subjects = rules.subjects(cases)
-    known = set(subjects["case_id"]) | set(rules.id_aliases(cases)) if len(cases) else set()
+    mine = set(subjects.loc[subjects["district"] == district, "case_id"]) if len(subjects) else set()
+    known = mine | {old for old, new in rules.id_aliases(cases).items() if new in mine}
     given = clean["case_id"].astype("string").str.strip().str.upper()
     unknown = (given.notna() & ~given.isin(known)).to_numpy(dtype=bool)
     rows = pd.Series(range(len(clean)))[unknown].to_numpy()
