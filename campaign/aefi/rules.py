@@ -188,12 +188,14 @@ def _case_keys(frame: pd.DataFrame) -> tuple[list[str], list[str | None], list[s
     return anchors, [i if isinstance(i, str) and i else None for i in ids], list(by_name)
 
 
-def case_groups(frame: pd.DataFrame) -> np.ndarray:
+def case_groups(frame: pd.DataFrame,
+                keys: tuple[list[str], list[str | None], list[str | None]] | None = None) -> np.ndarray:
     """Per row, the number of the case it is a version of. Rows of one facility, product, dose number and day
     of injection are one case when they give the same ID number, or when one of them gives none and both
     give the same folded name and birth date. Neither the onset nor (with an ID number) the name is in
-    it: a follow-up that corrects them is the same case. Two different ID numbers are two people."""
-    anchors, ids, names = _case_keys(frame)
+    it: a follow-up that corrects them is the same case. Two different ID numbers are two people. `keys`:
+    `_case_keys(frame)` when the caller has them."""
+    anchors, ids, names = keys or _case_keys(frame)
     parent = list(range(len(frame)))
 
     def root(i: int) -> int:
@@ -230,8 +232,9 @@ def case_ids(frame: pd.DataFrame, secret: bytes) -> pd.Series:
     a person can compute it to test whether they are a case. Rows: `case_groups`."""
     if not len(frame):
         return pd.Series([], index=frame.index, dtype=object)
-    anchors, ids, names = _case_keys(frame)
-    groups = case_groups(frame)
+    keys = _case_keys(frame)
+    anchors, ids, names = keys
+    groups = case_groups(frame, keys)
     order = pd.DataFrame({"g": groups, "r": instants(frame["received_at"]).to_numpy() if "received_at" in frame
                           else pd.NaT, "s": frame["submission_id"].to_numpy() if "submission_id" in frame else 0,
                           "n": frame["row_number"].to_numpy() if "row_number" in frame else 0,
@@ -328,7 +331,9 @@ def cases(rows: pd.DataFrame, rules: AefiRules, *, secret: bytes) -> pd.DataFram
     met = every.groupby(by_case).any()
     first_seen = frame["received_at"].groupby(by_case).min()
     first_grave = frame["received_at"].where(every.any(axis=1)).groupby(by_case).min()
-    aliases = frame["legacy_id"].groupby(by_case).agg(lambda v: tuple(sorted(set(v))))
+    olds: dict[str, set[str]] = {}
+    for case, old in zip(frame["case_id"], frame["legacy_id"], strict=True):
+        olds.setdefault(case, set()).add(old)
     frame = frame.drop_duplicates("case_id", keep="last").reset_index(drop=True)
     frame[[REPORTED, OUTCOME, SYMPTOM]] = met.reindex(frame["case_id"])[[REPORTED, OUTCOME, SYMPTOM]].to_numpy(dtype=bool)
     frame["received_at"] = first_seen.reindex(frame["case_id"]).to_numpy()
@@ -338,7 +343,7 @@ def cases(rows: pd.DataFrame, rules: AefiRules, *, secret: bytes) -> pd.DataFram
     frame["cluster_id"] = cl["cluster"].to_numpy()
     frame["cluster_case_id"] = [cluster_case_id(c, secret) if isinstance(c, str) else None for c in frame["cluster_id"]]
     frame["cluster_opens_at"] = cl["cluster_known_at"].to_numpy()
-    frame["aliases"] = aliases.reindex(frame["case_id"]).to_numpy()
+    frame["aliases"] = pd.Series([tuple(sorted(olds[c])) for c in frame["case_id"]], index=frame.index, dtype=object)
     frame[CLUSTER] = cl["cluster"].notna().to_numpy()
     own = crit.any(axis=1).to_numpy()
     frame["serious"] = own | frame[CLUSTER].to_numpy()
