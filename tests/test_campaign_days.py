@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign import clock
@@ -189,6 +189,51 @@ def test_campaign_days_follow_the_published_plan_and_pass_intake(migrated_engine
 
     # the stock ledger: the template's headers, balanced on every row but the one planted off
     _check_ledgers(tmp_path / "a", a)
+
+    # count once: the doses given of these days are one number wherever they are shown
+    _doses_given_agree(migrated_engine, campaign, [dt.date.fromisoformat(d) for d in a.days])
+
+
+def _doses_given_agree(engine, campaign, days: list[dt.date]) -> None:
+    """The daily results (vaccinated per facility and day), the stock reconciliation (doses given per
+    facility and day), the AEFI rates (doses per product) and the dose linking (result rows linked or
+    listed) count the same doses: `campaign.doses.store.given_rows`, one per person, facility, day and dose.
+    As of a moment before the last files came, all four count fewer, and again the same."""
+    from campaign.aefi import run as aefi_run
+    from campaign.daily_results import run as daily_run
+    from campaign.doses import run as doses_run
+    from campaign.doses import store as doses_store
+    from campaign.stock import store as stock_store
+    from campaign.store.models import DoseLink
+
+    def per_facility_day(frame: pd.DataFrame, day_col: str, count: str | None) -> dict:
+        g = frame.assign(_d=pd.to_datetime(frame[day_col]).dt.date)
+        g = g.groupby(["facility_code", "_d"])[count].sum() if count else g.groupby(["facility_code", "_d"]).size()
+        return {k: int(v) for k, v in g.items() if int(v)}
+
+    late = dt.datetime.combine(days[-1] + dt.timedelta(days=3), dt.time(), dt.UTC)
+    with Session(engine) as s:   # just before the last results file came (the late facility's)
+        last = s.scalar(select(func.max(Submission.received_at)).where(Submission.kind == "vaccinations"))
+    early = last - dt.timedelta(seconds=1)
+    totals = []
+    for now in (late, early):
+        with Session(engine) as s:
+            given = doses_store.given_rows(s, DISTRICTS, as_of=now)
+            daily = daily_run.figures(s, campaign, now, days).facilities
+            stock = stock_store.doses_given(s, list(DISTRICTS), as_of=now)
+            aefi = aefi_run.assess(s, campaign, now).rates["by_product"]
+        expected = per_facility_day(given, "session_date", None)
+        assert expected and per_facility_day(daily, "date", "vaccinated") == expected
+        assert per_facility_day(stock, "session_date", "doses") == expected
+        by_product = given.groupby("product").size().to_dict()
+        assert {r.product: int(r.doses) for r in aefi.itertuples() if r.doses} == by_product
+        totals.append(len(given))
+    assert totals[1] < totals[0]
+    run = doses_run.link(engine, campaign, as_of=late)
+    with Session(engine) as s:
+        linked_results = s.query(DoseLink).filter(DoseLink.source == "result").count()
+    back = _rows(engine, "backfill")
+    assert linked_results == totals[0] and run.rows == totals[0] + len(back)
 
 
 def _silent_rows(draw) -> int:

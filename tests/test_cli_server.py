@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,11 +147,45 @@ def test_the_ui_on_another_port_lists_the_runs_by_name(served: Served, tmp_path:
             browser.close()
 
 
+def test_a_command_hands_its_flow_to_the_served_process_and_gets_its_own_answer(served: Served) -> None:
+    """With `serve` running, `readiness` runs in the portal's warm process (campaign.handover): the same
+    JSON and words as running the flow itself (the served process's own CAMPAIGN_NOW aside: the command's
+    clock travels with the request); the note is owner-only; the route refuses a caller without the token."""
+    from campaign.handover import TOKEN_HEADER, runner_file
+
+    note = runner_file(served.home)
+    assert note.stat().st_mode & 0o777 == 0o600
+    noted = json.loads(note.read_text())
+    handed = served.command("readiness", "--json", "--district", DISTRICT, "--at", "2021-07-28T09:00")
+    assert handed.returncode == 0, handed.stderr[-3000:]
+    assert f"luồng readiness đã chạy trong tiến trình của campaign serve (pid {noted['pid']})" in handed.stderr
+    aside = note.with_name("aside.json")
+    note.rename(aside)
+    try:   # the same command running the flow itself (still on the server)
+        itself = served.command("readiness", "--json", "--district", DISTRICT, "--at", "2021-07-28T09:00")
+    finally:
+        aside.rename(note)
+    assert itself.returncode == 0 and "tiến trình của campaign serve" not in itself.stderr, itself.stderr[-2000:]
+    a, b = json.loads(handed.stdout), json.loads(itself.stdout)
+    assert a.pop("run_id") != b.pop("run_id")
+    assert a == b
+    words = [ln for ln in handed.stderr.splitlines() if not ln.startswith(("dùng", "luồng"))]
+    assert words and set(words) <= set(itself.stderr.splitlines())   # the same text (Prefect's own log aside)
+
+    url = f"{noted['url']}/internal/flows/readiness"
+    for headers in ({}, {TOKEN_HEADER: "not-the-token"}):
+        req = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=30)   # noqa: S310 - the test's own portal
+        assert refused.value.code == 403
+
+
 def test_a_stopped_serve_takes_its_note_away(served: Served) -> None:
+    from campaign.handover import runner_file
     from campaign.prefect_server import discover, server_file
 
     served.stop()
-    assert not server_file(served.home).exists()
+    assert not server_file(served.home).exists() and not runner_file(served.home).exists()
     started = time.monotonic()
     assert discover(served.home, {}) is None    # the next command starts the ephemeral API, at once
     assert time.monotonic() - started < 1

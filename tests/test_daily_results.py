@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from campaign.config import load_campaign
 from campaign.daily_results import present, rules
 from campaign.daily_results import run as daily
+from campaign.doses.rules import one_result_each
 from campaign.planning.rules import PlanRules, Product, plan_sessions, result_awaited
 from tests.clock_support import at
 from tests.daily_results_support import NOW, D, week
@@ -179,7 +180,9 @@ def test_results_link_to_the_invited_by_id_then_name_and_birth_date() -> None:
     identities = pd.DataFrame({"person_id": ["P1", "P2"], "district": ["622", "622"],
                                "id_number": ["079080000001", None], "full_name": ["Nguyễn Văn Một", "Trần Thị Hai"],
                                "birth_date": ["1980-01-01", "1985-05-05"]})
-    out = rules.link_results(results, identities)
+    # the rows come as every count of doses reads them: one per person, facility, day and dose
+    once = one_result_each(results.assign(submission_id=1, row_number=range(2, 7)))
+    out = rules.link_results(once, identities)
     # P1 by ID whatever the name (sent twice: once); P2 by name and birth date, vaccinated wins over the
     # screening-only row; a row without a birth date links to nobody and stays one result
     linked = [(None if pd.isna(p) else p, bool(v)) for p, v in zip(out["person_id"], out["vaccinated"], strict=True)]

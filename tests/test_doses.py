@@ -302,8 +302,8 @@ def test_exposed_history_and_doses_given(linked) -> None:
     hoa = _person(engine, "HOA").person_id
     with Session(engine) as s:
         h = doses_store.person_history(s, [hoa])
-        given = doses_store.doses_given(s)
-        backfilled = doses_store.doses_given(s, sources=("backfill",))
+        given = doses_store.history_per_day(s)
+        backfilled = doses_store.history_per_day(s, sources=("backfill",))
     assert h[["dose_number", "product", "given_on", "lot", "site", "source"]].values.tolist() == [
         [1, "astrazeneca", dt.date(2021, 4, 1), "LOTB", FAC, "backfill"],
         [2, "astrazeneca", dt.date(2021, 6, 20), "LOTB", FAC, "backfill"]]

@@ -1,6 +1,6 @@
 """What AEFI reads, all through `campaign.store.current` (the rows in force): the AEFI rows, the districts'
-investigations, and the doses given (ONE function, `doses_given`, that the shared reader of doses given
-answers at merge). Each reads only the submissions received by `as_of` (None: all, i.e. now). Also the
+investigations, and the doses given (`doses_given`: the shared reader, campaign.doses.store.given_rows).
+Each reads the submissions in force at `as_of` (None: now; `campaign.store.current.in_force`). Also the
 installation's key of case ids (`case_secret`), a file under CAMPAIGN_HOME made once."""
 
 from __future__ import annotations
@@ -27,39 +27,29 @@ SECRET_FILE = "aefi-case-ids.key"
 SECRET_BYTES = 32
 
 
-def received_by(rows: pd.DataFrame, as_of: dt.datetime | None) -> pd.DataFrame:
-    """The rows of submissions received by `as_of` (all when None)."""
-    if as_of is None or not len(rows):
-        return rows
-    from campaign.aefi.rules import instants
-
-    keep = (instants(rows["received_at"]) <= pd.Timestamp(as_of).tz_convert("UTC")).to_numpy(dtype=bool)
-    return rows[keep].reset_index(drop=True)
-
-
 def aefi_rows(session: Session, districts: list[str], as_of: dt.datetime | None = None) -> pd.DataFrame:
     """The AEFI rows of the accepted, current submissions received by `as_of` (every one of an event kind),
     with `district`, `submission_id`, `received_at`."""
-    rows, _ = current_rows(session, "aefi", AEFI_COLUMNS, districts, per_facility=False)
-    return received_by(rows, as_of)
+    rows, _ = current_rows(session, "aefi", AEFI_COLUMNS, districts, per_facility=False, as_of=as_of)
+    return rows
 
 
 def investigation_rows(session: Session, districts: list[str], as_of: dt.datetime | None = None) -> pd.DataFrame:
     """The districts' investigation rows in force received by `as_of` (case_id, investigated_at, causality,
     received_at)."""
     rows, _ = current_rows(session, "aefi_investigation", ["case_id", "investigated_at", "causality"], districts,
-                           per_facility=False)
-    return received_by(rows, as_of)
+                           per_facility=False, as_of=as_of)
+    return rows
 
 
 def doses_given(session: Session, districts: list[str], as_of: dt.datetime | None = None) -> pd.DataFrame:
-    """Every dose given in the accepted results received by `as_of` (`vaccinations` rows with `vaccinated` =
-    yes): who (ID number, name, birth date), what (product, lot), where and when. The one reader of doses
-    for AEFI: the rate's denominator and a case's vaccination record both come from it."""
-    rows, _ = current_rows(session, "vaccinations", [*DOSE_COLUMNS, "vaccinated"], districts, per_facility=False)
-    rows = received_by(rows, as_of)
-    given = rows[rows["vaccinated"].astype("string") == "yes"] if len(rows) else rows
-    return given.drop(columns=["vaccinated"]).reset_index(drop=True)
+    """Every dose given (DOSE_COLUMNS with `district`, `submission_id`, `received_at`), as of `as_of`:
+    `campaign.doses.store.given_rows`, the one count of doses given (the daily results, the stock and the
+    dose linking count the same rows). The rate's denominator and a case's vaccination record come from it."""
+    from campaign.doses.store import given_rows
+
+    given = given_rows(session, districts, as_of=as_of)
+    return given[["district", "submission_id", "received_at", *DOSE_COLUMNS]].reset_index(drop=True)
 
 
 def escalated_keys(session: Session, template: str) -> set[str]:

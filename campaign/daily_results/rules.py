@@ -44,7 +44,7 @@ from campaign.deadlines.rules import (
     generated_id,
     state_of,
 )
-from campaign.domain.text import fold_series
+from campaign.doses.rules import identity_keys, who
 from campaign.planning.rules import result_awaited
 
 TEMPLATE = "daily_results"
@@ -166,18 +166,6 @@ def completed(items: list[Deliverable], arrivals: pd.DataFrame
 # ---------------------------------------------------------------------------------------------------------
 
 
-def identity_keys(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(ID key, name key) of rows with `district`, `id_number`, `full_name`, `birth_date`: the same
-    CMND/CCCD, or the same folded name and birth date in the same district (the master list's exact links)."""
-    ident = frame["id_number"].astype(object).where(frame["id_number"].notna() & frame["id_number"].astype(str)
-                                                    .str.strip().ne(""), None)
-    born = pd.to_datetime(frame["birth_date"], errors="coerce").dt.strftime("%Y-%m-%d")
-    name = fold_series(frame["full_name"]).astype(object)
-    key = frame["district"].astype(str) + "|" + name.astype(str) + "|" + born.astype(str)
-    key = key.where(name.notna() & born.notna(), None)
-    return ident, key
-
-
 def link_results(results: pd.DataFrame, identities: pd.DataFrame) -> pd.DataFrame:
     """`results` (rows with district, facility_code, session_date, vaccinated, dose_number, id_number,
     full_name, birth_date) as RESULT_COLUMNS: `person_id` of the invited person it is (by ID first, else
@@ -193,21 +181,19 @@ def link_results(results: pd.DataFrame, identities: pd.DataFrame) -> pd.DataFram
         by_key = dict(zip(i_key[i_key.notna()], identities.loc[i_key.notna(), "person_id"], strict=True))
         person = r_id.map(by_id).astype(object)
         person = person.where(person.notna(), r_key.map(by_key))
-    # who a row is, to count each person once: the person, else the ID, else name and birth date, else the row
-    identity = np.select([person.notna().to_numpy(), r_id.notna().to_numpy(), r_key.notna().to_numpy()],
-                         [person.astype(str).to_numpy(), ("id:" + r_id.astype(str)).to_numpy(),
-                          ("nm:" + r_key.astype(str)).to_numpy()],
-                         default=np.array([f"row:{i}" for i in range(len(results))], dtype=object))
+    # who a row is: the invited person it links to, else `campaign.doses.given.who` (ID, else name and birth
+    # date). The rows come one per person, facility, day and dose already (`given.result_rows`): the daily
+    # figures count the same doses as the stock, AEFI and the dose linking.
+    identity = results["identity"] if "identity" in results else who(results)
+    identity = person.where(person.notna(), identity)
     out = pd.DataFrame({"district": results["district"].to_numpy(dtype=object),
                         "facility_code": results["facility_code"].to_numpy(dtype=object),
                         "date": _dates(results["session_date"]).to_numpy(dtype=object),
                         "vaccinated": results["vaccinated"].eq("yes").to_numpy(dtype=bool),
                         "dose_number": pd.to_numeric(results["dose_number"], errors="coerce").to_numpy(),
                         "person_id": np.array([p if isinstance(p, str) else None for p in person], dtype=object),
-                        "identity": identity.astype(object)})
-    # one result per person, facility, day and dose: a vaccinated row wins over a screening-only one
-    out = out.sort_values("vaccinated", ascending=False, kind="stable")
-    return out.drop_duplicates(["facility_code", "date", "identity", "dose_number"]).sort_index()[RESULT_COLUMNS]
+                        "identity": identity.to_numpy(dtype=object)})
+    return out[RESULT_COLUMNS]
 
 
 # ---------------------------------------------------------------------------------------------------------

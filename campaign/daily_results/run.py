@@ -54,7 +54,7 @@ def provide(session: Session, campaign: CampaignConfig, now: dt.datetime
     items = rules.owed(plan, rule, first_part(campaign), now, rule.source.label(campaign.campaign.directive))
     if not items:
         return []
-    return rules.completed(items, store.arrivals(session, {rules.day_of(i) for i in items}))
+    return rules.completed(items, store.arrivals(session, {rules.day_of(i) for i in items}, now=now))
 
 
 def figures(session: Session, campaign: CampaignConfig, now: dt.datetime, days: Iterable[dt.date],
@@ -67,7 +67,7 @@ def figures(session: Session, campaign: CampaignConfig, now: dt.datetime, days: 
     days = _plain_days(days)
     scope = list(districts) if districts is not None else campaign.district_codes
     plan = planned(session, campaign, now, days, scope)
-    arrivals = store.arrivals(session, days, scope)
+    arrivals = store.arrivals(session, days, scope, now=now)
     invited = store.invitations(session, plan)
     raw = store.results(session, days, scope, now)
     linked = rules.link_results(raw, store.identities(session, invited["person_id"]))

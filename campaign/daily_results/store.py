@@ -24,7 +24,7 @@ from campaign.daily_results.rules import (
     RUN_COLUMNS,
     SESSION_COLUMNS,
 )
-from campaign.store.current import ACCEPTED, frame_of, in_force
+from campaign.store.current import ACCEPTED, frame_of
 from campaign.store.models import KIND_TABLES, MasterRecord, PlanInvitation, PlanRun, PlanSession, Submission
 
 KIND = "vaccinations"
@@ -76,9 +76,11 @@ def invitations(session: Session, planned: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=INVITATION_COLUMNS)
 
 
-def arrivals(session: Session, days: Iterable[dt.date], districts: Iterable[str] | None = None) -> pd.DataFrame:
+def arrivals(session: Session, days: Iterable[dt.date], districts: Iterable[str] | None = None,
+             now: dt.datetime | None = None) -> pd.DataFrame:
     """ARRIVAL_COLUMNS: per facility and session day, when the first accepted `vaccinations` submission with
-    rows of it was received (a withdrawn one does not count; one superseded later does: it came)."""
+    rows of it was received (a withdrawn one does not count; one superseded later does: it came); only
+    what was received by `now` when given (a report as of a past moment does not see later files)."""
     days = sorted(set(days))
     if not days:
         return pd.DataFrame(columns=ARRIVAL_COLUMNS)
@@ -89,27 +91,24 @@ def arrivals(session: Session, days: Iterable[dt.date], districts: Iterable[str]
             .group_by(t.c.facility_code, t.c.session_date))
     if districts is not None:
         stmt = stmt.where(t.c.district.in_(sorted(set(districts))))
-    return frame_of(session, stmt, ARRIVAL_COLUMNS)
-
-
-RESULT_READ = ["district", "facility_code", "session_date", "vaccinated", "dose_number", "id_number", "full_name",
-               "birth_date"]
+    out = frame_of(session, stmt, ARRIVAL_COLUMNS)
+    if now is not None and len(out):
+        # frame_of binds no type processing: filter on the instants read back (UTC), not in SQL
+        at = pd.to_datetime(out[ARRIVAL_COLUMNS[-1]], utc=True, errors="coerce")
+        out = out[at <= pd.Timestamp(now).tz_convert("UTC")].reset_index(drop=True)
+    return out
 
 
 def results(session: Session, days: Iterable[dt.date], districts: Iterable[str], now: dt.datetime) -> pd.DataFrame:
-    """The result rows (RESULT_READ) of these days in the accepted `vaccinations` submissions in force,
-    received by `now`. Personal data: used to link, never shown."""
+    """The result rows of these days in force as of `now` (`campaign.doses.store.result_rows`: one per
+    person, facility, day and dose, the same rows every count of doses given reads). Personal data: used
+    to link, never shown."""
+    from campaign.doses.store import result_rows
+
     days = sorted(set(days))
-    t = KIND_TABLES[KIND]
-    subs = session.execute(select(Submission.id, Submission.received_at)
-                           .where(*in_force(kinds=KIND, districts=list(districts)))).all()
-    ids = [i for i, at in subs if _utc(at) <= now]   # type: ignore[operator]
-    if not ids or not days:
-        return pd.DataFrame(columns=RESULT_READ)
-    parts = [frame_of(session, select(*(t.c[c] for c in RESULT_READ))
-                      .where(t.c.submission_id.in_(ids[i:i + CHUNK]), t.c.session_date.in_(days)), RESULT_READ)
-             for i in range(0, len(ids), CHUNK)]
-    return pd.concat(parts, ignore_index=True)
+    if not days:
+        return result_rows(session, [], as_of=now).iloc[0:0]
+    return result_rows(session, districts, as_of=now, days=days)
 
 
 def identities(session: Session, person_ids: Iterable[str]) -> pd.DataFrame:

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from campaign.domain.text import fold_series
+
 SOURCES = ("result", "backfill", "target_list")
 DOSE_COLUMNS = ["source", "submission_id", "row_number", "district", "facility_code", "full_name", "birth_date",
                 "sex", "phone", "id_number", "commune_code", "product", "lot", "dose_number", "given_on"]
@@ -332,9 +334,10 @@ def district_summary(doses: pd.DataFrame, links: pd.DataFrame, found: pd.DataFra
     return {"province": province, "districts": out}
 
 
-def doses_given(h: pd.DataFrame, sources: tuple[str, ...] = ("result",)) -> pd.DataFrame:
-    """Doses given per (facility, product, lot, day) from the history's rows of `sources` (default: the
-    results, the doses the facilities report as given): facility_code, product, lot, given_on, doses."""
+def history_per_day(h: pd.DataFrame, sources: tuple[str, ...] = ("result",)) -> pd.DataFrame:
+    """Linked doses per (facility, product, lot, day) from the history's rows of `sources` (default: the
+    results): facility_code, product, lot, given_on, doses. Only doses linked to a person: the doses given
+    (all of them, linked or not) are `given_per_day`."""
     cols = ["facility_code", "product", "lot", "given_on", "doses"]
     x = h[h["source"].isin(sources)] if len(h) else h
     if x.empty:
@@ -361,3 +364,62 @@ def export_columns(h: pd.DataFrame) -> pd.DataFrame:
         parts.append(pd.DataFrame({f"dose{n}_product": first["product"], f"dose{n}_date": first["given_on"],
                                    f"dose{n}_lot": first["lot"], f"dose{n}_site": first["site"]}))
     return pd.concat(parts, axis=1).astype(object)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The doses given: one count for every figure (daily results, stock, AEFI, linking). A dose given is an
+# accepted `vaccinations` row in force that says vaccinated = yes, once per person, facility, day and dose
+# number (the same dose sent twice is one dose). The reads are `campaign.doses.store.result_rows` and
+# `given_rows`; tests/test_figures_agree.py compares the four figures.
+# ---------------------------------------------------------------------------------------------------------
+
+GIVEN_PER_DAY = ["facility_code", "product", "lot", "session_date", "doses"]
+
+
+def identity_keys(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(ID key, name key) of rows with `district`, `id_number`, `full_name`, `birth_date`: the same
+    CMND/CCCD, or the same folded name and birth date in the same district (the master list's exact links)."""
+    ident = frame["id_number"].astype(object).where(frame["id_number"].notna() & frame["id_number"].astype(str)
+                                                    .str.strip().ne(""), None)
+    born = pd.to_datetime(frame["birth_date"], errors="coerce").dt.strftime("%Y-%m-%d")
+    name = fold_series(frame["full_name"]).astype(object)
+    key = frame["district"].astype(str) + "|" + name.astype(str) + "|" + born.astype(str)
+    key = key.where(name.notna() & born.notna(), None)
+    return ident, key
+
+
+def who(frame: pd.DataFrame) -> pd.Series:
+    """Who a result row is, to count each person once: the ID number, else name and birth date in the
+    district, else the row itself (submission and row number)."""
+    ident, key = identity_keys(frame)
+    row = ("row:" + frame["submission_id"].astype(str) + ":" + frame["row_number"].astype(str)
+           if {"submission_id", "row_number"} <= set(frame.columns) else "row:" + frame.index.astype(str).to_series(index=frame.index))
+    out = np.select([ident.notna().to_numpy(), key.notna().to_numpy()],
+                    [("id:" + ident.astype(str)).to_numpy(), ("nm:" + key.astype(str)).to_numpy()],
+                    default=row.to_numpy(dtype=object))
+    return pd.Series(out, index=frame.index, dtype=object)
+
+
+def one_result_each(rows: pd.DataFrame) -> pd.DataFrame:
+    """One result per person, facility, day and dose number: a vaccinated row wins over a screening-only
+    one, then the earliest received (the first submission that said so). Adds `identity` (`who`)."""
+    if rows.empty:
+        return rows.assign(identity=pd.Series(dtype=object))
+    out = rows.assign(identity=who(rows), _vacc=rows["vaccinated"].astype("string").eq("yes").fillna(False),
+                      _dose=pd.to_numeric(rows["dose_number"], errors="coerce"),
+                      _day=pd.to_datetime(rows["session_date"], errors="coerce"))
+    out = out.sort_values(["_vacc", "submission_id", "row_number"], ascending=[False, True, True], kind="stable")
+    out = out.drop_duplicates(["facility_code", "_day", "identity", "_dose"])
+    return out.drop(columns=["_vacc", "_dose", "_day"]).sort_values(["submission_id", "row_number"], kind="stable")
+
+
+def given_per_day(given: pd.DataFrame) -> pd.DataFrame:
+    """Doses given per facility, product, lot and session day (GIVEN_PER_DAY; a missing lot is "")."""
+    if given.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in GIVEN_PER_DAY})
+    g = given.assign(lot=given["lot"].astype(object).where(given["lot"].notna(), ""),
+                     session_date=pd.to_datetime(given["session_date"], errors="coerce").dt.date)
+    out = g.groupby(["facility_code", "product", "lot", "session_date"], dropna=False).size().rename("doses")
+    out = out.reset_index()[GIVEN_PER_DAY]
+    out["doses"] = out["doses"].astype("int64")
+    return out

@@ -4,11 +4,15 @@ master list (its records, persons and stored model), the target list's dose colu
 
 Exposed to other items (PLAN.md, section `doses`):
 - `person_history(session, person_ids)`: each person's doses (HISTORY_COLUMNS), oldest first;
-- `doses_given(session, districts=None, sources=("result",))`: doses per (facility, product, lot, day).
+- `history_per_day(session, districts=None, sources=("result",))`: linked doses per (facility, product, lot, day).
+- `result_rows` / `given_rows(session, districts, as_of=None, days=None)`: the results in force, one per
+  person, facility, day and dose (`rules.one_result_each`): THE count of doses given for the daily results,
+  the stock, AEFI and the linking.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +22,8 @@ import pandas as pd
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from campaign.doses.rules import HISTORY_COLUMNS, PERSON_FIELDS, as_dates
-from campaign.doses.rules import doses_given as given_per_day
+from campaign.doses import rules as dose_rules
+from campaign.doses.rules import HISTORY_COLUMNS, PERSON_FIELDS, as_dates, one_result_each
 from campaign.store.current import current_rows, frame_of
 from campaign.store.models import (
     KIND_TABLES,
@@ -54,8 +58,9 @@ class Inputs:
 def load_inputs(session: Session, districts: list[str], cache_dir: Any = None, cache_key: bytes | None = None) -> Inputs:
     from campaign.master_list import store as ml_store
 
-    vac, vac_ids = current_rows(session, "vaccinations", RESULT_COLUMNS
-                                + ["row_number"], districts, per_facility=False)
+    # the results as every count of doses given reads them (one per person, facility, day and dose)
+    vac = result_rows(session, districts, columns=RESULT_COLUMNS + ["row_number"])
+    vac_ids = sorted({int(i) for i in vac["submission_id"]}) if len(vac) else []
     back, back_ids = current_rows(session, "backfill", BACKFILL_COLUMNS
                                   + ["row_number"], districts, per_facility=False)
     master_run = session.execute(select(func.max(MasterListRun.id))).scalar()
@@ -156,8 +161,13 @@ def _chunks(items: list[Any], size: int = 5000) -> Iterable[list[Any]]:
 # Reading back (for the CLI, the export, and the other items: stock, AEFI)
 # ---------------------------------------------------------------------------------------------------------
 
-def latest_run(session: Session) -> DoseLinkRun | None:
-    return session.execute(select(DoseLinkRun).order_by(DoseLinkRun.id.desc()).limit(1)).scalar_one_or_none()
+def latest_run(session: Session, as_of: dt.datetime | None = None) -> DoseLinkRun | None:
+    """The latest linking run (of those linked as of `as_of`, when given: a report as of a past moment
+    shows the link run of then, not a later one)."""
+    stmt = select(DoseLinkRun)
+    if as_of is not None:
+        stmt = stmt.where(DoseLinkRun.as_of <= as_of)
+    return session.execute(stmt.order_by(DoseLinkRun.id.desc()).limit(1)).scalar_one_or_none()
 
 
 def person_history(session: Session, person_ids: Iterable[str]) -> pd.DataFrame:
@@ -172,16 +182,16 @@ def person_history(session: Session, person_ids: Iterable[str]) -> pd.DataFrame:
     return h.sort_values(["person_id", "_day", "dose_number"], kind="stable").drop(columns="_day").reset_index(drop=True)
 
 
-def doses_given(session: Session, districts: Iterable[str] | None = None,
-                sources: tuple[str, ...] = ("result",)) -> pd.DataFrame:
-    """Doses given per (facility, product, lot, day): facility_code, product, lot, given_on, doses, counted
-    from the latest linking run's history rows of `sources` (default the results: what the facilities
-    report as given; a dose row not linked to any person is not counted: see `unlinked_doses_given`)."""
+def history_per_day(session: Session, districts: Iterable[str] | None = None,
+                    sources: tuple[str, ...] = ("result",)) -> pd.DataFrame:
+    """Linked doses per (facility, product, lot, day): facility_code, product, lot, given_on, doses, counted
+    from the latest linking run's history rows of `sources` (default the results). A dose row linked to
+    nobody is not here: every dose given, linked or not, is `given_rows` (count once)."""
     stmt = select(*(getattr(DoseRecord, c) for c in HISTORY_COLUMNS)).where(DoseRecord.source.in_(sources))
     if districts is not None:
         stmt = stmt.where(DoseRecord.district.in_(list(districts)))
     h = frame_of(session, stmt, HISTORY_COLUMNS)
-    return given_per_day(h.assign(given_on=as_dates(h["given_on"])), sources)
+    return dose_rules.history_per_day(h.assign(given_on=as_dates(h["given_on"])), sources)
 
 
 def links(session: Session, *, statuses: tuple[str, ...] = ("unlinked", "ambiguous"),
@@ -212,3 +222,31 @@ def result_of(run: DoseLinkRun) -> Any:
     return DoseLinkResult(run_id=run.id, as_of=run.as_of, master_run_id=run.master_run_id, rows=run.rows,
                           linked=run.linked, unlinked=run.unlinked, ambiguous=run.ambiguous, conflicts=run.conflicts,
                           persons_changed=run.persons_changed, stats=run.stats, seconds=dict(run.seconds or {}))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The doses given (count once: rules.one_result_each)
+# ---------------------------------------------------------------------------------------------------------
+
+RESULT_READ = ["facility_code", "session_date", "vaccinated", "dose_number", "product", "lot", "id_number",
+               "full_name", "birth_date", "row_number"]
+
+
+def result_rows(session: Session, districts: Iterable[str], *, as_of: dt.datetime | None = None,
+                days: Iterable[dt.date] | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+    """The result rows in force as of `as_of` (None: now) of `districts` (of `days` when given), one per
+    person, facility, day and dose (`one_result_each`): `district`, `submission_id`, `received_at`,
+    `identity` and `columns` (default RESULT_READ). Personal data: to link and to count, never shown."""
+    cols = list(dict.fromkeys([*(columns or RESULT_READ), *RESULT_READ]))
+    rows, _ids = current_rows(session, "vaccinations", cols, list(districts), per_facility=False, as_of=as_of)
+    if days is not None and len(rows):
+        wanted = {pd.Timestamp(d) for d in days}
+        rows = rows[pd.to_datetime(rows["session_date"], errors="coerce").isin(wanted)]
+    return one_result_each(rows).reset_index(drop=True)
+
+
+def given_rows(session: Session, districts: Iterable[str], *, as_of: dt.datetime | None = None,
+               days: Iterable[dt.date] | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+    """The doses given: `result_rows` that say vaccinated = yes."""
+    rows = result_rows(session, districts, as_of=as_of, days=days, columns=columns)
+    return rows[rows["vaccinated"].astype("string").eq("yes").fillna(False)].reset_index(drop=True)

@@ -34,7 +34,7 @@ class During:
 def load_during(session: Session, campaign: CampaignConfig, as_of: dt.datetime) -> During:
     days = daily_run.days_so_far(session, campaign, as_of) if campaign.daily_results is not None else []
     daily = daily_run.figures(session, campaign, as_of, days) if campaign.daily_results is not None else None
-    run = doses_store.latest_run(session)
+    run = doses_store.latest_run(session, as_of)
     return During(days=days, daily=daily, doses=dict(run.stats or {}) if run is not None else {},
                   stock=stock_run.reconcile_current(session, campaign),
                   aefi=aefi_run.assess(session, campaign, as_of))

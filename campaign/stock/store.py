@@ -10,8 +10,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign.store.current import current_rows, current_submission_ids, frame_of
-from campaign.store.models import KIND_TABLES, PlanRun, PlanSession
+from campaign.store.current import current_rows
+from campaign.store.models import PlanRun, PlanSession
 
 LEDGER_COLUMNS = ["report_date", "facility_code", "product", "lot", "expiry_date", "doses_per_vial", "vials_opening",
                   "vials_received", "vials_issued", "vials_used", "vials_damaged", "vials_expired", "vials_closing",
@@ -28,23 +28,14 @@ def load_ledger(session: Session, districts: list[str], facilities: list[str] | 
     return rows.rename(columns={"row_number": "row"}).drop(columns=["received_at"], errors="ignore")
 
 
-def doses_given(session: Session, districts: list[str]) -> pd.DataFrame:
-    """Doses the results say were given, per facility, product, lot and session day: the accepted
-    `vaccinations` rows in force (`campaign.store.current`: every current submission, an event kind) with
-    vaccinated = yes, counted by the database. The ONE read of results for stock (the integrator may point
-    it at `campaign.doses`' function of the same shape: GIVEN_COLUMNS)."""
-    ids = current_submission_ids(session, "vaccinations", districts)
-    if not ids:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in GIVEN_COLUMNS})
-    t = KIND_TABLES["vaccinations"]
-    keys = (t.c.facility_code, t.c.product, t.c.lot, t.c.session_date)
-    stmt = (select(*keys, func.count()).where(t.c.submission_id.in_(ids), t.c.vaccinated == "yes")
-            .group_by(*keys))
-    out = frame_of(session, stmt, GIVEN_COLUMNS)
-    out["lot"] = out["lot"].astype(object).where(out["lot"].notna(), "")
-    out["session_date"] = pd.to_datetime(out["session_date"], errors="coerce").dt.date
-    out["doses"] = pd.to_numeric(out["doses"]).astype("int64")
-    return out
+def doses_given(session: Session, districts: list[str], as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """Doses the results say were given, per facility, product, lot and session day (GIVEN_COLUMNS), as of
+    `as_of`: `campaign.doses.store.given_rows`, the one count of doses given (the daily results, AEFI and
+    the dose linking count the same rows)."""
+    from campaign.doses.rules import given_per_day
+    from campaign.doses.store import given_rows
+
+    return given_per_day(given_rows(session, districts, as_of=as_of))[GIVEN_COLUMNS]
 
 
 def planned_pace(session: Session, districts: list[str], as_of: dt.date) -> pd.DataFrame:

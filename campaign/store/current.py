@@ -4,13 +4,14 @@ reports, the export and intake cannot disagree on it. The store imports nothing 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from campaign.store.models import KIND_TABLES, Submission
 
@@ -39,11 +40,23 @@ def frame_of(session: Session, statement: Any, columns: list[str]) -> pd.DataFra
                                  strict=True)))
 
 
-def in_force(*, kinds: str | Iterable[str] | None = None, districts: Iterable[str] | None = None
-             ) -> list[ColumnElement[bool]]:
+def in_force(*, kinds: str | Iterable[str] | None = None, districts: Iterable[str] | None = None,
+             as_of: dt.datetime | None = None) -> list[ColumnElement[bool]]:
     """The conditions of a submission in force: accepted and current (not superseded, not withdrawn),
-    of `kinds` and `districts` when given."""
-    where: list[ColumnElement[bool]] = [Submission.status == ACCEPTED, Submission.is_current.is_(True)]
+    of `kinds` and `districts` when given.
+
+    With `as_of`, in force AT that moment, as a report compiled then saw it: received by then, and not
+    yet withdrawn nor replaced by a submission received by then (a withdrawal or a new version that came
+    later does not reach back). A withdrawn submission keeps status `withdrawn` and its `withdrawn_at`."""
+    if as_of is None:
+        where: list[ColumnElement[bool]] = [Submission.status == ACCEPTED, Submission.is_current.is_(True)]
+    else:
+        newer = aliased(Submission)
+        replaced = select(newer.id).where(newer.id == Submission.superseded_by_id,
+                                          newer.received_at <= as_of).exists()
+        where = [Submission.received_at <= as_of, ~replaced,
+                 or_(Submission.status == ACCEPTED,
+                     and_(Submission.withdrawn_at.is_not(None), Submission.withdrawn_at > as_of))]
     if kinds is not None:
         where.append(Submission.kind == kinds if isinstance(kinds, str) else Submission.kind.in_(list(kinds)))
     if districts is not None:
@@ -52,19 +65,20 @@ def in_force(*, kinds: str | Iterable[str] | None = None, districts: Iterable[st
 
 
 def current_submissions(session: Session, kinds: str | Iterable[str] | None = None,
-                        districts: Iterable[str] | None = None) -> pd.DataFrame:
+                        districts: Iterable[str] | None = None, as_of: dt.datetime | None = None) -> pd.DataFrame:
     """The submissions in force (`SUBMISSION_COLUMNS`; `facility` is the facility a submission covers
     alone, None for a district's file), ordered by id."""
     subs = session.execute(
         select(Submission.id, Submission.district_code, Submission.kind, Submission.facility_code,
                Submission.version, Submission.received_at)
-        .where(*in_force(kinds=kinds, districts=districts)).order_by(Submission.id)
+        .where(*in_force(kinds=kinds, districts=districts, as_of=as_of)).order_by(Submission.id)
     ).all()
     return pd.DataFrame(subs, columns=SUBMISSION_COLUMNS)
 
 
-def current_submission_ids(session: Session, kind: str, districts: Iterable[str] | None = None) -> list[int]:
-    return list(session.scalars(select(Submission.id).where(*in_force(kinds=kind, districts=districts))
+def current_submission_ids(session: Session, kind: str, districts: Iterable[str] | None = None,
+                           as_of: dt.datetime | None = None) -> list[int]:
+    return list(session.scalars(select(Submission.id).where(*in_force(kinds=kind, districts=districts, as_of=as_of))
                                 .order_by(Submission.id)))
 
 
@@ -90,12 +104,12 @@ def latest_per_facility(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def current_rows(session: Session, kind: str, columns: list[str], districts: list[str], *,
-                 per_facility: bool = True) -> tuple[pd.DataFrame, list[int]]:
+                 per_facility: bool = True, as_of: dt.datetime | None = None) -> tuple[pd.DataFrame, list[int]]:
     """`district`, `submission_id`, `received_at` and `columns` of the current accepted submissions of
     `kind` in `districts`; with `per_facility`, only the most recently received submission covering each
     facility (a facility's own upload after the district's file wins for that facility). Also the ids of
-    the submissions read."""
-    subs = current_submissions(session, kind, districts)
+    the submissions read. With `as_of`, the submissions in force at that moment (`in_force`)."""
+    subs = current_submissions(session, kind, districts, as_of)
     ids = subs["submission_id"].tolist()
     table = KIND_TABLES[kind]
     cols = list(dict.fromkeys(["district", "submission_id", *(["facility_code"] if per_facility else []), *columns]))

@@ -48,6 +48,37 @@ def use_running_server() -> str | None:
     return found.api_url
 
 
+def handed_over(name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer of flow `name` run by the running `campaign serve` (campaign.handover), said on stderr as
+    the server it runs against; None when there is none to hand it to (the command runs it itself). A flow
+    that failed there fails here, with its message (exit 1)."""
+    from campaign.handover import HandoverFailed, discover_runner, run_remote
+    from campaign.prefect_server import discover, shown_url
+
+    settings = get_settings()
+    home = settings.home.resolve()
+    runner = discover_runner(home, settings)
+    server = discover(home) if runner is not None else None
+    if runner is None or server is None:
+        return None
+    try:
+        answer = run_remote(runner, name, params)
+    except HandoverFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    if answer is not None:
+        say(f"dùng máy chủ Prefect tại {shown_url(server.api_url)}")
+        say(f"luồng {name} đã chạy trong tiến trình của campaign serve (pid {runner.pid})")
+    return answer
+
+
+def logical_now() -> str:
+    """The campaign clock's now as ISO 8601 (what a handed-over flow must assess, whatever the served
+    process's own CAMPAIGN_NOW)."""
+    from campaign import clock
+
+    return clock.now().isoformat()
+
+
 def drain_prefect() -> None:
     """Let Prefect's event worker deliver what it holds before the process exits (docs/contracts.md, pitfalls)."""
     try:

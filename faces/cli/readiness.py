@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from faces.cli.common import EXIT_USAGE, district_or_exit, drain_prefect, emit_json, prepare, say
+from campaign.settings import get_settings
+from faces.cli.common import (
+    EXIT_USAGE,
+    district_or_exit,
+    drain_prefect,
+    emit_json,
+    handed_over,
+    logical_now,
+    prepare,
+    say,
+)
 
 
 @click.command()
@@ -16,16 +26,16 @@ from faces.cli.common import EXIT_USAGE, district_or_exit, drain_prefect, emit_j
 def readiness(ctx: click.Context, district: str | None, at: str | None, history: bool, as_json: bool) -> None:
     """Readiness of every facility and district (infrastructure, training, teams, communication), as a
     Prefect flow run; kept as history."""
-    from campaign.resources import get_resources
+    from campaign.config import load_campaign
 
-    res = get_resources()
-    code = district_or_exit(ctx, district, res.campaign)
+    code = district_or_exit(ctx, district, load_campaign(get_settings().config))
     if history:
         from sqlalchemy.orm import Session
 
         from campaign.readiness.store import history as read_history
+        from campaign.resources import get_resources
 
-        with Session(res.engine) as session:
+        with Session(get_resources().engine) as session:
             runs = read_history(session, district=code)
         for r in runs:
             say(f"{r['as_of']}: {r['status']} {r['facilities_ready']}/{r['facilities_total']} facilities ready")
@@ -40,13 +50,18 @@ def readiness(ctx: click.Context, district: str | None, at: str | None, history:
         except ValueError as exc:
             say(f"usage error: --at {at!r}: {exc}")
             ctx.exit(EXIT_USAGE)
-    prepare()
-    from flows.readiness import readiness_flow
+    served = handed_over("readiness", {"now": at or logical_now(), "district": code})
+    if served is not None:
+        summary, text = served["result"], served["text"]
+    else:
+        prepare()
+        from flows.readiness import readiness_flow
 
-    summary = readiness_flow(now=at, district=code)
-    drain_prefect()
-    from campaign.readiness.present import render_text
+        summary = readiness_flow(now=at, district=code)
+        drain_prefect()
+        from campaign.readiness.present import render_text
 
-    say(render_text(summary))
+        text = render_text(summary)
+    say(text)
     if as_json:
         emit_json(summary)

@@ -32,10 +32,11 @@ from campaign import accounts
 from campaign.resources import Resources
 from faces.portal.deps import Redirect, checked_path_ids
 from faces.portal.routes import accounts as accounts_routes
-from faces.portal.routes import auth, board, reports, submissions, uploads
+from faces.portal.routes import auth, board, handover, reports, submissions, uploads
 from faces.portal.state import HERE, NOT_FOUND, Portal, PortalError, log
 
-ROUTERS = (auth.router, uploads.router, submissions.router, reports.router, board.router, accounts_routes.router)
+ROUTERS = (auth.router, uploads.router, submissions.router, reports.router, board.router, accounts_routes.router,
+           handover.router)
 
 
 def create_app(resources: Resources, *, prefect_ui: str | None = None, session_hours: float = 12,

@@ -50,8 +50,9 @@ def take_back(res: Resources, worker: str | None = None) -> jobs.TakenBack:
 
 
 def build(resources: Resources | None = None, *, workers: int | None = None,
-          say: Callable[[str], None] = log.info) -> FastAPI:
-    """The portal app; its lifespan queues again what a stopped portal left running and runs the workers."""
+          say: Callable[[str], None] = log.info, listen: tuple[str, int] | None = None) -> FastAPI:
+    """The portal app; its lifespan queues again what a stopped portal left running and runs the workers.
+    With `listen` (host, port), it also takes the commands' flow runs (campaign.handover)."""
     res = resources or get_resources()
     size = workers if workers is not None else res.settings.portal_workers
 
@@ -66,7 +67,8 @@ def build(resources: Resources | None = None, *, workers: int | None = None,
             pool.start()
         app.state.workers = pool
         try:
-            yield
+            async with _take_flow_runs(app, res, listen):
+                yield
         finally:
             if size > 0:
                 pool.stop()
@@ -76,7 +78,29 @@ def build(resources: Resources | None = None, *, workers: int | None = None,
                       secure_cookies=res.settings.portal_secure_cookies, lifespan=lifespan)
 
 
+@contextlib.asynccontextmanager
+async def _take_flow_runs(app: FastAPI, res: Resources, listen: tuple[str, int] | None) -> AsyncIterator[None]:
+    """Note where the commands hand their flows (campaign.handover) once the imports they need are warm;
+    remove the note at stop."""
+    if listen is None:
+        yield
+        return
+    from campaign.handover import remove_runner_file, write_runner_file
+    from campaign.prefect_server import api_url_for
+    from flows import handover
+
+    await asyncio.to_thread(handover.warm)
+    home, pid = res.settings.home.resolve(), os.getpid()
+    url = api_url_for(*listen).removesuffix("/api")
+    app.state.handover_token = write_runner_file(home, url, pid, res.settings)
+    try:
+        yield
+    finally:
+        remove_runner_file(home, pid)
+
+
 def run(host: str = "127.0.0.1", port: int = 8080, workers: int | None = None) -> None:
     import uvicorn
 
-    uvicorn.run(build(workers=workers), host=host, port=port, log_level="warning", proxy_headers=False)
+    uvicorn.run(build(workers=workers, listen=(host, port)), host=host, port=port, log_level="warning",
+                proxy_headers=False)
