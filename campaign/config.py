@@ -262,11 +262,28 @@ class CampaignConfig(Strict):
                 continue
             if rule.escalation not in self.escalation_ladders:
                 raise ValueError(f"{key}: escalation ladder {rule.escalation!r} is not defined")
+            if key == "aefi.investigation":
+                self._aefi_notice_at_opening(rule)
             if not rule.source.is_directive and any(
                     who.split(".", 1)[0] == "provincial_committee" for s in self.escalation_ladders[rule.escalation]
                     for who in s.to):
                 raise ValueError(f"{key} is the province's own decision: its ladder must not escalate to the "
                                  "provincial steering committee in the directive's name")
+
+    def _aefi_notice_at_opening(self, rule: Any) -> None:
+        """A serious AEFI is told to the DoH AT ONCE (Decree 104/2016): the investigation's ladder has a step
+        `when: {at_opening: true}`, and no step counts back from the due time by as much as the whole window
+        (that would be "at opening" only while the window keeps its length: a longer window would delay it)."""
+        steps = self.escalation_ladders[rule.escalation]
+        if not any(s.when.at_opening for s in steps):
+            raise ValueError(f"aefi.investigation: ladder {rule.escalation!r} needs a step `when: {{at_opening: true}}` "
+                             "(the DoH is told of a serious case at once, whatever the investigation's window)")
+        for s in steps:
+            back = s.when.hours_before_due or s.when.working_hours_before_due
+            if back is not None and back >= rule.hours:
+                raise ValueError(f"aefi.investigation: step {s.step!r} of {rule.escalation!r} fires {back:g} hours "
+                                 f"before the due time, the whole {rule.hours:g}-hour window or more: say "
+                                 "`when: {at_opening: true}` for a notice at opening")
 
     @property
     def district_codes(self) -> list[str]:

@@ -146,6 +146,10 @@ class Deadline(Strict):
 
 
 class StepWhen(Strict):
+    """When a step fires, exactly one of: `at_opening: true` (the moment the deliverable opens, whatever its
+    window: a notice owed at once, e.g. the DoH told of a serious AEFI), a share of the window gone, N
+    (working) hours before the due time, N hours after it."""
+    at_opening: Literal[True] | None = None
     window_elapsed: float | None = Field(default=None, gt=0, le=1)
     hours_before_due: float | None = Field(default=None, gt=0)
     hours_after_due: float | None = Field(default=None, ge=0)

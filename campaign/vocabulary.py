@@ -41,6 +41,7 @@ class Vocabulary(Strict):
     levels: dict[str, LevelWords]
     parties: dict[str, str]
     stock: dict[str, str] = {}
+    campaign_days: dict[str, str | list[str]] = {}   # the campaign days' words: reports II.3/II.4, the board, AEFI
 
 
 @functools.cache
@@ -136,3 +137,18 @@ class _Labels(Mapping[str, str]):
 
 STATUS_LABELS: Mapping[str, str] = _Labels("statuses")
 UNPLANNED_LABELS: Mapping[str, str] = _Labels("unplanned")
+
+
+def campaign_days_word(code: str) -> str:
+    """A word of the campaign days' parts (reports II.3/II.4, the board's "Trong đợt tiêm chủng", AEFI), by
+    its code in `campaign_days` of config/vocabulary.yaml; a code without one is given back as it is."""
+    word = load_vocabulary().campaign_days.get(code, code)
+    return word if isinstance(word, str) else ", ".join(word)
+
+
+def campaign_days_columns(code: str) -> list[str]:
+    """A table's column headings of the campaign days' parts (a list in `campaign_days`)."""
+    words = load_vocabulary().campaign_days.get(code)
+    if not isinstance(words, list):
+        raise KeyError(f"config/vocabulary.yaml: campaign_days.{code} is no list of column headings")
+    return list(words)

@@ -29,10 +29,23 @@ from campaign.settings import Settings
 from campaign.store.models import RowIssue
 from tests.clock_support import at
 
+SECRET = b"k" * 32     # the rules' tests' key of case ids (the installation's is campaign.aefi.store.case_secret)
+
 
 @pytest.fixture(scope="module")
 def campaign():
     return load_campaign()
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    """The key of case ids is made under CAMPAIGN_HOME: a fresh home per test, never the repository's var/."""
+    from campaign.settings import get_settings
+
+    monkeypatch.setenv("CAMPAIGN_HOME", str(tmp_path / "campaign-home"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -108,7 +121,7 @@ def test_a_case_is_serious_if_any_criterion_holds(campaign) -> None:
                  outcome=["recovered", "recovered", "monitoring", "death", "recovered"],
                  serious=["no", "no", "no", "no", "yes"], facility_code=["F1", "F2", "F3", "F4", "F5"],
                  lot=["A", "B", "C", "D", "E"])
-    c = rules.cases(rows, campaign.aefi).set_index("row_number")
+    c = rules.cases(rows, campaign.aefi, secret=SECRET).set_index("row_number")
     assert c["serious"].to_dict() == {2: False, 3: True, 4: True, 5: True, 6: True}
     assert [rules.criteria_of(c.loc[r]) for r in (3, 4, 5, 6)] == [
         [rules.SYMPTOM], [rules.SYMPTOM], [rules.OUTCOME], [rules.REPORTED]]
@@ -125,10 +138,65 @@ def test_onset_before_the_injection_is_found_whatever_the_time_zones() -> None:
 
 def test_case_ids_are_stable_and_carry_no_personal_data(campaign) -> None:
     rows = _rows(full_name=["Nguyễn Văn An", "Siu H'Nhi"])
-    ids = rules.case_ids(rows)
-    again = rules.case_ids(rows.assign(full_name=["NGUYEN VAN AN", "Siu H'Nhi"], submission_id=9))
-    assert ids.tolist() == again.tolist() and ids.str.match(r"^AEFI-[0-9A-F]{8}$").all()
+    ids = rules.case_ids(rows, SECRET)
+    again = rules.case_ids(rows.assign(full_name=["NGUYEN VAN AN", "Siu H'Nhi"], submission_id=9), SECRET)
+    assert ids.tolist() == again.tolist() and ids.str.match(r"^AEFI-[0-9A-F]{12}$").all()
     assert not any("An" in i or "Nhi" in i for i in ids)
+
+
+def test_a_case_id_is_a_keyed_hash_nobody_without_the_installations_key_can_recompute(campaign, tmp_path) -> None:
+    """Reviewer (issue 20, AEFI): "Case ids are an unsalted hash of the natural key ... someone who knows a
+    person can test whether they are a case". With HMAC-SHA256 under a key of the installation, knowing
+    the person's facility, name, birth date, product and days gives nothing: another key, another id; and
+    neither the old unsalted recipe nor the plain SHA-256 of the key gives it."""
+    import hashlib
+
+    from campaign.aefi.store import SECRET_FILE, case_secret
+    from campaign.settings import get_settings
+
+    rows = _rows(full_name=["Nguyễn Văn An"])
+    mine = rules.case_ids(rows, SECRET).iloc[0]
+    assert rules.case_ids(rows, b"x" * 32).iloc[0] != mine
+    assert rules.legacy_case_ids(rows).iloc[0] != mine
+    anchor = "F1|pfizer|1|2021-07-31|name:nguyen van an|1990-01-01"
+    assert mine[5:] not in {hashlib.sha256(anchor.encode()).hexdigest()[:12].upper(),
+                            hashlib.sha256(f"case|{anchor}".encode()).hexdigest()[:12].upper()}
+    # the key: made once under CAMPAIGN_HOME (0600), the same on every read, never in the repository
+    settings = get_settings()
+    key = case_secret(settings)
+    path = settings.keys_dir / SECRET_FILE
+    assert len(key) == 32 and case_secret(settings) == key and path.exists()
+    assert (path.stat().st_mode & 0o077) == 0 and str(settings.home.resolve()) in str(path.resolve())
+    from campaign.config_files import PROJECT_ROOT
+
+    assert not str(path.resolve()).startswith(str((PROJECT_ROOT / "var").resolve()))
+
+
+def test_a_follow_up_correcting_the_onset_or_the_name_is_the_same_case(campaign) -> None:
+    """Reviewer (issue 20, AEFI): "A corrected onset time or name in a follow-up row changes the case id".
+    The key is the facility, product, dose number, day of injection and the person (ID number when given,
+    else folded name and birth date): an onset corrected, a name corrected with the ID number, a follow-up
+    that adds the ID number, all keep ONE case with the first version's id; two ID numbers are two people."""
+    first = _rows(full_name=["Nguyễn Văn An"], id_number=["064080001234"], outcome="monitoring",
+                  onset_at="2021-07-31 02:00:00", received_at="2021-08-01 03:00:00", submission_id=1)
+    onset = first.assign(onset_at="2021-07-31 05:30:00", received_at="2021-08-01 06:00:00", submission_id=2,
+                         outcome="hospitalised")
+    name = onset.assign(full_name="Nguyễn Văn Ân", received_at="2021-08-01 07:00:00", submission_id=3)
+    rows = pd.concat([first, onset, name], ignore_index=True)
+    c = rules.cases(rows, campaign.aefi, secret=SECRET)
+    assert len(c) == 1 and c.iloc[0]["case_id"] == rules.case_ids(first, SECRET).iloc[0]
+    assert c.iloc[0]["outcome"] == "hospitalised" and c.iloc[0][rules.OUTCOME]      # the follow-up's news kept
+    # without an ID number first, the follow-up that brings one is the same case, under the first id
+    bare = first.assign(id_number=None)
+    both = pd.concat([bare, onset], ignore_index=True)
+    c = rules.cases(both, campaign.aefi, secret=SECRET)
+    assert len(c) == 1 and c.iloc[0]["case_id"] == rules.case_ids(bare, SECRET).iloc[0]
+    # another person's ID number, same name and birth date: another case
+    other = first.assign(id_number="064090009999", submission_id=4, received_at="2021-08-01 08:00:00")
+    assert len(rules.cases(pd.concat([first, other], ignore_index=True), campaign.aefi, secret=SECRET)) == 2
+    # another dose (or day of injection) of the same person: another case
+    dose2 = first.assign(dose_number=2, vaccinated_at="2021-08-28 01:00:00", onset_at="2021-08-28 02:00:00")
+    assert len(rules.cases(pd.concat([first, dose2], ignore_index=True), campaign.aefi, secret=SECRET)) == 2
 
 
 def test_unresolved_cases_of_one_lot_at_one_facility_within_a_day_are_a_cluster_known_when_the_third_arrived(
@@ -143,7 +211,7 @@ def test_unresolved_cases_of_one_lot_at_one_facility_within_a_day_are_a_cluster_
                            "2021-07-31 04:00:00"],
                  received_at=["2021-08-01 03:00:00", "2021-08-01 03:00:00", "2021-08-02 03:00:00",
                               "2021-08-01 03:00:00", "2021-08-01 03:00:00"])
-    c = rules.cases(rows, campaign.aefi).set_index("row_number")
+    c = rules.cases(rows, campaign.aefi, secret=SECRET).set_index("row_number")
     assert c.loc[[2, 3, 4], "cluster_id"].tolist() == ["facility_lot:F1@pfizer/L1:2021-07-31"] * 3
     assert c.loc[[2, 3, 4], "serious"].all() and not c.loc[[5, 6], "serious"].any()   # other lot; recovered
     assert [rules.criteria_of(c.loc[2])] == [[rules.CLUSTER]]
@@ -151,10 +219,11 @@ def test_unresolved_cases_of_one_lot_at_one_facility_within_a_day_are_a_cluster_
     assert (c.loc[[2, 3, 4], "opens_at"] == pd.Timestamp("2021-08-02 03:00", tz="UTC")).all()
     # the third a day and a minute after the second: no cluster
     far = rules.cases(rows.assign(onset_at=["2021-07-31 02:00:00", "2021-07-31 20:00:00", "2021-08-01 20:01:00",
-                                            "2021-07-31 03:00:00", "2021-07-31 04:00:00"]), campaign.aefi)
+                                            "2021-07-31 03:00:00", "2021-07-31 04:00:00"]), campaign.aefi,
+                     secret=SECRET)
     assert not far["serious"].any()
     # another facility's cases of the same lot are not the same vials
-    apart = rules.cases(rows.assign(facility_code=["F1", "F2", "F3", "F1", "F1"]), campaign.aefi)
+    apart = rules.cases(rows.assign(facility_code=["F1", "F2", "F3", "F1", "F1"]), campaign.aefi, secret=SECRET)
     assert not apart["serious"].any()
 
 
@@ -166,7 +235,7 @@ def test_rates_per_100k_by_product_and_lot_hand_computed_and_a_lot_over_threshol
     rows = _rows(lot=["L1"] * 3 + ["L2", "L3"], product=["pfizer"] * 4 + ["moderna"],
                  facility_code=["F1", "F2", "F3", "F4", "F5"],
                  outcome=["death", "recovered", "recovered", "recovered", "recovered"])
-    c = rules.cases(rows, campaign.aefi)
+    c = rules.cases(rows, campaign.aefi, secret=SECRET)
     doses = pd.DataFrame({"product": ["pfizer", "pfizer", "moderna", "pfizer"], "lot": ["L1", "L2", "L3", "L9"],
                           "doses": [1_500, 400, 1_000, 600]})
     r = rules.rates(c, doses, flag)
@@ -185,7 +254,7 @@ def test_rates_per_100k_by_product_and_lot_hand_computed_and_a_lot_over_threshol
     assert products.loc["pfizer", "per_100k"] == 160.0 and products.loc["pfizer", "serious_per_100k"] == 40.0
     assert rules.summary(c, pd.DataFrame(columns=["state", "district"]), r)["lots_flagged"] == ["pfizer/L1"]
     # a case of a lot no result names: counted, no rate, never flagged
-    orphan = rules.rates(rules.cases(_rows(lot=["ZZ"]), campaign.aefi), doses, flag)["by_lot"].set_index(["product", "lot"])
+    orphan = rules.rates(rules.cases(_rows(lot=["ZZ"]), campaign.aefi, secret=SECRET), doses, flag)["by_lot"].set_index(["product", "lot"])
     assert orphan.loc[("pfizer", "ZZ"), "doses"] == 0 and pd.isna(orphan.loc[("pfizer", "ZZ"), "per_100k"])
     assert not orphan.loc[("pfizer", "ZZ"), "flagged"]
 
@@ -511,3 +580,170 @@ def test_a_case_sent_again_or_withdrawn_and_resent_is_the_same_case_and_is_not_e
         (again_item, _d, _m), = provide(s, campaign, at("01/08 12:00"))
     assert again_item.deadline == item.deadline
     assert _watch(engine, campaign, at("01/08 12:00")) == []             # told once already
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reviewer's findings (issue 20, AEFI): clusters, the notice at opening, keyed ids, as_of
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_a_cluster_is_one_investigation_listing_its_members_and_a_member_serious_on_its_own_keeps_its_own(
+        campaign) -> None:
+    """Reviewer: "An AEFI cluster ... opens one investigation deliverable and one DoH notice PER MEMBER; it must
+    open ONE investigation and one notice for the cluster (members listed in it), while a member that is
+    serious on its own (death, hospitalisation…) still gets its own case"."""
+    rows = _rows(outcome=["monitoring", "monitoring", "death"],
+                 onset_at=["2021-07-31 02:00:00", "2021-07-31 20:00:00", "2021-08-01 15:00:00"],
+                 received_at=["2021-08-01 03:00:00", "2021-08-01 03:00:00", "2021-08-02 03:00:00"])
+    c = rules.cases(rows, campaign.aefi, secret=SECRET)
+    inv = rules.investigations(c, pd.DataFrame(), campaign.aefi.investigation, at("04/08 09:00"))
+    assert sorted(inv["kind"]) == ["case", "cluster"]
+    cluster = inv[inv["kind"] == "cluster"].iloc[0]
+    assert cluster["case_id"] == c["cluster_case_id"].iloc[0] and cluster["case_id"].startswith("AEFI-C-")
+    assert cluster["members"] == sorted(c["case_id"]) and cluster["criteria"] == [rules.CLUSTER]
+    assert cluster["opens_at"] == pd.Timestamp("2021-08-02 03:00", tz="UTC")     # when its 3rd case arrived
+    assert (cluster["facility_code"], cluster["product"], cluster["lot"]) == ("F1", "pfizer", "L1")
+    death = c[c["outcome"] == "death"].iloc[0]
+    own = inv[inv["kind"] == "case"].iloc[0]
+    assert own["case_id"] == death["case_id"] and rules.OUTCOME in own["criteria"]
+    items = rules.deliverables(inv, campaign.aefi.investigation, source_text="x")
+    assert sorted(i.deadline for i, _d, _m in items) == sorted(f"aefi_investigation:{k}" for k in inv["case_id"])
+    summary = rules.summary(c, inv, rules.rates(c, pd.DataFrame({"product": [], "lot": [], "doses": []}),
+                                                campaign.aefi.lot_flag))
+    assert summary["serious"] == 3 and summary["clusters"] == 1 and summary["investigations"]["overdue"] == 2
+    # a later member whose onset is earlier does not rename the cluster: one deliverable, told once
+    later = pd.concat([rows, _rows(full_name=["Người muộn"], outcome="monitoring", onset_at="2021-07-30 22:00:00",
+                                   received_at="2021-08-02 05:00:00", submission_id=2)], ignore_index=True)
+    c2 = rules.cases(later, campaign.aefi, secret=SECRET)
+    assert c2["cluster_case_id"].dropna().unique().tolist() == [cluster["case_id"]] and len(c2) == 4
+
+
+def test_a_cluster_is_notified_once_and_its_investigation_names_it(env, campaign) -> None:
+    """Through the intake and the watch: three unresolved reactions to one lot at one facility within a day,
+    one of them a death: ONE notice for the cluster and one for the death, not one per member; the district's
+    report quoting the cluster's id is accepted and completes it."""
+    engine, intake = env
+    intake(_vaccinations(n_l1=3), "vaccinations", at("31/07 18:00"))
+    names = ["Trần An An", "Trần An Bình", "Trần An Chi"]
+    rows = [f"64633-TYT-01,{n},01/01/1970,Nam,,Pfizer,FA1234,1,31/07/2021 09:00,31/07/2021 {10 + i}:00,"
+            f"Sốt cao,Không,{'Tử vong' if i == 2 else 'Đang theo dõi'}\n" for i, n in enumerate(names)]
+    out = intake(AEFI_HEADER + "".join(rows), "aefi", RECEIVED)
+    assert out.status == "accepted" and out.rows_loaded == 3
+    with Session(engine) as s:
+        items = provide(s, campaign, RECEIVED)
+        a = assess(s, campaign, RECEIVED)
+    assert len(a.cases) == 3 and a.cases["serious"].all()
+    assert len(items) == 2 and sorted(i.name.split("(")[1][:3] for i, _d, _m in items) == ["ca ", "cụm"]
+    cluster_id = a.investigations.set_index("kind").loc["cluster", "case_id"]
+    cluster_item = next(i for i, _d, _m in items if i.deadline.endswith(cluster_id))
+    assert "cụm 3 ca" in cluster_item.name and "Trần" not in cluster_item.name
+    sent = _watch(engine, campaign, RECEIVED)
+    assert sorted(sent) == sorted((i.deadline, "633", "aefi_notified") for i, _d, _m in items)
+    assert _watch(engine, campaign, RECEIVED) == []
+    report = intake(INV_HEADER + f"{cluster_id.lower()},01/08/2021 20:00,Trùng hợp ngẫu nhiên,\n",
+                    "aefi_investigation", at("01/08 21:00"))
+    assert report.rows_loaded == 1 and not _issues(engine, report.submission_id)
+    with Session(engine) as s:
+        states = assess(s, campaign, at("02/08 09:30")).investigations.set_index("kind")["state"].to_dict()
+    assert states == {"cluster": "investigated_on_time", "case": "overdue"}
+    # the command's and the watch's artifact's words say the cluster and its members, no name
+    from campaign.aefi.present import artifact_rows, render_text
+
+    with Session(engine) as s:
+        js = assessment_json(assess(s, campaign, at("02/08 09:30")))
+    cluster = next(r for r in js["investigations"] if r["kind"] == "cluster")
+    assert cluster["members"] == sorted(js_case["case_id"] for js_case in js["cases"])
+    assert f"{cluster_id} [3: " in render_text(js) and "Trần" not in render_text(js)
+    assert any(r["ca"] == cluster_id for r in artifact_rows(js))
+
+
+def test_a_follow_up_correcting_the_onset_through_the_intake_keeps_one_case_and_one_notice(env, campaign) -> None:
+    """Reviewer: "A corrected onset time ... changes the case id ..., so the old version stays as a second
+    case". Through the intake: the follow-up with the onset corrected is the same case, told once."""
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW, "aefi", RECEIVED)
+    (first,) = [d for d, _p, _s in _watch(engine, campaign, RECEIVED)]
+    fixed = FIXED_ROW.replace("31/07/2021 09:20", "31/07/2021 09:45")
+    assert intake(AEFI_HEADER + fixed, "aefi", at("01/08 11:00")).rows_loaded == 1
+    with Session(engine) as s:
+        a = assess(s, campaign, at("01/08 11:00"))
+        (item, _d, _m), = provide(s, campaign, at("01/08 11:00"))
+    assert len(a.cases) == 1 and item.deadline == first and item.opens_at == RECEIVED
+    assert a.cases.iloc[0]["onset_at"] == pd.Timestamp("2021-07-31 02:45", tz="UTC")   # the corrected onset
+    assert _watch(engine, campaign, at("01/08 11:00")) == []
+
+
+def test_the_dohs_notice_goes_at_opening_whatever_the_investigations_window(env, tmp_path) -> None:
+    """Reviewer: the notice was `hours_before_due: 24`, "at case opening" only because the window is 24 h. It is
+    `at_opening` now: with a 48-hour window the DoH is still told when the case arrives (exactly once), and a
+    ladder without a step at opening, or counting back the whole window, is refused."""
+    from campaign.config import load_campaign as load
+    from campaign.config_files import ConfigError
+
+    engine, intake = env
+    data = yaml.safe_load(DEFAULT_CAMPAIGN_FILE.read_text(encoding="utf-8"))
+    assert data["escalation_ladders"]["aefi_ladder"][0]["when"] == {"at_opening": True}
+    data["aefi"]["investigation"]["hours"] = 48
+    path = tmp_path / "c48.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    c48 = load(path)
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW, "aefi", RECEIVED)
+    with Session(engine) as s:
+        (item, _d, _m), = provide(s, c48, RECEIVED)
+    assert item.due_at == RECEIVED + dt.timedelta(hours=48)
+    assert _watch(engine, c48, RECEIVED) == [(item.deadline, "633", "aefi_notified")]
+    assert _watch(engine, c48, RECEIVED + dt.timedelta(hours=24)) == []                 # told once, at opening
+    # the old trigger with the longer window is refused, and so is a ladder without a notice at opening
+    data["escalation_ladders"]["aefi_ladder"][0]["when"] = {"hours_before_due": 24}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="at_opening"):
+        load(path)
+    data["aefi"]["investigation"]["hours"] = 24
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="at_opening"):
+        load(path)
+
+
+def test_ids_from_before_the_keyed_hash_keep_working(env, campaign, monkeypatch) -> None:
+    """A deliverable the watch escalated under a case's old (unsalted) id keeps that id, so the DoH is not
+    told twice; an investigation quoting the old id is accepted and completes the case."""
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW, "aefi", RECEIVED)
+    with monkeypatch.context() as m:      # the code before: ids were the unsalted hash
+        m.setattr(rules, "case_ids", lambda frame, secret: rules.legacy_case_ids(frame))
+        (old, *_), = [(w[0],) for w in _watch(engine, campaign, RECEIVED)]
+    old_id = old.split(":", 1)[1]
+    assert len(old_id) == len("AEFI-") + 8
+    with Session(engine) as s:
+        (item, _d, _m), = provide(s, campaign, at("01/08 10:00"))
+        new_id = assess(s, campaign, at("01/08 10:00")).investigations.iloc[0]["case_id"]
+    assert new_id != old_id and item.deadline == old
+    assert _watch(engine, campaign, at("01/08 10:00")) == []
+    report = intake(INV_HEADER + f"{old_id},01/08/2021 20:00,Trùng hợp ngẫu nhiên,\n", "aefi_investigation",
+                    at("01/08 21:00"))
+    assert report.rows_loaded == 1 and not _issues(engine, report.submission_id)
+    with Session(engine) as s:
+        assert assess(s, campaign, at("02/08 09:00")).investigations.iloc[0]["state"] == "investigated_on_time"
+
+
+def test_as_of_reads_only_what_had_been_received_by_then(env, campaign) -> None:
+    """Plan (as_of): the AEFI functions take `as_of` (None = now) and read only submissions received by it: an
+    AEFI row received after `as_of` is no case as of then; the doses' reader keeps its name and shape."""
+    from campaign.aefi import store
+
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW + NO_RECORD_ROW, "aefi", RECEIVED)
+    before = RECEIVED - dt.timedelta(minutes=1)
+    with Session(engine) as s:
+        then = assess(s, campaign, before)
+        assert len(then.cases) == 0 and len(then.investigations) == 0 and provide(s, campaign, before) == []
+        assert aefi_summary(s, campaign, before)["cases"] == 0
+        assert len(assess(s, campaign, RECEIVED).cases) == 2 and len(assess(s, campaign).cases) == 2
+        doses = store.doses_given(s, ["633"], as_of=at("31/07 17:59"))
+        assert len(doses) == 0 and list(doses.columns) == list(store.doses_given(s, ["633"]).columns)
+        assert len(store.doses_given(s, ["633"], as_of=at("31/07 18:00"))) == 2
+        assert assess(s, campaign, before).summary()["doses"] == 2

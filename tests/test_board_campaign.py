@@ -47,3 +47,33 @@ def test_the_board_shows_the_campaign_days_figures_of_the_items(migrated_engine,
     # the per-district tables of the report's builders are on the page
     assert "Kết quả tiêm chủng hằng ngày theo huyện" in html and "Ghép mũi tiêm với đối tượng theo huyện" in html
     assert "Đối chiếu sổ xuất, nhập, tồn vắc xin theo huyện" in html and "Phản ứng sau tiêm chủng theo huyện" in html
+
+
+def test_the_board_assesses_aefi_once_per_view(migrated_engine, tmp_path, monkeypatch) -> None:
+    """Reviewer (issue 20): "each board view computes AEFI twice (once itself, once via the deadline board)".
+    One view of /tinh computes the assessment once; the deadline board's provider (the serious case's
+    investigation deliverable) and the campaign days' figures both read it."""
+    from campaign.aefi import run as aefi_run
+
+    ids = build(migrated_engine, tmp_path)
+    monkeypatch.setenv("CAMPAIGN_NOW", ids["now"].isoformat())
+    campaign = load_campaign()
+    world = portal_world(Resources(Settings(home=tmp_path / "portal-home"), campaign, migrated_engine))
+    calls: list[object] = []
+    real = aefi_run.compute
+
+    def counting(session, campaign, now):
+        calls.append(now)
+        return real(session, campaign, now)
+
+    monkeypatch.setattr(aefi_run, "compute", counting)
+    page = login(world.app, "syt.dieuphoi").get("/tinh")
+    assert page.status_code == 200, page.text[-2000:]
+    assert len(calls) == 1
+    # and both parts show it: the investigation's deliverable on the deadlines, the case in the campaign days
+    case = re.search(r'<tr class="state-overdue" data-case="([^"]+)"', page.text)
+    assert case and f"(ca {case.group(1)}, 64633-TYT-01)" in page.text
+    # outside the view nothing is kept: the next assessment computes again
+    with Session(migrated_engine) as s:
+        aefi_run.assess(s, campaign, ids["now"])
+    assert len(calls) == 2

@@ -95,3 +95,30 @@ def test_district_reports_show_their_own_figures_and_render(scenario, tmp_path) 
     text622 = "\n".join(c.text for t in Document(render_docx(r622, tmp_path / "r622.docx")).tables
                          for row in t.rows for c in row.cells)
     assert "Tỷ lệ đúng hạn (%)" in text622 and "F1" in text622
+
+
+def test_missing_data_warnings_name_the_stock_ledger_and_the_investigation_where_the_lines_call_for_them(
+        scenario) -> None:
+    """Directive 4 (section II.4): "Theo dõi thông tin kết quả tổng hợp về tiến độ tiêm chủng, cấp phát vắc xin,
+    phản ứng sau tiêm chủng": a district without a daily stock ledger is named on II.4 (vaccine distribution).
+    Directive 3 (II.3): "ghi nhận phản ứng bất lợi sau tiêm chủng", with Decree 104/2016 (by: regulation): a
+    serious case is investigated, so a district with one and no investigation file is named on II.3 for it,
+    and a district without a serious case is not."""
+    from campaign.config_directive import directive_text
+    from campaign.vocabulary import kind_label
+
+    text = " ".join(directive_text().split())
+    assert "Theo dõi thông tin kết quả tổng hợp về tiến độ tiêm chủng, cấp phát vắc xin, phản ứng sau tiêm chủng" in text
+    assert "ghi nhận phản ứng bất lợi sau tiêm chủng" in text
+
+    _engine, _ids, data = scenario
+    report = build_report(data, "province")
+    ii3 = next(s for s in report.all_sections() if s.number == "II.3").warnings
+    ii4 = next(s for s in report.all_sections() if s.number == "II.4").warnings
+    ledger, investigation = kind_label("stock_ledger"), kind_label("aefi_investigation")
+    line = {w.split(" (")[1][:3]: w for w in ii4}
+    assert ledger in line["622"] and ledger in line["623"]         # results but no ledger
+    assert "633" not in line or ledger not in line["633"]          # 633 sent its ledger
+    line3 = {w.split(" (")[1][:3]: w for w in ii3}
+    assert investigation in line3["633"]                            # a serious case, overdue, no investigation
+    assert all(investigation not in w for d, w in line3.items() if d != "633")

@@ -173,3 +173,39 @@ def test_parties_without_a_name_in_the_campaign_file_are_worded_by_the_vocabular
     assert party_label("doh") == "Sở Y tế"
     assert party_label("health_centre", "Chư Sê") == "Trung tâm Y tế Chư Sê"
     assert report_state_label("sent", capitalized=False) == "đã gửi"
+
+
+# --- the campaign days' words (issue 20, reviewer): none inline in the report's builders or the board ------
+
+_VIETNAMESE = set("àáảãạăắằẳẵặâấầẩẫậèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵđ")
+
+
+def _words_in(text: str) -> bool:
+    return bool(_VIETNAMESE & set(text.lower()))
+
+
+def test_the_campaign_days_builders_and_the_boards_part_word_nothing_themselves() -> None:
+    """Every user-facing Vietnamese word lives in config/vocabulary.yaml: campaign/reports/rules_during.py holds
+    no Vietnamese string but its docstrings, the board's "Trong đợt tiêm chủng" part none at all; the words
+    they show are the vocabulary's `campaign_days`."""
+    from campaign.config_files import PROJECT_ROOT
+    from campaign.reports import rules_during
+    from campaign.vocabulary import campaign_days_columns, campaign_days_word
+    from faces.portal import board_campaign
+
+    tree = ast.parse(inspect.getsource(rules_during))
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+                  and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    inline = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+              and id(n) not in docstrings and _words_in(n.value)]
+    assert inline == []
+    template = (PROJECT_ROOT / "faces/portal/templates/board.html.j2").read_text(encoding="utf-8")
+    part = template[template.index('id="trong-dot"'):]
+    part = part[:part.index("</section>")]
+    assert not _words_in(part), part
+    assert all(k in load_vocabulary().campaign_days for k in board_campaign.BOARD_WORDS)
+    assert campaign_days_word("board_title") == "Trong đợt tiêm chủng"
+    assert len(campaign_days_columns("aefi_columns")) == 6
+    with pytest.raises(KeyError):
+        campaign_days_columns("board_title")

@@ -29,6 +29,17 @@ STATE_WORDS = {OPEN: "đang điều tra (trong hạn 24 giờ)", ON_TIME: "đã 
                LATE: "đã điều tra nhưng quá hạn", OVERDUE_CASE: "quá hạn, chưa có báo cáo điều tra"}
 
 
+def subject_words(r: dict[str, Any]) -> str:
+    """What an investigation is of, in its deliverable's name: "ca AEFI-..., <facility>" or "cụm 3 ca
+    AEFI-C-..., <facility>" (config/vocabulary.yaml `campaign_days`)."""
+    from campaign.vocabulary import campaign_days_word
+
+    where = r.get("facility_code") or "-"
+    if r.get("kind") == "cluster":
+        return campaign_days_word("aefi_cluster_subject").format(n=len(r["members"]), id=r["case_id"], facility=where)
+    return campaign_days_word("aefi_case_subject").format(id=r["case_id"], facility=where)
+
+
 def _label(enum: str, code: Any) -> str | None:
     if code is None or (isinstance(code, float) and math.isnan(code)):
         return None
@@ -49,7 +60,8 @@ def _num(v: Any) -> float | None:
 def assessment_json(a: Any, district: str | None = None) -> dict[str, Any]:
     """`campaign aefi --json` (docs/contracts.md): `summary` (rules.summary), `cases` [{case_id, district,
     facility_code, product, lot, onset_at, serious, criteria, cluster_id}], `investigations` [{case_id, district,
-    opens_at, due_at, completed_at, state, state_text, hours_left, causality, causality_text}], `rates`
+    kind (case | cluster), members, opens_at, due_at, completed_at, state, state_text, hours_left, causality,
+    causality_text}]: one per case serious on its own and one per cluster (its id `AEFI-C-...`), `rates`
     {by_product, by_lot} and `lots_flagged`. `district`: only its cases and investigations (the rates stay the
     province's: a lot crosses districts)."""
     from campaign.aefi.rules import criteria_of
@@ -63,9 +75,11 @@ def assessment_json(a: Any, district: str | None = None) -> dict[str, Any]:
               "product": c["product"], "lot": c["lot"], "outcome": c["outcome"], "onset_at": _iso(c["onset_at"]),
               "received_at": _iso(c["received_at"]), "serious": bool(c["serious"]), "criteria": criteria_of(c),
               "cluster_id": c["cluster_id"] if isinstance(c["cluster_id"], str) else None,
+              "cluster_case_id": c["cluster_case_id"] if isinstance(c["cluster_case_id"], str) else None,
               "submission_id": int(c["submission_id"]), "row_number": int(c["row_number"])}
              for c in a.cases.to_dict("records")]
-    inv = [{"case_id": r["case_id"], "district": r["district"], "facility_code": r["facility_code"],
+    inv = [{"case_id": r["case_id"], "kind": r["kind"], "members": list(r["members"]), "district": r["district"],
+            "facility_code": r["facility_code"],
             "product": r["product"], "lot": r["lot"], "criteria": list(r["criteria"]),
             "opens_at": _iso(r["opens_at"]), "due_at": _iso(r["due_at"]), "completed_at": _iso(r["completed_at"]),
             "state": r["state"], "state_text": STATE_WORDS[r["state"]], "hours_left": r["hours_left"],
@@ -90,7 +104,9 @@ def render_text(js: dict[str, Any]) -> str:
              f"{inv[ON_TIME]} on time, {inv[LATE]} late, {inv[OVERDUE_CASE]} overdue; {s['doses']} doses given"]
     for r in js["investigations"]:
         due = local(dt.datetime.fromisoformat(r["due_at"]))
-        lines.append(f"  {r['case_id']} {r['district']} {r['facility_code']:<12} {r['product'] or '-'}/{r['lot'] or '-'} "
+        members = f" [{len(r['members'])}: {', '.join(r['members'])}]" if r.get("kind") == "cluster" else ""
+        lines.append(f"  {r['case_id']}{members} {r['district']} {r['facility_code'] or '-':<12} "
+                     f"{r['product'] or '-'}/{r['lot'] or '-'} "
                      f"{r['state']:<21} due {due:%d/%m/%Y %H:%M} ({', '.join(r['criteria'])})"
                      + (f" causality: {r['causality']}" if r["causality"] else ""))
     for r in js["rates"].get("by_lot", []):
@@ -117,7 +133,7 @@ def report_lines(summary: dict[str, Any]) -> list[str]:
 def artifact_rows(js: dict[str, Any]) -> list[dict[str, Any]]:
     """The watch's AEFI table (a Prefect artifact): one row per serious case and per lot flagged; case ids,
     codes and times only (no personal data)."""
-    rows = [{"ca": r["case_id"], "huyện": r["district"], "cơ sở": r["facility_code"],
+    rows = [{"ca": r["case_id"], "huyện": r["district"], "cơ sở": r["facility_code"] or "-",
              "vắc xin/lô": f"{r['product'] or '-'}/{r['lot'] or '-'}", "tiêu chí": ", ".join(r["criteria"]),
              "hạn điều tra": f"{local(dt.datetime.fromisoformat(r['due_at'])):%d/%m/%Y %H:%M}",
              "tình trạng": STATE_WORDS[r["state"]]} for r in js["investigations"]]

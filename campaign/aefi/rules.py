@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,7 @@ CASE_STATES = (OPEN, ON_TIME, LATE, OVERDUE_CASE)
 _STATE_OF_DEADLINE = {DUE: OPEN, DONE_ON_TIME: ON_TIME, DONE_LATE: LATE, OVERDUE: OVERDUE_CASE}
 TEMPLATE = "aefi_investigation"     # the generated deliverables' id: aefi_investigation:<case id>
 PER = 100_000
+ID_HEX = 12                         # a case id: AEFI-<12 hex of a keyed hash>
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -169,9 +172,85 @@ def intake_issues(clean: pd.DataFrame, vaccinations: pd.DataFrame, rules: AefiSe
 # ---------------------------------------------------------------------------------------------------------
 
 
-def case_ids(frame: pd.DataFrame) -> pd.Series:
-    """A case's id, stable across re-sent files (the same facility, person and onset give the same id) and
-    carrying no personal data: "AEFI-" and 8 characters of a hash of the row's natural key."""
+def _keyed(secret: bytes, text: str, n: int = ID_HEX) -> str:
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()[:n].upper()
+
+
+def _case_keys(frame: pd.DataFrame) -> tuple[list[str], list[str | None], list[str | None]]:
+    """Per row: its anchor (facility, product, dose number, local day of the injection), its person by ID
+    number (None without one) and by folded name and birth date (None without both)."""
+    days = instants(frame["vaccinated_at"]).dt.tz_convert("Asia/Ho_Chi_Minh").dt.strftime("%Y-%m-%d").fillna("")
+    doses = pd.to_numeric(pd.Series(frame["dose_number"]), errors="coerce")
+    dose_text = [str(int(d)) if pd.notna(d) else "" for d in doses]
+    anchors = ["|".join(k) for k in zip(_text(frame["facility_code"]).fillna("").astype(str),
+                                        _text(frame["product"]).fillna("").astype(str), dose_text, days, strict=True)]
+    ids, by_name = _person_keys(frame)
+    return anchors, [i if isinstance(i, str) and i else None for i in ids], list(by_name)
+
+
+def case_groups(frame: pd.DataFrame,
+                keys: tuple[list[str], list[str | None], list[str | None]] | None = None) -> np.ndarray:
+    """Per row, the number of the case it is a version of. Rows of one facility, product, dose number and day
+    of injection are one case when they give the same ID number, or when one of them gives none and both
+    give the same folded name and birth date. Neither the onset nor (with an ID number) the name is in
+    it: a follow-up that corrects them is the same case. Two different ID numbers are two people. `keys`:
+    `_case_keys(frame)` when the caller has them."""
+    anchors, ids, names = keys or _case_keys(frame)
+    parent = list(range(len(frame)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def join(a: int, b: int) -> None:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    by_id: dict[tuple[str, str], int] = {}
+    by_name: dict[tuple[str, str], list[int]] = {}
+    for i, (anchor, pid, name) in enumerate(zip(anchors, ids, names, strict=True)):
+        if pid is not None:
+            join(i, by_id.setdefault((anchor, pid), i))
+        if name is not None:
+            by_name.setdefault((anchor, name), []).append(i)
+    for rows in by_name.values():
+        bare = [i for i in rows if ids[i] is None]
+        for i in (rows if bare else []):   # a row without an ID number joins every row of its name and birth
+            join(bare[0], i)
+    return np.array([root(i) for i in range(len(frame))], dtype="int64")
+
+
+def case_ids(frame: pd.DataFrame, secret: bytes) -> pd.Series:
+    """A case's id, "AEFI-" and 12 hexadecimal characters of a keyed hash (HMAC-SHA256, `secret`: the
+    installation's key, campaign.aefi.store.case_secret) of the natural key of the case's FIRST version
+    (earliest received): its facility, product, dose number, day of injection and the person's ID number
+    (else folded name and birth date). Stable across re-sent files and follow-ups (a later version that
+    adds an ID number or corrects the onset or the name keeps the id), and without the key nobody who knows
+    a person can compute it to test whether they are a case. Rows: `case_groups`."""
+    if not len(frame):
+        return pd.Series([], index=frame.index, dtype=object)
+    keys = _case_keys(frame)
+    anchors, ids, names = keys
+    groups = case_groups(frame, keys)
+    order = pd.DataFrame({"g": groups, "r": instants(frame["received_at"]).to_numpy() if "received_at" in frame
+                          else pd.NaT, "s": frame["submission_id"].to_numpy() if "submission_id" in frame else 0,
+                          "n": frame["row_number"].to_numpy() if "row_number" in frame else 0,
+                          "i": np.arange(len(frame))}).sort_values(["r", "s", "n", "i"], kind="stable")
+    first = order.drop_duplicates("g").set_index("g")["i"]
+    out: dict[int, str] = {}
+    for g, i in first.items():
+        person = f"id:{ids[i]}" if ids[i] is not None else f"name:{names[i] or ''}"
+        out[int(g)] = f"AEFI-{_keyed(secret, f'case|{anchors[i]}|{person}')}"
+    return pd.Series([out[int(g)] for g in groups], index=frame.index, dtype=object)
+
+
+def legacy_case_ids(frame: pd.DataFrame) -> pd.Series:
+    """The ids cases had before the keyed hash (an unsalted SHA-256 of facility, folded name, birth date and
+    onset): investigations uploaded quoting one still complete their case, and a deliverable the watch
+    already escalated under one keeps it (campaign.aefi.run.provide)."""
     names = fold_series(frame["full_name"]).fillna("")
     births = day_text(frame["birth_date"]).fillna("")
     onsets = instants(frame["onset_at"]).dt.strftime("%Y-%m-%dT%H:%M").fillna("")
@@ -181,7 +260,14 @@ def case_ids(frame: pd.DataFrame) -> pd.Series:
 
 
 CASE_COLUMNS = ["case_id", "district", "facility_code", "product", "lot", "dose_number", "vaccinated_at", "onset_at",
-                "outcome", "received_at", "submission_id", "row_number", *CRITERIA, "serious", "cluster_id", "opens_at"]
+                "outcome", "received_at", "submission_id", "row_number", *CRITERIA, "serious", "cluster_id",
+                "cluster_case_id", "cluster_opens_at", "opens_at", "aliases"]
+
+
+def cluster_case_id(cluster: str, secret: bytes) -> str:
+    """The id of a cluster's one investigation ("AEFI-C-" and 12 hexadecimal characters of a keyed hash of
+    the cluster's name): what the district's investigation report quotes, as a case's id."""
+    return f"AEFI-C-{_keyed(secret, f'cluster|{cluster}')}"
 
 
 def clusters(cases: pd.DataFrame, rules: AefiCluster) -> pd.DataFrame:
@@ -215,13 +301,16 @@ def clusters(cases: pd.DataFrame, rules: AefiCluster) -> pd.DataFrame:
             free = members.index[out.loc[members.index, "cluster"].isna()]
             if not len(free):
                 continue
-            name = f"{by}:{members['key'].iloc[0]}:{members['onset'].min().tz_convert('Asia/Ho_Chi_Minh'):%Y-%m-%d}"
+            # named by the cases that made it a cluster (the first `min_cases` received), so a later member
+            # with an earlier onset does not rename it (its investigation is one deliverable, told once)
+            founders = members.sort_values(["received", "onset"], kind="stable").iloc[:rules.min_cases]
+            name = f"{by}:{members['key'].iloc[0]}:{founders['onset'].min().tz_convert('Asia/Ho_Chi_Minh'):%Y-%m-%d}"
             out.loc[free, "cluster"] = name
-            out.loc[free, "cluster_known_at"] = members["received"].sort_values().iloc[rules.min_cases - 1]
+            out.loc[free, "cluster_known_at"] = founders["received"].iloc[-1]
     return out
 
 
-def cases(rows: pd.DataFrame, rules: AefiRules) -> pd.DataFrame:
+def cases(rows: pd.DataFrame, rules: AefiRules, *, secret: bytes) -> pd.DataFrame:
     """One row per case in force (`CASE_COLUMNS`), from the AEFI rows of the current accepted submissions
     (with `district`, `submission_id`, `row_number`, `received_at`): its id, each criterion, `serious`
     (any of them), its cluster, and `opens_at`, when the province knew it was serious (the upload that
@@ -231,7 +320,8 @@ def cases(rows: pd.DataFrame, rules: AefiRules) -> pd.DataFrame:
     frame = rows.reset_index(drop=True).copy()
     frame["onset_at"], frame["vaccinated_at"] = instants(frame["onset_at"]), instants(frame["vaccinated_at"])
     frame["received_at"] = instants(frame["received_at"])
-    frame["case_id"] = case_ids(frame)
+    frame["case_id"] = case_ids(frame, secret)
+    frame["legacy_id"] = legacy_case_ids(frame)
     frame = frame.sort_values(["received_at", "submission_id", "row_number"], kind="stable")
     # A case sent again with news (a follow-up: hospitalised, then died) is one case: its latest values, every
     # criterion any version met (a hospitalisation stays one after recovery), serious from the first upload
@@ -241,6 +331,9 @@ def cases(rows: pd.DataFrame, rules: AefiRules) -> pd.DataFrame:
     met = every.groupby(by_case).any()
     first_seen = frame["received_at"].groupby(by_case).min()
     first_grave = frame["received_at"].where(every.any(axis=1)).groupby(by_case).min()
+    olds: dict[str, set[str]] = {}
+    for case, old in zip(frame["case_id"], frame["legacy_id"], strict=True):
+        olds.setdefault(case, set()).add(old)
     frame = frame.drop_duplicates("case_id", keep="last").reset_index(drop=True)
     frame[[REPORTED, OUTCOME, SYMPTOM]] = met.reindex(frame["case_id"])[[REPORTED, OUTCOME, SYMPTOM]].to_numpy(dtype=bool)
     frame["received_at"] = first_seen.reindex(frame["case_id"]).to_numpy()
@@ -248,6 +341,9 @@ def cases(rows: pd.DataFrame, rules: AefiRules) -> pd.DataFrame:
     crit = frame[[REPORTED, OUTCOME, SYMPTOM]]
     cl = clusters(frame, rules.cluster)
     frame["cluster_id"] = cl["cluster"].to_numpy()
+    frame["cluster_case_id"] = [cluster_case_id(c, secret) if isinstance(c, str) else None for c in frame["cluster_id"]]
+    frame["cluster_opens_at"] = cl["cluster_known_at"].to_numpy()
+    frame["aliases"] = pd.Series([tuple(sorted(olds[c])) for c in frame["case_id"]], index=frame.index, dtype=object)
     frame[CLUSTER] = cl["cluster"].notna().to_numpy()
     own = crit.any(axis=1).to_numpy()
     frame["serious"] = own | frame[CLUSTER].to_numpy()
@@ -266,16 +362,70 @@ def criteria_of(case: pd.Series | dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def investigated(done: pd.DataFrame) -> pd.DataFrame:
+def investigated(done: pd.DataFrame, aliases: dict[str, str] | None = None) -> pd.DataFrame:
     """Per case id, its first investigation in force: `completed_at` (when the district's file reached the
     province), `investigated_at`, `causality`. `done`: rows of `aefi_investigation` (case_id,
-    investigated_at, causality, received_at)."""
+    investigated_at, causality, received_at); `aliases`: an old id -> the id it now is (`id_aliases`)."""
     if not len(done):
         return pd.DataFrame({"case_id": [], "completed_at": [], "investigated_at": [], "causality": []})
-    frame = done.assign(case_id=done["case_id"].astype("string").str.strip().str.upper(),
-                        completed_at=instants(done["received_at"]), investigated_at=instants(done["investigated_at"]))
+    given = done["case_id"].astype("string").str.strip().str.upper()
+    if aliases:
+        given = given.map(lambda v: aliases.get(v, v) if isinstance(v, str) else v)
+    frame = done.assign(case_id=given, completed_at=instants(done["received_at"]),
+                        investigated_at=instants(done["investigated_at"]))
     frame = frame.sort_values("completed_at", kind="stable").drop_duplicates("case_id", keep="first")
     return frame[["case_id", "completed_at", "investigated_at", "causality"]].reset_index(drop=True)
+
+
+def id_aliases(case_frame: pd.DataFrame) -> dict[str, str]:
+    """The ids cases had before the keyed hash (`legacy_case_ids`) -> the id of what is investigated now: the
+    case itself when it is serious on its own, else its cluster's investigation."""
+    out: dict[str, str] = {}
+    if not len(case_frame):
+        return out
+    for c in case_frame.to_dict("records"):
+        target = c["case_id"] if _own(c) else c["cluster_case_id"]
+        for old in c["aliases"] or ():
+            if isinstance(target, str):
+                out.setdefault(old, target)
+    return out
+
+
+def _own(case: pd.Series | dict[str, Any]) -> bool:
+    """Serious on its own (any criterion but the cluster's)."""
+    return bool(case[REPORTED] or case[OUTCOME] or case[SYMPTOM])
+
+
+def subjects(case_frame: pd.DataFrame) -> pd.DataFrame:
+    """What is investigated, one row each: every case serious on its own (`kind` "case": its id, its
+    criteria, opened when the province knew it was serious) and every cluster ONCE (`kind` "cluster": the
+    cluster's id `cluster_case_id`, its `members`, opened when its `min_cases`-th case reached the province;
+    owed by the district of its first member, at the facility, product and lot its members share). A member
+    serious on its own is also investigated as a case."""
+    cols = ["case_id", "kind", "members", "district", "facility_code", "product", "lot", "outcome", "criteria",
+            "cluster_id", "onset_at", "opens_at"]
+    if not len(case_frame):
+        return pd.DataFrame({c: [] for c in cols})
+    rows = []
+    serious = case_frame[case_frame["serious"].astype(bool)]
+    for c in serious.to_dict("records"):
+        if _own(c):
+            rows.append({"case_id": c["case_id"], "kind": "case", "members": [c["case_id"]], "district": c["district"],
+                         "facility_code": c["facility_code"], "product": c["product"], "lot": c["lot"],
+                         "outcome": c["outcome"], "criteria": criteria_of(c), "cluster_id": c["cluster_id"],
+                         "onset_at": c["onset_at"], "opens_at": c["opens_at"]})
+    members = serious[serious["cluster_id"].notna()]
+    for cluster, m in members.sort_values(["received_at", "case_id"], kind="stable").groupby("cluster_id", sort=False):
+
+        def shared(col: str, m: pd.DataFrame = m) -> Any:
+            values = m[col].dropna().unique()
+            return values[0] if len(values) == 1 else None
+
+        rows.append({"case_id": m["cluster_case_id"].iloc[0], "kind": "cluster", "members": sorted(m["case_id"]),
+                     "district": m["district"].iloc[0], "facility_code": shared("facility_code"),
+                     "product": shared("product"), "lot": shared("lot"), "outcome": None, "criteria": [CLUSTER],
+                     "cluster_id": cluster, "onset_at": m["onset_at"].min(), "opens_at": m["cluster_opens_at"].min()})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def state_of(opens_at: dt.datetime, due_at: dt.datetime, completed_at: dt.datetime | None, now: dt.datetime) -> str:
@@ -287,41 +437,52 @@ def state_of(opens_at: dt.datetime, due_at: dt.datetime, completed_at: dt.dateti
     return _STATE_OF_DEADLINE[deadline_state(item, completed_at, now)]
 
 
+INVESTIGATION_COLUMNS = ["case_id", "kind", "members", "district", "facility_code", "product", "lot", "outcome",
+                         "criteria", "cluster_id", "onset_at", "opens_at", "due_at", "completed_at", "causality", "state",
+                         "hours_left"]
+
+
 def investigations(case_frame: pd.DataFrame, done: pd.DataFrame, rules: AefiInvestigation,
                    now: dt.datetime) -> pd.DataFrame:
-    """One row per serious case: case_id, district, facility_code, product, lot, criteria, cluster,
-    opens_at, due_at (`rules.hours` later), completed_at (None until its investigation arrived, or if it
-    arrived after `now`), causality, state at `now`, hours_left (negative: overdue by)."""
-    serious = case_frame[case_frame["serious"].astype(bool)] if len(case_frame) else case_frame
-    found = investigated(done).set_index("case_id") if len(done) else None
+    """One row per investigation (`subjects`: a case serious on its own, or a cluster once, with its
+    `members`): case_id (the cluster's id for a cluster), kind, members, district, facility_code, product,
+    lot, criteria, cluster_id, opens_at, due_at (`rules.hours` later), completed_at (None until its
+    investigation arrived, or if it arrived after `now`), causality, state at `now`, hours_left (negative:
+    overdue by). An investigation quoting a case's old id (`id_aliases`) completes it."""
+    subj = subjects(case_frame)
+    found = investigated(done, id_aliases(case_frame)).set_index("case_id") if len(done) else None
     rows = []
-    for c in serious.to_dict("records"):
-        opens = c["opens_at"].to_pydatetime()
+    for c in subj.to_dict("records"):
+        opens = pd.Timestamp(c["opens_at"]).to_pydatetime()
         due = opens + dt.timedelta(hours=rules.hours)
         hit = found.loc[c["case_id"]] if found is not None and c["case_id"] in found.index else None
         completed = hit["completed_at"].to_pydatetime() if hit is not None else None
         if completed is not None and completed > now:
             completed = None
-        rows.append({"case_id": c["case_id"], "district": c["district"], "facility_code": c["facility_code"],
-                     "product": c["product"], "lot": c["lot"], "outcome": c["outcome"], "criteria": criteria_of(c),
-                     "cluster_id": c["cluster_id"], "onset_at": c["onset_at"].to_pydatetime(), "opens_at": opens,
+        rows.append({**{k: c[k] for k in ("case_id", "kind", "members", "district", "facility_code", "product", "lot",
+                                          "outcome", "criteria", "cluster_id")},
+                     "onset_at": pd.Timestamp(c["onset_at"]).to_pydatetime(), "opens_at": opens,
                      "due_at": due, "completed_at": completed,
                      "causality": hit["causality"] if completed is not None else None,
                      "state": state_of(opens, due, completed, now),
                      "hours_left": round((due - now).total_seconds() / 3600, 1)})
-    return pd.DataFrame(rows, columns=["case_id", "district", "facility_code", "product", "lot", "outcome", "criteria",
-                                       "cluster_id", "onset_at", "opens_at", "due_at", "completed_at", "causality",
-                                       "state", "hours_left"])
+    return pd.DataFrame(rows, columns=INVESTIGATION_COLUMNS)
 
 
 def deliverables(inv: pd.DataFrame, rules: AefiInvestigation, *, source_text: str,
+                 keys: dict[str, str] | None = None, subject: Callable[[dict[str, Any]], str] = lambda r: r["case_id"],
                  ) -> list[tuple[Deliverable, dt.datetime | None, list[str]]]:
     """The watch's generated deliverables (the provider interface of campaign.deadlines.run): per serious
     case `aefi_investigation:<case id>`, owed by its district, due `rules.hours` after it opened, with
-    when its investigation arrived and what is missing (the kind, labelled by the watch)."""
+    when its investigation arrived and what is missing (the kind, labelled by the watch). `keys`: an
+    investigation's id -> the key its deliverable already has in the outbox (an old id, `id_aliases`), so
+    what was told once is not told again. `subject`: how the deliverable's name says what is investigated
+    (campaign.aefi.present.subject_words)."""
+    keys = keys or {}
     out = []
     for r in inv.to_dict("records"):
-        item = Deliverable(generated_id(TEMPLATE, r["case_id"]), f"{rules.name} (ca {r['case_id']}, {r['facility_code']})",
+        item = Deliverable(generated_id(TEMPLATE, keys.get(r["case_id"], r["case_id"])),
+                           f"{rules.name} ({subject(r)})",
                            r["district"], pd.Timestamp(r["opens_at"]).to_pydatetime(),
                            pd.Timestamp(r["due_at"]).to_pydatetime(), (), None, rules.escalation,
                            source=rules.source.by, source_text=source_text, district=r["district"])

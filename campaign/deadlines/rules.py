@@ -9,7 +9,7 @@ are due (pure functions; the database is `store`, the words `present`, the sendi
 
 Times are aware datetimes; they are computed in Asia/Ho_Chi_Minh and compared as instants.
 
-A step fires at its trigger time (a share of the window gone, N hours or N working hours before the
+A step fires at its trigger time (the opening itself, a share of the window gone, N hours or N working hours before the
 due time, N hours after it) and is due at `now` when that time has passed and the deliverable was
 neither done by then nor is done now. A watch that was not running catches up: every step whose time
 has passed is due (each once: the outbox's unique key is (deadline, party, step)).
@@ -199,6 +199,8 @@ def fire_at(item: Deliverable, step: EscalationStep, calendar: WorkingCalendar, 
     `hours_before_due` is counted (config `working_time.count`); `working_hours_before_due` is always
     office time."""
     w = step.when
+    if w.at_opening:
+        return item.opens_at
     if w.window_elapsed is not None:
         return item.opens_at + (item.due_at - item.opens_at) * w.window_elapsed
     if w.working_hours_before_due is not None:

@@ -41,7 +41,15 @@ KIND_ORDER = ("facilities", "infrastructure", "training", "communication", "staf
 # the kinds each part of the annex is built from (a district without them is named on that part's page)
 NEEDS = {"II.1": ("facilities", "infrastructure", "training", "communication"),
          "II.2": ("facilities", "target_list", "staff", "vaccine_stock"),
-         "II.3": ("vaccinations", "aefi", "backfill")}
+         # directive 3: "Cập nhật dữ liệu trong quá trình tiêm chủng (kết quả khám sàng lọc, kết quả tiêm và ghi
+         # nhận phản ứng bất lợi sau tiêm chủng). Cập nhật đối tượng đã tiêm nhưng chưa được cập nhật."
+         "II.3": ("vaccinations", "aefi", "backfill"),
+         # directive 4: "Theo dõi thông tin kết quả tổng hợp về tiến độ tiêm chủng, cấp phát vắc xin, phản ứng
+         # sau tiêm chủng": progress (results), vaccine distribution (the daily stock ledger), reactions
+         "II.4": ("vaccinations", "stock_ledger", "aefi")}
+# kinds a part needs only from some districts: `aefi_investigation` (II.3, by: regulation, Decree 104/2016)
+# from a district with a serious AEFI case or cluster to investigate (campaign.aefi.rules.subjects)
+NEEDS_WHEN = {"II.3": ("aefi_investigation",)}
 
 
 class ReportError(ValueError):
@@ -131,13 +139,22 @@ def units_of(data: ReportData, level: str) -> list[str]:
 def _missing_warnings(data: ReportData, scope: _Scope, part: str) -> list[str]:
     """One line per district of the scope without an accepted submission of a kind this part needs."""
     have = set(zip(data.submissions["district"], data.submissions["kind"], strict=True))
+    owing = _owing_investigations(data)
     out = []
     for d in scope.districts:
-        missing = [kind_label(k) for k in NEEDS[part] if (d, k) not in have]
+        needed = [*NEEDS[part], *[k for k in NEEDS_WHEN.get(part, ()) if d in owing]]
+        missing = [kind_label(k) for k in needed if (d, k) not in have]
         if missing:
             out.append(f"{data.names.get(d, d)} ({d}) chưa có dữ liệu được chấp nhận: {', '.join(missing)}. "
                        "Các số liệu dưới đây không tính phần này.")
     return out
+
+
+def _owing_investigations(data: ReportData) -> set[str]:
+    """The districts with a serious AEFI case or cluster to investigate at the report's moment."""
+    a = getattr(data.during, "aefi", None) if data.during is not None else None
+    inv = getattr(a, "investigations", None)
+    return set(inv["district"]) if inv is not None and len(inv) else set()
 
 
 def _district_label(data: ReportData, d: str) -> str:
@@ -446,7 +463,8 @@ def _progress(data: ReportData, scope: _Scope, figures: dict[str, Any], days: Du
                                          if r[3]}
     figures["planned_by_priority"] = {int(r[0]) if r[0] != "Chưa rõ" else 0: int(r[2]) for r in by_group.rows
                                       if r[2]}
-    return Section("II.4", "Công tác báo cáo: tiến độ tiêm chủng, cấp phát vắc xin, phản ứng sau tiêm", paragraphs=[
+    return Section("II.4", "Công tác báo cáo: tiến độ tiêm chủng, cấp phát vắc xin, phản ứng sau tiêm",
+                   warnings=_missing_warnings(data, scope, "II.4"), paragraphs=[
         "Báo cáo tiến độ hằng ngày được tổng hợp tự động từ cùng dữ liệu (artifact `progress-...` trong Prefect).",
         *days.ii4_paragraphs],
         tables=[table, by_group, *days.ii4_tables],

@@ -22,6 +22,7 @@ from campaign.doses import present as doses_present
 from campaign.reports.model import Table
 from campaign.stock import present as stock_present
 from campaign.stock import rules as stock_rules
+from campaign.vocabulary import campaign_days_columns, campaign_days_word, level_label
 
 STOCK_LINES_SHOWN = 50   # discrepancy lines printed in a report; the rest are counted in a note
 
@@ -87,8 +88,6 @@ def daily_part(fig: DailyFigures | None, days: list, level: str, unit: str, dist
 # ---------------------------------------------------------------------------------------------------------
 
 DOSE_COLUMNS = ["rows", "linked", "linked_by_id", "linked_by_model", "unlinked", "ambiguous", "conflicts"]
-DOSE_HEADERS = ["Dòng mũi tiêm", "Đã ghép với đối tượng", "Ghép theo CMT/CCCD", "Ghép theo họ tên, ngày sinh",
-                "Chưa ghép được", "Cần chọn người", "Mâu thuẫn lịch sử tiêm"]
 
 
 def doses_part(stats: dict[str, Any], level: str, districts: list[str], names: dict[str, str],
@@ -98,8 +97,9 @@ def doses_part(stats: dict[str, Any], level: str, districts: list[str], names: d
     s = doses_present.summary(stats, names)
     rows = [r for r in s["districts"] if r["district"] in districts]
     figure = s["province"] if level == "province" else (rows[0] if rows else {})
-    table = Table("Ghép mũi tiêm với đối tượng theo huyện" + (" (số liệu của huyện)" if level == "facility" else ""),
-                  ["Huyện", *DOSE_HEADERS],
+    table = Table(campaign_days_word("doses_title")
+                  + (campaign_days_word("doses_title_facility") if level == "facility" else ""),
+                  [campaign_days_word("district"), *campaign_days_columns("doses_columns")],
                   [[f"{r.get('name') or r['district']} ({r['district']})", *[int(r.get(c, 0) or 0) for c in DOSE_COLUMNS]]
                    for r in rows])
     return table, {k: v for k, v in figure.items() if k not in ("name",)}
@@ -109,8 +109,6 @@ def doses_part(stats: dict[str, Any], level: str, districts: list[str], names: d
 # Stock reconciliation (campaign.stock): balance, discrepancies (file and row), wastage, stock-out, days left
 # ---------------------------------------------------------------------------------------------------------
 
-STOCK_HEADERS = ["Cơ sở báo cáo sổ", "Liều cấp dùng", "Liều đã tiêm", "Tỷ lệ hao hụt", "Lọ tồn cuối",
-                 "Liều còn dùng được", "Ngày hết vắc xin", "Số ngày còn đủ vắc xin (ít nhất)", "Dòng sổ không cân đối"]
 
 
 def _stock_row(block: dict[str, Any], days_left: Any) -> list[Any]:
@@ -142,15 +140,15 @@ def stock_part(rec: stock_rules.Reconciliation, level: str, districts: list[str]
         block = stock_rules.summarize(part)["province"]
         left = ind[ind[key] == u]["days_left"].min() if len(ind) else None
         rows.append([f"{names.get(u, u)} ({u})" if key == "district" else u, *_stock_row(block, left)])
-    table = Table("Đối chiếu sổ xuất, nhập, tồn vắc xin theo " + ("huyện" if key == "district" else "cơ sở"),
-                  ["Đơn vị", *STOCK_HEADERS], rows)
+    table = Table(campaign_days_word("stock_title").format(unit=_unit_kind(key)),
+                  [campaign_days_word("unit"), *campaign_days_columns("stock_columns")], rows)
     lines = stock_present.finding_lines(scoped.findings)
     # the unit's block: the province's, the district's (as `campaign stock --json -d`), or the facility slice's
     figure = summary["districts"].get(districts[0], summary["province"]) if level == "district" else summary["province"]
-    found = [Table("Dòng sổ vắc xin không cân đối hoặc cần kiểm tra (tệp và dòng nguồn)", ["Nội dung"],
+    found = [Table(campaign_days_word("stock_findings_title"), [campaign_days_word("stock_findings_column")],
                    [[x] for x in lines[:STOCK_LINES_SHOWN]],
-                   None if len(lines) <= STOCK_LINES_SHOWN else f"Còn {len(lines) - STOCK_LINES_SHOWN} dòng khác "
-                   "(xem `campaign stock --json`).")] if lines else []
+                   None if len(lines) <= STOCK_LINES_SHOWN
+                   else campaign_days_word("stock_findings_more").format(n=len(lines) - STOCK_LINES_SHOWN))] if lines else []
     return [table, *found], lines, {**figure, "lines": lines}
 
 
@@ -158,8 +156,9 @@ def stock_part(rec: stock_rules.Reconciliation, level: str, districts: list[str]
 # AEFI (campaign.aefi): cases, serious per the AEFI rules, investigations by state, rates, flagged lots
 # ---------------------------------------------------------------------------------------------------------
 
-AEFI_HEADERS = ["Phản ứng sau tiêm", "Tai biến nặng", "Đang điều tra (trong 24 giờ)", "Điều tra đúng hạn",
-                "Điều tra quá hạn", "Quá hạn, chưa có báo cáo"]
+def _unit_kind(key: str) -> str:
+    """"huyện" or "cơ sở": the unit a table has a row per (the vocabulary's short level names)."""
+    return level_label("district" if key == "district" else "facility", form="short")
 
 
 def _aefi_slice(a: Any, districts: list[str], facility: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -187,31 +186,33 @@ def aefi_part(a: Any, level: str, districts: list[str], facility: str | None, na
     for u in units:
         s = aefi_rules.summary(cases[cases[key] == u], inv[inv[key] == u] if len(inv) else inv, a.rates, None)
         rows.append([f"{names.get(u, u)} ({u})" if key == "district" else u, *_aefi_row(s)])
-    tables = [Table("Phản ứng sau tiêm chủng theo " + ("huyện" if key == "district" else "cơ sở"),
-                    ["Đơn vị", *AEFI_HEADERS], rows)] if rows else []
+    tables = [Table(campaign_days_word("aefi_title").format(unit=_unit_kind(key)),
+                    [campaign_days_word("unit"), *campaign_days_columns("aefi_columns")], rows)] if rows else []
     if len(inv):
-        tables.append(Table("Tai biến nặng và điều tra trong 24 giờ (mã ca, không có thông tin cá nhân)",
-                            ["Mã ca", "Huyện", "Cơ sở", "Vắc xin/lô", "Tệp/dòng", "Hạn điều tra", "Tình trạng"],
-                            [[r["case_id"], r["district"], r["facility_code"], f"{r['product'] or '-'}/{r['lot'] or '-'}",
-                              _case_source(cases, r["case_id"]),
+        tables.append(Table(campaign_days_word("aefi_investigations_title"),
+                            campaign_days_columns("aefi_investigations_columns"),
+                            [[r["case_id"], r["district"], r["facility_code"] or "-",
+                              f"{r['product'] or '-'}/{r['lot'] or '-'}", _case_source(cases, r),
                               f"{clock.local(pd.Timestamp(r['due_at']).to_pydatetime()):%d/%m/%Y %H:%M}",
                               aefi_present.STATE_WORDS[r["state"]]] for r in inv.to_dict("records")]))
     by_product = a.rates.get("by_product", pd.DataFrame())
     if len(by_product) and summary["cases"]:
-        tables.append(Table("Tỷ lệ phản ứng sau tiêm trên 100.000 liều theo vắc xin (toàn tỉnh)",
-                            ["Vắc xin", "Liều đã tiêm", "Phản ứng", "Tai biến nặng", "Trên 100.000 liều",
-                             "Nặng trên 100.000 liều"],
+        tables.append(Table(campaign_days_word("aefi_rates_title"), campaign_days_columns("aefi_rates_columns"),
                             [[r["product"], int(r["doses"]), int(r["cases"]), int(r["serious"]), _num(r["per_100k"]),
                               _num(r["serious_per_100k"])] for r in by_product.to_dict("records")]))
     return tables, aefi_present.report_lines(summary), summary
 
 
-def _case_source(cases: pd.DataFrame, case_id: str) -> str:
-    hit = cases[cases["case_id"] == case_id]
+def _case_source(cases: pd.DataFrame, inv: dict[str, Any]) -> str:
+    """Where an investigation's case came from (file and row); a cluster's: each member's."""
+    hit = cases[cases["case_id"].isin(list(inv.get("members") or [inv["case_id"]]))] if len(cases) else cases
     if hit.empty:
         return "-"
-    r = hit.iloc[0]
-    return f"tệp {int(r['submission_id'])}, dòng {int(r['row_number'])}"
+    where = "; ".join(campaign_days_word("source_row").format(submission=int(r["submission_id"]), row=int(r["row_number"]))
+                      for r in hit.sort_values(["submission_id", "row_number"]).to_dict("records"))
+    if inv.get("kind") == "cluster":
+        return campaign_days_word("cluster_members").format(n=len(hit), members=where)
+    return where
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -232,25 +233,25 @@ def parts(during: Any, *, level: str, unit: str, districts: list[str], facility:
     if daily is not None:
         out.ii4_tables.append(daily)
     else:
-        out.ii4_paragraphs.append("Chưa có ngày tiêm nào theo kế hoạch đã công bố: chưa có kết quả hằng ngày.")
+        out.ii4_paragraphs.append(campaign_days_word("no_session_day"))
     if doses is not None:
         out.ii3_tables.append(doses)
     else:
-        out.ii3_paragraphs.append("Chưa ghép mũi tiêm với đối tượng lần nào.")
+        out.ii3_paragraphs.append(campaign_days_word("no_dose_link"))
     out.ii3_paragraphs += aefi_lines
     out.ii3_tables += aefi_tables
     if stock_fig:
         out.ii4_paragraphs += stock_present.summary_lines(stock_fig, _unit_word(level, unit, names))
         out.ii4_tables += stock_tables
     else:
-        out.ii4_paragraphs.append("Chưa có sổ theo dõi xuất, nhập, tồn vắc xin hằng ngày.")
+        out.ii4_paragraphs.append(campaign_days_word("no_stock_ledger"))
     out.figures = {"daily_results": per_day, "doses": dose_fig, "stock": {k: v for k, v in stock_fig.items()},
                    "aefi": aefi_fig}
     return out
 
 
 def _unit_word(level: str, unit: str, names: dict[str, str]) -> str:
-    return {"province": "Toàn tỉnh", "district": names.get(unit, unit)}.get(level, unit)
+    return {"province": campaign_days_word("whole_province"), "district": names.get(unit, unit)}.get(level, unit)
 
 
 

@@ -20,8 +20,8 @@ router = APIRouter()
 @router.get("/tinh", response_class=HTMLResponse)
 def board(request: Request, portal: PortalDep, user: CoordinatorDep) -> Response:
     with portal.session() as s:
-        data = pages.province_board(s, portal.res.campaign, clock.now())
-        data["during"] = board_campaign.campaign_days(s, portal.res.campaign, clock.now())
+        # one moment and one AEFI assessment for the whole page (the deadlines and the campaign days)
+        data = board_campaign.province_view(s, portal.res.campaign, clock.now())
         # the runs and jobs that ended badly: by the real clock (they happened now, whatever CAMPAIGN_NOW)
         data["troubled_jobs"] = pages.troubled_jobs(
             s, dt.datetime.now(dt.UTC) - dt.timedelta(days=pages.RUN_DAYS))
