@@ -47,13 +47,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from campaign import clock
 from campaign.config import CampaignConfig
 from campaign.config_kinds import load_input_kinds
-from campaign.domain.text import fold_series
+from campaign.readiness.people import (
+    count_per_facility,
+    facility_keys,
+    person_key_text,
+    person_keys,
+    trained_match,
+)
 from campaign.readiness.status import (
     NOT_READY,
     READY,
@@ -173,67 +178,6 @@ def _gap(rows: list[dict[str, Any]], district: str, facility: str | None, dimens
                  "missing": int(missing), "severity": severity, "owner": owner, "detail": detail})
 
 
-def _facility_keys(frame: pd.DataFrame) -> set[tuple[Any, Any]]:
-    """The (district, facility_code) pairs that have rows (a missing part is no facility)."""
-    if not len(frame):
-        return set()
-    keys = frame[["district", "facility_code"]].dropna()
-    return set(zip(keys["district"], keys["facility_code"], strict=True))
-
-
-def _count_per_facility(frame: pd.DataFrame, distinct: str | None = None) -> dict[tuple[Any, Any], int]:
-    """Per (district, facility_code): how many rows, or how many distinct values of the column `distinct`
-    (a missing value counts as one value, as `drop_duplicates` has it)."""
-    if not len(frame):
-        return {}
-    if distinct is not None:
-        frame = frame.drop_duplicates(["district", "facility_code", distinct])
-    return {k: int(v) for k, v in frame.groupby(["district", "facility_code"]).size().items()}
-
-
-def _person_keys(frame: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame(index=frame.index)
-    out["id_key"] = frame["id_number"].astype("string") if "id_number" in frame else pd.NA
-    out["phone_key"] = frame["phone"].astype("string") if "phone" in frame else pd.NA
-    out["name_key"] = fold_series(frame["full_name"]).astype("string") if len(frame) else pd.Series(dtype="string")
-    return out
-
-
-def _person_key_text(frame: pd.DataFrame) -> pd.Series:
-    """One text per row naming the person: "<id>|<phone>|<folded name>", a missing part as ""."""
-    keys = _person_keys(frame).fillna("").astype(str)
-    return (keys["id_key"] + "|" + keys["phone_key"] + "|" + keys["name_key"]).astype(object)
-
-
-def _trained_match(staff: pd.DataFrame, trained: pd.DataFrame) -> pd.Series:
-    """For each staff row, the roles the person completed training for (an empty set when none)."""
-    if staff.empty or trained.empty:
-        return pd.Series([frozenset()] * len(staff), index=staff.index, dtype=object)
-    result: list[frozenset[str]] = [frozenset()] * len(staff)
-    t = pd.concat([trained[["district", "facility_code", "role_trained"]], _person_keys(trained)], axis=1)
-    s = pd.concat([staff[["district", "facility_code"]], _person_keys(staff)], axis=1)
-    matched = np.zeros(len(staff), dtype=bool)
-    # strongest evidence first; a bare name only within its facility (across a district, names repeat:
-    # a namesake's training must not vouch for someone who was never trained)
-    for cols in (["district", "id_key"], ["district", "phone_key"], ["district", "facility_code", "name_key"]):
-        known = t.dropna(subset=cols)
-        if known.empty:
-            continue
-        lookup: dict[tuple[Any, ...], set[str]] = {}
-        for key, role in zip(known[cols].itertuples(index=False, name=None), known["role_trained"], strict=True):
-            lookup.setdefault(key, set()).update([role] if isinstance(role, str) else [])
-        # only the rows not matched yet whose key is complete (a missing part matches nothing)
-        todo = np.flatnonzero(~matched & s[cols].notna().all(axis=1).to_numpy())
-        if not len(todo):
-            continue
-        for pos, key in zip(todo, s.iloc[todo][cols].itertuples(index=False, name=None), strict=True):
-            roles = lookup.get(key)
-            if roles is not None:
-                result[pos] = frozenset(roles)
-                matched[pos] = True
-    return pd.Series(result, index=staff.index, dtype=object)
-
-
 def _infrastructure(fac: pd.DataFrame, infra: pd.DataFrame, rules: ReadinessRules, inputs: ReadinessInputs,
                     gaps: list[dict[str, Any]]) -> pd.Series:
     owner = rules.owners["infrastructure"]
@@ -280,11 +224,11 @@ def _training(fac: pd.DataFrame, training: pd.DataFrame, rules: ReadinessRules, 
         done, planned, overdue = training[completed & past], training[~completed & ~past], training[~completed & past]
     else:
         done = planned = overdue = training
-    people = _person_keys(done) if len(done) else None
+    people = person_keys(done) if len(done) else None
     if len(overdue) and len(done):
         # a session missed by someone who completed the same training at another session is not a gap
         def keyed(frame: pd.DataFrame) -> pd.Series:
-            keys = _person_keys(frame).fillna("")
+            keys = person_keys(frame).fillna("")
             return (frame["district"] + "|" + frame["facility_code"].fillna("") + "|" + frame["role_trained"].fillna("")
                     + "|" + keys["id_key"] + "|" + keys["phone_key"] + "|" + keys["name_key"])
 
@@ -334,12 +278,12 @@ def _coverage(fac: pd.DataFrame, training: pd.DataFrame, staff: pd.DataFrame, tr
     """Per facility, staff type and role: people listed (rostered or on a training list) and trained."""
     parts = []
     if len(training):
-        t = training.assign(person=_person_key_text(training),
+        t = training.assign(person=person_key_text(training),
                             role=training["role_trained"],
                             trained=training["completed"] == "yes")
         parts.append(t[["district", "facility_code", "staff_type", "role", "person", "trained"]])
     if len(staff):
-        s = staff.assign(person=_person_key_text(staff),
+        s = staff.assign(person=person_key_text(staff),
                          trained=[bool(roles) for roles in trained_roles])
         parts.append(s[["district", "facility_code", "staff_type", "role", "person", "trained"]])
     if not parts:
@@ -356,7 +300,7 @@ def _double_bookings(staff: pd.DataFrame) -> pd.DataFrame:
     """Rows of people on two teams of the same session: (district, facility, date, part, team, key)."""
     if staff.empty:
         return staff.assign(conflict_key=pd.Series(dtype=object))
-    keys = _person_keys(staff)
+    keys = person_keys(staff)
     found = []
     by_session = ["session_date", "session_part"]
     for col, scope in (("id_key", []), ("phone_key", []), ("name_key", ["district", "facility_code"])):
@@ -386,7 +330,7 @@ def _members(upcoming: pd.DataFrame, usable: pd.Series, teams: pd.DataFrame | No
     team_key = [*SESSION_KEY, "team_no"]
     complete = teams.loc[teams["complete"], team_key]
     rows = upcoming[usable.loc[upcoming.index].to_numpy()].merge(complete, on=team_key)
-    keys = _person_keys(rows).replace("", pd.NA)   # an empty ID or phone says nothing about who it is
+    keys = person_keys(rows).replace("", pd.NA)   # an empty ID or phone says nothing about who it is
     by_name = "name:" + rows["district"].astype(str) + ":" + rows["facility_code"].astype(str) + ":" \
         + keys["name_key"].fillna("").astype(str)
     rows["member_key"] = ("id:" + keys["id_key"]).fillna("phone:" + keys["phone_key"]).fillna(by_name).astype(object)
@@ -443,11 +387,11 @@ def _teams(fac: pd.DataFrame, staff: pd.DataFrame, trained_roles: pd.Series, rul
                      **{f"missing_{r}": (f"missing_{r}", "sum") for r in rules.roles})
                 .reset_index() if teams is not None else pd.DataFrame(columns=[*SESSION_KEY, "teams"]))
     # what the loop below asks of each facility, computed once for all of them
-    has_staff, has_upcoming = _facility_keys(staff), _facility_keys(upcoming)
+    has_staff, has_upcoming = facility_keys(staff), facility_keys(upcoming)
     untrained_rows = upcoming[~trained_ok.loc[upcoming.index] & known.loc[upcoming.index]]
-    untrained_n = _count_per_facility(untrained_rows)
-    untrained_people = _count_per_facility(untrained_rows, distinct="full_name")
-    clashes_n = _count_per_facility(conflicts, distinct="conflict_key")
+    untrained_n = count_per_facility(untrained_rows)
+    untrained_people = count_per_facility(untrained_rows, distinct="full_name")
+    clashes_n = count_per_facility(conflicts, distinct="conflict_key")
     sessions_at: dict[tuple[Any, Any], list[Any]] = {}
     for sess in sessions.itertuples(index=False):
         if pd.notna(sess.district) and pd.notna(sess.facility_code):
@@ -572,7 +516,7 @@ def assess(inputs: ReadinessInputs, rules: ReadinessRules, *, today: dt.date) ->
              BLOCKING, "facility", "cơ sở không có bàn tiêm nào")
         infra_status[i] = NOT_READY
     train_status, done, to_hold = _training(fac, training, rules, inputs, today, gaps)
-    trained_roles = _trained_match(staff, done) if len(staff) else pd.Series(dtype=object)
+    trained_roles = trained_match(staff, done) if len(staff) else pd.Series(dtype=object)
     team_status, sessions, members = _teams(fac, staff, trained_roles, rules, inputs, today, gaps)
     comm_status, communication = _communication(inputs, rules, today, gaps)
 
