@@ -15,11 +15,16 @@ from sqlalchemy.orm import Session
 
 from campaign import clock
 from campaign.config import CampaignConfig
+from campaign.vocabulary import campaign_days_text
+from campaign.vocabulary import campaign_days_word as _word
 
 DASH = "—"
-DAILY = {"completeness_pct": "Đầy đủ KQ (%)", "timeliness_pct": "Đúng hạn KQ (%)"}
-STOCK = {"closing_vials": "Tồn cuối (lọ)", "discrepancies": "Sổ vắc xin lệch", "stockout_days": "Ngày hết vắc xin"}
-AEFI = {"cases": "Tai biến (ca)", "serious": "Tai biến nặng (ca)", "overdue": "Điều tra quá hạn"}
+# the columns' titles: config/vocabulary.yaml, `campaign_days.progress_*`
+DAILY = {"completeness_pct": _word("progress_completeness"), "timeliness_pct": _word("progress_timeliness")}
+STOCK = {"closing_vials": _word("progress_closing_vials"), "discrepancies": _word("progress_discrepancies"),
+         "stockout_days": _word("progress_stockout_days")}
+AEFI = {"cases": _word("progress_aefi_cases"), "serious": _word("progress_aefi_serious"),
+        "overdue": _word("progress_aefi_overdue")}
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ def facility_columns(f: Figures, facility: str) -> dict[str, Any]:
     table's description)."""
     out: dict[str, Any] = {}
     mine = f.daily_facilities[f.daily_facilities["facility_code"] == facility] if len(f.daily_facilities) else f.daily_facilities
-    out["Kết quả hằng ngày"] = mine.iloc[0]["state"] if len(mine) else DASH
+    out[_word("progress_daily_state")] = mine.iloc[0]["state"] if len(mine) else DASH
     for k, label in DAILY.items():
         out[label] = _pct(mine.iloc[0][k]) if len(mine) else DASH
     row = f.stock_facilities.loc[facility] if facility in f.stock_facilities.index else None
@@ -103,5 +108,5 @@ def aefi_words(f: Figures, district: str) -> str:
     if f.aefi is None:
         return ""
     s = f.aefi.summary([district])
-    return (f"tai biến {s['cases']} ca ({s['serious']} nặng), điều tra quá hạn "
-            f"{s['investigations']['overdue']}")
+    return campaign_days_text("progress_aefi_words", cases=s["cases"], serious=s["serious"],
+                              overdue=s["investigations"]["overdue"])

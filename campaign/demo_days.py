@@ -14,6 +14,7 @@ from typing import Any
 
 from campaign import clock
 from campaign.aefi.present import STATE_WORDS
+from campaign.vocabulary import campaign_days_text as text
 
 
 def campaign_days_digest(run: dict[str, Any]) -> dict[str, Any]:
@@ -123,23 +124,22 @@ def _v(v: Any) -> str:
 
 def during_lines(days: dict[str, Any]) -> list[str]:
     """The short "Trong đợt tiêm" block: per day, the figures of `day_figures`."""
-    lines = ["Trong đợt tiêm (cuối mỗi ngày, 21:00):"]
+    lines = [text("demo_heading")]
     for d in days["days"]:
         f = d.get("figures") or {}
         parts = [f"  {clock.local(clock.parse_instant(d['now'])):%d/%m}:"]
         if r := f.get("results"):
-            parts.append(f"kết quả đầy đủ {_v(r['completeness_pct'])}%, đúng hạn {_v(r['timeliness_pct'])}%; "
-                         f"đã tiêm {_v(r['vaccinated'])} ({_v(r['vaccinated_invited'])}/{_v(r['invited'])} được mời), "
-                         f"không đến {_v(r['no_shows'])}, tiêm vãng lai {_v(r['walk_ins'])};")
+            parts.append(text("demo_results", completeness=_v(r["completeness_pct"]), timeliness=_v(r["timeliness_pct"]),
+                              vaccinated=_v(r["vaccinated"]), vaccinated_invited=_v(r["vaccinated_invited"]),
+                              invited=_v(r["invited"]), no_shows=_v(r["no_shows"]), walk_ins=_v(r["walk_ins"])))
         if x := f.get("doses"):
-            parts.append(f"mũi tiêm ghép {_v(x['linked'])}/{_v(x['rows'])}, chưa ghép {_v(x['unlinked'])}, "
-                         f"mâu thuẫn {_v(x['conflicts'])};")
+            parts.append(text("demo_doses", linked=_v(x["linked"]), rows=_v(x["rows"]), unlinked=_v(x["unlinked"]),
+                              conflicts=_v(x["conflicts"])))
         if s := f.get("stock"):
-            parts.append(f"sổ vắc xin lệch {_v(s['discrepancies'])};")
+            parts.append(text("demo_stock", discrepancies=_v(s["discrepancies"])))
         if a := f.get("aefi"):
-            inv = a["investigations"]
-            parts.append(f"tai biến {a['cases']} ca ({a['serious']} nặng; điều tra: "
-                         + ", ".join(f"{STATE_WORDS[k]} {n}" for k, n in inv.items() if n) + ")" if a["serious"] else
-                         f"tai biến {a['cases']} ca (0 nặng)")
+            states = ", ".join(f"{STATE_WORDS[k]} {n}" for k, n in a["investigations"].items() if n)
+            parts.append(text("demo_aefi_serious", cases=a["cases"], serious=a["serious"], states=states)
+                         if a["serious"] else text("demo_aefi", cases=a["cases"]))
         lines.append(" ".join(parts))
     return lines

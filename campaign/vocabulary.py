@@ -152,3 +152,9 @@ def campaign_days_columns(code: str) -> list[str]:
     if not isinstance(words, list):
         raise KeyError(f"config/vocabulary.yaml: campaign_days.{code} is no list of column headings")
     return list(words)
+
+
+def campaign_days_text(code: str, **values: object) -> str:
+    """A sentence of the campaign days' parts with its {fields} filled in (`campaign_days` of
+    config/vocabulary.yaml)."""
+    return campaign_days_word(code).format(**values)
