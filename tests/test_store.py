@@ -969,3 +969,31 @@ def test_prefect_profile_database_refused(tmp_path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(PrefectDatabaseError):
         ensure_not_prefect_database("postgresql+psycopg://app@db.local:5432/orion")
     ensure_not_prefect_database("postgresql+psycopg://app@db.local:5432/campaign")
+
+
+def test_in_force_as_of_a_past_moment_sees_what_was_in_force_then(session: Session) -> None:
+    """A report as of a past moment counts the submissions in force then (campaign.store.current.in_force
+    with `as_of`): v1 until v2 came, v2 after; a file received later is not there yet; a file withdrawn
+    later was still there; a rejected file never."""
+    from campaign.store.current import current_submission_ids
+
+    h = dt.timedelta(hours=1)
+    v1 = submission(session, version=1, is_current=False, received_at=NOW)
+    v2 = submission(session, version=2, is_current=True, received_at=NOW + 2 * h)
+    v1.superseded_by_id = v2.id
+    later = submission(session, kind="vaccinations", facility_code="CS01", version=1, is_current=True,
+                       received_at=NOW + 5 * h)
+    gone = submission(session, kind="vaccinations", facility_code="CS02", version=1, is_current=False,
+                      received_at=NOW + h)
+    gone.status, gone.withdrawn_at, gone.withdrawn_by, gone.withdrawn_reason = "withdrawn", NOW + 4 * h, "t", "sai"
+    submission(session, kind="vaccinations", facility_code="CS03", version=1, status="rejected",
+               received_at=NOW)
+    session.commit()
+    ids = lambda kind, at: current_submission_ids(session, kind, as_of=at)   # noqa: E731
+    assert ids("target_list", NOW - h) == []
+    assert ids("target_list", NOW + h) == [v1.id]
+    assert ids("target_list", NOW + 3 * h) == [v2.id]
+    assert ids("target_list", None) == [v2.id]
+    assert ids("vaccinations", NOW + 3 * h) == [gone.id]          # withdrawn only later
+    assert ids("vaccinations", NOW + 6 * h) == [later.id]         # withdrawn by then; the later file in
+    assert ids("vaccinations", None) == [later.id]
