@@ -23,6 +23,7 @@ import functools
 import itertools
 import os
 import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,7 @@ class LinkageEngine:
         if self.name == "spark":
             from splink.backends.spark import SparkAPI
 
-            return SparkAPI(spark_session=spark_session(self), break_lineage_method=os.environ.get("H4_BL", "parquet"),
+            return SparkAPI(spark_session=spark_session(self), break_lineage_method="parquet",
                             num_partitions_on_repartition=self.shuffle_partitions)
         raise ValueError(f"unknown linkage engine {self.name!r} (one of {', '.join(ENGINES)})")
 
@@ -123,8 +124,9 @@ def _session(master: str, checkpoint_dir: str, driver_memory: str, shuffle_parti
     # pyspark 4 warns that it does not yet fully support pandas 3; the records it is given are plain
     # strings, numbers and dates (tests/test_master_list_spark.py compares both engines' results)
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    tmp = f"-Djava.io.tmpdir={root / 'tmp'}"
-    spark = (SparkSession.builder.master(master).appName("campaign-master-list")
+    # the JVM's temporary files under the directory too, and no hsperfdata file in /tmp
+    tmp = f"-Djava.io.tmpdir={root / 'tmp'} -XX:-UsePerfData"
+    builder = (SparkSession.builder.master(master).appName("campaign-master-list")
              .config("spark.jars", similarity_jar_location())
              .config("spark.driver.memory", driver_memory)
              .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
@@ -135,8 +137,14 @@ def _session(master: str, checkpoint_dir: str, driver_memory: str, shuffle_parti
              .config("spark.executor.extraJavaOptions", tmp)
              .config("spark.ui.enabled", "false")
              .config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.ansi.enabled", "false")   # Spark 4's default; Splink's SQL is written for off
-             .getOrCreate())
+             .config("spark.sql.ansi.enabled", "false"))  # Splink's SQL is written for ANSI mode off
+    # pyspark hands the JVM's connection details over in a temporary file (Python's tempfile): there too
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(root / "tmp")
+    try:
+        spark = builder.getOrCreate()
+    finally:
+        tempfile.tempdir = saved
     spark.sparkContext.setLogLevel("ERROR")
     spark.sparkContext.setCheckpointDir(str(root / "checkpoints"))
     _started.append((master, checkpoint_dir))
@@ -148,6 +156,9 @@ def spark_session(engine: LinkageEngine) -> Any:
     if engine.checkpoint_dir is None:
         raise ValueError("the spark engine needs a checkpoint directory (settings: CAMPAIGN_SPARK_DIR)")
     check_available(engine)
+    wanted = (engine.spark_master, str(Path(engine.checkpoint_dir).resolve()))
+    if any(started[:2] != wanted for started in _started):
+        stop_spark()   # one Spark session per process: another master or directory starts it again
     return _session(engine.spark_master, str(Path(engine.checkpoint_dir).resolve()), engine.driver_memory,
                     engine.shuffle_partitions)
 
