@@ -28,7 +28,7 @@ from campaign.settings import Settings
 from campaign.store.models import LinkageModel, MasterPerson, MasterRecord, ReviewPair
 from tests.dedupe_support import row, store_rows, with_cases
 
-PEOPLE = 3000
+PEOPLE = 2000
 AT = dt.datetime(2021, 7, 28, 1, tzinfo=dt.UTC)
 CASES = [
     # the same woman listed by two districts, her name typed without diacritics once, CMND then CCCD

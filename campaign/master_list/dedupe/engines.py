@@ -139,12 +139,18 @@ def _session(master: str, checkpoint_dir: str, driver_memory: str, shuffle_parti
              .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.ansi.enabled", "false"))  # Splink's SQL is written for ANSI mode off
     # pyspark hands the JVM's connection details over in a temporary file (Python's tempfile): there too
-    saved = tempfile.tempdir
+    # and the launcher's own small JVM (spark-class) writes no hsperfdata file in /tmp either
+    saved, launcher = tempfile.tempdir, os.environ.get("SPARK_LAUNCHER_OPTS")
     tempfile.tempdir = str(root / "tmp")
+    os.environ["SPARK_LAUNCHER_OPTS"] = f"{launcher or ''} -XX:-UsePerfData".strip()
     try:
         spark = builder.getOrCreate()
     finally:
         tempfile.tempdir = saved
+        if launcher is None:
+            os.environ.pop("SPARK_LAUNCHER_OPTS", None)
+        else:
+            os.environ["SPARK_LAUNCHER_OPTS"] = launcher
     spark.sparkContext.setLogLevel("ERROR")
     spark.sparkContext.setCheckpointDir(str(root / "checkpoints"))
     _started.append((master, checkpoint_dir))
