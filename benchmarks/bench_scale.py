@@ -24,7 +24,7 @@ the single-machine extrapolation it is (docs/scaling.md says how to read it). Ra
 
     uv run python benchmarks/bench_scale.py [--sizes 250000,500000,1000000,2000000] [--runs 3]
         [--engines duckdb,spark] [--seed 2021] [--work /tmp/bench-scale] [--spark-master local[2]]
-        [--driver-memory 8g] [--fresh]
+        [--driver-memory 8g] [--shuffle-partitions 8] [--fresh]
 
 Sizes are people of the generator; rows come out ~0.5% more (the planted repeats), and the fit uses rows.
 """
@@ -128,7 +128,8 @@ def _last_json(text: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def child_build(db: Path, engine_name: str, home: Path, master: str, memory: str) -> dict[str, Any]:
+def child_build(db: Path, engine_name: str, home: Path, master: str, memory: str,
+                partitions: int) -> dict[str, Any]:
     from _master_list_child import AS_OF, _campaign, _engine
 
     from campaign.master_list import run as ml_run
@@ -136,7 +137,8 @@ def child_build(db: Path, engine_name: str, home: Path, master: str, memory: str
     from campaign.settings import Settings
 
     started = time.perf_counter()
-    settings = Settings(home=home, spark_master=master, spark_driver_memory=memory)
+    settings = Settings(home=home, spark_master=master, spark_driver_memory=memory,
+                        spark_shuffle_partitions=partitions)
     linkage = engines.from_settings(engine_name, settings)
     db_engine = _engine(db)
     campaign = _campaign()
@@ -181,7 +183,8 @@ def measure(people: int, engine: str, work: Path, args: argparse.Namespace, env:
         shutil.rmtree(home, ignore_errors=True)
         print(f"[{people}] {engine} run {k + 1}/{args.runs} ...", flush=True)
         m = run_tree_measured([sys.executable, __file__, "child-build", str(db), engine, str(home),
-                               args.spark_master, args.driver_memory], {**env, "CAMPAIGN_HOME": str(home)})
+                               args.spark_master, args.driver_memory, str(args.shuffle_partitions)],
+                              {**env, "CAMPAIGN_HOME": str(home)})
         r = {**_last_json(m["stdout"]), "process_seconds": m["seconds"], "cpu_seconds": m["cpu_seconds"],
              "peak_tree_mib": m["peak_tree_mib"], "peak_wait4_mib": m["peak_wait4_mib"]}
         print(f"[{people}]   {r['seconds']:.1f} s (process {m['seconds']:.1f} s), "
@@ -246,8 +249,8 @@ def curves(points: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "child-build":
-        db, engine, home, master, memory = sys.argv[2:7]
-        print(json.dumps(child_build(Path(db), engine, Path(home), master, memory), default=str))
+        db, engine, home, master, memory, partitions = sys.argv[2:8]
+        print(json.dumps(child_build(Path(db), engine, Path(home), master, memory, int(partitions)), default=str))
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="250000,500000,1000000,2000000")
@@ -257,6 +260,7 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/bench-scale")
     parser.add_argument("--spark-master", default="local[2]")
     parser.add_argument("--driver-memory", default="8g")
+    parser.add_argument("--shuffle-partitions", type=int, default=8, help="Spark's (CAMPAIGN_SPARK_SHUFFLE_PARTITIONS)")
     parser.add_argument("--fresh", action="store_true", help="generate and load again even if cached")
     args = parser.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",")]
@@ -277,7 +281,8 @@ def main() -> None:
     result = {"machine": machine(), "load_average_at_start": os.getloadavg(),
               "commit": commit + (f" + uncommitted: {', '.join(dirty)}" if dirty else ""),
               "command": " ".join(["uv run python benchmarks/bench_scale.py", *sys.argv[1:]]),
-              "spark": {"master": args.spark_master, "driver_memory": args.driver_memory},
+              "spark": {"master": args.spark_master, "driver_memory": args.driver_memory,
+                        "shuffle_partitions": args.shuffle_partitions},
               "loading": loading, "points": points, "curves": curves(points),
               "bench_seconds": round(time.perf_counter() - started, 1)}
     report("scale", result)
