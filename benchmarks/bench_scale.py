@@ -228,11 +228,18 @@ def fit_power_law(points: list[tuple[float, float]]) -> dict[str, Any] | None:
 
 
 def _extrapolate(fit: dict[str, Any] | None, unit: str) -> dict[str, Any]:
+    """The fit at 7.5M and 70M rows, flagged: an exponent at or below 0 means fixed costs dominate the
+    sizes measured (no curve to extend), and beyond 10x the largest size it is no plan either."""
     if fit is None:
         return {}
-    return {name: {unit: round(fit["a"] * n ** fit["b"], 1),
-                   "times_beyond_largest_measured": round(n / fit["n_range"][1], 1)}
-            for name, n in TARGETS_ROWS.items()}
+    if fit["b"] <= 0:
+        return {"note": "exponent <= 0: fixed costs dominate the measured sizes; no extrapolation"}
+    out: dict[str, Any] = {}
+    for name, n in TARGETS_ROWS.items():
+        beyond = n / fit["n_range"][1]
+        out[name] = {unit: round(fit["a"] * n ** fit["b"], 1), "times_beyond_largest_measured": round(beyond, 1),
+                     "usable": beyond <= 10}
+    return out
 
 
 def curves(points: list[dict[str, Any]]) -> dict[str, Any]:
