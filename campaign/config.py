@@ -127,6 +127,9 @@ class MasterListRules(Strict):
     age_group_min_age: int = Field(default=65, ge=0, le=120)
     person_id_prefix: str = Field(default="GL", pattern=r"^[A-Z]{1,4}$")
     training: LinkageTraining = Field(default_factory=LinkageTraining)
+    # Where Splink runs (issue 21): in-process DuckDB, or Spark (the master URL and its directory are
+    # settings: CAMPAIGN_SPARK_MASTER, CAMPAIGN_SPARK_DIR). The model and the rules are the same on both.
+    engine: Literal["duckdb", "spark"] = "duckdb"
 
     @model_validator(mode="after")
     def _ordered(self) -> MasterListRules:

@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     # more than this many days before now (the logical clock); unset: no age-based purge.
     retention_days: int | None = Field(default=None, ge=1)
 
+    # The master list on Spark (`master_list: engine: spark` in the campaign YAML; issue 21). The master URL:
+    # `local[2]` runs Spark inside this machine's JVM on 2 cores; `spark://host:7077` a cluster. Spark's
+    # files (intermediate tables, shuffle spill, warehouse) go to `spark_checkpoint_dir`, by default
+    # `home/spark`; it must lie under `home` (a cluster's executors must reach it: the shared CAMPAIGN_HOME).
+    spark_master: str = "local[2]"
+    spark_checkpoint_dir: Path | None = None
+    spark_driver_memory: str = "2g"
+    spark_shuffle_partitions: int = Field(default=8, ge=1)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -74,6 +83,17 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         """Work files a later run reuses (the master list's prepared records, sealed)."""
         return self.home / "cache"
+
+    @property
+    def spark_dir(self) -> Path:
+        """Where Spark writes (checkpoints, spill, warehouse): `spark_checkpoint_dir`, under `home`."""
+        home = self.home.resolve()
+        path = (self.spark_checkpoint_dir if self.spark_checkpoint_dir is not None else home / "spark")
+        path = (path if path.is_absolute() else home / path).resolve()
+        if not path.is_relative_to(home):
+            raise ValueError(f"CAMPAIGN_SPARK_CHECKPOINT_DIR={path} lies outside CAMPAIGN_HOME={home}: "
+                             "nothing is written outside it")
+        return path
 
     @property
     def keys_dir(self) -> Path:

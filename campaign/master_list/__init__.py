@@ -7,7 +7,8 @@
 - `run`: `build`, what the Prefect task calls: read, link, give stable ids, judge eligibility, write.
 - `review`: the review workflow (`open_pairs`, `decide`, `reverse`, `decisions`).
 - `present`: a run as JSON and text; a record under review as one line.
-- `dedupe/`: the record linkage itself (records, Splink model, clusters, eligibility, evaluation).
+- `dedupe/`: the record linkage itself (records, Splink model, clusters, eligibility, evaluation; `engines`:
+  where Splink runs, DuckDB or Spark, the campaign YAML's `master_list.engine`).
 - `export/`: one district's people in the national platform's subject-list import layout.
 
 Core, no Prefect.

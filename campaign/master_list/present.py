@@ -18,7 +18,7 @@ def to_json(result: MasterListResult, *, district: str | None = None,
             "model_id": result.model_id, "rows": result.rows, "persons": result.persons,
             "review_pairs": result.review_pairs, "inputs": result.inputs,
             "province": result.stats.get("province", {}), "districts": rows,
-            "seconds": {k: round(v, 2) for k, v in result.seconds.items()}}
+            "seconds": {k: round(v, 2) for k, v in result.seconds.items()}, "engine": result.engine}
 
 
 def render_text(summary: dict[str, Any]) -> str:

@@ -41,6 +41,7 @@ class MasterListResult:
     seconds: dict[str, float] = field(default_factory=dict)
     peak_mib: float = 0.0
     submissions_reused: int = 0
+    engine: str = "duckdb"   # where Splink ran (master_list.engine)
 
 
 def prepare(rows: pd.DataFrame, doubts: pd.DataFrame) -> pd.DataFrame:

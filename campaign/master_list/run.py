@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from campaign.config import CampaignConfig
 from campaign.master_list import store
-from campaign.master_list.dedupe import model as linkage
+from campaign.master_list.dedupe import model as linkage_model
 from campaign.master_list.dedupe.clusters import Thresholds, active_decisions, assign_person_ids, cluster
 from campaign.master_list.dedupe.eligibility import PriorityRules, people
+from campaign.master_list.dedupe.engines import LinkageEngine, from_settings
 from campaign.master_list.rules import (
     RETRAIN_GROWTH,
     MasterListResult,
@@ -32,11 +33,14 @@ from campaign.timing import Stopwatch
 
 
 def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_run_id: str | None = None,
-          retrain: bool = False, cache_dir: Path | None = None, cache_key: bytes | None = None) -> MasterListResult:
+          retrain: bool = False, cache_dir: Path | None = None, cache_key: bytes | None = None,
+          linkage: LinkageEngine | None = None) -> MasterListResult:
     """Build the master list from the current target lists and make it the current one (with
     `cache_dir`, the records of submissions prepared by an earlier run are reused; sealed with `cache_key`,
-    by default the settings' `campaign.files.cache_key`)."""
+    by default the settings' `campaign.files.cache_key`). Splink runs on `linkage`, by default the campaign
+    YAML's `master_list.engine` placed by the settings (`engines.from_settings`); nothing else depends on it."""
     rules = campaign.master_list
+    linkage = linkage if linkage is not None else _engine_of(campaign)
     watch = Stopwatch()
     with Session(engine) as session, session.begin():
         with watch.stage("records"):   # read and prepared, or reused per submission
@@ -52,15 +56,15 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
             with watch.stage("train"):
                 started = time.perf_counter()
                 t = rules.training
-                model = linkage.train(records, linkage.Training(u_max_pairs=t.u_max_pairs, em_max_pairs=t.em_max_pairs,
-                                                                seed=t.seed, m_floor=t.m_floor)) \
-                    if len(records) > 1 else {}
+                training = linkage_model.Training(u_max_pairs=t.u_max_pairs, em_max_pairs=t.em_max_pairs,
+                                                  seed=t.seed, m_floor=t.m_floor)
+                model = linkage_model.train(records, training, linkage) if len(records) > 1 else {}
                 stored = store.add_model(session, model, trained_rows=len(records),
                                          seconds=time.perf_counter() - started)
         with watch.stage("score"):
             thresholds = Thresholds(match=rules.match_threshold, review=rules.review_threshold)
-            pairs = linkage.score(records, stored.model, min_probability=thresholds.review) if len(records) > 1 \
-                else linkage.empty_pairs()
+            pairs = linkage_model.score(records, stored.model, min_probability=thresholds.review,
+                                        engine=linkage) if len(records) > 1 else linkage_model.empty_pairs()
         with watch.stage("cluster"):
             clustering = cluster(records, pairs, active_decisions(decisions), thresholds)
             labels = clustering.cluster
@@ -93,5 +97,14 @@ def build(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_
                                   rows=len(records), persons=len(persons), review_pairs=len(review),
                                   inputs=list(run.inputs), stats=stats, seconds=dict(watch.seconds),
                                   peak_mib=max(watch.peak_mib.values(), default=0.0),
-                                  submissions_reused=reuse["reused"])
+                                  submissions_reused=reuse["reused"], engine=linkage.name)
     return result
+
+
+def _engine_of(campaign: CampaignConfig) -> LinkageEngine:
+    name = campaign.master_list.engine
+    if name == "duckdb":
+        return from_settings(name, None)
+    from campaign.settings import get_settings
+
+    return from_settings(name, get_settings())

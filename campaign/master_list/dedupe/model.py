@@ -1,4 +1,5 @@
-"""The probabilistic model: Fellegi-Sunter with Splink on DuckDB (in memory, offline, no training data).
+"""The probabilistic model: Fellegi-Sunter with Splink on DuckDB (in memory, offline, no training data) or,
+chosen by the campaign YAML (`master_list.engine`), on Spark (`engines`: the one place that knows them).
 
 One place for the model's shape (`settings`), its unsupervised training (`train`), and scoring the
 candidate pairs of a set of records (`score`). A trained model is a JSON document (Splink's own
@@ -22,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from campaign.master_list.dedupe.engines import CANONICAL_DIALECT, DUCKDB, LinkageEngine, in_dialect
 
 # Columns the model reads (a subset of records.RECORD_COLUMNS).
 MODEL_COLUMNS = ["record_id", "district", "name_folded", "given_name", "given_marked", "other_names", "birth_date", "birth_year",
@@ -173,37 +176,44 @@ class Training:
     m_floor: float = 1e-3  # no agreement level is impossible among true matches: typos happen everywhere
 
 
-def _linker(records: pd.DataFrame, model: dict[str, Any] | None):
-    from splink import DuckDBAPI, Linker
+def _linker(records: pd.DataFrame, model: dict[str, Any] | None, engine: LinkageEngine = DUCKDB):
+    """A Splink linker on `engine` (the only place an engine is used): the model's SQL in its dialect."""
+    from splink import Linker
 
-    db_api = DuckDBAPI()
-    frame = db_api.register(records[MODEL_COLUMNS], dataset_display_name="records")
+    db_api = engine.db_api()
+    frame = engine.register(db_api, records[MODEL_COLUMNS])
     # Splink warns about levels a small province never shows (their starting values stand): not news.
-    return Linker(frame, model if model is not None else settings(), log_level=logging.ERROR)
+    spec = in_dialect(model if model is not None else settings(), engine.dialect)
+    return Linker(frame, spec, log_level=logging.ERROR)
 
 
-def train(records: pd.DataFrame, training: Training = Training()) -> dict[str, Any]:
+def _saved(linker: Any) -> dict[str, Any]:
+    """The linker's model as JSON, in the canonical dialect (whichever engine trained it)."""
+    return in_dialect(linker.misc.save_model_to_json(), CANONICAL_DIALECT)
+
+
+def train(records: pd.DataFrame, training: Training = Training(), engine: LinkageEngine = DUCKDB) -> dict[str, Any]:
     """Unsupervised training on the records themselves; returns the trained model (JSON-able)."""
     from splink import block_on
 
-    linker = _linker(records, None)
+    linker = _linker(records, None, engine)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("cccd"), block_on("name_folded", "birth_date"), block_on("social_insurance")],
         recall=training.deterministic_recall,
     )
     # A small list without a single deterministic match (a district's first upload) estimates a prior of
     # 0, on which EM fails (log of 0): at least one match among all pairs is assumed.
-    prior = linker.misc.save_model_to_json()
+    prior = _saved(linker)
     n = len(records)
     floor = 1.0 / max(n * (n - 1) / 2, 1.0)
     if not prior.get("probability_two_random_records_match", 0) >= floor:
         prior["probability_two_random_records_match"] = floor
-        linker = _linker(records, prior)
+        linker = _linker(records, prior, engine)
     linker.training.estimate_u_using_random_sampling(max_pairs=training.u_max_pairs, seed=training.seed)
     # Identifiers and phones almost never agree in a random sample: their u is the chance that two
     # random records share a value, computed exactly from the value frequencies.
-    model = _with_exact_u(linker.misc.save_model_to_json(), records)
-    linker = _linker(records, model)
+    model = _with_exact_u(_saved(linker), records)
+    linker = _linker(records, model, engine)
     # Two EM passes, each blocked on what the other estimates: together they cover every comparison. A
     # small list may have no pair under a training rule: that pass is skipped (the levels keep their
     # starting values) rather than failing the whole list.
@@ -216,7 +226,7 @@ def train(records: pd.DataFrame, training: Training = Training()) -> dict[str, A
                     rule, estimate_without_term_frequencies=True, max_pairs=training.em_max_pairs)
         except EMTrainingException:
             continue
-    model = with_m_floor(linker.misc.save_model_to_json(), training.m_floor)
+    model = with_m_floor(_saved(linker), training.m_floor)
     model["campaign_model_version"] = MODEL_VERSION
     return model
 
@@ -289,12 +299,13 @@ def _with_exact_u(model: dict[str, Any], records: pd.DataFrame) -> dict[str, Any
     return model
 
 
-def score(records: pd.DataFrame, model: dict[str, Any], *, min_probability: float) -> pd.DataFrame:
+def score(records: pd.DataFrame, model: dict[str, Any], *, min_probability: float,
+          engine: LinkageEngine = DUCKDB) -> pd.DataFrame:
     """Every candidate pair (blocking above) at or above `min_probability`: `record_id_l` < `record_id_r`,
     `match_probability`, and what the rules outside the model read: `given_disagrees` (the given
     names are evidence against the match: twins and siblings share everything else)."""
     spec = {k: v for k, v in model.items() if k != "campaign_model_version"}
-    linker = _linker(records, spec)
+    linker = _linker(records, spec, engine)
     pairs = linker.inference.predict(threshold_match_probability=min_probability).as_pandas_dataframe()
     if pairs.empty:
         return empty_pairs()
