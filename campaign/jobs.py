@@ -180,6 +180,9 @@ def _take_back(engine: Engine, which: list[Any]) -> TakenBack:
     same moment: both UPDATEs repeat the condition (PostgreSQL re-reads it after a concurrent writer's commit)."""
     running = [PortalJob.status == RUNNING, *which]
     cleared = {"worker": None, "lease_owner": None, "lease_expires_at": None}
+    with Session(engine) as session:   # a read first: most looks find nothing (no write lock taken on SQLite)
+        if session.scalar(select(PortalJob.id).where(*running).limit(1)) is None:
+            return TakenBack()
     with write_session(engine) as session:
         given_up = session.execute(update(PortalJob).where(*running, PortalJob.attempts >= MAX_ATTEMPTS)
                                    .values(status=FAILED, finished_at=utcnow(), error=GIVEN_UP, lease_expires_at=None)
