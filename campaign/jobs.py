@@ -2,19 +2,24 @@
 
 The portal writes the job (and the uploaded file, content-addressed) and answers at once; a warm worker
 claims it, runs the flow, and records the outcome. Kept in the database so that no upload is lost when
-the portal or a worker stops: jobs left running by a stopped worker are queued again at the next start
-(intake is idempotent for a file already accepted: it answers `duplicate` with the original submission).
-A job's flow run id is kept as soon as the run starts (`started`), so that the run of a worker that died
-can be marked Crashed in Prefect by whoever takes its job back (`take_back`).
+the portal or a worker stops. Several portals and workers, on several machines, may share one database: a
+worker holds the job it claimed with a lease (`lease_owner`, `lease_expires_at`) that it renews while it
+runs (`renew`); a job whose lease ran out (its worker or machine died) is queued again by whichever worker
+looks next (`take_over_expired`), and given up after MAX_ATTEMPTS. Nothing is taken back at start: another
+portal may still be running what this one finds running. A worker records its result only while its lease
+holds the job (intake is idempotent anyway for a file already accepted: it answers `duplicate` with the
+original submission). A job's flow run id is kept as soon as the run starts (`started`), so that the run
+of a worker that died can be marked Crashed in Prefect by whoever takes its job back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Interval, func, literal, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -22,6 +27,7 @@ from campaign.accounts import SignedIn
 from campaign.files import StoredOriginal
 from campaign.store.db import write_session
 from campaign.store.models import PortalJob, Submission, utcnow
+from campaign.store.models.base import UTCDateTime
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 MAX_ATTEMPTS = 3
@@ -53,46 +59,109 @@ def enqueue_report(session: Session, user: SignedIn, *, district: str, received_
     return job
 
 
-def claim_next(engine: Engine, worker: str) -> PortalJob | None:
-    """The oldest queued job, now running for `worker`; None when the queue is empty. Two workers never
-    get the same job: the claim is a conditional UPDATE that only one of them wins."""
+def _postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def _now(engine: Engine) -> Any:
+    """Now, for leases: on PostgreSQL the database server's clock (machines' clocks may differ), else this
+    machine's (SQLite: one machine)."""
+    return func.clock_timestamp() if _postgres(engine) else literal(utcnow(), UTCDateTime())
+
+
+def _until(engine: Engine, seconds: float) -> Any:
+    if _postgres(engine):
+        return func.clock_timestamp() + literal(dt.timedelta(seconds=seconds), Interval())
+    return literal(utcnow() + dt.timedelta(seconds=seconds), UTCDateTime())
+
+
+def lease_seconds() -> float:
+    from campaign.settings import get_settings
+
+    return get_settings().job_lease_seconds
+
+
+def _lease_token(worker: str) -> str:
+    """Unique per claim: a worker replaced under the same name never mistakes its predecessor's lease for its own."""
+    return f"{worker[:47]}/{uuid.uuid4().hex[:16]}"
+
+
+def claim_next(engine: Engine, worker: str, *, lease_s: float | None = None) -> PortalJob | None:
+    """The oldest queued job, now running for `worker` under a lease of `lease_s` seconds (default
+    CAMPAIGN_JOB_LEASE_SECONDS) held by `job.lease_owner`; None when the queue is empty. Two workers never get
+    the same job: on PostgreSQL the row is locked (FOR UPDATE SKIP LOCKED: concurrent claimers skip it and
+    take the next one), elsewhere the claim is a conditional UPDATE that only one of them wins."""
+    lease = lease_s if lease_s is not None else lease_seconds()
+    owner = _lease_token(worker)
+
+    def claim(session: Session, job_id: int) -> int:
+        # flow_run_id: the previous attempt's run (already marked Crashed) is not this attempt's
+        return session.execute(update(PortalJob).where(PortalJob.id == job_id, PortalJob.status == QUEUED)
+                               .values(status=RUNNING, worker=worker[:64], started_at=utcnow(), flow_run_id=None,
+                                       attempts=PortalJob.attempts + 1, lease_owner=owner,
+                                       lease_expires_at=_until(engine, lease))
+                               .execution_options(synchronize_session=False)).rowcount
+
+    oldest = select(PortalJob.id).where(PortalJob.status == QUEUED).order_by(PortalJob.id).limit(1)
     with Session(engine, expire_on_commit=False) as session:
+        if _postgres(engine):
+            with session.begin():
+                job_id = session.scalar(oldest.with_for_update(skip_locked=True))
+                if job_id is None or not claim(session, job_id):
+                    return None
+            return session.get(PortalJob, job_id)
         for _ in range(5):
-            job_id = session.scalar(select(PortalJob.id).where(PortalJob.status == QUEUED)
-                                    .order_by(PortalJob.id).limit(1))
+            job_id = session.scalar(oldest)
             session.rollback()
             if job_id is None:
                 return None
             with session.begin():
-                # flow_run_id: the previous attempt's run (already marked Crashed) is not this attempt's
-                won = session.execute(update(PortalJob).where(PortalJob.id == job_id, PortalJob.status == QUEUED)
-                                      .values(status=RUNNING, worker=worker, started_at=utcnow(), flow_run_id=None,
-                                              attempts=PortalJob.attempts + 1)).rowcount
+                won = claim(session, job_id)
             if won:
                 return session.get(PortalJob, job_id)
     return None
 
 
-def started(engine: Engine, job_id: int, flow_run_id: str) -> None:
-    """The job's flow run is running: its id is kept now, not only at the end, so that the run can be marked
-    Crashed if the worker dies (by the pool's supervisor, or at the next start)."""
+def renew(engine: Engine, job_id: int, owner: str, *, lease_s: float | None = None) -> bool:
+    """The worker still runs the job: its lease is extended. False when the lease is no longer this
+    worker's (it expired and the job was taken over): the worker's result will not be recorded."""
+    lease = lease_s if lease_s is not None else lease_seconds()
     with write_session(engine) as session:
-        session.execute(update(PortalJob).where(PortalJob.id == job_id, PortalJob.status == RUNNING)
-                        .values(flow_run_id=flow_run_id))
+        return bool(session.execute(update(PortalJob).where(PortalJob.id == job_id, PortalJob.status == RUNNING,
+                                                            PortalJob.lease_owner == owner)
+                                    .values(lease_expires_at=_until(engine, lease))
+                                    .execution_options(synchronize_session=False)).rowcount)
+
+
+def _held(job_id: int, owner: str | None) -> list[Any]:
+    """The job, and (given `owner`) only while that lease holds it: a worker whose job was taken over
+    records nothing (its successor does)."""
+    return [PortalJob.id == job_id] + ([PortalJob.status == RUNNING, PortalJob.lease_owner == owner] if owner else [])
+
+
+def started(engine: Engine, job_id: int, flow_run_id: str, owner: str | None = None) -> None:
+    """The job's flow run is running: its id is kept now, not only at the end, so that the run can be marked
+    Crashed if the worker dies (by the pool's supervisor, or by the worker that takes the job over)."""
+    with write_session(engine) as session:
+        session.execute(update(PortalJob).where(*_held(job_id, owner), PortalJob.status == RUNNING)
+                        .values(flow_run_id=flow_run_id).execution_options(synchronize_session=False))
 
 
 def finish(engine: Engine, job_id: int, *, outcome: dict[str, Any], flow_run_id: str | None,
-           submission_id: int | None = None, report_id: int | None = None) -> None:
+           submission_id: int | None = None, report_id: int | None = None, owner: str | None = None) -> bool:
+    """The job is done. With `owner` (a worker's lease), only if that lease still holds it; False if not."""
     with write_session(engine) as session:
-        session.execute(update(PortalJob).where(PortalJob.id == job_id).values(
+        return bool(session.execute(update(PortalJob).where(*_held(job_id, owner)).values(
             status=DONE, outcome=outcome, flow_run_id=flow_run_id, submission_id=submission_id,
-            report_id=report_id, finished_at=utcnow(), error=None))
+            report_id=report_id, finished_at=utcnow(), error=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)).rowcount)
 
 
-def fail(engine: Engine, job_id: int, *, error: str, flow_run_id: str | None) -> None:
+def fail(engine: Engine, job_id: int, *, error: str, flow_run_id: str | None, owner: str | None = None) -> bool:
     with write_session(engine) as session:
-        session.execute(update(PortalJob).where(PortalJob.id == job_id).values(
-            status=FAILED, error=error[:4000], flow_run_id=flow_run_id, finished_at=utcnow()))
+        return bool(session.execute(update(PortalJob).where(*_held(job_id, owner)).values(
+            status=FAILED, error=error[:4000], flow_run_id=flow_run_id, finished_at=utcnow(),
+            lease_expires_at=None).execution_options(synchronize_session=False)).rowcount)
 
 
 @dataclass(frozen=True)
@@ -105,29 +174,43 @@ class TakenBack:
     flow_run_ids: list[str] = field(default_factory=list)
 
 
-def take_back(engine: Engine, worker: str | None = None) -> TakenBack:
-    """The jobs `worker` (None: any worker, at start) left running go back to the queue, or fail after
-    MAX_ATTEMPTS (a file that kills its worker every time must not do it forever)."""
+def _take_back(engine: Engine, which: list[Any]) -> TakenBack:
+    """The running jobs matched by `which` go back to the queue, or fail after MAX_ATTEMPTS (a file that
+    kills its worker every time must not do it forever). Each row changes once, whoever else tries at the
+    same moment: both UPDATEs repeat the condition (PostgreSQL re-reads it after a concurrent writer's commit)."""
+    running = [PortalJob.status == RUNNING, *which]
+    cleared = {"worker": None, "lease_owner": None, "lease_expires_at": None}
+    with Session(engine) as session:   # a read first: most looks find nothing (no write lock taken on SQLite)
+        if session.scalar(select(PortalJob.id).where(*running).limit(1)) is None:
+            return TakenBack()
     with write_session(engine) as session:
-        running = [PortalJob.status == RUNNING] + ([PortalJob.worker == worker] if worker else [])
-        runs = [r for r in session.scalars(select(PortalJob.flow_run_id).where(*running)) if r]
-        failed = session.execute(update(PortalJob).where(*running, PortalJob.attempts >= MAX_ATTEMPTS)
-                                 .values(status=FAILED, finished_at=utcnow(), error=GIVEN_UP)).rowcount
+        given_up = session.execute(update(PortalJob).where(*running, PortalJob.attempts >= MAX_ATTEMPTS)
+                                   .values(status=FAILED, finished_at=utcnow(), error=GIVEN_UP, lease_expires_at=None)
+                                   .returning(PortalJob.flow_run_id)
+                                   .execution_options(synchronize_session=False)).scalars().all()
         requeued = session.execute(update(PortalJob).where(*running)
-                                   .values(status=QUEUED, worker=None, error=INTERRUPTED)).rowcount
-    return TakenBack(requeued or 0, failed or 0, runs)
+                                   .values(status=QUEUED, error=INTERRUPTED, **cleared)
+                                   .returning(PortalJob.flow_run_id)
+                                   .execution_options(synchronize_session=False)).scalars().all()
+    return TakenBack(len(requeued), len(given_up), [r for r in [*given_up, *requeued] if r])
+
+
+def take_over_expired(engine: Engine) -> TakenBack:
+    """Any worker, on any machine, now and then: the running jobs whose lease ran out (their worker died, or
+    its machine, or it lost the database for longer than the lease) go back to the queue for the next claim
+    (or fail after MAX_ATTEMPTS). A running job without a lease was left by a version before leases."""
+    return _take_back(engine, [or_(PortalJob.lease_expires_at.is_(None), PortalJob.lease_expires_at < _now(engine))])
+
+
+def take_back(engine: Engine, worker: str) -> TakenBack:
+    """A worker process its supervisor saw die: its job goes back to the queue at once (or fails after
+    MAX_ATTEMPTS), without waiting for the lease to run out."""
+    return _take_back(engine, [PortalJob.worker == worker])
 
 
 def requeue_worker(engine: Engine, worker: str) -> int:
     """A worker died: the job it was running goes back to the queue (or fails after MAX_ATTEMPTS)."""
     return take_back(engine, worker).requeued
-
-
-def requeue_interrupted(engine: Engine, worker: str | None = None) -> tuple[int, int]:
-    """At start: jobs a stopped worker left running go back to the queue, or fail after MAX_ATTEMPTS.
-    Returns (requeued, failed)."""
-    taken = take_back(engine, worker)
-    return taken.requeued, taken.failed
 
 
 def job_for(session: Session, user: SignedIn, job_id: int) -> PortalJob | None:

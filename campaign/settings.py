@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # Age-based retention: `campaign data purge --expired` deletes the personal data of submissions received
     # more than this many days before now (the logical clock); unset: no age-based purge.
     retention_days: int | None = Field(default=None, ge=1)
+    # Several machines on one database (docs/several-machines.md): a portal worker holds a running upload job
+    # for this many seconds (real clock) and renews the hold every third of it; a job whose hold ran out
+    # (its worker died, or its machine) is taken over by another worker.
+    job_lease_seconds: float = Field(default=60, gt=0)
+    # The Prefect work pool the scheduled deployments run on (`campaign worker --prefect` starts a worker there).
+    work_pool: str = "campaign"
 
     # The master list on Spark (`master_list: engine: spark` in the campaign YAML; issue 21). The master URL:
     # `local[2]` runs Spark inside this machine's JVM on 2 cores; `spark://host:7077` a cluster. Spark's

@@ -1,4 +1,5 @@
-"""The scheduled deployments `campaign serve` serves, declared once (tested against the flows' signatures).
+"""The scheduled deployments `campaign serve` serves, declared once (tested against the flows' signatures);
+the same deployments on a Prefect process work pool (`register`) for `campaign worker --prefect` on any machine.
 
 Schedules are in Asia/Ho_Chi_Minh: the deadline watch every 15 minutes (an escalation goes out at most a
 quarter of an hour after its time; the outbox retries failed sends on the next runs), readiness three times
@@ -10,6 +11,7 @@ and the reports and daily progress at the end of the working day (a coordinator 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,10 +57,38 @@ def load_flow(spec: ScheduledFlow) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def deployments() -> list[Any]:
-    """RunnerDeployments for `prefect.serve` (schedules active; `pause_on_shutdown=False` at serve time)."""
+def deployments(work_pool: str | None = None) -> list[Any]:
+    """RunnerDeployments: for `prefect.serve` (no `work_pool`; schedules active, `pause_on_shutdown=False` at
+    serve time), or pointing at the process work pool `work_pool` (`register`), where the process workers of
+    `campaign worker --prefect` on any machine run them. A pool's deployments name their flow by module path
+    (`flows.deadline_watch.deadline_watch_flow`), not by a file of this checkout: a worker on another machine
+    imports it from its own installation of the project."""
+    from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
+    pooled = {"work_pool_name": work_pool, "entrypoint_type": EntrypointType.MODULE_PATH} if work_pool else {}
     return [load_flow(s).to_deployment(name=s.name, schedules=[Cron(s.cron, timezone=TIMEZONE)] if s.cron else [],
-                                       parameters=s.parameters, description=s.description, tags=TAGS)
+                                       parameters=s.parameters, description=s.description, tags=TAGS, **pooled)
             for s in SCHEDULED]
+
+
+def ensure_work_pool(name: str) -> None:
+    """The process work pool `name`, created if missing (an existing pool is left as it is)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):   # another machine's worker made it meanwhile
+                client.create_work_pool(WorkPoolCreate(name=name, type="process",
+                                                       description="Scheduled campaign flows (campaign worker)"))
+
+
+def register(work_pool: str) -> dict[str, Any]:
+    """The scheduled deployments registered on the work pool (created if missing; the same names again:
+    updated in place, so every machine's `campaign worker --prefect` may do it). Returns name -> id."""
+    ensure_work_pool(work_pool)
+    return {d.name: d.apply(work_pool_name=work_pool) for d in deployments(work_pool)}

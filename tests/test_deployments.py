@@ -124,3 +124,18 @@ def test_automations_are_kept_or_replaced_by_name_when_serve_starts_again(prefec
             for name in names:
                 for automation in client.read_automations_by_name(name):
                     client.delete_automation(automation.id)
+
+
+def test_the_deployments_can_point_at_a_work_pool() -> None:
+    """Issue 21.2: `campaign worker --prefect` registers them on the process work pool (flows.deployments.register)."""
+    from prefect.deployments.runner import EntrypointType
+
+    built = {d.name: d for d in deployments("campaign")}
+    assert set(built) == {s.name for s in SCHEDULED}
+    for spec in SCHEDULED:
+        d = built[spec.name]
+        assert d.work_pool_name == "campaign" and d.entrypoint_type == EntrypointType.MODULE_PATH
+        module, function = spec.flow.split(":")
+        assert d.entrypoint == f"{module}.{function}"   # importable on any machine with the project installed
+        assert [s.schedule.cron for s in d.schedules] == ([spec.cron] if spec.cron else [])
+    assert all(d.work_pool_name is None for d in deployments())   # `campaign serve` serves them itself

@@ -691,7 +691,7 @@ def test_concurrent_claims_never_take_the_same_job(migrated_engine):
     assert jobs.claim_next(migrated_engine, "late") is None
 
 
-def test_interrupted_jobs_are_queued_again_then_given_up(migrated_engine):
+def test_jobs_whose_lease_ran_out_are_queued_again_then_given_up(migrated_engine):
     [job_id, other_id] = _queue(migrated_engine, 2)
 
     def state(jid: int) -> tuple[str, int, str | None]:
@@ -699,17 +699,26 @@ def test_interrupted_jobs_are_queued_again_then_given_up(migrated_engine):
             job = s.get(PortalJob, jid)
             return job.status, job.attempts, job.worker
 
+    def run_out(jid: int) -> None:   # the worker stopped renewing a while ago
+        with Session(migrated_engine) as s, s.begin():
+            s.get(PortalJob, jid).lease_expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+
     for attempt in range(1, jobs.MAX_ATTEMPTS):
         assert jobs.claim_next(migrated_engine, "w-a").id == job_id
         assert state(job_id) == (jobs.RUNNING, attempt, "w-a")
-        assert jobs.requeue_interrupted(migrated_engine) == (1, 0)
+        assert jobs.take_over_expired(migrated_engine).requeued == 0   # a live lease is left alone
+        run_out(job_id)
+        taken = jobs.take_over_expired(migrated_engine)
+        assert (taken.requeued, taken.failed) == (1, 0)
         assert state(job_id) == (jobs.QUEUED, attempt, None)
     assert jobs.claim_next(migrated_engine, "w-a").id == job_id
     assert jobs.claim_next(migrated_engine, "w-b").id == other_id
-    # a dead worker's job only: the other worker's job keeps running
+    # a dead worker's job only (its pool saw it die): the other worker's job keeps running
     assert jobs.requeue_worker(migrated_engine, "w-b") == 1
     assert state(other_id) == (jobs.QUEUED, 1, None) and state(job_id)[0] == jobs.RUNNING
-    assert jobs.requeue_interrupted(migrated_engine) == (0, 1)          # the third interruption: given up
+    run_out(job_id)
+    taken = jobs.take_over_expired(migrated_engine)
+    assert (taken.requeued, taken.failed) == (0, 1)          # the third interruption: given up
     with Session(migrated_engine) as s:
         job = s.get(PortalJob, job_id)
         assert job.status == jobs.FAILED and job.attempts == jobs.MAX_ATTEMPTS and "gián đoạn" in job.error
@@ -717,7 +726,7 @@ def test_interrupted_jobs_are_queued_again_then_given_up(migrated_engine):
     assert jobs.claim_next(migrated_engine, "w-c").id == other_id
 
 
-def test_the_portal_queues_again_at_start_what_a_stopped_portal_left_running(portal):
+def test_a_portal_takes_nothing_back_at_start_another_portal_may_be_running_it(portal):
     from starlette.testclient import TestClient
 
     from faces.portal.server import build
@@ -725,10 +734,15 @@ def test_the_portal_queues_again_at_start_what_a_stopped_portal_left_running(por
     clerk = login(portal.app, "ttyt622")
     response = upload(clerk, "622", "a.csv", "Họ và tên (*)\nAn\n".encode(), csrf=page_csrf(clerk, "/huyen/622"))
     job_id = int(response.headers["location"].rsplit("/", 1)[1])
-    assert jobs.claim_next(portal.engine, "worker-gone-0").id == job_id
+    assert jobs.claim_next(portal.engine, "worker-of-another-portal-0").id == job_id
     assert clerk.get(f"/viec/{job_id}/trang-thai").json()["status"] == jobs.RUNNING
     with TestClient(build(portal.res, workers=0), base_url=BASE) as started:
-        assert started.get("/suc-khoe").json() == {"status": "ok", "queued": 1}
+        assert started.get("/suc-khoe").json() == {"status": "ok", "queued": 0}
+    assert clerk.get(f"/viec/{job_id}/trang-thai").json()["status"] == jobs.RUNNING
+    # the other portal's worker died: once its lease ran out the job waits again, said as before
+    with Session(portal.engine) as s, s.begin():
+        s.get(PortalJob, job_id).lease_expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    assert jobs.take_over_expired(portal.engine).requeued == 1
     assert clerk.get(f"/viec/{job_id}/trang-thai").json() == {"status": "queued", "ahead": 0, "next": None,
                                                                "error": None}
 

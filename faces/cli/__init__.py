@@ -90,3 +90,8 @@ for _command in (demo, templates, intake, readiness, deadlines, watch, serve, po
                  master_list, review, plan, report, export, data, audit, stock, aefi, results_daily, doses, status_command):
     main.add_command(_command)
 del _command
+
+# Issue 21.2: workers on more machines (appended: the list above keeps its order).
+from faces.cli.worker import worker as _worker  # noqa: E402
+
+main.add_command(_worker)

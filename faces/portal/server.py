@@ -42,8 +42,8 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def take_back(res: Resources, worker: str | None = None) -> jobs.TakenBack:
-    """The jobs of a dead worker (or, at start, of any worker) queued again, their flow runs marked Crashed."""
+def take_back(res: Resources, worker: str) -> jobs.TakenBack:
+    """The job of one of this portal's workers that died, queued again, its flow run marked Crashed."""
     taken = jobs.take_back(res.engine, worker)
     mark_crashed(taken.flow_run_ids)
     return taken
@@ -51,17 +51,15 @@ def take_back(res: Resources, worker: str | None = None) -> jobs.TakenBack:
 
 def build(resources: Resources | None = None, *, workers: int | None = None,
           say: Callable[[str], None] = log.info, listen: tuple[str, int] | None = None) -> FastAPI:
-    """The portal app; its lifespan queues again what a stopped portal left running and runs the workers.
-    With `listen` (host, port), it also takes the commands' flow runs (campaign.handover)."""
+    """The portal app; its lifespan runs the workers. Nothing is taken back at start: jobs found running
+    may be another portal's (several share one database); a job whose worker died is taken over by any
+    worker once its lease runs out (campaign.jobs). With `listen` (host, port), it also takes the
+    commands' flow runs (campaign.handover)."""
     res = resources or get_resources()
     size = workers if workers is not None else res.settings.portal_workers
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        taken = await asyncio.to_thread(take_back, res)   # the Prefect client is blocking
-        if taken.requeued or taken.failed:
-            say(f"portal: {taken.requeued} interrupted job(s) queued again, {taken.failed} given up; "
-                "their flow runs marked crashed")
         pool = WorkerPool(size, worker_env(), on_death=lambda name: take_back(res, name))
         if size > 0:
             pool.start()
@@ -71,7 +69,7 @@ def build(resources: Resources | None = None, *, workers: int | None = None,
                 yield
         finally:
             if size > 0:
-                pool.stop()
+                await asyncio.to_thread(pool.stop)   # the Prefect client (mark_crashed) is blocking
 
     return create_app(res, prefect_ui=prefect_ui_url(res.settings.prefect_ui_url),
                       session_hours=res.settings.portal_session_hours, idle_hours=res.settings.portal_idle_hours,

@@ -3,9 +3,10 @@ upload's intake flow in-process, so a file of a few hundred rows has its feedbac
 
 A served deployment would poll every ~10 s and start a fresh process per run (~4.5 s of imports; see
 docs/contracts.md, pitfalls). Each job still is a real flow run on the Prefect server (its id is recorded, the
-coordinators' board links to it). Jobs live in the database (`campaign.jobs`): a worker that dies has
-its job queued again by the pool's supervisor (or at the next start), and its flow run, which nobody will
-finish, marked Crashed in Prefect (`mark_crashed`), so that the failed-run automation fires for it.
+coordinators' board links to it). Jobs live in the database (`campaign.jobs`), held by a worker under a
+lease it renews (`Heartbeat`): a worker that dies has its job queued again by its pool's supervisor at once,
+or, if the whole portal or machine died, by any other worker once the lease ran out; its flow run, which
+nobody will finish, is marked Crashed in Prefect (`mark_crashed`), so that the failed-run automation fires.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -23,6 +25,7 @@ from typing import Any
 log = logging.getLogger("campaign.portal.worker")
 
 IDLE_POLL_S = 0.1   # how often an idle worker looks at the queue (a few tiny indexed SELECTs a second)
+REAP_S = 2.0        # how often a worker looks for jobs whose lease ran out (at most half a lease apart)
 SUPERVISE_S = 1.0   # how often the pool looks for dead workers: a killed worker's run is Crashed within ~1-2 s
 # The state message of a run whose worker died (read by the coordinators in the Prefect UI).
 CRASHED_MESSAGE = "Tiến trình xử lý của cổng tiếp nhận bị dừng đột ngột khi đang chạy lượt này; việc đã được xếp hàng lại"
@@ -95,9 +98,43 @@ def mark_crashed(flow_run_ids: Iterable[str], message: str = CRASHED_MESSAGE) ->
     return marked
 
 
+class Heartbeat:
+    """Renews a job's lease every third of the lease while the job runs (a thread of the worker process). A
+    renewal that finds the lease gone (the job was taken over after this worker could not renew for a whole
+    lease) is logged and `lost` is set: the worker's result is then not recorded."""
+
+    def __init__(self, engine: Any, job_id: int, owner: str, lease_s: float):
+        self.engine, self.job_id, self.owner, self.lease_s = engine, job_id, owner, lease_s
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(self.lease_s)
+
+    def _beat(self) -> None:
+        from campaign import jobs
+
+        while not self._done.wait(self.lease_s / 3):
+            try:
+                if not jobs.renew(self.engine, self.job_id, self.owner, lease_s=self.lease_s):
+                    log.error("job %s: lease lost (taken over by another worker)", self.job_id)
+                    self.lost.set()
+                    return
+            except Exception as exc:   # noqa: BLE001 - the database may be back before the lease runs out
+                log.warning("job %s: lease not renewed: %s", self.job_id, exc)
+
+
 def work(name: str, stop: Any, env: dict[str, str], busy: Any = None) -> None:
-    """A worker process's loop: claim a job, run its flow, record the outcome; until `stop` is set.
-    `busy` (a shared flag) is set while a job is in hand: a stopping pool waits for those workers only."""
+    """A worker process's loop: claim a job, run its flow under a renewed lease, record the outcome; until
+    `stop` is set. Now and then (every REAP_S) it also takes over the jobs whose lease ran out, whichever
+    machine's worker held them. `busy` (a shared flag) is set while a job is in hand: a stopping pool waits
+    for those workers only."""
     os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the whole group: the portal stops us
     from sqlalchemy import select
@@ -109,38 +146,54 @@ def work(name: str, stop: Any, env: dict[str, str], busy: Any = None) -> None:
     from campaign.store.models import PortalUser
 
     engine = get_resources().engine
+    lease_s = jobs.lease_seconds()
     for module in ("flows.intake", "flows.compile_report", "expectations.gate"):   # warm: import once
         __import__(module)
     from expectations.gate import warm_up
 
     warm_up()
     parent = os.getppid()
+    reaped_at = 0.0
     while not stop.is_set():
         if os.getppid() != parent:   # the portal is gone (killed): take no more jobs
             return
+        if time.monotonic() - reaped_at >= min(REAP_S, lease_s / 2):
+            reaped_at = time.monotonic()
+            try:
+                taken = jobs.take_over_expired(engine)
+                if taken.requeued or taken.failed:
+                    log.warning("%s job(s) whose lease ran out queued again, %s given up", taken.requeued,
+                                taken.failed)
+                    mark_crashed(taken.flow_run_ids)
+            except Exception as exc:   # noqa: BLE001 - the next look will do it
+                log.warning("taking over expired jobs failed: %s", exc)
         if busy is not None:
             busy.value = 1   # before the claim: a stop that reads 0 finds no job in hand
-        job = jobs.claim_next(engine, name)
+        job = jobs.claim_next(engine, name, lease_s=lease_s)
         if job is None:
             if busy is not None:
                 busy.value = 0
             stop.wait(IDLE_POLL_S)
             continue
-        with Session(engine) as session:
-            username = session.scalar(select(PortalUser.username).where(PortalUser.id == job.user_id)) or "portal"
+        owner = job.lease_owner
         flow_run_id = None
 
-        def keep_run_id(_flow: Any, flow_run: Any, _state: Any, job_id: int = job.id) -> None:
-            jobs.started(engine, job_id, str(flow_run.id))
+        def keep_run_id(_flow: Any, flow_run: Any, _state: Any, job_id: int = job.id, owner: str = owner) -> None:
+            jobs.started(engine, job_id, str(flow_run.id), owner)
 
-        try:
-            outcome, flow_run_id, links = RUNNERS[job.action](job, username, on_running=[keep_run_id])
-            jobs.finish(engine, job.id, outcome=outcome, flow_run_id=flow_run_id, **links)
-        except Exception as exc:   # noqa: BLE001 - any failure of one job is recorded, the worker goes on
-            log.error("job %s failed: %s", job.id, "".join(traceback.format_exception_only(exc)).strip())
-            lost = connection_lost_text(exc)   # kept apart: the district is told what it is (job_error)
-            error = f"{jobs.CONNECTION_LOST}: {lost}" if lost is not None else f"{type(exc).__name__}: {exc}"
-            jobs.fail(engine, job.id, error=error, flow_run_id=flow_run_id)
+        with Heartbeat(engine, job.id, owner, lease_s) as beat:
+            with Session(engine) as session:
+                username = session.scalar(select(PortalUser.username).where(PortalUser.id == job.user_id)) or "portal"
+            try:
+                outcome, flow_run_id, links = RUNNERS[job.action](job, username, on_running=[keep_run_id])
+                recorded = jobs.finish(engine, job.id, outcome=outcome, flow_run_id=flow_run_id, owner=owner, **links)
+            except Exception as exc:   # noqa: BLE001 - any failure of one job is recorded, the worker goes on
+                log.error("job %s failed: %s", job.id, "".join(traceback.format_exception_only(exc)).strip())
+                lost = connection_lost_text(exc)   # kept apart: the district is told what it is (job_error)
+                error = f"{jobs.CONNECTION_LOST}: {lost}" if lost is not None else f"{type(exc).__name__}: {exc}"
+                recorded = jobs.fail(engine, job.id, error=error, flow_run_id=flow_run_id, owner=owner)
+        if not recorded or beat.lost.is_set():
+            log.error("job %s: its lease was taken over; this worker's result was not recorded", job.id)
         if busy is not None:
             busy.value = 0
 
@@ -174,7 +227,8 @@ class WorkerPool:
             self._procs.append(proc)
 
     def name_of(self, i: int) -> str:
-        return f"worker-{os.getpid()}-{i}"
+        # unique across machines sharing the database: the host, this process, the slot
+        return f"worker-{socket.gethostname()[:32]}-{os.getpid()}-{i}"
 
     def _keep_alive(self) -> None:
         # A worker that died (killed by the system, a crash in a native library) is replaced and the job

@@ -80,6 +80,10 @@ class PortalJob(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(64))
+    # The claim a worker holds on a running job (campaign.jobs): who (unique per claim) and until when; the
+    # worker renews it while it runs; an expired lease is taken over by another worker.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[dt.datetime | None]
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
@@ -91,6 +95,7 @@ class PortalJob(Base):
 
     __table_args__ = (
         Index("ix_portal_jobs_queue", "status", "id"),
+        Index("ix_portal_jobs_lease", "status", "lease_expires_at"),
         Index("ix_portal_jobs_district", "district_code", "id"),
         CheckConstraint(one_of("action", JOB_ACTIONS), name="action"),
         CheckConstraint(one_of("status", JOB_STATUSES), name="status"),
