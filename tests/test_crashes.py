@@ -347,7 +347,8 @@ def test_a_killed_portal_worker_has_its_run_crashed_and_its_job_done_again(prefe
             assert seconds_to_crashed < 10, seconds_to_crashed   # the supervisor looks every second
             print(f"a killed worker's run was marked Crashed {seconds_to_crashed:.1f} s after the kill")
 
-            # 2. the whole portal is killed (its worker with it): the next start takes the job back
+            # 2. the whole portal is killed (its worker with it): a worker of the next start takes the job over
+            # once its lease runs out (campaign.jobs: nothing is taken back at start)
             second = _queue_upload(migrated_engine, home, big_target_list(tmp_path / "dot-2.csv", first_phone=ROWS))
             orphaned_run = wait_for("the second job's load",
                                     _running_with_its_flow_run(migrated_engine, second, under_way), 240, portal, log)
