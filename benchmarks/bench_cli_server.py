@@ -53,6 +53,7 @@ def _wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float = 600
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--note", default="", help="what else ran on the machine meanwhile")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-cli-server-"))
     cli = str(Path(sys.executable).parent / "campaign")
@@ -86,7 +87,7 @@ def main() -> None:
         assert not (tmp / "unused-prefect" / "prefect.db").exists(), "a served run started an ephemeral API"
         c, s, r = median_of(cold), median_of(served), median_of(read)
         report("cli_server", {
-            "machine": {**machine(), "note": "shared with 6 other helpers' sessions (tests, benchmarks) at the time"},
+            "machine": {**machine(), **({"note": args.note} if args.note else {})},
             "command": " ".join(["uv run python benchmarks/bench_cli_server.py", *sys.argv[1:]]),
             "load_seconds_not_measured": round(loaded["seconds"], 1),
             "serve_start_seconds": round(serve_start_s, 1),
