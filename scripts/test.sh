@@ -14,4 +14,9 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "note: chromium is not installed; the portal's browser tests need it (apt-get install chromium)" >&2
   fi
 fi
+# The whole suite runs on two processes (CI has 2 cores), a test file kept on one (its module fixtures are
+# built once); a command with arguments (one file, -k ...) runs as given.
+if [ $# -eq 0 ]; then
+  set -- -n "${CAMPAIGN_TEST_WORKERS:-2}" --dist loadfile
+fi
 exec uv run --frozen pytest "$@"
