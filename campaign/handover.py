@@ -46,10 +46,22 @@ def runner_file(home: Path) -> Path:
 
 
 def fingerprint(settings: Any) -> str:
-    """What must be the same on both sides for a hand-over to give the command's own answer: the database
-    and the campaign file (the logical clock travels with each request)."""
-    text = json.dumps([settings.resolved_database_url, str(Path(settings.config).resolve())])
-    return hashlib.sha256(text.encode()).hexdigest()
+    """What must be the same on both sides for a hand-over to give the command's own answer: the database,
+    the campaign file and the configuration's contents, and the code (a `git pull` or an edited YAML while
+    `serve` runs: the served process still holds the old ones, so the command runs the flow itself). The
+    logical clock travels with each request."""
+    from campaign.config_files import CONFIG_DIR, PROJECT_ROOT
+
+    digest = hashlib.sha256(json.dumps([settings.resolved_database_url, str(Path(settings.config).resolve())]).encode())
+    for path in sorted({Path(settings.config).resolve(), *CONFIG_DIR.glob("*.yaml")}):
+        with contextlib.suppress(OSError):
+            digest.update(path.read_bytes())
+    for package in ("campaign", "flows", "tasks", "faces", "expectations"):
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                digest.update(f"{path}:{st.st_mtime_ns}:{st.st_size}".encode())
+    return digest.hexdigest()
 
 
 def write_runner_file(home: Path, url: str, pid: int, settings: Any) -> str:

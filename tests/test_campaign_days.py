@@ -229,11 +229,14 @@ def _doses_given_agree(engine, campaign, days: list[dt.date]) -> None:
         assert {r.product: int(r.doses) for r in aefi.itertuples() if r.doses} == by_product
         totals.append(len(given))
     assert totals[1] < totals[0]
-    run = doses_run.link(engine, campaign, as_of=late)
-    with Session(engine) as s:
-        linked_results = s.query(DoseLink).filter(DoseLink.source == "result").count()
-    back = _rows(engine, "backfill")
-    assert linked_results == totals[0] and run.rows == totals[0] + len(back)
+    from campaign.store.current import current_rows
+
+    for now, total in ((early, totals[1]), (late, totals[0])):   # the linking reads as of its moment too
+        run = doses_run.link(engine, campaign, as_of=now)
+        with Session(engine) as s:
+            linked_results = s.query(DoseLink).filter(DoseLink.source == "result").count()
+            back, _ = current_rows(s, "backfill", ["row_number"], list(DISTRICTS), per_facility=False, as_of=now)
+        assert linked_results == total and run.rows == total + len(back)
 
 
 def _silent_rows(draw) -> int:

@@ -67,6 +67,14 @@ def test_province_report_ii3_ii4_carry_the_items_figures(scenario) -> None:
     progress = tables4[0]
     row633 = next(r for r in progress.rows if r[0].endswith("(633)"))
     assert row633[-2:] == [2, 1]                                            # the progress table: the same count
+    # count once: II.3's "tiêm N mũi", the daily table's vaccinated and the AEFI rates' doses are one count,
+    # the doses given (campaign.doses.store.given_rows) as of the report's moment
+    from campaign.doses.store import given_rows
+
+    with Session(engine) as s:
+        given = given_rows(s, load_campaign().district_codes, as_of=ids["now"])
+    assert report.figures["vaccinated"] == len(given) == sum(d["vaccinated"] for d in during["daily_results"])
+    assert sum(int(r["doses"]) for r in aefi["rates"]["by_product"]) == len(given)
 
 
 def test_district_reports_show_their_own_figures_and_render(scenario, tmp_path) -> None:

@@ -997,3 +997,10 @@ def test_in_force_as_of_a_past_moment_sees_what_was_in_force_then(session: Sessi
     assert ids("vaccinations", NOW + 3 * h) == [gone.id]          # withdrawn only later
     assert ids("vaccinations", NOW + 6 * h) == [later.id]         # withdrawn by then; the later file in
     assert ids("vaccinations", None) == [later.id]
+    # v3 came at +6 h and was withdrawn at +8 h (v2 current again): v3 in force between, v2 before and after
+    v3 = submission(session, version=3, is_current=False, received_at=NOW + 6 * h)
+    v3.status, v3.withdrawn_at, v3.withdrawn_by, v3.withdrawn_reason = "withdrawn", NOW + 8 * h, "t", "sai"
+    session.commit()
+    assert ids("target_list", NOW + 7 * h) == [v3.id]
+    assert ids("target_list", NOW + 9 * h) == [v2.id]
+    assert ids("target_list", NOW + 5 * h) == [v2.id]

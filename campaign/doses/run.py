@@ -93,7 +93,7 @@ def link(engine: Engine, campaign: CampaignConfig, *, as_of: dt.datetime, flow_r
     watch = Stopwatch()
     with write_session(engine) as session:
         with watch.stage("read"):
-            inputs = store.load_inputs(session, campaign.district_codes, cache_dir, cache_key)
+            inputs = store.load_inputs(session, campaign.district_codes, cache_dir, cache_key, as_of=as_of)
         with watch.stage("link"):
             doses, links, history, found, changes = link_frames(inputs, campaign)
             stats = rules.district_summary(doses, links, found)

@@ -55,14 +55,16 @@ class Inputs:
     inputs: list[int]
 
 
-def load_inputs(session: Session, districts: list[str], cache_dir: Any = None, cache_key: bytes | None = None) -> Inputs:
+def load_inputs(session: Session, districts: list[str], cache_dir: Any = None, cache_key: bytes | None = None,
+                as_of: dt.datetime | None = None) -> Inputs:
+    """The results and backfill in force as of `as_of` (None: now), the current master list, its model."""
     from campaign.master_list import store as ml_store
 
     # the results as every count of doses given reads them (one per person, facility, day and dose)
-    vac = result_rows(session, districts, columns=RESULT_COLUMNS + ["row_number"])
+    vac = result_rows(session, districts, as_of=as_of, columns=RESULT_COLUMNS + ["row_number"])
     vac_ids = sorted({int(i) for i in vac["submission_id"]}) if len(vac) else []
     back, back_ids = current_rows(session, "backfill", BACKFILL_COLUMNS
-                                  + ["row_number"], districts, per_facility=False)
+                                  + ["row_number"], districts, per_facility=False, as_of=as_of)
     master_run = session.execute(select(func.max(MasterListRun.id))).scalar()
     persons = frame_of(session, select(MasterPerson.person_id, MasterPerson.district,
                                        *(getattr(MasterPerson, f) for f in PERSON_FIELDS)),

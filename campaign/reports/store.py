@@ -50,18 +50,22 @@ def load_data(session: Session, campaign: CampaignConfig, as_of: dt.datetime) ->
                               "longitude": pd.to_numeric(fac["longitude"], errors="coerce")})
     persons["facility_code"] = assign_facilities(persons, fac_frame).to_numpy() if len(persons) else []
     plan, plan_sessions, plan_unplanned, plan_invitations = _plan(session, districts)
-    vacc, _ = current_rows(session, "vaccinations", ["facility_code", "id_number", "session_date", "screening_result",
-                                                     "vaccinated", "product", "dose_number"], districts,
-                           per_facility=False)
+    # the results as every count of doses given reads them (count once: campaign.doses.store.result_rows, one
+    # per person, facility, day and dose, as of the report's moment): II.3/II.4's "tiêm N mũi" is the daily
+    # table's, the stock's and the AEFI rates' number
+    from campaign.doses.store import result_rows
+
+    cols = ["facility_code", "id_number", "session_date", "screening_result", "vaccinated", "product", "dose_number"]
+    vacc = result_rows(session, districts, as_of=as_of, columns=cols)[["district", "submission_id", "received_at", *cols]]
     # the priority group of a vaccinated person: the target-list row with the same ID number
     targets, _ = current_rows(session, "target_list", ["id_number", "priority_group"], districts, per_facility=False)
     group_of = targets.dropna(subset=["id_number"]).drop_duplicates("id_number").set_index("id_number")["priority_group"]
     vacc["priority_group"] = vacc["id_number"].map(group_of)
     vacc = vacc.drop(columns="id_number")
     aefi, _ = current_rows(session, "aefi", ["facility_code", "serious", "outcome", "product"], districts,
-                           per_facility=False)
+                           per_facility=False, as_of=as_of)
     backfill, _ = current_rows(session, "backfill", ["facility_code", "product", "dose_number"], districts,
-                               per_facility=False)
+                               per_facility=False, as_of=as_of)
     submissions = current_submissions(session).sort_values(["district", "kind", "submission_id"], ignore_index=True)
     return ReportData(as_of=as_of, campaign=campaign, names=readiness_present.district_names(districts),
                       district_reports=district_report_states(session),

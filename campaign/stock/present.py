@@ -78,7 +78,7 @@ def _pct(v: Any) -> str:
 def summary_lines(block: dict, unit: str) -> list[str]:
     """The lines of one unit (a district or the province) for the report's II.3/II.4 and the board."""
     lines = [f"{unit}: {block['facilities']} cơ sở báo cáo sổ vắc xin; liều cấp dùng {_n(block['doses_supplied'])}, "
-             f"liều đã tiêm {_n(block['doses_given'])}; tỷ lệ hao hụt {_pct(block['wastage_rate'])} "
+             f"liều đã tiêm trong các ngày sổ đã đối chiếu {_n(block['doses_given'])}; tỷ lệ hao hụt {_pct(block['wastage_rate'])} "
              f"(lọ đã mở {_pct(block['open_vial_rate'])}, lọ chưa mở {_pct(block['closed_vial_rate'])})",
              f"{unit}: tồn cuối {_n(block['closing_vials'])} lọ, {_n(block['usable_doses'])} liều còn dùng được; "
              f"{_n(block['stockout_days'])} ngày hết vắc xin"]

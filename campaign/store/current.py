@@ -51,12 +51,16 @@ def in_force(*, kinds: str | Iterable[str] | None = None, districts: Iterable[st
     if as_of is None:
         where: list[ColumnElement[bool]] = [Submission.status == ACCEPTED, Submission.is_current.is_(True)]
     else:
+        # a snapshot is replaced by a later version of the same district, kind and facility that was itself in
+        # force then (not by one rejected, nor by one withdrawn by then: a withdrawal makes the version before
+        # current again, and intake then forgets the pointer, so the versions are compared, not the pointer)
         newer = aliased(Submission)
-        replaced = select(newer.id).where(newer.id == Submission.superseded_by_id,
-                                          newer.received_at <= as_of).exists()
-        where = [Submission.received_at <= as_of, ~replaced,
-                 or_(Submission.status == ACCEPTED,
-                     and_(Submission.withdrawn_at.is_not(None), Submission.withdrawn_at > as_of))]
+        held = lambda s: or_(s.status == ACCEPTED, and_(s.withdrawn_at.is_not(None), s.withdrawn_at > as_of))  # noqa: E731
+        replaced = select(newer.id).where(
+            Submission.mode == "snapshot", newer.district_code == Submission.district_code,
+            newer.kind == Submission.kind, newer.facility_code.is_not_distinct_from(Submission.facility_code),
+            newer.id > Submission.id, newer.received_at <= as_of, held(newer)).exists()
+        where = [Submission.received_at <= as_of, held(Submission), ~replaced]
     if kinds is not None:
         where.append(Submission.kind == kinds if isinstance(kinds, str) else Submission.kind.in_(list(kinds)))
     if districts is not None:
