@@ -54,8 +54,31 @@ def configure_environment(settings: Settings) -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    os.environ.update(absolute_paths(settings, home))
     stop_on_sigterm()
     reap_children_when_killed(private_dir(home / "run") / f"{os.getpid()}.runs")
+
+
+def absolute_paths(settings: Settings, home: Path) -> dict[str, str]:
+    """The settings' paths as the environment of this process's children must hold them: absolute. Prefect's
+    process worker (`campaign worker --prefect`) runs each flow run in a temporary working directory that is
+    deleted afterwards, so a relative CAMPAIGN_HOME (`./var`) would send a scheduled run's database, outputs
+    and keys (keys/aefi-case-ids.key) there. CAMPAIGN_HOME is `home` (resolved); a SQLite
+    CAMPAIGN_DATABASE_URL with a relative file and a relative CAMPAIGN_CONFIG are resolved against the
+    current directory, as this process reads them (other database URLs are left as they are)."""
+    out = {"CAMPAIGN_HOME": str(home)}
+    if settings.database_url:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(settings.database_url)
+        db = url.database
+        if url.get_backend_name() == "sqlite" and db and db != ":memory:" and not db.startswith("file:") \
+                and not Path(db).is_absolute():
+            out["CAMPAIGN_DATABASE_URL"] = url.set(database=str(Path(db).resolve())).render_as_string(
+                hide_password=False)
+    if not Path(settings.config).is_absolute():
+        out["CAMPAIGN_CONFIG"] = str(Path(settings.config).resolve())
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import stat
 import subprocess
@@ -150,6 +151,35 @@ def test_configure_environment_sets_a_private_umask_and_home(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert done.stdout.strip() == "0o77"
     assert loose(home) == []   # the home (made 0755 before), Prefect's home and a new file
+
+
+@pytest.mark.parametrize("database_url", [None, "sqlite:///db/app.sqlite3"])
+def test_configure_environment_hands_children_absolute_paths(tmp_path, database_url) -> None:
+    """A relative CAMPAIGN_HOME (and a relative SQLite file, a relative CAMPAIGN_CONFIG) reach the children
+    absolute: Prefect's process worker runs each flow run in a temporary directory, where a relative home
+    would put the run's database, outputs and keys (deleted afterwards)."""
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    child = ("import json; from campaign.settings import Settings; s = Settings(); "
+             "print(json.dumps([str(s.home), s.resolved_database_url, str(s.config), str(s.keys_dir)]))")
+    code = ("import os, subprocess, sys\n"
+            "from campaign.runtime import configure_environment\nfrom campaign.settings import Settings\n"
+            "configure_environment(Settings())\n"
+            f"print(subprocess.run([sys.executable, '-c', {child!r}], cwd={str(elsewhere)!r}, check=True, "
+            "capture_output=True, text=True).stdout)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CAMPAIGN_"))}
+    env |= {"CAMPAIGN_HOME": "var", "CAMPAIGN_CONFIG": "config/campaign.yaml"}
+    if database_url:
+        env["CAMPAIGN_DATABASE_URL"] = database_url
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=work,
+                          check=True)
+    home, url, config, keys = json.loads(done.stdout)
+    assert Path(home) == (work / "var").resolve()
+    db = (work / "db" / "app.sqlite3") if database_url else (work / "var" / "campaign.sqlite3")
+    assert url == f"sqlite:///{db.resolve()}"
+    assert Path(config) == (work / "config" / "campaign.yaml").resolve()
+    assert Path(keys) == (work / "var" / "keys").resolve()
 
 
 def test_make_tree_private_tightens_a_copied_tree(tmp_path) -> None:

@@ -255,3 +255,37 @@ def test_prepared_records_are_reused_per_submission_and_give_the_same_list(migra
     third = ml_run.build(migrated_engine, campaign, as_of=AT + dt.timedelta(hours=1), cache_dir=cache)
     assert third.submissions_reused == 16 and len(list(cache.glob("records-*.pkl"))) == 17
     assert third.persons == first.persons
+
+
+def test_spark_checkpoints_are_per_process_and_leave_other_processes_alone(tmp_path) -> None:
+    """CAMPAIGN_HOME may be shared by several machines (docs/several-machines.md): a Spark session writes its
+    intermediate tables in its own `checkpoints/<host>-<pid>-<random>` and removes no other process's: not
+    another machine's, not a live process's of this machine; only those of this machine's dead processes."""
+    import os
+    import subprocess
+    import sys
+
+    from campaign.master_list.dedupe import engines
+
+    base = tmp_path / "spark" / "checkpoints"
+    host = engines._host()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    try:
+        others = {"other_machine": base / f"otherhost-{gone.pid}-abcd1234",
+                  "live": base / f"{host}-{live.pid}-abcd1234",
+                  "old_layout": base / "0b5e3c2a-uuid-of-an-older-version"}
+        dead = base / f"{host}-{gone.pid}-abcd1234"
+        for path in [*others.values(), dead]:
+            path.mkdir(parents=True)
+            (path / "part-0000.parquet").write_bytes(b"x")
+        first = engines.own_checkpoint_dir(tmp_path / "spark")
+        second = engines.own_checkpoint_dir(tmp_path / "spark")
+    finally:
+        live.kill()
+        live.wait()
+    assert first != second and first.parent == second.parent == base and first.is_dir() and second.is_dir()
+    assert first.name.startswith(f"{host}-{os.getpid()}-")
+    assert all((path / "part-0000.parquet").exists() for path in others.values()), others
+    assert not dead.exists()    # this machine's process that is gone

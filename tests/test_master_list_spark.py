@@ -120,6 +120,10 @@ def test_both_engines_give_the_same_master_list(fresh_migrated_engine, tmp_path,
             model, trained_rows = stored.model, stored.trained_rows
         with Session(on_spark) as s, s.begin():
             ml_store.add_model(s, model, trained_rows=trained_rows, seconds=0.0)
+        # another machine's build on the shared CAMPAIGN_HOME: its intermediate tables stay (never removed here)
+        theirs = spark_home / "spark" / "checkpoints" / "otherhost-1-abcd1234" / "part-0000.parquet"
+        theirs.parent.mkdir(parents=True)
+        theirs.write_bytes(b"x")
         second = ml_run.build(on_spark, campaign, as_of=AT, linkage=_spark(spark_home))
         assert not second.trained and second.engine == "spark"
         a, b = _outcome(on_duckdb), _outcome(on_spark)
@@ -138,6 +142,11 @@ def test_both_engines_give_the_same_master_list(fresh_migrated_engine, tmp_path,
         assert len(two_ids) == 2    # two known ID numbers must not differ
     # Spark wrote only under its directory inside CAMPAIGN_HOME
     assert (spark_home / "spark" / "local").is_dir()
+    assert theirs.exists()
+    own = [p for p in theirs.parent.parent.iterdir() if p.name.startswith(f"{engines._host()}-{os.getpid()}-")]
+    assert len(own) == 1 and own[0].is_dir()   # this process's own, removed when its session stops
+    engines.stop_spark()
+    assert theirs.exists() and not own[0].exists()
 
 
 def test_the_model_reads_the_same_in_both_dialects() -> None:

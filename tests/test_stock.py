@@ -440,6 +440,36 @@ def test_the_first_day_opens_from_the_latest_stock_count(migrated_engine):
     assert rec.findings.empty, rec.findings[["code", "opening", "book"]]
 
 
+def test_a_newer_count_does_not_reach_back_to_a_day_opened_from_an_older_one(migrated_engine):
+    """Counted on 01/07 (50 vials), the lot's first ledger day 02/07 has no Tồn đầu, a newer count came in
+    on 05/07 (40 vials) and replaced the 01/07 one: 02/07 still opens from the 01/07 count (the counts
+    received, not only the one in force now), and no finding appears after the fact."""
+    from campaign.stock import store as stock_store
+
+    engine = migrated_engine
+    tz = dt.timezone(dt.timedelta(hours=7))
+    counted = {dt.date(2021, 7, 1): 50, dt.date(2021, 7, 5): 40}
+    for day, vials in counted.items():
+        snap = pd.DataFrame([{"district": "633", "facility_code": FAC, "product": "pfizer", "lot": "FK0001",
+                              "expiry_date": dt.date(2021, 12, 31), "doses_per_vial": 6, "vials_received": vials,
+                              "vials_issued": 0, "vials_on_hand": vials}])
+        store_rows(engine, snap, when=dt.datetime.combine(day, dt.time(8), tz), kind="vaccine_stock")
+    day = dt.date(2021, 7, 2)
+    ledger = _frame([(day, None, 0, 2, 0, 0, 48)]).assign(vials_opening=None)
+    store_rows(engine, ledger, when=dt.datetime(2021, 7, 2, 18, tzinfo=tz), kind="stock_ledger")
+    _rows, given = _ledger(1, given_per_day=12)
+    store_rows(engine, given.assign(session_date=day), when=dt.datetime(2021, 7, 2, 18, tzinfo=tz),
+               kind="vaccinations")
+    with Session(engine) as s:
+        before = stock_run.reconcile_current(s, load_campaign(), as_of=dt.datetime(2021, 7, 3, 8, tzinfo=tz))
+        now = stock_run.reconcile_current(s, load_campaign())
+        counts = stock_store.latest_counts(s, ["633"])
+    for rec in (before, now):
+        assert rec.days["opening"].tolist() == [50.0] and rec.days["book"].tolist() == [48.0]
+        assert rec.findings.empty, rec.findings[["code", "opening", "book"]]
+    assert counts["vials_on_hand"].tolist() == [50, 40]   # the history, oldest first
+
+
 def test_an_expired_lot_in_a_snapshot_is_flagged_on_the_day_the_file_came_in(env, tmp_path):
     """The lot expired on 25/07; its vials arrived on 20/07 («Ngày nhận») and the file came in on 28/07
     (received_at, Asia/Ho_Chi_Minh): expired on the count, so flagged."""

@@ -9,11 +9,11 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from campaign import clock
-from campaign.store.current import current_rows, frame_of, in_force
+from campaign.store.current import ACCEPTED, current_rows, frame_of, in_force
 from campaign.store.models import KIND_TABLES, PlanRun, PlanSession, Submission
 
 LEDGER_COLUMNS = ["report_date", "facility_code", "product", "lot", "expiry_date", "doses_per_vial", "vials_opening",
@@ -70,15 +70,40 @@ def results_days(session: Session, districts: list[str], as_of: dt.datetime | No
     return out
 
 
+def _accepted_history(kind: str, districts: list[str], as_of: dt.datetime | None) -> list:
+    """The conditions of every accepted submission of `kind` in `districts` received by `as_of`, current or
+    since replaced by a newer version (a count replaced later was still the count taken that day); not a
+    rejected one, nor one withdrawn by `as_of` (None: every accepted submission, withdrawn ones not)."""
+    where = [Submission.kind == kind, Submission.district_code.in_(list(districts))]
+    if as_of is None:
+        return [*where, Submission.status == ACCEPTED]
+    return [*where, Submission.received_at <= as_of,
+            or_(Submission.status == ACCEPTED,
+                and_(Submission.withdrawn_at.is_not(None), Submission.withdrawn_at > as_of))]
+
+
 def latest_counts(session: Session, districts: list[str], as_of: dt.datetime | None = None) -> pd.DataFrame:
-    """The latest `vaccine_stock` count in force per facility, product and lot (OPENING_COLUMNS;
-    `counted_on` = the day its file came in, Asia/Ho_Chi_Minh), received by `as_of`: a lot's first ledger
-    day without a Tồn đầu opens from it."""
-    rows, _ids = current_rows(session, "vaccine_stock", ["product", "lot", "vials_on_hand"], districts,
-                              as_of=_utc(as_of))
+    """The `vaccine_stock` counts per facility, product and lot (OPENING_COLUMNS; `counted_on` = the day its
+    file came in, Asia/Ho_Chi_Minh), of every accepted count received by `as_of` (the history, not only the
+    count in force now), oldest first: a lot's first ledger day without a Tồn đầu opens from the latest
+    count taken on or before that day (`rules.reconcile`). A newer count that replaced an older one does not
+    reach back: a day opened from the older count keeps it."""
+    at = _utc(as_of)
+    subs = session.execute(select(Submission.id, Submission.received_at)
+                           .where(*_accepted_history("vaccine_stock", districts, at))
+                           .order_by(Submission.received_at, Submission.id)).all()
+    if not subs:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in OPENING_COLUMNS})
+    t = KIND_TABLES["vaccine_stock"]
+    cols = ["submission_id", "facility_code", "product", "lot", "vials_on_hand"]
+    rows = frame_of(session, select(*(t.c[c] for c in cols)).where(t.c.submission_id.in_([i for i, _ in subs])),
+                    cols)
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in OPENING_COLUMNS})
-    received = pd.to_datetime(rows["received_at"], utc=True).dt.tz_convert(clock.TZ_NAME)
+    order = {sub_id: n for n, (sub_id, _at) in enumerate(subs)}
+    received_at = dict(subs)
+    rows = rows.assign(_order=rows["submission_id"].map(order)).sort_values("_order", kind="stable")
+    received = pd.to_datetime(rows["submission_id"].map(received_at), utc=True).dt.tz_convert(clock.TZ_NAME)
     rows = rows.assign(counted_on=received.dt.tz_localize(None).dt.normalize().to_numpy())
     return rows[OPENING_COLUMNS].reset_index(drop=True)
 

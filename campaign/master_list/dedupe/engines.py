@@ -22,7 +22,9 @@ import copy
 import functools
 import itertools
 import os
+import secrets
 import shutil
+import socket
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -112,15 +114,59 @@ def check_available(engine: LinkageEngine) -> None:
 _started: list[tuple[Any, ...]] = []
 
 
+def own_checkpoint_dir(root: Path) -> Path:
+    """This process's own directory for Spark's intermediate tables: `root/checkpoints/<host>-<pid>-<random>`.
+    CAMPAIGN_HOME (and so `root`) may be shared by several machines (docs/several-machines.md): another
+    process's master-list build writes its parquet files beside it, so each process removes only its own
+    (`stop_spark`). A sibling left by a process of this machine that is gone (killed, the machine
+    restarted) is removed here; one of another machine is left alone (its process cannot be seen from here:
+    `campaign master-list` on that machine removes it, or remove it by hand when no build runs there)."""
+    base = root / "checkpoints"
+    base.mkdir(parents=True, exist_ok=True)
+    remove_dead_checkpoint_dirs(base)
+    path = base / f"{_host()}-{os.getpid()}-{secrets.token_hex(4)}"
+    path.mkdir()
+    return path
+
+
+def _host() -> str:
+    return socket.gethostname().replace("-", "_").replace(os.sep, "_") or "localhost"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process: alive
+        return True
+    return True
+
+
+def remove_dead_checkpoint_dirs(base: Path) -> list[Path]:
+    """Remove the checkpoint directories under `base` of this machine's processes that are gone (named
+    `<host>-<pid>-<random>` by `own_checkpoint_dir`); other machines' and anything else are kept. Returns
+    the removed ones."""
+    removed = []
+    for path in base.iterdir() if base.is_dir() else ():
+        host, _, rest = path.name.partition("-")
+        pid, _, token = rest.partition("-")
+        if host != _host() or not pid.isdigit() or not token or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 @functools.cache
 def _session(master: str, checkpoint_dir: str, driver_memory: str, shuffle_partitions: int) -> Any:
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location
 
     root = Path(checkpoint_dir)
-    shutil.rmtree(root / "checkpoints", ignore_errors=True)   # a previous process's intermediate tables
-    for sub in ("checkpoints", "local", "warehouse", "tmp"):
+    for sub in ("local", "warehouse", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
+    checkpoints = own_checkpoint_dir(root)   # never another process's: CAMPAIGN_HOME may be shared
     # pyspark 4 warns that it does not yet fully support pandas 3; the records it is given are plain
     # strings, numbers and dates (tests/test_master_list_spark.py compares both engines' results)
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
@@ -152,8 +198,8 @@ def _session(master: str, checkpoint_dir: str, driver_memory: str, shuffle_parti
         else:
             os.environ["SPARK_LAUNCHER_OPTS"] = launcher
     spark.sparkContext.setLogLevel("ERROR")
-    spark.sparkContext.setCheckpointDir(str(root / "checkpoints"))
-    _started.append((master, checkpoint_dir))
+    spark.sparkContext.setCheckpointDir(str(checkpoints))
+    _started.append((master, checkpoint_dir, checkpoints))
     return spark
 
 
@@ -175,14 +221,14 @@ def stop_spark() -> None:
         return
     from pyspark.sql import SparkSession
 
-    roots = [Path(args[1]) for args in _started]
+    own = [Path(args[2]) for args in _started]
     active = SparkSession.getActiveSession()
     if active is not None:
         active.stop()
     _session.cache_clear()
     _started.clear()
-    for root in roots:
-        shutil.rmtree(root / "checkpoints", ignore_errors=True)
+    for path in own:   # this process's intermediate tables only (own_checkpoint_dir)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
