@@ -781,3 +781,25 @@ def test_a_follow_up_moving_a_founders_onset_across_a_day_keeps_the_clusters_id_
     assert report.rows_loaded == 1 and not _issues(engine, report.submission_id)
     with Session(engine) as s:
         assert assess(s, campaign, at("02/08 09:00")).investigations["state"].tolist() == ["investigated_on_time"]
+
+
+def test_an_investigation_filed_before_the_first_watch_still_tells_the_doh_once_at_opening(env, campaign) -> None:
+    """Reviewer: `steps_due` returned nothing once the deliverable was complete, the step at opening too: a
+    district that files its investigation before the watch runs (every 15 minutes) left the DoH untold of a
+    serious case. The notice at opening is no reminder: it goes, once; no reminder nor overdue step does."""
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW, "aefi", RECEIVED)
+    with Session(engine) as s:
+        (item, _d, _m), = provide(s, campaign, RECEIVED)
+    case_id = item.deadline.split(":", 1)[1]
+    report = intake(INV_HEADER + f"{case_id},01/08/2021 09:05,Trùng hợp ngẫu nhiên,\n", "aefi_investigation",
+                    RECEIVED + dt.timedelta(minutes=10))
+    assert report.rows_loaded == 1
+    first_watch = RECEIVED + dt.timedelta(minutes=15)
+    assert _watch(engine, campaign, first_watch) == [(item.deadline, "633", "aefi_notified")]
+    assert _watch(engine, campaign, first_watch) == []
+    for later in (RECEIVED + dt.timedelta(hours=18), RECEIVED + dt.timedelta(hours=24), RECEIVED + dt.timedelta(days=3)):
+        assert _watch(engine, campaign, later) == []
+    with Session(engine) as s:
+        assert assess(s, campaign, first_watch).investigations.iloc[0]["state"] == "investigated_on_time"
