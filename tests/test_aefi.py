@@ -747,3 +747,59 @@ def test_as_of_reads_only_what_had_been_received_by_then(env, campaign) -> None:
         assert len(doses) == 0 and list(doses.columns) == list(store.doses_given(s, ["633"]).columns)
         assert len(store.doses_given(s, ["633"], as_of=at("31/07 18:00"))) == 2
         assert assess(s, campaign, before).summary()["doses"] == 2
+
+
+def test_a_follow_up_moving_a_founders_onset_across_a_day_keeps_the_clusters_id_one_deliverable_one_notice(
+        env, campaign) -> None:
+    """Reviewer: three cases at one facility, one lot, onsets 31/07 10:00, 01/08 03:00 and 01/08 12:00 local
+    made a cluster; a follow-up moving the first onset to 01/08 02:00 renamed it (its id was built from the
+    earliest onset day): a second deliverable and a second notice, and the report quoting the old id no
+    longer completed it. The id is its founders' case ids: one cluster, one deliverable, one notice."""
+    engine, intake = env
+    intake(_vaccinations(n_l1=3), "vaccinations", at("31/07 18:00"))
+    names = ["Trần An An", "Trần An Bình", "Trần An Chi"]
+    onsets = ["31/07/2021 10:00", "01/08/2021 03:00", "01/08/2021 12:00"]
+    rows = [f"64633-TYT-01,{n},01/01/1970,Nam,,Pfizer,FA1234,1,31/07/2021 09:00,{o},Sốt cao,Không,Đang theo dõi\n"
+            for n, o in zip(names, onsets, strict=True)]
+    first_at = at("01/08 13:00")
+    assert intake(AEFI_HEADER + "".join(rows), "aefi", first_at).rows_loaded == 3
+    sent = _watch(engine, campaign, first_at)
+    assert len(sent) == 1 and sent[0][2] == "aefi_notified"
+    cluster_deadline = sent[0][0]
+    later = at("01/08 14:00")
+    follow_up = rows[0].replace("31/07/2021 10:00,Sốt", "01/08/2021 02:00,Sốt")
+    assert intake(AEFI_HEADER + follow_up, "aefi", later).rows_loaded == 1
+    with Session(engine) as s:
+        a = assess(s, campaign, later)
+        items = provide(s, campaign, later)
+    assert a.cases["onset_at"].min() == pd.Timestamp("2021-07-31 19:00", tz="UTC")      # the correction holds
+    assert a.cases["cluster_case_id"].unique().tolist() == [cluster_deadline.split(":", 1)[1]]
+    assert [i.deadline for i, _d, _m in items] == [cluster_deadline]
+    assert _watch(engine, campaign, later) == []                                        # told once
+    report = intake(INV_HEADER + f"{cluster_deadline.split(':', 1)[1]},01/08/2021 20:00,Trùng hợp ngẫu nhiên,\n",
+                    "aefi_investigation", at("01/08 21:00"))
+    assert report.rows_loaded == 1 and not _issues(engine, report.submission_id)
+    with Session(engine) as s:
+        assert assess(s, campaign, at("02/08 09:00")).investigations["state"].tolist() == ["investigated_on_time"]
+
+
+def test_an_investigation_filed_before_the_first_watch_still_tells_the_doh_once_at_opening(env, campaign) -> None:
+    """Reviewer: `steps_due` returned nothing once the deliverable was complete, the step at opening too: a
+    district that files its investigation before the watch runs (every 15 minutes) left the DoH untold of a
+    serious case. The notice at opening is no reminder: it goes, once; no reminder nor overdue step does."""
+    engine, intake = env
+    intake(_vaccinations(), "vaccinations", at("31/07 18:00"))
+    intake(AEFI_HEADER + FIXED_ROW, "aefi", RECEIVED)
+    with Session(engine) as s:
+        (item, _d, _m), = provide(s, campaign, RECEIVED)
+    case_id = item.deadline.split(":", 1)[1]
+    report = intake(INV_HEADER + f"{case_id},01/08/2021 09:05,Trùng hợp ngẫu nhiên,\n", "aefi_investigation",
+                    RECEIVED + dt.timedelta(minutes=10))
+    assert report.rows_loaded == 1
+    first_watch = RECEIVED + dt.timedelta(minutes=15)
+    assert _watch(engine, campaign, first_watch) == [(item.deadline, "633", "aefi_notified")]
+    assert _watch(engine, campaign, first_watch) == []
+    for later in (RECEIVED + dt.timedelta(hours=18), RECEIVED + dt.timedelta(hours=24), RECEIVED + dt.timedelta(days=3)):
+        assert _watch(engine, campaign, later) == []
+    with Session(engine) as s:
+        assert assess(s, campaign, first_watch).investigations.iloc[0]["state"] == "investigated_on_time"

@@ -4,9 +4,12 @@ stock|aefi --json` on the same database) and traceable to its submission and row
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy.orm import Session
 
+from campaign.aefi.run import assess
 from campaign.config import load_campaign
 from campaign.reports.render_docx import render_docx
 from campaign.reports.render_pdf import render_pdf
@@ -124,9 +127,71 @@ def test_missing_data_warnings_name_the_stock_ledger_and_the_investigation_where
     ii3 = next(s for s in report.all_sections() if s.number == "II.3").warnings
     ii4 = next(s for s in report.all_sections() if s.number == "II.4").warnings
     ledger, investigation = kind_label("stock_ledger"), kind_label("aefi_investigation")
-    line = {w.split(" (")[1][:3]: w for w in ii4}
+    line = _by_district(ii4)
     assert ledger in line["622"] and ledger in line["623"]         # results but no ledger
     assert "633" not in line or ledger not in line["633"]          # 633 sent its ledger
-    line3 = {w.split(" (")[1][:3]: w for w in ii3}
+    line3 = _by_district(ii3)
     assert investigation in line3["633"]                            # a serious case, overdue, no investigation
     assert all(investigation not in w for d, w in line3.items() if d != "633")
+
+
+def _by_district(warnings: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for w in warnings:
+        d = w.split(" (")[1][:3]
+        out[d] = f"{out[d]} {w}" if d in out else w
+    return out
+
+
+def test_ii4_owes_no_aefi_file_without_a_reaction_and_says_the_ledger_is_the_provinces_decision(scenario) -> None:
+    """Reviewer: II.4 asked every district for an AEFI file, so a district without a reaction was always warned;
+    an AEFI file is owed only when there is one. The daily stock ledger is the province's choice for following
+    "cấp phát vắc xin" (directive 4 names no file): the warning says so, and does not give it to the directive."""
+    from campaign.reports.rules import NEEDS, PROVINCE_NEEDS
+    from campaign.vocabulary import kind_label
+
+    assert "aefi" not in NEEDS["II.4"] and "vaccinations" in NEEDS["II.4"] and "stock_ledger" not in NEEDS["II.4"]
+    ((kind, source),) = PROVINCE_NEEDS["II.4"]
+    assert kind == "stock_ledger" and source.by == "province" and not source.quote
+    _engine, _ids, data = scenario
+    ii4 = next(s for s in build_report(data, "province").all_sections() if s.number == "II.4").warnings
+    line = _by_district(ii4)
+    assert all(kind_label("aefi") not in w for w in ii4)            # 622 and 623 sent no AEFI file: no reaction
+    assert "theo quyết định của tỉnh" in line["622"] and "Công văn yêu cầu theo dõi cấp phát vắc xin" in line["622"]
+    ledger_line = next(w for w in ii4 if kind_label("stock_ledger") in w and "(622)" in w)
+    assert "theo quyết định của tỉnh" in ledger_line
+
+
+def test_an_investigation_is_owed_only_once_overdue_at_the_reports_moment(scenario, tmp_path) -> None:
+    """Reviewer: every serious case was counted as owing its investigation, one inside its 24 hours too, and
+    the investigations read were those in force now, not at the report's moment. Decree 104/2016: within 24
+    hours; the report as of a moment reads what had been received by then."""
+    from campaign.intake.rules import IntakeRequest
+    from campaign.intake.run import run_intake
+    from campaign.settings import Settings
+    from campaign.vocabulary import kind_label
+    from tests.clock_support import at
+    from tests.test_aefi import INV_HEADER
+
+    engine, ids, _data = scenario
+    investigation = kind_label("aefi_investigation")
+    campaign = load_campaign()
+
+    def ii3(as_of) -> str:
+        with Session(engine) as s:
+            report = build_report(load_data(s, campaign, as_of), "province")
+        return " ".join(next(x for x in report.all_sections() if x.number == "II.3").warnings)
+
+    inside = at("01/08 20:00")                   # the case arrived 01/08 09:00: 11 hours of its 24 gone
+    assert investigation not in ii3(inside)
+    assert investigation in ii3(ids["now"])
+    with Session(engine) as s:
+        case_id = assess(s, campaign, ids["now"]).investigations.iloc[0]["case_id"]
+    late = ids["now"] + dt.timedelta(hours=1)
+    path = tmp_path / "investigation.csv"
+    path.write_bytes((INV_HEADER + f"{case_id},01/08/2021 20:00,Trùng hợp ngẫu nhiên,\n").encode("utf-8"))
+    out = run_intake(IntakeRequest(path=path, district="633", kind="aefi_investigation", received_at=late),
+                     engine=engine, settings=Settings(home=tmp_path / "home"), campaign=campaign)
+    assert out.status == "accepted"
+    assert investigation in ii3(ids["now"])      # as of then it had not arrived: still owed
+    assert investigation not in ii3(late + dt.timedelta(minutes=1))

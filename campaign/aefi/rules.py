@@ -264,10 +264,14 @@ CASE_COLUMNS = ["case_id", "district", "facility_code", "product", "lot", "dose_
                 "cluster_case_id", "cluster_opens_at", "opens_at", "aliases"]
 
 
-def cluster_case_id(cluster: str, secret: bytes) -> str:
+def cluster_case_id(founders: str, secret: bytes) -> str:
     """The id of a cluster's one investigation ("AEFI-C-" and 12 hexadecimal characters of a keyed hash of
-    the cluster's name): what the district's investigation report quotes, as a case's id."""
-    return f"AEFI-C-{_keyed(secret, f'cluster|{cluster}')}"
+    its founders, `clusters`' `founders`: the case ids of the cases that made it a cluster): what the
+    district's investigation report quotes, as a case's id. Case ids are keyed on what a follow-up does not
+    correct (facility, product, dose, day of injection, person), and the founders are the first `min_cases`
+    members by the order they were received, so a follow-up correcting a member's onset (even across a
+    local day, or so that it sorts first) does not rename the cluster: one deliverable, one notice."""
+    return f"AEFI-C-{_keyed(secret, f'cluster|{founders}')}"
 
 
 def clusters(cases: pd.DataFrame, rules: AefiCluster) -> pd.DataFrame:
@@ -278,6 +282,7 @@ def clusters(cases: pd.DataFrame, rules: AefiCluster) -> pd.DataFrame:
     `window_days` apart, with at least `min_cases` cases; a case in two keys' clusters belongs to the
     first of `rules.by`."""
     out = pd.DataFrame({"cluster": pd.Series(None, index=cases.index, dtype=object),
+                        "founders": pd.Series(None, index=cases.index, dtype=object),
                         "cluster_known_at": pd.Series(pd.NaT, index=cases.index, dtype="datetime64[ns, UTC]")})
     if not len(cases):
         return out
@@ -287,8 +292,9 @@ def clusters(cases: pd.DataFrame, rules: AefiCluster) -> pd.DataFrame:
         lot = cases["product"].astype("string") + "/" + cases["lot"].astype("string")
         key = {"lot": lot, "facility": cases["facility_code"].astype("string"),
                "facility_lot": cases["facility_code"].astype("string") + "@" + lot}[by]
-        frame = pd.DataFrame({"key": key, "onset": cases["onset_at"], "received": cases["received_at"]})[counted].dropna(
-            subset=["key", "onset"]).sort_values(["key", "onset"])
+        ids = cases["case_id"] if "case_id" in cases else pd.Series(cases.index.astype(str), index=cases.index)
+        frame = pd.DataFrame({"key": key, "onset": cases["onset_at"], "received": cases["received_at"],
+                              "case_id": ids})[counted].dropna(subset=["key", "onset"]).sort_values(["key", "onset"])
         keys = frame["key"].astype(object).to_numpy()
         gaps = frame["onset"].diff().to_numpy()
         new_run = np.ones(len(frame), dtype=bool)
@@ -303,9 +309,11 @@ def clusters(cases: pd.DataFrame, rules: AefiCluster) -> pd.DataFrame:
                 continue
             # named by the cases that made it a cluster (the first `min_cases` received), so a later member
             # with an earlier onset does not rename it (its investigation is one deliverable, told once)
-            founders = members.sort_values(["received", "onset"], kind="stable").iloc[:rules.min_cases]
+            # and identified by their case ids (`cluster_case_id`), which no follow-up's correction changes
+            founders = members.sort_values(["received", "case_id"], kind="stable").iloc[:rules.min_cases]
             name = f"{by}:{members['key'].iloc[0]}:{founders['onset'].min().tz_convert('Asia/Ho_Chi_Minh'):%Y-%m-%d}"
             out.loc[free, "cluster"] = name
+            out.loc[free, "founders"] = f"{by}|" + ",".join(sorted(founders["case_id"].astype(str)))
             out.loc[free, "cluster_known_at"] = founders["received"].iloc[-1]
     return out
 
@@ -341,7 +349,7 @@ def cases(rows: pd.DataFrame, rules: AefiRules, *, secret: bytes) -> pd.DataFram
     crit = frame[[REPORTED, OUTCOME, SYMPTOM]]
     cl = clusters(frame, rules.cluster)
     frame["cluster_id"] = cl["cluster"].to_numpy()
-    frame["cluster_case_id"] = [cluster_case_id(c, secret) if isinstance(c, str) else None for c in frame["cluster_id"]]
+    frame["cluster_case_id"] = [cluster_case_id(f, secret) if isinstance(f, str) else None for f in cl["founders"]]
     frame["cluster_opens_at"] = cl["cluster_known_at"].to_numpy()
     frame["aliases"] = pd.Series([tuple(sorted(olds[c])) for c in frame["case_id"]], index=frame.index, dtype=object)
     frame[CLUSTER] = cl["cluster"].notna().to_numpy()

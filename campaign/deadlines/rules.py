@@ -222,11 +222,14 @@ class DueStep:
 
 def steps_due(item: Deliverable, ladder: Iterable[EscalationStep], completed_at: dt.datetime | None,
               now: dt.datetime, calendar: WorkingCalendar, *, count: str = "calendar") -> list[DueStep]:
-    """The ladder's steps whose time has come by `now` for a deliverable still not done (now, nor when
-    the step fired), in firing order."""
-    if completed_at is not None and completed_at <= now:
-        return []
-    out = [DueStep(item, s, t) for s in ladder if (t := fire_at(item, s, calendar, count=count)) <= now]
+    """The ladder's steps whose time has come by `now`, in firing order: every reminder and overdue step
+    while the deliverable is still not done (now, nor when the step fired), and a step `at_opening` always,
+    done or not: it is the notice that something opened (a serious AEFI case to the DoH), not a reminder,
+    so a deliverable completed before the watch first ran still sends it (once: the watch writes a step of
+    a deliverable and party once)."""
+    done = completed_at is not None and completed_at <= now
+    out = [DueStep(item, s, t) for s in ladder if (not done or s.when.at_opening)
+           and (t := fire_at(item, s, calendar, count=count)) <= now]
     return sorted(out, key=lambda d: d.fires_at)
 
 

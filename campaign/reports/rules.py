@@ -18,7 +18,9 @@ from typing import Any
 import pandas as pd
 
 from campaign import clock
+from campaign.aefi import rules as aefi_rules
 from campaign.config import CampaignConfig
+from campaign.config_directive import Source
 from campaign.readiness import rules as readiness_rules
 from campaign.readiness import status as readiness_status
 from campaign.reports.model import Chart, Report, Section, Table
@@ -45,10 +47,18 @@ NEEDS = {"II.1": ("facilities", "infrastructure", "training", "communication"),
          # nhận phản ứng bất lợi sau tiêm chủng). Cập nhật đối tượng đã tiêm nhưng chưa được cập nhật."
          "II.3": ("vaccinations", "aefi", "backfill"),
          # directive 4: "Theo dõi thông tin kết quả tổng hợp về tiến độ tiêm chủng, cấp phát vắc xin, phản ứng
-         # sau tiêm chủng": progress (results), vaccine distribution (the daily stock ledger), reactions
-         "II.4": ("vaccinations", "stock_ledger", "aefi")}
+         # sau tiêm chủng": progress (results). Not `aefi`: an AEFI file is owed only when there is a reaction
+         # (a district without one is not short of data); vaccine distribution: PROVINCE_NEEDS
+         "II.4": ("vaccinations",)}
+# kinds a part needs by the province's decision, not the directive's words (each with its source, said so in
+# the report): the directive asks to follow vaccine distribution (4), not for a file; the province chose the
+# facilities' daily stock ledger (issue 20.3)
+PROVINCE_NEEDS: dict[str, tuple[tuple[str, Source], ...]] = {
+    "II.4": (("stock_ledger", Source(by="province", note=(
+        "Công văn yêu cầu theo dõi cấp phát vắc xin (mục 4) nhưng không quy định dữ liệu nào; tỉnh chọn sổ theo "
+        "dõi xuất, nhập, tồn vắc xin hằng ngày của từng cơ sở"))),)}
 # kinds a part needs only from some districts: `aefi_investigation` (II.3, by: regulation, Decree 104/2016)
-# from a district with a serious AEFI case or cluster to investigate (campaign.aefi.rules.subjects)
+# from a district whose serious AEFI case or cluster is overdue for its investigation at the report's moment
 NEEDS_WHEN = {"II.3": ("aefi_investigation",)}
 
 
@@ -142,19 +152,30 @@ def _missing_warnings(data: ReportData, scope: _Scope, part: str) -> list[str]:
     owing = _owing_investigations(data)
     out = []
     for d in scope.districts:
-        needed = [*NEEDS[part], *[k for k in NEEDS_WHEN.get(part, ()) if d in owing]]
-        missing = [kind_label(k) for k in needed if (d, k) not in have]
+        # an investigation owed is missing whatever else the district sent: overdue means not in by as_of
+        missing = [kind_label(k) for k in NEEDS[part] if (d, k) not in have]
+        missing += [kind_label(k) for k in NEEDS_WHEN.get(part, ()) if d in owing]
         if missing:
             out.append(f"{data.names.get(d, d)} ({d}) chưa có dữ liệu được chấp nhận: {', '.join(missing)}. "
                        "Các số liệu dưới đây không tính phần này.")
+        for k, source in PROVINCE_NEEDS.get(part, ()):
+            if (d, k) not in have:
+                out.append(f"{data.names.get(d, d)} ({d}) chưa có dữ liệu được chấp nhận: {kind_label(k)} "
+                           f"(theo quyết định của tỉnh: {source.note}). Các số liệu dưới đây không tính phần này.")
     return out
 
 
 def _owing_investigations(data: ReportData) -> set[str]:
-    """The districts with a serious AEFI case or cluster to investigate at the report's moment."""
+    """The districts owing an AEFI investigation at the report's moment: a serious case or cluster whose
+    investigation is overdue then (Decree 104/2016: within 24 hours; one still inside them is not owed yet,
+    one received by then is not owed), read at the report's `as_of`: the AEFI assessment of `data.during`,
+    made at that moment (`load_during(session, campaign, as_of)`: the AEFI store's readers read only what was
+    received by then), not the submissions in force now."""
     a = getattr(data.during, "aefi", None) if data.during is not None else None
     inv = getattr(a, "investigations", None)
-    return set(inv["district"]) if inv is not None and len(inv) else set()
+    if inv is None or not len(inv):
+        return set()
+    return set(inv.loc[inv["state"] == aefi_rules.OVERDUE_CASE, "district"])
 
 
 def _district_label(data: ReportData, d: str) -> str:
