@@ -144,17 +144,24 @@ def cache_key(settings: Settings) -> bytes:
     if settings.cache_key is not None:
         return _decode_key(settings.cache_key.get_secret_value(), "CAMPAIGN_CACHE_KEY")
     path = settings.keys_dir / "cache.key"
+    return _decode_key(key_file_text(path, KEY_BYTES), str(path))
+
+
+def key_file_text(path: Path, size: int) -> str:
+    """The text of a key file under CAMPAIGN_HOME's keys, made once with `size` random bytes in URL-safe
+    base64 (0600 in a 0700 directory; two processes starting together agree on one key: the first link
+    wins, never replaced)."""
     if not path.exists():
         private_dir(path.parent)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=".cache.key.", suffix=".partial")
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n")
+                fh.write(base64.urlsafe_b64encode(secrets.token_bytes(size)) + b"\n")
             with contextlib.suppress(FileExistsError):   # never replaces a key another process wrote first
                 os.link(name, path)
         finally:
             Path(name).unlink(missing_ok=True)
-    return _decode_key(path.read_text(encoding="ascii"), str(path))
+    return path.read_text(encoding="ascii")
 
 
 # ---------------------------------------------------------------------------------------------------------

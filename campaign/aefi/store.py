@@ -6,11 +6,7 @@ installation's key of case ids (`case_secret`), a file under CAMPAIGN_HOME made 
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
-import os
-import secrets
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -65,21 +61,11 @@ def case_secret(settings: Settings | None = None) -> bytes:
     """The key of case ids (HMAC-SHA256): `keys/aefi-case-ids.key` under CAMPAIGN_HOME, 32 random bytes made
     once (0600 in a 0700 directory; two processes starting together agree on one key), never in the
     repository. Lose it and every case gets a new id (docs/data-protection.md)."""
-    from campaign.files import private_dir
+    from campaign.files import key_file_text
 
     settings = settings or get_settings()
     path = Path(settings.keys_dir) / SECRET_FILE
-    if not path.exists():
-        private_dir(path.parent)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{SECRET_FILE}.", suffix=".partial")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(base64.urlsafe_b64encode(secrets.token_bytes(SECRET_BYTES)) + b"\n")
-            with contextlib.suppress(FileExistsError):   # never replaces a key another process wrote first
-                os.link(name, path)
-        finally:
-            Path(name).unlink(missing_ok=True)
-    key = base64.urlsafe_b64decode(path.read_text(encoding="ascii").strip().encode("ascii"))
+    key = base64.urlsafe_b64decode(key_file_text(path, SECRET_BYTES).strip().encode("ascii"))
     if len(key) != SECRET_BYTES:
         raise ValueError(f"{path}: the key of AEFI case ids must be {SECRET_BYTES} bytes in URL-safe base64")
     return key

@@ -376,11 +376,16 @@ def export_columns(h: pd.DataFrame) -> pd.DataFrame:
 GIVEN_PER_DAY = ["facility_code", "product", "lot", "session_date", "doses"]
 
 
+def _id_key(frame: pd.DataFrame) -> pd.Series:
+    """The row's ID number as written (None when missing or blank): the first of a person's keys."""
+    ids = frame["id_number"]
+    return ids.astype(object).where(ids.notna() & ids.astype(str).str.strip().ne(""), None)
+
+
 def identity_keys(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """(ID key, name key) of rows with `district`, `id_number`, `full_name`, `birth_date`: the same
     CMND/CCCD, or the same folded name and birth date in the same district (the master list's exact links)."""
-    ident = frame["id_number"].astype(object).where(frame["id_number"].notna() & frame["id_number"].astype(str)
-                                                    .str.strip().ne(""), None)
+    ident = _id_key(frame)
     born = pd.to_datetime(frame["birth_date"], errors="coerce").dt.strftime("%Y-%m-%d")
     name = fold_series(frame["full_name"]).astype(object)
     key = frame["district"].astype(str) + "|" + name.astype(str) + "|" + born.astype(str)
@@ -392,8 +397,7 @@ def who(frame: pd.DataFrame) -> pd.Series:
     """Who a result row is, to count each person once: the ID number, else name and birth date in the
     district, else the row itself (submission and row number). Names are folded only where no ID is given
     (at a million rows, most carry one)."""
-    ident = frame["id_number"].astype(object).where(frame["id_number"].notna(), None)
-    ident = ident.where(ident.astype(str).str.strip().ne(""), None)
+    ident = _id_key(frame)
     has_id = ident.notna().to_numpy()
     out = np.empty(len(frame), dtype=object)
     out[has_id] = ("id:" + ident[has_id].astype(str)).to_numpy(dtype=object)
