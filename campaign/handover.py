@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from campaign.files import private_dir
-from campaign.prefect_server import _alive
+from campaign.runtime import process_alive
 
 RUNNER_FILE = "flow-runner.json"
 TOKEN_HEADER = "X-Campaign-Token"
@@ -92,7 +92,7 @@ def discover_runner(home: Path, settings: Any) -> Runner | None:
         url, token, pid, fp = str(noted["url"]), str(noted["token"]), noted.get("pid"), noted.get("fingerprint")
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(pid) or fp != fingerprint(settings):
+    if not process_alive(pid) or fp != fingerprint(settings):
         return None
     return Runner(url=url, token=token, pid=int(pid))
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from campaign.files import private_dir
+from campaign.runtime import process_alive
 
 SERVER_FILE = "prefect-server.json"
 HEALTH_TIMEOUT_S = 1.0
@@ -81,18 +82,6 @@ def remove_server_file(home: Path, pid: int) -> None:
         pass
 
 
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True   # another user's process: alive
-    return True
-
-
 def healthy(api_url: str, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
     """The server answers its health check (200, body `true`) within `timeout_s`."""
     try:
@@ -113,7 +102,7 @@ def discover(home: Path, environ: dict[str, str] | None = None,
         api_url, pid = str(noted["api_url"]), noted.get("pid")
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(pid) or not healthy(api_url, timeout_s):
+    if not process_alive(pid) or not healthy(api_url, timeout_s):
         return None   # stale: its `serve` was killed, or its server does not answer
     return FoundServer(api_url, "file")
 

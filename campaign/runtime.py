@@ -219,3 +219,16 @@ def note_run_for_reaper(api_url: str, flow_run_id: str) -> None:
         return
     with open(_runs_file, "a", encoding="utf-8") as f:
         f.write(f"{api_url} {flow_run_id}\n")
+
+
+def process_alive(pid: object) -> bool:
+    """A process of this machine with this pid exists (another user's counts: it is alive)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

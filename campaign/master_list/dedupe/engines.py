@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from campaign.runtime import process_alive
+
 EngineName = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 CANONICAL_DIALECT = "duckdb"
@@ -133,16 +135,6 @@ def _host() -> str:
     return socket.gethostname().replace("-", "_").replace(os.sep, "_") or "localhost"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:   # another user's process: alive
-        return True
-    return True
-
-
 def remove_dead_checkpoint_dirs(base: Path) -> list[Path]:
     """Remove the checkpoint directories under `base` of this machine's processes that are gone (named
     `<host>-<pid>-<random>` by `own_checkpoint_dir`); other machines' and anything else are kept. Returns
@@ -151,7 +143,7 @@ def remove_dead_checkpoint_dirs(base: Path) -> list[Path]:
     for path in base.iterdir() if base.is_dir() else ():
         host, _, rest = path.name.partition("-")
         pid, _, token = rest.partition("-")
-        if host != _host() or not pid.isdigit() or not token or int(pid) == os.getpid() or _alive(int(pid)):
+        if host != _host() or not pid.isdigit() or not token or int(pid) == os.getpid() or process_alive(int(pid)):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
